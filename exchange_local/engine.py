@@ -1,0 +1,406 @@
+"""The exchange core: accounts and custody, prices, the clock, queries, events, invariants.
+
+Why one synchronous, single-threaded core: the same config and the same commands must give the
+same ledger byte for byte, which makes replay, crash recovery and teaching scenarios exact.
+Async lives at the edges (server, TUI, feeds).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from exchange_local.clock import Scheduler, ms_to_seconds, seconds_to_ms
+from exchange_local.config import AssetSpec, ExchangeConfig
+from exchange_local.errors import (
+    DuplicateAccount,
+    InsufficientBalance,
+    InvalidRequest,
+    NotAuthorized,
+    UnknownAccount,
+    UnknownAsset,
+    UnknownMarket,
+)
+from exchange_local.events import Event, LedgerPosted, PriceUpdate
+from exchange_local.ledger import (
+    EXTERNAL,
+    INSURANCE,
+    SETTLEMENT_CLEARING,
+    SYSTEM_ACCOUNTS,
+    Ledger,
+    LedgerEntry,
+    Leg,
+    TxType,
+)
+from exchange_local.marketdata import Candle, Trade
+from exchange_local.money import ZERO, decimals_of, to_decimal
+from exchange_local.orders import Order
+from exchange_local.state import Account, MarketRuntime
+
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PositionInfo:
+    market: str
+    size: Decimal
+    entry_price: Decimal
+    settle_price: Decimal
+    realized_pnl: Decimal
+    funding_paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    market: str
+    seq: int
+    bids: list[tuple[Decimal, Decimal]]
+    asks: list[tuple[Decimal, Decimal]]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketState:
+    """A market at a glance (the TUI header, the server's ticker)."""
+
+    symbol: str
+    underlying: str
+    mark: Decimal
+    index: Decimal
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    last_price: Decimal | None
+    open_interest: Decimal
+    open_interest_usd: Decimal
+    oi_cap: Decimal
+    change_24h: Decimal
+    high_24h: Decimal | None
+    low_24h: Decimal | None
+    volume_24h: Decimal
+    reduce_only: bool
+    tick: Decimal
+    lot: Decimal
+    max_leverage: Decimal
+    funding_rate: Decimal | None = None
+    predicted_funding_rate: Decimal | None = None
+    next_funding_time: Decimal | None = None
+    next_settlement_time: Decimal | None = None
+
+
+class ExchangeCore:
+    """State and the non-order half of the facade; `Exchange` adds trading and risk."""
+
+    def __init__(self, config: ExchangeConfig | None = None) -> None:
+        if config is not None and not isinstance(config, ExchangeConfig):
+            raise InvalidRequest("config must be an ExchangeConfig")
+        self.config = config or ExchangeConfig()
+        self.scheduler = Scheduler()
+        self._ledger = Ledger()
+        self._assets: dict[str, AssetSpec] = {a.symbol: a for a in self.config.assets}
+        self.prices: dict[str, Decimal] = {a.symbol: a.price for a in self.config.assets}
+        self._markets: dict[str, MarketRuntime] = {}
+        self._market_by_underlying: dict[str, MarketRuntime] = {}
+        for spec in self.config.markets:
+            index = self._quantize_to_tick(self.prices[spec.underlying], spec.tick)
+            self.prices[spec.underlying] = index
+            rt = MarketRuntime(spec, index, index)
+            rt.data.record_mark(0, index)
+            self._markets[spec.symbol] = rt
+            self._market_by_underlying[spec.underlying] = rt
+        self._accounts: dict[str, Account] = {}
+        self._orders: dict[int, Order] = {}
+        self._next_order_id = 1
+        self._next_fill_id = 1
+        self._subscribers: list[Callable[[Event], None]] = []
+        for name in SYSTEM_ACCOUNTS:
+            self._accounts[name] = Account(name, kind="system")
+        if self.config.insurance_fund > 0:
+            self._post_tx(
+                TxType.DEPOSIT,
+                [(INSURANCE, "USD", self.config.insurance_fund),
+                 (EXTERNAL, "USD", -self.config.insurance_fund)],
+                "insurance fund seed",
+            )  # fmt: skip
+
+    # --- time ------------------------------------------------------------------------------
+
+    @property
+    def now_ms(self) -> int:
+        return self.scheduler.now_ms
+
+    @property
+    def now(self) -> Decimal:
+        """Exchange time in seconds since the exchange started."""
+        return ms_to_seconds(self.scheduler.now_ms)
+
+    def advance(self, seconds: Any) -> None:
+        """Move the simulated clock forward, running every job that falls due on the way."""
+        ms = seconds_to_ms(seconds)
+        if ms < 0:
+            raise InvalidRequest(f"advance needs a non-negative number of seconds, got {seconds}")
+        self.scheduler.advance_to(self.scheduler.now_ms + ms, self._before_jobs)
+
+    def _before_jobs(self, t_ms: int) -> None:
+        """Runs at each due instant before the jobs (feeds and the robust mark hook in here)."""
+
+    # --- events ----------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Deliver every event to callback (synchronously, in order); returns an unsubscribe."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        for callback in self._subscribers:
+            callback(event)
+
+    def _post_tx(self, type: TxType, legs: list[Leg], ref: str) -> None:
+        tx = self._ledger.post(self.scheduler.now_ms, type, legs, ref)
+        if self._subscribers:
+            self._emit(LedgerPosted(tx.time_ms, tx))
+
+    # --- look-ups that refuse clearly ------------------------------------------------------
+
+    def _account(self, account: Any) -> Account:
+        acct = self._accounts.get(account) if isinstance(account, str) else None
+        if acct is None or acct.kind == "system":
+            raise UnknownAccount(f"there is no account {account!r}")
+        return acct
+
+    def _market(self, market: Any) -> MarketRuntime:
+        m = self._markets.get(market) if isinstance(market, str) else None
+        if m is None:
+            raise UnknownMarket(
+                f"there is no market {market!r}; markets: {', '.join(self._markets)}"
+            )
+        return m
+
+    def _asset(self, asset: Any) -> AssetSpec:
+        spec = self._assets.get(asset) if isinstance(asset, str) else None
+        if spec is None:
+            raise UnknownAsset(f"there is no asset {asset!r}; assets: {', '.join(self._assets)}")
+        return spec
+
+    # --- accounts and custody --------------------------------------------------------------
+
+    def create_account(self, name: str) -> str:
+        """Open an account; its id is its name. Names in `config.backstop_accounts` are BLPs."""
+        if not isinstance(name, str) or not ACCOUNT_NAME.match(name):
+            raise InvalidRequest(
+                "account name must be 1-64 letters, digits or . _ @ - and start with a letter "
+                f"or digit, got {name!r}"
+            )
+        if name in self._accounts:
+            raise DuplicateAccount(f"account {name!r} already exists")
+        kind = "backstop" if name in self.config.backstop_accounts else "user"
+        self._accounts[name] = Account(name, kind=kind)
+        return name
+
+    def accounts(self) -> list[str]:
+        """Ids of every user and backstop account, in creation order."""
+        return [a.account_id for a in self._accounts.values() if a.kind != "system"]
+
+    def _amount(self, spec: AssetSpec, amount: Any) -> Decimal:
+        value = to_decimal(amount, "amount")
+        if value <= 0:
+            raise InvalidRequest(f"amount must be positive, got {value}")
+        if decimals_of(value) > spec.decimals:
+            raise InvalidRequest(
+                f"amount {value} has more decimals than {spec.symbol} allows ({spec.decimals})"
+            )
+        return value
+
+    def deposit(self, account: str, asset: str, amount: Any) -> None:
+        """Credit collateral from outside the exchange (a DEPOSIT transaction)."""
+        acct = self._account(account)
+        spec = self._asset(asset)
+        if not spec.collateral:
+            raise UnknownAsset(f"{spec.symbol} is not accepted as collateral")
+        value = self._amount(spec, amount)
+        self._post_tx(
+            TxType.DEPOSIT,
+            [(acct.account_id, spec.symbol, value), (EXTERNAL, spec.symbol, -value)],
+            "deposit",
+        )
+
+    def withdraw(self, account: str, asset: str, amount: Any) -> None:
+        """Send collateral out (a WITHDRAW transaction); never more than the balance."""
+        acct = self._account(account)
+        spec = self._asset(asset)
+        value = self._amount(spec, amount)
+        balance = self._ledger.balance(acct.account_id, spec.symbol)
+        if value > balance:
+            raise InsufficientBalance(
+                f"cannot withdraw {value} {spec.symbol}: the balance is {balance}"
+            )
+        self._check_withdraw(acct, spec.symbol, value)
+        self._post_tx(
+            TxType.WITHDRAW,
+            [(acct.account_id, spec.symbol, -value), (EXTERNAL, spec.symbol, value)],
+            "withdraw",
+        )
+
+    def _check_withdraw(self, acct: Account, asset: str, amount: Decimal) -> None:
+        """Margin rule for withdrawals (risk engine); the core only checks the balance."""
+
+    def balances(self, account: str) -> dict[str, Decimal]:
+        acct = self._account(account)
+        return {a: v for a, v in self._ledger.balances[acct.account_id].items()}
+
+    def positions(self, account: str) -> list[PositionInfo]:
+        acct = self._account(account)
+        return [
+            PositionInfo(p.market, p.size, p.entry_price, p.settle_price, p.realized_pnl,
+                         p.funding_paid)  # fmt: skip
+            for p in acct.positions.values()
+            if p.size != 0
+        ]
+
+    def ledger(
+        self, account: str, since: Any = None, until: Any = None
+    ) -> list[LedgerEntry]:
+        """The account's ledger legs with balances after each, oldest first."""
+        acct = self._accounts.get(account) if isinstance(account, str) else None
+        if acct is None:
+            raise UnknownAccount(f"there is no account {account!r}")
+        since_ms = seconds_to_ms(since, "since") if since is not None else None
+        until_ms = seconds_to_ms(until, "until") if until is not None else None
+        return self._ledger.entries_for(acct.account_id, since_ms, until_ms)
+
+    def insurance_fund(self) -> Decimal:
+        return self._ledger.balance(INSURANCE, "USD")
+
+    # --- prices ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _quantize_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+        units = (price / tick).to_integral_value(rounding=ROUND_HALF_EVEN)
+        return units * tick
+
+    def set_index_price(self, asset: str, price: Any) -> None:
+        """Set an underlying's index: its collateral price and its market's index together.
+
+        "BTC" and "BTC-PERP" name the same thing. The price is rounded to the market's tick.
+        """
+        if isinstance(asset, str) and asset in self._markets:
+            asset = self._markets[asset].spec.underlying
+        spec = self._asset(asset)
+        if spec.symbol in ("USD", "USDC"):
+            raise InvalidRequest(f"{spec.symbol} is the unit of account; its price is always 1")
+        value = to_decimal(price, "price")
+        if value <= 0:
+            raise InvalidRequest(f"price must be positive, got {value}")
+        m = self._market_by_underlying.get(spec.symbol)
+        if m is not None:
+            value = self._quantize_to_tick(value, m.tick)
+            if value <= 0:
+                raise InvalidRequest(f"price {price} rounds to 0 at the tick {m.tick}")
+        self.prices[spec.symbol] = value
+        if m is not None:
+            m.index = value
+            self._update_mark(m)
+        self._on_prices_changed()
+
+    def _update_mark(self, m: MarketRuntime) -> None:
+        """mark_source "index": M = I. The risk engine replaces this with the robust mark."""
+        self._set_mark(m, m.index)
+
+    def _set_mark(self, m: MarketRuntime, mark: Decimal) -> None:
+        m.mark = mark
+        m.data.record_mark(self.now_ms, mark)
+        if self._subscribers:
+            self._emit(PriceUpdate(self.now_ms, m.symbol, m.index, mark))
+        self._run_triggers(m)
+
+    def _run_triggers(self, m: MarketRuntime) -> None:  # provided by Trading
+        raise NotImplementedError
+
+    def _on_prices_changed(self) -> None:
+        """Hook for the risk engine (margin-call levels after a price move)."""
+
+    # --- market data -----------------------------------------------------------------------
+
+    def market(self, symbol: str) -> MarketState:
+        m = self._market(symbol)
+        bid, ask = m.book.best_bid(), m.book.best_ask()
+        stats = m.data.stats_24h(self.now_ms, m.mark)
+        return MarketState(
+            m.symbol, m.spec.underlying, m.mark, m.index,
+            bid * m.tick if bid is not None else None,
+            ask * m.tick if ask is not None else None,
+            m.data.last_price, m.oi_long, m.oi_long * m.mark, m.spec.oi_cap,
+            stats["change"] or ZERO, stats["high"], stats["low"], stats["volume"] or ZERO,
+            m.reduce_only, m.tick, m.lot, m.spec.max_leverage,
+        )  # fmt: skip
+
+    def markets(self) -> list[str]:
+        return list(self._markets)
+
+    def book(self, symbol: str, depth: int = 20) -> BookSnapshot:
+        m = self._market(symbol)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise InvalidRequest(f"depth must be a positive integer, got {depth!r}")
+        bids, asks = m.book.depth(depth)
+        tick, lot = m.tick, m.lot
+        return BookSnapshot(
+            m.symbol,
+            m.seq,
+            [(p * tick, q * lot) for p, q in bids],
+            [(p * tick, q * lot) for p, q in asks],
+        )
+
+    def trades(self, symbol: str, limit: int = 100) -> list[Trade]:
+        """The most recent trades, oldest first."""
+        m = self._market(symbol)
+        trades = list(m.data.trades)
+        return trades[-limit:] if limit else trades
+
+    def candles(
+        self, symbol: str, interval: str = "1m", source: str = "trades", limit: int | None = None
+    ) -> list[Candle]:
+        """OHLCV candles of trades (source "trades") or of the mark ("mark"), oldest first."""
+        m = self._market(symbol)
+        if source == "trades":
+            return m.data.trade_candles.candles(interval, limit)
+        if source == "mark":
+            return m.data.mark_candles.candles(interval, limit)
+        raise InvalidRequest(f"source must be 'trades' or 'mark', got {source!r}")
+
+    # --- invariants (MECHANICS section 7) --------------------------------------------------
+
+    def check_invariants(self) -> list[str]:
+        """Every invariant that exists so far; returns violations (empty = all hold)."""
+        problems = self._ledger.check()
+        clearing = self._ledger.balance(SETTLEMENT_CLEARING, "USD")
+        expected = -sum(
+            (p.size * p.settle_price for a in self._accounts.values() for p in a.positions.values()),
+            ZERO,
+        )
+        if clearing != expected:
+            problems.append(f"SETTLEMENT_CLEARING is {clearing}, -sum(s*S) is {expected}")
+        for m in self._markets.values():
+            sizes = [a.positions[m.symbol].size for a in self._accounts.values()
+                     if m.symbol in a.positions]  # fmt: skip
+            longs = sum((s for s in sizes if s > 0), ZERO)
+            shorts = -sum((s for s in sizes if s < 0), ZERO)
+            if longs != shorts:
+                problems.append(f"{m.symbol}: long OI {longs} != short OI {shorts}")
+            if longs != m.oi_long:
+                problems.append(f"{m.symbol}: tracked OI {m.oi_long} != positions {longs}")
+            bid, ask = m.book.best_bid(), m.book.best_ask()
+            if bid is not None and ask is not None and bid >= ask:
+                problems.append(f"{m.symbol}: book crossed (bid {bid} >= ask {ask})")
+        return problems
+
+    def _require_user(self, account: str) -> Account:
+        acct = self._account(account)
+        if acct.kind == "system":
+            raise NotAuthorized("system accounts cannot be used directly")
+        return acct

@@ -1,0 +1,180 @@
+"""The double-entry ledger: every balance change is a transaction whose legs sum to zero per asset.
+
+Why the ledger owns the balances: a balance that could change without a transaction would break
+the books and records. `post` is the only way money moves; balances are a cache of the legs,
+and `rebuild_balances` proves it. External money enters and leaves through the EXTERNAL account,
+so the sum over all other accounts per asset is exactly net external deposits (MECHANICS 7).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from exchange_local.money import ZERO
+
+EXTERNAL = "EXTERNAL"
+FEES = "FEES"
+INSURANCE = "INSURANCE"
+SETTLEMENT_CLEARING = "SETTLEMENT_CLEARING"
+SYSTEM_ACCOUNTS = (EXTERNAL, FEES, INSURANCE, SETTLEMENT_CLEARING)
+
+
+class TxType(StrEnum):
+    DEPOSIT = "DEPOSIT"
+    WITHDRAW = "WITHDRAW"
+    CONVERT = "CONVERT"
+    TRADE = "TRADE"
+    FEE = "FEE"
+    SETTLE = "SETTLE"
+    FUNDING = "FUNDING"
+    LIQ_FILL = "LIQ_FILL"
+    LIQ_FEE = "LIQ_FEE"
+    BACKSTOP = "BACKSTOP"
+    INSURANCE_COVER = "INSURANCE_COVER"
+    ADL = "ADL"
+    ADMIN_SETTLE = "ADMIN_SETTLE"
+    ROLLBACK = "ROLLBACK"
+    CHECKPOINT = "CHECKPOINT"
+
+
+Leg = tuple[str, str, Decimal]  # (account, asset, amount)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """One atomic balance change. `ref` names its cause (order id, fill id, settlement cycle)."""
+
+    txid: int
+    time_ms: int
+    type: TxType
+    legs: tuple[Leg, ...]
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One leg as an account sees it, with its balance after the leg (oldest first)."""
+
+    txid: int
+    time: Decimal
+    type: str
+    asset: str
+    amount: Decimal
+    balance: Decimal
+    ref: str
+
+
+class UnbalancedTransaction(AssertionError):
+    """A transaction whose legs do not sum to zero per asset: a bug, never a user error."""
+
+
+class Ledger:
+    """In-memory double-entry ledger and the balances it implies.
+
+    `on_post` (set by the durable store) sees every transaction as it is posted.
+    """
+
+    def __init__(self) -> None:
+        self.transactions: list[Transaction] = []
+        self.balances: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        # per account: (Transaction, asset, amount, balance_after) for ex.ledger()
+        self.entries: dict[str, list[tuple[Transaction, str, Decimal, Decimal]]] = defaultdict(
+            list
+        )
+        self._next_txid = 1
+        self.on_post: list = []
+
+    def balance(self, account: str, asset: str) -> Decimal:
+        return self.balances[account].get(asset, ZERO)
+
+    def post(self, time_ms: int, type: TxType, legs: list[Leg], ref: str = "") -> Transaction:
+        """Check that legs sum to zero per asset, apply them, record the transaction."""
+        totals: dict[str, Decimal] = {}
+        for _, asset, amount in legs:
+            totals[asset] = totals.get(asset, ZERO) + amount
+        for asset, total in totals.items():
+            if total != 0:
+                raise UnbalancedTransaction(f"{type} legs in {asset} sum to {total}, not 0: {legs}")
+        tx = Transaction(self._next_txid, time_ms, type, tuple(legs), ref)
+        self._next_txid += 1
+        self.transactions.append(tx)
+        balances = self.balances
+        entries = self.entries
+        for account, asset, amount in legs:
+            acct_bal = balances[account]
+            new = acct_bal.get(asset, ZERO) + amount
+            acct_bal[asset] = new
+            entries[account].append((tx, asset, amount, new))
+        for hook in self.on_post:
+            hook(tx)
+        return tx
+
+    def entries_for(
+        self, account: str, since_ms: int | None = None, until_ms: int | None = None
+    ) -> list[LedgerEntry]:
+        rows = []
+        for tx, asset, amount, balance in self.entries.get(account, ()):
+            if since_ms is not None and tx.time_ms < since_ms:
+                continue
+            if until_ms is not None and tx.time_ms > until_ms:
+                continue
+            rows.append(
+                LedgerEntry(
+                    tx.txid, Decimal(tx.time_ms) / 1000, str(tx.type), asset, amount, balance, tx.ref
+                )
+            )
+        return rows
+
+    def balances_at(self, account: str, until_ms: int) -> dict[str, Decimal]:
+        """Balances of an account after every transaction up to `until_ms`, from the legs alone."""
+        result: dict[str, Decimal] = {}
+        for tx, asset, amount, _ in self.entries.get(account, ()):
+            if tx.time_ms > until_ms:
+                break
+            result[asset] = result.get(asset, ZERO) + amount
+        return result
+
+    # --- invariants (MECHANICS section 7) -------------------------------------------------
+
+    def asset_totals(self) -> dict[str, Decimal]:
+        """Per asset, the sum over every account including EXTERNAL: always exactly zero."""
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for per_asset in self.balances.values():
+            for asset, amount in per_asset.items():
+                totals[asset] += amount
+        return dict(totals)
+
+    def net_external_deposits(self) -> dict[str, Decimal]:
+        return {a: -v for a, v in self.balances.get(EXTERNAL, {}).items()}
+
+    def rebuild_balances(self) -> dict[str, dict[str, Decimal]]:
+        """Balances recomputed from the transactions alone (proof that state = ledger)."""
+        rebuilt: dict[str, dict[str, Decimal]] = defaultdict(dict)
+        for tx in self.transactions:
+            for account, asset, amount in tx.legs:
+                rebuilt[account][asset] = rebuilt[account].get(asset, ZERO) + amount
+        return rebuilt
+
+    def check(self) -> list[str]:
+        """Ledger-only invariants; returns the violations (empty when all hold)."""
+        problems: list[str] = []
+        for asset, total in self.asset_totals().items():
+            if total != 0:
+                problems.append(f"{asset}: accounts sum to {total}, not to net external deposits")
+        rebuilt = self.rebuild_balances()
+        for account, per_asset in self.balances.items():
+            for asset, amount in per_asset.items():
+                if rebuilt.get(account, {}).get(asset, ZERO) != amount:
+                    problems.append(f"{account} {asset}: balance {amount} != sum of its legs")
+        for account, per_asset in self.balances.items():
+            if account == EXTERNAL:
+                continue
+            for asset, amount in per_asset.items():
+                if asset != "USD" and amount < 0:
+                    problems.append(f"{account} holds a negative {asset} balance {amount}")
+        if self.balance(INSURANCE, "USD") < 0:
+            problems.append("the insurance fund is negative")
+        return problems

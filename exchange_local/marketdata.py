@@ -1,0 +1,123 @@
+"""Public market data: the trade tape, 1-minute OHLCV candles of trades and of the mark, 24 h stats.
+
+Why only 1-minute candles are stored: every longer interval is an exact aggregation of them, so
+one series per source is the single truth and intervals up to 1 d are built on demand.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+
+from exchange_local.errors import InvalidRequest
+from exchange_local.money import ZERO
+
+MINUTE_MS = 60_000
+DAY_MS = 86_400_000
+INTERVALS_MS = {
+    "1m": MINUTE_MS,
+    "5m": 5 * MINUTE_MS,
+    "15m": 15 * MINUTE_MS,
+    "30m": 30 * MINUTE_MS,
+    "1h": 60 * MINUTE_MS,
+    "4h": 240 * MINUTE_MS,
+    "1d": DAY_MS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    trade_id: int
+    time_ms: int
+    price: Decimal
+    size: Decimal
+    taker_side: str
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    start: Decimal  # seconds of exchange time
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+class CandleSeries:
+    """1-minute OHLCV buckets, oldest first; `max_minutes` bounds memory (default 30 days)."""
+
+    def __init__(self, max_minutes: int = 30 * 1440) -> None:
+        self._buckets: deque[list] = deque(maxlen=max_minutes)  # [start_ms, o, h, l, c, v]
+
+    def add(self, time_ms: int, price: Decimal, volume: Decimal = ZERO) -> None:
+        start = time_ms - time_ms % MINUTE_MS
+        buckets = self._buckets
+        if buckets and buckets[-1][0] == start:
+            b = buckets[-1]
+            if price > b[2]:
+                b[2] = price
+            if price < b[3]:
+                b[3] = price
+            b[4] = price
+            b[5] += volume
+        else:
+            buckets.append([start, price, price, price, price, volume])
+
+    def candles(self, interval: str, limit: int | None = None) -> list[Candle]:
+        if interval not in INTERVALS_MS:
+            raise InvalidRequest(
+                f"unknown candle interval {interval!r}; use one of {', '.join(INTERVALS_MS)}"
+            )
+        step = INTERVALS_MS[interval]
+        out: list[list] = []
+        for start, o, h, low, c, v in self._buckets:
+            bucket = start - start % step
+            if out and out[-1][0] == bucket:
+                cur = out[-1]
+                cur[2] = max(cur[2], h)
+                cur[3] = min(cur[3], low)
+                cur[4] = c
+                cur[5] += v
+            else:
+                out.append([bucket, o, h, low, c, v])
+        rows = [Candle(Decimal(b[0]) / 1000, b[1], b[2], b[3], b[4], b[5]) for b in out]
+        return rows[-limit:] if limit else rows
+
+    def window(self, since_ms: int) -> list[list]:
+        return [b for b in self._buckets if b[0] >= since_ms - since_ms % MINUTE_MS]
+
+
+class MarketData:
+    """Per-market tape and candles. Trades are kept up to `max_trades` (newest last)."""
+
+    def __init__(self, max_trades: int = 10_000) -> None:
+        self.trades: deque[Trade] = deque(maxlen=max_trades)
+        self.trade_candles = CandleSeries()
+        self.mark_candles = CandleSeries()
+        self.last_price: Decimal | None = None
+
+    def record_trade(self, trade: Trade) -> None:
+        self.trades.append(trade)
+        self.trade_candles.add(trade.time_ms, trade.price, trade.size)
+        self.last_price = trade.price
+
+    def record_mark(self, time_ms: int, mark: Decimal) -> None:
+        self.mark_candles.add(time_ms, mark)
+
+    def stats_24h(self, now_ms: int, mark: Decimal) -> dict[str, Decimal | None]:
+        """24 h change of the mark, high/low/volume of trades (None when nothing traded)."""
+        since = now_ms - DAY_MS
+        marks = self.mark_candles.window(since)
+        open_mark = marks[0][1] if marks else mark
+        change = (mark - open_mark) / open_mark if open_mark else ZERO
+        trades = self.trade_candles.window(since)
+        return {
+            "open": open_mark,
+            "change": change,
+            "high": max((b[2] for b in trades), default=None),
+            "low": min((b[3] for b in trades), default=None),
+            "volume": sum((b[5] for b in trades), ZERO),
+            "quote_volume": None,
+        }

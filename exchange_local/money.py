@@ -1,0 +1,87 @@
+"""Exact money: one Decimal context, parsing that refuses floats, rounding to tick, lot and quantum.
+
+Why one module: MECHANICS section 0 demands a single rounding rule everywhere so that runs are
+reproducible byte for byte. Every price, size and balance enters through `to_decimal` and is
+rounded only by the helpers here.
+"""
+
+from __future__ import annotations
+
+import decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+from exchange_local.errors import InvalidNumber
+
+CONTEXT = decimal.Context(prec=34, rounding=ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+decimal.setcontext(CONTEXT)
+decimal.DefaultContext.prec = 34
+decimal.DefaultContext.rounding = ROUND_HALF_EVEN
+
+USD_QUANTUM = Decimal("0.000001")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+Number = Decimal | int | str
+
+
+def to_decimal(value: object, field: str = "value") -> Decimal:
+    """Parse a money value from Decimal, int or str; refuse float, bool, NaN and infinities.
+
+    Floats are refused because `0.1` is not 0.1: money must arrive exactly as the user meant it.
+    """
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise InvalidNumber(f"{field} must be a number, not a boolean")
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise InvalidNumber(f"{field} is empty")
+        try:
+            result = Decimal(text)
+        except decimal.InvalidOperation:
+            raise InvalidNumber(f"{field} {value!r} is not a decimal number") from None
+    elif isinstance(value, float):
+        raise InvalidNumber(
+            f"{field} was given as a float ({value!r}); pass a Decimal, int or str so it is exact"
+        )
+    else:
+        raise InvalidNumber(f"{field} must be a Decimal, int or str, not {type(value).__name__}")
+    if not result.is_finite():
+        raise InvalidNumber(f"{field} must be finite, not {value}")
+    return result
+
+
+def decimals_of(step: Decimal) -> int:
+    """Number of decimal places a step such as 0.0001 allows."""
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """True when value is an exact integer multiple of step."""
+    return (value % step) == 0
+
+
+def round_to_step(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """Round value to a multiple of step (tick or lot) with the given rounding mode."""
+    units = (value / step).to_integral_value(rounding=rounding)
+    return (units * step).quantize(step) if step.as_tuple().exponent != 0 else units * step
+
+
+def quantize_usd(value: Decimal) -> Decimal:
+    """Round a USD amount to the ledger quantum (half even)."""
+    return value.quantize(USD_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def quantize_usd_up(value: Decimal) -> Decimal:
+    """Round a USD amount up (towards +infinity): used for what a payer owes (fees, funding)."""
+    return value.quantize(USD_QUANTUM, rounding=ROUND_CEILING)
+
+
+def quantize_usd_down(value: Decimal) -> Decimal:
+    """Round a USD amount down (towards -infinity): used for what a receiver gets."""
+    return value.quantize(USD_QUANTUM, rounding=ROUND_FLOOR)

@@ -1,0 +1,66 @@
+"""The engine's mutable state per account and per market (not part of the facade).
+
+Why separate from engine.py: matching, risk, funding and liquidation all read these records;
+keeping them in one small module makes the shape of the state easy to see and to persist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sortedcontainers import SortedList
+
+from exchange_local.book import OrderBook
+from exchange_local.config import MarketSpec
+from exchange_local.marketdata import MarketData
+from exchange_local.money import ZERO
+from exchange_local.orders import Order, OrderResult
+from exchange_local.positions import Position
+
+
+@dataclass
+class Account:
+    account_id: str
+    kind: str = "user"  # "user" | "backstop" | "system"
+    positions: dict[str, Position] = field(default_factory=dict)
+    open_orders: dict[int, Order] = field(default_factory=dict)
+    leverage: dict[str, Decimal] = field(default_factory=dict)
+    client_orders: dict[str, OrderResult] = field(default_factory=dict)
+    reduce_only_orders: int = 0
+
+    def position(self, market: str) -> Position:
+        pos = self.positions.get(market)
+        if pos is None:
+            pos = self.positions[market] = Position(market)
+        return pos
+
+
+@dataclass
+class MarketRuntime:
+    """A market's live state: book, prices, open interest, pending triggers, market data."""
+
+    spec: MarketSpec
+    index: Decimal
+    mark: Decimal
+    book: OrderBook = field(default_factory=OrderBook)
+    data: MarketData = field(default_factory=MarketData)
+    seq: int = 0
+    oi_long: Decimal = ZERO  # sum of long position sizes, coins
+    # untriggered orders as (trigger_ticks, order_id): `down` fire when mark <= trigger,
+    # `up` fire when mark >= trigger
+    triggers_down: SortedList = field(default_factory=SortedList)
+    triggers_up: SortedList = field(default_factory=SortedList)
+    reduce_only: bool = False  # halted: only risk-reducing orders
+
+    @property
+    def symbol(self) -> str:
+        return self.spec.symbol
+
+    @property
+    def tick(self) -> Decimal:
+        return self.spec.tick
+
+    @property
+    def lot(self) -> Decimal:
+        return self.spec.lot
