@@ -112,7 +112,9 @@ class MarketSpec:
                 f"the USD quantum {USD_QUANTUM}, so every fill's cash is exact"
             )
         if self.maker_fee + self.taker_fee < 0:
-            raise ConfigError(f"MarketSpec.maker_fee of {self.symbol}: a rebate above the taker fee")
+            raise ConfigError(
+                f"MarketSpec.maker_fee of {self.symbol}: a rebate above the taker fee"
+            )
 
     @property
     def base_imf(self) -> Decimal:
@@ -225,4 +227,4 @@ class ExchangeConfig:
         """A copy with some fields changed (validated again)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return ExchangeConfig(**values)  # type: ignore[arg-type]
+        return ExchangeConfig(**values)

@@ -24,7 +24,8 @@ from exchange_local.errors import (
     UnknownAsset,
     UnknownMarket,
 )
-from exchange_local.events import Event, LedgerPosted, PriceUpdate
+from exchange_local.events import Event, InvariantViolated, LedgerPosted, PriceUpdate
+from exchange_local.funding import FundingState
 from exchange_local.ledger import (
     EXTERNAL,
     INSURANCE,
@@ -35,6 +36,7 @@ from exchange_local.ledger import (
     Leg,
     TxType,
 )
+from exchange_local.mark import RobustMark
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.money import ZERO, decimals_of, to_decimal
 from exchange_local.orders import Order
@@ -92,6 +94,8 @@ class MarketState:
 class ExchangeCore:
     """State and the non-order half of the facade; `Exchange` adds trading and risk."""
 
+    _store: Any = None  # the durable store (exchange_local.durable), None in memory
+
     def __init__(self, config: ExchangeConfig | None = None) -> None:
         if config is not None and not isinstance(config, ExchangeConfig):
             raise InvalidRequest("config must be an ExchangeConfig")
@@ -114,6 +118,10 @@ class ExchangeCore:
         self._next_order_id = 1
         self._next_fill_id = 1
         self._subscribers: list[Callable[[Event], None]] = []
+        self._weight_cache: dict[tuple[str, Decimal], tuple[Decimal, Decimal]] = {}
+        self._mark_state: dict[str, RobustMark] = {}
+        self._funding: dict[str, FundingState] = {}
+        self.halted_reasons: list[str] = []
         for name in SYSTEM_ACCOUNTS:
             self._accounts[name] = Account(name, kind="system")
         if self.config.insurance_fund > 0:
@@ -257,22 +265,35 @@ class ExchangeCore:
     def positions(self, account: str) -> list[PositionInfo]:
         acct = self._account(account)
         return [
-            PositionInfo(p.market, p.size, p.entry_price, p.settle_price, p.realized_pnl,
-                         p.funding_paid)  # fmt: skip
+            PositionInfo(
+                p.market, p.size, p.entry_price, p.settle_price, p.realized_pnl, p.funding_paid
+            )
             for p in acct.positions.values()
             if p.size != 0
         ]
 
-    def ledger(
-        self, account: str, since: Any = None, until: Any = None
-    ) -> list[LedgerEntry]:
+    def ledger(self, account: str, since: Any = None, until: Any = None) -> list[LedgerEntry]:
         """The account's ledger legs with balances after each, oldest first."""
         acct = self._accounts.get(account) if isinstance(account, str) else None
         if acct is None:
             raise UnknownAccount(f"there is no account {account!r}")
         since_ms = seconds_to_ms(since, "since") if since is not None else None
         until_ms = seconds_to_ms(until, "until") if until is not None else None
+        if self._store is not None:
+            return self._store.entries(acct.account_id, since_ms, until_ms)
         return self._ledger.entries_for(acct.account_id, since_ms, until_ms)
+
+    def balances_at(self, account: str, time: Any) -> dict[str, Decimal]:
+        """An account's balances at a past exchange time, rebuilt from the ledger alone."""
+        acct = self._accounts.get(account) if isinstance(account, str) else None
+        if acct is None:
+            raise UnknownAccount(f"there is no account {account!r}")
+        until_ms = seconds_to_ms(time, "time")
+        if self._store is not None:
+            totals = self._store.balances_at(acct.account_id, until_ms)
+        else:
+            totals = self._ledger.balances_at(acct.account_id, until_ms)
+        return {a: v for a, v in totals.items() if v != 0}
 
     def insurance_fund(self) -> Decimal:
         return self._ledger.balance(INSURANCE, "USD")
@@ -325,6 +346,9 @@ class ExchangeCore:
     def _on_prices_changed(self) -> None:
         """Hook for the risk engine (margin-call levels after a price move)."""
 
+    def _after_command(self) -> None:
+        """Hook run after each order command (the robust mark follows the book here)."""
+
     # --- market data -----------------------------------------------------------------------
 
     def market(self, symbol: str) -> MarketState:
@@ -338,7 +362,12 @@ class ExchangeCore:
             m.data.last_price, m.oi_long, m.oi_long * m.mark, m.spec.oi_cap,
             stats["change"] or ZERO, stats["high"], stats["low"], stats["volume"] or ZERO,
             m.reduce_only, m.tick, m.lot, m.spec.max_leverage,
+            *self._funding_fields(m.symbol),
         )  # fmt: skip
+
+    def _funding_fields(self, symbol: str) -> tuple[Decimal | None, ...]:
+        """(last rate, predicted rate, next funding time, next settlement time) in seconds."""
+        return (None, None, None, None)
 
     def markets(self) -> list[str]:
         return list(self._markets)
@@ -377,10 +406,15 @@ class ExchangeCore:
 
     def check_invariants(self) -> list[str]:
         """Every invariant that exists so far; returns violations (empty = all hold)."""
-        problems = self._ledger.check()
+        rebuilt = self._store.all_legs_by_account() if self._store is not None else None
+        problems = self._ledger.check(rebuilt)
         clearing = self._ledger.balance(SETTLEMENT_CLEARING, "USD")
         expected = -sum(
-            (p.size * p.settle_price for a in self._accounts.values() for p in a.positions.values()),
+            (
+                p.size * p.settle_price
+                for a in self._accounts.values()
+                for p in a.positions.values()
+            ),
             ZERO,
         )
         if clearing != expected:
@@ -398,6 +432,45 @@ class ExchangeCore:
             if bid is not None and ask is not None and bid >= ask:
                 problems.append(f"{m.symbol}: book crossed (bid {bid} >= ask {ask})")
         return problems
+
+    def _cheap_invariants(self) -> list[str]:
+        """Section 7's sums, cheap enough for every settlement cycle (no ledger rebuild)."""
+        problems = [
+            f"{asset}: all accounts sum to {total}, not 0"
+            for asset, total in self._ledger.asset_totals().items()
+            if total != 0
+        ]
+        clearing = self._ledger.balance(SETTLEMENT_CLEARING, "USD")
+        expected = ZERO
+        longs: dict[str, Decimal] = {}
+        shorts: dict[str, Decimal] = {}
+        for acct in self._accounts.values():
+            for symbol, pos in acct.positions.items():
+                s = pos.size
+                if s:
+                    expected -= s * pos.settle_price
+                    if s > 0:
+                        longs[symbol] = longs.get(symbol, ZERO) + s
+                    else:
+                        shorts[symbol] = shorts.get(symbol, ZERO) - s
+        if clearing != expected:
+            problems.append(f"SETTLEMENT_CLEARING is {clearing}, -sum(s*S) is {expected}")
+        for symbol in self._markets:
+            if longs.get(symbol, ZERO) != shorts.get(symbol, ZERO):
+                problems.append(
+                    f"{symbol}: long OI {longs.get(symbol)} != short OI {shorts.get(symbol)}"
+                )
+        if self._ledger.balance(INSURANCE, "USD") < 0:
+            problems.append("the insurance fund is negative")
+        return problems
+
+    def _halt_all(self, problems: list[str]) -> None:
+        """A broken invariant never passes silently: every market goes reduce-only."""
+        for m in self._markets.values():
+            m.reduce_only = True
+        self.halted_reasons = problems
+        if self._subscribers:
+            self._emit(InvariantViolated(self.now_ms, problems))
 
     def _require_user(self, account: str) -> Account:
         acct = self._account(account)

@@ -93,9 +93,7 @@ class InsufficientMargin(ExchangeError):
 
     code = "insufficient_margin"
 
-    def __init__(
-        self, message: str, shortfall: Decimal, max_size: Decimal | None = None
-    ) -> None:
+    def __init__(self, message: str, shortfall: Decimal, max_size: Decimal | None = None) -> None:
         super().__init__(message)
         self.shortfall = shortfall
         self.max_size = max_size

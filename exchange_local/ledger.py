@@ -9,6 +9,7 @@ so the sum over all other accounts per asset is exactly net external deposits (M
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -43,9 +44,12 @@ class TxType(StrEnum):
 Leg = tuple[str, str, Decimal]  # (account, asset, amount)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Transaction:
-    """One atomic balance change. `ref` names its cause (order id, fill id, settlement cycle)."""
+    """One atomic balance change. `ref` names its cause (order id, fill id, settlement cycle).
+
+    Read-only by contract (not `frozen`, which costs four times as much to build).
+    """
 
     txid: int
     time_ms: int
@@ -54,7 +58,7 @@ class Transaction:
     ref: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LedgerEntry:
     """One leg as an account sees it, with its balance after the leg (oldest first)."""
 
@@ -77,40 +81,64 @@ class Ledger:
     `on_post` (set by the durable store) sees every transaction as it is posted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_history: bool = True) -> None:
+        # keep_history False (durable mode): the store keeps the history, memory keeps balances
+        self.keep_history = keep_history
         self.transactions: list[Transaction] = []
         self.balances: dict[str, dict[str, Decimal]] = defaultdict(dict)
         # per account: (Transaction, asset, amount, balance_after) for ex.ledger()
-        self.entries: dict[str, list[tuple[Transaction, str, Decimal, Decimal]]] = defaultdict(
-            list
-        )
+        self.entries: dict[str, list[tuple[Transaction, str, Decimal, Decimal]]] = defaultdict(list)
         self._next_txid = 1
-        self.on_post: list = []
+        self.on_post: list[Callable[[Transaction, list[Decimal]], None]] = []
+
+    def __getstate__(self) -> dict[str, object]:
+        """Snapshots leave out the hooks (the store re-attaches its own)."""
+        state = dict(self.__dict__)
+        state["on_post"] = []
+        return state
 
     def balance(self, account: str, asset: str) -> Decimal:
         return self.balances[account].get(asset, ZERO)
 
     def post(self, time_ms: int, type: TxType, legs: list[Leg], ref: str = "") -> Transaction:
         """Check that legs sum to zero per asset, apply them, record the transaction."""
+        first = legs[0][1]
+        total = ZERO
+        for _, asset, amount in legs:
+            if asset != first:
+                self._check_multi_asset(type, legs)
+                break
+            total += amount
+        else:
+            if total != 0:
+                raise UnbalancedTransaction(f"{type} legs in {first} sum to {total}, not 0: {legs}")
+        tx = Transaction(self._next_txid, time_ms, type, tuple(legs), ref)
+        self._next_txid += 1
+        balances = self.balances
+        keep = self.keep_history
+        entries = self.entries
+        after: list[Decimal] = []
+        for account, asset, amount in legs:
+            acct_bal = balances[account]
+            new = acct_bal.get(asset, ZERO) + amount
+            acct_bal[asset] = new
+            after.append(new)
+            if keep:
+                entries[account].append((tx, asset, amount, new))
+        if keep:
+            self.transactions.append(tx)
+        for hook in self.on_post:
+            hook(tx, after)
+        return tx
+
+    @staticmethod
+    def _check_multi_asset(type: TxType, legs: list[Leg]) -> None:
         totals: dict[str, Decimal] = {}
         for _, asset, amount in legs:
             totals[asset] = totals.get(asset, ZERO) + amount
         for asset, total in totals.items():
             if total != 0:
                 raise UnbalancedTransaction(f"{type} legs in {asset} sum to {total}, not 0: {legs}")
-        tx = Transaction(self._next_txid, time_ms, type, tuple(legs), ref)
-        self._next_txid += 1
-        self.transactions.append(tx)
-        balances = self.balances
-        entries = self.entries
-        for account, asset, amount in legs:
-            acct_bal = balances[account]
-            new = acct_bal.get(asset, ZERO) + amount
-            acct_bal[asset] = new
-            entries[account].append((tx, asset, amount, new))
-        for hook in self.on_post:
-            hook(tx)
-        return tx
 
     def entries_for(
         self, account: str, since_ms: int | None = None, until_ms: int | None = None
@@ -123,7 +151,13 @@ class Ledger:
                 continue
             rows.append(
                 LedgerEntry(
-                    tx.txid, Decimal(tx.time_ms) / 1000, str(tx.type), asset, amount, balance, tx.ref
+                    tx.txid,
+                    Decimal(tx.time_ms) / 1000,
+                    str(tx.type),
+                    asset,
+                    amount,
+                    balance,
+                    tx.ref,
                 )
             )
         return rows
@@ -158,13 +192,15 @@ class Ledger:
                 rebuilt[account][asset] = rebuilt[account].get(asset, ZERO) + amount
         return rebuilt
 
-    def check(self) -> list[str]:
-        """Ledger-only invariants; returns the violations (empty when all hold)."""
+    def check(self, rebuilt: dict[str, dict[str, Decimal]] | None = None) -> list[str]:
+        """Ledger-only invariants; returns the violations (empty when all hold). `rebuilt`:
+        balances summed from the legs on disk, when the history lives in the store."""
         problems: list[str] = []
         for asset, total in self.asset_totals().items():
             if total != 0:
                 problems.append(f"{asset}: accounts sum to {total}, not to net external deposits")
-        rebuilt = self.rebuild_balances()
+        if rebuilt is None:
+            rebuilt = self.rebuild_balances()
         for account, per_asset in self.balances.items():
             for asset, amount in per_asset.items():
                 if rebuilt.get(account, {}).get(asset, ZERO) != amount:

@@ -87,10 +87,7 @@ class RobustMark:
         if not book_inputs:
             return a
         b = median(book_inputs)
-        if self.external_mid is not None:
-            c = self.external_mid
-        else:
-            c = self.book_ema.update(b, now_ms)
+        c = self.external_mid if self.external_mid is not None else self.book_ema.update(b, now_ms)
         return median([a, b, c])
 
     def due(self, now_ms: int) -> bool:

@@ -26,7 +26,7 @@ INTERVALS_MS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trade:
     trade_id: int
     time_ms: int
@@ -35,7 +35,7 @@ class Trade:
     taker_side: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Candle:
     start: Decimal  # seconds of exchange time
     open: Decimal

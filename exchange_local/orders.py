@@ -97,7 +97,7 @@ class Order:
         )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderResult:
     """What place_order returns: enough to know what happened without another look-up."""
 
@@ -108,7 +108,7 @@ class OrderResult:
     canceled_reason: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderInfo:
     """An immutable copy of an order for callers (they can't change the engine's state)."""
 
@@ -131,7 +131,7 @@ class OrderInfo:
     created: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fill:
     """One match between a taker and a maker, at the maker's price."""
 

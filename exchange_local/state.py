@@ -28,6 +28,10 @@ class Account:
     leverage: dict[str, Decimal] = field(default_factory=dict)
     client_orders: dict[str, OrderResult] = field(default_factory=dict)
     reduce_only_orders: int = 0
+    liquidation_status: str | None = None  # set by the liquidation engine (issue 5)
+    adl_quintiles: dict[str, int] = field(default_factory=dict)
+    funding_history: list = field(default_factory=list)  # AccountFunding rows
+    margin_level: str = "ok"  # "ok" | "warning" | "reduce_only" (margin-call events)
 
     def position(self, market: str) -> Position:
         pos = self.positions.get(market)

@@ -7,9 +7,10 @@ state; living in their own file keeps engine.py about accounts, prices and time.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from exchange_local.book import MatchResult
+from exchange_local.engine import ExchangeCore
 from exchange_local.errors import (
     InvalidOrder,
     NotAuthorized,
@@ -43,13 +44,6 @@ from exchange_local.orders import (
 )
 from exchange_local.state import Account, MarketRuntime
 
-if TYPE_CHECKING:
-    from exchange_local.engine import ExchangeCore
-
-    _Base = ExchangeCore
-else:
-    _Base = object
-
 USD = "USD"
 MAX_CLIENT_ORDER_ID = 64
 
@@ -75,7 +69,7 @@ def _units(value: Decimal, step: Decimal, field: str, what: str) -> int:
     return int(integral)
 
 
-class Trading(_Base):
+class Trading(ExchangeCore):
     """The order half of the facade."""
 
     # --- placing -------------------------------------------------------------------------
@@ -105,7 +99,10 @@ class Trading(_Base):
         """
         acct = self._account(account)
         if client_order_id is not None:
-            if not isinstance(client_order_id, str) or not 0 < len(client_order_id) <= MAX_CLIENT_ORDER_ID:
+            if (
+                not isinstance(client_order_id, str)
+                or not 0 < len(client_order_id) <= MAX_CLIENT_ORDER_ID
+            ):
                 raise InvalidOrder("client_order_id must be a string of 1 to 64 characters")
             previous = acct.client_orders.get(client_order_id)
             if previous is not None:
@@ -123,6 +120,7 @@ class Trading(_Base):
         else:
             self._execute(acct, m, order)
         self._flush_book(m)
+        self._after_command()
         result = order.result()
         if client_order_id is not None:
             acct.client_orders[client_order_id] = result
@@ -214,7 +212,9 @@ class Trading(_Base):
         fires_on_rise = (type == "stop_market") == is_buy
         return mark >= trigger if fires_on_rise else mark <= trigger
 
-    def _clip_reduce_only(self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal) -> Decimal:
+    def _clip_reduce_only(
+        self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal
+    ) -> Decimal:
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos is not None else ZERO
         if s == 0 or (s > 0) == is_buy:
@@ -308,7 +308,10 @@ class Trading(_Base):
         cash_t = t_pos.apply_fill(q, price)
         cash_m = m_pos.apply_fill(-q, price)
         m.oi_long += (
-            max(t_pos.size, ZERO) - max(t_before, ZERO) + max(m_pos.size, ZERO) - max(m_before, ZERO)
+            max(t_pos.size, ZERO)
+            - max(t_before, ZERO)
+            + max(m_pos.size, ZERO)
+            - max(m_before, ZERO)
         )
         spec = m.spec
         fee_t = quantize_usd_up(notional * spec.taker_fee)
@@ -332,7 +335,9 @@ class Trading(_Base):
             order.filled_notional += notional
             order.updated_ms = now
         taker_order.status = (
-            OrderStatus.FILLED if taker_order.filled == taker_order.size else OrderStatus.PARTIALLY_FILLED
+            OrderStatus.FILLED
+            if taker_order.filled == taker_order.size
+            else OrderStatus.PARTIALLY_FILLED
         )
         if maker_left == 0:
             maker_order.status = OrderStatus.FILLED
@@ -361,6 +366,10 @@ class Trading(_Base):
     def _after_fill(self, m: MarketRuntime, taker: Account, maker: Account) -> None:
         """Hook for the risk engine (margin-call levels) after each fill."""
 
+    def _triggered_order_allowed(self, acct: Account, m: MarketRuntime, order: Order) -> str | None:
+        """Hook: a cancel reason if a triggered (not reduce-only) order may not execute."""
+        return None
+
     # --- order life cycle ------------------------------------------------------------------
 
     def _close_order(self, order: Order) -> None:
@@ -385,7 +394,9 @@ class Trading(_Base):
         """Keep reduce-only orders within the position; cancel them when it is gone."""
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos is not None else ZERO
-        for order in [o for o in acct.open_orders.values() if o.reduce_only and o.market == m.symbol]:
+        for order in [
+            o for o in acct.open_orders.values() if o.reduce_only and o.market == m.symbol
+        ]:
             if s == 0 or (s > 0) == order.is_buy:
                 self._finish_cancel(order, CancelReason.REDUCE_ONLY_NO_POSITION)
             elif order.remaining > abs(s):
@@ -444,7 +455,9 @@ class Trading(_Base):
                 raise InvalidOrder("only an untriggered stop or take-profit has a trigger price")
             new_trigger = self._parse_price(m, trigger_price, "trigger_price")
             if self._trigger_reached(order.type, order.is_buy, new_trigger, m.mark):
-                raise InvalidOrder(f"trigger_price {new_trigger} is already reached (mark {m.mark})")
+                raise InvalidOrder(
+                    f"trigger_price {new_trigger} is already reached (mark {m.mark})"
+                )
         new_size = order.size
         if size is not None:
             new_size = to_decimal(size, "size")
@@ -461,7 +474,7 @@ class Trading(_Base):
             ticks = int(new_price / m.tick)
             if best is not None and (ticks >= best if order.is_buy else ticks <= best):
                 raise InvalidOrder(f"post-only order amended to {new_price} would take liquidity")
-        draft = Order(**{f: getattr(order, f) for f in Order.__slots__})  # type: ignore[attr-defined]
+        draft = Order(**{f: getattr(order, f) for f in Order.__slots__})
         draft.price, draft.size, draft.trigger_price = new_price, new_size, new_trigger
         self._check_amend(acct, m, order, draft)
         lost_priority = new_price != order.price or new_size > order.size
@@ -551,6 +564,11 @@ class Trading(_Base):
                     self._finish_cancel(order, CancelReason.REDUCE_ONLY_NO_POSITION, in_book=False)
                     continue
                 order.size = min(order.size, abs(s))
+            else:
+                refusal = self._triggered_order_allowed(acct, m, order)
+                if refusal is not None:
+                    self._finish_cancel(order, refusal, in_book=False)
+                    continue
             self._execute(acct, m, order)
         if fired:
             self._flush_book(m)

@@ -3,6 +3,7 @@ several accounts; after every step the ledger and book invariants of MECHANICS s
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 from hypothesis import settings
@@ -15,8 +16,10 @@ from tests.helpers import exact_exchange
 
 D = Decimal
 ACCOUNTS = ["a", "b", "c", "d"]
-MARKETS = {"BTC-PERP": (D(100000), D("0.5"), D("0.0001")), "ETH-PERP": (D(3000), D("0.05"),
-                                                                          D("0.001"))}
+MARKETS = {
+    "BTC-PERP": (D(100000), D("0.5"), D("0.0001")),
+    "ETH-PERP": (D(3000), D("0.05"), D("0.001")),
+}
 
 accounts = st.sampled_from(ACCOUNTS)
 markets = st.sampled_from(sorted(MARKETS))
@@ -36,43 +39,41 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @rule(acct=accounts, asset=st.sampled_from(["USD", "BTC"]), amount=st.integers(1, 10**6))
     def withdraw(self, acct, asset, amount):
-        try:
+        with contextlib.suppress(ExchangeError):
             self.ex.withdraw(acct, asset, D(amount) / 1000)
-        except ExchangeError:
-            pass
 
     @rule(acct=accounts, market=markets, side=sides, ticks=st.integers(-40, 40),
           lots=st.integers(1, 50), tif=st.sampled_from(["gtc", "gtc", "ioc", "fok"]),
           post_only=st.booleans(), reduce_only=st.booleans())  # fmt: skip
     def limit(self, acct, market, side, ticks, lots, tif, post_only, reduce_only):
         mid, tick, lot = MARKETS[market]
-        try:
+        with contextlib.suppress(ExchangeError):
             self.ex.place_order(acct, market, side, lots * lot * 10, price=mid + ticks * tick,
                                 tif=tif, post_only=post_only and tif == "gtc",
                                 reduce_only=reduce_only)  # fmt: skip
-        except ExchangeError:
-            pass
 
     @rule(acct=accounts, market=markets, side=sides, lots=st.integers(1, 80))
     def market_order(self, acct, market, side, lots):
         _, _, lot = MARKETS[market]
-        try:
+        with contextlib.suppress(ExchangeError):
             self.ex.place_order(acct, market, side, lots * lot * 10, type="market")
-        except ExchangeError:
-            pass
 
-    @rule(acct=accounts, market=markets, side=sides, offset=st.integers(1, 30),
-          kind=st.sampled_from(["stop_market", "take_profit"]), reduce_only=st.booleans())
+    @rule(
+        acct=accounts,
+        market=markets,
+        side=sides,
+        offset=st.integers(1, 30),
+        kind=st.sampled_from(["stop_market", "take_profit"]),
+        reduce_only=st.booleans(),
+    )
     def trigger(self, acct, market, side, offset, kind, reduce_only):
-        mid, tick, lot = MARKETS[market]
+        _mid, tick, lot = MARKETS[market]
         mark = self.ex.market(market).mark
         rises = (kind == "stop_market") == (side == "buy")
         price = mark + offset * tick if rises else mark - offset * tick
-        try:
+        with contextlib.suppress(ExchangeError):
             self.ex.place_order(acct, market, side, lot * 10, type=kind, trigger_price=price,
                                 reduce_only=reduce_only)  # fmt: skip
-        except ExchangeError:
-            pass
 
     @rule(market=markets, ticks=st.integers(-60, 60))
     def move_index(self, market, ticks):
@@ -93,11 +94,9 @@ class ExchangeMachine(RuleBasedStateMachine):
             return
         order = data.draw(st.sampled_from(orders))
         _, tick, lot = MARKETS[order.market]
-        try:
+        with contextlib.suppress(ExchangeError):
             self.ex.amend_order(acct, order.order_id, price=order.price + ticks * tick,
                                 size=order.size + grow * lot)  # fmt: skip
-        except ExchangeError:
-            pass
 
     @rule(acct=accounts)
     def cancel_all(self, acct):

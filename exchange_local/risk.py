@@ -1,0 +1,495 @@
+"""The cross-margin risk engine in the exchange: gates, OI caps, leverage, convert, margin calls.
+
+Why a mixin over the pure math: exchange_local.margin holds MECHANICS sections 1-3 as pure
+functions; this file feeds them the engine's state (balances, positions, resting orders, marks)
+and enforces section 2's gates on every command. The same `_order_impact` decides an order and
+previews it, so the preview can never disagree with the decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from exchange_local import margin
+from exchange_local.errors import (
+    InsufficientBalance,
+    InsufficientMargin,
+    InvalidRequest,
+    MarketHalted,
+    OpenInterestCap,
+    ReduceOnlyMode,
+)
+from exchange_local.events import MarginEvent
+from exchange_local.ledger import EXTERNAL, FEES, TxType
+from exchange_local.mark import RobustMark
+from exchange_local.money import ZERO, quantize_usd_up, to_decimal
+from exchange_local.orders import CancelReason, Order
+from exchange_local.state import Account, MarketRuntime
+from exchange_local.trading import FillGate, Trading
+
+
+@dataclass(slots=True)
+class OrderImpact:
+    """An order's effect on its account, as the pre-trade check of MECHANICS section 2 sees it."""
+
+    reducing: bool
+    take_qty: Decimal
+    rest_qty: Decimal
+    est_fill_price: Decimal | None
+    fee: Decimal
+    adverse_cost: Decimal
+    initial_equity_after: Decimal  # E_im'
+    imr_after: Decimal  # IMR'
+    open_size_after: Decimal
+    position_after: Decimal
+
+    @property
+    def shortfall(self) -> Decimal:
+        return self.imr_after - self.initial_equity_after
+
+
+class OiGate:
+    """Per-fill open-interest cap (MECHANICS section 2): a fill that would take the market's
+    long OI above its cap is not made, unless it strictly reduces the taker's position."""
+
+    reason: str = CancelReason.OPEN_INTEREST_CAP
+
+    def __init__(self, ex: Risk, taker: Account, m: MarketRuntime, is_buy: bool) -> None:
+        self.ex, self.taker, self.m, self.is_buy = ex, taker, m, is_buy
+        self.blocked: bool = False
+
+    def _oi_after(self, maker: str, lots: int) -> Decimal:
+        m = self.m
+        q = lots * m.lot if self.is_buy else -lots * m.lot
+        t = self.taker.positions.get(m.symbol)
+        mk = self.ex._accounts[maker].positions.get(m.symbol)
+        ts = t.size if t else ZERO
+        ms = mk.size if mk else ZERO
+        delta = max(ts + q, ZERO) - max(ts, ZERO) + max(ms - q, ZERO) - max(ms, ZERO)
+        return m.oi_long + delta
+
+    def __call__(self, maker_owner: str, price: int, lots: int) -> int:
+        maker = maker_owner
+        m = self.m
+        t = self.taker.positions.get(m.symbol)
+        ts = t.size if t else ZERO
+        q = lots * m.lot if self.is_buy else -lots * m.lot
+        if ts != 0 and (ts > 0) != (q > 0) and abs(q) <= abs(ts):
+            return lots  # strictly reduces the taker: always allowed
+        cap_coins = m.spec.oi_cap / m.mark
+        if self._oi_after(maker, lots) <= cap_coins or self._oi_after(maker, lots) <= m.oi_long:
+            return lots
+        lo, hi = 0, lots  # largest n with OI after <= cap
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._oi_after(maker, mid) <= cap_coins:
+                lo = mid
+            else:
+                hi = mid - 1
+        self.blocked = True
+        return lo
+
+
+class Risk(Trading):
+    """Risk half of the facade: health, preview, explain, leverage, convert; gates as hooks."""
+
+    # --- inputs for the pure math ----------------------------------------------------------
+
+    def _weights(self, asset: str, amount: Decimal) -> tuple[Decimal, Decimal]:
+        """(w_tot, w_init) at this balance, cached: Decimal sqrt costs about a microsecond."""
+        key = (asset, amount)
+        cached = self._weight_cache.get(key)
+        if cached is None:
+            spec = self._assets[asset]
+            if amount <= 0:
+                cached = (Decimal(1), Decimal(1))
+            else:
+                cached = (
+                    margin.collateral_weight(spec.weight_total, spec.size_factor, amount),
+                    margin.collateral_weight(spec.weight_initial, spec.size_factor, amount),
+                )
+            if len(self._weight_cache) > 100_000:
+                self._weight_cache.clear()
+            self._weight_cache[key] = cached
+        return cached
+
+    def _collateral_inputs(
+        self, acct: Account, usd_delta: Decimal = ZERO
+    ) -> list[margin.CollateralInput]:
+        rows = []
+        balances = dict(self._ledger.balances[acct.account_id])
+        if usd_delta:
+            balances["USD"] = balances.get("USD", ZERO) + usd_delta
+        for asset, amount in balances.items():
+            if amount == 0:
+                continue
+            wt, wi = self._weights(asset, amount)
+            rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
+        return rows
+
+    def _resting(self, acct: Account, market: str) -> tuple[Decimal, Decimal]:
+        """Remaining size of resting (not untriggered) buys and sells in one market."""
+        buys = sells = ZERO
+        for o in acct.open_orders.values():
+            if o.market == market and o.type == "limit":
+                if o.is_buy:
+                    buys += o.size - o.filled
+                else:
+                    sells += o.size - o.filled
+        return buys, sells
+
+    def _user_leverage(self, acct: Account, m: MarketRuntime) -> Decimal:
+        return acct.leverage.get(m.symbol, m.spec.max_leverage)
+
+    def _position_input(
+        self,
+        acct: Account,
+        m: MarketRuntime,
+        size: Decimal | None = None,
+        open_size: Decimal | None = None,
+        settle: Decimal | None = None,
+    ) -> margin.PositionInput:
+        pos = acct.positions.get(m.symbol)
+        s = size if size is not None else (pos.size if pos else ZERO)
+        if open_size is None:
+            buys, sells = self._resting(acct, m.symbol)
+            open_size = margin.open_size(s, buys, sells)
+        spec = m.spec
+        imf = margin.imf(
+            self._user_leverage(acct, m), spec.max_leverage, spec.size_factor, open_size
+        )
+        mmf = margin.mmf(spec.max_leverage, spec.size_factor, abs(s))
+        sp = settle if settle is not None else (pos.settle_price if pos and pos.size else m.mark)
+        ep = pos.entry_price if pos and pos.size else sp
+        return margin.PositionInput(
+            m.symbol, spec.underlying, s, m.mark, sp, ep, imf, mmf, open_size
+        )
+
+    def _position_inputs(
+        self, acct: Account, override: margin.PositionInput | None = None
+    ) -> list[margin.PositionInput]:
+        markets = [mk for mk, p in acct.positions.items() if p.size != 0]
+        markets += [o.market for o in acct.open_orders.values() if o.type == "limit"]
+        if override is not None:
+            markets.append(override.market)
+        rows = []
+        for symbol in dict.fromkeys(markets):
+            if override is not None and symbol == override.market:
+                rows.append(override)
+            else:
+                rows.append(self._position_input(acct, self._markets[symbol]))
+        return rows
+
+    def _account_risk(self, acct: Account) -> margin.AccountRisk:
+        return margin.account_risk(self._collateral_inputs(acct), self._position_inputs(acct))
+
+    # --- the pre-trade check ---------------------------------------------------------------
+
+    def _order_impact(
+        self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
+        may_rest: bool,
+    ) -> OrderImpact:  # fmt: skip
+        """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market)."""
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        buys, sells = self._resting(acct, m.symbol)
+        open_before = margin.open_size(s, buys, sells)
+        open_after = margin.open_size(s, buys + (qty if is_buy else ZERO),
+                                      sells + (ZERO if is_buy else qty))  # fmt: skip
+        signed = qty if is_buy else -qty
+        reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s) and open_after <= open_before
+        lots = int(qty / m.lot)
+        limit_ticks = self._protection_limit(m, is_buy) if price is None else int(price / m.tick)
+        filled_lots, notional_ticks = m.book.sweep(is_buy, lots, limit_ticks, acct.account_id)
+        take_qty = filled_lots * m.lot
+        rest_qty = (qty - take_qty) if may_rest else ZERO
+        est = (Decimal(notional_ticks) / filled_lots) * m.tick if filled_lots else None
+        fee = ZERO
+        adverse = ZERO
+        direction = 1 if is_buy else -1
+        if take_qty:
+            assert est is not None
+            fee += quantize_usd_up(take_qty * est * m.spec.taker_fee)
+            adverse += take_qty * max(ZERO, direction * (est - m.mark))
+        if rest_qty and price is not None:
+            fee += quantize_usd_up(rest_qty * price * m.spec.maker_fee)
+            adverse += rest_qty * max(ZERO, direction * (price - m.mark))
+        if not may_rest:
+            open_after = margin.open_size(s + take_qty * direction, buys, sells)
+        override = self._position_input(acct, m, size=s, open_size=open_after)
+        risk = margin.account_risk(
+            self._collateral_inputs(acct), self._position_inputs(acct, override)
+        )
+        return OrderImpact(
+            reducing, take_qty, rest_qty, est, fee, adverse,
+            risk.initial_equity - fee - adverse, risk.imr, open_after, s + signed,
+        )  # fmt: skip
+
+    def _max_passing_size(
+        self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
+        may_rest: bool,
+    ) -> Decimal:  # fmt: skip
+        """The largest lot multiple <= qty whose impact passes (binary search; refusals only)."""
+        lo, hi = 0, int(qty / m.lot)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            imp = self._order_impact(acct, m, is_buy, mid * m.lot, price, may_rest)
+            if imp.reducing or imp.initial_equity_after >= imp.imr_after:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo * m.lot
+
+    def _gate(self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal,
+              price: Decimal | None, may_rest: bool) -> OrderImpact:  # fmt: skip
+        """Raise the refusal MECHANICS section 2 prescribes, or return the passing impact."""
+        impact = self._order_impact(acct, m, is_buy, qty, price, may_rest)
+        if impact.reducing:
+            return impact
+        if m.reduce_only:
+            raise MarketHalted(f"{m.symbol} accepts only risk-reducing orders")
+        risk = self._account_risk(acct)
+        if risk.initial_equity < risk.imr:
+            raise ReduceOnlyMode(
+                f"account {acct.account_id} is in reduce-only mode: initial equity "
+                f"{risk.initial_equity:.2f} USD is below its initial requirement {risk.imr:.2f} "
+                "USD; only orders that reduce risk are accepted"
+            )
+        self._check_oi_caps(acct, m, is_buy, qty, impact)
+        if impact.initial_equity_after < impact.imr_after:
+            best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest)
+            raise InsufficientMargin(
+                f"insufficient margin: this {'buy' if is_buy else 'sell'} of {qty} {m.symbol} "
+                f"needs initial margin {impact.imr_after:.2f} USD, but initial equity after fee "
+                f"and price impact would be {impact.initial_equity_after:.2f} USD: short by "
+                f"{impact.shortfall:.2f} USD; the largest size that would pass is {best}",
+                shortfall=impact.shortfall,
+                max_size=best,
+            )
+        return impact
+
+    def _check_oi_caps(self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal,
+                       impact: OrderImpact) -> None:  # fmt: skip
+        """At acceptance: an order that grows |position| may not lift long OI above the cap."""
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        increase = max(ZERO, abs(impact.position_after) - abs(s))
+        if increase and (m.oi_long + increase) * m.mark > m.spec.oi_cap:
+            raise OpenInterestCap(
+                f"{m.symbol} open interest is {m.oi_long * m.mark:.2f} USD against a cap of "
+                f"{m.spec.oi_cap} USD; this order would add up to {increase * m.mark:.2f} USD, "
+                "so only orders that reduce a position are accepted"
+            )
+        cap = m.spec.max_account_position
+        if cap is not None and impact.open_size_after > cap and not impact.reducing:
+            raise OpenInterestCap(
+                f"{m.symbol}: this order would take the account's position and orders to "
+                f"{impact.open_size_after} against the per-account cap of {cap} (now "
+                f"{abs(s)})"
+            )
+
+    # --- hooks of the trading core ---------------------------------------------------------
+
+    def _check_new_order(self, acct: Account, m: MarketRuntime, order: Order) -> None:
+        if order.type in ("stop_market", "take_profit"):
+            if not order.reduce_only and m.reduce_only:
+                raise MarketHalted(f"{m.symbol} accepts only risk-reducing orders")
+            return  # untriggered orders carry no margin; they are checked when they trigger
+        may_rest = order.type == "limit" and order.tif == "gtc"
+        self._gate(acct, m, order.is_buy, order.size, order.price, may_rest)
+
+    def _check_amend(self, acct: Account, m: MarketRuntime, order: Order, draft: Order) -> None:
+        if draft.size <= order.size and draft.price == order.price:
+            return  # shrinking never adds risk
+        if order.status.value == "untriggered":
+            return
+        # judge the amended order as the order it replaces would be judged, without itself
+        saved = acct.open_orders.pop(order.order_id)
+        try:
+            self._gate(acct, m, order.is_buy, draft.size - draft.filled, draft.price, True)
+        finally:
+            acct.open_orders[order.order_id] = saved
+
+    def _fill_allowance(self, acct: Account, m: MarketRuntime, order: Order) -> FillGate | None:
+        worst = (m.oi_long + 2 * order.remaining) * m.mark
+        if worst <= m.spec.oi_cap:
+            return None  # cannot bind: no per-fill callback on the hot path
+        return OiGate(self, acct, m, order.is_buy)
+
+    def _triggered_order_allowed(self, acct: Account, m: MarketRuntime, order: Order) -> str | None:
+        try:
+            self._gate(acct, m, order.is_buy, order.remaining, None, False)
+        except (InsufficientMargin, ReduceOnlyMode):
+            return CancelReason.INSUFFICIENT_MARGIN
+        except (OpenInterestCap, MarketHalted):
+            return CancelReason.OPEN_INTEREST_CAP
+        return None
+
+    def _check_withdraw(self, acct: Account, asset: str, amount: Decimal) -> None:
+        self._check_collateral_change(acct, {asset: -amount}, "withdraw")
+
+    def _check_collateral_change(
+        self, acct: Account, changes: dict[str, Decimal], what: str
+    ) -> None:
+        """MECHANICS section 2: E_im' >= max(IMR, 0.10 N) and E_mm' >= MMR after the change."""
+        balances = dict(self._ledger.balances[acct.account_id])
+        for asset, delta in changes.items():
+            balances[asset] = balances.get(asset, ZERO) + delta
+        rows = []
+        for asset, amount in balances.items():
+            if amount != 0:
+                wt, wi = self._weights(asset, amount)
+                rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
+        after = margin.account_risk(rows, self._position_inputs(acct))
+        need_im = max(after.imr, after.notional / 10)
+        if after.initial_equity < need_im or after.equity < after.mmr:
+            raise InsufficientMargin(
+                f"cannot {what}: afterwards initial equity would be "
+                f"{after.initial_equity:.2f} USD against the required {need_im:.2f} USD "
+                f"(max of IMR and 10 % of notional) and maintenance equity "
+                f"{after.equity:.2f} USD against MMR {after.mmr:.2f} USD",
+                shortfall=max(need_im - after.initial_equity, after.mmr - after.equity),
+            )
+
+    # --- leverage and convert ---------------------------------------------------------------
+
+    def set_leverage(self, account: str, market: str, leverage: Any) -> None:
+        """Choose the account's leverage in a market: 1 <= x <= max leverage (IMF >= 1/x).
+
+        Refused if it would leave the account below its initial requirement.
+        """
+        acct = self._account(account)
+        m = self._market(market)
+        x = to_decimal(leverage, "leverage")
+        if x < 1 or x > m.spec.max_leverage:
+            raise InvalidRequest(
+                f"leverage for {m.symbol} must be between 1 and {m.spec.max_leverage}, got {x}"
+            )
+        before = acct.leverage.get(m.symbol)
+        acct.leverage[m.symbol] = x
+        risk = self._account_risk(acct)
+        if x < (before or m.spec.max_leverage) and risk.initial_equity < risk.imr:
+            if before is None:
+                del acct.leverage[m.symbol]
+            else:
+                acct.leverage[m.symbol] = before
+            raise InsufficientMargin(
+                f"leverage {x}x would need initial margin {risk.imr:.2f} USD but initial "
+                f"equity is {risk.initial_equity:.2f} USD",
+                shortfall=risk.imr - risk.initial_equity,
+            )
+
+    def convert(self, account: str, from_asset: str, to_asset: str, amount: Any) -> Decimal:
+        """Exchange collateral at the index with the configured spread (to FEES); returns
+        the amount of `to_asset` credited. Used to repay a negative USD balance."""
+        acct = self._account(account)
+        src = self._asset(from_asset)
+        dst = self._asset(to_asset)
+        if src.symbol == dst.symbol:
+            raise InvalidRequest("convert needs two different assets")
+        if not dst.collateral:
+            raise InvalidRequest(f"{dst.symbol} is not accepted as collateral")
+        qty = self._amount(src, amount)
+        balance = self._ledger.balance(acct.account_id, src.symbol)
+        if qty > balance:
+            raise InsufficientBalance(
+                f"cannot convert {qty} {src.symbol}: the balance is {balance}"
+            )
+        gross = qty * self.prices[src.symbol] / self.prices[dst.symbol]
+        quantum = dst.quantum
+        gross = gross.quantize(quantum, rounding=ROUND_FLOOR)
+        fee = (gross * self.config.convert_spread).quantize(quantum, rounding="ROUND_CEILING")
+        net = gross - fee
+        if net <= 0:
+            raise InvalidRequest(f"{qty} {src.symbol} is too small to convert")
+        self._check_collateral_change(acct, {src.symbol: -qty, dst.symbol: net}, "convert")
+        self._post_tx(
+            TxType.CONVERT,
+            [
+                (acct.account_id, src.symbol, -qty), (EXTERNAL, src.symbol, qty),
+                (EXTERNAL, dst.symbol, -gross), (acct.account_id, dst.symbol, net),
+                (FEES, dst.symbol, fee),
+            ],
+            f"convert {src.symbol}->{dst.symbol} at {self.prices[src.symbol]}",
+        )  # fmt: skip
+        self._after_collateral_change(acct)
+        return net
+
+    # --- margin-call levels -----------------------------------------------------------------
+
+    def _margin_level(self, risk: margin.AccountRisk) -> str:
+        if risk.notional == 0 and risk.imr == 0:
+            return "ok"
+        if risk.initial_equity < risk.imr:
+            return "reduce_only"
+        if risk.equity < self.config.warning_multiple * risk.mmr:
+            return "warning"
+        return "ok"
+
+    def _update_margin_level(self, acct: Account) -> None:
+        if acct.kind == "system":
+            return
+        risk = self._account_risk(acct)
+        level = self._margin_level(risk)
+        previous = acct.margin_level
+        if level == previous:
+            return
+        acct.margin_level = level
+        name = "recovered" if level == "ok" else level
+        if self._subscribers:
+            self._emit(MarginEvent(self.now_ms, acct.account_id, name, risk.equity, risk.mmr,
+                                   risk.imr))  # fmt: skip
+
+    def _after_fill(self, m: MarketRuntime, taker: Account, maker: Account) -> None:
+        self._update_margin_level(taker)
+        self._update_margin_level(maker)
+
+    def _after_collateral_change(self, acct: Account) -> None:
+        self._update_margin_level(acct)
+
+    def _on_prices_changed(self) -> None:
+        for acct in self._accounts.values():
+            if acct.kind != "system" and (
+                acct.margin_level != "ok" or any(p.size for p in acct.positions.values())
+            ):
+                self._update_margin_level(acct)
+
+    # --- the robust mark -------------------------------------------------------------------
+
+    def _update_mark(self, m: MarketRuntime) -> None:
+        if self.config.mark_source == "index":
+            if m.mark != m.index:
+                self._set_mark(m, m.index)
+            return
+        state = self._mark_state.setdefault(m.symbol, RobustMark.new())
+        bid, ask = m.book.best_bid(), m.book.best_ask()
+        raw = state.compute(
+            self.now_ms, m.index,
+            bid * m.tick if bid is not None else None,
+            ask * m.tick if ask is not None else None,
+            m.data.last_price,
+        )  # fmt: skip
+        mark = self._quantize_to_tick(raw, m.tick)
+        if mark <= 0:
+            mark = m.tick
+        if mark != m.mark:
+            self._set_mark(m, mark)
+
+    def _refresh_marks(self, t_ms: int) -> None:
+        """Periodic and after-command refresh of the robust mark (at most every 100 ms)."""
+        if self.config.mark_source == "index":
+            return
+        changed = False
+        for m in self._markets.values():
+            state = self._mark_state.get(m.symbol)
+            if state is None or state.due(self.now_ms):
+                before = m.mark
+                self._update_mark(m)
+                changed = changed or m.mark != before
+        if changed:
+            self._on_prices_changed()
+
+    def _after_command(self) -> None:
+        self._refresh_marks(self.now_ms)

@@ -1,0 +1,176 @@
+"""Read-only risk views of the facade: health, order preview and explain.
+
+Why separate from risk.py: these build records for people (the TUI, the server, students)
+from the same pure math the gates use, and never change state.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from exchange_local import margin
+from exchange_local.errors import ExchangeError, InvalidOrder
+from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
+from exchange_local.money import ZERO, to_decimal
+from exchange_local.orders import SIDES
+from exchange_local.positions import Position
+from exchange_local.risk import Risk
+from exchange_local.state import Account
+
+LIQ_WARNING_DISTANCE = Decimal("0.10")
+
+
+class RiskViews(Risk):
+    def _status(self, acct: Account, risk: margin.AccountRisk) -> str:
+        """MECHANICS section 2's status word (the liquidation statuses arrive with issue 5)."""
+        if risk.notional and risk.equity < risk.mmr:
+            return acct.liquidation_status or "liquidating"
+        if risk.initial_equity < risk.imr:
+            return "reduce_only"
+        return "ok"
+
+    def health(self, account: str) -> AccountHealth:
+        """Cross-margin health: equity, collateral, requirements, status, per-position prices."""
+        acct = self._account(account)
+        collateral = self._collateral_inputs(acct)
+        positions = self._position_inputs(acct)
+        risk = margin.account_risk(collateral, positions)
+        lines = [
+            CollateralLine(c.asset, c.amount, c.price,
+                           c.weight_total if c.amount > 0 else Decimal(1),
+                           c.weight_initial if c.amount > 0 else Decimal(1),
+                           c.amount * c.price * (c.weight_total if c.amount > 0 else 1))
+            for c in collateral
+        ]  # fmt: skip
+        by_market = {p.market: p for p in risk.positions}
+        rows = []
+        for p in positions:
+            if p.size == 0:
+                continue
+            pm = by_market[p.market]
+            pos = acct.positions[p.market]
+            rows.append(PositionRisk(
+                p.market, p.size, p.entry_price, p.settle_price, p.mark, abs(p.size) * p.mark,
+                p.size * (p.mark - p.settle_price), p.size * (p.mark - p.entry_price),
+                pos.realized_pnl, pos.funding_paid, p.imf, p.mmf,
+                pm.liquidation_price, pm.bankruptcy_price, pm.zero_price, pm.liq_state,
+                pm.distance_to_liquidation, acct.adl_quintiles.get(p.market),
+            ))  # fmt: skip
+        return AccountHealth(
+            acct.account_id, risk.equity, risk.initial_equity, risk.c_tot, risk.c_init, lines,
+            risk.unsettled_pnl, risk.unrealized_pnl, risk.notional, risk.imr, risk.mmr,
+            risk.acmr, risk.margin_fraction, risk.margin_usage, risk.free_collateral,
+            risk.leverage, self._status(acct, risk),
+            bool(risk.notional) and risk.equity < self.config.warning_multiple * risk.mmr, rows,
+        )  # fmt: skip
+
+    def preview_order(
+        self,
+        account: str,
+        market: str,
+        side: str,
+        size: Any,
+        price: Any = None,
+        type: str = "limit",
+        tif: str = "gtc",
+        reduce_only: bool = False,
+    ) -> OrderPreview:
+        """What the order would do to margin and liquidation prices, with the gate's verdict.
+
+        A limit order is assumed to fill at its limit price for the "after" figures (what
+        traders ask to see); a market order at the price estimated by walking the book.
+        Changes nothing.
+        """
+        acct = self._account(account)
+        m = self._market(market)
+        if side not in SIDES:
+            raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
+        if type not in ("limit", "market"):
+            raise InvalidOrder("preview covers limit and market orders")
+        qty = to_decimal(size, "size")
+        if qty <= 0:
+            raise InvalidOrder(f"size must be positive, got {qty}")
+        limit = self._parse_price(m, price, "price") if type == "limit" else None
+        if type == "limit" and limit is None:
+            raise InvalidOrder("a limit order needs a price")
+        from exchange_local.trading import _units
+
+        _units(qty, m.lot, "size", "lot")
+        is_buy = side == "buy"
+        warnings: list[str] = []
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        if reduce_only:
+            if s == 0 or (s > 0) == is_buy:
+                warnings.append("reduce-only would not reduce the position: it would be refused")
+            elif qty > abs(s):
+                warnings.append(f"reduce-only would be clipped to the position ({abs(s)})")
+                qty = abs(s)
+        may_rest = type == "limit" and tif == "gtc"
+        impact = self._order_impact(acct, m, is_buy, qty, limit, may_rest)
+        would_reject: str | None = None
+        max_size: Decimal | None = None
+        try:
+            self._gate(acct, m, is_buy, qty, limit, may_rest)
+        except ExchangeError as refusal:
+            would_reject = str(refusal)
+            max_size = getattr(refusal, "max_size", None)
+            warnings.append(f"would be rejected: {refusal}")
+        before = self.health(account)
+        before_pos = next((p for p in before.positions if p.market == m.symbol), None)
+        after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
+        after_pos = next((p for p in after.positions if p.market == m.symbol), None)
+        if size_after == 0:
+            after_pos = None
+        liq_after = after_pos.liquidation_price if after_pos else None
+        if liq_after is not None and abs(liq_after - m.mark) / m.mark < LIQ_WARNING_DISTANCE:
+            warnings.append(
+                f"liquidation price {liq_after:.2f} would be within 10 % of the mark {m.mark}"
+            )
+        if after_pos and after_pos.liq_state != "ok":
+            warnings.append("the account would be under liquidation after this order")
+        return OrderPreview(
+            m.symbol, side, qty, impact.est_fill_price if impact.take_qty else limit,
+            impact.take_qty, impact.fee, before.imr, impact.imr_after, before.free_collateral,
+            impact.initial_equity_after - impact.imr_after, before.margin_fraction,
+            after.margin_fraction,
+            before_pos.liquidation_price if before_pos else None, liq_after,
+            before_pos.bankruptcy_price if before_pos else None,
+            after_pos.bankruptcy_price if after_pos else None,
+            s, size_after, would_reject, max_size, warnings,
+        )  # fmt: skip
+
+    def _risk_after_fill(
+        self, acct: Account, m: Any, is_buy: bool, impact: Any, limit: Decimal | None
+    ) -> tuple[margin.AccountRisk, Decimal]:
+        """Risk as if the whole order filled (takes at the estimate, rests at its limit);
+        returns it with the position size after. Built from inputs, never by touching state."""
+        pos = acct.positions.get(m.symbol)
+        trial = (
+            Position(m.symbol, pos.size, pos.settle_price, pos.entry_price)
+            if pos
+            else Position(m.symbol)
+        )
+        direction = 1 if is_buy else -1
+        cash = ZERO
+        if impact.take_qty:
+            cash += trial.apply_fill(direction * impact.take_qty, impact.est_fill_price)
+        if impact.rest_qty and limit is not None:
+            cash += trial.apply_fill(direction * impact.rest_qty, limit)
+        buys, sells = self._resting(acct, m.symbol)
+        override = self._position_input(
+            acct, m, size=trial.size, open_size=margin.open_size(trial.size, buys, sells),
+            settle=trial.settle_price if trial.size else None,
+        )  # fmt: skip
+        risk = margin.account_risk(
+            self._collateral_inputs(acct, usd_delta=cash - impact.fee),
+            self._position_inputs(acct, override),
+        )
+        return risk, trial.size
+
+    def explain(self, account: str, market: str) -> margin.Explanation:
+        """The terms behind p_liq, p_bk and the zero price of one position, each summing exactly."""
+        acct = self._account(account)
+        m = self._market(market)
+        return margin.explain(self._collateral_inputs(acct), self._position_inputs(acct), m.symbol)

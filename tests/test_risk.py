@@ -1,0 +1,296 @@
+"""The cross-margin risk engine through the facade (MECHANICS sections 0-3, issue 3)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from exchange_local import (
+    Exchange,
+    ExchangeConfig,
+    InsufficientMargin,
+    OpenInterestCap,
+    ReduceOnlyMode,
+)
+from exchange_local.config import default_markets
+from tests.helpers import Recorder, exact_exchange, funded, state_fingerprint
+
+D = Decimal
+BTC, ETH = "BTC-PERP", "ETH-PERP"
+
+
+def no_fee_exchange(**markets_changes) -> Exchange:
+    markets = tuple(replace(m, maker_fee=D(0), taker_fee=D(0), **markets_changes.get(m.symbol, {}))
+                    for m in default_markets())  # fmt: skip
+    return Exchange(ExchangeConfig(markets=markets, mark_source="index"))
+
+
+def take(ex, acct, market, side, size, price, maker="mm"):
+    other = "sell" if side == "buy" else "buy"
+    ex.place_order(maker, market, other, D(size), price=D(price))
+    return ex.place_order(acct, market, side, D(size), price=D(price), tif="ioc")
+
+
+def regression_account(ex: Exchange, name: str = "u") -> str:
+    """MECHANICS section 8, 'our defaults': USD 10,000, BTC 0.5, ETH 2; long 1 BTC-PERP at
+    100,000, short 10 ETH-PERP at 3,000, settled."""
+    acct = ex.create_account(name)
+    ex.deposit(acct, "USD", D(10000))
+    ex.deposit(acct, "BTC", D("0.5"))
+    ex.deposit(acct, "ETH", D(2))
+    if "mm" not in ex.accounts():
+        funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "1", "100000")
+    take(ex, acct, ETH, "sell", "10", "3000")
+    return acct
+
+
+def test_mechanics_regression_account_end_to_end():
+    ex = no_fee_exchange()
+    acct = regression_account(ex)
+    h = ex.health(acct)
+    assert h.collateral_total == D(64450) and h.collateral_initial == D(62900)
+    assert h.mmr == D(3900) and h.imr == D(6500)
+    assert h.equity == D(64450) and h.status == "ok"
+    pos = {p.market: p for p in h.positions}
+    assert round(pos[BTC].liquidation_price, 2) == D("58456.26")
+    assert round(pos[BTC].bankruptcy_price, 2) == D("56672.27")
+    assert round(pos[ETH].liquidation_price, 2) == D("10208.33")
+    assert round(pos[ETH].bankruptcy_price, 2) == D("10956.79")
+    assert round(pos[BTC].zero_price, 2) == D("50423.08")
+    assert round(pos[ETH].zero_price, 2) == D("4487.31")
+    lines = {c.asset: c for c in h.collateral}
+    assert lines["BTC"].weight == D("0.975") and lines["BTC"].value == D(48750)
+
+
+def test_regression_without_same_underlying_collateral():
+    ex = no_fee_exchange()
+    acct = ex.create_account("u")
+    ex.deposit(acct, "USD", D(10000) + D(48750) + D(5700))  # same C_tot, all in USD
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "1", "100000")
+    take(ex, acct, ETH, "sell", "10", "3000")
+    pos = {p.market: p for p in ex.health(acct).positions}
+    assert round(pos[BTC].liquidation_price, 2) == D("37577.32")
+    assert round(pos[BTC].bankruptcy_price, 2) == D("35550.00")
+    assert round(pos[ETH].liquidation_price, 2) == D("8878.64")
+    assert round(pos[ETH].bankruptcy_price, 2) == D("9445.00")
+
+
+def test_reported_liquidation_price_is_where_equity_meets_mmr():
+    ex = no_fee_exchange()
+    acct = regression_account(ex)
+    p_liq = ex.health(acct).positions[0].liquidation_price
+    ex.set_index_price("BTC", p_liq)  # rounded to the 0.5 tick
+    h = ex.health(acct)
+    tolerance = (1 + D("0.4875")) * D("0.5")  # (s + k) * tick + MMF * s * tick, generously
+    assert abs(h.equity - h.mmr) <= tolerance
+    assert h.status == "liquidating" or h.equity >= h.mmr
+
+
+def test_explain_terms_sum_to_the_reported_prices():
+    ex = no_fee_exchange()
+    acct = regression_account(ex)
+    exp = ex.explain(acct, BTC)
+    h = ex.health(acct)
+    btc = next(p for p in h.positions if p.market == BTC)
+    assert exp.liquidation_price == btc.liquidation_price
+    assert exp.bankruptcy_price == btc.bankruptcy_price
+    num = sum((t.value for t in exp.liquidation_numerator), D(0))
+    den = sum((t.value for t in exp.liquidation_denominator), D(0))
+    assert num / den == btc.liquidation_price
+
+
+def test_largest_passing_size_and_one_lot_above_is_refused():
+    ex = no_fee_exchange()
+    acct = funded(ex, "small", "1000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D(5), price=D(100000))
+    with pytest.raises(InsufficientMargin) as err:
+        ex.place_order(acct, BTC, "buy", D(1), price=D(100000))
+    best = err.value.max_size
+    assert best is not None and best > 0
+    assert f"largest size that would pass is {best}" in str(err.value)
+    assert "short by" in str(err.value) and err.value.shortfall > 0
+    before = state_fingerprint(ex)
+    with pytest.raises(InsufficientMargin):
+        ex.place_order(acct, BTC, "buy", best + D("0.0001"), price=D(100000))
+    assert state_fingerprint(ex) == before
+    res = ex.place_order(acct, BTC, "buy", best, price=D(100000))
+    assert res.filled == best
+    h = ex.health(acct)
+    assert h.initial_equity >= h.imr
+
+
+def test_reduce_only_mode_allows_only_reducing_orders():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "1000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "0.15", "100000")  # IMR 750 of 1,000
+    rec = Recorder(ex)
+    ex.set_index_price("BTC", D(98200))  # E_mm = 1000 - 270 = 730 < IMR 736.5
+    h = ex.health(acct)
+    assert h.status == "reduce_only"
+    with pytest.raises(ReduceOnlyMode, match="reduce-only mode"):
+        ex.place_order(acct, BTC, "buy", D("0.01"), price=D(90000))
+    ex.place_order("mm", BTC, "buy", D("0.05"), price=D(98200))
+    res = ex.place_order(acct, BTC, "sell", D("0.05"), price=D(98200), tif="ioc")
+    assert res.filled == D("0.05")
+    levels = [e.level for e in rec.of("MarginEvent")]
+    assert levels[:1] == ["reduce_only"] and levels[-1] in ("recovered", "warning")
+
+
+def test_withdraw_rule():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "10000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "0.5", "100000")  # N 50,000: needs max(IMR 2,500, 5,000)
+    with pytest.raises(InsufficientMargin, match="cannot withdraw"):
+        ex.withdraw(acct, "USD", D("5000.01"))
+    ex.withdraw(acct, "USD", D(5000))
+    assert ex.balances(acct)["USD"] == D(5000)
+
+
+def test_convert_repays_a_usd_loan():
+    ex = no_fee_exchange()
+    acct = ex.create_account("u")
+    ex.deposit(acct, "BTC", D(1))
+    funded(ex, "mm", "100000000")
+    take(ex, acct, ETH, "buy", "10", "3000")
+    ex.set_index_price("ETH", D(2900))
+    ex.advance(0)
+    take(ex, acct, ETH, "sell", "10", "2900")  # realise -1,000: USD goes negative
+    assert ex.balances(acct)["USD"] == D(-1000)
+    got = ex.convert(acct, "BTC", "USD", D("0.02"))
+    assert got == D(2000) - D(2)  # 0.1 % spread to FEES
+    assert ex.balances(acct)["USD"] == D(998) and ex.balances(acct)["BTC"] == D("0.98")
+    assert ex.check_invariants() == []
+
+
+def test_open_interest_cap_refuses_increase_and_passes_reduction():
+    ex = no_fee_exchange(**{BTC: {"oi_cap": D(300000)}})
+    a, b = funded(ex, "a", "10000000"), funded(ex, "b", "10000000")
+    funded(ex, "mm", "100000000")
+    take(ex, a, BTC, "buy", "2", "100000", maker=b)  # OI 200,000 USD
+    with pytest.raises(
+        OpenInterestCap, match=r"open interest is 200000.00 USD against a cap of 300000"
+    ):
+        ex.place_order(a, BTC, "buy", D("1.5"), price=D(100000))
+    ex.place_order(b, BTC, "buy", D(1), price=D(100000))  # b is short 2: reduces
+    res = ex.place_order(a, BTC, "sell", D(1), price=D(100000), tif="ioc")  # a reduces at the cap
+    assert res.filled == D(1)
+
+
+def test_oi_cap_stops_a_fill_that_would_cross_it():
+    """A flip passes acceptance (|position| shrinks) yet lifts long OI: fills stop at the cap."""
+    ex = no_fee_exchange(**{BTC: {"oi_cap": D(300000)}})
+    a, b, c, d, e = (funded(ex, n, "10000000") for n in "abcde")
+    ex.place_order(c, BTC, "sell", D(3), price=D(100000))  # accepted while OI is 0
+    ex.place_order(b, BTC, "buy", D(2), price=D(99000))
+    ex.place_order(a, BTC, "sell", D(2), price=D(99000), tif="ioc")  # a short 2, b long 2
+    ex.place_order(d, BTC, "buy", D("0.5"), price=D(98000))
+    ex.place_order(e, BTC, "sell", D("0.5"), price=D(98000), tif="ioc")  # OI 2.5 coins
+    res = ex.place_order(a, BTC, "buy", D(3), price=D(100000), tif="ioc")
+    assert res.filled == D("2.5")  # OI 2.5 + (a's new long 0.5) = 3.0 coins = the cap
+    assert res.canceled_reason == "open_interest_cap"
+    assert ex.market(BTC).open_interest == D(3)
+    assert ex.check_invariants() == []
+
+
+def test_set_leverage_changes_imf_and_refuses_bad_values():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "10000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "0.5", "100000")
+    assert ex.health(acct).imr == D(2500)
+    ex.set_leverage(acct, BTC, 5)
+    assert ex.health(acct).imr == D(10000)
+    before = state_fingerprint(ex)
+    with pytest.raises(InsufficientMargin):
+        ex.set_leverage(acct, BTC, 4)  # IMR 12,500 > 10,000
+    for bad in (0, 21, D("0.5")):
+        with pytest.raises(Exception, match="between 1 and 20"):
+            ex.set_leverage(acct, BTC, bad)
+    with pytest.raises(Exception, match="float"):
+        ex.set_leverage(acct, BTC, 2.0)
+    with pytest.raises(Exception, match="no market"):
+        ex.set_leverage(acct, "XRP-PERP", 2)
+    assert state_fingerprint(ex) == before
+
+
+def test_margin_call_warning_moves_with_size():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "10000")
+    funded(ex, "mm", "100000000")
+    rec = Recorder(ex)
+    take(ex, acct, BTC, "buy", "1", "100000")  # MMR 3,000: warning below 6,000
+    assert rec.of("MarginEvent") == []
+    ex.set_index_price("BTC", D(95500))  # E 5,500 < 2 * 2,865
+    assert [e.level for e in rec.of("MarginEvent")] == ["warning"]
+    assert ex.health(acct).warning
+    ex.place_order("mm", BTC, "buy", D("0.5"), price=D(95500))
+    ex.place_order(acct, BTC, "sell", D("0.5"), price=D(95500), tif="ioc")  # halve the MMR
+    assert [e.level for e in rec.of("MarginEvent")] == ["warning", "recovered"]
+
+
+def test_preview_matches_the_decision_and_changes_nothing():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "5000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100000))
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100100))
+    before = state_fingerprint(ex)
+    p = ex.preview_order(acct, BTC, "buy", D("1.5"), type="market")
+    assert state_fingerprint(ex) == before
+    expected = (D(100000) + D("0.5") * D(100100)) / D("1.5")
+    assert abs(p.est_fill_price - expected) < D("1e-25")
+    assert p.would_reject is not None and p.max_size is not None
+    ok = ex.preview_order(acct, BTC, "buy", D("0.5"), type="market")
+    assert ok.would_reject is None and ok.position_after == D("0.5")
+    assert ok.liquidation_price_before is None and ok.liquidation_price_after is not None
+    res = ex.place_order(acct, BTC, "buy", D("0.5"), type="market")
+    h = ex.health(acct)
+    assert res.filled == D("0.5") and h.imr == ok.imr_after
+    assert h.positions[0].liquidation_price == ok.liquidation_price_after
+    lim = ex.preview_order(acct, BTC, "buy", D("0.1"), price=D(99000))
+    assert lim.est_fill_price == D(99000) and lim.fillable_now == 0
+    assert any("within 10 %" in w for w in lim.warnings)
+
+
+def test_robust_mark_follows_the_book_and_resists_one_print():
+    ex = Exchange(ExchangeConfig())  # robust mark
+    a, b = funded(ex, "a"), funded(ex, "b")
+    ex.place_order(a, BTC, "buy", D(1), price=D(100100))
+    ex.place_order(b, BTC, "sell", D(1), price=D(100300))
+    ex.advance(300)
+    mark = ex.market(BTC).mark
+    assert D(100000) < mark <= D(100200)  # pulled towards the mid 100,200 by the premium EMA
+    ex.place_order(b, BTC, "sell", D("0.0001"), price=D(100100))  # one print at the bid
+    assert ex.market(BTC).mark >= D(100100)
+    exact = exact_exchange()
+    assert exact.market(BTC).mark == exact.market(BTC).index
+
+
+def test_bad_input_for_risk_calls_changes_nothing():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "10000")
+    before = state_fingerprint(ex)
+    calls = [
+        lambda: ex.health("nobody"),
+        lambda: ex.preview_order(acct, "NOPE", "buy", D(1)),
+        lambda: ex.preview_order(acct, BTC, "up", D(1), price=D(1)),
+        lambda: ex.preview_order(acct, BTC, "buy", 0.1, price=D(1)),
+        lambda: ex.explain(acct, "NOPE"),
+        lambda: ex.convert(acct, "USD", "USD", D(1)),
+        lambda: ex.convert(acct, "USD", "BTC", D(20000)),
+        lambda: ex.convert(acct, "USD", "DOGE", D(1)),
+        lambda: ex.convert(acct, "USD", "BTC", 1.5),
+    ]
+    from exchange_local import ExchangeError
+
+    for call in calls:
+        with pytest.raises(ExchangeError):
+            call()
+    assert state_fingerprint(ex) == before
