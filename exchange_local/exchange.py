@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from exchange_local.engine import ExchangeCore
-from exchange_local.trading import Trading
+from exchange_local.clock import ORDER_FUNDING_PAYMENT, ORDER_FUNDING_SAMPLE, ORDER_SETTLEMENT
+from exchange_local.config import ExchangeConfig
+from exchange_local.durable import Durable
+from exchange_local.errors import StoreError
+from exchange_local.funding import HOUR_MS, SAMPLE_MS
+from exchange_local.settlement import SETTLEMENT_MS
+from exchange_local.store import Store
+
+MARK_REFRESH_MS = 1000
+ORDER_MARK = 5  # before stop triggers (MECHANICS section 6's order: index -> mark -> triggers)
 
 
-class Exchange(Trading, ExchangeCore):
+class Exchange(Durable):
     """A perpetual-futures exchange in one process (see DESIGN.md, "the stable facade").
 
     >>> from decimal import Decimal
@@ -14,3 +22,25 @@ class Exchange(Trading, ExchangeCore):
     >>> alice = ex.create_account("alice")
     >>> ex.deposit(alice, "USD", Decimal("10000"))
     """
+
+    def __init__(self, config: ExchangeConfig | None = None, store: str | None = None) -> None:
+        """`store`: path of an SQLite file. New: created. Existing: the exact state it
+        acknowledged is restored (its stored config is used; a different `config` is refused)."""
+        db = Store(store) if store is not None else None
+        if db is not None and not db.fresh:
+            stored = db.stored_config()
+            if config is not None and config != stored:
+                db.close()
+                raise StoreError(
+                    f"{store} was created with a different exchange configuration; open it "
+                    "without a config (the stored one is used) or with the same one"
+                )
+            config = stored
+        super().__init__(config)
+        add = self.scheduler.add_job
+        add("mark", MARK_REFRESH_MS, ORDER_MARK, self._refresh_marks)
+        add("funding sample", SAMPLE_MS, ORDER_FUNDING_SAMPLE, self._sample_funding)
+        add("funding payment", HOUR_MS, ORDER_FUNDING_PAYMENT, self._pay_funding)
+        add("settlement", SETTLEMENT_MS, ORDER_SETTLEMENT, self._settle)
+        if db is not None:
+            self._attach_store(db)
