@@ -1,0 +1,173 @@
+"""`python -m exchange_local.bench`: throughput figures, measured rather than guessed.
+
+Why the same stream twice: the book-alone figure and the full-engine figure replay one seeded
+mix (exchange_local.bench_book.generate_stream), so their difference is exactly what the engine
+adds on top of matching: validation, Decimal conversion, fees, positions, ledger and events.
+Flags: --quick (100,000 operations), --smoke (a tiny run that only proves the code works).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from exchange_local.bench_book import generate_stream, run_book_bench
+from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
+from exchange_local.errors import ExchangeError
+from exchange_local.exchange import Exchange
+
+N_ACCOUNTS = 1_000
+BENCH_TICK = Decimal("0.1")
+BENCH_LOT = Decimal("0.001")
+INDEX_EVERY = 1_000  # the index follows the book's mid every this many operations
+
+
+def bench_config() -> ExchangeConfig:
+    """One BTC-like market whose caps never bind: it measures the engine, not refusals."""
+    d = Decimal
+    market = MarketSpec("BENCH-PERP", "BENCH", BENCH_TICK, BENCH_LOT, d(20), d("0.002"),
+                        d(10) ** 15, d(20_000))  # fmt: skip
+    assets = (
+        AssetSpec("USD", d(1), d(1), d(0), decimals=6),
+        AssetSpec("BENCH", d("0.95"), d("0.9"), d("0.002"), 8, d(100_000)),
+    )
+    return ExchangeConfig(markets=(market,), assets=assets, mark_source="index")
+
+
+# (kind, facade method, positional args, keyword args, stream order id or 0)
+EngineOp = tuple[str, Callable[..., Any], tuple[Any, ...], dict[str, Any], int]
+
+
+def build_engine_ops(
+    stream: list[tuple[Any, ...]], ex: Exchange
+) -> tuple[list[EngineOp], list[str]]:
+    """Translate the integer stream into facade calls with Decimal arguments (not timed)."""
+    accounts = [f"acct{i}" for i in range(N_ACCOUNTS)]
+    tick, lot = BENCH_TICK, BENCH_LOT
+    ops: list[EngineOp] = []
+    stream_id = 0
+    placed_owner: dict[int, str] = {}
+    for op in stream:
+        kind = op[0]
+        if kind in ("add", "cross"):
+            stream_id += 1
+            _, owner, is_buy, price, lots = op
+            acct = accounts[owner]
+            placed_owner[stream_id] = acct
+            args = (acct, "BENCH-PERP", "buy" if is_buy else "sell", lots * lot)
+            ops.append((kind, ex.place_order, args, {"price": price * tick}, stream_id))
+        elif kind == "cancel":
+            ops.append(("cancel", ex.cancel_order, (placed_owner[op[1]],), {}, op[1]))
+        else:
+            _, owner, is_buy, lots = op
+            args = (accounts[owner], "BENCH-PERP", "buy" if is_buy else "sell", lots * lot)
+            ops.append(("market", ex.place_order, args, {"type": "market"}, 0))
+    return ops, accounts
+
+
+def run_engine_bench(n_ops: int, seed: int = 1, risk: bool = True) -> dict[str, Any]:
+    """Replay the stream through the full facade; ops/s overall and per type."""
+    stream = generate_stream(n_ops, seed)
+    ex = Exchange(bench_config())
+    events = [0]
+
+    def count(_event: object) -> None:
+        events[0] += 1
+
+    ex.subscribe(count)
+    ops, accounts = build_engine_ops(stream, ex)
+    for acct in accounts:
+        ex.create_account(acct)
+        ex.deposit(acct, "USD", Decimal(10_000_000))
+    if not risk:
+        _disable_risk(ex)
+    engine_id: dict[int, int] = {}
+    per_type: dict[str, list[float]] = {}
+    refused = 0
+    perf = time.perf_counter
+    mid_ticks = stream[0][3] if stream and stream[0][0] == "add" else 1_000_000
+    ex.set_index_price("BENCH", mid_ticks * BENCH_TICK)
+    start = perf()
+    book = ex._markets["BENCH-PERP"].book
+    for i, (kind, fn, args, kwargs, sid) in enumerate(ops):
+        t0 = perf()
+        try:
+            if kind == "cancel":
+                oid = engine_id.get(sid)
+                if oid is not None and oid in book:
+                    fn(*args, oid)
+            else:
+                res = fn(*args, **kwargs)
+                if sid:
+                    engine_id[sid] = res.order_id
+        except ExchangeError:
+            refused += 1
+        t1 = perf()
+        bucket = per_type.setdefault(kind, [0.0, 0])
+        bucket[0] += t1 - t0
+        bucket[1] += 1
+        if i % INDEX_EVERY == 0:
+            bid, ask = book.best_bid(), book.best_ask()
+            if bid is not None and ask is not None:
+                ex.set_index_price("BENCH", ((bid + ask) // 2) * BENCH_TICK)
+    elapsed = perf() - start
+    problems = ex.check_invariants()
+    return {
+        "ops": len(ops),
+        "seconds": elapsed,
+        "ops_per_s": len(ops) / elapsed,
+        "per_type": {k: v[1] / v[0] for k, v in per_type.items() if v[0] > 0},
+        "counts": {k: v[1] for k, v in per_type.items()},
+        "events": events[0],
+        "refused": refused,
+        "transactions": len(ex._ledger.transactions),
+        "invariants_ok": not problems,
+    }
+
+
+def _disable_risk(ex: Exchange) -> None:
+    """Measure the engine without pre-trade risk gates (the comparison the issue asks for)."""
+    ex.__dict__["_check_new_order"] = lambda acct, m, order: None
+
+
+def _fmt_rate(rate: float) -> str:
+    return f"{rate / 1e6:.2f} M/s" if rate >= 1e6 else f"{rate / 1e3:.0f} k/s"
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exchange_local.bench")
+    parser.add_argument("--quick", action="store_true", help="100,000 operations")
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: proves it works")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    n = 2_000 if args.smoke else 100_000 if args.quick else 1_000_000
+    print(f"exchange_local benchmark: {n:,} operations, seed {args.seed}; {machine()}")
+    book = run_book_bench(n, args.seed)
+    print(f"  order book alone        {_fmt_rate(book['ops_per_s']):>10}  (target >= 1.5 M/s)")
+    for kind, rate in book["per_type_ops_per_s"].items():
+        print(f"    {kind:<20} {_fmt_rate(rate):>10}")
+    engine = run_engine_bench(n, args.seed, risk=False)
+    print(
+        f"  full engine (facade)    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s)"
+        f"  events {engine['events']:,}, ledger transactions {engine['transactions']:,}"
+    )
+    for kind, rate in engine["per_type"].items():
+        print(f"    {kind:<20} {_fmt_rate(rate):>10}")
+    if not engine["invariants_ok"]:
+        print("  INVARIANTS FAILED after the engine run")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
