@@ -120,6 +120,11 @@ class ExchangeCore:
         self._subscribers: list[Callable[[Event], None]] = []
         self._weight_cache: dict[tuple[str, Decimal], tuple[Decimal, Decimal]] = {}
         self._mark_state: dict[str, RobustMark] = {}
+        self._fraction_cache: dict[
+            tuple[str, Decimal, Decimal, Decimal], tuple[Decimal, Decimal]
+        ] = {}
+        self._margin_dirty: set[str] = set()
+        self._prices_moved = False
         self._funding: dict[str, FundingState] = {}
         self.halted_reasons: list[str] = []
         for name in SYSTEM_ACCOUNTS:
@@ -237,6 +242,7 @@ class ExchangeCore:
             [(acct.account_id, spec.symbol, value), (EXTERNAL, spec.symbol, -value)],
             "deposit",
         )
+        self._after_collateral_change(acct)
 
     def withdraw(self, account: str, asset: str, amount: Any) -> None:
         """Send collateral out (a WITHDRAW transaction); never more than the balance."""
@@ -254,6 +260,7 @@ class ExchangeCore:
             [(acct.account_id, spec.symbol, -value), (EXTERNAL, spec.symbol, value)],
             "withdraw",
         )
+        self._after_collateral_change(acct)
 
     def _check_withdraw(self, acct: Account, asset: str, amount: Decimal) -> None:
         """Margin rule for withdrawals (risk engine); the core only checks the balance."""
@@ -345,6 +352,9 @@ class ExchangeCore:
 
     def _on_prices_changed(self) -> None:
         """Hook for the risk engine (margin-call levels after a price move)."""
+
+    def _after_collateral_change(self, acct: Account) -> None:
+        """Hook: a balance changed outside trading (the risk engine re-checks its levels)."""
 
     def _after_command(self) -> None:
         """Hook run after each order command (the robust mark follows the book here)."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from exchange_local.clock import ORDER_FUNDING_PAYMENT, ORDER_FUNDING_SAMPLE, ORDER_SETTLEMENT
+from exchange_local.clock import (
+    ORDER_FUNDING_PAYMENT,
+    ORDER_FUNDING_SAMPLE,
+    ORDER_LIQUIDATION,
+    ORDER_SETTLEMENT,
+)
 from exchange_local.config import ExchangeConfig
 from exchange_local.durable import Durable
 from exchange_local.errors import StoreError
@@ -11,6 +16,7 @@ from exchange_local.settlement import SETTLEMENT_MS
 from exchange_local.store import Store
 
 MARK_REFRESH_MS = 1000
+MARGIN_LEVELS_MS = 1000  # margin-call levels and (issue 5) the liquidation scan
 ORDER_MARK = 5  # before stop triggers (MECHANICS section 6's order: index -> mark -> triggers)
 
 
@@ -42,5 +48,6 @@ class Exchange(Durable):
         add("funding sample", SAMPLE_MS, ORDER_FUNDING_SAMPLE, self._sample_funding)
         add("funding payment", HOUR_MS, ORDER_FUNDING_PAYMENT, self._pay_funding)
         add("settlement", SETTLEMENT_MS, ORDER_SETTLEMENT, self._settle)
+        add("margin levels", MARGIN_LEVELS_MS, ORDER_LIQUIDATION, self._margin_levels_job)
         if db is not None:
             self._attach_store(db)

@@ -31,6 +31,17 @@ from exchange_local.trading import FillGate, Trading
 
 
 @dataclass(slots=True)
+class Sums:
+    """The account totals the gates need (MECHANICS sections 1-2)."""
+
+    equity: Decimal  # E_mm
+    initial_equity: Decimal  # E_im
+    imr: Decimal
+    mmr: Decimal
+    notional: Decimal
+
+
+@dataclass(slots=True)
 class OrderImpact:
     """An order's effect on its account, as the pre-trade check of MECHANICS section 2 sees it."""
 
@@ -183,7 +194,83 @@ class Risk(Trading):
         return rows
 
     def _account_risk(self, acct: Account) -> margin.AccountRisk:
+        """Everything, liquidation prices included: for health, previews and explain."""
         return margin.account_risk(self._collateral_inputs(acct), self._position_inputs(acct))
+
+    def _fractions(self, acct: Account, m: MarketRuntime, size: Decimal, open_sz: Decimal
+                   ) -> tuple[Decimal, Decimal]:  # fmt: skip
+        """(IMF, MMF) through a cache: each costs a Decimal sqrt, and sizes repeat."""
+        spec = m.spec
+        lev = acct.leverage.get(m.symbol, spec.max_leverage)
+        cache = self._fraction_cache
+        key = (m.symbol, lev, open_sz, size)
+        found = cache.get(key)
+        if found is None:
+            if len(cache) > 100_000:
+                cache.clear()
+            found = cache[key] = (
+                margin.imf(lev, spec.max_leverage, spec.size_factor, open_sz),
+                margin.mmf(spec.max_leverage, spec.size_factor, abs(size)),
+            )
+        return found
+
+    def _sums(
+        self,
+        acct: Account,
+        market: str | None = None,
+        size: Decimal | None = None,
+        open_sz: Decimal | None = None,
+        usd_delta: Decimal = ZERO,
+    ) -> Sums:
+        """E_mm, E_im, IMR, MMR and N straight from the engine's state: the gates' fast path.
+
+        The same formulas as margin.account_risk (a test holds them equal) without building
+        inputs or liquidation prices. `market` with `size` and `open_sz` overrides one market.
+        """
+        prices = self.prices
+        c_tot = c_init = ZERO
+        balances = self._ledger.balances[acct.account_id]
+        if usd_delta:
+            balances = dict(balances)
+            balances["USD"] = balances.get("USD", ZERO) + usd_delta
+        for asset, amount in balances.items():
+            if amount > 0:
+                wt, wi = self._weights(asset, amount)
+                value = amount * prices[asset]
+                c_tot += value * wt
+                c_init += value * wi
+            elif amount < 0:
+                value = amount * prices[asset]
+                c_tot += value
+                c_init += value
+        resting: dict[str, list[Decimal]] = {}
+        for o in acct.open_orders.values():
+            if o.type == "limit":
+                side = resting.setdefault(o.market, [ZERO, ZERO])
+                side[0 if o.side == "buy" else 1] += o.size - o.filled
+        symbols = [sym for sym, p in acct.positions.items() if p.size]
+        symbols.extend(sym for sym in resting if sym not in symbols)
+        if market is not None and market not in symbols:
+            symbols.append(market)
+        unsettled = imr = mmr = notional = ZERO
+        for sym in symbols:
+            m = self._markets[sym]
+            mark = m.mark
+            pos = acct.positions.get(sym)
+            s = pos.size if pos is not None else ZERO
+            if s:
+                unsettled += s * (mark - pos.settle_price)  # type: ignore[union-attr]
+            if sym == market and size is not None and open_sz is not None:
+                s, open_here = size, open_sz
+            else:
+                buys, sells = resting.get(sym, (ZERO, ZERO))
+                open_here = margin.open_size(s, buys, sells)
+            imf, mmf = self._fractions(acct, m, s, open_here)
+            imr += imf * open_here * mark
+            exposure = abs(s) * mark
+            mmr += mmf * exposure
+            notional += exposure
+        return Sums(c_tot + unsettled, c_init + min(ZERO, unsettled), imr, mmr, notional)
 
     # --- the pre-trade check ---------------------------------------------------------------
 
@@ -218,13 +305,10 @@ class Risk(Trading):
             adverse += rest_qty * max(ZERO, direction * (price - m.mark))
         if not may_rest:
             open_after = margin.open_size(s + take_qty * direction, buys, sells)
-        override = self._position_input(acct, m, size=s, open_size=open_after)
-        risk = margin.account_risk(
-            self._collateral_inputs(acct), self._position_inputs(acct, override)
-        )
+        after = self._sums(acct, m.symbol, s, open_after)
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
-            risk.initial_equity - fee - adverse, risk.imr, open_after, s + signed,
+            after.initial_equity - fee - adverse, after.imr, open_after, s + signed,
         )  # fmt: skip
 
     def _max_passing_size(
@@ -250,7 +334,7 @@ class Risk(Trading):
             return impact
         if m.reduce_only:
             raise MarketHalted(f"{m.symbol} accepts only risk-reducing orders")
-        risk = self._account_risk(acct)
+        risk = self._sums(acct)
         if risk.initial_equity < risk.imr:
             raise ReduceOnlyMode(
                 f"account {acct.account_id} is in reduce-only mode: initial equity "
@@ -369,7 +453,7 @@ class Risk(Trading):
             )
         before = acct.leverage.get(m.symbol)
         acct.leverage[m.symbol] = x
-        risk = self._account_risk(acct)
+        risk = self._sums(acct)
         if x < (before or m.spec.max_leverage) and risk.initial_equity < risk.imr:
             if before is None:
                 del acct.leverage[m.symbol]
@@ -419,7 +503,7 @@ class Risk(Trading):
 
     # --- margin-call levels -----------------------------------------------------------------
 
-    def _margin_level(self, risk: margin.AccountRisk) -> str:
+    def _margin_level(self, risk: Sums) -> str:
         if risk.notional == 0 and risk.imr == 0:
             return "ok"
         if risk.initial_equity < risk.imr:
@@ -429,12 +513,9 @@ class Risk(Trading):
         return "ok"
 
     def _update_margin_level(self, acct: Account) -> None:
-        if acct.kind == "system":
-            return
-        risk = self._account_risk(acct)
+        risk = self._sums(acct)
         level = self._margin_level(risk)
-        previous = acct.margin_level
-        if level == previous:
+        if level == acct.margin_level:
             return
         acct.margin_level = level
         name = "recovered" if level == "ok" else level
@@ -442,19 +523,32 @@ class Risk(Trading):
             self._emit(MarginEvent(self.now_ms, acct.account_id, name, risk.equity, risk.mmr,
                                    risk.imr))  # fmt: skip
 
+    def _margin_levels_job(self, t_ms: int) -> None:
+        """On the 1 s tick: re-evaluate margin-call levels of the accounts whose margin may
+        have moved (fills, collateral changes; every account with a position after a price
+        move). Per-fill evaluation would cost a full requirement sum per side of every fill."""
+        dirty = self._margin_dirty
+        if self._prices_moved:
+            self._prices_moved = False
+            dirty.update(
+                a.account_id
+                for a in self._accounts.values()
+                if a.kind != "system"
+                and (a.margin_level != "ok" or any(p.size for p in a.positions.values()))
+            )
+        for account_id in sorted(dirty):  # sorted: events in a deterministic order
+            self._update_margin_level(self._accounts[account_id])
+        dirty.clear()
+
     def _after_fill(self, m: MarketRuntime, taker: Account, maker: Account) -> None:
-        self._update_margin_level(taker)
-        self._update_margin_level(maker)
+        self._margin_dirty.add(taker.account_id)
+        self._margin_dirty.add(maker.account_id)
 
     def _after_collateral_change(self, acct: Account) -> None:
-        self._update_margin_level(acct)
+        self._margin_dirty.add(acct.account_id)
 
     def _on_prices_changed(self) -> None:
-        for acct in self._accounts.values():
-            if acct.kind != "system" and (
-                acct.margin_level != "ok" or any(p.size for p in acct.positions.values())
-            ):
-                self._update_margin_level(acct)
+        self._prices_moved = True
 
     # --- the robust mark -------------------------------------------------------------------
 

@@ -131,6 +131,7 @@ def test_reduce_only_mode_allows_only_reducing_orders():
     take(ex, acct, BTC, "buy", "0.15", "100000")  # IMR 750 of 1,000
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(98200))  # E_mm = 1000 - 270 = 730 < IMR 736.5
+    ex.advance(1)  # margin-call levels are evaluated on the 1 s tick
     h = ex.health(acct)
     assert h.status == "reduce_only"
     with pytest.raises(ReduceOnlyMode, match="reduce-only mode"):
@@ -138,6 +139,7 @@ def test_reduce_only_mode_allows_only_reducing_orders():
     ex.place_order("mm", BTC, "buy", D("0.05"), price=D(98200))
     res = ex.place_order(acct, BTC, "sell", D("0.05"), price=D(98200), tif="ioc")
     assert res.filled == D("0.05")
+    ex.advance(1)
     levels = [e.level for e in rec.of("MarginEvent")]
     assert levels[:1] == ["reduce_only"] and levels[-1] in ("recovered", "warning")
 
@@ -226,12 +228,15 @@ def test_margin_call_warning_moves_with_size():
     funded(ex, "mm", "100000000")
     rec = Recorder(ex)
     take(ex, acct, BTC, "buy", "1", "100000")  # MMR 3,000: warning below 6,000
+    ex.advance(1)
     assert rec.of("MarginEvent") == []
     ex.set_index_price("BTC", D(95500))  # E 5,500 < 2 * 2,865
+    ex.advance(1)
     assert [e.level for e in rec.of("MarginEvent")] == ["warning"]
     assert ex.health(acct).warning
     ex.place_order("mm", BTC, "buy", D("0.5"), price=D(95500))
     ex.place_order(acct, BTC, "sell", D("0.5"), price=D(95500), tif="ioc")  # halve the MMR
+    ex.advance(1)
     assert [e.level for e in rec.of("MarginEvent")] == ["warning", "recovered"]
 
 

@@ -129,6 +129,20 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert EXTERNAL not in self.ex.accounts()
 
     @invariant()
+    def fast_requirement_sums_equal_the_pure_math(self):
+        for name in ACCOUNTS:
+            acct = self.ex._accounts[name]
+            fast = self.ex._sums(acct)
+            full = self.ex._account_risk(acct)
+            assert (fast.equity, fast.initial_equity, fast.imr, fast.mmr, fast.notional) == (
+                full.equity,
+                full.initial_equity,
+                full.imr,
+                full.mmr,
+                full.notional,
+            )
+
+    @invariant()
     def books_never_crossed_and_match_open_orders(self):
         for market in MARKETS:
             snap = self.ex.book(market, 1000)
