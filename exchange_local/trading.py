@@ -267,7 +267,7 @@ class Trading(ExchangeCore):
             reason = allow.reason
         elif order.type == "limit":
             reason = CancelReason.IOC_REMAINDER
-        elif book.fillable(is_buy, None, left, acct.account_id) > 0:
+        elif book.fillable(is_buy, None, 1, acct.account_id) > 0:  # liquidity beyond the band
             reason = CancelReason.MARKET_PROTECTION
         else:
             reason = CancelReason.NO_LIQUIDITY
