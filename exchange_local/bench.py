@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange_local.bench_book import generate_stream, run_book_bench
+from exchange_local.bench_scale import bench_health, bench_ledger_writes, bench_settlement
 from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
 from exchange_local.errors import ExchangeError
 from exchange_local.exchange import Exchange
@@ -80,9 +81,10 @@ def run_engine_bench(n_ops: int, seed: int = 1, risk: bool = True) -> dict[str, 
 
     ex.subscribe(count)
     ops, accounts = build_engine_ops(stream, ex)
-    for acct in accounts:
+    for i, acct in enumerate(accounts):
         ex.create_account(acct)
-        ex.deposit(acct, "USD", Decimal(10_000_000))
+        # most accounts can afford their orders; every 20th is short of margin, so some fail
+        ex.deposit(acct, "USD", Decimal(200) if i % 20 == 0 else Decimal(10_000_000))
     if not risk:
         _disable_risk(ex)
     engine_id: dict[int, int] = {}
@@ -158,14 +160,42 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {kind:<20} {_fmt_rate(rate):>10}")
     engine = run_engine_bench(n, args.seed, risk=False)
     print(
-        f"  full engine (facade)    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s)"
+        f"  full engine, no risk    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s)"
         f"  events {engine['events']:,}, ledger transactions {engine['transactions']:,}"
     )
     for kind, rate in engine["per_type"].items():
         print(f"    {kind:<20} {_fmt_rate(rate):>10}")
-    if not engine["invariants_ok"]:
-        print("  INVARIANTS FAILED after the engine run")
-        return 1
+    risky = run_engine_bench(n, args.seed, risk=True)
+    share = risky["ops_per_s"] / engine["ops_per_s"]
+    print(
+        f"  full engine + risk      {_fmt_rate(risky['ops_per_s']):>10}  (target >= 200 k/s and "
+        f">= 80 % of no-risk: {share:.0%})  refused {risky['refused']:,}"
+    )
+    for kind, rate in risky["per_type"].items():
+        print(f"    {kind:<20} {_fmt_rate(rate):>10}")
+    scale = 0.01 if args.smoke else 0.1 if args.quick else 1.0
+    n_health = int(100_000 * scale)
+    health = bench_health(n_health)
+    print(
+        f"  health() x {health['accounts']:,} accounts (3 positions, after a 1 % move)"
+        f"  {health['seconds']:.2f} s, {health['per_account_us']:.0f} us each"
+        f"  (target: 100,000 in <= 1 s)"
+    )
+    settle = bench_settlement(int(100_000 * scale))
+    print(
+        f"  settlement cycle, {settle['positions']:,} positions, durable"
+        f"  {settle['seconds']:.2f} s  (target: 100,000 in <= 1.0 s)"
+    )
+    writes = bench_ledger_writes(int(1_000_000 * scale))
+    print(
+        f"  durable ledger writes   {_fmt_rate(writes['legs_per_s']):>10} legs"
+        f"  (target >= 300 k/s); restart with {writes['legs']:,} legs"
+        f" {writes['restart_s']:.2f} s  (target: 1 M in <= 5 s)"
+    )
+    for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle)):
+        if not run["invariants_ok"]:
+            print(f"  INVARIANTS FAILED after the {name} run")
+            return 1
     return 0
 
 

@@ -1,0 +1,111 @@
+"""Benchmarks at scale: health() across many accounts, a settlement cycle over many positions
+with durable writes, ledger write throughput, restart time of a large store.
+
+Why build the population directly: placing 200,000 orders through the facade to set up the
+measurement would take longer than the measurement itself; the accounts, positions and legs
+created here are the same objects the facade creates, and the invariants are checked after.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from decimal import Decimal
+from typing import Any
+
+from exchange_local.config import ExchangeConfig
+from exchange_local.exchange import Exchange
+from exchange_local.ledger import EXTERNAL, SETTLEMENT_CLEARING, TxType
+from exchange_local.state import Account
+
+MARKETS = (("BTC-PERP", Decimal(100000), Decimal("0.0001")),
+           ("ETH-PERP", Decimal(3000), Decimal("0.001")),
+           ("SOL-PERP", Decimal(150), Decimal("0.01")))  # fmt: skip
+
+
+def populate(ex: Exchange, n_accounts: int, seed: int = 1) -> None:
+    """n accounts funded with USD, each with a position in every market; pairs of accounts
+    hold opposite sizes so long OI equals short OI, the clearing account balances them."""
+    rng = random.Random(seed)
+    clearing = Decimal(0)
+    for i in range(n_accounts):
+        name = f"u{i}"
+        ex._accounts[name] = Account(name)
+        funding = [(name, "USD", Decimal(50_000)), (EXTERNAL, "USD", Decimal(-50_000))]
+        ex._ledger.post(0, TxType.DEPOSIT, funding, "bench")
+    for i in range(0, n_accounts - 1, 2):
+        for symbol, price, lot in MARKETS:
+            size = rng.randint(1, 200) * lot * 10
+            for name, s in ((f"u{i}", size), (f"u{i + 1}", -size)):
+                pos = ex._accounts[name].position(symbol)
+                pos.size, pos.settle_price, pos.entry_price = s, price, price
+                clearing -= s * price
+            ex._markets[symbol].oi_long += size
+    assert clearing == 0
+    ex._ledger.balances[SETTLEMENT_CLEARING]["USD"] = Decimal(0)
+
+
+def bench_health(n_accounts: int) -> dict[str, Any]:
+    """health() for every account after a 1 % mark move (target: 100,000 accounts <= 1 s)."""
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    populate(ex, n_accounts)
+    ex.set_index_price("BTC", Decimal(101000))
+    names = ex.accounts()
+    start = time.perf_counter()
+    for name in names:
+        ex.health(name)
+    elapsed = time.perf_counter() - start
+    return {
+        "accounts": len(names),
+        "seconds": elapsed,
+        "per_account_us": elapsed / len(names) * 1e6,
+    }
+
+
+def bench_settlement(n_positions: int) -> dict[str, Any]:
+    """One durable settlement cycle over n positions (target: 100,000 in <= 1.0 s)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ex = Exchange(ExchangeConfig(mark_source="index"), store=os.path.join(tmp, "s.sqlite"))
+        populate(ex, n_positions // len(MARKETS))
+        ex.set_index_price("BTC", Decimal(100500))
+        ex.advance(29)
+        start = time.perf_counter()
+        ex.advance(1)  # the settlement cycle at t = 30, committed with the command
+        elapsed = time.perf_counter() - start
+        problems = ex._cheap_invariants()
+        ex.close()
+    return {"positions": n_positions, "seconds": elapsed, "invariants_ok": not problems}
+
+
+def bench_ledger_writes(n_legs: int) -> dict[str, Any]:
+    """Durable ledger throughput in legs per second (target >= 300,000), then restart time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "w.sqlite")
+        ex = Exchange(ExchangeConfig(mark_source="index"), store=path)
+        for name in ("a", "b"):
+            ex.create_account(name)
+        per_tx = 100  # a settlement-sized transaction: 99 account legs and the clearing leg
+        legs_template = [
+            ("a" if i % 2 else "b", "USD", Decimal(i % 7 - 3)) for i in range(per_tx - 1)
+        ]
+        total = sum((amount for _, _, amount in legs_template), Decimal(0))
+        legs_template.append((SETTLEMENT_CLEARING, "USD", -total))
+        store = ex._store
+        assert store is not None
+        start = time.perf_counter()
+        written = 0
+        while written < n_legs:
+            for _ in range(100):
+                ex._post_tx(TxType.SETTLE, legs_template, "bench")
+                written += per_tx
+            store.commit_command(ex.now_ms, "bench", {})
+        elapsed = time.perf_counter() - start
+        store.db.execute("DELETE FROM journal WHERE command = 'bench'")
+        ex.close()
+        start = time.perf_counter()
+        again = Exchange(store=path)
+        restart = time.perf_counter() - start
+        again.close()
+    return {"legs": written, "legs_per_s": written / elapsed, "restart_s": restart}
