@@ -107,10 +107,12 @@ def acmr(mmr: Decimal, notional: Decimal) -> Decimal:
 # --- section 3: liquidation, bankruptcy and zero prices -------------------------------------
 
 
+Parts = tuple[tuple[Decimal, ...], tuple[Decimal, ...]]  # (numerator terms, denominator terms)
+
+
 def liquidation_parts(
-    *, equity: Decimal, size: Decimal, mark: Decimal, mmf: Decimal, other_mmr: Decimal,
-    k: Decimal,
-) -> tuple[tuple[Decimal, Decimal, Decimal, Decimal], tuple[Decimal, Decimal, Decimal]]:  # fmt: skip
+    *, equity: Decimal, size: Decimal, mark: Decimal, mmf: Decimal, other_mmr: Decimal, k: Decimal
+) -> Parts:
     """Terms of p_liq = (E - s*M - k*M - MMR_o) / (|s|*MMF - s - k), in display order.
 
     Solves E(p) = MMR(p) with E(p) = E + (s + k)(p - M) and MMR(p) = MMR_o + MMF*|s|*p.
@@ -120,9 +122,7 @@ def liquidation_parts(
     return numerator, denominator
 
 
-def bankruptcy_parts(
-    *, equity: Decimal, size: Decimal, mark: Decimal, k: Decimal
-) -> tuple[tuple[Decimal, Decimal, Decimal], tuple[Decimal, Decimal]]:
+def bankruptcy_parts(*, equity: Decimal, size: Decimal, mark: Decimal, k: Decimal) -> Parts:
     """Terms of p_bk = (s*M + k*M - E) / (s + k), which is MECHANICS' M - E/(s + k) as one
     division, so a student recomputes it from two sums and one quotient."""
     return (size * mark, k * mark, -equity), (size, k)
@@ -156,9 +156,11 @@ def liquidation_price(
     """Mark of this market at which E_mm = MMR, all else fixed (MECHANICS section 3).
 
     `same_underlying_collateral` is k, the weighted coins of the underlying held as collateral:
-    they move with the mark, so the direction follows the sign of s + k, not the side. Unrounded;
-    None when the denominator is 0 or the solution is <= 0. Other venues' conventions fit by
-    what the caller passes as equity, mark and other_mmr (tests/test_published_examples.py).
+    they move with the mark, so the side alone does not tell the direction. Exactly, E - MMR
+    moves with slope s + k - |s|*MMF: a fall liquidates when that is > 0 (a short hedged by
+    k > |s|*(1 + MMF) coins included), a rise when it is < 0. Unrounded; None when the
+    denominator is 0 or the solution is <= 0. Other venues' conventions fit by what the caller
+    passes as equity, mark and other_mmr (tests/test_published_examples.py).
     """
     num, den = liquidation_parts(
         equity=equity, size=size, mark=mark, mmf=mmf, other_mmr=other_mmr,
