@@ -175,6 +175,16 @@ class ExchangeConfig:
     convert_spread: Decimal = Decimal("0.001")
     insurance_fund: Decimal = Decimal(1_000_000)
     backstop_accounts: tuple[str, ...] = ()
+    backstop_minute_capacity: Decimal = Decimal(100_000)
+    backstop_hour_capacity: Decimal = Decimal(300_000)
+    backstop_loss_cap: Decimal = Decimal(1_000_000)
+    insurance_step_fraction: Decimal = Decimal("0.10")
+    liquidation_fee: Decimal = Decimal("0.005")
+    partial_liquidation_notional: Decimal = Decimal(100_000)
+    partial_liquidation_fraction: Decimal = Decimal("0.2")
+    partial_liquidation_min_notional: Decimal = Decimal(1_000)
+    liquidation_cooldown_seconds: int = 30
+    backstop_after_seconds: int = 60
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -191,6 +201,22 @@ class ExchangeConfig:
             raise ConfigError("ExchangeConfig.warning_multiple must be >= 1")
         _dec(self, "convert_spread", allow_zero=True)
         _dec(self, "insurance_fund", allow_zero=True)
+        for name in (
+            "backstop_minute_capacity",
+            "backstop_hour_capacity",
+            "backstop_loss_cap",
+            "partial_liquidation_notional",
+            "partial_liquidation_min_notional",
+        ):
+            _dec(self, name)
+        for name in ("insurance_step_fraction", "liquidation_fee", "partial_liquidation_fraction"):
+            if not 0 <= _dec(self, name, allow_zero=True) <= 1:
+                raise ConfigError(f"ExchangeConfig.{name} must be between 0 and 1")
+        for name in ("liquidation_cooldown_seconds", "backstop_after_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"ExchangeConfig.{name} must be a whole number of seconds >= 0")
+        object.__setattr__(self, "backstop_accounts", tuple(self.backstop_accounts))
         if not isinstance(self.max_open_orders, int) or self.max_open_orders < 1:
             raise ConfigError("ExchangeConfig.max_open_orders must be an int >= 1")
         if not isinstance(self.seed, int):

@@ -13,12 +13,13 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from exchange_local.settlement import SettlementJobs
+from exchange_local.operator import Operator
 from exchange_local.store import Store
 
 COMMANDS = (
     "create_account", "deposit", "withdraw", "convert", "place_order", "amend_order",
     "cancel_order", "cancel_all", "set_leverage", "set_index_price", "advance",
+    "settle_market", "rollback_trades",
 )  # fmt: skip
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
@@ -29,7 +30,7 @@ TRANSIENT = (
 )  # fmt: skip
 
 
-class Durable(SettlementJobs):
+class Durable(Operator):
     """Mixed into Exchange; active only when a store path is given."""
 
     _store: Store | None = None

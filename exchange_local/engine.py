@@ -8,6 +8,7 @@ Async lives at the edges (server, TUI, feeds).
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -36,12 +37,14 @@ from exchange_local.ledger import (
     Leg,
     TxType,
 )
+from exchange_local.liq_watch import LiquidationWatch
 from exchange_local.mark import RobustMark
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.money import ZERO, decimals_of, to_decimal
-from exchange_local.orders import Order
+from exchange_local.orders import Fill, Order
 from exchange_local.state import Account, MarketRuntime
 
+MAX_FILLS_KEPT = 200_000  # fills an operator rollback can reach
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -123,8 +126,13 @@ class ExchangeCore:
         self._fraction_cache: dict[
             tuple[str, Decimal, Decimal, Decimal], tuple[Decimal, Decimal]
         ] = {}
-        self._margin_dirty: set[str] = set()
-        self._prices_moved = False
+        self._margin_dirty: set[str] = set()  # accounts the next risk tick must re-evaluate
+        self._liq_watch = LiquidationWatch()
+        self._liq_move = ZERO
+        self._liquidating: set[str] = set()
+        self._halted: set[tuple[str, str]] = set()  # (account, stage) refused by a check
+        self._stage_log: list[tuple[int, str, str]] = []  # (ms, account, stage): for reports
+        self._fills: deque[Fill] = deque(maxlen=MAX_FILLS_KEPT)
         self._funding: dict[str, FundingState] = {}
         self.halted_reasons: list[str] = []
         for name in SYSTEM_ACCOUNTS:
@@ -334,7 +342,6 @@ class ExchangeCore:
         if m is not None:
             m.index = value
             self._update_mark(m)
-        self._on_prices_changed()
 
     def _update_mark(self, m: MarketRuntime) -> None:
         """mark_source "index": M = I. The risk engine replaces this with the robust mark."""
@@ -349,9 +356,6 @@ class ExchangeCore:
 
     def _run_triggers(self, m: MarketRuntime) -> None:  # provided by Trading
         raise NotImplementedError
-
-    def _on_prices_changed(self) -> None:
-        """Hook for the risk engine (margin-call levels after a price move)."""
 
     def _after_collateral_change(self, acct: Account) -> None:
         """Hook: a balance changed outside trading (the risk engine re-checks its levels)."""

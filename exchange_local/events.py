@@ -130,3 +130,26 @@ class InvariantViolated(Event):
     """A MECHANICS section 7 check failed: the markets were set reduce-only."""
 
     problems: list[str]
+
+
+@dataclass(slots=True)
+class LiquidationEvent(Event):
+    """One stage of MECHANICS section 4 for one account (and market, when it has one).
+
+    stage: "cancel" (1), "partial" (2), "backstop" (3), "book_close" (3 without BLPs),
+    "insurance" (4), "adl" (5), "recovered", "halted" (6: a check failed, market reduce-only).
+    """
+
+    account: str
+    market: str | None
+    stage: str
+    size: Decimal | None
+    price: Decimal | None
+    equity_before: Decimal
+    equity_after: Decimal
+    mmr_before: Decimal
+    mmr_after: Decimal
+    counterparties: tuple[str, ...]
+    fund_before: Decimal
+    fund_after: Decimal
+    detail: str = ""

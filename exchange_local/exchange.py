@@ -16,7 +16,7 @@ from exchange_local.settlement import SETTLEMENT_MS
 from exchange_local.store import Store
 
 MARK_REFRESH_MS = 1000
-MARGIN_LEVELS_MS = 1000  # margin-call levels and (issue 5) the liquidation scan
+RISK_TICK_MS = 1000  # margin-call levels and the liquidation engine (MECHANICS section 4)
 ORDER_MARK = 5  # before stop triggers (MECHANICS section 6's order: index -> mark -> triggers)
 
 
@@ -48,6 +48,6 @@ class Exchange(Durable):
         add("funding sample", SAMPLE_MS, ORDER_FUNDING_SAMPLE, self._sample_funding)
         add("funding payment", HOUR_MS, ORDER_FUNDING_PAYMENT, self._pay_funding)
         add("settlement", SETTLEMENT_MS, ORDER_SETTLEMENT, self._settle)
-        add("margin levels", MARGIN_LEVELS_MS, ORDER_LIQUIDATION, self._margin_levels_job)
+        add("risk tick", RISK_TICK_MS, ORDER_LIQUIDATION, self._risk_tick)
         if db is not None:
             self._attach_store(db)

@@ -512,33 +512,10 @@ class Risk(Trading):
             return "warning"
         return "ok"
 
-    def _update_margin_level(self, acct: Account) -> None:
-        risk = self._sums(acct)
-        level = self._margin_level(risk)
-        if level == acct.margin_level:
-            return
-        acct.margin_level = level
-        name = "recovered" if level == "ok" else level
+    def _emit_margin(self, acct: Account, level: str, risk: Sums) -> None:
         if self._subscribers:
-            self._emit(MarginEvent(self.now_ms, acct.account_id, name, risk.equity, risk.mmr,
+            self._emit(MarginEvent(self.now_ms, acct.account_id, level, risk.equity, risk.mmr,
                                    risk.imr))  # fmt: skip
-
-    def _margin_levels_job(self, t_ms: int) -> None:
-        """On the 1 s tick: re-evaluate margin-call levels of the accounts whose margin may
-        have moved (fills, collateral changes; every account with a position after a price
-        move). Per-fill evaluation would cost a full requirement sum per side of every fill."""
-        dirty = self._margin_dirty
-        if self._prices_moved:
-            self._prices_moved = False
-            dirty.update(
-                a.account_id
-                for a in self._accounts.values()
-                if a.kind != "system"
-                and (a.margin_level != "ok" or any(p.size for p in a.positions.values()))
-            )
-        for account_id in sorted(dirty):  # sorted: events in a deterministic order
-            self._update_margin_level(self._accounts[account_id])
-        dirty.clear()
 
     def _after_fill(self, m: MarketRuntime, taker: Account, maker: Account) -> None:
         self._margin_dirty.add(taker.account_id)
@@ -546,9 +523,6 @@ class Risk(Trading):
 
     def _after_collateral_change(self, acct: Account) -> None:
         self._margin_dirty.add(acct.account_id)
-
-    def _on_prices_changed(self) -> None:
-        self._prices_moved = True
 
     # --- the robust mark -------------------------------------------------------------------
 
@@ -575,15 +549,10 @@ class Risk(Trading):
         """Periodic and after-command refresh of the robust mark (at most every 100 ms)."""
         if self.config.mark_source == "index":
             return
-        changed = False
         for m in self._markets.values():
             state = self._mark_state.get(m.symbol)
             if state is None or state.due(self.now_ms):
-                before = m.mark
                 self._update_mark(m)
-                changed = changed or m.mark != before
-        if changed:
-            self._on_prices_changed()
 
     def _after_command(self) -> None:
         self._refresh_marks(self.now_ms)

@@ -28,7 +28,12 @@ class Account:
     leverage: dict[str, Decimal] = field(default_factory=dict)
     client_orders: dict[str, OrderResult] = field(default_factory=dict)
     reduce_only_orders: int = 0
-    liquidation_status: str | None = None  # set by the liquidation engine (issue 5)
+    liquidation_status: str | None = None  # "liquidating" | "backstop" | "bankrupt" | None
+    liquidation_started_ms: int = 0
+    liquidation_cooldown_until_ms: int = 0
+    liquidation_full_next: bool = False  # after a partial order and its cooldown: whole size
+    backstop_takeovers: list[tuple[int, Decimal]] = field(default_factory=list)  # (ms, USD)
+    backstop_baseline: Decimal | None = None  # a BLP's equity before its first takeover
     adl_quintiles: dict[str, int] = field(default_factory=dict)
     funding_history: list = field(default_factory=list)  # AccountFunding rows
     margin_level: str = "ok"  # "ok" | "warning" | "reduce_only" (margin-call events)

@@ -314,7 +314,8 @@ class Trading(ExchangeCore):
             - max(m_before, ZERO)
         )
         spec = m.spec
-        fee_t = quantize_usd_up(notional * spec.taker_fee)
+        liquidation = taker_order.liquidation  # pays only the liquidation fee (MECHANICS 2)
+        fee_t = ZERO if liquidation else quantize_usd_up(notional * spec.taker_fee)
         fee_m = quantize_usd_up(notional * spec.maker_fee)
         fill_id = self._next_fill_id
         self._next_fill_id += 1
@@ -323,7 +324,7 @@ class Trading(ExchangeCore):
         t_id, m_id = taker.account_id, maker.account_id
         clearing = -cash_t - cash_m
         self._post_tx(
-            TxType.TRADE,
+            TxType.LIQ_FILL if liquidation else TxType.TRADE,
             [(t_id, USD, cash_t), (m_id, USD, cash_m), (SETTLEMENT_CLEARING, USD, clearing)],
             ref,
         )
@@ -348,9 +349,10 @@ class Trading(ExchangeCore):
             self._close_order(taker_order)
         side = taker_order.side
         m.data.record_trade(Trade(fill_id, now, price, qty, side))
+        fill = Fill(fill_id, now, m.symbol, price, qty, side, t_id, m_id,
+                    taker_order.order_id, maker_order.order_id, fee_t, fee_m)  # fmt: skip
+        self._fills.append(fill)  # for operator rollbacks (MECHANICS section 4, stage 6)
         if self._subscribers:
-            fill = Fill(fill_id, now, m.symbol, price, qty, side, t_id, m_id,
-                        taker_order.order_id, maker_order.order_id, fee_t, fee_m)  # fmt: skip
             self._emit(FillEvent(now, fill))
             for acct_id, pos in ((t_id, t_pos), (m_id, m_pos)):
                 self._emit(PositionChanged(now, acct_id, m.symbol, pos.size, pos.entry_price,

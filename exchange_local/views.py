@@ -24,8 +24,10 @@ LIQ_WARNING_DISTANCE = Decimal("0.10")
 class RiskViews(Risk):
     def _status(self, acct: Account, risk: margin.AccountRisk) -> str:
         """MECHANICS section 2's status word (the liquidation statuses arrive with issue 5)."""
+        if acct.liquidation_status is not None:
+            return acct.liquidation_status  # the engine's stage, until its next tick clears it
         if risk.notional and risk.equity < risk.mmr:
-            return acct.liquidation_status or "liquidating"
+            return "liquidating"  # crossed since the last tick; the next tick starts stage 1
         if risk.initial_equity < risk.imr:
             return "reduce_only"
         return "ok"

@@ -1,0 +1,387 @@
+"""Stages 3-5 of MECHANICS section 4: backstop liquidity providers, the insurance fund, ADL.
+
+Why each stage is computed on copies and committed at once: a stage is one atomic ledger
+transaction checked against MECHANICS section 7 before it is applied (stage 6). Prices are
+rounded to the tick so that every leg is exact; when an account is closed out completely, its
+USD is set to exactly 0 and the rounding residual (a few ticks) goes to the insurance fund.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from exchange_local.events import LiquidationEvent
+from exchange_local.ledger import INSURANCE, SETTLEMENT_CLEARING, Leg, TxType
+from exchange_local.money import ONE, ZERO, quantize_usd, quantize_usd_up
+from exchange_local.orders import CancelReason
+from exchange_local.positions import Position
+from exchange_local.risk import Sums
+from exchange_local.settlement import SettlementJobs
+from exchange_local.state import Account, MarketRuntime
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+TWO_THIRDS = Decimal(2) / Decimal(3)
+ONE_THIRD = ONE / Decimal(3)
+
+
+@dataclass(slots=True)
+class Plan:
+    """A stage computed on copies: new positions, ledger legs, and what the event reports."""
+
+    positions: dict[tuple[str, str], Position]  # (account, market) -> the position after
+    legs: list[Leg]
+    counterparties: list[str]
+    fund_delta: Decimal
+
+
+class StageRefused(Exception):
+    """A stage failed its MECHANICS section 7 check; nothing was applied."""
+
+
+class Backstop(SettlementJobs):
+    # --- shared helpers -------------------------------------------------------------------
+
+    def _fund(self) -> Decimal:
+        return self._ledger.balance(INSURANCE, "USD")
+
+    def _round_tick(self, price: Decimal, m: MarketRuntime, up: bool | None = None) -> Decimal:
+        if up is None:
+            return self._quantize_to_tick(price, m.tick)
+        rounding = ROUND_CEILING if up else ROUND_FLOOR
+        return (price / m.tick).to_integral_value(rounding=rounding) * m.tick
+
+    def _zero_price(self, m: MarketRuntime, size: Decimal, sums: Sums, mmf: Decimal) -> Decimal:
+        """ZP = M(1 -/+ PMPD), PMPD = MMF * E_mm / MMR (MECHANICS section 3)."""
+        pmpd = mmf * sums.equity / sums.mmr
+        return m.mark * (ONE - pmpd) if size > 0 else m.mark * (ONE + pmpd)
+
+    def _open_positions(self, acct: Account) -> list[tuple[MarketRuntime, Position, Decimal]]:
+        """(market, position, MMF) by MMR contribution, largest first (then by market name)."""
+        rows = []
+        for symbol, pos in acct.positions.items():
+            if pos.size:
+                m = self._markets[symbol]
+                _, mmf = self._fractions(acct, m, pos.size, abs(pos.size))
+                rows.append((m, pos, mmf))
+        rows.sort(key=lambda r: (-(r[2] * abs(r[1].size) * r[0].mark), r[0].symbol))
+        return rows
+
+    def _copy_pos(self, plan: Plan, acct_id: str, symbol: str) -> Position:
+        key = (acct_id, symbol)
+        if key not in plan.positions:
+            old = self._accounts[acct_id].positions.get(symbol) or Position(symbol)
+            plan.positions[key] = Position(symbol, old.size, old.settle_price, old.entry_price,
+                                           old.realized_pnl, old.funding_paid)  # fmt: skip
+        return plan.positions[key]
+
+    def _trade_legs(
+        self, plan: Plan, symbol: str, seller_or_buyer: str, q: Decimal, price: Decimal,
+        other: str, other_price: Decimal,
+    ) -> None:  # fmt: skip
+        """One side trades q at price, the other -q at other_price; clearing and fund balance."""
+        cash_a = self._copy_pos(plan, seller_or_buyer, symbol).apply_fill(q, price)
+        cash_b = self._copy_pos(plan, other, symbol).apply_fill(-q, other_price)
+        # A trades q at price, B trades -q at other_price: q*price + (-q)*other_price of cash is
+        # left between them; it goes to the fund (a seller at ZP, a BLP buying above: >= 0)
+        fund = q * (price - other_price)
+        plan.legs += [(seller_or_buyer, "USD", cash_a), (other, "USD", cash_b)]
+        plan.legs.append((SETTLEMENT_CLEARING, "USD", -cash_a - cash_b - fund))
+        if fund:
+            plan.legs.append((INSURANCE, "USD", fund))
+            plan.fund_delta += fund
+
+    def _commit(self, plan: Plan, type: TxType, ref: str, market: MarketRuntime | None) -> None:
+        """Check the plan against MECHANICS section 7, then apply it in one transaction."""
+        balances = self._ledger.balances
+        after: dict[tuple[str, str], Decimal] = {}
+        for account, asset, amount in plan.legs:
+            key = (account, asset)
+            after[key] = after.get(key, balances[account].get(asset, ZERO)) + amount
+        problems = [f"{a} would hold {v} {asset}" for (a, asset), v in after.items()
+                    if asset != "USD" and v < 0 and a != "EXTERNAL"]  # fmt: skip
+        if after.get((INSURANCE, "USD"), self._fund()) < 0:
+            problems.append("the insurance fund would go negative")
+        totals: dict[str, Decimal] = {}
+        for _, asset, amount in plan.legs:
+            totals[asset] = totals.get(asset, ZERO) + amount
+        problems += [f"{asset} legs sum to {v}" for asset, v in totals.items() if v != 0]
+        if problems:
+            raise StageRefused("; ".join(problems))
+        for (account, symbol), pos in plan.positions.items():
+            acct = self._accounts[account]
+            old = acct.positions.get(symbol)
+            m = self._markets[symbol]
+            m.oi_long += max(pos.size, ZERO) - max(old.size if old else ZERO, ZERO)
+            acct.positions[symbol] = pos
+            self._margin_dirty.add(account)
+        self._post_tx(type, plan.legs, ref)
+        for account, symbol in plan.positions:
+            acct = self._accounts[account]
+            if acct.reduce_only_orders:
+                self._reclip_reduce_only(acct, self._markets[symbol])
+
+    def _halt_stage(self, acct: Account, m: MarketRuntime | None, stage: str, why: str) -> None:
+        """Stage 6: a failed check rolls the stage back, is announced, and halts the market."""
+        if m is not None:
+            m.reduce_only = True
+        if (acct.account_id, stage) in self._halted:
+            return  # announced once; the stage is retried each tick while the market is halted
+        self._halted.add((acct.account_id, stage))
+        sums = self._sums(acct)
+        fund = self._fund()
+        self._emit_stage(acct, m, "halted", None, None, sums, sums, (), fund, fund,
+                         f"{stage} refused: {why}")  # fmt: skip
+
+    def _emit_stage(
+        self, acct: Account, m: MarketRuntime | None, stage: str, size: Decimal | None,
+        price: Decimal | None, before: Sums, after: Sums, counterparties: tuple[str, ...],
+        fund_before: Decimal, fund_after: Decimal, detail: str = "",
+    ) -> None:  # fmt: skip
+        self._stage_log.append((self.now_ms, acct.account_id, stage))
+        if self._subscribers:
+            self._emit(LiquidationEvent(
+                self.now_ms, acct.account_id, m.symbol if m else None, stage, size, price,
+                before.equity, after.equity, before.mmr, after.mmr, counterparties,
+                fund_before, fund_after, detail,
+            ))  # fmt: skip
+
+    # --- backstop liquidity providers ----------------------------------------------------
+
+    def _blp_capacity(self, blp: Account) -> Decimal:
+        """USD notional a BLP may still take: per-minute and per-hour windows, loss cap."""
+        cfg = self.config
+        now = self.now_ms
+        blp.backstop_takeovers = [(t, v) for t, v in blp.backstop_takeovers if now - t < HOUR_MS]
+        hour = sum((v for _, v in blp.backstop_takeovers), ZERO)
+        minute = sum((v for t, v in blp.backstop_takeovers if now - t < MINUTE_MS), ZERO)
+        sums = self._sums(blp)
+        if blp.backstop_baseline is None:
+            blp.backstop_baseline = sums.equity
+        if blp.backstop_baseline - sums.equity >= cfg.backstop_loss_cap:
+            return ZERO  # at its hard loss cap: skipped (the JELLY lesson)
+        if sums.equity < sums.mmr or blp.liquidation_status is not None:
+            return ZERO  # a BLP that is itself liquidatable takes nothing
+        return max(
+            ZERO, min(cfg.backstop_minute_capacity - minute, cfg.backstop_hour_capacity - hour)
+        )
+
+    def _allocate(self, m: MarketRuntime, size: Decimal) -> list[tuple[str, Decimal]] | None:
+        """Split |size| among BLPs pro rata to remaining capacity, in lots; None if they cannot
+        take it all. The rounding remainder goes to the BLP with most capacity left, then id."""
+        notional = abs(size) * m.mark
+        caps = [(a.account_id, self._blp_capacity(a)) for a in self._accounts.values()
+                if a.kind == "backstop"]  # fmt: skip
+        caps = [(a, c) for a, c in caps if c > 0]
+        total = sum((c for _, c in caps), ZERO)
+        if not caps or total < notional:
+            return None
+        lots = int(abs(size) / m.lot)
+        shares = [(a, int(lots * c / total)) for a, c in caps]
+        left = lots - sum(n for _, n in shares)
+        if left:
+            best = min(caps, key=lambda ac: (-ac[1], ac[0]))[0]
+            shares = [(a, n + left if a == best else n) for a, n in shares]
+        sign = 1 if size > 0 else -1
+        return [(a, sign * n * m.lot) for a, n in shares if n]
+
+    # --- stage 3: backstop takeover ------------------------------------------------------
+
+    def _backstop(self, acct: Account, sums: Sums, fund_start: Decimal) -> bool:
+        """Hand every position to BLPs; returns False when they cannot take it (caller falls
+        back to the book, then ADL). E_mm >= 0: the account closes at zero prices and BLPs
+        take at 2/3 ZP + 1/3 M; E_mm < 0: BLPs take at the mark and the fund pays the deficit."""
+        rows = self._open_positions(acct)
+        allocations = []
+        for m, pos, mmf in rows:
+            shares = self._allocate(m, pos.size)
+            if shares is None:
+                return False
+            allocations.append((m, pos, mmf, shares))
+        solvent = sums.equity >= 0
+        budget = self._fund_budget(fund_start)
+        if not solvent and -sums.equity > budget:
+            return False  # the fund cannot pay this deficit in one step: ADL instead
+        plan = Plan({}, [], [], ZERO)
+        fund_before = self._fund()
+        for m, pos, mmf, shares in allocations:
+            if solvent:
+                # rounded in the account's favour, the BLP's price in the fund's: residuals >= 0
+                long = pos.size > 0
+                zp = self._round_tick(self._zero_price(m, pos.size, sums, mmf), m, up=long)
+                blp_price = self._round_tick(TWO_THIRDS * zp + ONE_THIRD * m.mark, m, up=long)
+                blp_price = max(blp_price, zp) if long else min(blp_price, zp)
+            else:
+                zp = blp_price = m.mark
+            for blp, q in shares:
+                self._trade_legs(plan, m.symbol, acct.account_id, -q, zp, blp, blp_price)
+                if blp not in plan.counterparties:
+                    plan.counterparties.append(blp)
+        receiver = max(allocations[0][3], key=lambda s: abs(s[1]))[0]
+        self._pass_collateral(plan, acct, receiver)
+        self._close_out(plan, acct, keeps_collateral=False)
+        try:
+            self._commit(plan, TxType.BACKSTOP, f"backstop {acct.account_id}", allocations[0][0])
+        except StageRefused as why:
+            self._halt_stage(acct, allocations[0][0], "backstop", str(why))
+            return True
+        for m, _, _, shares in allocations:
+            for blp, q in shares:
+                self._accounts[blp].backstop_takeovers.append((self.now_ms, abs(q) * m.mark))
+        after = self._sums(acct)
+        for m, _, _, shares in allocations:
+            size = sum((q for _, q in shares), ZERO)
+            self._emit_stage(
+                acct,
+                m,
+                "backstop",
+                size,
+                None,
+                sums,
+                after,
+                tuple(b for b, _ in shares),
+                fund_before,
+                self._fund(),
+                "at zero prices" if solvent else "at the mark, the fund pays",
+            )
+        return True
+
+    def _pass_collateral(self, plan: Plan, acct: Account, receiver: str) -> None:
+        """Non-USD collateral passes to the BLP at its weighted value (MECHANICS 4, stage 3)."""
+        for asset, amount in list(self._ledger.balances[acct.account_id].items()):
+            if asset == "USD" or amount <= 0:
+                continue
+            wt, _ = self._weights(asset, amount)
+            value = quantize_usd(amount * self.prices[asset] * wt)
+            plan.legs += [(acct.account_id, asset, -amount), (receiver, asset, amount),
+                          (receiver, "USD", -value), (acct.account_id, "USD", value)]  # fmt: skip
+
+    def _close_out(self, plan: Plan, acct: Account, keeps_collateral: bool) -> None:
+        """A closed-out account ends at 0 equity: the tick-rounding residual goes to the fund.
+
+        Its USD ends at 0, or (when it keeps its coins, after ADL) at minus their weighted
+        value rounded down, so that equity is 0 to the USD quantum and never below."""
+        usd = self._ledger.balance(acct.account_id, "USD")
+        usd += sum((a for who, asset, a in plan.legs if who == acct.account_id and asset == "USD"),
+                   ZERO)  # fmt: skip
+        target = ZERO
+        if keeps_collateral:
+            for asset, amount in self._ledger.balances[acct.account_id].items():
+                if asset != "USD" and amount > 0:
+                    wt, _ = self._weights(asset, amount)
+                    target -= amount * self.prices[asset] * wt
+            target = quantize_usd_up(target)
+        residual = usd - target
+        if residual:
+            plan.legs += [(acct.account_id, "USD", -residual), (INSURANCE, "USD", residual)]
+            plan.fund_delta += residual
+
+    def _fund_budget(self, fund_start: Decimal) -> Decimal:
+        """Stage 4: what the fund may lose for one account in this tick."""
+        return max(ZERO, min(self._fund(), fund_start * self.config.insurance_step_fraction))
+
+    # --- stage 4: the insurance fund pays a deficit -----------------------------------------
+
+    def _cover_deficit(self, acct: Account, fund_start: Decimal) -> Decimal:
+        """A flat account with negative USD: the fund pays what its step budget allows."""
+        usd = self._ledger.balance(acct.account_id, "USD")
+        if usd >= 0 or any(p.size for p in acct.positions.values()):
+            return ZERO
+        sums = self._sums(acct)
+        if sums.equity >= 0:
+            return ZERO  # the loan is backed by collateral: not a deficit
+        pay = min(-sums.equity, self._fund_budget(fund_start))
+        if pay <= 0:
+            return ZERO
+        before = self._fund()
+        self._post_tx(TxType.INSURANCE_COVER, [(INSURANCE, "USD", -pay),
+                                               (acct.account_id, "USD", pay)],
+                      f"deficit of {acct.account_id}")  # fmt: skip
+        self._emit_stage(acct, None, "insurance", None, None, sums, self._sums(acct), (),
+                         before, self._fund(), f"the fund paid {pay}")  # fmt: skip
+        return pay
+
+    # --- stage 5: auto-deleveraging -----------------------------------------------------------
+
+    def _adl_ranking(self, m: MarketRuntime, long_side: bool) -> list[tuple[Decimal, Decimal, str]]:
+        """Positions on one side ranked first-in-line first: (M/EP or EP/M) * leverage."""
+        rows = []
+        floor = Decimal("0.01")
+        for acct in self._accounts.values():
+            pos = acct.positions.get(m.symbol)
+            if pos is None or pos.size == 0 or (pos.size > 0) != long_side:
+                continue
+            if acct.liquidation_status is not None:
+                continue
+            equity = self._sums(acct).equity
+            pnl = m.mark / pos.entry_price if pos.size > 0 else pos.entry_price / m.mark
+            score = pnl * (abs(pos.size) * m.mark / max(equity, floor))
+            rows.append((-score, -abs(pos.size), acct.account_id))
+        rows.sort()
+        return rows
+
+    def _adl(self, acct: Account, sums: Sums) -> None:
+        """Close every position of a bankrupt account at its zero price against the top-ranked
+        opposite positions; their orders in that market are canceled."""
+        rows = self._open_positions(acct)
+        plan = Plan({}, [], [], ZERO)
+        fund_before = self._fund()
+        done: list[tuple[MarketRuntime, Decimal, Decimal, list[str]]] = []
+        for m, pos, mmf in rows:
+            # rounded in the bankrupt account's favour, so the close-out residual is >= 0
+            zp = self._round_tick(self._zero_price(m, pos.size, sums, mmf), m, up=pos.size > 0)
+            if zp <= 0:
+                zp = m.tick
+            remaining = abs(pos.size)
+            takers: list[str] = []
+            for _, _, other in self._adl_ranking(m, long_side=pos.size < 0):
+                if remaining == 0:
+                    break
+                their = abs(self._accounts[other].positions[m.symbol].size)
+                q = min(remaining, their)
+                signed = -q if pos.size > 0 else q  # the bankrupt account's trade
+                self._trade_legs(plan, m.symbol, acct.account_id, signed, zp, other, zp)
+                takers.append(other)
+                remaining -= q
+            done.append((m, pos.size - (remaining if pos.size > 0 else -remaining), zp, takers))
+        if not any(t for *_, t in done):
+            return
+        if all(self._copy_pos(plan, acct.account_id, m.symbol).size == 0 for m, *_ in done):
+            self._close_out(plan, acct, keeps_collateral=True)
+        try:
+            self._commit(plan, TxType.ADL, f"adl {acct.account_id}", done[0][0])
+        except StageRefused as why:
+            self._halt_stage(acct, done[0][0], "adl", str(why))
+            return
+        after = self._sums(acct)
+        for m, size, zp, takers in done:
+            for other in takers:
+                for order in [o for o in self._accounts[other].open_orders.values()
+                              if o.market == m.symbol]:  # fmt: skip
+                    self._finish_cancel(order, CancelReason.ADL)
+                self._flush_book(m)
+            self._emit_stage(
+                acct,
+                m,
+                "adl",
+                size,
+                zp,
+                sums,
+                after,
+                tuple(takers),
+                fund_before,
+                self._fund(),
+                "at the bankrupt position's zero price",
+            )
+
+    def _refresh_adl_quintiles(self) -> None:
+        """Each position's place in the ADL queue: 5 = first in line (MECHANICS 4, stage 5)."""
+        for acct in self._accounts.values():
+            acct.adl_quintiles = {}
+        for m in self._markets.values():
+            for long_side in (True, False):
+                ranking = self._adl_ranking(m, long_side)
+                n = len(ranking)
+                for rank, (_, _, account) in enumerate(ranking):
+                    self._accounts[account].adl_quintiles[m.symbol] = 5 - (rank * 5) // n

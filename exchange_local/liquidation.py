@@ -1,0 +1,242 @@
+"""The 1 s risk tick: margin-call levels and the liquidation engine of MECHANICS section 4.
+
+Why one tick for both: both need the account's E_mm, E_im, IMR and MMR, and the watch list
+(liq_watch.py) decides cheaply which accounts can have crossed a boundary. Stages 1-2 live
+here; stages 3-5 in backstop.py; operator actions in operator.py.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+
+from exchange_local.backstop import Backstop
+from exchange_local.ledger import INSURANCE, TxType
+from exchange_local.liq_watch import REBASE_MOVE, LiquidationWatch
+from exchange_local.money import ONE, ZERO, quantize_usd_down, quantize_usd_up
+from exchange_local.orders import CancelReason, Order, OrderStatus
+from exchange_local.risk import Sums
+from exchange_local.state import Account, MarketRuntime
+
+ADL_REFRESH_MS = 30_000
+FILLABLE_BAND = Decimal("1.5")
+
+
+class LiquidationJobs(Backstop):
+    # --- which accounts to look at ---------------------------------------------------------
+
+    def _safe_move(self, acct: Account, sums: Sums) -> Decimal | None:
+        """The relative price move that cannot cross any of the account's boundaries
+        (maintenance, warning level, initial), from a bound on how fast they can move:
+        sum over underlyings of (|s| + weighted coins + MMF|s|*(1 + warning) + IMF*open) * P."""
+        warning = self.config.warning_multiple
+        sensitivity = ZERO
+        balances = self._ledger.balances[acct.account_id]
+        for asset, amount in balances.items():
+            if asset != "USD" and amount:
+                sensitivity += abs(amount) * self.prices[asset]
+        for symbol, pos in acct.positions.items():
+            if pos.size:
+                m = self._markets[symbol]
+                imf, mmf = self._fractions(acct, m, pos.size, abs(pos.size))
+                sensitivity += abs(pos.size) * m.mark * (ONE + mmf * (1 + warning) + imf)
+        for order in acct.open_orders.values():
+            if order.type == "limit":
+                m = self._markets[order.market]
+                sensitivity += (order.size - order.filled) * m.mark * (m.spec.base_imf * 2 + ONE)
+        if sensitivity == 0:
+            return None
+        distance = min(
+            abs(sums.equity - sums.mmr),
+            abs(sums.equity - warning * sums.mmr),
+            abs(sums.initial_equity - sums.imr),
+        )
+        return distance / sensitivity
+
+    def _candidates(self) -> list[str]:
+        watch: LiquidationWatch = self._liq_watch
+        if not watch.reference:
+            watch.reference = dict(self.prices)
+        move = watch.max_move(self.prices)
+        if move > REBASE_MOVE:
+            self._margin_dirty.update(watch.rebase(self.prices))
+            move = ZERO
+        self._liq_move = move
+        due = set(watch.due(move))
+        due.update(self._margin_dirty)
+        due.update(a for a in self._liquidating)
+        self._margin_dirty = set()
+        return sorted(due)
+
+    # --- the tick ------------------------------------------------------------------------------
+
+    def _risk_tick(self, t_ms: int) -> None:
+        """MECHANICS section 4 on the 1 s tick, then margin-call levels, for the candidates."""
+        fund_start = self._fund()
+        for account_id in self._candidates():
+            acct = self._accounts[account_id]
+            if acct.kind == "system":
+                continue
+            sums = self._sums(acct)
+            if acct.liquidation_status is None and sums.notional and sums.equity < sums.mmr:
+                self._stage_cancel(acct, sums)
+            elif acct.liquidation_status is not None:
+                self._liquidation_step(acct, sums, fund_start)
+            elif sums.equity < 0 and not sums.notional:
+                self._cover_deficit(acct, fund_start)
+            sums = self._sums(acct)
+            self._record_level(acct, sums)
+            if acct.liquidation_status is None:
+                self._liq_watch.set(account_id, self._safe_move(acct, sums), self._liq_move)
+            else:
+                self._liq_watch.discard(account_id)
+        if t_ms % ADL_REFRESH_MS == 0:
+            self._refresh_adl_quintiles()
+
+    def _record_level(self, acct: Account, sums: Sums) -> None:
+        level = self._margin_level(sums)
+        if level != acct.margin_level:
+            acct.margin_level = level
+            name = "recovered" if level == "ok" else level
+            self._emit_margin(acct, name, sums)
+
+    # --- stage 1: cancel ---------------------------------------------------------------------
+
+    def _stage_cancel(self, acct: Account, sums: Sums) -> None:
+        """First tick under maintenance: cancel every open order (it stops new risk)."""
+        fund = self._fund()
+        acct.liquidation_status = "liquidating"
+        acct.liquidation_started_ms = self.now_ms
+        acct.liquidation_full_next = False
+        acct.liquidation_cooldown_until_ms = 0
+        self._liquidating.add(acct.account_id)
+        canceled = [o for o in acct.open_orders.values()]
+        for order in canceled:
+            self._finish_cancel(order, CancelReason.LIQUIDATION)
+        for m in {
+            self._markets[o.market].symbol: self._markets[o.market] for o in canceled
+        }.values():
+            self._flush_book(m)
+        self._emit_stage(acct, None, "cancel", None, None, sums, sums, (), fund, fund,
+                         f"{len(canceled)} open orders canceled")  # fmt: skip
+
+    def _recovered(self, acct: Account, sums: Sums) -> None:
+        acct.liquidation_status = None
+        self._liquidating.discard(acct.account_id)
+        fund = self._fund()
+        self._emit_stage(acct, None, "recovered", None, None, sums, sums, (), fund, fund)
+
+    # --- stages 2-5 -----------------------------------------------------------------------------
+
+    def _liquidation_step(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
+        has_positions = any(p.size for p in acct.positions.values())
+        if has_positions and sums.equity >= sums.mmr:
+            self._recovered(acct, sums)
+            return
+        if not has_positions:
+            self._after_stage(acct, fund_start)
+            return
+        acmr = max(sums.mmr / 2, sums.mmr - Decimal("0.06") * sums.notional)
+        stage2_expired = self.now_ms - acct.liquidation_started_ms >= (
+            self.config.backstop_after_seconds * 1000
+        )
+        if sums.equity >= acmr and not stage2_expired:
+            acct.liquidation_status = "liquidating"
+            self._stage_partial(acct, sums)
+            self._after_stage(acct, fund_start)
+            return
+        acct.liquidation_status = "bankrupt" if sums.equity < 0 else "backstop"
+        if not self._backstop(acct, sums, fund_start):
+            if sums.equity >= 0 or self._fund_budget(fund_start) > 0:
+                self._book_close(acct, sums, fund_start)
+                sums = self._sums(acct)
+            if sums.equity < 0 and any(p.size for p in acct.positions.values()):
+                self._adl(acct, sums)
+        self._after_stage(acct, fund_start)
+
+    def _after_stage(self, acct: Account, fund_start: Decimal) -> None:
+        """A closed-out account: the fund covers what it may, then the status resolves."""
+        if any(p.size for p in acct.positions.values()):
+            return
+        self._cover_deficit(acct, fund_start)
+        sums = self._sums(acct)
+        if sums.equity >= 0:
+            self._recovered(acct, sums)
+        else:
+            acct.liquidation_status = "bankrupt"
+
+    def _stage_partial(self, acct: Account, sums: Sums) -> None:
+        """Stage 2: one reduce-only IOC on the book for the largest MMR contributor."""
+        if self.now_ms < acct.liquidation_cooldown_until_ms:
+            return
+        m, pos, mmf = self._open_positions(acct)[0]
+        cfg = self.config
+        size = abs(pos.size)
+        if not acct.liquidation_full_next and size * m.mark > cfg.partial_liquidation_notional:
+            chunk = size * cfg.partial_liquidation_fraction
+            floor = min(size, cfg.partial_liquidation_min_notional / m.mark)
+            chunk = max(chunk, floor)
+            size = min(size, (chunk / m.lot).to_integral_value(rounding=ROUND_CEILING) * m.lot)
+        q = min(max(sums.equity / sums.mmr, ZERO), ONE)
+        band = FILLABLE_BAND * mmf * (ONE - q)
+        zp = self._zero_price(m, pos.size, sums, mmf)
+        if pos.size > 0:
+            limit = self._round_tick(max(m.mark * (ONE - band), zp), m, up=True)
+        else:
+            limit = self._round_tick(min(m.mark * (ONE + band), zp), m, up=False)
+        filled = self._liquidation_order(acct, m, pos.size, size, max(limit, m.tick), sums)
+        if size < abs(pos.size):
+            acct.liquidation_cooldown_until_ms = (
+                self.now_ms + cfg.liquidation_cooldown_seconds * 1000
+            )
+            acct.liquidation_full_next = True
+        self._emit_stage(
+            acct,
+            m,
+            "partial",
+            filled,
+            limit,
+            sums,
+            self._sums(acct),
+            (),
+            self._fund(),
+            self._fund(),
+            f"asked {size} at {limit} or better",
+        )
+
+    def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
+        """Stage 3 without BLP capacity: reduce-only IOCs whose limits may pass the zero price
+        by as much as the fund's step budget covers."""
+        budget = self._fund_budget(fund_start)
+        fund_before = self._fund()
+        for m, pos, mmf in self._open_positions(acct):
+            zp = self._zero_price(m, pos.size, sums, mmf)
+            beyond = budget / abs(pos.size)
+            if pos.size > 0:
+                limit = self._round_tick(max(zp - beyond, m.tick), m, up=True)
+            else:
+                limit = self._round_tick(zp + beyond, m, up=False)
+            filled = self._liquidation_order(acct, m, pos.size, abs(pos.size), limit, sums)
+            self._emit_stage(acct, m, "book_close", filled, limit, sums, self._sums(acct), (),
+                             fund_before, self._fund(), "no backstop capacity")  # fmt: skip
+
+    def _liquidation_order(
+        self, acct: Account, m: MarketRuntime, position: Decimal, size: Decimal, limit: Decimal,
+        before: Sums,
+    ) -> Decimal:  # fmt: skip
+        """Place and run a liquidation IOC; book its fee to the fund; return the size filled."""
+        side = "sell" if position > 0 else "buy"
+        order = Order(self._next_order_id, acct.account_id, m.symbol, side, "limit", "ioc", size,
+                      limit, None, False, True, None, self.now_ms, OrderStatus.OPEN)  # fmt: skip
+        order.liquidation = True
+        order.updated_ms = self.now_ms
+        self._accept(acct, order)
+        self._execute(acct, m, order)
+        self._flush_book(m)
+        if order.filled:
+            equity = self._sums(acct).equity
+            fee = min(quantize_usd_up(order.filled_notional * self.config.liquidation_fee),
+                      quantize_usd_down(max(equity, ZERO)))  # fmt: skip
+            if fee > 0:
+                legs = [(acct.account_id, "USD", -fee), (INSURANCE, "USD", fee)]
+                self._post_tx(TxType.LIQ_FEE, legs, f"liquidation fee order:{order.order_id}")
+        return order.filled

@@ -1,0 +1,225 @@
+"""The liquidation engine, stage by stage (MECHANICS section 4), driven by index moves on the
+simulated clock and checked to the cent."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from exchange_local import Exchange, ExchangeConfig, MarketHalted
+from exchange_local.config import default_markets
+from exchange_local.ledger import INSURANCE
+from tests.helpers import Recorder, funded
+
+D = Decimal
+BTC = "BTC-PERP"
+
+
+def exchange(**config) -> Exchange:
+    markets = tuple(replace(m, maker_fee=D(0), taker_fee=D(0)) for m in default_markets())
+    return Exchange(ExchangeConfig(markets=markets, mark_source="index", **config))
+
+
+ENTRY = D(100000)
+
+
+def open_long(ex, acct, size, price=ENTRY, maker="mm"):
+    ex.place_order(maker, BTC, "sell", D(size), price=price)
+    res = ex.place_order(acct, BTC, "buy", D(size), price=price, tif="ioc")
+    assert res.filled == D(size)
+
+
+def stages(rec, account):
+    return [(e.stage, e.market) for e in rec.of("LiquidationEvent") if e.account == account]
+
+
+def usd(ex, acct):
+    return ex.balances(acct).get("USD", D(0))
+
+
+def test_stage_1_cancel_then_recovery_without_a_fill():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.place_order(u, BTC, "buy", D("0.01"), price=D(90000))  # an open order to cancel
+    rec = Recorder(ex)
+    ex.set_index_price("BTC", D(97000))  # E 3,000 >= MMR 2,910 (but < IMR: reduce-only)
+    ex.advance(1)
+    assert ex.health(u).status == "reduce_only" and ex.open_orders(u)
+    ex.set_index_price("BTC", D(97100) - D(100) * 3)  # 96,800: E 2,800 < MMR 2,904
+    ex.advance(1)
+    assert stages(rec, u) == [("cancel", None)]
+    assert ex.open_orders(u) == [] and ex.health(u).status == "liquidating"
+    ex.set_index_price("BTC", D(99000))  # recovers before the next tick
+    ex.advance(1)
+    assert stages(rec, u)[-1] == ("recovered", None)
+    assert ex.health(u).status == "ok"
+    assert not [e for e in ex.ledger(u) if e.type.startswith("LIQ")]
+    assert ex.positions(u)[0].size == 1
+    assert ex.check_invariants() == []
+
+
+def test_stage_2_partial_chunks_above_100k_and_cooldown():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "14500")
+    open_long(ex, u, "2")  # 200,000 notional: chunks of 20 %
+    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    rec = Recorder(ex)
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(95000))  # E 4,500; MMR 5,700; ACMR 2,850
+    ex.advance(1)  # stage 1
+    ex.advance(1)  # stage 2: Q = 4500/5700, limit M(1 - 1.5 x 3 % x (1 - Q)) = 94,100 > ZP
+    fills = [e for e in ex.ledger(u) if e.type == "LIQ_FILL"]
+    assert len(fills) == 1 and ex.positions(u)[0].size == D("1.6")
+    assert ex.insurance_fund() - fund0 == D("189.400000")  # 0.5 % of 0.4 x 94,700
+    assert [e.type for e in ex.ledger(u) if e.type != "FEE"][-2:] == ["LIQ_FILL", "LIQ_FEE"]
+    partial = rec.of("LiquidationEvent")[-1]
+    assert (partial.stage, partial.size, partial.price) == ("partial", D("0.4"), D("94100.0"))
+    ex.advance(29)  # cooldown: no new order for 30 s
+    assert ex.positions(u)[0].size == D("1.6")
+    ex.advance(1)  # t = 32: the whole position, limit 94,654 (Q = 4,190.60 / 4,560)
+    assert ex.positions(u) == []
+    assert ex.insurance_fund() - fund0 == D("189.4") + D("757.6")
+    assert stages(rec, u)[-2:] == [("partial", BTC), ("recovered", None)]
+    assert ex.check_invariants() == []
+
+
+def test_stage_3_backstop_takeover_with_positive_equity():
+    ex = exchange(backstop_accounts=("blp",))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    rec = Recorder(ex)
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(95000))  # E 1,000 < ACMR 1,425: ZP = 94,000
+    ex.advance(2)
+    assert stages(rec, u) == [("cancel", None), ("backstop", BTC), ("recovered", None)]
+    assert ex.positions(u) == [] and usd(ex, u) == 0
+    pos = ex.positions(blp)[0]
+    assert pos.size == 1 and pos.entry_price == D("94333.5")  # 2/3 ZP + 1/3 M, to the tick
+    assert ex.insurance_fund() - fund0 == D("333.5")  # a third of the equity (to the tick)
+    event = next(e for e in rec.of("LiquidationEvent") if e.stage == "backstop")
+    assert event.counterparties == ("blp",) and event.equity_before == 1000
+    assert event.fund_after - event.fund_before == D("333.5")
+    assert ex.check_invariants() == []
+
+
+def test_stage_3_backstop_with_negative_equity_the_fund_pays():
+    ex = exchange(backstop_accounts=("blp",))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(93000))  # gap: E = -1,000
+    ex.advance(2)
+    assert ex.positions(u) == [] and usd(ex, u) == 0
+    assert ex.positions(blp)[0].entry_price == D(93000)  # at the mark
+    assert fund0 - ex.insurance_fund() == D(1000)
+    assert ex.check_invariants() == []
+
+
+def test_fund_step_limit_hit_leads_to_adl_at_the_bankruptcy_price():
+    ex = exchange(insurance_fund=D(5000))  # step budget 500 < deficit 1,000; no BLPs
+    funded(ex, "mm", "100000000")
+    s1, s2 = funded(ex, "s1", "3000"), funded(ex, "s2", "50000")
+    u = funded(ex, "u", "6000")
+    ex.place_order(s1, BTC, "sell", D("0.5"), price=D(100000))
+    ex.place_order(s2, BTC, "sell", D("0.5"), price=D(100000))
+    ex.place_order(u, BTC, "buy", D(1), price=D(100000), tif="ioc")
+    ex.place_order(s2, BTC, "sell", D("0.1"), price=D(120000))  # canceled by ADL
+    rec = Recorder(ex)
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(93000))  # E = -1,000; zero price = p_bk = 94,000
+    ex.advance(2)
+    adl = [e for e in rec.of("LiquidationEvent") if e.stage == "adl"]
+    assert len(adl) == 1 and adl[0].price == D(94000)
+    assert adl[0].counterparties == ("s1", "s2")  # the higher-leverage short first
+    assert ex.positions(u) == [] and usd(ex, u) == 0
+    assert ex.positions(s1) == [] and ex.positions(s2) == []
+    assert ex.open_orders(s2) == []
+    assert ex.insurance_fund() == fund0  # the fund paid nothing
+    assert ex.check_invariants() == []
+
+
+def test_dydx_insurance_example():
+    """dYdX's published insurance example: fund 1,000, one resting bid of 500 at 0.77."""
+    from exchange_local.config import AssetSpec, MarketSpec
+
+    market = MarketSpec("DYDX-PERP", "DYDX", D("0.001"), D(1), D(20), D(0), D(10**9), D(1000),
+                        maker_fee=D(0), taker_fee=D(0))  # fmt: skip
+    assets = (AssetSpec("USD", D(1), D(1), D(0), decimals=6),
+              AssetSpec("DYDX", D("0.5"), D("0.5"), D(0), 6, D(1), collateral=False))  # fmt: skip
+    ex = Exchange(ExchangeConfig(markets=(market,), assets=assets, mark_source="index",
+                                 insurance_fund=D(1000)))  # fmt: skip
+    funded(ex, "mm", "100000")
+    u = funded(ex, "u", "100")
+    ex.place_order("mm", "DYDX-PERP", "sell", D(500), price=D(1))
+    ex.place_order(u, "DYDX-PERP", "buy", D(500), price=D(1), tif="ioc")  # MMF 3 %
+    ex.place_order("mm", "DYDX-PERP", "buy", D(500), price=D("0.77"))
+    ex.set_index_price("DYDX", D("0.801"))
+    h = ex.health(u)
+    assert h.equity == D("0.5") and h.mmr == D("12.015")
+    assert h.positions[0].bankruptcy_price == D("0.8")
+    ex.advance(3)
+    assert ex.positions(u) == [] and usd(ex, u) == 0
+    assert ex.insurance_fund() == D(1000) - D(15)
+    fills = [e for e in ex.ledger(u) if e.type == "LIQ_FILL"]
+    assert len(fills) == 1 and not [e for e in ex.ledger(u) if e.type == "LIQ_FEE"]
+    assert ex.check_invariants() == []
+
+
+def test_settle_market_closes_everything_at_the_price():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "100000")
+    open_long(ex, u, "1")
+    ex.place_order("mm", BTC, "buy", D(1), price=D(90000))
+    before = usd(ex, u)
+    assert ex.settle_market(BTC, D(101000)) == 2
+    assert ex.positions(u) == [] and ex.positions("mm") == []
+    assert usd(ex, u) - before == D(1000)
+    assert [e.type for e in ex.ledger(u)][-1] == "ADMIN_SETTLE"
+    assert ex.open_orders("mm") == [] and ex.market(BTC).reduce_only
+    with pytest.raises(MarketHalted):
+        ex.place_order(u, BTC, "buy", D(1), price=D(100000))
+    assert ex.check_invariants() == []
+
+
+def test_rollback_reverses_trades_refunds_fees_and_leaves_funding():
+    markets = default_markets()
+    ex = Exchange(ExchangeConfig(markets=markets, mark_source="index"))
+    a, b = funded(ex, "a", "100000"), funded(ex, "b", "100000")
+    ex.advance(10)
+    ex.place_order(b, BTC, "sell", D(1), price=D(100000))
+    ex.place_order(a, BTC, "buy", D(1), price=D(100000), tif="ioc")
+    ex.set_index_price("BTC", D(101000))
+    ex.advance(25)  # a settlement at t = 30 pays a 1,000
+    assert usd(ex, a) == D(100000) - D(50) + D(1000)
+    assert ex.rollback_trades(BTC, D(5), D(20)) == 1
+    assert ex.positions(a) == [] and ex.positions(b) == []
+    assert usd(ex, a) == D(100000) and usd(ex, b) == D(100000)
+    assert [e.type for e in ex.ledger(a)][-1] == "ROLLBACK"
+    assert ex.ledger(a)[-1].ref == "rollback of fill:1"
+    assert ex.check_invariants() == []
+
+
+def test_insurance_fund_history_and_status_words():
+    ex = exchange(backstop_accounts=("blp",))
+    funded(ex, "mm", "100000000")
+    funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.set_index_price("BTC", D(95000))
+    assert ex.health(u).status == "liquidating"  # crossed; the next tick starts stage 1
+    ex.advance(1)
+    assert ex.health(u).status == "liquidating"
+    ex.advance(1)
+    assert ex.health(u).status == "ok"  # closed out: nothing left at risk
+    fund_rows = ex.ledger(INSURANCE)
+    assert fund_rows[-1].type == "BACKSTOP"
