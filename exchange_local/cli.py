@@ -1,9 +1,39 @@
-"""`exchange-local`: the exchange's command line (benchmarks now; server and scenarios later)."""
+"""`exchange-local`: the exchange's command line (benchmarks, ledger export; server and
+scenarios later).
+
+Why `ledger` reads the store directly: constructing an Exchange restores the engine and writes a
+snapshot on close, so an export would modify the very file it reports on. The export opens the
+store read-only (store.LedgerReader) and works even while an exchange has it open.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import os
+import sqlite3
 import sys
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import TextIO
+
+from exchange_local.clock import seconds_to_ms
+from exchange_local.errors import ExchangeError, StoreError
+from exchange_local.ledger import LedgerEntry
+from exchange_local.store import LedgerReader
+
+CSV_COLUMNS = ("txid", "time", "type", "asset", "amount", "balance", "ref")
+RIGHT_ALIGNED = {"txid", "time", "amount", "balance"}  # numbers line up on their last digit
+LIST_ACCOUNTS = 20  # an unknown account's error names this many of the store's accounts
+MAX_MS = 2**63 - 1  # SQLite's largest integer: no exchange time can be later
+
+
+class CliError(Exception):
+    """A refusal the user can act on: printed as one line on stderr, no traceback."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +48,22 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="100,000 operations instead of 1,000,000"
     )
     bench.add_argument("--smoke", action="store_true", help="a tiny run that only proves it works")
+    ledger = sub.add_parser(
+        "ledger",
+        help="export an account's ledger from a durable store (read-only)",
+        description="Print an account's ledger legs with the balance after each, or write them "
+        "as CSV (txid,time,type,asset,amount,balance,ref; time in exchange seconds, amounts as "
+        "exact decimals). The store is opened read-only and never modified.",
+        epilog="Exit status: 0 done; 1 the store, account or CSV file cannot be used; "
+        "2 bad options.",
+    )
+    ledger.add_argument("--db", required=True, metavar="PATH", help="the exchange's SQLite store")
+    ledger.add_argument("--account", required=True, metavar="NAME", help="the account to export")
+    ledger.add_argument(
+        "--csv", metavar="FILE", help="write CSV to FILE ('-': standard output) instead of a table"
+    )
+    ledger.add_argument("--since", metavar="S", help="only legs at or after S exchange seconds")
+    ledger.add_argument("--until", metavar="S", help="only legs at or before S exchange seconds")
     args = parser.parse_args(argv)
     if args.command == "bench":
         from exchange_local.bench import main as bench_main
@@ -25,7 +71,150 @@ def main(argv: list[str] | None = None) -> int:
         flags = ["--quick"] if args.quick else []
         flags += ["--smoke"] if args.smoke else []
         return bench_main(flags)
+    if args.command == "ledger":
+        try:
+            return export_ledger(args.db, args.account, args.csv, args.since, args.until)
+        except CliError as exc:
+            print(f"exchange-local ledger: error: {exc}", file=sys.stderr)
+            return exc.status
+        except BrokenPipeError:
+            # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 1
     return 2
+
+
+def _seconds_option(value: str | None, option: str) -> int | None:
+    """Exchange seconds from the command line as whole milliseconds, or a usage error."""
+    if value is None:
+        return None
+    try:
+        ms = seconds_to_ms(value, option)
+    except ExchangeError as exc:
+        raise CliError(str(exc), status=2) from None
+    if not 0 <= ms <= MAX_MS:
+        latest = Decimal(MAX_MS) / 1000
+        raise CliError(f"{option} must be between 0 and {latest} exchange seconds, got {value}", 2)
+    return ms
+
+
+def export_ledger(
+    db: str, account: str, csv_path: str | None, since: str | None, until: str | None
+) -> int:
+    """The `ledger` subcommand. Every refusal is a CliError (status 2 for bad options)."""
+    since_ms = _seconds_option(since, "--since")
+    until_ms = _seconds_option(until, "--until")
+    if since_ms is not None and until_ms is not None and since_ms > until_ms:
+        raise CliError(f"--since ({since}) is after --until ({until})", status=2)
+    if csv_path not in (None, "-") and _same_file(csv_path, db):
+        raise CliError(f"--csv {csv_path} is the store itself; choose another file")
+    try:
+        with LedgerReader(db) as reader:
+            if not reader.has_account(account):
+                raise CliError(f"there is no account {account!r} in {db}; {_known(reader)}")
+            # legs before --since are read too: the final balances count them
+            entries = reader.iter_entries(account, None, until_ms)
+            if csv_path is None:
+                _print_table(entries, since_ms, account, until, sys.stdout)
+            elif csv_path == "-":
+                _write_csv(entries, since_ms, sys.stdout)
+            else:
+                try:
+                    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+                        rows = _write_csv(entries, since_ms, fh)
+                except OSError as exc:
+                    raise CliError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
+                print(f"wrote {rows} ledger rows of {account} to {csv_path}")
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise CliError(f"{db} could not be read: {exc}") from None
+    return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether writing `a` would overwrite `b` (links and relative paths included)."""
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def _known(reader: LedgerReader) -> str:
+    names = reader.accounts()
+    if not names:
+        return "it holds no accounts"
+    shown = ", ".join(names[:LIST_ACCOUNTS])
+    more = f" and {len(names) - LIST_ACCOUNTS:,} more" if len(names) > LIST_ACCOUNTS else ""
+    return f"accounts: {shown}{more}"
+
+
+def _in_range(
+    entries: Iterable[LedgerEntry], since_ms: int | None, final: dict[str, Decimal]
+) -> Iterator[LedgerEntry]:
+    """The entries at or after `since_ms`; `final` collects the last balance of every asset."""
+    since = None if since_ms is None else Decimal(since_ms) / 1000
+    for entry in entries:
+        final[entry.asset] = entry.balance
+        if since is None or entry.time >= since:
+            yield entry
+
+
+def _plain(value: Decimal) -> str:
+    """Exact decimal text without exponent (1E-7 -> 0.0000001): what spreadsheets parse."""
+    return format(value, "f")
+
+
+def _fields(entry: LedgerEntry) -> list[str]:
+    return [
+        str(entry.txid),
+        _plain(entry.time),
+        entry.type,
+        entry.asset,
+        _plain(entry.amount),
+        _plain(entry.balance),
+        entry.ref,
+    ]
+
+
+def _write_csv(entries: Iterable[LedgerEntry], since_ms: int | None, out: TextIO) -> int:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    rows = 0
+    for entry in _in_range(entries, since_ms, {}):
+        writer.writerow(_fields(entry))
+        rows += 1
+    return rows
+
+
+def _print_table(
+    entries: Iterable[LedgerEntry],
+    since_ms: int | None,
+    account: str,
+    until: str | None,
+    out: TextIO,
+) -> None:
+    final: dict[str, Decimal] = {}
+    rows = [_fields(e) for e in _in_range(entries, since_ms, final)]
+    if rows:
+        table = [list(CSV_COLUMNS), *rows]
+        widths = [max(len(row[i]) for row in table) for i in range(len(CSV_COLUMNS))]
+        for row in table:
+            cells = [
+                cell.rjust(width) if name in RIGHT_ALIGNED else cell.ljust(width)
+                for name, cell, width in zip(CSV_COLUMNS, row, widths, strict=True)
+            ]
+            out.write("  ".join(cells).rstrip() + "\n")
+    else:
+        ranged = " in the range" if since_ms is not None or until is not None else ""
+        out.write(f"no ledger entries for {account}{ranged}\n")
+    when = f" at {until} s" if until is not None else ""
+    out.write(f"\nfinal balance{when}:\n")
+    if not final:
+        out.write("  (none)\n")
+    texts = {asset: _plain(balance) for asset, balance in final.items()}
+    asset_width = max((len(asset) for asset in texts), default=0)
+    value_width = max((len(text) for text in texts.values()), default=0)
+    for asset, text in texts.items():
+        out.write(f"  {asset.ljust(asset_width)}  {text.rjust(value_width)}\n")
 
 
 if __name__ == "__main__":
