@@ -305,7 +305,14 @@ class Backstop(SettlementJobs):
     # --- stage 5: auto-deleveraging -----------------------------------------------------------
 
     def _adl_ranking(self, m: MarketRuntime, long_side: bool) -> list[tuple[Decimal, Decimal, str]]:
-        """Positions on one side ranked first-in-line first: (M/EP or EP/M) * leverage."""
+        """Positions on one side ranked first-in-line first: (M/EP or EP/M) * leverage.
+
+        Ranked once per tick and side (it costs an equity sum per position); callers read each
+        account's current position, so sizes closed earlier in the same tick are respected."""
+        key = (m.symbol, long_side)
+        cached = self._adl_cache.get(key)
+        if cached is not None and cached[0] == self.now_ms:
+            return cached[1]
         rows = []
         floor = Decimal("0.01")
         for acct in self._accounts.values():
@@ -319,6 +326,7 @@ class Backstop(SettlementJobs):
             score = pnl * (abs(pos.size) * m.mark / max(equity, floor))
             rows.append((-score, -abs(pos.size), acct.account_id))
         rows.sort()
+        self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
     def _adl(self, acct: Account, sums: Sums) -> None:
@@ -338,7 +346,10 @@ class Backstop(SettlementJobs):
             for _, _, other in self._adl_ranking(m, long_side=pos.size < 0):
                 if remaining == 0:
                     break
-                their = abs(self._accounts[other].positions[m.symbol].size)
+                theirs = self._copy_pos(plan, other, m.symbol).size
+                if theirs == 0 or (theirs > 0) != (pos.size < 0):
+                    continue  # closed earlier in this tick
+                their = abs(theirs)
                 q = min(remaining, their)
                 signed = -q if pos.size > 0 else q  # the bankrupt account's trade
                 self._trade_legs(plan, m.symbol, acct.account_id, signed, zp, other, zp)

@@ -16,7 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 from exchange_local.bench_book import generate_stream, run_book_bench
-from exchange_local.bench_scale import bench_health, bench_ledger_writes, bench_settlement
+from exchange_local.bench_scale import (
+    bench_health,
+    bench_ledger_writes,
+    bench_liquidation_scan,
+    bench_settlement,
+)
 from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
 from exchange_local.errors import ExchangeError
 from exchange_local.exchange import Exchange
@@ -192,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
         f"  (target >= 300 k/s); restart with {writes['legs']:,} legs"
         f" {writes['restart_s']:.2f} s  (target: 1 M in <= 5 s)"
     )
-    for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle)):
+    liq = bench_liquidation_scan(int(100_000 * scale))
+    print(
+        f"  liquidation scan, {liq['accounts']:,} accounts: quiet 1 % move"
+        f" {liq['quiet_tick_s'] * 1000:.1f} ms (target <= 50 ms); 10 % fall liquidating"
+        f" {liq['liquidated']:,}: {liq['crash_s']:.2f} s to all stage-1/2 orders"
+    )
+    for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle),
+                      ("liquidation", liq)):  # fmt: skip
         if not run["invariants_ok"]:
             print(f"  INVARIANTS FAILED after the {name} run")
             return 1

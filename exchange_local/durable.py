@@ -25,7 +25,7 @@ SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
 TRANSIENT = (
     "_store", "_subscribers", "_in_command", "_replaying", "_weight_cache", "_fraction_cache",
-    "_last_snapshot", "_config_given",
+    "_last_snapshot", "_config_given", "_adl_cache",
     *COMMANDS,
 )  # fmt: skip
 

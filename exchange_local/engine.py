@@ -131,6 +131,7 @@ class ExchangeCore:
         self._liq_move = ZERO
         self._liquidating: set[str] = set()
         self._halted: set[tuple[str, str]] = set()  # (account, stage) refused by a check
+        self._adl_cache: dict[tuple[str, bool], tuple[int, list[tuple[Decimal, Decimal, str]]]] = {}
         self._stage_log: list[tuple[int, str, str]] = []  # (ms, account, stage): for reports
         self._fills: deque[Fill] = deque(maxlen=MAX_FILLS_KEPT)
         self._funding: dict[str, FundingState] = {}
