@@ -223,3 +223,72 @@ def test_insurance_fund_history_and_status_words():
     assert ex.health(u).status == "ok"  # closed out: nothing left at risk
     fund_rows = ex.ledger(INSURANCE)
     assert fund_rows[-1].type == "BACKSTOP"
+
+
+def test_backstop_allocation_is_pro_rata_to_remaining_capacity():
+    ex = exchange(backstop_accounts=("b1", "b2"), backstop_minute_capacity=D(150000))
+    funded(ex, "mm", "100000000")
+    b1, b2 = funded(ex, "b1", "10000000"), funded(ex, "b2", "10000000")
+    u1, u2 = funded(ex, "u1", "6000"), funded(ex, "u2", "9000")
+    open_long(ex, u1, "1")
+    ex.place_order(u2, "ETH-PERP", "sell", D("0.001"), price=D(3100))  # keeps u2 distinct
+    ex.cancel_all(u2)
+    ex.set_index_price("BTC", D(95000))
+    ex.advance(2)  # u1 (95,000 notional) split evenly: both BLPs had 150,000 left
+    assert [p.size for p in ex.positions(b1)] == [D("0.5")]
+    assert [p.size for p in ex.positions(b2)] == [D("0.5")]
+    ex._accounts[b1].backstop_takeovers.append((ex.now_ms, D(50000)))  # b1 used more
+    ex.set_index_price("BTC", D(100000))
+    open_long(ex, u2, "1.5")
+    ex.set_index_price("BTC", D(95000))  # u2: E 1,500 < ACMR 2,137.5
+    ex.advance(2)  # remaining: b1 150,000 - 97,500 = 52,500, b2 102,500; 1.5 BTC pro rata
+    got1 = ex.positions(b1)[0].size - D("0.5")
+    got2 = ex.positions(b2)[0].size - D("0.5")
+    assert got1 + got2 == D("1.5")
+    # 15,000 lots x 52,500/155,000 = 5,080.6 -> 5,080; the remainder lot goes to the BLP with
+    # the most capacity left (b2)
+    assert got1 == D("0.5080") and got2 == D("0.9920")
+    assert ex.check_invariants() == []
+
+
+def test_backstop_capacity_window_and_hard_loss_cap():
+    ex = exchange(backstop_accounts=("blp",), backstop_minute_capacity=D(100000),
+                  backstop_loss_cap=D(500))  # fmt: skip
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    users = [funded(ex, f"u{i}", "6000") for i in range(3)]
+    for u in users:
+        open_long(ex, u, "1")
+    ex.place_order("mm", BTC, "buy", D(10), price=D(93900))  # the book, for what BLPs skip
+    rec = Recorder(ex)
+    ex.set_index_price("BTC", D(95000))
+    ex.advance(2)
+    takeovers = [e for e in rec.of("LiquidationEvent") if e.stage == "backstop"]
+    assert [e.account for e in takeovers] == ["u0"]  # 95,000 of the minute's 100,000
+    assert {e.account for e in rec.of("LiquidationEvent") if e.stage == "book_close"} == {
+        "u1",
+        "u2",
+    }
+    assert ex.positions(blp)[0].size == 1
+    ex.set_index_price("BTC", D(100000))
+    u3 = funded(ex, "u3", "6000")
+    open_long(ex, u3, "1")
+    ex.advance(61)  # the minute window has passed
+    ex.set_index_price("BTC", D(93500))  # the BLP's long from 94,333.5 loses 833.5 > cap 500
+    ex.advance(2)
+    assert not [e for e in rec.of("LiquidationEvent")
+                if e.stage == "backstop" and e.account == "u3"]  # fmt: skip
+    assert ex.check_invariants() == []
+
+
+def test_adl_quintiles_refresh_every_30_seconds():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    longs = [funded(ex, f"l{i}", str(5000 * (i + 1))) for i in range(5)]
+    for acct in longs:
+        open_long(ex, acct, "0.5")
+    assert ex.health(longs[0]).positions[0].adl_quintile is None
+    ex.advance(30)
+    quintiles = [ex.health(a).positions[0].adl_quintile for a in longs]
+    assert quintiles == [5, 4, 3, 2, 1]  # the least equity per position is first in line
+    assert ex.health("mm").positions[0].adl_quintile == 5  # alone on the short side
