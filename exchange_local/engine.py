@@ -44,7 +44,8 @@ from exchange_local.money import ZERO, decimals_of, to_decimal
 from exchange_local.orders import Fill, Order
 from exchange_local.state import Account, MarketRuntime
 
-MAX_FILLS_KEPT = 200_000  # fills an operator rollback can reach
+MAX_FILLS_KEPT = 20_000  # fills an operator rollback can reach (they ride in every snapshot)
+MAX_STAGES_KEPT = 10_000
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -132,7 +133,8 @@ class ExchangeCore:
         self._liquidating: set[str] = set()
         self._halted: set[tuple[str, str]] = set()  # (account, stage) refused by a check
         self._adl_cache: dict[tuple[str, bool], tuple[int, list[tuple[Decimal, Decimal, str]]]] = {}
-        self._stage_log: list[tuple[int, str, str]] = []  # (ms, account, stage): for reports
+        # (ms, account, stage), newest last: for reports and scenarios
+        self._stage_log: deque[tuple[int, str, str]] = deque(maxlen=MAX_STAGES_KEPT)
         self._fills: deque[Fill] = deque(maxlen=MAX_FILLS_KEPT)
         self._funding: dict[str, FundingState] = {}
         self.halted_reasons: list[str] = []
@@ -312,6 +314,7 @@ class ExchangeCore:
         return {a: v for a, v in totals.items() if v != 0}
 
     def insurance_fund(self) -> Decimal:
+        """The fund's balance; its history is `ledger("INSURANCE")` and LiquidationEvents."""
         return self._ledger.balance(INSURANCE, "USD")
 
     # --- prices ----------------------------------------------------------------------------

@@ -170,3 +170,31 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
 @pytest.mark.slow
 def test_sigkill_many_times(tmp_path):
     _crash_and_recover(tmp_path, kills=25, seed=11)
+
+
+def _cooldown_scenario(ex: Exchange, split_at: int | None = None, path: str = "") -> Exchange:
+    """Stage 2 of a liquidation, with the store reopened in the middle of its 30 s cooldown."""
+    for name, usd in (("mm", "100000000"), ("u", "14500")):
+        ex.create_account(name)
+        ex.deposit(name, "USD", D(usd))
+    ex.place_order("mm", BTC, "sell", D(2), price=D(100000))
+    ex.place_order("u", BTC, "buy", D(2), price=D(100000), tif="ioc")
+    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex.set_index_price("BTC", D(95000))
+    for second in range(40):
+        if split_at == second:
+            del ex  # killed mid-cooldown: no close(), no final snapshot
+            ex = Exchange(store=path)
+        ex.advance(1)
+    return ex
+
+
+def test_liquidation_cooldown_survives_a_restart(tmp_path):
+    memory = _cooldown_scenario(Exchange(ExchangeConfig(mark_source="index")))
+    path = str(tmp_path / "liq.sqlite")
+    durable = _cooldown_scenario(
+        Exchange(ExchangeConfig(mark_source="index"), store=path), split_at=10, path=path
+    )
+    for acct in ("u", "mm", "INSURANCE"):
+        assert durable.ledger(acct) == memory.ledger(acct)
+    assert durable.positions("u") == memory.positions("u") == []
