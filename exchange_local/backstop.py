@@ -8,6 +8,7 @@ USD is set to exactly 0 and the rounding residual (a few ticks) goes to the insu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -304,14 +305,20 @@ class Backstop(SettlementJobs):
 
     # --- stage 5: auto-deleveraging -----------------------------------------------------------
 
-    def _adl_ranking(self, m: MarketRuntime, long_side: bool) -> list[tuple[Decimal, Decimal, str]]:
+    def _adl_ranking(
+        self,
+        m: MarketRuntime,
+        long_side: bool,
+        equity_of: Callable[[Account], Decimal] | None = None,
+    ) -> list[tuple[Decimal, Decimal, str]]:
         """Positions on one side ranked first-in-line first: (M/EP or EP/M) * leverage.
 
-        Ranked once per tick and side (it costs an equity sum per position); callers read each
-        account's current position, so sizes closed earlier in the same tick are respected."""
+        For execution it is ranked once per tick and side (it costs an equity sum per position);
+        callers read each account's current position, so sizes closed earlier in the same tick
+        are respected. `equity_of` lets the quintile refresh share one equity per account."""
         key = (m.symbol, long_side)
         cached = self._adl_cache.get(key)
-        if cached is not None and cached[0] == self.now_ms:
+        if equity_of is None and cached is not None and cached[0] == self.now_ms:
             return cached[1]
         rows = []
         floor = Decimal("0.01")
@@ -321,12 +328,13 @@ class Backstop(SettlementJobs):
                 continue
             if acct.liquidation_status is not None:
                 continue
-            equity = self._sums(acct).equity
+            equity = equity_of(acct) if equity_of is not None else self._equity(acct)
             pnl = m.mark / pos.entry_price if pos.size > 0 else pos.entry_price / m.mark
             score = pnl * (abs(pos.size) * m.mark / max(equity, floor))
             rows.append((-score, -abs(pos.size), acct.account_id))
         rows.sort()
-        self._adl_cache[key] = (self.now_ms, rows)
+        if equity_of is None:
+            self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
     def _adl(self, acct: Account, sums: Sums) -> None:
@@ -386,13 +394,34 @@ class Backstop(SettlementJobs):
                 "at the bankrupt position's zero price",
             )
 
+    def _equity(self, acct: Account) -> Decimal:
+        """E_mm alone (collateral at its weights plus unsettled PnL): no requirements."""
+        equity = ZERO
+        for asset, amount in self._ledger.balances[acct.account_id].items():
+            if amount > 0:
+                equity += amount * self.prices[asset] * self._weights(asset, amount)[0]
+            elif amount < 0:
+                equity += amount * self.prices[asset]
+        for symbol, pos in acct.positions.items():
+            if pos.size:
+                equity += pos.size * (self._markets[symbol].mark - pos.settle_price)
+        return equity
+
     def _refresh_adl_quintiles(self) -> None:
         """Each position's place in the ADL queue: 5 = first in line (MECHANICS 4, stage 5)."""
+        equities: dict[str, Decimal] = {}
+
+        def equity_of(acct: Account) -> Decimal:
+            found = equities.get(acct.account_id)
+            if found is None:
+                found = equities[acct.account_id] = self._equity(acct)
+            return found
+
         for acct in self._accounts.values():
             acct.adl_quintiles = {}
         for m in self._markets.values():
             for long_side in (True, False):
-                ranking = self._adl_ranking(m, long_side)
+                ranking = self._adl_ranking(m, long_side, equity_of)
                 n = len(ranking)
                 for rank, (_, _, account) in enumerate(ranking):
                     self._accounts[account].adl_quintiles[m.symbol] = 5 - (rank * 5) // n

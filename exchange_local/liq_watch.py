@@ -58,12 +58,17 @@ class LiquidationWatch:
         return [account for _, account in self._sorted[:end]]
 
     def rebase(self, prices: dict[str, Decimal]) -> list[str]:
-        """Take current prices as the reference; returns every watched account (to recompute)."""
+        """Take current prices as the reference, carrying every threshold over.
+
+        Safe while |M/R - 1| < t, and |C/R - 1| <= mu, gives safe while |M/C - 1| < t' with
+        t' = (t - mu)/(1 + mu). Returns the accounts whose t' is no longer positive: only those
+        need a fresh evaluation (a full re-evaluation would cost O(accounts) Decimal work)."""
+        move = self.max_move(prices)
         self.reference = dict(prices)
-        accounts = list(self.thresholds)
-        self.thresholds.clear()
-        self._sorted.clear()
-        return accounts
+        carried = [((t - move) / (ONE + move), account) for t, account in self._sorted]
+        self._sorted = SortedList(carried)
+        self.thresholds = {account: t for t, account in carried}
+        return [account for t, account in carried if t <= 0]
 
     def __len__(self) -> int:
         return len(self.thresholds)

@@ -18,6 +18,7 @@ from exchange_local.risk import Sums
 from exchange_local.state import Account, MarketRuntime
 
 ADL_REFRESH_MS = 30_000
+ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
 FILLABLE_BAND = Decimal("1.5")
 
 
@@ -58,7 +59,7 @@ class LiquidationJobs(Backstop):
             watch.reference = dict(self.prices)
         move = watch.max_move(self.prices)
         if move > REBASE_MOVE:
-            self._margin_dirty.update(watch.rebase(self.prices))
+            watch.rebase(self.prices)  # thresholds carried over; the due ones come below
             move = ZERO
         self._liq_move = move
         due = set(watch.due(move))
@@ -89,7 +90,7 @@ class LiquidationJobs(Backstop):
                 self._liq_watch.set(account_id, self._safe_move(acct, sums), self._liq_move)
             else:
                 self._liq_watch.discard(account_id)
-        if t_ms % ADL_REFRESH_MS == 0:
+        if t_ms % ADL_REFRESH_MS == ADL_REFRESH_OFFSET_MS:
             self._refresh_adl_quintiles()
 
     def _record_level(self, acct: Account, sums: Sums) -> None:

@@ -288,7 +288,7 @@ def test_adl_quintiles_refresh_every_30_seconds():
     for acct in longs:
         open_long(ex, acct, "0.5")
     assert ex.health(longs[0]).positions[0].adl_quintile is None
-    ex.advance(30)
+    ex.advance(15)  # refreshed every 30 s, mid-way between settlements
     quintiles = [ex.health(a).positions[0].adl_quintile for a in longs]
     assert quintiles == [5, 4, 3, 2, 1]  # the least equity per position is first in line
     assert ex.health("mm").positions[0].adl_quintile == 5  # alone on the short side
