@@ -121,3 +121,23 @@ def test_funding_payments_sum_to_zero_with_the_fund():
     assert m.funding_rate == record.rate and m.next_funding_time == 7200
     assert m.next_settlement_time == 3630
     assert ex._ledger.balance(INSURANCE, "USD") >= fund0
+
+
+def test_a_broken_invariant_halts_the_markets_at_the_next_settlement():
+    ex = no_fee_exchange()
+    a, b = funded(ex, "a"), funded(ex, "b")
+    ex.place_order(b, BTC, "sell", D(1), price=D(100000))
+    ex.place_order(a, BTC, "buy", D(1), price=D(100000), tif="ioc")
+    events = []
+    ex.subscribe(events.append)
+    ex._ledger.balances[a]["USD"] += D("0.01")  # a balance changed outside the ledger
+    ex.advance(30)
+    halted = [e for e in events if e.kind == "InvariantViolated"]
+    assert len(halted) == 1 and "USD" in halted[0].problems[0]
+    assert all(ex.market(m).reduce_only for m in ex.markets())
+    from exchange_local import MarketHalted
+
+    with pytest.raises(MarketHalted):
+        ex.place_order(a, BTC, "buy", D(1), price=D(100000))
+    ex.place_order(b, BTC, "buy", D(1), price=D(101000))
+    assert ex.place_order(a, BTC, "sell", D(1), price=D(101000), tif="ioc").filled == 1
