@@ -53,13 +53,22 @@ class LiquidationJobs(Backstop):
         )
         return distance / sensitivity
 
+    def _watched_prices(self) -> dict[str, Decimal]:
+        """Every price margin depends on: each asset's index (collateral) and each market's
+        mark (positions). Under the robust mark the two differ and either may move alone."""
+        prices = dict(self.prices)
+        for symbol, m in self._markets.items():
+            prices[symbol] = m.mark
+        return prices
+
     def _candidates(self) -> list[str]:
         watch: LiquidationWatch = self._liq_watch
+        prices = self._watched_prices()
         if not watch.reference:
-            watch.reference = dict(self.prices)
-        move = watch.max_move(self.prices)
+            watch.reference = prices
+        move = watch.max_move(prices)
         if move > REBASE_MOVE:
-            watch.rebase(self.prices)  # thresholds carried over; the due ones come below
+            watch.rebase(prices)  # thresholds carried over; the due ones come below
             move = ZERO
         self._liq_move = move
         due = set(watch.due(move))

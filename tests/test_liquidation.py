@@ -292,3 +292,24 @@ def test_adl_quintiles_refresh_every_30_seconds():
     quintiles = [ex.health(a).positions[0].adl_quintile for a in longs]
     assert quintiles == [5, 4, 3, 2, 1]  # the least equity per position is first in line
     assert ex.health("mm").positions[0].adl_quintile == 5  # alone on the short side
+
+
+def test_a_mark_that_slides_while_the_index_stands_still_is_watched():
+    """Robust mark: the book moves the mark with no index change; liquidation must follow."""
+    markets = tuple(replace(m, maker_fee=D(0), taker_fee=D(0)) for m in default_markets())
+    ex = Exchange(ExchangeConfig(markets=markets))  # the robust mark
+    funded(ex, "mm", "100000000")
+    funded(ex, "mm2", "100000000")
+    u = funded(ex, "u", "6500")  # off every boundary: its safe move is about 0.4 %
+    open_long(ex, u, "1")
+    ex.advance(5)  # u is evaluated and found safe: it leaves the dirty set for the watch list
+    assert ex.health(u).status == "ok"
+    rec = Recorder(ex)
+    ex.place_order("mm", BTC, "buy", D(1), price=D(93000))
+    ex.place_order("mm2", BTC, "sell", D("0.5"), price=D(93000), tif="ioc")  # last 93,000
+    ex.place_order("mm2", BTC, "sell", D(1), price=D(93100))
+    assert ex.market(BTC).index == D(100000)
+    ex.advance(300)
+    assert ex.market(BTC).mark < D(95000)  # slid with the book; the index never moved
+    assert ("cancel", None) in stages(rec, u)
+    assert ex.positions(u) == []
