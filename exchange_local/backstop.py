@@ -14,7 +14,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from exchange_local.events import LiquidationEvent
 from exchange_local.ledger import INSURANCE, SETTLEMENT_CLEARING, Leg, TxType
-from exchange_local.money import ONE, ZERO, quantize_usd, quantize_usd_up
+from exchange_local.money import ONE, ZERO, quantize_usd, quantize_usd_down, quantize_usd_up
 from exchange_local.orders import CancelReason
 from exchange_local.positions import Position
 from exchange_local.risk import Sums
@@ -150,6 +150,17 @@ class Backstop(SettlementJobs):
 
     # --- backstop liquidity providers ----------------------------------------------------
 
+    def _blp_capacities(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Per BLP: (USD notional its windows and loss cap allow, free initial margin)."""
+        caps = {}
+        for acct in self._accounts.values():
+            if acct.kind == "backstop":
+                window = self._blp_capacity(acct)
+                if window > 0:
+                    sums = self._sums(acct)
+                    caps[acct.account_id] = (window, max(ZERO, sums.initial_equity - sums.imr))
+        return caps
+
     def _blp_capacity(self, blp: Account) -> Decimal:
         """USD notional a BLP may still take: per-minute and per-hour windows, loss cap."""
         cfg = self.config
@@ -168,12 +179,16 @@ class Backstop(SettlementJobs):
             ZERO, min(cfg.backstop_minute_capacity - minute, cfg.backstop_hour_capacity - hour)
         )
 
-    def _allocate(self, m: MarketRuntime, size: Decimal) -> list[tuple[str, Decimal]] | None:
+    def _allocate(
+        self, m: MarketRuntime, size: Decimal, capacities: dict[str, tuple[Decimal, Decimal]]
+    ) -> list[tuple[str, Decimal]] | None:
         """Split |size| among BLPs pro rata to remaining capacity, in lots; None if they cannot
-        take it all. The rounding remainder goes to the BLP with most capacity left, then id."""
+        take it all. A BLP's capacity here is also what its free margin carries at this
+        market's base IMF. The rounding remainder goes to the BLP with most capacity left,
+        then by id. `capacities` is shared across one account's positions and consumed."""
         notional = abs(size) * m.mark
-        caps = [(a.account_id, self._blp_capacity(a)) for a in self._accounts.values()
-                if a.kind == "backstop"]  # fmt: skip
+        imf = m.spec.base_imf
+        caps = [(a, min(window, free / imf)) for a, (window, free) in sorted(capacities.items())]
         caps = [(a, c) for a, c in caps if c > 0]
         total = sum((c for _, c in caps), ZERO)
         if not caps or total < notional:
@@ -185,6 +200,10 @@ class Backstop(SettlementJobs):
             best = min(caps, key=lambda ac: (-ac[1], ac[0]))[0]
             shares = [(a, n + left if a == best else n) for a, n in shares]
         sign = 1 if size > 0 else -1
+        for a, n in shares:
+            window, free = capacities[a]
+            taken = n * m.lot * m.mark
+            capacities[a] = (window - taken, free - taken * imf)
         return [(a, sign * n * m.lot) for a, n in shares if n]
 
     # --- stage 3: backstop takeover ------------------------------------------------------
@@ -195,8 +214,9 @@ class Backstop(SettlementJobs):
         take at 2/3 ZP + 1/3 M; E_mm < 0: BLPs take at the mark and the fund pays the deficit."""
         rows = self._open_positions(acct)
         allocations = []
+        capacities = self._blp_capacities()
         for m, pos, mmf in rows:
-            shares = self._allocate(m, pos.size)
+            shares = self._allocate(m, pos.size, capacities)
             if shares is None:
                 return False
             allocations.append((m, pos, mmf, shares))
@@ -280,25 +300,36 @@ class Backstop(SettlementJobs):
 
     def _fund_budget(self, fund_start: Decimal) -> Decimal:
         """Stage 4: what the fund may lose for one account in this tick."""
-        return max(ZERO, min(self._fund(), fund_start * self.config.insurance_step_fraction))
+        budget = min(self._fund(), fund_start * self.config.insurance_step_fraction)
+        return max(ZERO, quantize_usd_down(budget))  # a USD amount: to the quantum
 
     # --- stage 4: the insurance fund pays a deficit -----------------------------------------
 
     def _cover_deficit(self, acct: Account, fund_start: Decimal) -> Decimal:
-        """A flat account with negative USD: the fund pays what its step budget allows."""
-        usd = self._ledger.balance(acct.account_id, "USD")
-        if usd >= 0 or any(p.size for p in acct.positions.values()):
+        """A flat account with negative equity: its coins pass to the fund at their weighted
+        value first (so the fund never pays a deficit the account could pay itself), then the
+        fund pays what is left, up to its step budget. Returns what the fund paid."""
+        if any(p.size for p in acct.positions.values()):
             return ZERO
         sums = self._sums(acct)
         if sums.equity >= 0:
-            return ZERO  # the loan is backed by collateral: not a deficit
-        pay = min(-sums.equity, self._fund_budget(fund_start))
-        if pay <= 0:
+            return ZERO
+        plan = Plan({}, [], [], ZERO)
+        self._pass_collateral(plan, acct, INSURANCE)
+        usd = self._ledger.balance(acct.account_id, "USD") + sum(
+            (a for who, asset, a in plan.legs if who == acct.account_id and asset == "USD"), ZERO
+        )
+        pay = min(-usd, self._fund_budget(fund_start)) if usd < 0 else ZERO
+        if pay > 0:
+            plan.legs += [(INSURANCE, "USD", -pay), (acct.account_id, "USD", pay)]
+        if not plan.legs:
             return ZERO
         before = self._fund()
-        self._post_tx(TxType.INSURANCE_COVER, [(INSURANCE, "USD", -pay),
-                                               (acct.account_id, "USD", pay)],
-                      f"deficit of {acct.account_id}")  # fmt: skip
+        try:
+            self._commit(plan, TxType.INSURANCE_COVER, f"deficit of {acct.account_id}", None)
+        except StageRefused as why:
+            self._halt_stage(acct, None, "insurance", str(why))
+            return ZERO
         self._emit_stage(acct, None, "insurance", None, None, sums, self._sums(acct), (),
                          before, self._fund(), f"the fund paid {pay}")  # fmt: skip
         return pay
@@ -337,12 +368,19 @@ class Backstop(SettlementJobs):
             self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
-    def _adl(self, acct: Account, sums: Sums) -> None:
+    def _adl(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
         """Close every position of a bankrupt account at its zero price against the top-ranked
-        opposite positions; their orders in that market are canceled."""
+        opposite positions; their orders in that market are canceled. The fund first gives
+        what its step budget allows (ADL only takes what BLPs and the fund cannot), which moves
+        the zero prices towards the marks."""
         rows = self._open_positions(acct)
         plan = Plan({}, [], [], ZERO)
         fund_before = self._fund()
+        gift = min(-sums.equity, self._fund_budget(fund_start)) if sums.equity < 0 else ZERO
+        if gift > 0:
+            plan.legs += [(INSURANCE, "USD", -gift), (acct.account_id, "USD", gift)]
+            sums = Sums(sums.equity + gift, sums.initial_equity + gift, sums.imr, sums.mmr,
+                        sums.notional)  # fmt: skip
         done: list[tuple[MarketRuntime, Decimal, Decimal, list[str]]] = []
         for m, pos, mmf in rows:
             # rounded in the bankrupt account's favour, so the close-out residual is >= 0

@@ -132,6 +132,8 @@ class ExchangeCore:
         self._liq_move = ZERO
         self._liquidating: set[str] = set()
         self._halted: set[tuple[str, str]] = set()  # (account, stage) refused by a check
+        self._rolled_back: set[int] = set()  # fill ids an operator has reversed
+        self._last_attempt: dict[str, str] = {}  # account -> last unfilled liquidation stage
         self._adl_cache: dict[tuple[str, bool], tuple[int, list[tuple[Decimal, Decimal, str]]]] = {}
         # (ms, account, stage), newest last: for reports and scenarios
         self._stage_log: deque[tuple[int, str, str]] = deque(maxlen=MAX_STAGES_KEPT)

@@ -87,6 +87,7 @@ class FundingJobs(RiskViews):
                     continue
                 amount = payment(pos.size, m.index, rate)
                 legs.append((acct.account_id, "USD", -amount))
+                self._margin_dirty.add(acct.account_id)  # equity moved without a price move
                 pos.funding_paid += amount
                 acct.funding_history.append(AccountFunding(now, m.symbol, pos.size, rate, amount))
                 if amount > 0:

@@ -92,7 +92,9 @@ class LiquidationJobs(Backstop):
             elif acct.liquidation_status is not None:
                 self._liquidation_step(acct, sums, fund_start)
             elif sums.equity < 0 and not sums.notional:
-                self._cover_deficit(acct, fund_start)
+                acct.liquidation_status = "bankrupt"  # a deficit with no position: stage 4
+                self._liquidating.add(account_id)
+                self._after_stage(acct, fund_start)
             sums = self._sums(acct)
             self._record_level(acct, sums)
             if acct.liquidation_status is None:
@@ -131,6 +133,7 @@ class LiquidationJobs(Backstop):
 
     def _recovered(self, acct: Account, sums: Sums) -> None:
         acct.liquidation_status = None
+        self._last_attempt.pop(acct.account_id, None)
         self._liquidating.discard(acct.account_id)
         fund = self._fund()
         self._emit_stage(acct, None, "recovered", None, None, sums, sums, (), fund, fund)
@@ -160,7 +163,7 @@ class LiquidationJobs(Backstop):
                 self._book_close(acct, sums, fund_start)
                 sums = self._sums(acct)
             if sums.equity < 0 and any(p.size for p in acct.positions.values()):
-                self._adl(acct, sums)
+                self._adl(acct, sums, fund_start)
         self._after_stage(acct, fund_start)
 
     def _after_stage(self, acct: Account, fund_start: Decimal) -> None:
@@ -199,6 +202,8 @@ class LiquidationJobs(Backstop):
                 self.now_ms + cfg.liquidation_cooldown_seconds * 1000
             )
             acct.liquidation_full_next = True
+        if not self._worth_announcing(acct, "partial", filled):
+            return
         self._emit_stage(
             acct,
             m,
@@ -220,14 +225,24 @@ class LiquidationJobs(Backstop):
         fund_before = self._fund()
         for m, pos, mmf in self._open_positions(acct):
             zp = self._zero_price(m, pos.size, sums, mmf)
-            beyond = budget / abs(pos.size)
+            share = budget * mmf * abs(pos.size) * m.mark / sums.mmr  # the budget split by MMR
+            beyond = share / abs(pos.size)
             if pos.size > 0:
                 limit = self._round_tick(max(zp - beyond, m.tick), m, up=True)
             else:
                 limit = self._round_tick(zp + beyond, m, up=False)
             filled = self._liquidation_order(acct, m, pos.size, abs(pos.size), limit, sums)
+            if not self._worth_announcing(acct, "book_close", filled):
+                continue
             self._emit_stage(acct, m, "book_close", filled, limit, sums, self._sums(acct), (),
                              fund_before, self._fund(), "no backstop capacity")  # fmt: skip
+
+    def _worth_announcing(self, acct: Account, stage: str, filled: Decimal) -> bool:
+        """An order that filled is always news; an unfilled retry only when the stage changed
+        (an empty book would otherwise repeat the same event every second)."""
+        previous = self._last_attempt.get(acct.account_id)
+        self._last_attempt[acct.account_id] = stage
+        return bool(filled) or previous != stage
 
     def _liquidation_order(
         self, acct: Account, m: MarketRuntime, position: Decimal, size: Decimal, limit: Decimal,

@@ -28,6 +28,7 @@ class Operator(LiquidationJobs):
         m = self._market(market)
         settle = self._parse_price(m, price, "price")
         m.reduce_only = True
+        m.settled = True
         for acct in self._accounts.values():
             for order in [o for o in acct.open_orders.values() if o.market == m.symbol]:
                 self._finish_cancel(order, CancelReason.MARKET_SETTLED)
@@ -62,7 +63,10 @@ class Operator(LiquidationJobs):
         end = seconds_to_ms(until, "until")
         if end < start:
             raise InvalidRequest(f"until ({until}) is before since ({since})")
-        fills = [f for f in self._fills if f.market == m.symbol and start <= f.time_ms <= end]
+        if m.settled:
+            raise InvalidRequest(f"{m.symbol} has been settled; its trades can no longer be undone")
+        fills = [f for f in self._fills if f.market == m.symbol and start <= f.time_ms <= end
+                 and f.fill_id not in self._rolled_back]  # fmt: skip
         if fills and len(self._fills) == self._fills.maxlen and self._fills[0].time_ms > start:
             raise InvalidRequest("the window starts before the oldest fill still kept")
         for fill in reversed(fills):
@@ -82,7 +86,12 @@ class Operator(LiquidationJobs):
                 (FEES, "USD", -fees),
             ]
             self._post_tx(TxType.ROLLBACK, legs, f"rollback of fill:{fill.fill_id}")
+            self._rolled_back.add(fill.fill_id)
             self._margin_dirty.update((fill.taker, fill.maker))
+            for account in (fill.taker, fill.maker):
+                acct = self._accounts[account]
+                if acct.reduce_only_orders:
+                    self._reclip_reduce_only(acct, m)
         if self._subscribers:
             self._emit(MarketEvent(self.now_ms, m.symbol, "rolled_back",
                                    {"since": Decimal(start) / 1000, "until": Decimal(end) / 1000,

@@ -453,6 +453,7 @@ class Risk(Trading):
             )
         before = acct.leverage.get(m.symbol)
         acct.leverage[m.symbol] = x
+        self._margin_dirty.add(acct.account_id)
         risk = self._sums(acct)
         if x < (before or m.spec.max_leverage) and risk.initial_equity < risk.imr:
             if before is None:

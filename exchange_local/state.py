@@ -61,6 +61,7 @@ class MarketRuntime:
     triggers_down: SortedList = field(default_factory=SortedList)
     triggers_up: SortedList = field(default_factory=SortedList)
     reduce_only: bool = False  # halted: only risk-reducing orders
+    settled: bool = False  # closed by an operator at a price (settle_market)
 
     @property
     def symbol(self) -> str:

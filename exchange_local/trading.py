@@ -229,6 +229,7 @@ class Trading(ExchangeCore):
 
     def _accept(self, acct: Account, order: Order) -> None:
         self._next_order_id += 1
+        self._margin_dirty.add(acct.account_id)  # IMR moved: margin-call levels re-checked
         self._orders[order.order_id] = order
         acct.open_orders[order.order_id] = order
         if order.reduce_only:
@@ -386,6 +387,7 @@ class Trading(ExchangeCore):
         if order.status is OrderStatus.UNTRIGGERED:
             self._disarm_trigger(self._markets[order.market], order)
         order.status = OrderStatus.CANCELED
+        self._margin_dirty.add(order.account)
         order.canceled_reason = str(reason)
         order.updated_ms = self.now_ms
         self._close_order(order)

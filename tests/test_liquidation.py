@@ -135,15 +135,16 @@ def test_fund_step_limit_hit_leads_to_adl_at_the_bankruptcy_price():
     ex.place_order(s2, BTC, "sell", D("0.1"), price=D(120000))  # canceled by ADL
     rec = Recorder(ex)
     fund0 = ex.insurance_fund()
-    ex.set_index_price("BTC", D(93000))  # E = -1,000; zero price = p_bk = 94,000
+    ex.set_index_price("BTC", D(93000))  # E = -1,000; the fund may give 500 of it
     ex.advance(2)
     adl = [e for e in rec.of("LiquidationEvent") if e.stage == "adl"]
-    assert len(adl) == 1 and adl[0].price == D(94000)
+    # ADL takes only what the fund cannot: E -1,000 + 500 -> zero price 93,000 + 500
+    assert len(adl) == 1 and adl[0].price == D(93500)
     assert adl[0].counterparties == ("s1", "s2")  # the higher-leverage short first
     assert ex.positions(u) == [] and usd(ex, u) == 0
     assert ex.positions(s1) == [] and ex.positions(s2) == []
     assert ex.open_orders(s2) == []
-    assert ex.insurance_fund() == fund0  # the fund paid nothing
+    assert fund0 - ex.insurance_fund() == D(500)  # its whole step budget, not more
     assert ex.check_invariants() == []
 
 
@@ -313,3 +314,79 @@ def test_a_mark_that_slides_while_the_index_stands_still_is_watched():
     assert ex.market(BTC).mark < D(95000)  # slid with the book; the index never moved
     assert ("cancel", None) in stages(rec, u)
     assert ex.positions(u) == []
+
+
+# --- regressions found in review ------------------------------------------------------------
+
+
+def test_funding_alone_can_start_a_liquidation():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.place_order("mm", BTC, "buy", D(1), price=D(100100))  # a premium: longs pay
+    ex.set_index_price("BTC", D("96907.5"))  # E 2,907.50, MMR 2,907.225: just above
+    ex.advance(3600)  # funding is the only thing that moves equity now
+    assert ex.health(u).equity < ex.health(u).mmr or ex.positions(u) == []
+    assert ex._accounts[u].liquidation_status is not None or ex.positions(u) == []
+    assert any(s == "cancel" and a == u for _, a, s in ex._stage_log)
+
+
+def test_the_fund_does_not_pay_a_deficit_the_collateral_covers():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = ex.create_account("u")
+    ex.deposit(u, "BTC", D(1))
+    ex.place_order("mm", "ETH-PERP", "sell", D(300), price=D(3000))
+    ex.place_order(u, "ETH-PERP", "buy", D(300), price=D(3000), tif="ioc")
+    ex.place_order("mm", "ETH-PERP", "buy", D(300), price=D(2700))
+    ex.place_order(u, "ETH-PERP", "sell", D(300), price=D(2700), tif="ioc")  # USD -90,000
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(92000))  # weighted E -300, market value +1,908
+    ex.advance(2)
+    assert ex.balances(u).get("BTC", D(0)) == 0  # the coins went to the fund first,
+    assert ex._ledger.balance(INSURANCE, "BTC") == 1  # bought at their weighted value
+    weighted = D(92000) * D("0.975")
+    assert fund0 - ex.insurance_fund() == weighted + D(300)  # and only 300 was a loss
+    assert ex.health(u).equity == 0 and ex.check_invariants() == []
+
+
+def test_blp_capacity_counts_all_of_an_accounts_positions():
+    ex = exchange(backstop_accounts=("blp",))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "14000")
+    open_long(ex, u, "0.8")
+    ex.place_order("mm", "ETH-PERP", "sell", D(20), price=D(3000))
+    ex.place_order(u, "ETH-PERP", "buy", D(20), price=D(3000), tif="ioc")
+    ex.set_index_price("BTC", D(91000))
+    ex.set_index_price("ETH", D(2730))  # 72,800 + 54,600 > the minute's 100,000
+    ex.advance(2)
+    taken = sum((v for _, v in ex._accounts[blp].backstop_takeovers), D(0))
+    assert taken <= D(100000)
+
+
+def test_a_blp_takes_only_what_its_margin_carries():
+    ex = exchange(backstop_accounts=("blp",))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "100")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.set_index_price("BTC", D(95000))
+    ex.advance(2)
+    assert ex.positions(blp) == []
+
+
+def test_rollback_once_per_fill_and_reduce_only_orders_follow():
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    a, b = funded(ex, "a", "100000"), funded(ex, "b", "100000")
+    ex.place_order(b, BTC, "sell", D(1), price=D(100000))
+    ex.place_order(a, BTC, "buy", D(1), price=D(100000), tif="ioc")
+    ro = ex.place_order(a, BTC, "sell", D(1), price=D(101000), reduce_only=True)
+    assert ex.rollback_trades(BTC, D(0), D(10)) == 1
+    assert ex.order(a, ro.order_id).status.value == "canceled"  # the position it reduced is gone
+    assert ex.rollback_trades(BTC, D(0), D(10)) == 0  # never twice
+    assert ex.positions(a) == [] and ex.check_invariants() == []
+    ex.settle_market(BTC, D(100000))
+    with pytest.raises(Exception, match="settled"):
+        ex.rollback_trades(BTC, D(0), D(10))
