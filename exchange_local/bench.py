@@ -20,6 +20,7 @@ from exchange_local.bench_scale import (
     bench_health,
     bench_ledger_writes,
     bench_liquidation_scan,
+    bench_living_market,
     bench_settlement,
 )
 from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
@@ -203,8 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         f" {liq['quiet_tick_s'] * 1000:.1f} ms (target <= 50 ms); 10 % fall liquidating"
         f" {liq['liquidated']:,}: {liq['crash_s']:.2f} s to all stage-1/2 orders"
     )
+    living = bench_living_market(int(3600 * scale))
+    print(
+        f"  living market (feed and every bot), {living['seconds']:,} s of exchange time:"
+        f" {living['wall_s']:.1f} s, {living['speedup']:.0f}x real time (target >= 100x);"
+        f" {living['trades']:,} trades kept"
+    )
     for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle),
-                      ("liquidation", liq)):  # fmt: skip
+                      ("liquidation", liq), ("living market", living)):  # fmt: skip
         if not run["invariants_ok"]:
             print(f"  INVARIANTS FAILED after the {name} run")
             return 1

@@ -143,3 +143,23 @@ def bench_liquidation_scan(n_accounts: int) -> dict[str, Any]:
         + stages.count("book_close") + stages.count("backstop") + stages.count("adl"),
         "invariants_ok": not ex._cheap_invariants(),
     }  # fmt: skip
+
+
+def bench_living_market(seconds: int) -> dict[str, Any]:
+    """A paper market with its index feed and every bot, run for `seconds` of exchange time
+    (target: an hour in under 36 s, 100x real time)."""
+    from exchange_local.bots import BotSet, paper_config
+    from exchange_local.feeds import RandomWalkFeed, attach
+
+    config = paper_config(ExchangeConfig())
+    ex = Exchange(config)
+    attach(ex, RandomWalkFeed.from_config(config))
+    BotSet(seed=1).attach(ex)
+    start = time.perf_counter()
+    ex.advance(seconds)
+    elapsed = time.perf_counter() - start
+    trades = sum(len(ex.trades(m, limit=0)) for m in ex.markets())
+    return {
+        "seconds": seconds, "wall_s": elapsed, "speedup": seconds / elapsed, "trades": trades,
+        "invariants_ok": not ex._cheap_invariants(),
+    }  # fmt: skip
