@@ -162,7 +162,10 @@ class LiquidationJobs(Backstop):
             if sums.equity >= 0 or self._fund_budget(fund_start) > 0:
                 self._book_close(acct, sums, fund_start)
                 sums = self._sums(acct)
-            if sums.equity < 0 and any(p.size for p in acct.positions.values()):
+            # ADL only takes what BLPs and the fund cannot absorb: a deficit within the fund's
+            # budget waits for the book (it is retried every second) instead
+            open_positions = any(p.size for p in acct.positions.values())
+            if open_positions and -sums.equity > self._fund_budget(fund_start):
                 self._adl(acct, sums, fund_start)
         self._after_stage(acct, fund_start)
 
