@@ -64,7 +64,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ledger.add_argument("--since", metavar="S", help="only legs at or after S exchange seconds")
     ledger.add_argument("--until", metavar="S", help="only legs at or before S exchange seconds")
+    scenario = sub.add_parser(
+        "scenario",
+        help="run a teaching scenario headless and print its timeline",
+        epilog="Exit status: 0 every invariant held; 1 one failed; 2 bad options.",
+    )
+    scenario.add_argument("name", nargs="?", help="the scenario (see --list)")
+    scenario.add_argument("--list", action="store_true", help="describe each scenario")
+    scenario.add_argument("--seed", type=int, default=1, help="the seed (same seed, same run)")
+    scenario.add_argument("--speed", type=float, default=None,
+                          help="pace to X times real time (default: full speed)")  # fmt: skip
+    scenario.add_argument("--report", action="store_true", help="add a per-account report")
     args = parser.parse_args(argv)
+    if args.command == "scenario":
+        return run_scenario_command(args)
     if args.command == "bench":
         from exchange_local.bench import main as bench_main
 
@@ -83,6 +96,44 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 1
     return 2
+
+
+def run_scenario_command(args: argparse.Namespace) -> int:
+    """`exchange-local scenario`: the timeline, a summary, optionally a per-account report."""
+    from exchange_local.scenarios import SCENARIOS, format_timeline, run_scenario
+
+    if args.list:
+        for name, (description, _) in SCENARIOS.items():
+            print(f"{name:<10} {description}")
+        return 0
+    if args.name not in SCENARIOS:
+        known = ", ".join(SCENARIOS)
+        print(f"exchange-local scenario: error: unknown scenario {args.name!r}; "
+              f"scenarios: {known}", file=sys.stderr)  # fmt: skip
+        return 2
+    if args.speed is not None and args.speed <= 0:
+        print("exchange-local scenario: error: --speed must be positive", file=sys.stderr)
+        return 2
+    result = run_scenario(args.name, seed=args.seed, speed=args.speed)
+    print(f"scenario {result.name}, seed {result.seed}")
+    print(format_timeline(result))
+    print("\nsummary:")
+    for key, value in result.summary.items():
+        print(f"  {key}: {value}")
+    if args.report and result.exchange is not None:
+        ex = result.exchange
+        print("\naccounts:")
+        for account in ex.accounts():
+            h = ex.health(account)
+            sizes = ", ".join(f"{p.market} {p.size}" for p in h.positions) or "flat"
+            print(f"  {account:<14} equity {h.equity:>16,.2f}  {h.status:<11} {sizes}")
+    if result.problems:
+        print("\ninvariants FAILED:")
+        for problem in result.problems:
+            print(f"  {problem}")
+        return 1
+    print("\ninvariants: all held")
+    return 0
 
 
 def _seconds_option(value: str | None, option: str) -> int | None:

@@ -1,0 +1,252 @@
+"""Teaching scenarios: scripted markets that show a mechanism happening, deterministic for a seed.
+
+Why scripted accounts beside the bots: bots make the market look alive (books, trades,
+funding), but a lesson needs its point to happen every time. Each scenario places a few named
+accounts exactly where a stage of MECHANICS section 4 (or funding, section 5) must catch them,
+moves the index on the exchange clock, checks the invariants as it goes and records a timeline.
+Scenarios use exact marks (mark = index), as DESIGN.md prescribes for teaching.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from exchange_local.bots import BackstopParams, BotParams, BotSet, CrowdParams, paper_config
+from exchange_local.config import ExchangeConfig
+from exchange_local.events import Event
+from exchange_local.exchange import Exchange
+from exchange_local.feeds import RandomWalkFeed, attach
+from exchange_local.funding import AccountFunding
+
+D = Decimal
+BTC = "BTC-PERP"
+CHECK_EVERY_S = 5
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of a scenario's timeline."""
+
+    time: Decimal
+    event: str
+    account: str
+    market: str
+    price: Decimal | None
+    equity: Decimal | None
+    fund: Decimal
+    oi: Decimal
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    seed: int
+    rows: list[Row] = field(default_factory=list)
+    stages: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    exchange: Exchange | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class Run:
+    """Drives one scenario: the clock, the invariant checks, the timeline."""
+
+    def __init__(self, name: str, seed: int, ex: Exchange, speed: float | None) -> None:
+        self.ex = ex
+        self.speed = speed
+        self.result = ScenarioResult(name, seed, exchange=ex)
+        ex.subscribe(self._on_event)
+
+    def _row(self, event: str, account: str = "", market: str = BTC,
+             price: Decimal | None = None, equity: Decimal | None = None) -> None:  # fmt: skip
+        ex = self.ex
+        oi = ex.market(market).open_interest
+        self.result.rows.append(
+            Row(ex.now, event, account, market, price, equity, ex.insurance_fund(), oi)
+        )
+
+    def _on_event(self, e: Event) -> None:
+        kind = e.kind
+        if kind == "LiquidationEvent":
+            self.result.stages[e.stage] += 1  # type: ignore[attr-defined]
+            self._row(f"liquidation: {e.stage}", e.account, e.market or BTC,  # type: ignore[attr-defined]
+                      e.price, e.equity_after)  # type: ignore[attr-defined]  # fmt: skip
+        elif kind == "FundingPaid":
+            record = e.record  # type: ignore[attr-defined]
+            self.result.stages["funding"] += 1
+            self._row(f"funding paid, rate {record.rate:.6%}/h", "", record.market, record.index)
+        elif kind == "InvariantViolated":
+            self.result.problems.extend(e.problems)  # type: ignore[attr-defined]
+            self._row("INVARIANT VIOLATED")
+
+    def account(self, name: str, usd: Decimal) -> str:
+        self.ex.create_account(name)
+        self.ex.deposit(name, "USD", usd)
+        return name
+
+    def trade(self, buyer: str, seller: str, size: Decimal, price: Decimal) -> None:
+        """Open matching positions between two scripted accounts at `price`."""
+        self.ex.place_order(seller, BTC, "sell", size, price=price, post_only=False)
+        self.ex.place_order(buyer, BTC, "buy", size, price=price, tif="ioc")
+        self._row(f"{buyer} buys {size} from {seller}", buyer, BTC, price)
+
+    def index(self, asset: str, price: Decimal) -> None:
+        self.ex.set_index_price(asset, price)
+        self._row(f"index {asset} -> {price}", "", f"{asset}-PERP", price)
+
+    def run(self, seconds: int) -> None:
+        """Advance second by second (paced to real time when a speed is given)."""
+        for second in range(seconds):
+            started = time.monotonic()
+            self.ex.advance(1)
+            if second % CHECK_EVERY_S == 0:
+                self._check()
+            if self.speed:
+                time.sleep(max(0.0, 1 / self.speed - (time.monotonic() - started)))
+        self._check(full=True)
+
+    def _check(self, full: bool = False) -> None:
+        problems = self.ex.check_invariants() if full else self.ex._cheap_invariants()
+        for account in self.ex.accounts():
+            acct = self.ex._accounts[account]
+            if acct.liquidation_status is None and self.ex._equity(acct) < 0:
+                problems.append(f"{account} has negative equity outside liquidation")
+        for p in problems:
+            if p not in self.result.problems:
+                self.result.problems.append(p)
+                self._row(f"INVARIANT: {p}")
+
+
+# --- the scenarios ----------------------------------------------------------------------------
+
+
+def calm(seed: int, speed: float | None) -> ScenarioResult:
+    """The default living market: a seeded index walk, makers, takers, trend, a leveraged crowd."""
+    config = paper_config(ExchangeConfig(seed=seed))
+    ex = Exchange(config)
+    run = Run("calm", seed, ex, speed)
+    attach(ex, RandomWalkFeed.from_config(config, seed=seed))
+    BotSet(seed=seed).attach(ex)
+    run.run(900)
+    book = ex.book(BTC, 50)
+    mark = ex.market(BTC).mark
+    run.result.summary = {
+        "bid levels within 1 %": sum(1 for p, _ in book.bids if p >= mark * D("0.99")),
+        "ask levels within 1 %": sum(1 for p, _ in book.asks if p <= mark * D("1.01")),
+        "trades": len(ex.trades(BTC, limit=0)),
+        "predicted funding rate": ex.market(BTC).predicted_funding_rate,
+    }
+    return run.result
+
+
+def _teaching_exchange(
+    seed: int, speed: float | None, name: str, blps: bool = True, **config: Any
+) -> Run:
+    """Exact marks, bots for a live book but no crowd (the scripted accounts are the lesson)."""
+    params = BotParams(crowd=CrowdParams(count=0),
+                       backstop=BackstopParams(count=2 if blps else 0))  # fmt: skip
+    cfg = paper_config(ExchangeConfig(mark_source="index", seed=seed, **config), params)
+    ex = Exchange(cfg)
+    run = Run(name, seed, ex, speed)
+    BotSet(params, seed=seed).attach(ex)
+    return run
+
+
+def cascade(seed: int, speed: float | None) -> ScenarioResult:
+    """A 5 % fall then a gap to -15 %: cancel, partial, backstop (solvent and bankrupt), fund,
+    ADL, each caught by an account placed for it (20x longs of 1-2 BTC at 100,000, fees on):
+    at 95,000 ada (E between ACMR and MMR) is partly liquidated on the book and ben (E below
+    ACMR) is taken over by a BLP at zero prices; at 85,000 cat's small deficit goes to a BLP
+    at the mark with the fund paying, and dan's large one, past the fund's step budget and the
+    BLPs' hourly capacity, is auto-deleveraged."""
+    run = _teaching_exchange(seed, speed, "cascade", insurance_fund=D(20000),
+                             backstop_minute_capacity=D(150000),
+                             backstop_hour_capacity=D(200000))  # fmt: skip
+    desk = run.account("desk", D(100_000_000))
+    for name, usd, size in (("ada", D(14500), D(2)), ("ben", D(6000), D(1)),
+                            ("cat", D(14000), D(1)), ("dan", D(9000), D(1))):  # fmt: skip
+        run.account(name, usd)
+        run.trade(name, desk, size, D(100000))
+    run.run(60)
+    run.index("BTC", D(95000))  # ada: ACMR <= E < MMR; ben: 0 <= E < ACMR
+    run.run(240)
+    run.index("BTC", D(85000))  # cat: a small deficit; dan: one past every backstop
+    run.run(300)
+    run.result.summary = {"stages": dict(run.result.stages), "fund": run.ex.insurance_fund()}
+    return run.result
+
+
+def gap(seed: int, speed: float | None) -> ScenarioResult:
+    """An index gap through two bankruptcy prices with no BLPs: the fund pays one deficit within
+    its 10 % step budget; the other is larger, so ADL closes it at the zero price."""
+    run = _teaching_exchange(seed, speed, "gap", blps=False, insurance_fund=D(12000))
+    desk = run.account("desk", D(100_000_000))
+    for name, usd in (("eve", D(7000)), ("fay", D(9200))):
+        run.account(name, usd)
+        run.trade(name, desk, D(1), D(100000))
+    run.run(30)
+    run.index("BTC", D(90000))  # eve about -3,050, fay about -850: budget 1,200
+    run.run(120)
+    run.result.summary = {"stages": dict(run.result.stages), "fund": run.ex.insurance_fund()}
+    return run.result
+
+
+def funding(seed: int, speed: float | None) -> ScenarioResult:
+    """A persistent premium: a whale bids 0.3 % over the index for the last quarter of the hour;
+    the predicted rate climbs and at the hour longs pay shorts (residual to the fund)."""
+    run = _teaching_exchange(seed, speed, "funding")
+    ex = run.ex
+    run.account("gus", D(50000))
+    run.account("hal", D(50000))
+    whale = run.account("ivy", D(5_000_000))
+    run.trade("gus", "hal", D(2), D(100000))
+    ex.advance(2700)  # a quiet three quarters of an hour before the lesson (not paced)
+    start_rate = ex.market(BTC).predicted_funding_rate
+    for _ in range(30):  # 15 minutes: the whale renews its bid every 30 s
+        ex.cancel_all(whale)
+        bid = (ex.market(BTC).index * D("1.003") / D("0.5")).to_integral_value() * D("0.5")
+        ex.place_order(whale, BTC, "buy", D(1), price=bid)
+        run.run(30)
+    paid = [f for f in ex.funding_history(account="gus")
+            if isinstance(f, AccountFunding) and f.market == BTC]  # fmt: skip
+    run.result.summary = {
+        "predicted rate at the start": start_rate,
+        "rate paid at the hour": paid[-1].rate if paid else None,
+        "gus (long) paid": paid[-1].amount if paid else None,
+    }
+    return run.result
+
+
+SCENARIOS: dict[str, tuple[str, Callable[[int, float | None], ScenarioResult]]] = {
+    "calm": ("the default live market: index walk, makers, takers, trend, leveraged crowd", calm),
+    "cascade": ("a 5 % fall then a gap: every liquidation stage, the fund and ADL", cascade),
+    "gap": ("an index gap through bankruptcy prices: the fund pays, then ADL", gap),
+    "funding": ("a persistent premium and the hourly payments it causes", funding),
+}
+
+
+def run_scenario(name: str, seed: int = 1, speed: float | None = None) -> ScenarioResult:
+    """Run a scenario headless on the simulated clock (paced to `speed` x real time if given)."""
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; scenarios: {', '.join(SCENARIOS)}")
+    return SCENARIOS[name][1](seed, speed)
+
+
+def format_timeline(result: ScenarioResult) -> str:
+    lines = [f"{'time':>8}  {'event':<44} {'account':<10} {'price':>12} {'equity':>12}"
+             f" {'fund':>12} {'OI':>8}"]  # fmt: skip
+    for r in result.rows:
+        price = f"{r.price:,.2f}" if r.price is not None else ""
+        equity = f"{r.equity:,.2f}" if r.equity is not None else ""
+        lines.append(f"{r.time:>8}  {r.event[:44]:<44} {r.account[:10]:<10} {price:>12}"
+                     f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}")  # fmt: skip
+    return "\n".join(lines)
