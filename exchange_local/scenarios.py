@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from exchange_local.bots import BackstopParams, BotParams, BotSet, CrowdParams, paper_config
-from exchange_local.config import ExchangeConfig
+from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
+from exchange_local.errors import ExchangeError
 from exchange_local.events import Event
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
@@ -60,15 +61,19 @@ class ScenarioResult:
 class Run:
     """Drives one scenario: the clock, the invariant checks, the timeline."""
 
-    def __init__(self, name: str, seed: int, ex: Exchange, speed: float | None) -> None:
+    def __init__(
+        self, name: str, seed: int, ex: Exchange, speed: float | None, market: str = BTC
+    ) -> None:
         self.ex = ex
+        self.market = market  # the lesson's market: rows without one of their own show it
         self.speed = speed
         self.result = ScenarioResult(name, seed, exchange=ex)
         ex.subscribe(self._on_event)
 
-    def _row(self, event: str, account: str = "", market: str = BTC,
+    def _row(self, event: str, account: str = "", market: str | None = None,
              price: Decimal | None = None, equity: Decimal | None = None) -> None:  # fmt: skip
         ex = self.ex
+        market = market or self.market
         oi = ex.market(market).open_interest
         self.result.rows.append(
             Row(ex.now, event, account, market, price, equity, ex.insurance_fund(), oi)
@@ -78,7 +83,7 @@ class Run:
         kind = e.kind
         if kind == "LiquidationEvent":
             self.result.stages[e.stage] += 1  # type: ignore[attr-defined]
-            self._row(f"liquidation: {e.stage}", e.account, e.market or BTC,  # type: ignore[attr-defined]
+            self._row(f"liquidation: {e.stage}", e.account, e.market,  # type: ignore[attr-defined]
                       e.price, e.equity_after)  # type: ignore[attr-defined]  # fmt: skip
         elif kind == "FundingPaid":
             record = e.record  # type: ignore[attr-defined]
@@ -226,11 +231,77 @@ def funding(seed: int, speed: float | None) -> ScenarioResult:
     return run.result
 
 
+JELLY = "JELLY-PERP"
+
+
+def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, Decimal, Decimal]:
+    """One JELLY-style squeeze (Hyperliquid, March 2025) in a thin market: the manipulator
+    shorts through several accounts against its own long, then the spot price is pumped; the
+    shorts are liquidated into the backstop, which holds them as the pump goes on. Returns the
+    run, the backstop's loss and the manipulator's net result."""
+    market = MarketSpec(JELLY, "JELLY", D("0.00001"), D(1), D(3), D(0),
+                        D(100_000) if capped else D(10) ** 12, D(1_000))  # fmt: skip
+    asset = AssetSpec("JELLY", D("0.5"), D("0.5"), D(0), 0, D("0.05"), collateral=False)
+    base = ExchangeConfig()
+    config = ExchangeConfig(
+        markets=(*base.markets, market), assets=(*base.assets, asset), mark_source="index",
+        backstop_accounts=("hlp",), backstop_minute_capacity=D(10**8),
+        backstop_hour_capacity=D(10**8),
+        backstop_loss_cap=D(50_000) if capped else D(10) ** 12, seed=seed,
+    )  # fmt: skip
+    ex = Exchange(config)
+    run = Run("squeeze", seed, ex, speed, market=JELLY)
+    hlp = run.account("hlp", D(10_000_000))
+    long_side = run.account("mal-long", D(400_000))
+    shorts = [run.account(f"mal-short-{i}", D(100_000)) for i in range(4)]
+    opened = 0
+    for short in shorts:  # each short 1,000,000 JELLY (50,000 USD) against the manipulator
+        try:
+            ex.place_order(short, JELLY, "sell", D(1_000_000), price=D("0.05"))
+            ex.place_order(long_side, JELLY, "buy", D(1_000_000), price=D("0.05"), tif="ioc")
+            opened += 1
+        except ExchangeError as refusal:
+            ex.cancel_all(short)
+            run._row(f"refused: {refusal.code}", short, JELLY, D("0.05"))
+    run._row(f"manipulator opened {opened} of 4 shorts", "mal-long", JELLY, D("0.05"))
+    fund_equity = {a: ex._equity(ex._accounts[a]) for a in (hlp, long_side, *shorts)}
+    price = D("0.05")
+    for _ in range(10):  # the spot price is pumped 25 % every 30 s
+        price = (price * D("1.25")).quantize(D("0.00001"))
+        run.index("JELLY", price)
+        run.run(30)
+    run.run(300)
+    loss = fund_equity[hlp] - ex._equity(ex._accounts[hlp])
+    manipulator = sum((ex._equity(ex._accounts[a]) - fund_equity[a]
+                       for a in (long_side, *shorts)), D(0))  # fmt: skip
+    return run, loss, manipulator
+
+
+def squeeze(seed: int, speed: float | None) -> ScenarioResult:
+    """JELLY: the same squeeze without and with open-interest caps and a backstop loss cap."""
+    free, free_loss, free_gain = _squeeze_once(seed, speed, capped=False)
+    capped, capped_loss, capped_gain = _squeeze_once(seed, speed, capped=True)
+    result = capped.result
+    uncapped_rows = [replace(r, event=f"[no caps] {r.event}") for r in free.result.rows]
+    capped_rows = [replace(r, event=f"[caps] {r.event}") for r in capped.result.rows]
+    result.rows = uncapped_rows + capped_rows
+    result.stages = free.result.stages + capped.result.stages
+    result.problems = free.result.problems + capped.result.problems
+    result.summary = {
+        "backstop loss without caps": free_loss.quantize(D("0.01")),
+        "backstop loss with caps": capped_loss.quantize(D("0.01")),
+        "manipulator net without caps": free_gain.quantize(D("0.01")),
+        "manipulator net with caps": capped_gain.quantize(D("0.01")),
+    }
+    return result
+
+
 SCENARIOS: dict[str, tuple[str, Callable[[int, float | None], ScenarioResult]]] = {
     "calm": ("the default live market: index walk, makers, takers, trend, leveraged crowd", calm),
     "cascade": ("a 5 % fall then a gap: every liquidation stage, the fund and ADL", cascade),
     "gap": ("an index gap through bankruptcy prices: the fund pays, then ADL", gap),
     "funding": ("a persistent premium and the hourly payments it causes", funding),
+    "squeeze": ("a JELLY-style squeeze of a thin market, without and with caps", squeeze),
 }
 
 
@@ -241,12 +312,17 @@ def run_scenario(name: str, seed: int = 1, speed: float | None = None) -> Scenar
     return SCENARIOS[name][1](seed, speed)
 
 
+def _price(p: Decimal) -> str:
+    """Enough decimals to see the move: cents for BTC, five places for a 0.05 token."""
+    return f"{p:,.2f}" if p >= 100 else f"{p:,.4f}" if p >= 1 else f"{p:.5f}"
+
+
 def format_timeline(result: ScenarioResult) -> str:
-    lines = [f"{'time':>8}  {'event':<44} {'account':<10} {'price':>12} {'equity':>12}"
+    lines = [f"{'time':>8}  {'event':<44} {'account':<12} {'price':>12} {'equity':>12}"
              f" {'fund':>12} {'OI':>8}"]  # fmt: skip
     for r in result.rows:
-        price = f"{r.price:,.2f}" if r.price is not None else ""
+        price = _price(r.price) if r.price is not None else ""
         equity = f"{r.equity:,.2f}" if r.equity is not None else ""
-        lines.append(f"{r.time:>8}  {r.event[:44]:<44} {r.account[:10]:<10} {price:>12}"
+        lines.append(f"{r.time:>8}  {r.event[:44]:<44} {r.account[:12]:<12} {price:>12}"
                      f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}")  # fmt: skip
     return "\n".join(lines)

@@ -66,3 +66,11 @@ def test_scenario_cli_as_a_command():
     done = subprocess.run([sys.executable, "-m", "exchange_local.cli", "scenario", "gap"],
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0 and "liquidation: insurance" in done.stdout
+
+
+def test_squeeze_costs_the_backstop_more_without_caps():
+    result = run_scenario("squeeze", seed=1)
+    assert result.ok, result.problems
+    s = result.summary
+    assert s["backstop loss without caps"] > s["backstop loss with caps"] > 0
+    assert any("refused: open_interest_cap" in r.event for r in result.rows)
