@@ -75,7 +75,17 @@ def main(argv: list[str] | None = None) -> int:
     scenario.add_argument("--speed", type=float, default=None,
                           help="pace to X times real time (default: full speed)")  # fmt: skip
     scenario.add_argument("--report", action="store_true", help="add a per-account report")
+    params = sub.add_parser(
+        "risk-params",
+        help="suggested max leverage, OI caps and weights beside the configured ones",
+        description="Runs the default living market for --minutes of exchange time, then "
+        "prints what the dynamic risk formula (exchange_local/risk_params.py) suggests.",
+    )
+    params.add_argument("--minutes", type=int, default=60, help="exchange minutes to observe")
+    params.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.command == "risk-params":
+        return print_risk_params(args.minutes, args.seed)
     if args.command == "scenario":
         return run_scenario_command(args)
     if args.command == "bench":
@@ -96,6 +106,36 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 1
     return 2
+
+
+def print_risk_params(minutes: int, seed: int) -> int:
+    """`exchange-local risk-params`: observe a living market, print suggestion vs config."""
+    from exchange_local.bots import BotSet, paper_config
+    from exchange_local.config import ExchangeConfig
+    from exchange_local.exchange import Exchange
+    from exchange_local.feeds import RandomWalkFeed, attach
+
+    if minutes < 2:
+        print("exchange-local risk-params: error: --minutes must be at least 2", file=sys.stderr)
+        return 2
+    config = paper_config(ExchangeConfig(seed=seed))
+    ex = Exchange(config)
+    attach(ex, RandomWalkFeed.from_config(config, seed=seed))
+    BotSet(seed=seed).attach(ex)
+    ex.advance(minutes * 60)
+    print(f"after {minutes} minutes of the living market (seed {seed}):")
+    print(f"{'market':<10} {'daily vol':>9} {'depth 1 % USD':>14} {'max lev':>13} "
+          f"{'OI cap USD':>27} {'weight (tot)':>15}")  # fmt: skip
+    for market in ex.markets():
+        s = ex.risk_parameters(market)
+        vol = f"{s.daily_vol:.2%}" if s.daily_vol is not None else "n/a"
+        weight = f"{s.weight_total:.3f}" if s.weight_total is not None else "n/a"
+        print(f"{market:<10} {vol:>9} {s.depth_usd:>14,.0f} "
+              f"{s.max_leverage:>5} (cfg {s.configured.max_leverage:>3}) "
+              f"{s.oi_cap:>14,.0f} (cfg {s.configured.oi_cap:>7,.0f}) {weight:>15}")  # fmt: skip
+    print("suggested values, with the configured ones in brackets; formula: see "
+          "exchange_local/risk_params.py")  # fmt: skip
+    return 0
 
 
 def run_scenario_command(args: argparse.Namespace) -> int:

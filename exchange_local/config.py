@@ -185,6 +185,8 @@ class ExchangeConfig:
     partial_liquidation_min_notional: Decimal = Decimal(1_000)
     liquidation_cooldown_seconds: int = 30
     backstop_after_seconds: int = 60
+    dynamic_risk: bool = False
+    dynamic_risk_period_seconds: int = 3600
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -212,7 +214,8 @@ class ExchangeConfig:
         for name in ("insurance_step_fraction", "liquidation_fee", "partial_liquidation_fraction"):
             if not 0 <= _dec(self, name, allow_zero=True) <= 1:
                 raise ConfigError(f"ExchangeConfig.{name} must be between 0 and 1")
-        for name in ("liquidation_cooldown_seconds", "backstop_after_seconds"):
+        for name in ("liquidation_cooldown_seconds", "backstop_after_seconds",
+                     "dynamic_risk_period_seconds"):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"ExchangeConfig.{name} must be a whole number of seconds >= 0")

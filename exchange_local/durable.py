@@ -13,7 +13,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from exchange_local.operator import Operator
+from exchange_local.risk_params import DynamicRisk
 from exchange_local.store import Store
 
 COMMANDS = (
@@ -30,7 +30,7 @@ TRANSIENT = (
 )  # fmt: skip
 
 
-class Durable(Operator):
+class Durable(DynamicRisk):
     """Mixed into Exchange; active only when a store path is given."""
 
     _store: Store | None = None

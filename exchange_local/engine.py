@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from exchange_local.clock import Scheduler, ms_to_seconds, seconds_to_ms
-from exchange_local.config import AssetSpec, ExchangeConfig
+from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
 from exchange_local.errors import (
     DuplicateAccount,
     InsufficientBalance,
@@ -134,6 +134,10 @@ class ExchangeCore:
         self._halted: set[tuple[str, str]] = set()  # (account, stage) refused by a check
         self._rolled_back: set[int] = set()  # fill ids an operator has reversed
         self._last_attempt: dict[str, str] = {}  # account -> last unfilled liquidation stage
+        # dynamic risk parameters: what the config said, and what is announced for next period
+        self._configured_markets = {spec.symbol: spec for spec in self.config.markets}
+        self._configured_assets = dict(self._assets)
+        self._pending_params: dict[str, tuple[MarketSpec, AssetSpec | None]] = {}
         self._adl_cache: dict[tuple[str, bool], tuple[int, list[tuple[Decimal, Decimal, str]]]] = {}
         # (ms, account, stage), newest last: for reports and scenarios
         self._stage_log: deque[tuple[int, str, str]] = deque(maxlen=MAX_STAGES_KEPT)

@@ -16,6 +16,7 @@ from exchange_local.settlement import SETTLEMENT_MS
 from exchange_local.store import Store
 
 MARK_REFRESH_MS = 1000
+ORDER_RISK_PARAMS = 35  # after the hourly funding payment, before settlement
 RISK_TICK_MS = 1000  # margin-call levels and the liquidation engine (MECHANICS section 4)
 ORDER_MARK = 5  # before stop triggers (MECHANICS section 6's order: index -> mark -> triggers)
 
@@ -49,5 +50,8 @@ class Exchange(Durable):
         add("funding payment", HOUR_MS, ORDER_FUNDING_PAYMENT, self._pay_funding)
         add("settlement", SETTLEMENT_MS, ORDER_SETTLEMENT, self._settle)
         add("risk tick", RISK_TICK_MS, ORDER_LIQUIDATION, self._risk_tick)
+        if self.config.dynamic_risk:
+            period = self.config.dynamic_risk_period_seconds * 1000
+            add("risk parameters", period, ORDER_RISK_PARAMS, self._dynamic_risk_job)
         if db is not None:
             self._attach_store(db)

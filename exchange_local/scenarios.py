@@ -231,6 +231,35 @@ def funding(seed: int, speed: float | None) -> ScenarioResult:
     return run.result
 
 
+def volatility(seed: int, speed: float | None) -> ScenarioResult:
+    """Dynamic risk parameters: the index swings wider every minute; every 5 minutes the
+    exchange announces tighter leverage, OI caps and collateral weights and applies what it
+    announced 5 minutes before (a teaching period: the default is an hour)."""
+    run = _teaching_exchange(seed, speed, "volatility", dynamic_risk=True,
+                             dynamic_risk_period_seconds=300)  # fmt: skip
+    ex = run.ex
+    ex.subscribe(lambda e: run._row(f"{e.what.replace('_', ' ')} {e.market}", "", e.market)  # type: ignore[attr-defined]
+                 if e.kind == "MarketEvent" else None)  # fmt: skip
+    start = ex.market(BTC)
+    swing = D("0.001")
+    for minute in range(15):
+        for k in range(12):  # every 5 s the index swings the other way
+            sign = 1 if k % 2 else -1
+            run.ex.set_index_price("BTC", D(100000) * (1 + sign * swing))
+            run.run(5)
+        swing = min(swing * D("1.25"), D("0.03"))
+        if minute % 5 == 4:
+            run._row(f"swings now {swing:.2%}", "", BTC)
+    end = ex.market(BTC)
+    run.result.summary = {
+        "BTC-PERP max leverage": f"{start.max_leverage} -> {end.max_leverage}",
+        "BTC-PERP OI cap": f"{start.oi_cap} -> {end.oi_cap}",
+        "BTC collateral weight": f"0.975 -> {ex._assets['BTC'].weight_total}",
+        "daily volatility now": f"{ex.risk_parameters(BTC).daily_vol:.2%}",
+    }
+    return run.result
+
+
 JELLY = "JELLY-PERP"
 
 
@@ -302,6 +331,10 @@ SCENARIOS: dict[str, tuple[str, Callable[[int, float | None], ScenarioResult]]] 
     "gap": ("an index gap through bankruptcy prices: the fund pays, then ADL", gap),
     "funding": ("a persistent premium and the hourly payments it causes", funding),
     "squeeze": ("a JELLY-style squeeze of a thin market, without and with caps", squeeze),
+    "volatility": (
+        "dynamic risk parameters tighten, announced ahead, as volatility rises",
+        volatility,
+    ),
 }
 
 

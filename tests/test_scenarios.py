@@ -74,3 +74,21 @@ def test_squeeze_costs_the_backstop_more_without_caps():
     s = result.summary
     assert s["backstop loss without caps"] > s["backstop loss with caps"] > 0
     assert any("refused: open_interest_cap" in r.event for r in result.rows)
+
+
+def test_volatility_tightens_parameters_announced_ahead():
+    result = run_scenario("volatility", seed=1)
+    assert result.ok, result.problems
+    ex = result.exchange
+    assert ex.market("BTC-PERP").max_leverage < 20
+    assert ex.market("BTC-PERP").oi_cap < 250_000_000
+    announced = [r for r in result.rows if r.event.startswith("risk params announced")]
+    applied = [r for r in result.rows if r.event.startswith("risk params applied")]
+    assert announced and applied and min(r.time for r in announced) < min(r.time for r in applied)
+
+
+def test_risk_params_command(capsys):
+    assert main(["risk-params", "--minutes", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "BTC-PERP" in out and "cfg" in out
+    assert main(["risk-params", "--minutes", "1"]) == 2
