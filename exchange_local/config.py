@@ -187,6 +187,7 @@ class ExchangeConfig:
     backstop_after_seconds: int = 60
     dynamic_risk: bool = False
     dynamic_risk_period_seconds: int = 3600
+    start_time_seconds: int = 0  # where the exchange clock starts (a lesson at 00:45, say)
     seed: int = 1
 
     def __post_init__(self) -> None:
@@ -215,7 +216,7 @@ class ExchangeConfig:
             if not 0 <= _dec(self, name, allow_zero=True) <= 1:
                 raise ConfigError(f"ExchangeConfig.{name} must be between 0 and 1")
         for name in ("liquidation_cooldown_seconds", "backstop_after_seconds",
-                     "dynamic_risk_period_seconds"):  # fmt: skip
+                     "dynamic_risk_period_seconds", "start_time_seconds"):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"ExchangeConfig.{name} must be a whole number of seconds >= 0")

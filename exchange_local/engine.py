@@ -104,7 +104,7 @@ class ExchangeCore:
         if config is not None and not isinstance(config, ExchangeConfig):
             raise InvalidRequest("config must be an ExchangeConfig")
         self.config = config or ExchangeConfig()
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(self.config.start_time_seconds * 1000)
         self._ledger = Ledger()
         self._assets: dict[str, AssetSpec] = {a.symbol: a for a in self.config.assets}
         self.prices: dict[str, Decimal] = {a.symbol: a.price for a in self.config.assets}
@@ -114,7 +114,7 @@ class ExchangeCore:
             index = self._quantize_to_tick(self.prices[spec.underlying], spec.tick)
             self.prices[spec.underlying] = index
             rt = MarketRuntime(spec, index, index)
-            rt.data.record_mark(0, index)
+            rt.data.record_mark(self.scheduler.now_ms, index)
             self._markets[spec.symbol] = rt
             self._market_by_underlying[spec.underlying] = rt
         self._accounts: dict[str, Account] = {}

@@ -207,20 +207,22 @@ def gap(seed: int, speed: float | None) -> ScenarioResult:
 
 def funding(seed: int, speed: float | None) -> ScenarioResult:
     """A persistent premium: a whale bids 0.3 % over the index for the last quarter of the hour;
-    the predicted rate climbs and at the hour longs pay shorts (residual to the fund)."""
-    run = _teaching_exchange(seed, speed, "funding")
+    the predicted rate climbs and at the hour longs pay shorts (residual to the fund). The
+    exchange clock starts at 00:45 so the lesson's 15 minutes end with the hourly payment."""
+    run = _teaching_exchange(seed, speed, "funding", start_time_seconds=2700)
     ex = run.ex
     run.account("gus", D(50000))
     run.account("hal", D(50000))
     whale = run.account("ivy", D(5_000_000))
     run.trade("gus", "hal", D(2), D(100000))
-    ex.advance(2700)  # a quiet three quarters of an hour before the lesson (not paced)
+    run.run(5)
     start_rate = ex.market(BTC).predicted_funding_rate
-    for _ in range(30):  # 15 minutes: the whale renews its bid every 30 s
+    for _ in range(29):  # the rest of the quarter hour: the whale renews its bid every 30 s
         ex.cancel_all(whale)
         bid = (ex.market(BTC).index * D("1.003") / D("0.5")).to_integral_value() * D("0.5")
         ex.place_order(whale, BTC, "buy", D(1), price=bid)
         run.run(30)
+    run.run(25)  # to 01:00, the hourly payment
     paid = [f for f in ex.funding_history(account="gus")
             if isinstance(f, AccountFunding) and f.market == BTC]  # fmt: skip
     run.result.summary = {

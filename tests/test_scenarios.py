@@ -35,7 +35,7 @@ def test_funding_premium_raises_the_rate_and_longs_pay():
     assert s["gus (long) paid"] > 0
 
 
-@pytest.mark.parametrize("name", ["cascade", "gap"])
+@pytest.mark.parametrize("name", ["cascade", "gap", "funding", "squeeze", "volatility"])
 def test_same_seed_same_ledger(name):
     def ledger(result):
         ex = result.exchange
@@ -92,3 +92,11 @@ def test_risk_params_command(capsys):
     out = capsys.readouterr().out
     assert "BTC-PERP" in out and "cfg" in out
     assert main(["risk-params", "--minutes", "1"]) == 2
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_scenario_lasts_at_most_15_minutes(name):
+    result = run_scenario(name, seed=1)
+    ex = result.exchange
+    assert ex.now - ex.config.start_time_seconds <= 900
+    assert result.ok, result.problems
