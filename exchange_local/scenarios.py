@@ -268,7 +268,9 @@ JELLY = "JELLY-PERP"
 def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, Decimal, Decimal]:
     """One JELLY-style squeeze (Hyperliquid, March 2025) in a thin market: the manipulator
     shorts through several accounts against its own long, then the spot price is pumped; the
-    shorts are liquidated into the backstop, which holds them as the pump goes on. Returns the
+    shorts are liquidated into the backstop, which holds them as the pump goes on. With caps,
+    the OI cap refuses half the shorts and the backstop's loss cap stops it after the first
+    takeover; the rest is auto-deleveraged against the manipulator's own long. Returns the
     run, the backstop's loss and the manipulator's net result."""
     market = MarketSpec(JELLY, "JELLY", D("0.00001"), D(1), D(3), D(0),
                         D(100_000) if capped else D(10) ** 12, D(1_000))  # fmt: skip
@@ -278,13 +280,14 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
         markets=(*base.markets, market), assets=(*base.assets, asset), mark_source="index",
         backstop_accounts=("hlp",), backstop_minute_capacity=D(10**8),
         backstop_hour_capacity=D(10**8),
-        backstop_loss_cap=D(50_000) if capped else D(10) ** 12, seed=seed,
+        backstop_loss_cap=D(25_000) if capped else D(10) ** 12, seed=seed,
     )  # fmt: skip
     ex = Exchange(config)
     run = Run("squeeze", seed, ex, speed, market=JELLY)
     hlp = run.account("hlp", D(10_000_000))
     long_side = run.account("mal-long", D(400_000))
-    shorts = [run.account(f"mal-short-{i}", D(100_000)) for i in range(4)]
+    # different margins: the shorts are liquidated one after another as the pump goes on
+    shorts = [run.account(f"mal-short-{i}", D(100_000 + 50_000 * i)) for i in range(4)]
     opened = 0
     for short in shorts:  # each short 1,000,000 JELLY (50,000 USD) against the manipulator
         try:
