@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 
 from exchange_local.events import LiquidationEvent
 from exchange_local.ledger import INSURANCE, SETTLEMENT_CLEARING, Leg, TxType
@@ -149,6 +150,25 @@ class Backstop(SettlementJobs):
             ))  # fmt: skip
 
     # --- backstop liquidity providers ----------------------------------------------------
+
+    def deposit(self, account: str, asset: str, amount: Any) -> None:
+        """As ExchangeCore.deposit; a BLP's loss-cap baseline moves by the equity it adds."""
+        self._external_transfer(super().deposit, account, asset, amount)
+
+    def withdraw(self, account: str, asset: str, amount: Any) -> None:
+        """As ExchangeCore.withdraw; a BLP's loss-cap baseline moves by the equity it removes."""
+        self._external_transfer(super().withdraw, account, asset, amount)
+
+    def _external_transfer(
+        self, move: Callable[[str, str, Any], None], account: str, asset: str, amount: Any
+    ) -> None:
+        """Money in or out is not a trading loss or gain: keep it out of the loss cap."""
+        acct = self._accounts.get(account) if isinstance(account, str) else None
+        tracked = acct is not None and acct.backstop_baseline is not None
+        before = self._equity(acct) if tracked and acct is not None else ZERO
+        move(account, asset, amount)
+        if tracked and acct is not None and acct.backstop_baseline is not None:
+            acct.backstop_baseline += self._equity(acct) - before
 
     def _blp_capacities(self) -> dict[str, tuple[Decimal, Decimal]]:
         """Per BLP: (USD notional its windows and loss cap allow, free initial margin)."""

@@ -390,3 +390,18 @@ def test_rollback_once_per_fill_and_reduce_only_orders_follow():
     ex.settle_market(BTC, D(100000))
     with pytest.raises(Exception, match="settled"):
         ex.rollback_trades(BTC, D(0), D(10))
+
+
+def test_a_blps_deposits_and_withdrawals_do_not_move_its_loss_cap():
+    ex = exchange(backstop_accounts=("blp",), backstop_loss_cap=D(500))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.set_index_price("BTC", D(95000))
+    ex.advance(2)  # the BLP takes u's long at 94,333.5: its baseline is set
+    baseline = ex._accounts[blp].backstop_baseline
+    ex.withdraw(blp, "USD", D(1000))  # not a loss
+    ex.deposit(blp, "USD", D(300))  # not a gain
+    assert ex._accounts[blp].backstop_baseline == baseline - D(700)
+    assert ex._blp_capacity(ex._accounts[blp]) > 0  # still under its 500 loss cap

@@ -178,7 +178,11 @@ def test_short_hedged_by_more_coins_is_liquidated_by_a_fall(account):
     if pm.liquidation_price is None:
         event("no liquidation price")
         return
+    slope = q.size + pm.k - abs(q.size) * q.mmf
     if abs(risk.equity - risk.mmr) <= REL * scale(rows, positions):  # drawn at the line
+        if abs(slope) <= REL * scale(rows, positions):
+            event("E - MMR flat in price: every price is a root")  # k = |s|(1 + MMF) exactly
+            return
         assert abs(pm.liquidation_price - q.mark) <= REL * q.mark
     elif pm.k > abs(q.size) * (1 + q.mmf):
         event("k beyond |s|(1 + MMF)")
