@@ -25,6 +25,7 @@ from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError, InsufficientMargin
 
 BOT_PERIOD_MS = 1000
+BOTS_JOB = "bots"  # the scheduler job's name (snapshots save due times by job name)
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -476,6 +477,15 @@ class BotSet:
         """Create and fund the accounts, quote once, and register the one bot job."""
         if self.attached:
             return
+        self.start(ex)
+        # the job holds the exchange, the BotSet does not: the BotSet stays picklable on its own
+        ex.scheduler.add_job(BOTS_JOB, BOT_PERIOD_MS, ORDER_BOTS, partial(self.step, ex))
+
+    def start(self, ex: Any) -> None:
+        """Everything `attach` does but register the job: for an owner that registers the job
+        itself and re-registers it after a restore (exchange_local/living.py)."""
+        if self.attached:
+            return
         self.markets = self.params.markets or tuple(ex.markets())
         self._build(self.markets)
         for bot in self.bots:
@@ -483,8 +493,6 @@ class BotSet:
         for bot in self.bots:  # a book from the first instant, not from the first tick
             if isinstance(bot, MarketMaker):
                 bot._try(bot.step, ex, ex.now_ms)
-        # the job holds the exchange, the BotSet does not: the BotSet stays picklable on its own
-        ex.scheduler.add_job("bots", BOT_PERIOD_MS, ORDER_BOTS, partial(self.step, ex))
         self.attached = True
 
     def step(self, ex: Any, t_ms: int) -> None:
