@@ -19,7 +19,7 @@ from exchange_local.store import Store
 COMMANDS = (
     "create_account", "deposit", "withdraw", "convert", "place_order", "amend_order",
     "cancel_order", "cancel_all", "set_leverage", "set_index_price", "advance",
-    "settle_market", "rollback_trades",
+    "settle_market", "rollback_trades", "start_living_market",
 )  # fmt: skip
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
@@ -67,8 +67,14 @@ class Durable(DynamicRisk):
         clock = state.pop("_clock")
         self.__dict__.update(state)
         self.scheduler.now_ms = clock["now_ms"]
+        self._restore_jobs()
         for job in self.scheduler.jobs():
             job.next_ms = clock["jobs"][job.name]
+
+    def _restore_jobs(self) -> None:
+        """Re-register the jobs whose owners are part of the restored state (the living market,
+        exchange_local/living.py); the saved due times are applied to them afterwards. The
+        constructor's own jobs already exist."""
 
     def _replay(self, store: Store, after_seq: int) -> None:
         self._replaying = True

@@ -9,9 +9,9 @@ from exchange_local.clock import (
     ORDER_SETTLEMENT,
 )
 from exchange_local.config import ExchangeConfig
-from exchange_local.durable import Durable
 from exchange_local.errors import StoreError
 from exchange_local.funding import HOUR_MS, SAMPLE_MS
+from exchange_local.living import LivingMarkets
 from exchange_local.settlement import SETTLEMENT_MS
 from exchange_local.store import Store
 
@@ -21,7 +21,7 @@ RISK_TICK_MS = 1000  # margin-call levels and the liquidation engine (MECHANICS 
 ORDER_MARK = 5  # before stop triggers (MECHANICS section 6's order: index -> mark -> triggers)
 
 
-class Exchange(Durable):
+class Exchange(LivingMarkets):
     """A perpetual-futures exchange in one process (see DESIGN.md, "the stable facade").
 
     >>> from decimal import Decimal
