@@ -439,6 +439,14 @@ class Risk(Trading):
 
     # --- leverage and convert ---------------------------------------------------------------
 
+    def leverage(self, account: str) -> dict[str, Decimal]:
+        """The leverage the account chose per market; a market it never set runs at its max."""
+        acct = self._account(account)
+        return {
+            symbol: acct.leverage.get(symbol, m.spec.max_leverage)
+            for symbol, m in self._markets.items()
+        }
+
     def set_leverage(self, account: str, market: str, leverage: Any) -> None:
         """Choose the account's leverage in a market: 1 <= x <= max leverage (IMF >= 1/x).
 

@@ -1,0 +1,5 @@
+import sys
+
+from perptui.cli import main
+
+sys.exit(main())

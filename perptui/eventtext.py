@@ -1,0 +1,86 @@
+"""Events as one line each for the events tab: every liquidation stage visible, ours marked.
+
+Why here and not in a widget: the teaching value is in the words ("backstop took 1 BTC-PERP at
+94,333.5; fund 20,000 -> 19,950"), so they are tested as plain text without a screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from exchange_local import events as ev
+from perptui import format as fmt
+
+STAGE_WORDS = {
+    "cancel": "stage 1: orders canceled",
+    "partial": "stage 2: partial liquidation on the book",
+    "backstop": "stage 3: backstop takeover",
+    "book_close": "stage 3: closed on the book (no backstop capacity)",
+    "insurance": "stage 4: insurance fund paid the deficit",
+    "adl": "stage 5: auto-deleveraged",
+    "recovered": "recovered: margin restored",
+    "halted": "stage 6: check failed, market reduce-only",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventLine:
+    time_ms: int
+    kind: str  # liquidation, margin, market, funding, order, fill, invariant
+    text: str
+    mine: bool
+
+
+def describe(event: ev.Event, me: str) -> EventLine | None:
+    """A line for the events tab, or None for events the tab does not list."""
+    t = event.time_ms
+    if isinstance(event, ev.LiquidationEvent):
+        who = "YOU" if event.account == me else event.account
+        parts = [f"{who}: {STAGE_WORDS.get(event.stage, event.stage)}"]
+        if event.market:
+            parts.append(event.market)
+        if event.size is not None:
+            parts.append(f"size {fmt.num(event.size, 4)}")
+        if event.price is not None:
+            parts.append(f"@ {fmt.num(event.price, 2)}")
+        parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
+        parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
+        if event.counterparties:
+            parts.append("with " + ", ".join("YOU" if c == me else c for c in event.counterparties))
+        if event.fund_before != event.fund_after:
+            parts.append(f"fund {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
+        if event.detail:
+            parts.append(event.detail)
+        mine = event.account == me or me in event.counterparties
+        return EventLine(t, "liquidation", " · ".join(parts), mine)
+    if isinstance(event, ev.MarginEvent):
+        words = {"warning": "margin call: equity below 2 × MMR", "reduce_only":
+                 "reduce-only: equity below IMR", "recovered": "margin recovered"}  # fmt: skip
+        who = "YOU" if event.account == me else event.account
+        text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
+                f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
+        return EventLine(t, "margin", text, event.account == me)
+    if isinstance(event, ev.MarketEvent):
+        detail = ", ".join(f"{k} {v}" for k, v in event.detail.items())
+        return EventLine(t, "market", f"{event.market}: {event.what} {detail}".strip(), False)
+    if isinstance(event, ev.FundingPaid):
+        r = event.record
+        text = (f"{r.market}: funding paid at {fmt.rate(r.rate)}/h, {fmt.usd(r.paid)} from "
+                f"payers, residual {fmt.usd(r.residual)} to the fund")  # fmt: skip
+        return EventLine(t, "funding", text, False)
+    if isinstance(event, ev.InvariantViolated):
+        return EventLine(t, "invariant", "INVARIANT VIOLATED: " + "; ".join(event.problems), True)
+    if isinstance(event, ev.OrderCanceled) and event.order.account == me:
+        o = event.order
+        return EventLine(t, "order", f"YOUR order {o.order_id} {o.side} {o.size} {o.market} "
+                         f"canceled: {event.reason}", True)  # fmt: skip
+    if isinstance(event, ev.OrderTriggered) and event.order.account == me:
+        o = event.order
+        return EventLine(t, "order", f"YOUR {o.type} {o.order_id} triggered at mark "
+                         f"{fmt.num(event.mark, 2)}", True)  # fmt: skip
+    if isinstance(event, ev.FillEvent) and me in (event.fill.taker, event.fill.maker):
+        f = event.fill
+        side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")
+        role = "taker" if f.taker == me else "maker"
+        return EventLine(t, "fill", f"YOU {side} {f.size} {f.market} @ {f.price} ({role})", True)
+    return None

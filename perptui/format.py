@@ -1,0 +1,118 @@
+"""Numbers as traders read them: fixed decimals per market, thousands separators, explicit signs.
+
+Why one module: every widget and every text test agrees on how 58456.2567 looks, and a
+liquidation price is always rounded toward the mark (the conservative side, MECHANICS 0).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+DASH = "—"
+
+
+def decimals_of(step: Decimal) -> int:
+    """Decimals a price or size shows, from its tick or lot (0.5 -> 1, 0.001 -> 3, 1 -> 0)."""
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -int(exponent)) if isinstance(exponent, int) else 0
+
+
+def num(value: Decimal | None, places: int = 2, sign: bool = False) -> str:
+    """`12,345.68`; `+12.30` with sign; `—` for None."""
+    if value is None:
+        return DASH
+    q = Decimal(1).scaleb(-places)
+    v = value.quantize(q, rounding=ROUND_HALF_EVEN)
+    text = f"{v:,.{places}f}"
+    if sign and v > 0:
+        text = "+" + text
+    if text.startswith("-") and v == 0:
+        text = text[1:]
+    return text
+
+
+def usd(value: Decimal | None, sign: bool = False) -> str:
+    return num(value, 2, sign)
+
+
+def price(value: Decimal | None, tick: Decimal) -> str:
+    return num(value, decimals_of(tick))
+
+
+def size(value: Decimal | None, lot: Decimal, sign: bool = False) -> str:
+    return num(value, decimals_of(lot), sign)
+
+
+def pct(fraction: Decimal | None, places: int = 2, sign: bool = False) -> str:
+    """0.0542 -> `5.42%`."""
+    if fraction is None:
+        return DASH
+    return num(fraction * 100, places, sign) + "%"
+
+
+def rate(fraction: Decimal | None) -> str:
+    """A funding rate per hour: 0.0000125 -> `+0.0013%`."""
+    if fraction is None:
+        return DASH
+    return pct(fraction, 4, sign=True)
+
+
+def compact(value: Decimal | None, places: int = 1) -> str:
+    """Sizes and notionals only: 410_000_000 -> `410.0M`, 12_345 -> `12.3K`."""
+    if value is None:
+        return DASH
+    magnitude = abs(value)
+    for limit, suffix in (
+        (Decimal(10) ** 9, "B"),
+        (Decimal(10) ** 6, "M"),
+        (Decimal(10) ** 3, "K"),
+    ):
+        if magnitude >= limit:
+            return num(value / limit, places) + suffix
+    return num(value, places)
+
+
+def liq_price(value: Decimal | None, mark: Decimal, tick: Decimal) -> str:
+    """A liquidation price rounded toward the mark: the side that warns early, never late."""
+    if value is None:
+        return DASH
+    rounding = ROUND_CEILING if value < mark else ROUND_FLOOR
+    places = decimals_of(tick)
+    return num(value.quantize(Decimal(1).scaleb(-places), rounding=rounding), places)
+
+
+def clock(seconds: int) -> str:
+    """A countdown: 2467 -> `41:07`, 3725 -> `1:02:05`."""
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+def duration(seconds: float) -> str:
+    """How long, in words a header has room for: `3 d 4 h`, `2 h 5 min`, `40 s`."""
+    s = int(seconds)
+    if s >= 86400:
+        return f"{s // 86400} d {s % 86400 // 3600} h"
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60} min"
+    if s >= 60:
+        return f"{s // 60} min"
+    return f"{s} s"
+
+
+def exchange_time(ms: int) -> str:
+    """Exchange time of day, `HH:MM:SS` (the paper clock starts at 0)."""
+    total = ms // 1000
+    return f"{total // 3600 % 24:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def health_word(status: str, warning: bool) -> str:
+    """MECHANICS section 2's status as the one word the account panel shows beside the gauge."""
+    if status in ("liquidating", "backstop", "bankrupt"):
+        return "LIQUIDATING"
+    if status == "reduce_only":
+        return "DANGER"
+    if warning:
+        return "WATCH"
+    return "HEALTHY"

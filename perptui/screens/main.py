@@ -1,0 +1,145 @@
+"""The main screen: header, chart, book and tape, account and ticket, and the six tabs.
+
+It only lays widgets out and hands each its slice of a frame; the app fetches frames from the
+venue and decides what actions do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from perptui import format as fmt
+from perptui.venues.base import VenueSnapshot
+from perptui.widgets.account import AccountPanel
+from perptui.widgets.book import BookState, OrderBookView
+from perptui.widgets.chart import ChartLine, ChartState, PriceChart
+from perptui.widgets.header import MarketHeader
+from perptui.widgets.history import (
+    FILL_COLUMNS,
+    FUNDING_COLUMNS,
+    LEDGER_COLUMNS,
+    ORDER_COLUMNS,
+    EventsLog,
+    RowsTable,
+)
+from perptui.widgets.order_ticket import OrderTicket
+from perptui.widgets.positions import PositionsTable
+from perptui.widgets.tape import TradeTape
+
+TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
+NARROW_WIDTH = 100
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def funding_line(snap: VenueSnapshot) -> str:
+    """Hourly funding history as a sparkline, with the predicted rate and its APR."""
+    ms = snap.markets[snap.market]
+    rates = [r.rate for r in snap.funding_history][-24:]
+    if rates:
+        lo, hi = min(rates), max(rates)
+        span = (hi - lo) or Decimal(1)
+        spark = "".join(SPARK[int((r - lo) / span * (len(SPARK) - 1))] for r in rates)
+    else:
+        spark = "no funding paid yet"
+    pred = ms.predicted_funding_rate
+    apr = fmt.pct(pred * 24 * 365, 1, sign=True) if pred is not None else fmt.DASH
+    eight = fmt.rate(pred * 8) if pred is not None else fmt.DASH
+    return (f" Funding 24h {spark}  pred {fmt.rate(pred)}/h  8h-equiv {eight}  APR {apr}"
+            f"  fund ${fmt.compact(snap.insurance_fund)}")  # fmt: skip
+
+
+class MainScreen(Screen[None]):
+    DEFAULT_CSS = """
+    MainScreen { layout: vertical; }
+    #top { height: 1fr; }
+    #left { width: 1fr; border-right: solid $panel-lighten-2; }
+    #mid { width: 38; border-right: solid $panel-lighten-2; }
+    #right { width: 64; }
+    #funding { height: 1; color: $text-muted; }
+    #bottom { height: 14; }
+    #bottom TabPane { padding: 0; }
+    #ledger-filter { height: 1; }
+    MainScreen.-narrow #left { display: none; }
+    MainScreen.-narrow TradeTape { display: none; }
+    MainScreen.-narrow #mid { width: 34; }
+    MainScreen.-narrow #bottom { height: 7; }
+    MainScreen.-narrow #right { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield MarketHeader(id="header")
+        with Horizontal(id="top"):
+            with Vertical(id="left"):
+                yield PriceChart(id="chart")
+                yield Static("", id="funding")
+            with Vertical(id="mid"):
+                yield OrderBookView(id="book")
+                yield TradeTape(id="tape")
+            with VerticalScroll(id="right"):
+                yield AccountPanel(id="account")
+                yield OrderTicket(id="ticket")
+        with TabbedContent(id="bottom", initial="positions"):
+            with TabPane("1 Positions", id="positions"):
+                yield PositionsTable(id="positions-table")
+            with TabPane("2 Orders", id="orders"):
+                yield RowsTable(ORDER_COLUMNS, id="orders-table")
+            with TabPane("3 Fills", id="fills"):
+                yield RowsTable(FILL_COLUMNS, id="fills-table")
+            with TabPane("4 Funding", id="funding-tab"):
+                yield RowsTable(FUNDING_COLUMNS, id="funding-table")
+            with TabPane("5 Ledger", id="ledger"):
+                yield Input(placeholder="filter by type: SETTLE, FUNDING, FEE, TRADE, LIQ…",
+                            id="ledger-filter", compact=True)  # fmt: skip
+                yield RowsTable(LEDGER_COLUMNS, id="ledger-table")
+            with TabPane("6 Events", id="events"):
+                yield EventsLog(id="events-log")
+        yield Footer()
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        self.query_one(AccountPanel).narrow = narrow
+        self.query_one(PositionsTable).narrow = narrow
+
+    def show(self, snap: VenueSnapshot, venue_name: str, paper: bool, paused_for_s: float,
+             own_trade_ids: set[int]) -> None:  # fmt: skip
+        ms = snap.markets[snap.market]
+        h = snap.health
+        self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, venue_name, paper,
+                                          paused_for_s)  # fmt: skip
+        self.query_one(AccountPanel).show(h)
+        pos = next((p for p in h.positions if p.market == snap.market), None)
+        liq_prices = tuple(
+            p.liquidation_price for p in h.positions if p.liquidation_price is not None
+            and p.market == snap.market
+        )  # fmt: skip
+        own = frozenset(o.price for o in snap.open_orders
+                        if o.market == snap.market and o.price is not None)  # fmt: skip
+        self.query_one(OrderBookView).show(BookState(
+            snap.market, ms.tick, ms.lot, snap.book.bids, snap.book.asks, own, liq_prices,
+            snap.connection.state == "stale"))  # fmt: skip
+        self.query_one(TradeTape).show(snap.trades, ms.tick, ms.lot, own_trade_ids)
+        lines = []
+        if pos is not None:
+            lines.append(ChartLine("entry", pos.entry_price, "entry"))
+            if pos.liquidation_price is not None:
+                lines.append(ChartLine("liq", pos.liquidation_price, "liq"))
+            if pos.bankruptcy_price is not None:
+                lines.append(ChartLine("bkr", pos.bankruptcy_price, "bk"))
+        for o in snap.open_orders:
+            if o.market == snap.market and (o.price or o.trigger_price):
+                lines.append(
+                    ChartLine(f"{o.side} {o.order_id}", o.price or o.trigger_price, "order")
+                )  # type: ignore[arg-type]
+        self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
+                                                   ms.mark, lines))  # fmt: skip
+        self.query_one("#funding", Static).update(funding_line(snap))
+        self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders)
+        self.query_one(OrderTicket).set_market(
+            ms, h, snap.leverage.get(snap.market, ms.max_leverage)
+        )

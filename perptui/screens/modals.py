@@ -1,0 +1,125 @@
+"""Modal dialogs: confirm an order, close a position, cancel all, set leverage, convert.
+
+Why confirmations are on by default: a paper account is for learning, and the confirmation is
+where the preview is read one more time; users switch it off in settings.toml.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+MODAL_CSS = """
+{name} {{ align: center middle; }}
+{name} > Vertical {{ width: 72; height: auto; max-height: 90%; border: thick $primary;
+                     background: $surface; padding: 1 2; }}
+{name} .title {{ text-style: bold; margin-bottom: 1; }}
+{name} Horizontal {{ height: auto; margin-top: 1; align-horizontal: right; }}
+{name} Button {{ margin-left: 2; }}
+{name} .error {{ color: $error; }}
+"""
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes or no, with the facts the decision rests on; enter confirms, escape cancels."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen")
+    BINDINGS = [
+        Binding("escape", "answer(False)", "Cancel", id="modal.cancel"),
+        Binding("y", "answer(True)", "Yes", id="modal.yes"),
+    ]
+
+    def __init__(self, title: str, body: str, confirm: str = "Confirm", danger: bool = False,
+                 option: str | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.title_text, self.body, self.confirm = title, body, confirm
+        self.danger, self.option = danger, option
+        self.option_value = True
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static(Content(self.body))
+            if self.option:
+                yield Checkbox(self.option, value=True, id="option")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="no")
+                yield Button(f"{self.confirm} (y/↵)", id="yes",
+                             variant="error" if self.danger else "primary")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    @on(Checkbox.Changed, "#option")
+    def _option(self, event: Checkbox.Changed) -> None:
+        self.option_value = event.value
+
+    @on(Button.Pressed, "#yes")
+    def _yes(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class ValueScreen(ModalScreen[Decimal | None]):
+    """Ask for one positive number (leverage, an amount), validated before it is returned."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="ValueScreen")
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+
+    def __init__(self, title: str, prompt: str, value: str = "",
+                 low: Decimal | None = None, high: Decimal | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.title_text, self.prompt, self.value = title, prompt, value
+        self.low, self.high = low, high
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static(self.prompt)
+            yield Input(self.value, restrict=r"[0-9.]*", id="value")
+            yield Static("", classes="error", id="error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="no")
+                yield Button("OK (↵)", id="yes", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#value", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#yes")
+    def _ok(self) -> None:
+        text = self.query_one("#value", Input).value
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            self.query_one("#error", Static).update(f"{text!r} is not a number")
+            return
+        if (
+            value <= 0
+            or (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high)
+        ):
+            bounds = f" between {self.low} and {self.high}" if self.high is not None else ""
+            self.query_one("#error", Static).update(f"enter a positive number{bounds}")
+            return
+        self.dismiss(value)
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,111 @@
+"""Order-ticket logic without a screen: parse the form, size from % of max, preview lines.
+
+Why apart from the widget: what the preview says before an order is sent is the product's
+promise, so it is tested as text; the widget only lays it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+
+from exchange_local.engine import MarketState
+from exchange_local.health import AccountHealth, OrderPreview
+from perptui import format as fmt
+from perptui.venues.base import OrderRequest
+
+ORDER_TYPES = ("limit", "market", "stop_market", "take_profit")
+TYPE_LABELS = {
+    "limit": "Limit",
+    "market": "Market",
+    "stop_market": "Stop",
+    "take_profit": "Take-profit",
+}
+TIFS = ("gtc", "ioc", "fok")
+
+
+class TicketError(ValueError):
+    """The form cannot become an order yet; the message says which field and why."""
+
+
+def parse_decimal(text: str, field: str) -> Decimal:
+    cleaned = text.replace(",", "").replace("_", "").strip()
+    if not cleaned:
+        raise TicketError(f"{field} is empty")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise TicketError(f"{field} {text!r} is not a number") from None
+    if not value.is_finite() or value <= 0:
+        raise TicketError(f"{field} must be a positive number")
+    return value
+
+
+@dataclass(slots=True)
+class TicketForm:
+    market: str
+    side: str = "buy"
+    type: str = "limit"
+    price: str = ""
+    size: str = ""
+    tif: str = "gtc"
+    reduce_only: bool = False
+    post_only: bool = False
+
+    def request(self, client_order_id: str | None = None) -> OrderRequest:
+        size = parse_decimal(self.size, "size")
+        price = trigger = None
+        if self.type == "limit":
+            price = parse_decimal(self.price, "price")
+        elif self.type in ("stop_market", "take_profit"):
+            trigger = parse_decimal(self.price, "trigger price")
+        return OrderRequest(
+            self.market, self.side, size, self.type, price, trigger,
+            self.tif if self.type == "limit" else "ioc" if self.type == "market" else "gtc",
+            self.post_only and self.type == "limit",
+            self.reduce_only or self.type in ("stop_market", "take_profit"),
+            client_order_id,
+        )  # fmt: skip
+
+
+def max_size(
+    health: AccountHealth, ms: MarketState, leverage: Decimal, price: Decimal | None
+) -> Decimal:
+    """About the largest size free collateral opens at this leverage, rounded down to the lot.
+
+    An estimate for the 25/50/75/100 % buttons (size-scaled IMF and fees make the real limit a
+    little lower); the preview asks the exchange's own gate, which has the last word.
+    """
+    p = price or ms.mark
+    if p <= 0 or health.free_collateral <= 0:
+        return Decimal(0)
+    raw = health.free_collateral * min(leverage, ms.max_leverage) / p
+    return (raw / ms.lot).to_integral_value(rounding=ROUND_FLOOR) * ms.lot
+
+
+def preview_lines(preview: OrderPreview, ms: MarketState) -> list[tuple[str, str]]:
+    """(style, text) lines: est. fill, fee, margin before -> after, liq before -> after, warnings.
+
+    Style is "" or one of warn/danger for the widget to colour; the words carry the meaning.
+    """
+    p = preview
+    tick = ms.tick
+    fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
+    value = p.size * (p.est_fill_price or ms.mark)
+    lines = [
+        ("", f"Value {fmt.usd(value)}  Est. fill {fill}  Fee ~{fmt.usd(p.fee)}"),
+        ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
+             f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
+        ("", f"Est. liq {fmt.liq_price(p.liquidation_price_before, ms.mark, tick)} → "
+             f"{fmt.liq_price(p.liquidation_price_after, ms.mark, tick)}   "
+             f"bkr → {fmt.price(p.bankruptcy_price_after, tick)}"),
+        ("", f"Margin frac {fmt.pct(p.margin_fraction_before)} → {fmt.pct(p.margin_fraction_after)}"
+             f"   Position {p.position_before} → {p.position_after}"),
+    ]  # fmt: skip
+    if p.would_reject:
+        hint = f" (max ≈ {p.max_size})" if p.max_size is not None else ""
+        lines.append(("danger", f"✗ would be refused: {p.would_reject}{hint}"))
+    for w in p.warnings:
+        if not w.startswith("would be rejected"):
+            lines.append(("warn", f"⚠ {w}"))
+    return lines

@@ -1,0 +1,177 @@
+"""The one interface the terminal talks to, whatever the venue behind it.
+
+Why exchange_local's own records (AccountHealth, MarketState, OrderInfo, ...) cross this
+boundary instead of a second set of classes: they are already plain dataclasses of Decimals,
+the server's wire format is a spelling of them, and a remote venue that decodes JSON into them
+keeps the UI unable to tell which venue it talks to. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from exchange_local.engine import BookSnapshot, MarketState
+from exchange_local.events import Event
+from exchange_local.explain import Explanation
+from exchange_local.funding import AccountFunding, FundingRecord
+from exchange_local.health import AccountHealth, OrderPreview
+from exchange_local.ledger import LedgerEntry
+from exchange_local.marketdata import Candle, Trade
+from exchange_local.orders import Fill, OrderInfo, OrderResult
+
+
+class TradingDisabled(Exception):
+    """The venue is read-only (a watched account): the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What the order ticket sends; the same record feeds the preview."""
+
+    market: str
+    side: str  # "buy" | "sell"
+    size: Decimal
+    type: str = "limit"  # "limit" | "market" | "stop_market" | "take_profit"
+    price: Decimal | None = None
+    trigger_price: Decimal | None = None
+    tif: str = "gtc"  # "gtc" | "ioc" | "fok"
+    post_only: bool = False
+    reduce_only: bool = False
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """The header chip: "live" with latency, "reconnecting" with attempts, "stale" with age."""
+
+    state: str  # "live" | "reconnecting" | "stale" | "paused"
+    latency_ms: float | None = None
+    attempts: int = 0
+    age_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClockInfo:
+    """Exchange time and, for a paper venue, how fast it runs and whether it is paused."""
+
+    now_ms: int
+    speed: Decimal
+    paused: bool
+    adjustable: bool  # a paper venue's clock can be sped up, slowed and paused
+
+
+@dataclass(slots=True)
+class VenueSnapshot:
+    """Everything one frame of the main screen shows, taken at one instant."""
+
+    clock: ClockInfo
+    connection: Connection
+    market: str
+    markets: dict[str, MarketState]
+    book: BookSnapshot
+    trades: list[Trade]
+    candles: list[Candle]
+    health: AccountHealth
+    open_orders: list[OrderInfo]
+    leverage: dict[str, Decimal]  # the account's chosen leverage per market (default: max)
+    insurance_fund: Decimal
+    funding_history: list[FundingRecord] = field(default_factory=list)
+
+
+class Venue(abc.ABC):
+    """A venue as the UI sees it. Commands raise exchange_local.ExchangeError (with the
+    exchange's own message) when refused, TradingDisabled on a read-only venue."""
+
+    name: str = "venue"  # shown in the header: "PAPER", a server's host, "Hyperliquid"
+    paper: bool = True
+    can_trade: bool = True
+    account: str = ""
+    paused_for_s: float = 0.0  # how long the market was paused before this session
+
+    # --- life cycle ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect or open; afterwards `markets()` and `snapshot()` answer."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Disconnect or close (a paper venue pauses its market and saves it)."""
+
+    # --- state ------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def markets(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot: ...
+
+    @abc.abstractmethod
+    def drain_events(self) -> list[Event]:
+        """Events since the last call, oldest first (the whole market's, not only ours)."""
+
+    @abc.abstractmethod
+    async def fills(self, limit: int = 200) -> list[Fill]: ...
+
+    @abc.abstractmethod
+    async def funding_payments(self, limit: int = 200) -> list[AccountFunding]: ...
+
+    @abc.abstractmethod
+    async def ledger(self, limit: int = 500) -> list[LedgerEntry]: ...
+
+    # --- what-if --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def preview_order(self, request: OrderRequest) -> OrderPreview: ...
+
+    @abc.abstractmethod
+    async def explain(self, market: str) -> Explanation: ...
+
+    # --- commands -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def place_order(self, request: OrderRequest) -> OrderResult: ...
+
+    @abc.abstractmethod
+    async def amend_order(
+        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+    ) -> OrderInfo: ...
+
+    @abc.abstractmethod
+    async def cancel_order(self, order_id: int) -> OrderResult: ...
+
+    @abc.abstractmethod
+    async def cancel_all(self, market: str | None = None) -> list[int]: ...
+
+    @abc.abstractmethod
+    async def close_position(self, market: str, cancel_orders: bool = True) -> OrderResult: ...
+
+    @abc.abstractmethod
+    async def set_leverage(self, market: str, leverage: Decimal) -> None: ...
+
+    @abc.abstractmethod
+    async def deposit(self, asset: str, amount: Decimal) -> None: ...
+
+    @abc.abstractmethod
+    async def withdraw(self, asset: str, amount: Decimal) -> None: ...
+
+    @abc.abstractmethod
+    async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None: ...
+
+    # --- paper-only controls (a remote or real venue raises TradingDisabled) -------------------
+    async def set_speed(self, speed: Decimal) -> None:
+        raise TradingDisabled(f"{self.name}: the clock is the venue's, not ours")
+
+    async def set_paused(self, paused: bool) -> None:
+        raise TradingDisabled(f"{self.name}: the clock is the venue's, not ours")
+
+    async def advance(self, seconds: Decimal) -> None:
+        raise TradingDisabled(f"{self.name}: the clock is the venue's, not ours")
+
+    async def shock(self, asset: str, fraction: Decimal) -> None:
+        raise TradingDisabled(f"{self.name}: only a paper market can be shocked")
+
+
+def describe(value: Any) -> str:
+    """A refusal as a person reads it: the exchange's own message, not a traceback."""
+    text = str(value) or type(value).__name__
+    return text

@@ -1,0 +1,285 @@
+"""The paper venue: exchange_local in this process, with its living market on a real-time clock.
+
+Why the clock is driven from the UI's event loop rather than a thread: the engine is
+single-threaded by design (DESIGN.md), so one loop that either advances time or runs a command,
+never both at once, needs no locks. A manual clock (tests, screenshots) advances only when told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from exchange_local import Exchange, ExchangeConfig
+from exchange_local.bots import paper_config
+from exchange_local.events import BookDelta, Event, FillEvent, LedgerPosted, PriceUpdate
+from exchange_local.explain import Explanation
+from exchange_local.funding import AccountFunding
+from exchange_local.health import OrderPreview
+from exchange_local.ledger import LedgerEntry
+from exchange_local.orders import Fill, OrderInfo, OrderResult
+from perptui.venues.base import ClockInfo, Connection, OrderRequest, Venue, VenueSnapshot
+
+PAPER_ACCOUNT = "paper"
+# MECHANICS section 1: a new paper account, so the discount factors show from the first screen
+PAPER_FUNDING = (("USD", Decimal("10000")), ("BTC", Decimal("0.1")), ("ETH", Decimal("1")))
+TICK_S = 0.1  # the real-time driver advances the exchange this often (wall seconds)
+MAX_STEP_S = Decimal(5)  # a stalled loop catches up at most this much exchange time at once
+NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, not as a log
+EVENTS_KEPT = 20_000
+FILLS_KEPT = 5_000
+MS = Decimal("0.001")
+
+
+class LocalVenue(Venue):
+    """`db`: path of the durable store (None: in memory). `clock`: "real" advances with wall
+    time x `speed`; "manual" only through `advance()` (tests, screenshots, demos)."""
+
+    paper = True
+    can_trade = True
+
+    def __init__(
+        self,
+        db: str | Path | None = None,
+        *,
+        speed: Decimal = Decimal(1),
+        clock: str = "real",
+        seed: int = 1,
+        living: bool = True,
+        exchange: Exchange | None = None,
+        account: str = PAPER_ACCOUNT,
+        name: str = "PAPER",
+    ) -> None:
+        if clock not in ("real", "manual"):
+            raise ValueError(f"clock must be 'real' or 'manual', got {clock!r}")
+        self.db = Path(db) if db is not None else None
+        self.speed = Decimal(speed)
+        self.clock_mode = clock
+        self.seed = seed
+        self.living = living
+        self.account = account
+        self.name = name
+        self.ex: Exchange | None = exchange
+        self.paused = False
+        self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self._fills: deque[Fill] = deque(maxlen=FILLS_KEPT)
+        self._driver: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+        self.events_seen = 0
+
+    # --- life cycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self.ex is None:
+            self.ex = self._open_exchange()
+        ex = self.ex
+        if self.living:
+            ex.start_living_market(seed=self.seed)
+        if self.account not in ex.accounts():
+            ex.create_account(self.account)
+            for asset, amount in PAPER_FUNDING:
+                ex.deposit(self.account, asset, amount)
+        self._fills.extend(
+            f for f in getattr(ex, "_fills", ()) if self.account in (f.taker, f.maker)
+        )
+        self._unsubscribe = ex.subscribe(self._on_event)
+        self.paused_for_s = self._read_pause()
+        if self.clock_mode == "real":
+            self._driver = asyncio.get_running_loop().create_task(self._drive())
+
+    def _open_exchange(self) -> Exchange:
+        if self.db is None:
+            return Exchange(paper_config(ExchangeConfig(seed=self.seed)))
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        if self.db.exists():
+            return Exchange(store=str(self.db))  # its own stored configuration
+        return Exchange(paper_config(ExchangeConfig(seed=self.seed)), store=str(self.db))
+
+    async def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._driver
+            self._driver = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.ex is not None:
+            self._write_pause()
+            self.ex.close()
+
+    # the wall time the market was closed at, so reopening can say how long it was paused
+    def _pause_file(self) -> Path | None:
+        return self.db.with_suffix(self.db.suffix + ".perptui.json") if self.db else None
+
+    def _read_pause(self) -> float:
+        path = self._pause_file()
+        if path is None or not path.exists():
+            return 0.0
+        try:
+            closed_at = float(json.loads(path.read_text())["closed_at"])
+        except (ValueError, KeyError, OSError):
+            return 0.0
+        return max(0.0, time.time() - closed_at)
+
+    def _write_pause(self) -> None:
+        path = self._pause_file()
+        if path is not None:
+            path.write_text(json.dumps({"closed_at": time.time()}))
+
+    async def _drive(self) -> None:
+        """Advance exchange time with wall time x speed, in small steps, forever."""
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            elapsed = Decimal(str(round(now - last, 3)))
+            last = now
+            if self.paused or self.speed <= 0:
+                continue
+            step = min(elapsed * self.speed, MAX_STEP_S * max(self.speed, Decimal(1)))
+            step = step.quantize(MS)
+            if step > 0:
+                self._exchange().advance(step)
+
+    def _exchange(self) -> Exchange:
+        if self.ex is None:
+            raise RuntimeError("the venue is not started")
+        return self.ex
+
+    def _on_event(self, event: Event) -> None:
+        self.events_seen += 1
+        if isinstance(event, NOISY):
+            return
+        if isinstance(event, FillEvent) and self.account in (
+            event.fill.taker,
+            event.fill.maker,
+        ):
+            self._fills.append(event.fill)
+        self._events.append(event)
+
+    # --- state ------------------------------------------------------------------------------------
+    def markets(self) -> list[str]:
+        return self._exchange().markets()
+
+    async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
+        ex = self._exchange()
+        markets = {m: ex.market(m) for m in ex.markets()}
+        return VenueSnapshot(
+            clock=ClockInfo(ex.now_ms, self.speed, self.paused, adjustable=True),
+            connection=Connection("paused" if self.paused else "live", latency_ms=0.0),
+            market=market,
+            markets=markets,
+            book=ex.book(market, 40),
+            trades=ex.trades(market, 60),
+            candles=ex.candles(market, candle_interval, source="mark", limit=240),
+            health=ex.health(self.account),
+            open_orders=ex.open_orders(self.account),
+            leverage=ex.leverage(self.account),
+            insurance_fund=ex.insurance_fund(),
+            funding_history=list(ex.funding_history(market))[-48:],  # type: ignore[arg-type]
+        )
+
+    def drain_events(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    async def fills(self, limit: int = 200) -> list[Fill]:
+        return list(self._fills)[-limit:]
+
+    async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
+        rows = self._exchange().funding_history(account=self.account)
+        return list(rows)[-limit:]  # type: ignore[arg-type]
+
+    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+        return self._exchange().ledger(self.account)[-limit:]
+
+    # --- what-if --------------------------------------------------------------------------------
+    async def preview_order(self, request: OrderRequest) -> OrderPreview:
+        r = request
+        kind = "market" if r.type == "market" else "limit"
+        price = r.price if kind == "limit" else None
+        if r.type in ("stop_market", "take_profit"):  # fills as a market order at its trigger
+            kind, price = "limit", r.trigger_price
+        return self._exchange().preview_order(
+            self.account, r.market, r.side, r.size, price=price, type=kind, tif=r.tif,
+            reduce_only=r.reduce_only,
+        )  # fmt: skip
+
+    async def explain(self, market: str) -> Explanation:
+        return self._exchange().explain(self.account, market)
+
+    # --- commands -------------------------------------------------------------------------------
+    async def place_order(self, request: OrderRequest) -> OrderResult:
+        r = request
+        return self._exchange().place_order(
+            self.account, r.market, r.side, r.size, price=r.price, type=r.type, tif=r.tif,
+            post_only=r.post_only, reduce_only=r.reduce_only, trigger_price=r.trigger_price,
+            client_order_id=r.client_order_id,
+        )  # fmt: skip
+
+    async def amend_order(
+        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+    ) -> OrderInfo:
+        ex = self._exchange()
+        ex.amend_order(self.account, order_id, price=price, size=size)
+        info = ex.order(self.account, order_id)
+        assert info is not None
+        return info
+
+    async def cancel_order(self, order_id: int) -> OrderResult:
+        return self._exchange().cancel_order(self.account, order_id)
+
+    async def cancel_all(self, market: str | None = None) -> list[int]:
+        return self._exchange().cancel_all(self.account, market)
+
+    async def close_position(self, market: str, cancel_orders: bool = True) -> OrderResult:
+        ex = self._exchange()
+        if cancel_orders:
+            ex.cancel_all(self.account, market)
+        size = next((p.size for p in ex.positions(self.account) if p.market == market), None)
+        if not size:
+            from exchange_local import InvalidOrder
+
+            raise InvalidOrder(f"there is no {market} position to close")
+        side = "sell" if size > 0 else "buy"
+        return ex.place_order(
+            self.account, market, side, abs(size), type="market", reduce_only=True
+        )
+
+    async def set_leverage(self, market: str, leverage: Decimal) -> None:
+        self._exchange().set_leverage(self.account, market, leverage)
+
+    async def deposit(self, asset: str, amount: Decimal) -> None:
+        self._exchange().deposit(self.account, asset, amount)
+
+    async def withdraw(self, asset: str, amount: Decimal) -> None:
+        self._exchange().withdraw(self.account, asset, amount)
+
+    async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
+        self._exchange().convert(self.account, from_asset, to_asset, amount)
+
+    # --- paper controls -------------------------------------------------------------------------
+    async def set_speed(self, speed: Decimal) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.speed = Decimal(speed)
+
+    async def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+
+    async def advance(self, seconds: Decimal) -> None:
+        self._exchange().advance(seconds)
+
+    async def shock(self, asset: str, fraction: Decimal) -> None:
+        """Move an underlying's index by `fraction` (-0.1 = a 10 % fall) at once."""
+        ex = self._exchange()
+        symbol = f"{asset}-PERP"
+        index = ex.market(symbol).index
+        ex.set_index_price(asset, index * (1 + fraction))

@@ -1,0 +1,110 @@
+"""Cross-margin account health: the one panel that says how far the account is from trouble.
+
+Why the gauge is margin usage (MMR / E_mm) and not a margin ratio of another venue's: it is
+MECHANICS' own number, 100 % is exactly where liquidation starts, and the warning (E = 2 MMR,
+50 %) and backstop (E = ACMR, MMR/ACMR) levels sit on the same scale.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.content import Content
+from textual.widgets import Static
+
+from exchange_local.health import AccountHealth
+from perptui import format as fmt
+
+WORD_STYLE = {"HEALTHY": "$success", "WATCH": "$warn", "DANGER": "$danger",
+              "LIQUIDATING": "$liq"}  # fmt: skip
+GAUGE_WIDTH = 30
+
+
+def nearest_liquidation(health: AccountHealth) -> tuple[str, Decimal] | None:
+    """(market, distance) of the position whose liquidation price is closest to its mark."""
+    rows = [(p.market, p.distance_to_liquidation) for p in health.positions
+            if p.distance_to_liquidation is not None]  # fmt: skip
+    return min(rows, key=lambda r: r[1]) if rows else None  # type: ignore[arg-type,return-value]
+
+
+def gauge(health: AccountHealth, width: int = GAUGE_WIDTH) -> str:
+    """`▕██████┊·····┃·······║▏ 43.1%`: usage, warning (50 %), liquidation (100 %), backstop."""
+    usage = health.margin_usage
+    backstop = health.mmr / health.acmr if health.acmr > 0 else Decimal(2)
+    scale = max(backstop, Decimal(1)) * Decimal("1.05")
+    marks = {int(Decimal("0.5") / scale * width): "┊", int(1 / scale * width): "┃",
+             min(width - 1, int(backstop / scale * width)): "║"}  # fmt: skip
+    if usage is None:
+        filled = width if health.equity <= 0 and health.notional else 0
+    else:
+        filled = min(width, int(usage / scale * width))
+    colour = "$success" if filled < width * 0.5 / float(scale) else "$warn"
+    if (usage is not None and usage >= 1) or (usage is None and filled):
+        colour = "$liq"
+    cells = []
+    for i in range(width):
+        mark = marks.get(i)
+        if i < filled:
+            cells.append(f"[{colour}]{'█' if mark is None else mark}[/]")
+        else:
+            cells.append(mark or "·")
+    label = fmt.pct(usage, 1) if usage is not None else ("∞" if health.notional else "0.0%")
+    return "▕" + "".join(cells) + f"▏ {label}"
+
+
+def status_markup(health: AccountHealth) -> str:
+    word = fmt.health_word(health.status, health.warning)
+    detail = "" if health.status in ("ok", "reduce_only") else f" ({health.status})"
+    return f"[b {WORD_STYLE[word]}]● {word}{detail}[/]"
+
+
+def account_markup(health: AccountHealth, narrow: bool = False) -> str:
+    """The panel as content markup; `narrow` is the one-line form of the 80-column layout."""
+    h = health
+    near = nearest_liquidation(h)
+    near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
+    lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
+    if narrow:
+        return (f"{status_markup(h)} Eq {fmt.usd(h.equity)} · use {fmt.pct(h.margin_usage, 1)}"
+                f" · Lev {lev} · liq {near_text}")  # fmt: skip
+
+    def pnl(v: Decimal) -> str:
+        colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
+        return f"[{colour}]{fmt.usd(v, sign=True)}[/]"
+
+    lines = [
+        f"[b]Account[/b] · cross · USD   {status_markup(h)}",
+        f" Equity E_mm {fmt.usd(h.equity):>13}   Init E_im {fmt.usd(h.initial_equity):>12}",
+        f" Unsettled   {pnl(h.unsettled_pnl):>13}   uPnL      {pnl(h.unrealized_pnl):>12}",
+        f" IMR         {fmt.usd(h.imr):>13}   MMR       {fmt.usd(h.mmr):>12}",
+        f" ACMR        {fmt.usd(h.acmr):>13}   Free      {fmt.usd(h.free_collateral):>12}",
+        f" Usage {gauge(h)}",
+        f"        warn 50% ┊ liq 100% ┃ backstop ║ {fmt.pct(h.mmr / h.acmr, 0) if h.acmr else ''}",
+        f" Margin frac {fmt.pct(h.margin_fraction, 2):>13}   Leverage  {lev:>12}",
+        f" Nearest liq {near_text:>13}",
+        " [b]Collateral[/b]   amount        price  weight        value",
+    ]
+    for c in h.collateral:
+        if c.amount == 0:
+            continue
+        places = 2 if c.asset in ("USD", "USDC", "EUR") else 4
+        lines.append(
+            f"  {c.asset:<5} {fmt.num(c.amount, places):>14} {fmt.num(c.price, 2):>12}"
+            f" {fmt.num(c.weight, 3):>7} {fmt.usd(c.value):>12}"
+        )
+    if any(c.amount < 0 for c in h.collateral):
+        lines.append(" [$warn]USD is negative: a loan against your coins (v: convert to repay)[/]")
+    return "\n".join(lines)
+
+
+class AccountPanel(Static):
+    """Updated from each frame; the layout class `-narrow` on the screen picks the short form."""
+
+    DEFAULT_CSS = """
+    AccountPanel { height: auto; padding: 0 1; }
+    """
+
+    narrow = False
+
+    def show(self, health: AccountHealth) -> None:
+        self.update(Content.from_markup(account_markup(health, self.narrow)))

@@ -1,0 +1,190 @@
+"""A price chart of the mark drawn on the Line API, with the position's lines across it.
+
+Why our own chart: textual-plotext is unmaintained and pinned to an old plotext (shared/TUI.md),
+and what matters here is not the candles but where entry, liquidation and bankruptcy prices sit
+against them, so those lines are first-class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from exchange_local.marketdata import Candle
+from perptui import format as fmt
+
+AXIS = 12  # columns of the price axis
+LINE_RANGE = Decimal("0.25")  # lines farther than this from the mark are noted, not drawn
+INTERVALS = ("1m", "5m", "15m", "1h", "4h")
+
+
+@dataclass(slots=True)
+class ChartLine:
+    label: str  # "entry", "liq", "bk", "order"
+    price: Decimal
+    kind: str  # component class suffix: entry, liq, bk, order
+
+
+@dataclass(slots=True)
+class ChartState:
+    market: str = ""
+    tick: Decimal = Decimal("0.1")
+    candles: list[Candle] = field(default_factory=list)
+    index: Decimal | None = None
+    mark: Decimal | None = None
+    lines: list[ChartLine] = field(default_factory=list)
+
+
+Cell = tuple[str, str]  # (character, component class suffix or "")
+
+
+def chart_grid(
+    state: ChartState, width: int, height: int, mode: str
+) -> tuple[list[list[Cell]], list[str]]:
+    """The plot as rows of cells plus its caption lines. Pure, for text tests."""
+    plot_w = max(1, width - AXIS)
+    candles = state.candles[-plot_w:]
+    grid: list[list[Cell]] = [[(" ", "")] * plot_w for _ in range(height)]
+    notes: list[str] = []
+    if not candles or height < 3:
+        return grid, ["no prices yet"]
+    lo = min(c.low for c in candles)
+    hi = max(c.high for c in candles)
+    mark = state.mark or candles[-1].close
+    drawn = []
+    for ln in state.lines:
+        if abs(ln.price - mark) <= mark * LINE_RANGE:
+            drawn.append(ln)
+            lo, hi = min(lo, ln.price), max(hi, ln.price)
+        else:
+            where = "below" if ln.price < mark else "above"
+            notes.append(f"{ln.label} {fmt.price(ln.price, state.tick)} is off chart, "
+                         f"{fmt.pct(abs(ln.price - mark) / mark, 1)} {where}")  # fmt: skip
+    if hi == lo:
+        hi, lo = hi + state.tick * 5, lo - state.tick * 5
+    pad = (hi - lo) * Decimal("0.05")
+    hi, lo = hi + pad, lo - pad
+    span = hi - lo
+
+    def row(p: Decimal) -> int:
+        r = int((hi - p) / span * (height - 1))
+        return min(height - 1, max(0, r))
+
+    for ln in drawn:
+        r = row(ln.price)
+        ch = {"liq": "━", "bk": "┅", "entry": "╌", "order": "┄"}.get(ln.kind, "─")
+        grid[r] = [(ch, ln.kind)] * plot_w
+    offset = plot_w - len(candles)
+    for x, c in enumerate(candles):
+        col = offset + x
+        up = c.close >= c.open
+        kind = "up" if up else "down"
+        if mode == "line":
+            grid[row(c.close)][col] = ("•", kind)
+            continue
+        top, bottom = row(c.high), row(c.low)
+        body_top, body_bottom = row(max(c.open, c.close)), row(min(c.open, c.close))
+        for r in range(top, bottom + 1):
+            grid[r][col] = ("┃" if body_top <= r <= body_bottom else "│", kind)
+    if state.index is not None and lo <= state.index <= hi:
+        grid[row(state.index)][plot_w - 1] = ("◆", "index")
+    axis_rows = {0: hi, height // 2: (hi + lo) / 2, height - 1: lo}
+    for ln in drawn:
+        axis_rows[row(ln.price)] = ln.price
+    labels = {r: fmt.price(p, state.tick) for r, p in axis_rows.items()}
+    for ln in drawn:
+        labels[row(ln.price)] = ln.label
+    for r in range(height):
+        label = labels.get(r, "")
+        grid[r] = [(ch, "axis") for ch in f"{label[: AXIS - 2]:>{AXIS - 2}} ┤"] + grid[r]
+    liq = next((ln for ln in state.lines if ln.kind == "liq"), None)
+    if liq is not None:
+        where = "below" if liq.price < mark else "above"
+        notes.insert(0, f"liq is {fmt.pct(abs(liq.price - mark) / mark, 1)} {where} the mark")
+    return grid, notes
+
+
+class PriceChart(Widget):
+    """Mark candles (or a line) per time frame; `[`/`]` change the frame, `v` the style."""
+
+    COMPONENT_CLASSES = {"chart--up", "chart--down", "chart--liq", "chart--bk", "chart--entry",
+                         "chart--order", "chart--index", "chart--axis", "chart--title",
+                         "chart--note"}  # fmt: skip
+    DEFAULT_CSS = """
+    PriceChart { height: 1fr; min-width: 40; }
+    PriceChart > .chart--up { color: $up; }
+    PriceChart > .chart--down { color: $down; }
+    PriceChart > .chart--liq { color: $liq; text-style: bold; }
+    PriceChart > .chart--bk { color: $danger; }
+    PriceChart > .chart--entry { color: $accent; }
+    PriceChart > .chart--order { color: $secondary; }
+    PriceChart > .chart--index { color: $warning; }
+    PriceChart > .chart--axis { color: $text-muted; }
+    PriceChart > .chart--title { text-style: bold; color: $text-muted; }
+    PriceChart > .chart--note { color: $liq; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.state = ChartState()
+        self.mode = "candle"
+        self.interval = "1m"
+        self._rows: list[list[Cell]] = []
+        self._notes: list[str] = []
+        self._key: object = None
+
+    def show(self, state: ChartState) -> None:
+        key = (state.candles[-1:], len(state.candles), state.index,
+               tuple((ln.kind, ln.price) for ln in state.lines))  # fmt: skip
+        if key == self._key:
+            return
+        self._key = key
+        self.state = state
+        self._rebuild()
+
+    def cycle_interval(self, step: int) -> str:
+        i = INTERVALS.index(self.interval)
+        self.interval = INTERVALS[(i + step) % len(INTERVALS)]
+        return self.interval
+
+    def toggle_mode(self) -> str:
+        self.mode = "line" if self.mode == "candle" else "candle"
+        self._rebuild()
+        return self.mode
+
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        plot_h = max(1, self.size.height - 1 - 2)
+        self._rows, self._notes = chart_grid(self.state, self.size.width, plot_h, self.mode)
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            frames = " ".join(f"[{i}]" if i == self.interval else i for i in INTERVALS)
+            title = f" Chart {self.state.market} mark  {frames}  {self.mode} (v)  ◆ index"
+            return Strip([Segment(title[:width].ljust(width),
+                                  self.get_component_rich_style("chart--title"))])  # fmt: skip
+        r = y - 1
+        if r < len(self._rows):
+            segments = []
+            cache: dict[str, Style] = {}
+            for ch, kind in self._rows[r][:width]:
+                if kind not in cache:
+                    cache[kind] = (
+                        self.get_component_rich_style(f"chart--{kind}") if kind else Style()
+                    )
+                segments.append(Segment(ch, cache[kind]))
+            return Strip(Segment.simplify(segments)).adjust_cell_length(width)
+        n = r - len(self._rows)
+        if n < len(self._notes):
+            return Strip([Segment(f" {self._notes[n]}"[:width].ljust(width),
+                                  self.get_component_rich_style("chart--note"))])  # fmt: skip
+        return Strip.blank(width)

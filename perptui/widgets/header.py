@@ -1,0 +1,84 @@
+"""The market header: venue and connection, prices, open interest, funding and the countdowns.
+
+Why countdowns to both funding and settlement: funding moves cash once an hour, settlement
+every 30 s turns unsettled PnL into USD that can open new risk; both change what a trader sees.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.content import Content
+from textual.widgets import Static
+
+from exchange_local.engine import MarketState
+from perptui import format as fmt
+from perptui.venues.base import ClockInfo, Connection
+
+
+def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
+    """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused`."""
+    label = f"[b]{venue}[/b]" if paper else f"[b $accent]{venue}[/]"
+    if conn.state == "live":
+        latency = f" {conn.latency_ms:.0f}ms" if conn.latency_ms else ""
+        return f"{label} [$success]● live{latency}[/]"
+    if conn.state == "reconnecting":
+        return f"{label} [$warning]◐ reconnecting ({conn.attempts})[/]"
+    if conn.state == "paused":
+        return f"{label} [$warning]⏸ paused[/]"
+    return f"{label} [$error]○ STALE {conn.age_s:.0f}s[/]"
+
+
+def header_markup(
+    ms: MarketState,
+    conn: Connection,
+    clock: ClockInfo,
+    venue: str,
+    paper: bool,
+    paused_for_s: float = 0.0,
+) -> str:
+    """One line of the header as Textual content markup (values are numbers: nothing to escape)."""
+    stale = conn.state == "stale"
+    dim = "[dim]" if stale else ""
+    undim = "[/dim]" if stale else ""
+    price = lambda v: fmt.price(v, ms.tick)  # noqa: E731
+    change = ms.change_24h
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "·"
+    colour = "$up" if change > 0 else "$down" if change < 0 else "$foreground"
+    now_s = Decimal(clock.now_ms) / 1000
+    parts = [
+        "[b]perptui[/b]",
+        connection_chip(conn, venue, paper),
+        f"[b]{ms.symbol}[/b]",
+        f"{dim}Mark [b]{price(ms.mark)}[/b]  Index {price(ms.index)}{undim}",
+        f"{dim}24h [{colour}]{arrow}{fmt.pct(change, 2, sign=True)}[/]{undim}",
+        f"{dim}OI ${fmt.compact(ms.open_interest_usd)}/{fmt.compact(ms.oi_cap)}{undim}",
+    ]
+    if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
+        funding = f"Fund {fmt.rate(ms.funding_rate)}/1h pred {fmt.rate(ms.predicted_funding_rate)}"
+        if ms.next_funding_time is not None:
+            funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
+        parts.append(dim + funding + undim)
+    if ms.next_settlement_time is not None:
+        parts.append(f"settle {fmt.clock(int(ms.next_settlement_time - now_s))}")
+    if ms.reduce_only:
+        parts.append("[b $error]REDUCE-ONLY[/]")
+    if clock.adjustable and (clock.speed != 1 or clock.paused):
+        parts.append("[$warning]⏸ paused[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
+    if paused_for_s >= 1:
+        parts.append(f"[$accent]market was paused {fmt.duration(paused_for_s)}[/]")
+    return " │ ".join(parts)
+
+
+class MarketHeader(Static):
+    """One line at the top; updated from each frame, never by polling the venue."""
+
+    DEFAULT_CSS = """
+    MarketHeader { height: 1; background: $panel; padding: 0 1; }
+    """
+
+    def show(
+        self, ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
+        paused_for_s: float = 0.0,
+    ) -> None:  # fmt: skip
+        self.update(Content.from_markup(header_markup(ms, conn, clock, venue, paper, paused_for_s)))

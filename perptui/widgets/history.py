@@ -1,0 +1,143 @@
+"""The bottom tabs' tables: open orders, fills, funding payments, ledger, events.
+
+Why one small table class: each tab is a list of rows keyed by id that grows or shrinks; the
+table rebuilds only when the rows really changed, so the cursor stays where the trader put it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable, RichLog
+
+from exchange_local.funding import AccountFunding
+from exchange_local.ledger import LedgerEntry
+from exchange_local.orders import Fill, OrderInfo
+from perptui import format as fmt
+from perptui.eventtext import EventLine
+
+Row = tuple[str, Sequence[str | Text]]
+
+
+class RowsTable(DataTable[object]):
+    """A DataTable fed whole lists of keyed rows; unchanged lists cost nothing."""
+
+    DEFAULT_CSS = "RowsTable { height: 1fr; }"
+
+    def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._column_names = tuple(columns)
+        self._signature: object = None
+
+    def on_mount(self) -> None:
+        for name in self._column_names:
+            self.add_column(name, key=name)
+
+    def set_rows(self, rows: list[Row]) -> None:
+        signature = tuple((k, tuple(str(c) for c in cells)) for k, cells in rows)
+        if signature == self._signature:
+            return
+        self._signature = signature
+        cursor = self.cursor_row
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        if rows:
+            self.move_cursor(row=min(cursor, len(rows) - 1))
+
+    @property
+    def selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return key.value
+
+
+def right(text: str) -> Text:
+    return Text(text, justify="right")
+
+
+ORDER_COLUMNS = ("Id", "Market", "Side", "Type", "Size", "Filled", "Price", "Trigger", "TIF",
+                 "Flags", "Status")  # fmt: skip
+
+
+def order_rows(orders: Iterable[OrderInfo]) -> list[Row]:
+    rows: list[Row] = []
+    for o in orders:
+        flags = " ".join(f for f, on in (("reduce", o.reduce_only), ("post", o.post_only)) if on)
+        rows.append((str(o.order_id), (
+            str(o.order_id), o.market, o.side.upper(), o.type, right(str(o.size)),
+            right(str(o.filled)), right(fmt.num(o.price, 2) if o.price else "market"),
+            right(fmt.num(o.trigger_price, 2) if o.trigger_price else fmt.DASH), o.tif.upper(),
+            flags or fmt.DASH, str(o.status.value if hasattr(o.status, "value") else o.status),
+        )))  # fmt: skip
+    return rows
+
+
+FILL_COLUMNS = ("Time", "Market", "Side", "Size", "Price", "Fee", "Role")
+
+
+def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
+    rows: list[Row] = []
+    for f in reversed(list(fills)):
+        taker = f.taker == me
+        side = f.taker_side if taker else ("sell" if f.taker_side == "buy" else "buy")
+        fee = f.taker_fee if taker else f.maker_fee
+        rows.append((str(f.fill_id), (
+            fmt.exchange_time(f.time_ms), f.market, side.upper(), right(str(f.size)),
+            right(fmt.num(f.price, 2)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
+        )))  # fmt: skip
+    return rows
+
+
+FUNDING_COLUMNS = ("Time", "Market", "Size", "Rate /h", "Amount")
+
+
+def funding_rows(payments: Iterable[AccountFunding]) -> list[Row]:
+    rows: list[Row] = []
+    for i, p in enumerate(reversed(list(payments))):
+        rows.append((f"{p.time}-{p.market}-{i}", (
+            fmt.exchange_time(int(p.time * 1000)), p.market, right(str(p.size)),
+            right(fmt.rate(p.rate)), right(fmt.num(-p.amount, 6, sign=True)),
+        )))  # fmt: skip
+    return rows
+
+
+LEDGER_COLUMNS = ("Tx", "Time", "Type", "Asset", "Amount", "Balance", "Ref")
+
+
+def ledger_rows(entries: Iterable[LedgerEntry], type_filter: str = "") -> list[Row]:
+    wanted = type_filter.strip().upper()
+    rows: list[Row] = []
+    for i, e in enumerate(reversed(list(entries))):
+        if wanted and not e.type.upper().startswith(wanted):
+            continue
+        rows.append((f"{e.txid}-{e.asset}-{i}", (
+            str(e.txid), fmt.exchange_time(int(e.time * 1000)), e.type, e.asset,
+            right(fmt.num(e.amount, 6, sign=True)), right(fmt.num(e.balance, 6)), e.ref,
+        )))  # fmt: skip
+    return rows
+
+
+class EventsLog(RichLog):
+    """The whole market's events, newest last; lines that concern you are highlighted."""
+
+    DEFAULT_CSS = "EventsLog { height: 1fr; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_lines=2000, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        self.lines_seen: deque[EventLine] = deque(maxlen=2000)
+
+    def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
+        for line in lines:
+            self.lines_seen.append(line)
+            stamp = fmt.exchange_time(line.time_ms)
+            style = ""
+            if line.kind in ("liquidation", "invariant"):
+                style = liq
+            if line.mine:
+                style = f"bold {highlight}"
+            marker = "▶ " if line.mine else "  "
+            self.write(Text(f"{stamp} {marker}{line.text}", style=style))

@@ -1,0 +1,236 @@
+"""Order entry with a live preview of what the order does before it is sent.
+
+Attributes down, messages up: the screen gives the ticket the market, the account and a
+preview; the ticket posts `PreviewWanted` when its form changes and `Submitted` on enter.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Button, Checkbox, Input, Select, Static
+
+from exchange_local.engine import MarketState
+from exchange_local.health import AccountHealth, OrderPreview
+from perptui import format as fmt
+from perptui.ticket import (
+    ORDER_TYPES,
+    TIFS,
+    TYPE_LABELS,
+    TicketError,
+    TicketForm,
+    max_size,
+    preview_lines,
+)
+
+NUMBER = r"[0-9.,]*"
+
+
+class OrderTicket(Vertical):
+    DEFAULT_CSS = """
+    OrderTicket { height: auto; padding: 0 1; border-top: solid $panel-lighten-2; }
+    OrderTicket Horizontal { height: 1; margin-bottom: 0; }
+    OrderTicket Button { min-width: 8; margin-right: 1; }
+    OrderTicket #side-buy.-active { background: $bid; color: $background; text-style: bold; }
+    OrderTicket #side-sell.-active { background: $ask; color: $background; text-style: bold; }
+    OrderTicket Input { width: 1fr; }
+    OrderTicket .label { width: 8; }
+    OrderTicket Select { width: 16; }
+    OrderTicket #tif { width: 10; }
+    OrderTicket Checkbox { margin-right: 2; }
+    OrderTicket #preview { height: auto; min-height: 4; color: $text; }
+    OrderTicket #message { height: auto; }
+    OrderTicket #submit { width: 1fr; margin-top: 0; }
+    OrderTicket #title { height: 1; text-style: bold; }
+    """
+
+    class PreviewWanted(Message):
+        def __init__(self, form: TicketForm) -> None:
+            super().__init__()
+            self.form = form
+
+    class Submitted(Message):
+        def __init__(self, form: TicketForm) -> None:
+            super().__init__()
+            self.form = form
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.form = TicketForm(market="")
+        self.market_state: MarketState | None = None
+        self.health: AccountHealth | None = None
+        self.leverage = Decimal(1)
+
+    def compose(self) -> ComposeResult:
+        yield Static("Order", id="title")
+        with Horizontal():
+            yield Button("▶ BUY / LONG", id="side-buy", compact=True, classes="-active")
+            yield Button("SELL / SHORT", id="side-sell", compact=True)
+            yield Select([(TYPE_LABELS[t], t) for t in ORDER_TYPES], value="limit",
+                         allow_blank=False, compact=True, id="type")  # fmt: skip
+            yield Select([(t.upper(), t) for t in TIFS], value="gtc", allow_blank=False,
+                         compact=True, id="tif")  # fmt: skip
+        with Horizontal():
+            yield Static("Price", classes="label", id="price-label")
+            yield Input(placeholder="limit price", restrict=NUMBER, compact=True, id="price")
+        with Horizontal():
+            yield Static("Size", classes="label")
+            yield Input(placeholder="size in coins", restrict=NUMBER, compact=True, id="size")
+        with Horizontal():
+            for pct in (25, 50, 75, 100):
+                yield Button(f"{pct}%", id=f"pct-{pct}", compact=True)
+            yield Static("", id="lev")
+        with Horizontal():
+            yield Checkbox("reduce-only", compact=True, id="reduce")
+            yield Checkbox("post-only", compact=True, id="post")
+        yield Static("", id="preview")
+        yield Static("", id="message")
+        yield Button("BUY", id="submit", variant="success", compact=True)
+
+    # --- attributes down ----------------------------------------------------------------------
+    def set_market(self, ms: MarketState, health: AccountHealth, leverage: Decimal) -> None:
+        first = self.form.market != ms.symbol
+        self.market_state, self.health, self.leverage = ms, health, leverage
+        self.form.market = ms.symbol
+        self.query_one("#title", Static).update(
+            Content.from_markup(f"[b]Order[/b] {ms.symbol} · cross · lev [b]{leverage}x[/b] (l)")
+        )
+        self.query_one("#lev", Static).update(f" max ≈ {self._max()} ")
+        if first:
+            self.query_one("#price", Input).value = str(ms.mark)
+            self._changed()
+
+    def set_side(self, side: str) -> None:
+        self.form.side = side
+        self.query_one("#side-buy").set_class(side == "buy", "-active")
+        self.query_one("#side-sell").set_class(side == "sell", "-active")
+        self.query_one("#side-buy", Button).label = ("▶ " if side == "buy" else "") + "BUY / LONG"
+        self.query_one("#side-sell", Button).label = (
+            "▶ " if side == "sell" else ""
+        ) + "SELL / SHORT"
+        self._update_submit()
+        self._changed()
+
+    def cycle_type(self) -> str:
+        i = ORDER_TYPES.index(self.form.type)
+        self.query_one("#type", Select).value = ORDER_TYPES[(i + 1) % len(ORDER_TYPES)]
+        return ORDER_TYPES[(i + 1) % len(ORDER_TYPES)]
+
+    def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
+        widget = self.query_one("#preview", Static)
+        if error is not None:
+            widget.update(Content.from_markup("[$warning]$msg[/]", msg=error))
+            return
+        if preview is None or self.market_state is None:
+            widget.update("")
+            return
+        styles = {"": "", "warn": "$warn", "danger": "$danger"}
+        parts = []
+        for style, text in preview_lines(preview, self.market_state):
+            parts.append(Content.from_markup(f"[{styles[style]}]$t[/]" if style else "$t", t=text))
+        widget.update(Content("\n").join(parts))
+
+    def show_message(self, text: str, ok: bool) -> None:
+        colour = "$success" if ok else "$error"
+        self.query_one("#message", Static).update(
+            Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content("")
+        )
+
+    # --- messages up ----------------------------------------------------------------------------
+    def _max(self) -> str:
+        if self.market_state is None or self.health is None:
+            return fmt.DASH
+        price = None
+        try:
+            price = Decimal(self.form.price.replace(",", "")) if self.form.price else None
+        except ArithmeticError:
+            price = None
+        return fmt.size(
+            max_size(self.health, self.market_state, self.leverage, price), self.market_state.lot
+        )
+
+    def _changed(self) -> None:
+        self._update_submit()
+        self.post_message(self.PreviewWanted(self.form))
+
+    def _update_submit(self) -> None:
+        verb = "BUY / LONG" if self.form.side == "buy" else "SELL / SHORT"
+        size = self.form.size or "?"
+        button = self.query_one("#submit", Button)
+        button.label = f"{verb} {size} {self.form.market} ↵"
+        button.variant = "success" if self.form.side == "buy" else "error"
+
+    @on(Button.Pressed, "#side-buy")
+    def _buy(self) -> None:
+        self.set_side("buy")
+
+    @on(Button.Pressed, "#side-sell")
+    def _sell(self) -> None:
+        self.set_side("sell")
+
+    @on(Button.Pressed, "#pct-25, #pct-50, #pct-75, #pct-100")
+    def _percent(self, event: Button.Pressed) -> None:
+        if self.market_state is None or self.health is None:
+            return
+        pct = Decimal(str(event.button.id).removeprefix("pct-"))
+        price = None
+        try:
+            price = Decimal(self.form.price.replace(",", "")) if self.form.price else None
+        except ArithmeticError:
+            price = None
+        top = max_size(self.health, self.market_state, self.leverage, price)
+        lot = self.market_state.lot
+        size = (top * pct / 100 / lot).to_integral_value(rounding="ROUND_FLOOR") * lot
+        self.query_one("#size", Input).value = str(size)
+
+    @on(Select.Changed, "#type")
+    def _type(self, event: Select.Changed) -> None:
+        self.form.type = str(event.value)
+        is_limit = self.form.type == "limit"
+        label = "Price" if is_limit else "Market" if self.form.type == "market" else "Trigger"
+        self.query_one("#price-label", Static).update(label)
+        price = self.query_one("#price", Input)
+        price.disabled = self.form.type == "market"
+        self.query_one("#post", Checkbox).disabled = not is_limit
+        self.query_one("#tif", Select).disabled = not is_limit
+        self._changed()
+
+    @on(Select.Changed, "#tif")
+    def _tif(self, event: Select.Changed) -> None:
+        self.form.tif = str(event.value)
+        self._changed()
+
+    @on(Input.Changed, "#price")
+    def _price(self, event: Input.Changed) -> None:
+        self.form.price = event.value
+        self._changed()
+
+    @on(Input.Changed, "#size")
+    def _size(self, event: Input.Changed) -> None:
+        self.form.size = event.value
+        self._changed()
+
+    @on(Checkbox.Changed, "#reduce")
+    def _reduce(self, event: Checkbox.Changed) -> None:
+        self.form.reduce_only = event.value
+        self._changed()
+
+    @on(Checkbox.Changed, "#post")
+    def _post(self, event: Checkbox.Changed) -> None:
+        self.form.post_only = event.value
+        self._changed()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#submit")
+    def submit(self) -> None:
+        try:
+            self.form.request()
+        except TicketError as problem:
+            self.show_message(str(problem), ok=False)
+            return
+        self.post_message(self.Submitted(self.form))

@@ -1,0 +1,151 @@
+"""Positions: every position's liquidation and bankruptcy price and how far away they are.
+
+Why a keyed DataTable updated cell by cell: positions change a few numbers at a time, and
+rebuilding the table would reset the cursor the trader uses to pick what `x` closes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from exchange_local.engine import MarketState
+from exchange_local.health import PositionRisk
+from exchange_local.orders import OrderInfo
+from perptui import format as fmt
+
+COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Bkr", "Dist",
+           "Unsettled", "uPnL", "Realised", "Funding", "ADL", "TP / SL")  # fmt: skip
+NARROW_COLUMNS = ("Market", "Size", "Mark", "Liq", "Dist", "uPnL")
+
+
+def liq_text(p: PositionRisk, tick: Decimal) -> str:
+    """MECHANICS section 3: "now" below maintenance, "bankrupt" below zero, — when none exists."""
+    if p.liquidation_state == "bankrupt":
+        return "bankrupt"
+    if p.liquidation_state == "now":
+        return "now"
+    return fmt.liq_price(p.liquidation_price, p.mark_price, tick)
+
+
+def distance_text(p: PositionRisk) -> str:
+    """`↓9.0%` (a fall liquidates) or `↑16.7%` (a rise does); — when no price would."""
+    if p.distance_to_liquidation is None or p.liquidation_price is None:
+        return fmt.DASH if p.liquidation_state == "ok" else "0.0%"
+    arrow = "↓" if p.liquidation_price < p.mark_price else "↑"
+    return f"{arrow}{fmt.pct(p.distance_to_liquidation, 1)}"
+
+
+def adl_text(quintile: int | None) -> str:
+    """`▮▮▮▯▯ 3`: 5 = first in line to be auto-deleveraged."""
+    if quintile is None:
+        return fmt.DASH
+    return "▮" * quintile + "▯" * (5 - quintile) + f" {quintile}"
+
+
+def tp_sl_text(market: str, orders: list[OrderInfo], tick: Decimal) -> str:
+    tp = [o.trigger_price for o in orders if o.market == market and o.type == "take_profit"]
+    sl = [o.trigger_price for o in orders if o.market == market and o.type == "stop_market"]
+    show = lambda xs: fmt.price(xs[0], tick) if xs and xs[0] is not None else fmt.DASH  # noqa: E731
+    return f"{show(tp)} / {show(sl)}"
+
+
+Colours = dict[str, str]  # theme variables: profit, loss, liq (shared/TUI.md section 6)
+PLAIN: Colours = {"profit": "", "loss": "", "liq": "bold"}
+
+
+def signed(value: Decimal, text: str, colours: Colours) -> Text:
+    style = "" if value == 0 else (colours["profit"] if value > 0 else colours["loss"])
+    return Text(text, style=style, justify="right")
+
+
+def position_cells(
+    p: PositionRisk,
+    ms: MarketState,
+    orders: list[OrderInfo],
+    narrow: bool = False,
+    colours: Colours = PLAIN,
+) -> list[str | Text]:
+    side = "LONG" if p.size > 0 else "SHORT"
+    liq = liq_text(p, ms.tick)
+    cells: dict[str, str | Text] = {
+        "Market": p.market,
+        "Side": Text(side, style=colours["profit"] if p.size > 0 else colours["loss"]),
+        "Size": Text(fmt.size(p.size, ms.lot, sign=True), justify="right"),
+        "Notional": Text(fmt.usd(p.notional), justify="right"),
+        "Entry": Text(fmt.price(p.entry_price, ms.tick), justify="right"),
+        "Mark": Text(fmt.price(p.mark_price, ms.tick), justify="right"),
+        "Liq": Text(
+            liq,
+            style=f"bold {colours['liq']}" if liq in ("now", "bankrupt") else "",
+            justify="right",
+        ),
+        "Bkr": Text(fmt.price(p.bankruptcy_price, ms.tick), justify="right"),
+        "Dist": Text(distance_text(p), justify="right"),
+        "Unsettled": signed(p.unsettled_pnl, fmt.usd(p.unsettled_pnl, sign=True), colours),
+        "uPnL": signed(p.unrealized_pnl, fmt.usd(p.unrealized_pnl, sign=True), colours),
+        "Realised": signed(p.realized_pnl, fmt.usd(p.realized_pnl, sign=True), colours),
+        "Funding": signed(-p.funding_paid, fmt.usd(-p.funding_paid, sign=True), colours),
+        "ADL": adl_text(p.adl_quintile),
+        "TP / SL": tp_sl_text(p.market, orders, ms.tick),
+    }
+    return [cells[c] for c in (NARROW_COLUMNS if narrow else COLUMNS)]
+
+
+def theme_colours(variables: dict[str, str]) -> Colours:
+    return {k: variables.get(k, PLAIN[k]) for k in PLAIN}
+
+
+class PositionsTable(DataTable[object]):
+    """One row per position, keyed by market; the cursor row is the "selected position"."""
+
+    DEFAULT_CSS = """
+    PositionsTable { height: 1fr; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self.narrow = False
+        self._columns_for: bool | None = None
+
+    def _ensure_columns(self) -> None:
+        if self._columns_for is self.narrow:
+            return
+        self.clear(columns=True)
+        for name in NARROW_COLUMNS if self.narrow else COLUMNS:
+            self.add_column(name, key=name)
+        self._columns_for = self.narrow
+
+    def show(
+        self,
+        positions: list[PositionRisk],
+        markets: dict[str, MarketState],
+        orders: list[OrderInfo],
+    ) -> None:
+        self._ensure_columns()
+        columns = NARROW_COLUMNS if self.narrow else COLUMNS
+        colours = theme_colours(self.app.theme_variables)
+        wanted = {p.market: p for p in positions}
+        for key in [k.value for k in self.rows]:
+            if key not in wanted:
+                self.remove_row(key)
+        for market, p in wanted.items():
+            cells = position_cells(p, markets[market], orders, self.narrow, colours)
+            if market in [k.value for k in self.rows]:
+                for column, cell in zip(columns, cells, strict=True):
+                    if str(self.get_cell(market, column)) != str(cell):
+                        self.update_cell(market, column, cell)
+            else:
+                self.add_row(*cells, key=market)
+
+    @property
+    def selected_market(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except Exception:
+            return None
+        return key.value
