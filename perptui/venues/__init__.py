@@ -1,0 +1,1 @@
+"""Venues: one interface (base.Venue), several implementations (local, remote)."""
