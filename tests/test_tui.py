@@ -1,0 +1,195 @@
+"""The terminal as a trader uses it: keys in, the exchange's own numbers and words out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.widgets import Input, TabbedContent
+
+from perptui.widgets.account import AccountPanel
+from perptui.widgets.book import OrderBookView
+from perptui.widgets.history import EventsLog, RowsTable
+from perptui.widgets.order_ticket import OrderTicket
+from perptui.widgets.positions import PositionsTable
+from tests.tui_support import app_for, assert_snapshot, teaching_venue
+
+D = Decimal
+
+
+def text_of(widget) -> str:  # type: ignore[no-untyped-def]
+    return str(widget.render())
+
+
+async def type_order(pilot, app, side: str, size: str, price: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(side[0])
+    if price is not None:
+        app.main.query_one("#price", Input).value = price
+    app.main.query_one("#size", Input).value = size
+    await pilot.pause()
+    await app.frame()
+    await pilot.pause()
+
+
+async def test_a_limit_order_from_the_ticket_rests_in_the_book_and_the_orders_tab():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "0.25", "99950")
+        await pilot.press("enter")  # submit from the size field
+        await pilot.pause()
+        assert "Send this order?" in str(app.screen.query_one("Label").render())
+        await pilot.press("y")
+        await pilot.pause()
+        await app.frame()
+        orders = venue.ex.open_orders(venue.account)
+        assert [(o.side, o.size, o.price) for o in orders] == [("buy", D("0.25"), D("99950"))]
+        table = app.main.query_one("#orders-table", RowsTable)
+        assert table.row_count == 1
+        book = app.main.query_one(OrderBookView)
+        assert any(r[3] == D("99950") and r[1].startswith("•") for r in book._rows)
+        # cancel it from the orders tab
+        await pilot.press("2")
+        table.focus()
+        await pilot.press("d")
+        await pilot.pause()
+        await app.frame()
+        assert venue.ex.open_orders(venue.account) == []
+        assert table.row_count == 0
+
+
+async def test_the_preview_follows_the_size():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "0.5", "100000")
+        preview = text_of(app.main.query_one("#preview"))
+        expected = venue.ex.preview_order(venue.account, "BTC-PERP", "buy", D("0.5"),
+                                          price=D(100000))  # fmt: skip
+        assert f"→ {expected.imr_after:,.2f}" in preview
+        await type_order(pilot, app, "buy", "1.5", "100000")
+        bigger = venue.ex.preview_order(venue.account, "BTC-PERP", "buy", D("1.5"),
+                                        price=D(100000))  # fmt: skip
+        preview = text_of(app.main.query_one("#preview"))
+        assert f"→ {bigger.imr_after:,.2f}" in preview
+        assert bigger.imr_after > expected.imr_after
+
+
+async def test_a_refused_order_shows_the_exchanges_message_and_changes_nothing():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "50", "100000")  # 5 M notional on 22 k equity
+        assert "would be refused" in text_of(app.main.query_one("#preview"))
+        await pilot.press("enter")
+        await pilot.pause()
+        message = text_of(app.main.query_one("#message"))
+        assert "refused" in message and "margin" in message.lower()
+        assert venue.ex.open_orders(venue.account) == []
+        assert venue.ex.positions(venue.account) == []
+
+
+async def test_close_a_position_from_the_positions_table():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await app.frame()
+        table = app.main.query_one(PositionsTable)
+        assert table.row_count == 1 and table.selected_market == "BTC-PERP"
+        table.focus()
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        await app.frame()
+        assert venue.ex.positions(venue.account) == []
+        assert table.row_count == 0
+
+
+async def test_a_crash_walks_the_account_through_liquidation_on_screen():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+        await app.frame()
+        panel = app.main.query_one(AccountPanel)
+        assert "HEALTHY" in text_of(panel) or "WATCH" in text_of(panel)
+        liq = venue.ex.health(venue.account).positions[0].liquidation_price
+        assert liq is not None
+        venue.ex.set_index_price("BTC", (liq * D("1.01")).quantize(D("0.5")))
+        await app.frame()
+        near = text_of(panel)
+        assert "WATCH" in near or "DANGER" in near
+        venue.ex.set_index_price("BTC", (liq * D("0.97")).quantize(D("0.5")))
+        await app.frame()
+        assert "LIQUIDATING" in text_of(panel)
+        positions = app.main.query_one(PositionsTable)
+        assert str(positions.get_cell("BTC-PERP", "Liq")) in ("now", "bankrupt")
+        await venue.advance(D(3))
+        await app.frame()
+        await pilot.press("6")
+        await pilot.pause()
+        assert app.main.query_one(TabbedContent).active == "events"
+        log = app.main.query_one(EventsLog)
+        stages = [line.text for line in log.lines_seen if line.kind == "liquidation" and line.mine]
+        assert any("stage 1" in s for s in stages), stages
+        assert any("stage 2" in s or "stage 3" in s or "stage 5" in s for s in stages), stages
+
+
+async def test_main_screen_healthy_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await venue.advance(D(61))
+        await app.frame()
+        await pilot.pause()
+        assert_snapshot(app, "main_healthy")
+
+
+async def test_main_screen_near_liquidation_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+        liq = venue.ex.health(venue.account).positions[0].liquidation_price
+        venue.ex.set_index_price("BTC", (liq * D("1.01")).quantize(D("0.5")))
+        await app.frame()
+        await pilot.pause()
+        assert_snapshot(app, "main_near_liquidation")
+
+
+async def test_main_screen_after_liquidation_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+        liq = venue.ex.health(venue.account).positions[0].liquidation_price
+        venue.ex.set_index_price("BTC", (liq * D("0.97")).quantize(D("0.5")))
+        await venue.advance(D(5))
+        await app.frame()
+        await pilot.press("6")
+        await pilot.pause()
+        assert_snapshot(app, "main_after_liquidation")
+
+
+async def test_narrow_80x24_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(80, 24)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await app.frame()
+        await pilot.pause()
+        assert "Eq " in text_of(app.main.query_one(AccountPanel))
+        assert_snapshot(app, "narrow_80x24")
+
+
+async def test_order_confirmation_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await type_order(pilot, app, "sell", "0.4", "100100")
+        app.main.query_one(OrderTicket).submit()
+        await pilot.pause()
+        await pilot.pause()
+        assert_snapshot(app, "order_confirmation")

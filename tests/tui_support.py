@@ -1,0 +1,75 @@
+"""Shared pieces of the TUI tests: venues on a manual clock and an SVG snapshot helper.
+
+Why our own snapshot helper: pytest-textual-snapshot caps pytest below 9 and only works from
+sync tests (shared/TUI.md); `export_screenshot()` is byte-identical across runs once the ids
+Textual puts in it are stripped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from exchange_local import Exchange, ExchangeConfig
+from perptui.app import PerpApp
+from perptui.settings import Settings
+from perptui.venues.local import LocalVenue
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+D = Decimal
+
+
+def teaching_venue() -> LocalVenue:
+    """Exact marks (mark = index) and a desk quoting a ladder around 100,000: every price move
+    the test makes is exactly the move the account sees."""
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    desk = ex.create_account("desk")
+    ex.deposit(desk, "USD", D(100_000_000))
+    for i in range(1, 41):
+        ex.place_order(desk, "BTC-PERP", "buy", D("0.5"), price=D(100_000) - 100 * i)
+        ex.place_order(desk, "BTC-PERP", "sell", D("0.5"), price=D(100_000) + 100 * i)
+    return LocalVenue(exchange=ex, living=False, clock="manual")
+
+
+def living_venue() -> LocalVenue:
+    """The default paper market (bots and feed), seeded, on a manual clock."""
+    return LocalVenue(clock="manual", seed=1)
+
+
+def app_for(venue: LocalVenue, confirm: bool = True) -> PerpApp:
+    return PerpApp(venue, Settings(confirm_orders=confirm), frame_loop=False)
+
+
+def freeze(app: PerpApp) -> None:
+    """No blinking cursors: a snapshot must not depend on when it was taken."""
+    from textual.widgets import Input
+
+    for widget in app.screen.query(Input):
+        widget.cursor_blink = False
+    for screen in app.screen_stack:
+        for widget in screen.query(Input):
+            widget.cursor_blink = False
+
+
+def normalise(svg: str) -> str:
+    return re.sub(r"terminal-\d+-", "terminal-", svg)
+
+
+def assert_snapshot(app: PerpApp, name: str) -> None:
+    """Compare the screen with tests/snapshots/NAME.svg; UPDATE_SNAPSHOTS=1 rewrites it."""
+    freeze(app)
+    svg = normalise(app.export_screenshot(title=name))
+    path = SNAPSHOTS / f"{name}.svg"
+    if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
+        if os.environ.get("CI") and not path.exists():
+            raise AssertionError(f"snapshot {path} is missing; run UPDATE_SNAPSHOTS=1 locally")
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(svg)
+        return
+    expected = path.read_text()
+    if svg != expected:
+        actual = path.with_suffix(".actual.svg")
+        actual.write_text(svg)
+        raise AssertionError(f"{name} differs from {path}; see {actual}")
