@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from textual.widgets import Input, TabbedContent
 
+from perptui.teaching import move_index_near_liquidation, requote
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.book import OrderBookView
 from perptui.widgets.history import EventsLog, RowsTable
@@ -116,11 +117,13 @@ async def test_a_crash_walks_the_account_through_liquidation_on_screen():
         assert "HEALTHY" in text_of(panel) or "WATCH" in text_of(panel)
         liq = venue.ex.health(venue.account).positions[0].liquidation_price
         assert liq is not None
-        venue.ex.set_index_price("BTC", (liq * D("1.01")).quantize(D("0.5")))
+        move_index_near_liquidation(venue, "BTC-PERP", D("1.01"))
         await app.frame()
         near = text_of(panel)
         assert "WATCH" in near or "DANGER" in near
-        venue.ex.set_index_price("BTC", (liq * D("0.97")).quantize(D("0.5")))
+        crash = (liq * D("0.97")).quantize(D("0.5"))
+        venue.ex.set_index_price("BTC", crash)
+        requote(venue.ex, crash)
         await app.frame()
         assert "LIQUIDATING" in text_of(panel)
         positions = app.main.query_one(PositionsTable)
@@ -152,8 +155,7 @@ async def test_main_screen_near_liquidation_snapshot():
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
         venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
-        liq = venue.ex.health(venue.account).positions[0].liquidation_price
-        venue.ex.set_index_price("BTC", (liq * D("1.01")).quantize(D("0.5")))
+        move_index_near_liquidation(venue, "BTC-PERP", D("1.01"))
         await app.frame()
         await pilot.pause()
         assert_snapshot(app, "main_near_liquidation")
@@ -164,8 +166,7 @@ async def test_main_screen_after_liquidation_snapshot():
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
         venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
-        liq = venue.ex.health(venue.account).positions[0].liquidation_price
-        venue.ex.set_index_price("BTC", (liq * D("0.97")).quantize(D("0.5")))
+        move_index_near_liquidation(venue, "BTC-PERP", D("0.97"))
         await venue.advance(D(5))
         await app.frame()
         await pilot.press("6")

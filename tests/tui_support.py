@@ -9,28 +9,15 @@ from __future__ import annotations
 
 import os
 import re
-from decimal import Decimal
 from pathlib import Path
 
-from exchange_local import Exchange, ExchangeConfig
 from perptui.app import PerpApp
 from perptui.settings import Settings
+from perptui.teaching import teaching_venue
 from perptui.venues.local import LocalVenue
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-D = Decimal
-
-
-def teaching_venue() -> LocalVenue:
-    """Exact marks (mark = index) and a desk quoting a ladder around 100,000: every price move
-    the test makes is exactly the move the account sees."""
-    ex = Exchange(ExchangeConfig(mark_source="index"))
-    desk = ex.create_account("desk")
-    ex.deposit(desk, "USD", D(100_000_000))
-    for i in range(1, 41):
-        ex.place_order(desk, "BTC-PERP", "buy", D("0.5"), price=D(100_000) - 100 * i)
-        ex.place_order(desk, "BTC-PERP", "sell", D("0.5"), price=D(100_000) + 100 * i)
-    return LocalVenue(exchange=ex, living=False, clock="manual")
+__all__ = ["teaching_venue"]
 
 
 def living_venue() -> LocalVenue:

@@ -46,6 +46,13 @@ class RowsTable(DataTable[object]):
             self.add_row(*cells, key=key)
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1))
+        # Textual 8.2.8 keeps drawing rows at their columns' old widths after they grow: once
+        # the new widths are in, drop the row caches (PositionsTable does the same)
+        self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        self._clear_caches()
+        self.refresh()
 
     @property
     def selected_key(self) -> str | None:

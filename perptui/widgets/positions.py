@@ -110,6 +110,9 @@ class PositionsTable(DataTable[object]):
         self.narrow = False
         self._columns_for: bool | None = None
 
+    def on_mount(self) -> None:
+        self._ensure_columns()
+
     def _ensure_columns(self) -> None:
         if self._columns_for is self.narrow:
             return
@@ -131,14 +134,25 @@ class PositionsTable(DataTable[object]):
         for key in [k.value for k in self.rows]:
             if key not in wanted:
                 self.remove_row(key)
+        changed = False
         for market, p in wanted.items():
             cells = position_cells(p, markets[market], orders, self.narrow, colours)
             if market in [k.value for k in self.rows]:
                 for column, cell in zip(columns, cells, strict=True):
                     if str(self.get_cell(market, column)) != str(cell):
-                        self.update_cell(market, column, cell)
+                        self.update_cell(market, column, cell, update_width=True)
+                        changed = True
             else:
                 self.add_row(*cells, key=market)
+                changed = True
+        if changed:
+            # Textual 8.2.8 keeps rendering a row at its columns' old widths after they grow
+            # (seen in snapshots: "BTC-PE"); once the new widths are in, drop the row caches
+            self.call_after_refresh(self._redraw)
+
+    def _redraw(self) -> None:
+        self._clear_caches()
+        self.refresh()
 
     @property
     def selected_market(self) -> str | None:
