@@ -1,5 +1,5 @@
-"""`exchange-local`: the exchange's command line (benchmarks, ledger export; server and
-scenarios later).
+"""`exchange-local`: the exchange's command line (benchmarks, ledger export, scenarios, the
+class server and its admin).
 
 Why `ledger` reads the store directly: constructing an Exchange restores the engine and writes a
 snapshot on close, so an export would modify the very file it reports on. The export opens the
@@ -83,7 +83,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     params.add_argument("--minutes", type=int, default=60, help="exchange minutes to observe")
     params.add_argument("--seed", type=int, default=1)
+    serve = sub.add_parser(
+        "serve",
+        help="run the exchange as a server (REST + WebSocket, shared/API.md) for a class",
+        description="Opens (or creates) the durable store, starts the living market and serves "
+        "/api/v1 until interrupted. On the first start it prints an admin key once.",
+        epilog="Exit status: 0 stopped; 1 the store is in use or unusable; 2 bad options.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--db", metavar="PATH", help="the exchange's store (default: in memory)")
+    serve.add_argument("--scenario", default="calm", help="calm (the living market) or none")
+    serve.add_argument("--speed", default="1", help="exchange seconds per real second (0: paused)")
+    serve.add_argument("--seed", type=int, default=1, help="seed of a new store's market")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a non-loopback --host (prints a warning)")  # fmt: skip
+    serve.add_argument("--rate", type=float, default=50.0, help="requests per second per key")
+    serve.add_argument("--burst", type=int, default=100, help="burst per key")
+    from exchange_local.server.admin_cli import add_parser as add_admin_parser
+
+    add_admin_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return run_serve(args)
+    if args.command == "admin":
+        from exchange_local.server.admin_cli import run as run_admin
+
+        return run_admin(args)
     if args.command == "risk-params":
         return print_risk_params(args.minutes, args.seed)
     if args.command == "scenario":
@@ -106,6 +132,26 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(devnull, sys.stdout.fileno())
             return 1
     return 2
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """`exchange-local serve` (exchange_local/server/serve.py)."""
+    from exchange_local.server.serve import serve
+
+    try:
+        speed = Decimal(args.speed)
+    except ArithmeticError:
+        speed = Decimal(-1)
+    if not speed.is_finite() or not 0 <= speed <= 1000:
+        print(
+            "exchange-local serve: error: --speed must be a number from 0 to 1000", file=sys.stderr
+        )
+        return 2
+    if not 0 < args.port < 65536 or args.rate <= 0 or args.burst < 1:
+        print("exchange-local serve: error: bad --port, --rate or --burst", file=sys.stderr)
+        return 2
+    return serve(args.host, args.port, args.db, args.scenario, speed, args.seed,
+                 args.allow_remote, args.rate, args.burst)  # fmt: skip
 
 
 def print_risk_params(minutes: int, seed: int) -> int:

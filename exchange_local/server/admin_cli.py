@@ -1,0 +1,205 @@
+"""`exchange-local admin`: accounts and keys for a class, offline on the store or online
+through a running server's admin API.
+
+Why two paths: before class the instructor creates accounts on the store file (`--db`, the
+server must not be running: the store has one writer); during class the server owns the
+store, so `--url` and an admin key go through the admin API instead. Keys alone (`create-key`,
+`list`, `revoke`) live in the key file and can change while the server runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+ADMIN_KEY_ENV = "EXCHANGE_LOCAL_ADMIN_KEY"
+
+
+def add_parser(sub: Any) -> None:
+    admin = sub.add_parser(
+        "admin",
+        help="class accounts and API keys (keys are shown once, stored hashed)",
+        epilog="Exit status: 0 done; 1 refused (the message says why); 2 bad options.",
+    )
+    cmds = admin.add_subparsers(dest="admin_command", required=True)
+    create = cmds.add_parser("create-account", help="a funded account and its key")
+    create.add_argument("name")
+    create.add_argument(
+        "--deposit",
+        action="append",
+        default=[],
+        metavar="ASSET=AMOUNT",
+        help="deposit (repeatable), e.g. USD=10000",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=("read", "trade"),
+        help="the key's scope (default trade; repeatable)",
+    )
+    key = cmds.add_parser(
+        "create-key",
+        help="another key: a read key for an account, a "
+        "watch-only read key (no --account) or an admin key",
+    )
+    key.add_argument("name")
+    key.add_argument("--account", help="the account the key reads or trades")
+    key.add_argument("--scope", action="append", choices=("read", "trade", "admin"), required=True)
+    cmds.add_parser("list", help="every key (ids, names, accounts, scopes; never secrets)")
+    revoke = cmds.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("key")
+    for p in (create, key, cmds.choices["list"], revoke):
+        p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
+    create.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
+    create.add_argument(
+        "--key", dest="admin_key", help=f"admin key for --url (or set {ADMIN_KEY_ENV})"
+    )
+
+
+def _deposits(items: list[str]) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for item in items:
+        asset, sep, amount = item.partition("=")
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not sep or not asset or not value.is_finite() or value <= 0:
+            raise SystemExit(f"exchange-local admin: error: --deposit {item!r} is not ASSET=AMOUNT")
+        out[asset.upper()] = out.get(asset.upper(), Decimal(0)) + value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 2
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
+    from exchange_local.server.keys import KeyStore, keys_path
+
+    cmd = args.admin_command
+    if cmd == "create-account" and getattr(args, "url", None):
+        return _create_online(args)
+    if not args.db:
+        raise SystemExit(
+            f"exchange-local admin {cmd}: error: give --db PATH"
+            + (" (or --url and --key)" if cmd == "create-account" else "")
+        )
+    if cmd != "create-account":
+        keys = KeyStore(keys_path(args.db))
+        try:
+            if cmd == "list":
+                for k in keys.all():
+                    state = "revoked" if k.revoked_ms else "live"
+                    print(
+                        f"{k.key_id}  {k.name:<20} {k.account or '-':<20} "
+                        f"{','.join(sorted(k.scopes)):<16} {state}"
+                    )
+                return 0
+            if cmd == "revoke":
+                if not keys.revoke(args.key):
+                    print(
+                        f"exchange-local admin revoke: error: no live key {args.key!r}",
+                        file=sys.stderr,
+                    )
+                    return 1
+                print(f"revoked {args.key}")
+                return 0
+            try:
+                secret, record = keys.create(args.name, args.account, args.scope)
+            except ValueError as exc:
+                print(f"exchange-local admin create-key: error: {exc}", file=sys.stderr)
+                return 2
+            print(
+                f"key {record.key_id} ({','.join(sorted(record.scopes))}) for "
+                f"{record.account or 'no account'}; shown once:\n{secret}"
+            )
+            return 0
+        finally:
+            keys.close()
+    return _create_offline(args)
+
+
+def _create_offline(args: argparse.Namespace) -> int:
+    from exchange_local.errors import ExchangeError
+    from exchange_local.server.keys import KeyStore, keys_path
+    from exchange_local.server.market import open_exchange
+    from exchange_local.server.serve import StoreLocked, store_lock
+
+    deposits = _deposits(args.deposit)
+    try:
+        with store_lock(args.db):
+            ex = open_exchange(args.db)
+            try:
+                for asset in deposits:  # refuse before anything is stored
+                    spec = next((a for a in ex.config.assets if a.symbol == asset), None)
+                    if spec is None or not spec.collateral:
+                        print(
+                            f"exchange-local admin: error: {asset} is not a collateral asset",
+                            file=sys.stderr,
+                        )
+                        return 1
+                ex.create_account(args.name)
+                for asset, amount in deposits.items():
+                    ex.deposit(args.name, asset, amount)
+            except ExchangeError as exc:
+                print(f"exchange-local admin: error: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                ex.close()
+    except StoreLocked:
+        print(
+            f"exchange-local admin: error: a server has {args.db} open; create the account "
+            f"through it: --url http://HOST:PORT --key ADMINKEY",
+            file=sys.stderr,
+        )
+        return 1
+    keys = KeyStore(keys_path(args.db))
+    try:
+        secret, record = keys.create(args.name, args.name, args.scope or ["trade"])
+    finally:
+        keys.close()
+    funded = ", ".join(f"{v} {k}" for k, v in deposits.items()) or "nothing"
+    print(
+        f"account {args.name} (deposited {funded}); key {record.key_id} "
+        f"({','.join(sorted(record.scopes))}), shown once:\n{secret}"
+    )
+    return 0
+
+
+def _create_online(args: argparse.Namespace) -> int:
+    import httpx
+
+    admin_key = args.admin_key or os.environ.get(ADMIN_KEY_ENV)
+    if not admin_key:
+        raise SystemExit(f"exchange-local admin: error: --url needs --key or {ADMIN_KEY_ENV}")
+    deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
+    body = {"name": args.name, "deposits": deposits, "scopes": args.scope or ["trade"]}
+    try:
+        r = httpx.post(
+            f"{args.url.rstrip('/')}/api/v1/admin/accounts",
+            json=body,
+            headers={"Authorization": f"Bearer {admin_key}"},
+            timeout=10,
+        )
+    except httpx.HTTPError as exc:
+        print(f"exchange-local admin: error: {args.url}: {exc}", file=sys.stderr)
+        return 1
+    data = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+    if r.status_code != 201:
+        print(f"exchange-local admin: error: {data.get('detail') or r.text}", file=sys.stderr)
+        return 1
+    print(
+        f"account {data['accountId']}; key {data['keyId']} ({','.join(data['scopes'])}), "
+        f"shown once:\n{data['apiKey']}"
+    )
+    return 0

@@ -1,0 +1,152 @@
+"""`create_app(exchange, keys)`: the FastAPI application over the facade (shared/API.md).
+
+Why the clock starts in the app's lifespan: the driver is an asyncio task and needs the
+server's event loop; tests that drive the clock themselves pass `speed=0` and call the admin
+`advance` endpoint (or the facade under `runtime.lock`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from exchange_local.server import routes_account, routes_admin, routes_market, routes_orders, ws
+from exchange_local.server.deps import ServerContext, gate
+from exchange_local.server.keys import KeyStore
+from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
+from exchange_local.server.ratelimit import RateLimiter
+from exchange_local.server.runtime import ExchangeRuntime
+
+PREFIX = "/api/v1"
+MAX_BODY = 64 * 1024
+
+
+class BodyLimit:
+    """Refuses a request body over `limit` bytes with 413 problem+json, before it is parsed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, send)
+            return
+        seen = 0
+        too_big = False
+
+        async def limited() -> Message:
+            nonlocal seen, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    too_big = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if too_big and not started:
+                return  # the app is answering a body it never fully got: answer 413 instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, limited, watch)
+        if too_big and not started:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body = (
+            '{"type":"/api/v1/errors/payload-too-large","title":"Request body too large",'
+            f'"status":413,"code":"PAYLOAD_TOO_LARGE","detail":"request bodies are limited to '
+            f'{self.limit} bytes","instance":"{scope.get("path", "")}","requestId":"r-limit"}}'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    exchange: Any,
+    keys: KeyStore | None = None,
+    *,
+    speed: Decimal | int | str = 0,
+    rate: float = 50.0,
+    burst: int = 100,
+    allow_deposits: bool = False,
+    max_body: int = MAX_BODY,
+    tick_seconds: float = 0.2,
+) -> FastAPI:
+    """The server over `exchange`. `speed`: exchange seconds per wall second (0 = paused; the
+    admin API and tests advance it). `rate`/`burst`: each key's token bucket."""
+    runtime = ExchangeRuntime(exchange, speed, tick_seconds)
+    ctx = ServerContext(
+        runtime, keys or KeyStore(), RateLimiter(rate, burst), allow_deposits, max_body
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="exchange_local",
+        version="1.0",
+        summary="A paper perpetual-futures exchange: REST and WebSocket (shared/API.md).",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install(app)
+    common: dict[str, Any] = {
+        "prefix": PREFIX,
+        "dependencies": [Depends(gate)],
+        "responses": PROBLEM_RESPONSES,
+    }
+    for module in (routes_market, routes_account, routes_orders, routes_admin):
+        app.include_router(module.router, **common)
+    app.include_router(ws.router, prefix=PREFIX)
+    app.add_middleware(BodyLimit, limit=max_body)
+    _declare_problem(app)
+    return app
+
+
+def _declare_problem(app: FastAPI) -> None:
+    """Put the Problem schema in components (every route's error responses refer to it)."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("Problem", Problem.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

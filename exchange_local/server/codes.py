@@ -1,0 +1,111 @@
+"""Error codes on the wire: the exchange's refusals as HTTP statuses and stable codes, and back.
+
+Why one table used by both ends: the server turns an ExchangeError into problem+json with a
+status and a wire code (shared/API.md's status map), and the remote venue turns that problem
+back into the same ExchangeError subclass (by the exchange's own `code`, sent alongside), so a
+refusal reads the same in-process and over the network.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from exchange_local import errors
+from exchange_local.errors import ExchangeError
+
+# exchange code -> (HTTP status, wire code)
+STATUS_BY_CODE: dict[str, tuple[int, str]] = {
+    errors.InvalidNumber.code: (400, "INVALID_DECIMAL"),
+    errors.InvalidRequest.code: (400, "INVALID_REQUEST"),
+    errors.ConfigError.code: (400, "INVALID_REQUEST"),
+    errors.InvalidOrder.code: (422, "INVALID_ORDER"),
+    errors.UnknownMarket.code: (404, "UNKNOWN_SYMBOL"),
+    errors.UnknownAccount.code: (404, "UNKNOWN_ACCOUNT"),
+    errors.UnknownAsset.code: (404, "UNKNOWN_ASSET"),
+    errors.UnknownOrder.code: (404, "ORDER_NOT_FOUND"),
+    errors.DuplicateAccount.code: (409, "DUPLICATE_ACCOUNT"),
+    errors.NotAuthorized.code: (403, "NOT_AUTHORIZED"),
+    errors.InsufficientBalance.code: (422, "INSUFFICIENT_BALANCE"),
+    errors.TooManyOrders.code: (422, "TOO_MANY_ORDERS"),
+    errors.MarketHalted.code: (422, "MARKET_HALTED"),
+    errors.InsufficientMargin.code: (422, "INSUFFICIENT_MARGIN"),
+    errors.ReduceOnlyMode.code: (422, "REDUCE_ONLY_MODE"),
+    errors.OpenInterestCap.code: (422, "OPEN_INTEREST_CAP"),
+    errors.StoreError.code: (503, "UNAVAILABLE"),
+}
+
+# InvalidOrder covers several of API.md's finer codes; the engine's message tells which
+_ORDER_DETAIL = (
+    ("multiple of the tick", "TICK_SIZE"),
+    ("multiple of the lot", "LOT_SIZE"),
+    ("would take liquidity", "POST_ONLY_WOULD_CROSS"),
+    ("would not reduce", "REDUCE_ONLY_WOULD_INCREASE"),
+)
+
+TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    422: "Refused by the exchange",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
+
+
+def classify(exc: ExchangeError) -> tuple[int, str]:
+    """(HTTP status, wire code) of an exchange refusal; unknown subclasses are 422."""
+    status, code = STATUS_BY_CODE.get(exc.code, (422, exc.code.upper()))
+    if code == "INVALID_ORDER":
+        for needle, finer in _ORDER_DETAIL:
+            if needle in exc.message:
+                return status, finer
+    return status, code
+
+
+def _all_subclasses(cls: type[ExchangeError]) -> list[type[ExchangeError]]:
+    out: list[type[ExchangeError]] = []
+    for sub in cls.__subclasses__():
+        out.append(sub)
+        out.extend(_all_subclasses(sub))
+    return out
+
+
+def error_from_problem(problem: dict[str, object], status: int) -> ExchangeError:
+    """The ExchangeError a problem+json body stands for: the class whose `code` the server sent
+    as `exchangeCode` (falling back to ExchangeError), carrying the server's message."""
+    detail = problem.get("detail") or problem.get("title") or f"HTTP {status}"
+    message = str(detail)
+    wanted = problem.get("exchangeCode")
+    cls: type[ExchangeError] = ExchangeError
+    if isinstance(wanted, str):
+        for sub in _all_subclasses(ExchangeError):
+            if sub.__dict__.get("code") == wanted:
+                cls = sub
+                break
+    if cls is errors.InsufficientMargin:
+        return errors.InsufficientMargin(
+            message,
+            _decimal(problem.get("shortfall")) or Decimal(0),
+            _decimal(problem.get("maxSize")),
+        )
+    try:
+        err = cls(message)
+    except TypeError:  # a subclass with a richer constructor we do not know
+        err = ExchangeError(message)
+    if cls is ExchangeError and isinstance(problem.get("code"), str):
+        err.code = str(problem["code"]).lower()
+    return err
+
+
+def _decimal(value: object) -> Decimal | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return None

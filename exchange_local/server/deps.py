@@ -1,0 +1,117 @@
+"""What every route needs: the server context, the caller's key, its scope and its account.
+
+Why the rate limit is a dependency of the whole app: it must run before any work, per key
+(or per address without one), and its headers must reach every successful response too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request, Response
+
+from exchange_local.server.keys import ApiKey, KeyStore
+from exchange_local.server.problems import ApiError
+from exchange_local.server.ratelimit import RateLimiter
+from exchange_local.server.runtime import ExchangeRuntime
+
+
+@dataclass
+class ServerContext:
+    runtime: ExchangeRuntime
+    keys: KeyStore
+    limiter: RateLimiter
+    allow_deposits: bool = False  # class mode: deposits are the instructor's (admin API)
+    max_body: int = 64 * 1024
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ex(self) -> Any:
+        return self.runtime.ex
+
+
+def context(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
+
+
+def bearer(header: str | None) -> str | None:
+    """The key in an `Authorization: Bearer <key>` header ('' when malformed)."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return ""
+    return token.strip()
+
+
+def authenticate(keys: KeyStore, header: str | None) -> ApiKey | None:
+    token = bearer(header)
+    if token is None:
+        return None
+    if not token:
+        raise ApiError(
+            401,
+            "UNAUTHENTICATED",
+            "use the header Authorization: Bearer <api key>",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    key = keys.lookup(token)
+    if key is None:
+        raise ApiError(
+            401,
+            "UNAUTHENTICATED",
+            "the API key is unknown or has been revoked",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    return key
+
+
+async def gate(request: Request, response: Response) -> None:
+    """App-wide: authenticate if a key is given, then take a token from the caller's bucket."""
+    ctx = context(request)
+    key = authenticate(ctx.keys, request.headers.get("authorization"))
+    client = request.client.host if request.client else "unknown"
+    who = f"key:{key.key_id}" if key is not None else f"ip:{client}"
+    verdict = ctx.limiter.take(who)
+    headers = ctx.limiter.headers(verdict)
+    if not verdict.allowed:
+        raise ApiError(
+            429, "RATE_LIMITED", f"too many requests; try again in {verdict.retry_after} s", headers
+        )
+    response.headers.update(headers)
+    request.state.key = key
+
+
+def require(request: Request, scope: str) -> ApiKey:
+    key: ApiKey | None = getattr(request.state, "key", None)
+    if key is None:
+        raise ApiError(
+            401, "UNAUTHENTICATED", "this endpoint needs an API key", {"WWW-Authenticate": "Bearer"}
+        )
+    if not key.allows(scope):
+        raise ApiError(
+            403,
+            "FORBIDDEN_SCOPE",
+            f"this key has the scopes {', '.join(sorted(key.scopes))}; this endpoint needs {scope}",
+        )
+    return key
+
+
+def read_key(request: Request) -> ApiKey:
+    return require(request, "read")
+
+
+def trade_key(request: Request) -> ApiKey:
+    return require(request, "trade")
+
+
+def admin_key(request: Request) -> ApiKey:
+    return require(request, "admin")
+
+
+def account_of(key: ApiKey) -> str:
+    if key.account is None:
+        raise ApiError(403, "FORBIDDEN_SCOPE", f"the key {key.name!r} is not bound to an account")
+    return key.account

@@ -1,0 +1,53 @@
+"""The exchange a server runs: durable or in memory, with or without the living market.
+
+Why a fallback: `Exchange.start_living_market` (a journaled market that survives a restart)
+is the way; on an exchange without it the market is attached with `feeds.attach` and
+`BotSet.attach`, which works in memory but does not survive reopening a store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from exchange_local.bots import BotSet, paper_config
+from exchange_local.config import ExchangeConfig
+from exchange_local.exchange import Exchange
+from exchange_local.feeds import RandomWalkFeed, attach
+
+SCENARIOS = ("calm", "none")
+
+
+def new_config(seed: int = 1, start_time_seconds: int | None = None) -> ExchangeConfig:
+    """A fresh class exchange: paper bots' backstop accounts, the clock at the wall clock (so
+    exchange times on the wire are ms since the epoch, as API.md says)."""
+    start = int(time.time()) if start_time_seconds is None else start_time_seconds
+    return paper_config(ExchangeConfig(seed=seed, start_time_seconds=start))
+
+
+def open_exchange(db: str | None, seed: int = 1) -> Any:
+    """An exchange on `db` (created with new_config if new; its own config if not)."""
+    if db is None:
+        return Exchange(new_config(seed))
+    fresh = not (os.path.exists(db) and os.path.getsize(db) > 0)  # as Store decides
+    return Exchange(new_config(seed) if fresh else None, store=db)
+
+
+def living_market_running(ex: Any) -> bool:
+    if hasattr(ex, "living_market_running"):
+        return bool(ex.living_market_running)
+    return any(j.name == "bots" for j in ex.scheduler.jobs())
+
+
+def start_living_market(ex: Any, seed: int) -> bool:
+    """Start the index walk and the bots; False if they already run."""
+    if hasattr(ex, "start_living_market"):
+        return bool(ex.start_living_market(seed=seed))
+    if living_market_running(ex):
+        return False
+    feed = RandomWalkFeed.from_config(ex.config, seed=seed)
+    feed.last_ms = ex.now_ms  # the walk starts now, not at the epoch
+    attach(ex, feed)
+    BotSet(seed=seed).attach(ex)
+    return True

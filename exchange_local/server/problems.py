@@ -1,0 +1,157 @@
+"""RFC 9457 problem+json for every refusal: a stable `code`, the exchange's own message.
+
+Why override FastAPI's handlers: its validation errors are 422 with a list a person cannot
+read, and an unknown route is `{"detail": "Not Found"}`; API.md wants 400 problem+json for a
+malformed request and the same shape everywhere, so a client has one error path.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from exchange_local.errors import ExchangeError, InsufficientMargin
+from exchange_local.server.codes import TITLES, classify
+from exchange_local.server.wire import dec
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("exchange_local.server")
+MAX_DETAIL_ERRORS = 10
+
+
+class ApiError(Exception):
+    """A refusal raised by the server itself (auth, scope, rate limit, look-ups)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457, with API.md's `code` and `requestId`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    instance: str
+    requestId: str
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "model": Problem,
+        "description": TITLES[status],
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status in (400, 401, 403, 404, 409, 413, 422, 429, 503)
+}
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    code: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {
+        "type": f"/api/v1/errors/{code.lower().replace('_', '-')}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": request.url.path,
+        "requestId": f"r-{secrets.token_hex(4)}",
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return problem_response(request, exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
+
+
+def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ExchangeError)
+    status, code = classify(exc)
+    extra: dict[str, Any] = {"exchangeCode": exc.code}
+    if isinstance(exc, InsufficientMargin):
+        extra["shortfall"] = dec(exc.shortfall)
+        extra["maxSize"] = dec(exc.max_size)
+    return problem_response(request, status, code, exc.message, **extra)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    code = "BAD_REQUEST"
+    if any(e.get("type") == "invalid_decimal" for e in errors):
+        code = "INVALID_DECIMAL"
+    if any(e.get("type") == "json_invalid" for e in errors):
+        detail = "the request body is not valid JSON"
+    else:
+        detail = "; ".join(
+            f"{_location(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}"
+            for e in errors[:MAX_DETAIL_ERRORS]
+        )
+    listed = [
+        {
+            "field": _location(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in errors[:MAX_DETAIL_ERRORS]
+    ]
+    return problem_response(request, 400, code, detail, errors=listed)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+    code = codes.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL")
+    detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "error")
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"there is no endpoint {request.method} {request.url.path}"
+    return problem_response(request, exc.status_code, code, detail, dict(exc.headers or {}))
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(request, 500, "INTERNAL", "the server failed; this is a bug")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ExchangeError, _exchange_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,233 @@
+"""The caller's own account: summary and positions, fills, funding, ledger, leverage, what-if
+(preview, explain), withdrawals and converts; and the class leaderboard.
+
+Every route here acts on the key's own account only; there is no parameter that names another.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from exchange_local.server import wire
+from exchange_local.server.deps import account_of, context, read_key, trade_key
+from exchange_local.server.keys import ApiKey
+from exchange_local.server.problems import ApiError
+from exchange_local.server.schemas import (
+    AssetAmountBody,
+    ConvertBody,
+    LeverageBody,
+    PreviewBody,
+)
+
+router = APIRouter(tags=["account"])
+Read = Annotated[ApiKey, Depends(read_key)]
+Trade = Annotated[ApiKey, Depends(trade_key)]
+Millis = Annotated[int | None, Query(ge=0, le=2**62)]
+
+
+def _seconds(ms_value: int | None) -> Decimal | None:
+    return None if ms_value is None else Decimal(ms_value) / 1000
+
+
+@router.get("/whoami")
+async def whoami(request: Request, key: Read) -> dict[str, Any]:
+    """The calling key: its id, name, account and scopes (clients adapt, e.g. read-only)."""
+    return {
+        "keyId": key.key_id,
+        "name": key.name,
+        "accountId": key.account,
+        "scopes": sorted(key.scopes),
+    }
+
+
+@router.get("/account")
+async def account(request: Request, key: Read) -> dict[str, Any]:
+    rt = context(request).runtime
+    return await rt.run(rt.account_json, account_of(key))
+
+
+def account_fills(ex: Any, account: str) -> list[Any]:
+    """The account's fills still kept by the engine (its last 20,000 of the whole exchange),
+    oldest first. The facade has no per-account fill query yet, so this reads the engine's
+    fill log directly (read-only)."""
+    return [f for f in ex._fills if f.taker == account or f.maker == account]
+
+
+@router.get("/fills")
+async def fills(
+    request: Request,
+    key: Read,
+    symbol: str | None = None,
+    since: Millis = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+) -> dict[str, Any]:
+    """Newest first; `nextCursor` pages to older fills."""
+    rt = context(request).runtime
+    acct = account_of(key)
+
+    def page() -> dict[str, Any]:
+        rows = [
+            f
+            for f in reversed(account_fills(rt.ex, acct))
+            if (symbol is None or f.market == symbol)
+            and (since is None or f.time_ms >= since)
+            and (cursor is None or f.fill_id < cursor)
+        ]
+        chosen = rows[:limit]
+        out = []
+        for f in chosen:
+            oid = f.taker_order_id if f.taker == acct else f.maker_order_id
+            info = rt.ex.order(acct, oid)
+            out.append(wire.fill_json(f, acct, info.client_order_id if info else None))
+        more = len(rows) > limit
+        return {"fills": out, "nextCursor": str(chosen[-1].fill_id) if more else None}
+
+    return await rt.run(page)
+
+
+@router.get("/funding-payments")
+async def funding_payments(request: Request, key: Read, since: Millis = None) -> dict[str, Any]:
+    rt = context(request).runtime
+    rows = await rt.run(rt.ex.funding_history, None, account_of(key))
+    out = [wire.account_funding_json(r) for r in rows]
+    return {"payments": [p for p in out if since is None or p["ts"] >= since]}
+
+
+@router.get("/ledger")
+async def ledger(
+    request: Request,
+    key: Read,
+    since: Millis = None,
+    until: Millis = None,
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues."""
+    rt = context(request).runtime
+    rows = await rt.run(rt.ex.ledger, account_of(key), _seconds(since), _seconds(until))
+    start = cursor or 0
+    chosen = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return {
+        "entries": [wire.ledger_json(e) for e in chosen],
+        "nextCursor": str(start + limit) if more else None,
+        "total": len(rows),
+    }
+
+
+@router.put("/leverage/{symbol}")
+async def set_leverage(
+    request: Request, symbol: str, body: LeverageBody, key: Trade
+) -> dict[str, Any]:
+    rt = context(request).runtime
+    await rt.run(rt.ex.set_leverage, account_of(key), symbol, body.leverage)
+    return {"symbol": symbol, "leverage": wire.leverage_value(body.leverage)}
+
+
+@router.post("/orders/preview")
+async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, Any]:
+    rt = context(request).runtime
+    tif = "gtc" if body.timeInForce == "ALO" else body.timeInForce.lower()
+    result = await rt.run(
+        rt.ex.preview_order,
+        account_of(key),
+        body.symbol,
+        body.side,
+        body.size,
+        body.price,
+        body.type,
+        tif,
+        body.reduceOnly,
+    )
+    return wire.dump(result)
+
+
+@router.get("/positions/{symbol}/explain")
+async def explain(request: Request, symbol: str, key: Read) -> dict[str, Any]:
+    rt = context(request).runtime
+    result = await rt.run(rt.ex.explain, account_of(key), symbol)
+    return wire.dump(result)
+
+
+@router.post("/withdrawals")
+async def withdraw(request: Request, body: AssetAmountBody, key: Trade) -> dict[str, Any]:
+    rt = context(request).runtime
+    await rt.run(rt.ex.withdraw, account_of(key), body.asset, body.amount)
+    return {"asset": body.asset, "amount": wire.dec(body.amount)}
+
+
+@router.post("/converts")
+async def convert(request: Request, body: ConvertBody, key: Trade) -> dict[str, Any]:
+    rt = context(request).runtime
+    got = await rt.run(rt.ex.convert, account_of(key), body.from_asset, body.to_asset, body.amount)
+    return {
+        "from": body.from_asset,
+        "to": body.to_asset,
+        "amount": wire.dec(body.amount),
+        "received": wire.dec(got),
+    }
+
+
+@router.post("/deposits")
+async def deposit(request: Request, body: AssetAmountBody, key: Trade) -> dict[str, Any]:
+    """In class mode (the default) deposits are the instructor's: 403 DEPOSITS_DISABLED."""
+    ctx = context(request)
+    if not ctx.allow_deposits:
+        raise ApiError(
+            403,
+            "DEPOSITS_DISABLED",
+            "deposits are made by the instructor on this server (class mode)",
+        )
+    await ctx.runtime.run(ctx.ex.deposit, account_of(key), body.asset, body.amount)
+    return {"asset": body.asset, "amount": wire.dec(body.amount)}
+
+
+@router.get("/leaderboard")
+async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
+    """The class ranked by PnL: every account that has a key, with its equity and its PnL
+    (equity minus net USD deposits)."""
+    ctx = context(request)
+    names = ctx.keys.accounts_with_keys()
+
+    def rank() -> list[dict[str, Any]]:
+        rows = []
+        for name in names:
+            try:
+                h = ctx.ex.health(name)
+            except Exception:  # an account in the key file but not in this exchange
+                continue
+            net = sum(
+                (
+                    e.amount
+                    for e in ctx.ex.ledger(name)
+                    if e.type in ("DEPOSIT", "WITHDRAW") and e.asset == "USD"
+                ),
+                Decimal(0),
+            )
+            rows.append(
+                {
+                    "accountId": name,
+                    "equity": h.equity,
+                    "netDeposits": net,
+                    "pnl": h.equity - net,
+                    "status": h.status,
+                    "positions": len(h.positions),
+                }
+            )
+        rows.sort(key=lambda r: r["pnl"], reverse=True)
+        return [
+            {
+                **r,
+                "rank": i + 1,
+                "equity": wire.dec(r["equity"]),
+                "netDeposits": wire.dec(r["netDeposits"]),
+                "pnl": wire.dec(r["pnl"]),
+            }
+            for i, r in enumerate(rows)
+        ]
+
+    return {"leaderboard": await ctx.runtime.run(rank), "ts": ctx.ex.now_ms}

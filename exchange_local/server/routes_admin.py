@@ -1,0 +1,306 @@
+"""The instructor's endpoints (admin scope): accounts and keys, deposits, index prices, the
+class clock, scenarios, halting and settling a market, rolling back a window, the whole ledger.
+
+Every action is written to the key store's audit log and the public events stream with the
+acting key's name, so the class sees what the instructor did.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from exchange_local.ledger import SYSTEM_ACCOUNTS
+from exchange_local.server import wire
+from exchange_local.server.deps import ServerContext, admin_key, context
+from exchange_local.server.keys import ApiKey
+from exchange_local.server.problems import ApiError
+from exchange_local.server.schemas import (
+    NAME,
+    AdvanceBody,
+    AssetAmountBody,
+    CreateAccountBody,
+    CreateKeyBody,
+    PriceBody,
+    RollbackBody,
+    SpeedBody,
+)
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+Admin = Annotated[ApiKey, Depends(admin_key)]
+AccountId = Annotated[str, Path(pattern=NAME)]
+
+
+async def audit(ctx: ServerContext, key: ApiKey, action: str, **detail: Any) -> None:
+    ts = ctx.ex.now_ms
+    ctx.keys.audit(ts, key.name, action, detail)
+    async with ctx.runtime.lock:
+        ctx.runtime.hub.note(
+            "AdminAction", ts, {"keyName": key.name, "action": action, "detail": wire.dump(detail)}
+        )
+
+
+def _user_account(ctx: ServerContext, account: str) -> None:
+    if account not in ctx.ex.accounts():
+        raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {account!r}")
+
+
+@router.post("/accounts", status_code=201)
+async def create_account(request: Request, body: CreateAccountBody, key: Admin) -> dict[str, Any]:
+    """A student's account, funded, with a key (shown once in this response only)."""
+    ctx = context(request)
+    deposits = dict(body.deposits)
+    if body.initialBalance is not None:
+        deposits["USD"] = deposits.get("USD", Decimal(0)) + body.initialBalance
+
+    def create() -> str:
+        for asset, amount in deposits.items():  # refuse a bad deposit before anything is stored
+            spec = next((a for a in ctx.ex.config.assets if a.symbol == asset), None)
+            if spec is None or not spec.collateral:
+                raise ApiError(404, "UNKNOWN_ASSET", f"{asset} is not a collateral asset here")
+            if amount <= 0:
+                raise ApiError(400, "INVALID_REQUEST", f"deposit of {asset} must be positive")
+        account = ctx.ex.create_account(body.name)
+        for asset, amount in deposits.items():
+            ctx.ex.deposit(account, asset, amount)
+        return str(account)
+
+    account = await ctx.runtime.run(create)
+    secret, record = ctx.keys.create(body.name, account, body.scopes)
+    await audit(
+        ctx, key, "create_account", account=account, deposits=deposits, scopes=sorted(record.scopes)
+    )
+    return {
+        "accountId": account,
+        "apiKey": secret,
+        "keyId": record.key_id,
+        "scopes": sorted(record.scopes),
+    }
+
+
+@router.get("/accounts")
+async def list_accounts(request: Request, key: Admin) -> dict[str, Any]:
+    ctx = context(request)
+    keyed = {k.account for k in ctx.keys.all() if k.account}
+
+    def rows() -> list[dict[str, Any]]:
+        out = []
+        for name in ctx.ex.accounts():
+            h = ctx.ex.health(name)
+            out.append(
+                {
+                    "accountId": name,
+                    "hasKey": name in keyed,
+                    "equity": wire.dec(h.equity),
+                    "status": h.status,
+                    "positions": len(h.positions),
+                }
+            )
+        return out
+
+    return {"accounts": await ctx.runtime.run(rows)}
+
+
+@router.post("/accounts/{accountId}/deposit")
+async def deposit(
+    request: Request, accountId: AccountId, body: AssetAmountBody, key: Admin
+) -> dict[str, Any]:
+    ctx = context(request)
+    _user_account(ctx, accountId)
+    await ctx.runtime.run(ctx.ex.deposit, accountId, body.asset, body.amount)
+    await audit(ctx, key, "deposit", account=accountId, asset=body.asset, amount=body.amount)
+    return {"accountId": accountId, "asset": body.asset, "amount": wire.dec(body.amount)}
+
+
+@router.post("/accounts/{accountId}/keys", status_code=201)
+async def create_key(
+    request: Request, accountId: AccountId, body: CreateKeyBody, key: Admin
+) -> dict[str, Any]:
+    ctx = context(request)
+    _user_account(ctx, accountId)
+    if "admin" in body.scopes:
+        raise ApiError(400, "INVALID_REQUEST", "an account's key cannot have the admin scope")
+    secret, record = ctx.keys.create(body.name, accountId, body.scopes)
+    await audit(
+        ctx, key, "create_key", account=accountId, keyId=record.key_id, scopes=sorted(record.scopes)
+    )
+    return {
+        "accountId": accountId,
+        "apiKey": secret,
+        "keyId": record.key_id,
+        "scopes": sorted(record.scopes),
+    }
+
+
+@router.get("/keys")
+async def list_keys(request: Request, key: Admin) -> dict[str, Any]:
+    return {
+        "keys": [
+            {
+                "keyId": k.key_id,
+                "name": k.name,
+                "accountId": k.account,
+                "scopes": sorted(k.scopes),
+                "createdAt": k.created_ms,
+                "revokedAt": k.revoked_ms,
+            }
+            for k in context(request).keys.all()
+        ]
+    }
+
+
+@router.delete("/keys/{keyId}")
+async def revoke_key(
+    request: Request, keyId: Annotated[str, Path(max_length=64)], key: Admin
+) -> dict[str, Any]:
+    ctx = context(request)
+    if not ctx.keys.revoke(keyId):
+        raise ApiError(404, "KEY_NOT_FOUND", f"there is no live key {keyId!r}")
+    await audit(ctx, key, "revoke_key", keyId=keyId)
+    return {"revoked": keyId}
+
+
+@router.put("/index/{asset}")
+async def set_index(
+    request: Request, asset: Annotated[str, Path(max_length=16)], body: PriceBody, key: Admin
+) -> dict[str, Any]:
+    ctx = context(request)
+    await ctx.runtime.run(ctx.ex.set_index_price, asset, body.price)
+    await audit(ctx, key, "set_index", asset=asset, price=body.price)
+    return {"asset": asset, "indexPx": wire.dec(ctx.ex.prices.get(asset, body.price))}
+
+
+@router.post("/markets/{symbol}/settle")
+async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> dict[str, Any]:
+    ctx = context(request)
+    closed = await ctx.runtime.run(ctx.ex.settle_market, symbol, body.price)
+    await audit(ctx, key, "settle_market", symbol=symbol, price=body.price, positions=closed)
+    return {"symbol": symbol, "price": wire.dec(body.price), "positionsClosed": closed}
+
+
+@router.post("/markets/{symbol}/rollback")
+async def rollback(request: Request, symbol: str, body: RollbackBody, key: Admin) -> dict[str, Any]:
+    """Reverse every fill with start <= time <= end (ms of exchange time)."""
+    ctx = context(request)
+    since, until = Decimal(body.start) / 1000, Decimal(body.end) / 1000
+    n = await ctx.runtime.run(ctx.ex.rollback_trades, symbol, since, until)
+    await audit(ctx, key, "rollback", symbol=symbol, start=body.start, end=body.end, fills=n)
+    return {"symbol": symbol, "fillsReversed": n}
+
+
+async def _halt(request: Request, symbol: str, key: ApiKey, halted: bool) -> dict[str, Any]:
+    """Set a market reduce-only (or lift it). The facade has no halt command yet, so this sets
+    the market's flag directly: it is kept by the next snapshot but is not journaled."""
+    ctx = context(request)
+
+    def flip() -> None:
+        ctx.ex.market(symbol)  # UnknownMarket for a bad symbol
+        runtime_market = ctx.ex._markets[symbol]
+        if not halted and getattr(runtime_market, "settled", False):
+            raise ApiError(422, "MARKET_SETTLED", f"{symbol} has been settled; it stays closed")
+        runtime_market.reduce_only = halted
+
+    await ctx.runtime.run(flip)
+    await audit(ctx, key, "halt" if halted else "unhalt", symbol=symbol)
+    return {"symbol": symbol, "reduceOnly": halted}
+
+
+@router.post("/markets/{symbol}/halt")
+async def halt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
+    return await _halt(request, symbol, key, True)
+
+
+@router.post("/markets/{symbol}/unhalt")
+async def unhalt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
+    return await _halt(request, symbol, key, False)
+
+
+@router.post("/pause")
+async def pause(request: Request, key: Admin) -> dict[str, Any]:
+    ctx = context(request)
+    ctx.runtime.set_paused(True)
+    await audit(ctx, key, "pause")
+    return ctx.runtime.clock_json()
+
+
+@router.post("/resume")
+async def resume(request: Request, key: Admin) -> dict[str, Any]:
+    ctx = context(request)
+    if ctx.runtime.speed == 0:
+        ctx.runtime.speed = Decimal(1)
+    ctx.runtime.set_paused(False)
+    await audit(ctx, key, "resume")
+    return ctx.runtime.clock_json()
+
+
+@router.put("/speed")
+async def speed(request: Request, body: SpeedBody, key: Admin) -> dict[str, Any]:
+    ctx = context(request)
+    if not 0 <= body.speed <= 1000:
+        raise ApiError(
+            400, "INVALID_REQUEST", f"speed must be between 0 and 1000, got {body.speed}"
+        )
+    ctx.runtime.set_speed(body.speed)
+    await audit(ctx, key, "speed", speed=body.speed)
+    return ctx.runtime.clock_json()
+
+
+@router.post("/advance")
+async def advance(request: Request, body: AdvanceBody, key: Admin) -> dict[str, Any]:
+    """Move the exchange clock forward now (a paused class market, tests, demonstrations)."""
+    ctx = context(request)
+    if not 0 <= body.seconds <= 86_400:
+        raise ApiError(400, "INVALID_REQUEST", "seconds must be between 0 and 86400")
+    await ctx.runtime.run(ctx.ex.advance, body.seconds)
+    await ctx.runtime.publish_now()
+    return ctx.runtime.clock_json()
+
+
+@router.post("/scenarios/{name}")
+async def scenario(request: Request, name: str, key: Admin) -> dict[str, Any]:
+    """`calm` starts the living market (index walk and bots) if it is not running; the scripted
+    teaching scenarios run on their own exchange (`exchange-local scenario NAME`)."""
+    ctx = context(request)
+    if name != "calm":
+        raise ApiError(
+            422,
+            "SCENARIO_NOT_LIVE",
+            f"scenario {name!r} runs on its own exchange: exchange-local scenario {name}; "
+            "a live class server runs only 'calm' (the living market)",
+        )
+    from exchange_local.server.market import start_living_market
+
+    started = await ctx.runtime.run(start_living_market, ctx.ex, ctx.ex.config.seed)
+    await audit(ctx, key, "scenario", name=name, started=started)
+    return {"scenario": name, "started": started}
+
+
+@router.get("/ledger")
+async def whole_ledger(
+    request: Request,
+    key: Admin,
+    account: Annotated[str, Query(max_length=64)],
+    cursor: Annotated[int | None, Query(ge=0)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+) -> dict[str, Any]:
+    """Any account's ledger, system accounts (INSURANCE, FEES, ...) included."""
+    ctx = context(request)
+    if account not in SYSTEM_ACCOUNTS:
+        _user_account(ctx, account)
+    rows = await ctx.runtime.run(ctx.ex.ledger, account)
+    start = cursor or 0
+    chosen = rows[start : start + limit]
+    more = start + limit < len(rows)
+    return {
+        "entries": [wire.ledger_json(e) for e in chosen],
+        "nextCursor": str(start + limit) if more else None,
+    }
+
+
+@router.get("/audit")
+async def audit_log(
+    request: Request, key: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> dict[str, Any]:
+    return {"audit": context(request).keys.audit_log(limit)}

@@ -1,0 +1,112 @@
+"""Public market data: time, markets, assets, ticker, book, trades, candles, funding, the
+insurance fund and market-wide events. No key needed (the rate limit is per address)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from exchange_local.server import wire
+from exchange_local.server.deps import context
+
+router = APIRouter(tags=["market data"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Millis = Annotated[int | None, Query(ge=0, le=2**62)]
+
+
+@router.get("/time")
+async def server_time(request: Request) -> dict[str, Any]:
+    """Exchange time (ms), the API version, and the clock's speed and pause state."""
+    return context(request).runtime.clock_json()
+
+
+@router.get("/markets")
+async def markets(request: Request) -> dict[str, Any]:
+    ex = context(request).ex
+    specs = [ex.config.market(s) for s in ex.markets()]
+    return {"markets": [wire.market_json(spec) for spec in specs if spec is not None]}
+
+
+@router.get("/assets")
+async def assets(request: Request) -> dict[str, Any]:
+    ex = context(request).ex
+    return {"assets": [wire.asset_json(a, ex.prices[a.symbol]) for a in ex.config.assets]}
+
+
+@router.get("/markets/{symbol}/ticker")
+async def ticker(request: Request, symbol: str) -> dict[str, Any]:
+    rt = context(request).runtime
+    return await rt.run(lambda: wire.ticker_json(rt.ex.market(symbol), rt.ex.now_ms))
+
+
+@router.get("/tickers")
+async def tickers(request: Request) -> dict[str, Any]:
+    """Every market's ticker in one call (the remote venue's snapshot uses it)."""
+    rt = context(request).runtime
+    ex = rt.ex
+    return await rt.run(
+        lambda: {"tickers": [wire.ticker_json(ex.market(s), ex.now_ms) for s in ex.markets()]}
+    )
+
+
+@router.get("/markets/{symbol}/book")
+async def book(
+    request: Request, symbol: str, depth: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    rt = context(request).runtime
+    return await rt.run(lambda: wire.book_json(rt.ex.book(symbol, depth), rt.ex.now_ms))
+
+
+@router.get("/markets/{symbol}/trades")
+async def trades(request: Request, symbol: str, limit: Limit = 100) -> dict[str, Any]:
+    rt = context(request).runtime
+    rows = await rt.run(rt.ex.trades, symbol, limit)
+    return {"trades": [wire.trade_json(t) for t in rows]}
+
+
+@router.get("/markets/{symbol}/candles")
+async def candles(
+    request: Request,
+    symbol: str,
+    interval: Annotated[str, Query(pattern=r"^[0-9]{1,3}[mhd]$")] = "1m",
+    start: Millis = None,
+    end: Millis = None,
+    source: Annotated[str, Query(pattern=r"^(trades|mark)$")] = "trades",
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> dict[str, Any]:
+    rt = context(request).runtime
+    rows = await rt.run(rt.ex.candles, symbol, interval, source)
+    out = [wire.candle_json(c) for c in rows]
+    out = [c for c in out if (start is None or c["t"] >= start) and (end is None or c["t"] <= end)]
+    return {"candles": out[-limit:]}
+
+
+@router.get("/markets/{symbol}/funding")
+async def funding(
+    request: Request, symbol: str, start: Millis = None, end: Millis = None
+) -> dict[str, Any]:
+    rt = context(request).runtime
+    rows = await rt.run(rt.ex.funding_history, symbol)
+    out = [wire.funding_record_json(r) for r in rows]
+    out = [
+        r for r in out if (start is None or r["ts"] >= start) and (end is None or r["ts"] <= end)
+    ]
+    return {"funding": out}
+
+
+@router.get("/insurance-fund")
+async def insurance_fund(request: Request) -> dict[str, Any]:
+    ex = context(request).ex
+    return {"balance": wire.dec(ex.insurance_fund()), "ts": ex.now_ms}
+
+
+@router.get("/events")
+async def events(
+    request: Request, since: Annotated[int, Query(ge=0)] = 0, limit: Limit = 200
+) -> dict[str, Any]:
+    """Market-wide events (liquidation stages, market halts and settlements, funding, admin
+    actions), oldest first; `since` is an event id (the last one a client saw)."""
+    hub = context(request).runtime.hub
+    rows = [e for e in hub.recent if e["id"] > since]
+    return {"events": rows[:limit], "lastId": hub.event_seq}

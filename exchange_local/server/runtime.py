@@ -1,0 +1,151 @@
+"""The exchange in a server: one lock around the single-threaded engine, and the clock driver
+that advances exchange time with the wall clock (times `speed`) in an asyncio task.
+
+Why every engine call goes through `run`: commands from requests and the clock's `advance`
+must never interleave (the engine is synchronous and not re-entrant), and after each call the
+hub turns the events it produced into WebSocket messages. Engine calls run on the event loop
+itself: they are short (an order is ~0.1 ms, a second of the living market a few ms), and a
+thread would buy nothing under the GIL but a copy of every event across threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from exchange_local.server import wire
+from exchange_local.server.hub import Hub
+
+T = TypeVar("T")
+log = logging.getLogger("exchange_local.server")
+
+TICK_SECONDS = 0.2  # how often the driver advances the clock
+MAX_STEP_MS = 1_000  # exchange time per lock hold: requests get in between steps
+SUMMARY_SECONDS = 1.0  # account summaries on the WebSocket at most this often
+
+
+class ExchangeRuntime:
+    def __init__(
+        self, exchange: Any, speed: Decimal | int | str = 0, tick_seconds: float = TICK_SECONDS
+    ) -> None:
+        self.ex = exchange
+        self.lock = asyncio.Lock()
+        self.hub = Hub(exchange)
+        self.speed = Decimal(speed)
+        if self.speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.paused = self.speed == 0
+        self.tick_seconds = tick_seconds
+        self.behind_ms = 0  # exchange time the driver could not keep up with (dropped)
+        self.steps = 0
+        self._task: asyncio.Task[None] | None = None
+        self._anchor: tuple[float, int] = (time.monotonic(), exchange.now_ms)
+        self._last_summary = 0.0
+
+    # --- engine calls ---------------------------------------------------------------------
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the engine under the lock; the hub flushes what the call produced."""
+        async with self.lock:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.hub.flush()
+
+    def account_json(self, account: str) -> dict[str, Any]:
+        """GET /account's body (called under the lock)."""
+        ex = self.ex
+        return wire.account_json(
+            ex.health(account),
+            self.hub.seq[("account", account)],
+            ex.now_ms,
+            ex.leverage(account) if hasattr(ex, "leverage") else {},
+        )
+
+    # --- the clock ---------------------------------------------------------------------------
+
+    def set_speed(self, speed: Decimal) -> None:
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self.speed = speed
+        self.paused = speed == 0
+        self._reanchor()
+
+    def set_paused(self, paused: bool) -> None:
+        self.paused = paused
+        self._reanchor()
+
+    def _reanchor(self) -> None:
+        self._anchor = (time.monotonic(), self.ex.now_ms)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._reanchor()
+            self._task = asyncio.get_running_loop().create_task(self._drive())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.hub.close()
+
+    async def _drive(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            try:
+                await self._catch_up()
+                await self._periodic()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the engine refused a step: stop the clock, keep serving
+                log.exception("the clock driver failed; the market is paused")
+                self.paused = True
+
+    async def _catch_up(self) -> None:
+        if self.paused or self.speed == 0:
+            self._reanchor()
+            return
+        started = time.monotonic()
+        wall, base = self._anchor
+        target = base + int(Decimal(started - wall) * 1000 * self.speed)
+        while self.ex.now_ms < target:
+            step = min(target - self.ex.now_ms, MAX_STEP_MS)
+            await self.run(self.ex.advance, Decimal(step) / 1000)
+            self.steps += 1
+            if time.monotonic() - started > self.tick_seconds:
+                # cannot keep up at this speed: drop the backlog rather than fall further behind
+                self.behind_ms += target - self.ex.now_ms
+                self._reanchor()
+                return
+            await asyncio.sleep(0)
+
+    async def _periodic(self) -> None:
+        now = time.monotonic()
+        summaries = now - self._last_summary >= SUMMARY_SECONDS
+        if summaries:
+            self._last_summary = now
+        async with self.lock:
+            self.hub.tick(self.account_json, summaries)
+
+    async def publish_now(self) -> None:
+        """Tickers, candles and account summaries at once (after a manual advance)."""
+        self._last_summary = time.monotonic()
+        async with self.lock:
+            self.hub.tick(self.account_json, True)
+
+    def clock_json(self) -> dict[str, Any]:
+        return {
+            "serverTime": self.ex.now_ms,
+            "apiVersion": wire.API_VERSION,
+            "speed": wire.dec(self.speed),
+            "paused": self.paused,
+            "wallTime": int(time.time() * 1000),
+            "behindMs": self.behind_ms,
+        }

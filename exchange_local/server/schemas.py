@@ -1,0 +1,156 @@
+"""Request bodies: strict where money is, so a mistake is a 400 with a message, never a guess.
+
+Why decimals as strings only: `0.1` as a JSON number is already a binary float in most
+clients; API.md wants decimal strings, and a number where a decimal is required is refused
+(`INVALID_DECIMAL`), as is an exponent, a 40-digit value or an unknown field.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+DECIMAL_TEXT = re.compile(r"^-?\d{1,24}(\.\d{1,18})?$")
+DECIMAL_PATTERN = DECIMAL_TEXT.pattern
+CLIENT_ORDER_ID = r"^[A-Za-z0-9._:/-]{1,36}$"
+SYMBOL = r"^[A-Za-z0-9-]{1,32}$"
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+
+
+def parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str):
+        kind = "a JSON number" if isinstance(value, int | float) else type(value).__name__
+        raise PydanticCustomError(
+            "invalid_decimal",
+            'must be a decimal string such as "68000.5", not {kind}',
+            {"kind": kind},
+        )
+    if not DECIMAL_TEXT.match(value):
+        raise PydanticCustomError(
+            "invalid_decimal",
+            "{value!r} is not a plain decimal (digits, one optional point; at most 24 digits "
+            "before it and 18 after; no exponent)",
+            {"value": value[:40]},
+        )
+    return Decimal(value)
+
+
+def parse_leverage(value: Any) -> Decimal:
+    """Leverage may be an integer (API.md's `{"leverage": 10}`) or a decimal string."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= 1000:
+            raise PydanticCustomError("invalid_decimal", "leverage must be between 1 and 1000")
+        return Decimal(value)
+    return parse_decimal(value)
+
+
+Dec = Annotated[
+    Decimal,
+    PlainValidator(parse_decimal),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": DECIMAL_PATTERN, "examples": ["68000.5"]}),
+]
+LeverageValue = Annotated[
+    Decimal,
+    PlainValidator(parse_leverage),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 1000},
+                {"type": "string", "pattern": DECIMAL_PATTERN},
+            ]
+        }
+    ),
+]
+Symbol = Annotated[str, Field(pattern=SYMBOL)]
+Asset = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class OrderBody(Strict):
+    symbol: Symbol
+    side: Literal["buy", "sell"]
+    type: Literal["limit", "market", "stopMarket", "takeProfit"] = "limit"
+    size: Dec
+    price: Dec | None = None
+    triggerPx: Dec | None = None
+    timeInForce: Literal["GTC", "IOC", "FOK", "ALO"] = "GTC"
+    reduceOnly: bool = False
+    clientOrderId: Annotated[str, Field(pattern=CLIENT_ORDER_ID)] | None = None
+
+
+class PreviewBody(Strict):
+    symbol: Symbol
+    side: Literal["buy", "sell"]
+    type: Literal["limit", "market"] = "limit"
+    size: Dec
+    price: Dec | None = None
+    timeInForce: Literal["GTC", "IOC", "FOK", "ALO"] = "GTC"
+    reduceOnly: bool = False
+
+
+class AmendBody(Strict):
+    price: Dec | None = None
+    size: Dec | None = None
+    triggerPx: Dec | None = None
+
+
+class LeverageBody(Strict):
+    leverage: LeverageValue
+
+
+class AssetAmountBody(Strict):
+    asset: Asset
+    amount: Dec
+
+
+class ConvertBody(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    from_asset: Asset = Field(alias="from")
+    to_asset: Asset = Field(alias="to")
+    amount: Dec
+
+
+Scope = Literal["read", "trade"]
+
+
+def _trade_scope() -> list[Scope]:
+    return ["trade"]
+
+
+class CreateAccountBody(Strict):
+    name: Annotated[str, Field(pattern=NAME)]
+    initialBalance: Dec | None = None
+    deposits: dict[Asset, Dec] = Field(default_factory=dict, max_length=16)
+    scopes: list[Scope] = Field(default_factory=_trade_scope, min_length=1, max_length=2)
+
+
+class CreateKeyBody(Strict):
+    name: Annotated[str, Field(pattern=NAME)]
+    scopes: list[Literal["read", "trade", "admin"]] = Field(min_length=1, max_length=3)
+
+
+class PriceBody(Strict):
+    price: Dec
+
+
+class RollbackBody(Strict):
+    start: Annotated[int, Field(ge=0, le=2**62)]
+    end: Annotated[int, Field(ge=0, le=2**62)]
+
+
+class SpeedBody(Strict):
+    speed: Dec
+
+
+class AdvanceBody(Strict):
+    seconds: Dec

@@ -1,0 +1,135 @@
+"""`exchange-local serve`: one durable class exchange with its living market, over HTTP.
+
+Why a lock file beside the store: the engine is the store's only writer and replays its own
+journal; a second process (another server, or the offline admin CLI) opening the same store
+would fork its history. The lock is advisory (fcntl) and released when the process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import IO, Any
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+class StoreLocked(Exception):
+    """Another process has the store open."""
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@contextlib.contextmanager
+def store_lock(db: str | None) -> Iterator[None]:
+    """Hold `<db>.lock` exclusively for the block; StoreLocked if someone else holds it."""
+    if db is None:
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (documented)
+        yield
+        return
+    fh: IO[str] = open(f"{db}.lock", "a+")  # noqa: SIM115 (held for the whole block)
+    try:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise StoreLocked(f"{db} is open in another exchange-local process") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8700,
+    db: str | None = None,
+    scenario: str = "calm",
+    speed: Decimal = Decimal(1),
+    seed: int = 1,
+    allow_remote: bool = False,
+    rate: float = 50.0,
+    burst: int = 100,
+    out: IO[str] | None = None,
+) -> int:
+    """Run the server until interrupted; returns the exit status."""
+    import uvicorn
+
+    from exchange_local.server.app import create_app
+    from exchange_local.server.keys import KeyStore, keys_path
+    from exchange_local.server.market import SCENARIOS, open_exchange, start_living_market
+
+    out = out or sys.stdout
+    err = sys.stderr
+    if scenario not in SCENARIOS:
+        print(
+            f"exchange-local serve: error: --scenario must be one of {', '.join(SCENARIOS)} "
+            "(the scripted lessons run with `exchange-local scenario NAME`)",
+            file=err,
+        )
+        return 2
+    if not is_loopback(host):
+        if not allow_remote:
+            print(
+                f"exchange-local serve: error: {host} is not a loopback address; add "
+                "--allow-remote to accept connections from other machines",
+                file=err,
+            )
+            return 2
+        print(
+            f"WARNING: listening on {host}: anyone who can reach this machine can connect. "
+            "Keys travel in clear text: use a trusted network or put TLS in front.",
+            file=err,
+        )
+    try:
+        with store_lock(db):
+            ex = open_exchange(db, seed)
+            keys = KeyStore(keys_path(db))
+            try:
+                if not keys.has_admin():
+                    secret, _ = keys.create("admin", None, ["admin"])
+                    print(f"admin key (shown once; keep it): {secret}", file=out)
+                if scenario == "calm":
+                    start_living_market(ex, seed)
+                app = create_app(ex, keys, speed=speed, rate=rate, burst=burst)
+                print(
+                    f"exchange-local serving {db or 'an in-memory exchange'} on "
+                    f"http://{host}:{port}/api/v1 (speed {speed})",
+                    file=out,
+                )
+                out.flush()
+                config: Any = uvicorn.Config(
+                    app,
+                    host=host,
+                    port=port,
+                    ws_max_size=64 * 1024,
+                    ws_ping_interval=20,
+                    ws_ping_timeout=20,
+                    log_level="warning",
+                    lifespan="on",
+                )
+                uvicorn.Server(config).run()
+            finally:
+                ex.close()
+                keys.close()
+    except StoreLocked as exc:
+        print(f"exchange-local serve: error: {exc}", file=err)
+        return 1
+    return 0

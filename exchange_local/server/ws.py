@@ -1,0 +1,225 @@
+"""WebSocket /api/v1/ws: auth, subscribe / unsubscribe / resync, ping, per API.md.
+
+Why the ack and the snapshot are queued inside the engine lock: every later update of that
+stream is queued after them by the hub, so a client never sees an update before the snapshot
+it applies to, and the snapshot's seq is exactly the prevSeq of the stream's next update.
+Why each connection has a bounded queue and a writer task: a client that stops reading fills
+its queue and is disconnected (1013, slow consumer), instead of the server buffering for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from exchange_local.errors import ExchangeError
+from exchange_local.marketdata import INTERVALS_MS
+from exchange_local.server import wire
+from exchange_local.server.codes import classify
+from exchange_local.server.deps import ServerContext, authenticate, bearer
+from exchange_local.server.hub import Outbox, StreamKey, encode
+from exchange_local.server.keys import ApiKey
+from exchange_local.server.problems import ApiError
+
+router = APIRouter()
+MAX_MESSAGE = 4096  # characters of one client message
+MAX_SUBSCRIPTIONS = 64
+IDLE_SECONDS = 10.0  # a connection with no auth and no subscription is closed after this
+SNAPSHOT_DEPTH = 500  # book snapshots carry this many levels, so deltas beyond `depth` apply
+CHANNELS = ("book", "trades", "ticker", "candles", "account", "events")
+
+
+class Session:
+    def __init__(self, ctx: ServerContext, box: Outbox, key: ApiKey | None) -> None:
+        self.ctx = ctx
+        self.box = box
+        self.key = key
+        self.streams: set[StreamKey] = set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.box.push(encode(message))
+
+    def error(self, req_id: Any, code: str, message: str) -> None:
+        self.send({"type": "error", "id": req_id, "code": code, "message": message})
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def handle(self, text: str) -> None:
+        if len(text) > MAX_MESSAGE:
+            self.error(None, "MESSAGE_TOO_LARGE", f"messages are limited to {MAX_MESSAGE} chars")
+            return
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self.error(None, "BAD_REQUEST", "the message is not valid JSON")
+            return
+        if not isinstance(msg, dict):
+            self.error(None, "BAD_REQUEST", "a message is a JSON object with an 'op'")
+            return
+        req_id = msg.get("id")
+        if req_id is not None and not isinstance(req_id, int | str):
+            req_id = None
+        op = msg.get("op")
+        try:
+            if op == "ping":
+                self.send({"type": "pong", "id": req_id, "ts": self.ctx.ex.now_ms})
+            elif op == "auth":
+                self.auth(msg, req_id)
+            elif op in ("subscribe", "resync"):
+                await self.subscribe(msg, req_id, op)
+            elif op == "unsubscribe":
+                self.unsubscribe(msg, req_id)
+            else:
+                self.error(
+                    req_id, "UNKNOWN_OP", "op must be auth, subscribe, unsubscribe, resync or ping"
+                )
+        except ApiError as exc:
+            self.error(req_id, exc.code, exc.detail)
+        except ExchangeError as exc:
+            self.error(req_id, classify(exc)[1], exc.message)
+
+    def auth(self, msg: dict[str, Any], req_id: Any) -> None:
+        secret = msg.get("apiKey")
+        if not isinstance(secret, str):
+            raise ApiError(400, "BAD_REQUEST", "auth needs an apiKey string")
+        key = authenticate(self.ctx.keys, f"Bearer {secret}")
+        self.key = key
+        self.send(
+            {"type": "ack", "id": req_id, "op": "auth", "accountId": key.account if key else None}
+        )
+
+    def _stream(self, msg: dict[str, Any]) -> StreamKey:
+        channel = msg.get("channel")
+        if channel not in CHANNELS:
+            raise ApiError(400, "UNKNOWN_CHANNEL", f"channel must be one of {', '.join(CHANNELS)}")
+        if channel == "events":
+            return ("events",)
+        if channel == "account":
+            key = self.key
+            if key is None:
+                raise ApiError(401, "UNAUTHENTICATED", "the account channel needs an auth message")
+            if not key.allows("read"):
+                raise ApiError(403, "FORBIDDEN_SCOPE", "the account channel needs the read scope")
+            wanted = msg.get("accountId", key.account)
+            if wanted is None or (wanted != key.account and not key.allows("admin")):
+                raise ApiError(403, "FORBIDDEN_SCOPE", "this key may watch only its own account")
+            if not isinstance(wanted, str) or wanted not in self.ctx.ex.accounts():
+                raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {wanted!r}")
+            return ("account", wanted)
+        symbol = msg.get("symbol")
+        if not isinstance(symbol, str) or symbol not in self.ctx.ex.markets():
+            raise ApiError(404, "UNKNOWN_SYMBOL", f"no market {str(symbol)[:40]}")
+        if channel == "candles":
+            interval = msg.get("interval", "1m")
+            if interval not in INTERVALS_MS:
+                raise ApiError(
+                    400, "BAD_REQUEST", f"interval must be one of {', '.join(INTERVALS_MS)}"
+                )
+            return ("candles", symbol, interval)
+        return (channel, symbol)
+
+    async def subscribe(self, msg: dict[str, Any], req_id: Any, op: str) -> None:
+        key = self._stream(msg)
+        if key not in self.streams and len(self.streams) >= MAX_SUBSCRIPTIONS:
+            raise ApiError(
+                400, "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} per connection"
+            )
+        rt = self.ctx.runtime
+        async with rt.lock:
+            rt.hub.flush()  # anything not yet sent belongs before the snapshot
+            snapshot = self.snapshot(key)
+            ack: dict[str, Any] = {"type": "ack", "id": req_id, "op": op, "channel": key[0]}
+            if len(key) > 1 and key[0] != "account":
+                ack["symbol"] = key[1]
+            self.send(ack)
+            self.send(snapshot)
+            rt.hub.add(key, self.box)
+            self.streams.add(key)
+
+    def snapshot(self, key: StreamKey) -> dict[str, Any]:
+        ex = self.ctx.ex
+        hub = self.ctx.runtime.hub
+        now = ex.now_ms
+        channel = key[0]
+        base: dict[str, Any] = {"type": "snapshot", "channel": channel, "ts": now}
+        if channel == "book":
+            book = ex.book(key[1], SNAPSHOT_DEPTH)
+            hub.seq[key] = book.seq
+            return {**base, **wire.book_json(book, now)}
+        if channel == "trades":
+            data: Any = [wire.trade_json(t) for t in ex.trades(key[1], 50)]
+        elif channel == "ticker":
+            data = wire.ticker_json(ex.market(key[1]), now)
+        elif channel == "candles":
+            data = [wire.candle_json(c) for c in ex.candles(key[1], key[2], limit=500)]
+            base["interval"] = key[2]
+        elif channel == "account":
+            data = self.ctx.runtime.account_json(key[1])
+        else:
+            data = list(hub.recent)[-50:]
+        if len(key) > 1 and channel != "account":
+            base["symbol"] = key[1]
+        return {**base, "seq": hub.seq[key], "data": data}
+
+    def unsubscribe(self, msg: dict[str, Any], req_id: Any) -> None:
+        key = self._stream(msg)
+        self.ctx.runtime.hub.remove(key, self.box)
+        self.streams.discard(key)
+        self.send({"type": "ack", "id": req_id, "op": "unsubscribe", "channel": key[0]})
+
+
+async def _writer(ws: WebSocket, box: Outbox) -> None:
+    while True:
+        text = await box.queue.get()
+        await ws.send_text(text)
+
+
+async def _reader(ws: WebSocket, session: Session) -> None:
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
+    while True:
+        idle = session.key is None and not session.streams
+        timeout = max(0.0, IDLE_SECONDS - (loop.time() - opened)) if idle else None
+        try:
+            text = await asyncio.wait_for(ws.receive_text(), timeout)
+        except TimeoutError:
+            session.error(None, "IDLE", "no auth or subscription within 10 s; closing")
+            await asyncio.sleep(0.05)
+            return
+        await session.handle(text)
+
+
+@router.websocket("/ws")
+async def websocket(ws: WebSocket) -> None:
+    ctx: ServerContext = ws.app.state.ctx
+    key: ApiKey | None = None
+    header = ws.headers.get("authorization")
+    if bearer(header) is not None:
+        try:
+            key = authenticate(ctx.keys, header)
+        except ApiError:
+            await ws.close(code=1008, reason="unknown or revoked API key")
+            return
+    await ws.accept()
+    box = Outbox()
+    session = Session(ctx, box, key)
+    writer = asyncio.create_task(_writer(ws, box))
+    reader = asyncio.create_task(_reader(ws, session))
+    dropped = asyncio.create_task(box.dropped.wait())
+    try:
+        done, _ = await asyncio.wait({writer, reader, dropped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ctx.runtime.hub.drop(box)
+        for task in (writer, reader, dropped):
+            task.cancel()
+        for task in (writer, reader, dropped):
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+                await task
+    code, reason = (1013, "slow consumer") if dropped in done else (1000, "bye")
+    if dropped in done or reader in done:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(code=code, reason=reason), 2)
