@@ -194,3 +194,27 @@ async def test_order_confirmation_snapshot():
         await pilot.pause()
         await pilot.pause()
         assert_snapshot(app, "order_confirmation")
+
+
+async def test_explain_screen_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(2), type="market")
+        await app.frame()
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.pause()
+        assert_snapshot(app, "explain")
+
+
+async def test_stress_screen_snapshot():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(2), type="market")
+        await app.frame()
+        await pilot.press("S")
+        await pilot.pause()
+        await pilot.pause()
+        assert_snapshot(app, "stress")

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
@@ -17,6 +18,7 @@ from perptui import format as fmt
 from perptui.venues.base import VenueSnapshot
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.book import BookState, OrderBookView
+from perptui.widgets.cached import update_static
 from perptui.widgets.chart import ChartLine, ChartState, PriceChart
 from perptui.widgets.header import MarketHeader
 from perptui.widgets.history import (
@@ -138,7 +140,7 @@ class MainScreen(Screen[None]):
                 )  # type: ignore[arg-type]
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
                                                    ms.mark, lines))  # fmt: skip
-        self.query_one("#funding", Static).update(funding_line(snap))
+        update_static(self.query_one("#funding", Static), escape(funding_line(snap)))
         self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders)
         self.query_one(OrderTicket).set_market(
             ms, h, snap.leverage.get(snap.market, ms.max_leverage)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual.content import Content
 from textual.widgets import Static
 
 from exchange_local.health import AccountHealth
 from perptui import format as fmt
+from perptui.widgets.cached import update_static
 
 WORD_STYLE = {"HEALTHY": "$success", "WATCH": "$warn", "DANGER": "$danger",
               "LIQUIDATING": "$liq"}  # fmt: skip
@@ -107,4 +107,4 @@ class AccountPanel(Static):
     narrow = False
 
     def show(self, health: AccountHealth) -> None:
-        self.update(Content.from_markup(account_markup(health, self.narrow)))
+        update_static(self, account_markup(health, self.narrow))

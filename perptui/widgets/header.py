@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual.content import Content
 from textual.widgets import Static
 
 from exchange_local.engine import MarketState
 from perptui import format as fmt
 from perptui.venues.base import ClockInfo, Connection
+from perptui.widgets.cached import update_static
 
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
@@ -81,4 +81,4 @@ class MarketHeader(Static):
         self, ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
-        self.update(Content.from_markup(header_markup(ms, conn, clock, venue, paper, paused_for_s)))
+        update_static(self, header_markup(ms, conn, clock, venue, paper, paused_for_s))

@@ -27,6 +27,7 @@ from perptui.ticket import (
     max_size,
     preview_lines,
 )
+from perptui.widgets.cached import update_static
 
 NUMBER = r"[0-9.,]*"
 
@@ -97,10 +98,11 @@ class OrderTicket(Vertical):
         first = self.form.market != ms.symbol
         self.market_state, self.health, self.leverage = ms, health, leverage
         self.form.market = ms.symbol
-        self.query_one("#title", Static).update(
-            Content.from_markup(f"[b]Order[/b] {ms.symbol} · cross · lev [b]{leverage}x[/b] (l)")
+        update_static(
+            self.query_one("#title", Static),
+            f"[b]Order[/b] {ms.symbol} · cross · lev [b]{leverage}x[/b] (l)",
         )
-        self.query_one("#lev", Static).update(f" max ≈ {self._max()} ")
+        update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         if first:
             self.query_one("#price", Input).value = str(ms.mark)
             self._changed()
@@ -123,15 +125,17 @@ class OrderTicket(Vertical):
 
     def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
         widget = self.query_one("#preview", Static)
-        if error is not None:
-            widget.update(Content.from_markup("[$warning]$msg[/]", msg=error))
+        if error is not None or preview is None or self.market_state is None:
+            self._shown_lines = None
+            widget.update(Content.from_markup("[$warning]$msg[/]", msg=error or ""))
             return
-        if preview is None or self.market_state is None:
-            widget.update("")
+        lines = preview_lines(preview, self.market_state)
+        if lines == getattr(self, "_shown_lines", None):
             return
+        self._shown_lines = lines
         styles = {"": "", "warn": "$warn", "danger": "$danger"}
         parts = []
-        for style, text in preview_lines(preview, self.market_state):
+        for style, text in lines:
             parts.append(Content.from_markup(f"[{styles[style]}]$t[/]" if style else "$t", t=text))
         widget.update(Content("\n").join(parts))
 
