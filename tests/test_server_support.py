@@ -83,11 +83,12 @@ class Live:
 
 
 @contextmanager
-def live_server(app: Any) -> Iterator[Live]:
-    """uvicorn on 127.0.0.1, a free port, in a thread; shut down when the block ends."""
+def live_server(app: Any, port: int = 0) -> Iterator[Live]:
+    """uvicorn on 127.0.0.1 (a free port unless given), in a thread; shut down when the block
+    ends."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024)
     server = uvicorn.Server(config)

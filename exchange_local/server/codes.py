@@ -34,6 +34,11 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     errors.StoreError.code: (503, "UNAVAILABLE"),
 }
 
+# wire code -> the exchange code it stands for (the first in the table above)
+EXCHANGE_CODE_BY_WIRE: dict[str, str] = {}
+for _code, (_status, _wire) in STATUS_BY_CODE.items():
+    EXCHANGE_CODE_BY_WIRE.setdefault(_wire, _code)
+
 # InvalidOrder covers several of API.md's finer codes; the engine's message tells which
 _ORDER_DETAIL = (
     ("multiple of the tick", "TICK_SIZE"),
@@ -81,6 +86,8 @@ def error_from_problem(problem: dict[str, object], status: int) -> ExchangeError
     detail = problem.get("detail") or problem.get("title") or f"HTTP {status}"
     message = str(detail)
     wanted = problem.get("exchangeCode")
+    if wanted is None and isinstance(problem.get("code"), str):
+        wanted = EXCHANGE_CODE_BY_WIRE.get(str(problem["code"]))
     cls: type[ExchangeError] = ExchangeError
     if isinstance(wanted, str):
         for sub in _all_subclasses(ExchangeError):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_local.errors import ExchangeError, InsufficientMargin
-from exchange_local.server.codes import TITLES, classify
+from exchange_local.server.codes import EXCHANGE_CODE_BY_WIRE, TITLES, classify
 from exchange_local.server.wire import dec
 
 PROBLEM_JSON = "application/problem+json"
@@ -92,7 +92,10 @@ def problem_response(
 
 def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return problem_response(request, exc.status, exc.code, exc.detail, exc.headers, **exc.extra)
+    extra = dict(exc.extra)
+    if exc.code in EXCHANGE_CODE_BY_WIRE:  # the same refusal the engine would have raised
+        extra.setdefault("exchangeCode", EXCHANGE_CODE_BY_WIRE[exc.code])
+    return problem_response(request, exc.status, exc.code, exc.detail, exc.headers, **extra)
 
 
 def _exchange_error(request: Request, exc: Exception) -> JSONResponse:

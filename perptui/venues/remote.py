@@ -1,0 +1,576 @@
+"""The remote venue: an exchange-local server (shared/API.md), REST with httpx, streams with
+websockets. It returns the same exchange_local records LocalVenue returns and raises the same
+ExchangeError classes (by the server's `exchangeCode`), so the terminal cannot tell the two apart.
+
+Why REST for the snapshot and the WebSocket for the book and events: a snapshot is a handful of
+parallel GETs (cheap on a LAN and always consistent with itself), while the book changes many
+times a second and events must not be missed; the stream keeps a local book (snapshot + deltas,
+resync on a gap) and a queue of events, and says how fresh it is (live / reconnecting / stale).
+Why a clientOrderId on every order: a timed-out POST is looked up by that id and, if the server
+never saw it, sent again; the server answers a repeat with the original order, never a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import secrets
+import time
+from collections import deque
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+from exchange_local import errors
+from exchange_local.engine import BookSnapshot
+from exchange_local.errors import ExchangeError
+from exchange_local.events import (
+    Event,
+    FillEvent,
+    FundingPaid,
+    InvariantViolated,
+    LiquidationEvent,
+    MarginEvent,
+    MarketEvent,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderFilled,
+    OrderTriggered,
+)
+from exchange_local.explain import Explanation
+from exchange_local.funding import AccountFunding
+from exchange_local.health import OrderPreview
+from exchange_local.ledger import LedgerEntry
+from exchange_local.orders import Fill, OrderInfo, OrderResult
+from exchange_local.server import wire_decode as w
+from exchange_local.server.codes import error_from_problem
+from exchange_local.server.wire import ORDER_TYPES, TIFS
+from perptui.venues.base import (
+    ClockInfo,
+    Connection,
+    OrderRequest,
+    TradingDisabled,
+    Venue,
+    VenueSnapshot,
+)
+
+EVENTS_KEPT = 20_000
+PING_SECONDS = 2.0  # app-level ping: latency, and liveness when the market is quiet
+STALE_SECONDS = 6.0  # no message for this long on an open stream: STALE
+BACKOFF_START = 1.0
+BACKOFF_MAX = 30.0
+
+
+class VenueUnavailable(ExchangeError):
+    """The server could not be reached or did not answer in time (nothing is known to have
+    changed, except where the message says an order's fate is unknown)."""
+
+    code = "unavailable"
+
+
+class LocalBook:
+    """The stream's copy of one market's book: absolute levels, `seq` of the last change."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.seq = int(snapshot["seq"])
+        self.bids = {Decimal(p): Decimal(q) for p, q in snapshot["bids"]}
+        self.asks = {Decimal(p): Decimal(q) for p, q in snapshot["asks"]}
+
+    def apply(self, update: dict[str, Any]) -> None:
+        for side, rows in (
+            (self.bids, update.get("bids", ())),
+            (self.asks, update.get("asks", ())),
+        ):
+            for p, q in rows:
+                price, size = Decimal(p), Decimal(q)
+                if size == 0:
+                    side.pop(price, None)
+                else:
+                    side[price] = size
+        self.seq = int(update["seq"])
+
+    def snapshot(self, market: str, depth: int) -> BookSnapshot:
+        bids = sorted(self.bids.items(), reverse=True)[:depth]
+        asks = sorted(self.asks.items())[:depth]
+        return BookSnapshot(market, self.seq, bids, asks)
+
+
+class RemoteVenue(Venue):
+    """`base_url`: the server, e.g. http://127.0.0.1:8700; `api_key`: a read or trade key."""
+
+    paper = True
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 5.0,
+        backoff_start: float = BACKOFF_START,
+        stale_seconds: float = STALE_SECONDS,
+        ping_seconds: float = PING_SECONDS,
+    ) -> None:
+        parts = urlsplit(base_url.rstrip("/"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be http(s)://HOST:PORT, got {base_url!r}")
+        self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
+        self.ws_url = ("wss" if parts.scheme == "https" else "ws") + (
+            f"://{parts.netloc}{parts.path}/api/v1/ws"
+        )
+        self.name = parts.netloc
+        self._key = api_key
+        self.timeout = timeout
+        self.backoff_start = backoff_start
+        self.stale_seconds = stale_seconds
+        self.ping_seconds = ping_seconds
+        self.scopes: frozenset[str] = frozenset()
+        self._http: httpx.AsyncClient | None = None
+        self._markets: list[str] = []
+        self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self._books: dict[str, LocalBook] = {}
+        self._seqs: dict[tuple[str, ...], int] = {}
+        self._want: set[tuple[str, ...]] = set()  # streams to (re)subscribe on every connect
+        self._ws: ClientConnection | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._state = "reconnecting"
+        self._attempts = 0
+        self._last_message = 0.0
+        self._latency_ms: float | None = None
+        self._ping_sent: dict[int, float] = {}
+        self._next_id = 0
+        self.resyncs = 0  # gaps seen and repaired (tests and the status line)
+
+    # --- life cycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=f"{self.base_url}/api/v1",
+            headers={"Authorization": f"Bearer {self._key}"},
+            timeout=self.timeout,
+        )
+        me = await self._get("/whoami")
+        self.account = me.get("accountId") or ""
+        self.scopes = frozenset(me.get("scopes", ()))
+        self.can_trade = "trade" in self.scopes or "admin" in self.scopes
+        markets = await self._get("/markets")
+        self._markets = [m["symbol"] for m in markets["markets"]]
+        self._want = {("events",)}
+        if self.account:
+            self._want.add(("account",))
+        self._stream_task = asyncio.get_running_loop().create_task(self._stream())
+
+    async def stop(self) -> None:
+        task, self._stream_task = self._stream_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # --- REST ---------------------------------------------------------------------------------
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._http is None:
+            raise VenueUnavailable(f"{self.name}: the venue is not started")
+        started = time.monotonic()
+        try:
+            r = await self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise VenueUnavailable(f"{self.name} did not answer within {self.timeout} s") from None
+        except httpx.HTTPError as exc:
+            raise VenueUnavailable(f"cannot reach {self.name}: {exc}") from None
+        if self._latency_ms is None or self._state != "live":
+            self._latency_ms = (time.monotonic() - started) * 1000
+        try:
+            body = r.json() if r.content else {}
+        except ValueError:
+            body = {"detail": r.text[:200]}
+        if r.status_code >= 400:
+            raise self._error(body if isinstance(body, dict) else {}, r.status_code)
+        return body
+
+    @staticmethod
+    def _error(problem: dict[str, Any], status: int) -> ExchangeError:
+        if "exchangeCode" not in problem and status in (401, 403):
+            err: ExchangeError = errors.NotAuthorized(str(problem.get("detail") or "forbidden"))
+            return err
+        if status == 429:
+            return VenueUnavailable(str(problem.get("detail") or "rate limited"))
+        if status >= 500 and "exchangeCode" not in problem:
+            return VenueUnavailable(str(problem.get("detail") or f"server error {status}"))
+        return error_from_problem(problem, status)
+
+    async def _get(self, path: str, **params: Any) -> Any:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return await self._request("GET", path, params=clean)
+
+    def _trading(self) -> None:
+        if not self.can_trade:
+            raise TradingDisabled(f"{self.name}: this key can only watch (scope read)")
+
+    # --- state ------------------------------------------------------------------------------------
+    def markets(self) -> list[str]:
+        return list(self._markets)
+
+    def connection(self) -> Connection:
+        now = time.monotonic()
+        if self._state == "live":
+            age = now - self._last_message
+            if age > self.stale_seconds:
+                return Connection("stale", self._latency_ms, self._attempts, age)
+            return Connection("live", self._latency_ms, 0, age)
+        return Connection("reconnecting", self._latency_ms, self._attempts, 0.0)
+
+    def watch(self, market: str) -> None:
+        """Stream this market's book (the one on screen); other markets come by REST."""
+        wanted = ("book", market)
+        if wanted in self._want:
+            return
+        old = [k for k in self._want if k[0] == "book"]
+        self._want.difference_update(old)
+        self._want.add(wanted)
+        ws = self._ws
+        if ws is not None:
+            ops = [{"op": "unsubscribe", "channel": "book", "symbol": k[1]} for k in old]
+            ops.append({"op": "subscribe", "channel": "book", "symbol": market})
+            for key in old:
+                self._books.pop(key[1], None)
+            asyncio.get_running_loop().create_task(self._send(ops))
+
+    async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
+        self.watch(market)
+        live_book = self._books.get(market) if self._state == "live" else None
+        calls = [
+            self._get("/time"),
+            self._get("/tickers"),
+            self._get(f"/markets/{market}/trades", limit=60),
+            self._get(f"/markets/{market}/candles", interval=candle_interval, source="mark",
+                      limit=240),
+            self._get("/insurance-fund"),
+            self._get(f"/markets/{market}/funding"),
+            self._get(f"/markets/{market}/book", depth=40) if live_book is None else _none(),
+        ]  # fmt: skip
+        if self.account:
+            calls += [self._get("/account"), self._get("/orders")]
+        results = await asyncio.gather(*calls)
+        clock, tickers, trades, candles, fund, funding, book = results[:7]
+        markets = {t["symbol"]: w.market_state(t) for t in tickers["tickers"]}
+        if self.account:
+            account, orders = results[7], results[8]
+            health = w.account_health(account)
+            leverage = w.leverage_map(account)
+            open_orders = [w.order_info(o) for o in orders["orders"]]
+        else:
+            health = _empty_health()
+            leverage, open_orders = {}, []
+        return VenueSnapshot(
+            clock=ClockInfo(int(clock["serverTime"]), Decimal(str(clock.get("speed", "1"))),
+                            bool(clock.get("paused", False)), adjustable=False),
+            connection=self.connection(),
+            market=market,
+            markets=markets,
+            book=live_book.snapshot(market, 40) if live_book is not None else w.book(book),
+            trades=[w.trade(t) for t in trades["trades"]],
+            candles=[w.candle(c) for c in candles["candles"]],
+            health=health,
+            open_orders=open_orders,
+            leverage=leverage,
+            insurance_fund=Decimal(fund["balance"]),
+            funding_history=[w.funding_record(r) for r in funding["funding"]][-48:],
+        )  # fmt: skip
+
+    def drain_events(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    async def fills(self, limit: int = 200) -> list[Fill]:
+        data = await self._get("/fills", limit=min(limit, 1000))
+        return [w.fill(f, self.account) for f in reversed(data["fills"])]
+
+    async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
+        data = await self._get("/funding-payments")
+        return [w.account_funding(p) for p in data["payments"]][-limit:]
+
+    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+        limit = min(limit, 5000)
+        head = await self._get("/ledger", limit=1)
+        start = max(0, int(head.get("total", 0)) - limit)
+        data = await self._get("/ledger", cursor=start, limit=limit)
+        return [w.ledger_entry(e) for e in data["entries"]]
+
+    # --- what-if --------------------------------------------------------------------------------
+    async def preview_order(self, request: OrderRequest) -> OrderPreview:
+        r = request
+        kind = "market" if r.type == "market" else "limit"
+        price = r.price if kind == "limit" else None
+        if r.type in ("stop_market", "take_profit"):  # fills as a market order at its trigger
+            kind, price = "limit", r.trigger_price
+        body: dict[str, Any] = {"symbol": r.market, "side": r.side, "type": kind,
+                                "size": _text(r.size), "timeInForce": TIFS.get(r.tif, "GTC"),
+                                "reduceOnly": r.reduce_only}  # fmt: skip
+        if price is not None:
+            body["price"] = _text(price)
+        data = await self._request("POST", "/orders/preview", json=body)
+        preview: OrderPreview = w.load(OrderPreview, data)
+        return preview
+
+    async def explain(self, market: str) -> Explanation:
+        data = await self._get(f"/positions/{market}/explain")
+        explanation: Explanation = w.load(Explanation, data)
+        return explanation
+
+    # --- commands -------------------------------------------------------------------------------
+    async def place_order(self, request: OrderRequest) -> OrderResult:
+        self._trading()
+        r = request
+        coid = r.client_order_id or f"pt-{secrets.token_hex(12)}"
+        body: dict[str, Any] = {
+            "symbol": r.market, "side": r.side, "type": ORDER_TYPES.get(r.type, r.type),
+            "size": _text(r.size), "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
+            "reduceOnly": r.reduce_only, "clientOrderId": coid,
+        }  # fmt: skip
+        if r.price is not None:
+            body["price"] = _text(r.price)
+        if r.trigger_price is not None:
+            body["triggerPx"] = _text(r.trigger_price)
+        try:
+            data = await self._request("POST", "/orders", json=body)
+        except VenueUnavailable:
+            data = await self._recover_order(coid, body)
+        return w.order_result(data["order"])
+
+    async def _recover_order(self, coid: str, body: dict[str, Any]) -> dict[str, Any]:
+        """After a lost answer: look the order up by its clientOrderId; if the server never got
+        it, send it once more (safe: the same id can only ever make one order)."""
+        try:
+            order = await self._get(f"/orders/by-client-id/{coid}")
+            return {"order": order}
+        except errors.UnknownOrder:
+            pass
+        except VenueUnavailable:
+            raise VenueUnavailable(
+                f"{self.name} is not answering; order {coid} may or may not have been placed "
+                "(it will not be placed twice)"
+            ) from None
+        data: dict[str, Any] = await self._request("POST", "/orders", json=body)
+        return data
+
+    async def amend_order(
+        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+    ) -> OrderInfo:
+        self._trading()
+        body = {k: _text(v) for k, v in (("price", price), ("size", size)) if v is not None}
+        data = await self._request("PATCH", f"/orders/{order_id}", json=body)
+        return w.order_info(data["order"])
+
+    async def cancel_order(self, order_id: int) -> OrderResult:
+        self._trading()
+        data = await self._request("DELETE", f"/orders/{order_id}")
+        return w.order_result(data["order"])
+
+    async def cancel_all(self, market: str | None = None) -> list[int]:
+        self._trading()
+        params = {"symbol": market} if market else {}
+        data = await self._request("DELETE", "/orders", params=params)
+        return [int(i) for i in data["canceled"]]
+
+    async def close_position(self, market: str, cancel_orders: bool = True) -> OrderResult:
+        self._trading()
+        if cancel_orders:
+            await self.cancel_all(market)
+        account = await self._get("/account")
+        size = next((Decimal(p["size"]) for p in account["positions"] if p["symbol"] == market),
+                    Decimal(0))  # fmt: skip
+        if not size:
+            raise errors.InvalidOrder(f"there is no {market} position to close")
+        side = "sell" if size > 0 else "buy"
+        return await self.place_order(
+            OrderRequest(market, side, abs(size), type="market", reduce_only=True)
+        )
+
+    async def set_leverage(self, market: str, leverage: Decimal) -> None:
+        self._trading()
+        await self._request("PUT", f"/leverage/{market}", json={"leverage": _text(leverage)})
+
+    async def deposit(self, asset: str, amount: Decimal) -> None:
+        """On a class server this is the instructor's: refused with NotAuthorized."""
+        self._trading()
+        await self._request("POST", "/deposits", json={"asset": asset, "amount": _text(amount)})
+
+    async def withdraw(self, asset: str, amount: Decimal) -> None:
+        self._trading()
+        await self._request("POST", "/withdrawals", json={"asset": asset, "amount": _text(amount)})
+
+    async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
+        self._trading()
+        body = {"from": from_asset, "to": to_asset, "amount": _text(amount)}
+        await self._request("POST", "/converts", json=body)
+
+    # --- the stream -----------------------------------------------------------------------------
+    async def _stream(self) -> None:
+        """Connect, subscribe, read; on any failure wait (jittered exponential backoff) and
+        start again: the snapshots that answer the subscriptions replace all local state."""
+        while True:
+            try:
+                async with connect(
+                    self.ws_url, additional_headers={"Authorization": f"Bearer {self._key}"},
+                    open_timeout=self.timeout, max_size=4 * 1024 * 1024,
+                ) as ws:  # fmt: skip
+                    self._ws = ws
+                    self._books.clear()
+                    self._seqs.clear()
+                    await self._send([self._subscribe(k) for k in sorted(self._want)])
+                    self._state, self._attempts = "live", 0
+                    self._last_message = time.monotonic()
+                    pinger = asyncio.get_running_loop().create_task(self._pings())
+                    try:
+                        async for raw in ws:
+                            self._last_message = time.monotonic()
+                            ops = self.handle(json.loads(raw))
+                            if ops:
+                                await self._send(ops)
+                    finally:
+                        pinger.cancel()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, WebSocketException, TimeoutError, ValueError):
+                pass
+            self._ws = None
+            self._state = "reconnecting"
+            self._attempts += 1
+            delay = min(BACKOFF_MAX, self.backoff_start * 2 ** (self._attempts - 1))
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+
+    def _subscribe(self, key: tuple[str, ...], op: str = "subscribe") -> dict[str, Any]:
+        msg: dict[str, Any] = {"op": op, "channel": key[0]}
+        if key[0] in ("book", "trades", "ticker"):
+            msg["symbol"] = key[1]
+        return msg
+
+    async def _send(self, ops: list[dict[str, Any]]) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        for op in ops:
+            self._next_id += 1
+            op.setdefault("id", self._next_id)
+            with contextlib.suppress(WebSocketException):
+                await ws.send(json.dumps(op))
+
+    async def _pings(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_seconds)
+            self._next_id += 1
+            self._ping_sent[self._next_id] = time.monotonic()
+            await self._send([{"op": "ping", "id": self._next_id}])
+
+    def handle(self, msg: dict[str, Any]) -> list[dict[str, Any]]:
+        """Apply one server message; returns the requests to send back (resyncs)."""
+        kind = msg.get("type")
+        channel = msg.get("channel")
+        if kind == "pong":
+            sent = self._ping_sent.pop(msg.get("id"), None)  # type: ignore[arg-type]
+            if sent is not None:
+                self._latency_ms = (time.monotonic() - sent) * 1000
+            return []
+        if kind not in ("snapshot", "update") or not isinstance(channel, str):
+            return []  # acks, errors, info and anything newer than this client
+        stream: tuple[str, ...] = (channel, msg["symbol"]) if "symbol" in msg else (channel,)
+        if channel == "book":
+            symbol = msg["symbol"]
+            if kind == "snapshot":
+                self._books[symbol] = LocalBook(msg)
+                return []
+            book = self._books.get(symbol)
+            if book is None or msg.get("prevSeq") != book.seq:
+                return self._gap(stream, msg)
+            book.apply(msg)
+            return []
+        seq = int(msg.get("seq", 0))
+        if kind == "snapshot":
+            self._seqs[stream] = seq
+            if channel == "events":
+                pass  # history, already known or shown elsewhere
+            return []
+        if self._seqs.get(stream) != msg.get("prevSeq"):
+            return self._gap(stream, msg)
+        self._seqs[stream] = seq
+        if channel == "account":
+            self._account_event(msg)
+        elif channel == "events":
+            self._market_event(msg["data"])
+        return []
+
+    def _gap(self, stream: tuple[str, ...], msg: dict[str, Any]) -> list[dict[str, Any]]:
+        """A missed message: forget the stream's state and ask for a fresh snapshot."""
+        self.resyncs += 1
+        if stream[0] == "book":
+            self._books.pop(stream[1], None)
+        self._seqs.pop(stream, None)
+        op: dict[str, Any] = {"op": "resync", "channel": stream[0]}
+        if len(stream) > 1:
+            op["symbol"] = stream[1]
+        return [op]
+
+    def _account_event(self, msg: dict[str, Any]) -> None:
+        event, data, ts = msg.get("event"), msg.get("data"), int(msg.get("ts", 0))
+        if event == "order":
+            info = w.order_info(data)  # type: ignore[arg-type]
+            kind = msg.get("kind", "OrderAccepted")
+            if kind == "OrderCanceled":
+                self._events.append(OrderCanceled(ts, info, msg.get("reason") or ""))
+            elif kind == "OrderFilled":
+                self._events.append(OrderFilled(ts, info))
+            elif kind == "OrderTriggered":
+                self._events.append(OrderTriggered(ts, info, Decimal(msg.get("markPx") or 0)))
+            elif kind == "OrderAmended":
+                self._events.append(OrderAmended(ts, info, bool(msg.get("lostPriority"))))
+            else:
+                self._events.append(OrderAccepted(ts, info))
+        elif event == "fill":
+            self._events.append(FillEvent(ts, w.fill(data, self.account)))  # type: ignore[arg-type]
+        elif event == "margin" and isinstance(data, dict):
+            self._events.append(w.load(MarginEvent, data))
+
+    def _market_event(self, data: dict[str, Any]) -> None:
+        kind = data.get("kind")
+        fields = {**data, "timeMs": data.get("ts", 0)}
+        if kind == "LiquidationEvent":
+            self._events.append(w.load(LiquidationEvent, fields))
+        elif kind == "MarketEvent":
+            self._events.append(w.load(MarketEvent, fields))
+        elif kind == "InvariantViolated":
+            self._events.append(w.load(InvariantViolated, fields))
+        elif kind == "FundingPaid":
+            record = data.get("record")
+            if isinstance(record, dict):
+                rec = w.load(w.FundingRecord, record)
+                self._events.append(FundingPaid(int(fields["timeMs"]), rec))
+        elif kind == "AdminAction":
+            detail = {"by": data.get("keyName"), **(data.get("detail") or {})}
+            self._events.append(MarketEvent(int(fields["timeMs"]), "*", str(data.get("action")),
+                                            detail))  # fmt: skip
+
+
+async def _none() -> None:
+    return None
+
+
+def _text(value: Decimal) -> str:
+    return format(Decimal(value), "f")
+
+
+def _empty_health() -> Any:
+    """A watch-only key without an account: an empty account (the projector shows markets)."""
+    from exchange_local.health import AccountHealth
+
+    z = Decimal(0)
+    return AccountHealth("", z, z, z, z, [], z, z, z, z, z, z, None, None, z, None, "ok", False)

@@ -1,0 +1,202 @@
+"""RemoteVenue against a real server on loopback: the same records as the in-process engine
+(snapshot, health, explain, preview), orders placed and canceled, refusals as the exchange's
+own errors, events from the stream, a sequence gap repaired, and a server restart survived."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from exchange_local import errors
+from exchange_local.events import FillEvent, OrderAccepted, OrderCanceled
+from exchange_local.explain import Explanation
+from exchange_local.health import OrderPreview
+from exchange_local.server import create_app
+from perptui.venues.base import OrderRequest, TradingDisabled
+from perptui.venues.remote import RemoteVenue
+from tests.test_server_support import Class, Live, live_server, make_class
+
+D = Decimal
+
+
+async def wait_for(pred: Any, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def served() -> Any:
+    c = make_class()
+    with live_server(c.app) as live:
+        yield c, live
+
+
+async def started(live: Live, key: str, **options: Any) -> RemoteVenue:
+    venue = RemoteVenue(live.base_url, key, **options)
+    await venue.start()
+    return venue
+
+
+async def test_snapshot_matches_the_engine(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        assert venue.account == "alice" and venue.can_trade and "BTC-PERP" in venue.markets()
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.5"), type="market"))
+        snap = await venue.snapshot("BTC-PERP")
+        assert snap.health == c.ex.health("alice")
+        assert snap.markets == {m: c.ex.market(m) for m in c.ex.markets()}
+        assert snap.leverage == c.ex.leverage("alice")
+        assert snap.insurance_fund == c.ex.insurance_fund()
+        assert snap.trades == c.ex.trades("BTC-PERP", 60)
+        assert snap.candles == c.ex.candles("BTC-PERP", "1m", source="mark", limit=240)
+        assert snap.clock.now_ms == c.ex.now_ms and not snap.clock.adjustable
+        await wait_for(lambda: "BTC-PERP" in venue._books)  # the streamed book
+        snap = await venue.snapshot("BTC-PERP")
+        assert snap.book == c.ex.book("BTC-PERP", 40)
+        assert snap.connection.state == "live" and snap.connection.latency_ms is not None
+    finally:
+        await venue.stop()
+
+
+async def test_place_cancel_preview_explain_and_history(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        rest = await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.1"), price=D(95_000)))
+        assert rest.status == "open" and rest.filled == 0
+        info = c.ex.order("alice", rest.order_id)
+        assert info is not None and info.client_order_id.startswith("pt-")
+        amended = await venue.amend_order(rest.order_id, price=D(95_500))
+        assert amended == c.ex.order("alice", rest.order_id)
+        snap = await venue.snapshot("BTC-PERP")
+        assert snap.open_orders == c.ex.open_orders("alice")
+        canceled = await venue.cancel_order(rest.order_id)
+        assert canceled.status == "canceled" and canceled.canceled_reason == "user"
+        filled = await venue.place_order(OrderRequest("BTC-PERP", "buy", D("1.2"), type="market"))
+        assert (
+            filled.status == "filled"
+            and filled.avg_price == c.ex.order("alice", filled.order_id).avg_price
+        )  # type: ignore[union-attr]
+        preview = await venue.preview_order(
+            OrderRequest("BTC-PERP", "sell", D("0.5"), price=D(99_000))
+        )
+        assert isinstance(preview, OrderPreview)
+        assert preview == c.ex.preview_order("alice", "BTC-PERP", "sell", D("0.5"), price=D(99_000))
+        explanation = await venue.explain("BTC-PERP")
+        assert isinstance(explanation, Explanation)
+        assert explanation == c.ex.explain("alice", "BTC-PERP")
+        fills = await venue.fills()
+        assert [f.fill_id for f in fills] == sorted(f.fill_id for f in fills)
+        assert all(f.taker == "alice" and f.taker_side == "buy" for f in fills)
+        assert sum(f.size for f in fills) == D("1.2")
+        ledger = await venue.ledger(limit=3)
+        assert ledger == c.ex.ledger("alice")[-3:]
+        assert await venue.funding_payments() == []
+        await venue.set_leverage("BTC-PERP", D(5))
+        assert c.ex.leverage("alice")["BTC-PERP"] == 5
+        closed = await venue.close_position("BTC-PERP")
+        assert closed.status == "filled" and not c.ex.positions("alice")
+        await wait_for(lambda: len(venue._events) >= 6)
+        kinds = {type(e) for e in venue.drain_events()}
+        assert {OrderAccepted, OrderCanceled, FillEvent} <= kinds
+    finally:
+        await venue.stop()
+
+
+async def test_refusals_are_the_exchanges_errors(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    reader = await started(live, c.key["alice-read"])
+    try:
+        with pytest.raises(errors.InsufficientMargin) as margin:
+            await venue.place_order(OrderRequest("BTC-PERP", "buy", D(1000), price=D(100_100)))
+        local = None
+        try:
+            c.ex.place_order("alice", "BTC-PERP", "buy", D(1000), price=D(100_100))
+        except errors.InsufficientMargin as exc:
+            local = exc
+        assert local is not None and str(margin.value) == str(local)
+        assert margin.value.shortfall == local.shortfall
+        with pytest.raises(errors.UnknownMarket, match="ZZZ"):
+            await venue.place_order(OrderRequest("ZZZ-PERP", "buy", D(1), price=D(1)))
+        with pytest.raises(errors.InvalidOrder, match="tick"):
+            await venue.place_order(OrderRequest("BTC-PERP", "buy", D(1), price=D("1.3")))
+        with pytest.raises(errors.UnknownOrder):
+            await venue.cancel_order(999_999)
+        with pytest.raises(errors.NotAuthorized, match="instructor"):
+            await venue.deposit("USD", D(100))  # class mode: the contract's refusal
+        assert not reader.can_trade
+        with pytest.raises(TradingDisabled):
+            await reader.place_order(OrderRequest("BTC-PERP", "buy", D(1), price=D(1)))
+        assert (await reader.snapshot("BTC-PERP")).health.account == "alice"
+        with pytest.raises(TradingDisabled):
+            await venue.set_speed(D(2))
+    finally:
+        await venue.stop()
+        await reader.stop()
+
+
+async def test_a_gap_is_resynced(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        venue.watch("BTC-PERP")
+        await wait_for(lambda: "BTC-PERP" in venue._books)
+        book = venue._books["BTC-PERP"]
+        ops = venue.handle(
+            {
+                "type": "update",
+                "channel": "book",
+                "symbol": "BTC-PERP",
+                "seq": book.seq + 5,
+                "prevSeq": book.seq + 4,
+                "bids": [],
+                "asks": [],
+            }
+        )
+        assert ops == [{"op": "resync", "channel": "book", "symbol": "BTC-PERP"}]
+        assert "BTC-PERP" not in venue._books and venue.resyncs == 1
+        await venue._send(ops)
+        await wait_for(lambda: "BTC-PERP" in venue._books)
+        assert venue._books["BTC-PERP"].snapshot("BTC-PERP", 40) == c.ex.book("BTC-PERP", 40)
+        gap = venue.handle(
+            {
+                "type": "update",
+                "channel": "account",
+                "seq": 50,
+                "prevSeq": 49,
+                "event": "order",
+                "data": {},
+            }
+        )
+        assert gap == [{"op": "resync", "channel": "account"}]
+    finally:
+        await venue.stop()
+
+
+async def test_server_restart_reconnects_and_resyncs() -> None:
+    c = make_class()
+    with live_server(c.app) as live:
+        venue = await started(live, c.key["alice"], backoff_start=0.05)
+        venue.watch("BTC-PERP")
+        await wait_for(lambda: venue.connection().state == "live" and venue._books)
+        port = int(live.base_url.rsplit(":", 1)[1])
+    try:
+        await wait_for(lambda: venue.connection().state == "reconnecting")
+        c.ex.place_order("mm", "BTC-PERP", "sell", D(2), price=D(100_050))  # while it was down
+        again = create_app(c.ex, c.keys, speed=0)
+        with live_server(again, port=port):
+            await wait_for(lambda: venue.connection().state == "live" and venue._books)
+            assert venue._books["BTC-PERP"].snapshot("BTC-PERP", 40) == c.ex.book("BTC-PERP", 40)
+            result = await venue.place_order(OrderRequest("BTC-PERP", "buy", D(1), type="market"))
+            assert result.avg_price == D(100_050)
+    finally:
+        await venue.stop()

@@ -1,0 +1,247 @@
+"""The WebSocket /api/v1/ws over a real loopback socket: snapshots and numbered updates, a
+gap detected and repaired by resync, the private account channel, ping, bad messages, idle
+and slow clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from exchange_local.server import ws as ws_module
+from exchange_local.server.hub import Hub, Outbox
+from tests.test_server_support import Class, Live, live_server, make_class
+
+D = Decimal
+
+
+async def recv(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def until(ws: ClientConnection, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        msg = await recv(ws, max(0.01, end - loop.time()))
+        if pred(msg):
+            return msg
+
+
+def apply(book: dict[str, dict[Decimal, Decimal]], msg: dict[str, Any]) -> None:
+    for side in ("bids", "asks"):
+        for p, q in msg[side]:
+            if D(q) == 0:
+                book[side].pop(D(p), None)
+            else:
+                book[side][D(p)] = D(q)
+
+
+def levels(msg: dict[str, Any]) -> dict[str, dict[Decimal, Decimal]]:
+    return {side: {D(p): D(q) for p, q in msg[side]} for side in ("bids", "asks")}
+
+
+async def place(http: httpx.AsyncClient, c: Class, who: str, **order: str) -> dict[str, Any]:
+    r = await http.post("/api/v1/orders", json=order, headers=c.auth(who))
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+@pytest.fixture
+def served() -> Any:
+    c = make_class()
+    with live_server(c.app) as live:
+        yield c, live
+
+
+async def test_book_snapshot_updates_gap_and_resync(served: tuple[Class, Live]) -> None:
+    c, live = served
+    async with (
+        httpx.AsyncClient(base_url=live.base_url) as http,
+        connect(live.ws_url) as ws,
+    ):
+        await ws.send(
+            json.dumps(
+                {"op": "subscribe", "id": 2, "channel": "book", "symbol": "BTC-PERP", "depth": 50}
+            )
+        )
+        ack = await recv(ws)
+        assert ack == {
+            "type": "ack",
+            "id": 2,
+            "op": "subscribe",
+            "channel": "book",
+            "symbol": "BTC-PERP",
+        }
+        snap = await recv(ws)
+        rest = (await http.get("/api/v1/markets/BTC-PERP/book")).json()
+        assert snap["type"] == "snapshot" and snap["seq"] == rest["seq"]
+        book, seq = levels(snap), snap["seq"]
+        for i in range(5):
+            await place(
+                http,
+                c,
+                "alice",
+                symbol="BTC-PERP",
+                side="buy",
+                size="0.1",
+                price=str(99_000 - 100 * i),
+            )
+            msg = await until(ws, lambda m: m.get("channel") == "book")
+            assert msg["type"] == "update" and msg["prevSeq"] == seq and msg["seq"] > seq
+            apply(book, msg)
+            seq = msg["seq"]
+        rest = (await http.get("/api/v1/markets/BTC-PERP/book")).json()
+        assert rest["seq"] == seq and levels(rest) == book
+        # a client that misses a message sees the gap and resyncs to the same state
+        await place(http, c, "bob", symbol="BTC-PERP", side="sell", size="0.1", price="100900")
+        skipped = await until(ws, lambda m: m.get("channel") == "book")
+        await place(http, c, "bob", symbol="BTC-PERP", side="sell", size="0.1", price="101000")
+        nxt = await until(ws, lambda m: m.get("channel") == "book")
+        assert nxt["prevSeq"] == skipped["seq"] != seq  # the gap a client detects
+        await ws.send(
+            json.dumps({"op": "resync", "id": 9, "channel": "book", "symbol": "BTC-PERP"})
+        )
+        fresh = await until(ws, lambda m: m.get("type") == "snapshot")
+        apply(book, skipped)
+        apply(book, nxt)
+        assert fresh["seq"] == nxt["seq"] and levels(fresh) == book
+
+
+async def test_trades_ticker_candles_and_ping(served: tuple[Class, Live]) -> None:
+    c, live = served
+    async with (
+        httpx.AsyncClient(base_url=live.base_url) as http,
+        connect(live.ws_url) as ws,
+    ):
+        for i, channel in enumerate(("trades", "ticker", "candles")):
+            await ws.send(
+                json.dumps(
+                    {
+                        "op": "subscribe",
+                        "id": i,
+                        "channel": channel,
+                        "symbol": "BTC-PERP",
+                        "interval": "1m",
+                    }
+                )
+            )
+            assert (await recv(ws))["type"] == "ack"
+            assert (await recv(ws))["type"] == "snapshot"
+        await place(http, c, "alice", symbol="BTC-PERP", side="buy", type="market", size="0.2")
+        trade = await until(ws, lambda m: m.get("channel") == "trades")
+        assert trade["prevSeq"] == 0 and trade["seq"] == 1
+        assert D(trade["data"][0]["px"]) == 100100 and trade["data"][0]["side"] == "buy"
+        ticker = await until(ws, lambda m: m.get("channel") == "ticker", timeout=3)
+        assert D(ticker["data"]["lastPx"]) == 100100
+        candle = await until(ws, lambda m: m.get("channel") == "candles", timeout=3)
+        assert D(candle["data"][-1]["v"]) == D("0.2")
+        await ws.send(json.dumps({"op": "ping", "id": 77}))
+        pong = await until(ws, lambda m: m.get("type") == "pong")
+        assert pong["id"] == 77 and isinstance(pong["ts"], int)
+
+
+async def test_account_channel_is_private(served: tuple[Class, Live]) -> None:
+    c, live = served
+    async with (
+        httpx.AsyncClient(base_url=live.base_url) as http,
+        connect(live.ws_url) as ws,
+    ):
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channel": "account"}))
+        err = await recv(ws)
+        assert err["type"] == "error" and err["code"] == "UNAUTHENTICATED"
+        await ws.send(json.dumps({"op": "auth", "id": 2, "apiKey": "wrong"}))
+        assert (await recv(ws))["code"] == "UNAUTHENTICATED"
+        await ws.send(json.dumps({"op": "auth", "id": 3, "apiKey": c.key["alice-read"]}))
+        assert (await recv(ws))["accountId"] == "alice"
+        await ws.send(
+            json.dumps({"op": "subscribe", "id": 4, "channel": "account", "accountId": "bob"})
+        )
+        assert (await recv(ws))["code"] == "FORBIDDEN_SCOPE"
+        await ws.send(json.dumps({"op": "subscribe", "id": 5, "channel": "account"}))
+        assert (await recv(ws))["type"] == "ack"
+        snap = await recv(ws)
+        assert snap["type"] == "snapshot" and snap["data"]["accountId"] == "alice"
+        seq = snap["seq"]
+        await place(http, c, "bob", symbol="BTC-PERP", side="buy", size="0.1", price="99000")
+        placed = await place(
+            http,
+            c,
+            "alice",
+            symbol="BTC-PERP",
+            side="buy",
+            type="market",
+            size="0.1",
+            clientOrderId="ws-1",
+        )
+        seen = []
+        while len(seen) < 3:
+            msg = await until(ws, lambda m: m.get("channel") == "account")
+            assert msg["prevSeq"] == seq
+            seq = msg["seq"]
+            seen.append(msg)
+        assert [m["event"] for m in seen[:3]] == ["order", "fill", "order"]
+        assert seen[0]["kind"] == "OrderAccepted" and seen[2]["kind"] == "OrderFilled"
+        assert seen[1]["data"]["clientOrderId"] == "ws-1"
+        assert seen[2]["data"]["orderId"] == placed["order"]["orderId"]
+        assert all(m["data"].get("accountId", "alice") == "alice" for m in seen)
+
+
+async def test_bad_messages_and_keys(served: tuple[Class, Live]) -> None:
+    c, live = served
+    with pytest.raises(InvalidStatus):
+        async with connect(live.ws_url, additional_headers={"Authorization": "Bearer nope"}):
+            pass
+    async with connect(
+        live.ws_url, additional_headers={"Authorization": f"Bearer {c.key['bob']}"}
+    ) as ws:
+        for raw, code in (
+            ("{not json", "BAD_REQUEST"),
+            ("[1]", "BAD_REQUEST"),
+            ('{"op": "dance"}', "UNKNOWN_OP"),
+            ('{"op": "subscribe", "channel": "gossip"}', "UNKNOWN_CHANNEL"),
+            ('{"op": "subscribe", "channel": "book", "symbol": "ZZZ"}', "UNKNOWN_SYMBOL"),
+            ("x" * 5000, "MESSAGE_TOO_LARGE"),
+        ):
+            await ws.send(raw)
+            msg = await recv(ws)
+            assert msg["type"] == "error" and msg["code"] == code, (raw[:30], msg)
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "channel": "account"}))
+        assert (await recv(ws))["type"] == "ack"  # the handshake's key counts as auth
+    with pytest.raises(ConnectionClosed):  # the server's frame limit
+        async with connect(live.ws_url) as ws:
+            await ws.send("y" * 70_000)
+            await recv(ws)
+
+
+async def test_idle_connection_is_closed(
+    served: tuple[Class, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, live = served
+    monkeypatch.setattr(ws_module, "IDLE_SECONDS", 0.3)
+    async with connect(live.ws_url) as ws:
+        msg = await recv(ws)
+        assert msg["code"] == "IDLE"
+        with pytest.raises(ConnectionClosed):
+            await recv(ws)
+
+
+async def test_slow_consumer_is_dropped_without_growing() -> None:
+    c = make_class()
+    hub = Hub(c.ex)
+    slow, fast = Outbox(maxsize=3), Outbox(maxsize=1000)
+    for box in (slow, fast):
+        hub.add(("book", "BTC-PERP"), box)
+    for i in range(10):
+        c.ex.place_order("alice", "BTC-PERP", "buy", D("0.1"), price=D(90_000 + 100 * i))
+        hub.flush()
+    assert slow.dropped.is_set() and slow.queue.qsize() == 3
+    assert fast.queue.qsize() == 10 and not fast.dropped.is_set()
+    assert hub.subs[("book", "BTC-PERP")] == {fast} and hub.slow_dropped == 1
+    hub.close()
