@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         epilog="Exit status: 0 stopped; 1 the store is in use or unusable; 2 bad options.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
-    serve.add_argument("--port", type=int, default=8700)
+    serve.add_argument("--port", type=int, default=8700, help="TCP port (0: any free one)")
     serve.add_argument("--db", metavar="PATH", help="the exchange's store (default: in memory)")
     serve.add_argument("--scenario", default="calm", help="calm (the living market) or none")
     serve.add_argument("--speed", default="1", help="exchange seconds per real second (0: paused)")
@@ -147,7 +147,7 @@ def run_serve(args: argparse.Namespace) -> int:
             "exchange-local serve: error: --speed must be a number from 0 to 1000", file=sys.stderr
         )
         return 2
-    if not 0 < args.port < 65536 or args.rate <= 0 or args.burst < 1:
+    if not 0 <= args.port < 65536 or args.rate <= 0 or args.burst < 1:
         print("exchange-local serve: error: bad --port, --rate or --burst", file=sys.stderr)
         return 2
     return serve(args.host, args.port, args.db, args.scenario, speed, args.seed,

@@ -360,3 +360,22 @@ async def test_admin_endpoints() -> None:
         assert audit[0]["action"] == "settle_market" or audit[0]["action"] == "rollback"
         board = (await http.get("/api/v1/leaderboard", headers=c.auth("watch"))).json()
         assert {row["accountId"] for row in board["leaderboard"]} == {"alice", "bob"}
+
+
+async def test_idempotency_key_on_other_posts() -> None:
+    c = make_class()
+    a = {**c.auth("alice"), "Idempotency-Key": "w-1"}
+    body = {"asset": "USD", "amount": "100"}
+    async with c.client() as http:
+        first = await http.post("/api/v1/withdrawals", json=body, headers=a)
+        assert first.status_code == 200 and "Idempotent-Replayed" not in first.headers
+        again = await http.post("/api/v1/withdrawals", json=body, headers=a)
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        other = await http.post("/api/v1/withdrawals", json={**body, "amount": "5"}, headers=a)
+        assert other.status_code == 409 and other.json()["code"] == "IDEMPOTENCY_KEY_CONFLICT"
+        bad = await http.post(
+            "/api/v1/withdrawals", json=body, headers={**a, "Idempotency-Key": "no spaces"}
+        )
+        assert bad.status_code == 400
+    assert c.ex.balances("alice")["USD"] == D(1_000_000 - 100)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from exchange_local.server import wire
 from exchange_local.server.deps import account_of, context, read_key, trade_key
+from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
 from exchange_local.server.schemas import (
@@ -121,11 +122,17 @@ async def ledger(
 
 @router.put("/leverage/{symbol}")
 async def set_leverage(
-    request: Request, symbol: str, body: LeverageBody, key: Trade
+    request: Request, response: Response, symbol: str, body: LeverageBody, key: Trade
 ) -> dict[str, Any]:
-    rt = context(request).runtime
-    await rt.run(rt.ex.set_leverage, account_of(key), symbol, body.leverage)
-    return {"symbol": symbol, "leverage": wire.leverage_value(body.leverage)}
+    ctx = context(request)
+    account = account_of(key)
+
+    def apply() -> dict[str, Any]:
+        ctx.ex.set_leverage(account, symbol, body.leverage)
+        return {"symbol": symbol, "leverage": wire.leverage_value(body.leverage)}
+
+    result: dict[str, Any] = await once(request, response, account, body.model_dump(), apply)
+    return result
 
 
 @router.post("/orders/preview")
@@ -154,22 +161,38 @@ async def explain(request: Request, symbol: str, key: Read) -> dict[str, Any]:
 
 
 @router.post("/withdrawals")
-async def withdraw(request: Request, body: AssetAmountBody, key: Trade) -> dict[str, Any]:
-    rt = context(request).runtime
-    await rt.run(rt.ex.withdraw, account_of(key), body.asset, body.amount)
-    return {"asset": body.asset, "amount": wire.dec(body.amount)}
+async def withdraw(
+    request: Request, response: Response, body: AssetAmountBody, key: Trade
+) -> dict[str, Any]:
+    ctx = context(request)
+    account = account_of(key)
+
+    def apply() -> dict[str, Any]:
+        ctx.ex.withdraw(account, body.asset, body.amount)
+        return {"asset": body.asset, "amount": wire.dec(body.amount)}
+
+    result: dict[str, Any] = await once(request, response, account, body.model_dump(), apply)
+    return result
 
 
 @router.post("/converts")
-async def convert(request: Request, body: ConvertBody, key: Trade) -> dict[str, Any]:
-    rt = context(request).runtime
-    got = await rt.run(rt.ex.convert, account_of(key), body.from_asset, body.to_asset, body.amount)
-    return {
-        "from": body.from_asset,
-        "to": body.to_asset,
-        "amount": wire.dec(body.amount),
-        "received": wire.dec(got),
-    }
+async def convert(
+    request: Request, response: Response, body: ConvertBody, key: Trade
+) -> dict[str, Any]:
+    ctx = context(request)
+    account = account_of(key)
+
+    def apply() -> dict[str, Any]:
+        got = ctx.ex.convert(account, body.from_asset, body.to_asset, body.amount)
+        return {
+            "from": body.from_asset,
+            "to": body.to_asset,
+            "amount": wire.dec(body.amount),
+            "received": wire.dec(got),
+        }
+
+    result: dict[str, Any] = await once(request, response, account, body.model_dump(), apply)
+    return result
 
 
 @router.post("/deposits")

@@ -10,11 +10,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from exchange_local.ledger import SYSTEM_ACCOUNTS
 from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, admin_key, context
+from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
 from exchange_local.server.schemas import (
@@ -105,13 +106,20 @@ async def list_accounts(request: Request, key: Admin) -> dict[str, Any]:
 
 @router.post("/accounts/{accountId}/deposit")
 async def deposit(
-    request: Request, accountId: AccountId, body: AssetAmountBody, key: Admin
+    request: Request, response: Response, accountId: AccountId, body: AssetAmountBody, key: Admin
 ) -> dict[str, Any]:
     ctx = context(request)
     _user_account(ctx, accountId)
-    await ctx.runtime.run(ctx.ex.deposit, accountId, body.asset, body.amount)
-    await audit(ctx, key, "deposit", account=accountId, asset=body.asset, amount=body.amount)
-    return {"accountId": accountId, "asset": body.asset, "amount": wire.dec(body.amount)}
+
+    def apply() -> dict[str, Any]:
+        ctx.ex.deposit(accountId, body.asset, body.amount)
+        return {"accountId": accountId, "asset": body.asset, "amount": wire.dec(body.amount)}
+
+    owner = f"admin:{key.key_id}"
+    result: dict[str, Any] = await once(request, response, owner, body.model_dump(), apply)
+    if response.headers.get("Idempotent-Replayed") is None:
+        await audit(ctx, key, "deposit", account=accountId, asset=body.asset, amount=body.amount)
+    return result
 
 
 @router.post("/accounts/{accountId}/keys", status_code=201)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
@@ -109,23 +110,34 @@ def serve(
                 if scenario == "calm":
                     start_living_market(ex, seed)
                 app = create_app(ex, keys, speed=speed, rate=rate, burst=burst)
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    print(
+                        f"exchange-local serve: error: cannot listen on {host}:{port}: "
+                        f"{exc.strerror or exc}",
+                        file=err,
+                    )
+                    return 1
+                bound = sock.getsockname()[1]
                 print(
                     f"exchange-local serving {db or 'an in-memory exchange'} on "
-                    f"http://{host}:{port}/api/v1 (speed {speed})",
+                    f"http://{host}:{bound}/api/v1 (speed {speed})",
                     file=out,
                 )
                 out.flush()
                 config: Any = uvicorn.Config(
                     app,
-                    host=host,
-                    port=port,
                     ws_max_size=64 * 1024,
                     ws_ping_interval=20,
                     ws_ping_timeout=20,
                     log_level="warning",
                     lifespan="on",
                 )
-                uvicorn.Server(config).run()
+                uvicorn.Server(config).run(sockets=[sock])
             finally:
                 ex.close()
                 keys.close()

@@ -1,0 +1,116 @@
+"""`exchange-local serve` and `exchange-local admin`: keys shown once and stored hashed, the
+store's lock, the loopback rule, and the clock driver running the exchange in real time."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exchange_local.cli import main
+from exchange_local.server import create_app
+from exchange_local.server.keys import KeyStore, hash_key, keys_path
+from exchange_local.server.serve import StoreLocked, is_loopback, store_lock
+from tests.test_server_support import live_server, make_class
+
+
+def test_admin_offline_creates_lists_and_revokes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "class.sqlite")
+    args = [
+        "admin",
+        "create-account",
+        "alice",
+        "--deposit",
+        "USD=10000",
+        "--deposit",
+        "btc=0.5",
+        "--db",
+        db,
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("elk_") and "10000 USD, 0.5 BTC" in out
+    store = sqlite3.connect(keys_path(db))
+    stored = store.execute("SELECT hash, account FROM api_keys").fetchall()
+    assert stored == [(hash_key(secret), "alice")]
+    assert secret not in Path(keys_path(db)).read_bytes().decode("latin-1")
+    assert main(["admin", "create-account", "alice", "--db", db]) == 1  # already exists
+    assert "already exists" in capsys.readouterr().err
+    assert main(["admin", "create-account", "bob", "--deposit", "USD=-5", "--db", db]) == 2
+    assert main(["admin", "create-key", "proj", "--scope", "read", "--db", db]) == 0
+    assert main(["admin", "create-key", "t", "--scope", "trade", "--db", db]) == 2
+    capsys.readouterr()
+    assert main(["admin", "list", "--db", db]) == 0
+    listing = capsys.readouterr().out
+    assert "alice" in listing and "proj" in listing and "elk_" not in listing
+    assert main(["admin", "revoke", "proj", "--db", db]) == 0
+    assert main(["admin", "revoke", "proj", "--db", db]) == 1
+    keys = KeyStore(keys_path(db))
+    assert keys.lookup(secret) is not None and not keys.has_admin()
+    keys.close()
+    with store_lock(db):  # a running server holds this lock
+        assert main(["admin", "create-account", "carol", "--db", db]) == 1
+        assert "--url" in capsys.readouterr().err
+        with pytest.raises(StoreLocked), store_lock(db):
+            pass
+
+
+def test_serve_refuses_a_public_host_without_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "--allow-remote" in capsys.readouterr().err
+    assert main(["serve", "--speed", "-1"]) == 2
+    assert main(["serve", "--scenario", "cascade"]) == 2
+
+
+def test_serve_runs_a_living_market(tmp_path: Path) -> None:
+    db = str(tmp_path / "class.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exchange_local.cli", "serve", "--db", db, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("admin key (shown once; keep it): elk_"), first
+        assert "serving" in proc.stdout.readline()
+        with pytest.raises(StoreLocked), store_lock(db):
+            pass
+    finally:
+        proc.terminate()
+        proc.wait(20)
+    keys = KeyStore(keys_path(db))
+    assert keys.has_admin()
+    keys.close()
+
+
+async def test_the_clock_driver_advances_with_speed() -> None:
+    c = make_class()
+    app = create_app(c.ex, c.keys, speed=Decimal(50), tick_seconds=0.05)
+    start = c.ex.now_ms
+    with live_server(app) as live:
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            await asyncio.sleep(0.5)
+            t = (await http.get("/api/v1/time")).json()
+            assert not t["paused"] and t["speed"] == "50"
+            assert 5_000 <= t["serverTime"] - start <= 60_000
+            r = await http.post("/api/v1/admin/pause", headers=c.auth("admin"))
+            paused_at = r.json()["serverTime"]
+            await asyncio.sleep(0.2)
+            assert (await http.get("/api/v1/time")).json()["serverTime"] - paused_at <= 2_000
+            r = await http.put("/api/v1/admin/speed", json={"speed": "0"}, headers=c.auth("admin"))
+            assert r.json()["paused"]
+    assert time.monotonic() > 0
