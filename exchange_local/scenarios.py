@@ -68,7 +68,11 @@ class Run:
         self.market = market  # the lesson's market: rows without one of their own show it
         self.speed = speed
         self.result = ScenarioResult(name, seed, exchange=ex)
+        self.scripted: list[str] = []  # the lesson's own accounts, in creation order
         ex.subscribe(self._on_event)
+        self.pacer = current_pacer()
+        if self.pacer is not None:
+            self.pacer.attach(self)
 
     def _row(self, event: str, account: str = "", market: str | None = None,
              price: Decimal | None = None, equity: Decimal | None = None) -> None:  # fmt: skip
@@ -96,6 +100,7 @@ class Run:
     def account(self, name: str, usd: Decimal) -> str:
         self.ex.create_account(name)
         self.ex.deposit(name, "USD", usd)
+        self.scripted.append(name)
         return name
 
     def trade(self, buyer: str, seller: str, size: Decimal, price: Decimal) -> None:
@@ -111,6 +116,8 @@ class Run:
     def run(self, seconds: int) -> None:
         """Advance second by second (paced to real time when a speed is given)."""
         for second in range(seconds):
+            if self.pacer is not None:
+                self.pacer.turn()  # a UI steps the lesson: wait for its go
             started = time.monotonic()
             self.ex.advance(1)
             if second % CHECK_EVERY_S == 0:
@@ -341,6 +348,13 @@ SCENARIOS: dict[str, tuple[str, Callable[[int, float | None], ScenarioResult]]] 
         volatility,
     ),
 }
+
+
+def current_pacer() -> Any:
+    """The SteppedScenario driving this thread's scenario, if a UI runs it (stepping.py)."""
+    from exchange_local.stepping import current
+
+    return current()
 
 
 def run_scenario(name: str, seed: int = 1, speed: float | None = None) -> ScenarioResult:

@@ -59,6 +59,7 @@ BINDINGS = [
     Binding("a", "amend_selected", "Amend order", id="order.amend", show=False),
     Binding("u", "convert", "Repay USD", id="account.convert", show=False),
     Binding("n", "next_market", "Market", id="market.next"),
+    Binding("w", "watch_next", "Watch next", id="demo.watch_next", show=False),
     Binding("t", "teach", "Teach", id="screen.teach"),
     Binding("S", "stress", "Stress", id="screen.stress"),
     Binding("g", "grouping", "Group", id="book.grouping", show=False),
@@ -97,6 +98,7 @@ class PerpApp(App[None]):
         self.started_at = time.perf_counter()
         self._preview_dirty = True
         self._order_seq = 0
+        self._last_default: str | None = None
 
     # --- start and stop ---------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -116,6 +118,8 @@ class PerpApp(App[None]):
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         await self.venue.start()
+        if self.venue.default_market:
+            self.market = self.venue.default_market
         if self.market not in self.venue.markets():
             self.market = self.venue.markets()[0]
         await self.push_screen(MainScreen())
@@ -123,6 +127,8 @@ class PerpApp(App[None]):
         if self.venue.paused_for_s >= 1:
             self.notify(f"The paper market was paused for {fmt.duration(self.venue.paused_for_s)}"
                         " while perptui was closed; it resumes now.", timeout=8)  # fmt: skip
+        if self.venue.read_only_reason if hasattr(self.venue, "read_only_reason") else False:
+            self.action_tab("events")
         if self.frame_loop:
             self.set_interval(FRAME_S, self.frame)
 
@@ -152,7 +158,9 @@ class PerpApp(App[None]):
                        getattr(self, "_own_trade_ids", set()))  # fmt: skip
         events = self.venue.drain_events()
         self.events_absorbed += len(events)
-        lines = [line for e in events if (line := describe(e, self.venue.account)) is not None]
+        me = self.venue.account
+        you = "YOU" if self.venue.can_trade else me
+        lines = [line for e in events if (line := describe(e, me, you)) is not None]
         if lines:
             v = self.theme_variables
             self.main.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
@@ -161,6 +169,12 @@ class PerpApp(App[None]):
             await self._refresh_history(fills)
         if self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0:
             await self._preview()
+        notice = self.venue.take_notice()
+        if notice:
+            self.notify(notice, timeout=30)
+        if self.venue.default_market and self.venue.default_market != self._last_default:
+            self._last_default = self.venue.default_market  # a demo moved to its next lesson
+            self.market = self.venue.default_market
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
@@ -400,6 +414,14 @@ class PerpApp(App[None]):
         self.push_screen(ValueScreen(f"Convert {coin.asset} to USD",
                                      f"{coin.asset} to sell at the index ({coin.price}) less 0.1 %",
                                      str(need)), chosen)  # fmt: skip
+
+    async def action_watch_next(self) -> None:
+        watch = getattr(self.venue, "watch_next", None)
+        if watch is None:
+            self.notify("only a demo watches other accounts", severity="warning")
+            return
+        self.notify(f"watching {watch()}")
+        await self.frame()
 
     async def action_next_market(self) -> None:
         markets = self.venue.markets()

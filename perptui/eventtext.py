@@ -31,11 +31,12 @@ class EventLine:
     mine: bool
 
 
-def describe(event: ev.Event, me: str) -> EventLine | None:
-    """A line for the events tab, or None for events the tab does not list."""
+def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
+    """A line for the events tab, or None for events the tab does not list. `you` names the
+    watched account (a demo watches a scripted account, not the user's own)."""
     t = event.time_ms
     if isinstance(event, ev.LiquidationEvent):
-        who = "YOU" if event.account == me else event.account
+        who = you if event.account == me else event.account
         parts = [f"{who}: {STAGE_WORDS.get(event.stage, event.stage)}"]
         if event.market:
             parts.append(event.market)
@@ -46,7 +47,7 @@ def describe(event: ev.Event, me: str) -> EventLine | None:
         parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
         parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
-            parts.append("with " + ", ".join("YOU" if c == me else c for c in event.counterparties))
+            parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
             parts.append(f"fund {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
         if event.detail:
@@ -56,7 +57,7 @@ def describe(event: ev.Event, me: str) -> EventLine | None:
     if isinstance(event, ev.MarginEvent):
         words = {"warning": "margin call: equity below 2 × MMR", "reduce_only":
                  "reduce-only: equity below IMR", "recovered": "margin recovered"}  # fmt: skip
-        who = "YOU" if event.account == me else event.account
+        who = you if event.account == me else event.account
         text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
                 f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)
@@ -72,15 +73,15 @@ def describe(event: ev.Event, me: str) -> EventLine | None:
         return EventLine(t, "invariant", "INVARIANT VIOLATED: " + "; ".join(event.problems), True)
     if isinstance(event, ev.OrderCanceled) and event.order.account == me:
         o = event.order
-        return EventLine(t, "order", f"YOUR order {o.order_id} {o.side} {o.size} {o.market} "
+        return EventLine(t, "order", f"{you}: order {o.order_id} {o.side} {o.size} {o.market} "
                          f"canceled: {event.reason}", True)  # fmt: skip
     if isinstance(event, ev.OrderTriggered) and event.order.account == me:
         o = event.order
-        return EventLine(t, "order", f"YOUR {o.type} {o.order_id} triggered at mark "
+        return EventLine(t, "order", f"{you}: {o.type} {o.order_id} triggered at mark "
                          f"{fmt.num(event.mark, 2)}", True)  # fmt: skip
     if isinstance(event, ev.FillEvent) and me in (event.fill.taker, event.fill.maker):
         f = event.fill
         side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")
         role = "taker" if f.taker == me else "maker"
-        return EventLine(t, "fill", f"YOU {side} {f.size} {f.market} @ {f.price} ({role})", True)
+        return EventLine(t, "fill", f"{you} {side} {f.size} {f.market} @ {f.price} ({role})", True)
     return None

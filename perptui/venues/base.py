@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from exchange_local.engine import BookSnapshot, MarketState
 from exchange_local.events import Event
@@ -90,6 +89,11 @@ class Venue(abc.ABC):
     can_trade: bool = True
     account: str = ""
     paused_for_s: float = 0.0  # how long the market was paused before this session
+    default_market: str | None = None  # the market a venue wants shown first (a demo's lesson)
+
+    def take_notice(self) -> str | None:
+        """A one-time message for the user (a scenario ended, a server said something)."""
+        return None
 
     # --- life cycle ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -171,7 +175,6 @@ class Venue(abc.ABC):
         raise TradingDisabled(f"{self.name}: only a paper market can be shocked")
 
 
-def describe(value: Any) -> str:
+def describe(problem: BaseException) -> str:
     """A refusal as a person reads it: the exchange's own message, not a traceback."""
-    text = str(value) or type(value).__name__
-    return text
+    return str(problem) or type(problem).__name__

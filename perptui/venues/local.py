@@ -24,7 +24,14 @@ from exchange_local.funding import AccountFunding
 from exchange_local.health import OrderPreview
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
-from perptui.venues.base import ClockInfo, Connection, OrderRequest, Venue, VenueSnapshot
+from perptui.venues.base import (
+    ClockInfo,
+    Connection,
+    OrderRequest,
+    TradingDisabled,
+    Venue,
+    VenueSnapshot,
+)
 
 PAPER_ACCOUNT = "paper"
 # MECHANICS section 1: a new paper account, so the discount factors show from the first screen
@@ -72,6 +79,7 @@ class LocalVenue(Venue):
         self._driver: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self.events_seen = 0
+        self.read_only_reason: str | None = None  # set by a venue that only watches
 
     # --- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -152,6 +160,10 @@ class LocalVenue(Venue):
             raise RuntimeError("the venue is not started")
         return self.ex
 
+    def _writable(self) -> None:
+        if self.read_only_reason is not None:
+            raise TradingDisabled(self.read_only_reason)
+
     def _on_event(self, event: Event) -> None:
         self.events_seen += 1
         if isinstance(event, NOISY):
@@ -217,6 +229,7 @@ class LocalVenue(Venue):
 
     # --- commands -------------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderResult:
+        self._writable()
         r = request
         return self._exchange().place_order(
             self.account, r.market, r.side, r.size, price=r.price, type=r.type, tif=r.tif,
@@ -227,6 +240,7 @@ class LocalVenue(Venue):
     async def amend_order(
         self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
     ) -> OrderInfo:
+        self._writable()
         ex = self._exchange()
         ex.amend_order(self.account, order_id, price=price, size=size)
         info = ex.order(self.account, order_id)
@@ -234,12 +248,15 @@ class LocalVenue(Venue):
         return info
 
     async def cancel_order(self, order_id: int) -> OrderResult:
+        self._writable()
         return self._exchange().cancel_order(self.account, order_id)
 
     async def cancel_all(self, market: str | None = None) -> list[int]:
+        self._writable()
         return self._exchange().cancel_all(self.account, market)
 
     async def close_position(self, market: str, cancel_orders: bool = True) -> OrderResult:
+        self._writable()
         ex = self._exchange()
         if cancel_orders:
             ex.cancel_all(self.account, market)
@@ -254,15 +271,19 @@ class LocalVenue(Venue):
         )
 
     async def set_leverage(self, market: str, leverage: Decimal) -> None:
+        self._writable()
         self._exchange().set_leverage(self.account, market, leverage)
 
     async def deposit(self, asset: str, amount: Decimal) -> None:
+        self._writable()
         self._exchange().deposit(self.account, asset, amount)
 
     async def withdraw(self, asset: str, amount: Decimal) -> None:
+        self._writable()
         self._exchange().withdraw(self.account, asset, amount)
 
     async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
+        self._writable()
         self._exchange().convert(self.account, from_asset, to_asset, amount)
 
     # --- paper controls -------------------------------------------------------------------------

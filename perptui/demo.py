@@ -1,0 +1,35 @@
+"""`perptui demo NAME`: a teaching scenario in the terminal, on a clock you can speed up or pause.
+
+Keys as in the paper market, plus: `+`/`-` speed, `p` pause, `w` watch the lesson's next
+account; the events tab follows every liquidation stage.
+"""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal
+
+from exchange_local.scenarios import SCENARIOS
+from perptui.settings import load_settings
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="perptui demo", description=__doc__)
+    parser.add_argument("name", nargs="?", choices=sorted(SCENARIOS))
+    parser.add_argument("--list", action="store_true", help="describe each scenario")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--speed", type=Decimal, default=Decimal(5),
+                        help="exchange seconds per real second (default 5)")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.list or args.name is None:
+        for name, (description, _) in SCENARIOS.items():
+            print(f"{name:<11} {description}")
+        return 0 if args.list else 2
+    if args.speed < 0:
+        parser.error("speed must be >= 0")
+    from perptui.app import PerpApp
+    from perptui.venues.demo import DemoVenue
+
+    venue = DemoVenue(args.name, seed=args.seed, speed=args.speed)
+    PerpApp(venue, load_settings()).run()
+    return 0

@@ -1,0 +1,57 @@
+"""`perptui demo`: a scenario stepped on the TUI's clock, every stage visible in the events tab."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from exchange_local.errors import InvalidRequest
+from exchange_local.scenarios import run_scenario
+from exchange_local.stepping import SteppedScenario
+from perptui.app import PerpApp
+from perptui.settings import Settings
+from perptui.venues.base import OrderRequest, TradingDisabled
+from perptui.venues.demo import DemoVenue
+from perptui.widgets.history import EventsLog
+
+
+def test_a_stepped_scenario_ends_exactly_where_the_headless_one_does():
+    stepped = SteppedScenario("gap", seed=3)
+    stepped.start()
+    assert stepped.run.scripted[:1] == ["desk"]
+    while stepped.step():
+        pass
+    headless = run_scenario("gap", seed=3)
+    assert stepped.result.summary == headless.summary
+    assert [r.event for r in stepped.result.rows] == [r.event for r in headless.rows]
+    assert stepped.error is None and stepped.result.ok
+    assert stepped.seconds == 150  # 30 + 120 scripted seconds
+
+
+def test_an_unknown_scenario_is_refused_with_the_list():
+    with pytest.raises(InvalidRequest, match="cascade"):
+        SteppedScenario("crash-everything")
+
+
+async def test_the_cascade_demo_shows_every_stage_and_refuses_trading():
+    venue = DemoVenue("cascade", clock="manual")
+    app = PerpApp(venue, Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        assert venue.account == "ada"  # the lesson's first account, not its liquidity desk
+        from textual.widgets import TabbedContent
+
+        assert app.main.query_one(TabbedContent).active == "events"
+        for _ in range(12):
+            await venue.advance(Decimal(50))
+            await app.frame()
+        log = app.main.query_one(EventsLog)
+        text = "\n".join(line.text for line in log.lines_seen)
+        for stage in ("stage 1", "stage 2", "stage 3", "stage 5"):
+            assert stage in text, stage
+        assert "ada: stage 2" in text  # the watched account is named, not "YOU"
+        assert venue.scenario.finished
+        with pytest.raises(TradingDisabled):
+            await venue.place_order(OrderRequest("BTC-PERP", "buy", Decimal(1), "market"))
+        assert venue.watch_next() == "ben"
