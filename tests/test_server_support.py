@@ -86,7 +86,7 @@ class Live:
 def live_server(app: Any, port: int = 0) -> Iterator[Live]:
     """uvicorn on 127.0.0.1 (a free port unless given), in a thread; shut down when the block
     ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]

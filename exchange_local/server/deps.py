@@ -99,15 +99,17 @@ def require(request: Request, scope: str) -> ApiKey:
     return key
 
 
-def read_key(request: Request) -> ApiKey:
+# async: FastAPI runs a plain `def` dependency in a worker thread, which costs more than the
+# whole order
+async def read_key(request: Request) -> ApiKey:
     return require(request, "read")
 
 
-def trade_key(request: Request) -> ApiKey:
+async def trade_key(request: Request) -> ApiKey:
     return require(request, "trade")
 
 
-def admin_key(request: Request) -> ApiKey:
+async def admin_key(request: Request) -> ApiKey:
     return require(request, "admin")
 
 

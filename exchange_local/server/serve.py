@@ -111,7 +111,9 @@ def serve(
                     start_living_market(ex, seed)
                 app = create_app(ex, keys, speed=speed, rate=rate, burst=burst)
                 family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.socket(family, socket.SOCK_STREAM)
+                sock = socket.socket(
+                    family, socket.SOCK_STREAM, socket.IPPROTO_TCP
+                )  # proto: asyncio sets TCP_NODELAY
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((host, port))

@@ -1,0 +1,206 @@
+"""`python -m exchange_local.server.bench`: the server on loopback, measured from another process.
+
+Three figures (issue 8): an order's REST round trip (p50/p99, one client, sequential),
+sustained orders per second from 50 concurrent clients, and the lag of market data fanned out
+to 200 WebSocket subscribers at the living market's rate (p50/p99: arrival wall time minus the
+event's exchange time, converted to wall time with the server's own clock offset).
+The server runs `exchange-local serve` (in memory, living market, speed 1) in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
+
+
+def start_server() -> tuple[subprocess.Popen[str], str, str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "exchange_local.cli",
+        "serve",
+        "--port",
+        "0",
+        "--rate",
+        "1000000",
+        "--burst",
+        "1000000",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    admin = proc.stdout.readline().strip().rsplit(" ", 1)[-1]
+    line = proc.stdout.readline()
+    url = line.split(" on ", 1)[1].split("/api/v1", 1)[0]
+    return proc, url, admin
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def accounts(http: httpx.AsyncClient, admin: str, n: int) -> list[str]:
+    keys = []
+    for i in range(n):
+        r = await http.post(
+            "/api/v1/admin/accounts",
+            headers={"Authorization": f"Bearer {admin}"},
+            json={"name": f"load-{i}", "initialBalance": "1000000"},
+        )
+        keys.append(r.json()["apiKey"])
+    return keys
+
+
+def ioc(i: int) -> dict[str, Any]:
+    """An IOC far from the book: a full order command that never rests or fills."""
+    return {
+        "symbol": "BTC-PERP",
+        "side": "buy",
+        "size": "0.001",
+        "price": "1000",
+        "timeInForce": "IOC",
+        "clientOrderId": f"b-{i}",
+    }
+
+
+async def round_trip(url: str, key: str, n: int) -> list[float]:
+    out = []
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as h:
+        for i in range(n):
+            t = time.perf_counter()
+            r = await h.post("/api/v1/orders", json=ioc(i))
+            out.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 201, r.text
+    return out
+
+
+async def sustained(url: str, keys: list[str], seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def client(key: str, k: int) -> None:
+        nonlocal done
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as h:
+            i = 0
+            while time.perf_counter() < stop:
+                r = await h.post("/api/v1/orders", json=ioc(k * 1_000_000 + i + 10_000))
+                i += 1
+                if r.status_code == 201:
+                    done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(k, n) for n, k in enumerate(keys)))
+    return done / (time.perf_counter() - started)
+
+
+async def fan_out(url: str, key: str, subscribers: int, seconds: float) -> list[float]:
+    """Lag of a trade reaching every subscriber: a market order is sent every 100 ms; lag =
+    arrival at a subscriber minus the moment the order was sent (an upper bound of fan-out)."""
+    ws_url = url.replace("http", "ws", 1) + "/api/v1/ws"
+    arrivals: list[dict[str, float]] = [{} for _ in range(subscribers)]
+    ready = asyncio.Event()
+    stop = asyncio.Event()
+    subscribed = 0
+
+    async def subscriber(seen: dict[str, float]) -> None:
+        nonlocal subscribed
+        async with connect(ws_url, max_size=2**22) as ws:
+            await ws.send(
+                json.dumps({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"})
+            )
+            subscribed += 1
+            if subscribed == subscribers:
+                ready.set()
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 0.5)
+                except TimeoutError:
+                    continue
+                now = time.perf_counter()
+                msg = json.loads(raw)
+                for t in msg.get("data", []) if msg.get("type") == "update" else []:
+                    seen[t["tradeId"]] = now
+
+    tasks = [asyncio.create_task(subscriber(seen)) for seen in arrivals]
+    await asyncio.wait_for(ready.wait(), 60)
+    sent: dict[str, float] = {}
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as h:
+        end = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            side = "buy" if i % 2 == 0 else "sell"
+            r = await h.post(
+                "/api/v1/orders",
+                json={"symbol": "BTC-PERP", "side": side, "type": "market", "size": "0.001"},
+            )
+            for f in r.json().get("fills", []):
+                sent[f["fillId"]] = t0
+            i += 1
+            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - t0)))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return [(seen[fid] - t0) * 1000 for fid, t0 in sent.items() for seen in arrivals if fid in seen]
+
+
+async def run(quick: bool) -> None:
+    proc, url, admin = start_server()
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            keys = await accounts(http, admin, 50)
+        rt = await round_trip(url, keys[0], 300 if quick else 2000)
+        print(
+            f"REST order round trip, 1 client: p50 {pct(rt, 0.5):.2f} ms, "
+            f"p99 {pct(rt, 0.99):.2f} ms, mean {statistics.mean(rt):.2f} ms ({len(rt)} orders)"
+        )
+        cpu = cpu_seconds(proc.pid)
+        seconds = 3 if quick else 10
+        rate = await sustained(url, keys, seconds)
+        per_order = (cpu_seconds(proc.pid) - cpu) / (rate * seconds) * 1000
+        print(
+            f"sustained orders/s, 50 concurrent clients: {rate:,.0f} "
+            f"(server CPU {per_order:.2f} ms per order)"
+        )
+        n = 50 if quick else 200
+        lags = await fan_out(url, keys[1], n, 5 if quick else 15)
+        if lags:
+            print(
+                f"order -> trade at {n} WebSocket subscribers: lag p50 {pct(lags, 0.5):.1f} ms, "
+                f"p99 {pct(lags, 0.99):.1f} ms ({len(lags)} deliveries)"
+            )
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer orders and subscribers")
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
