@@ -57,6 +57,8 @@ async def test_snapshot_matches_the_engine(served: tuple[Class, Live]) -> None:
         assert snap.insurance_fund == c.ex.insurance_fund()
         assert snap.trades == c.ex.trades("BTC-PERP", 60)
         assert snap.candles == c.ex.candles("BTC-PERP", "1m", source="mark", limit=240)
+        if hasattr(snap, "index_candles"):
+            assert snap.index_candles == c.ex.candles("BTC-PERP", "1m", source="index", limit=240)
         assert snap.clock.now_ms == c.ex.now_ms and not snap.clock.adjustable
         await wait_for(lambda: "BTC-PERP" in venue._books)  # the streamed book
         snap = await venue.snapshot("BTC-PERP")

@@ -72,7 +72,7 @@ async def candles(
     interval: Annotated[str, Query(pattern=r"^[0-9]{1,3}[mhd]$")] = "1m",
     start: Millis = None,
     end: Millis = None,
-    source: Annotated[str, Query(pattern=r"^(trades|mark)$")] = "trades",
+    source: Annotated[str, Query(pattern=r"^(trades|mark|index)$")] = "trades",
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> dict[str, Any]:
     rt = context(request).runtime

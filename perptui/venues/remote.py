@@ -62,6 +62,7 @@ from perptui.venues.base import (
 )
 
 EVENTS_KEPT = 20_000
+INDEX_CANDLES = "index_candles" in getattr(VenueSnapshot, "__dataclass_fields__", {})
 PING_SECONDS = 2.0  # app-level ping: latency, and liveness when the market is quiet
 STALE_SECONDS = 6.0  # no message for this long on an open stream: STALE
 BACKOFF_START = 1.0
@@ -256,14 +257,16 @@ class RemoteVenue(Venue):
             self._get("/insurance-fund"),
             self._get(f"/markets/{market}/funding"),
             self._get(f"/markets/{market}/book", depth=40) if live_book is None else _none(),
+            self._get(f"/markets/{market}/candles", interval=candle_interval, source="index",
+                      limit=240) if INDEX_CANDLES else _none(),
         ]  # fmt: skip
         if self.account:
             calls += [self._get("/account"), self._get("/orders")]
         results = await asyncio.gather(*calls)
-        clock, tickers, trades, candles, fund, funding, book = results[:7]
+        clock, tickers, trades, candles, fund, funding, book, index = results[:8]
         markets = {t["symbol"]: w.market_state(t) for t in tickers["tickers"]}
         if self.account:
-            account, orders = results[7], results[8]
+            account, orders = results[8], results[9]
             health = w.account_health(account)
             leverage = w.leverage_map(account)
             open_orders = [w.order_info(o) for o in orders["orders"]]
@@ -284,6 +287,7 @@ class RemoteVenue(Venue):
             leverage=leverage,
             insurance_fund=Decimal(fund["balance"]),
             funding_history=[w.funding_record(r) for r in funding["funding"]][-48:],
+            **({"index_candles": [w.candle(c) for c in index["candles"]]} if index else {}),
         )  # fmt: skip
 
     def drain_events(self) -> list[Event]:
