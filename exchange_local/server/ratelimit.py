@@ -2,8 +2,9 @@
 
 Why a token bucket: a class of students clicking, or a script, gets a steady `rate` per second
 with bursts up to `burst`, and a runaway loop is told how long to wait (Retry-After) instead of
-starving everyone else. Headers follow draft-ietf-httpapi-ratelimit-headers-09:
-`RateLimit-Policy: "burst";q=<burst>;w=<window>` and `RateLimit: "burst";r=<left>;t=<reset>`.
+starving everyone else. Headers follow draft-ietf-httpapi-ratelimit-headers in the form of its
+revisions 08 and later: `RateLimit-Policy: "burst";q=<burst>;w=<window>` and
+`RateLimit: "burst";r=<left>;t=<reset>`.
 """
 
 from __future__ import annotations
