@@ -39,7 +39,7 @@ from exchange_local.ledger import (
 )
 from exchange_local.liq_watch import LiquidationWatch
 from exchange_local.mark import RobustMark
-from exchange_local.marketdata import Candle, Trade
+from exchange_local.marketdata import Candle, CandleSeries, Trade
 from exchange_local.money import ZERO, decimals_of, to_decimal
 from exchange_local.orders import Fill, Order
 from exchange_local.state import Account, MarketRuntime
@@ -115,6 +115,7 @@ class ExchangeCore:
             self.prices[spec.underlying] = index
             rt = MarketRuntime(spec, index, index)
             rt.data.record_mark(self.scheduler.now_ms, index)
+            rt.data.record_index(self.scheduler.now_ms, index)
             self._markets[spec.symbol] = rt
             self._market_by_underlying[spec.underlying] = rt
         self._accounts: dict[str, Account] = {}
@@ -351,6 +352,7 @@ class ExchangeCore:
         self.prices[spec.symbol] = value
         if m is not None:
             m.index = value
+            m.data.record_index(self.now_ms, value)
             self._update_mark(m)
 
     def _update_mark(self, m: MarketRuntime) -> None:
@@ -418,13 +420,15 @@ class ExchangeCore:
     def candles(
         self, symbol: str, interval: str = "1m", source: str = "trades", limit: int | None = None
     ) -> list[Candle]:
-        """OHLCV candles of trades (source "trades") or of the mark ("mark"), oldest first."""
+        """OHLCV candles of trades ("trades"), the mark ("mark") or the index ("index")."""
         m = self._market(symbol)
         if source == "trades":
             return m.data.trade_candles.candles(interval, limit)
         if source == "mark":
             return m.data.mark_candles.candles(interval, limit)
-        raise InvalidRequest(f"source must be 'trades' or 'mark', got {source!r}")
+        if source == "index":
+            return m.data.__dict__.get("index_candles", CandleSeries()).candles(interval, limit)
+        raise InvalidRequest(f"source must be 'trades', 'mark' or 'index', got {source!r}")
 
     # --- invariants (MECHANICS section 7) --------------------------------------------------
 

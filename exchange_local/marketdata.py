@@ -96,6 +96,7 @@ class MarketData:
         self.trades: deque[Trade] = deque(maxlen=max_trades)
         self.trade_candles = CandleSeries()
         self.mark_candles = CandleSeries()
+        self.index_candles = CandleSeries()
         self.last_price: Decimal | None = None
 
     def record_trade(self, trade: Trade) -> None:
@@ -105,6 +106,10 @@ class MarketData:
 
     def record_mark(self, time_ms: int, mark: Decimal) -> None:
         self.mark_candles.add(time_ms, mark)
+
+    def record_index(self, time_ms: int, index: Decimal) -> None:
+        # setdefault: a market restored from a snapshot taken before index candles existed
+        self.__dict__.setdefault("index_candles", CandleSeries()).add(time_ms, index)
 
     def stats_24h(self, now_ms: int, mark: Decimal) -> dict[str, Decimal | None]:
         """24 h change of the mark, high/low/volume of trades (None when nothing traded)."""

@@ -139,7 +139,7 @@ class MainScreen(Screen[None]):
                     ChartLine(f"{o.side} {o.order_id}", o.price or o.trigger_price, "order")
                 )  # type: ignore[arg-type]
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
-                                                   ms.mark, lines))  # fmt: skip
+                                                   ms.mark, lines, snap.index_candles))  # fmt: skip
         update_static(self.query_one("#funding", Static), escape(funding_line(snap)))
         self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders)
         self.query_one(OrderTicket).set_market(

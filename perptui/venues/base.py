@@ -72,12 +72,13 @@ class VenueSnapshot:
     markets: dict[str, MarketState]
     book: BookSnapshot
     trades: list[Trade]
-    candles: list[Candle]
+    candles: list[Candle]  # of the mark
     health: AccountHealth
     open_orders: list[OrderInfo]
     leverage: dict[str, Decimal]  # the account's chosen leverage per market (default: max)
     insurance_fund: Decimal
     funding_history: list[FundingRecord] = field(default_factory=list)
+    index_candles: list[Candle] = field(default_factory=list)
 
 
 class Venue(abc.ABC):

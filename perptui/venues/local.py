@@ -195,6 +195,7 @@ class LocalVenue(Venue):
             leverage=ex.leverage(self.account),
             insurance_fund=ex.insurance_fund(),
             funding_history=list(ex.funding_history(market))[-48:],  # type: ignore[arg-type]
+            index_candles=ex.candles(market, candle_interval, source="index", limit=240),
         )
 
     def drain_events(self) -> list[Event]:

@@ -38,6 +38,7 @@ class ChartState:
     index: Decimal | None = None
     mark: Decimal | None = None
     lines: list[ChartLine] = field(default_factory=list)
+    index_candles: list[Candle] = field(default_factory=list)
 
 
 Cell = tuple[str, str]  # (character, component class suffix or "")
@@ -91,6 +92,11 @@ def chart_grid(
         body_top, body_bottom = row(max(c.open, c.close)), row(min(c.open, c.close))
         for r in range(top, bottom + 1):
             grid[r][col] = ("┃" if body_top <= r <= body_bottom else "│", kind)
+    index_by_start = {c.start: c.close for c in state.index_candles}
+    for x, c in enumerate(candles):  # the index as a dotted line behind the mark
+        price = index_by_start.get(c.start)
+        if price is not None and lo <= price <= hi and grid[row(price)][offset + x][0] == " ":
+            grid[row(price)][offset + x] = ("·", "index")
     if state.index is not None and lo <= state.index <= hi:
         grid[row(state.index)][plot_w - 1] = ("◆", "index")
     axis_rows = {0: hi, height // 2: (hi + lo) / 2, height - 1: lo}
@@ -139,7 +145,7 @@ class PriceChart(Widget):
         self._key: object = None
 
     def show(self, state: ChartState) -> None:
-        key = (state.candles[-1:], len(state.candles), state.index,
+        key = (state.candles[-1:], len(state.candles), state.index, state.index_candles[-1:],
                tuple((ln.kind, ln.price) for ln in state.lines))  # fmt: skip
         if key == self._key:
             return
@@ -169,7 +175,7 @@ class PriceChart(Widget):
         width = self.size.width
         if y == 0:
             frames = " ".join(f"[{i}]" if i == self.interval else i for i in INTERVALS)
-            title = f" Chart {self.state.market} mark  {frames}  {self.mode} (v)  ◆ index"
+            title = f" Chart {self.state.market} mark  {frames}  {self.mode} (v)  · ◆ index"
             return Strip([Segment(title[:width].ljust(width),
                                   self.get_component_rich_style("chart--title"))])  # fmt: skip
         r = y - 1
