@@ -14,6 +14,7 @@ from decimal import Decimal
 from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, TabbedContent
 
@@ -148,8 +149,15 @@ class PerpApp(App[None]):
     # --- the frame --------------------------------------------------------------------------
     async def frame(self) -> None:
         """One frame: a snapshot of the venue, the events since the last one, the preview."""
-        chart = self.main.query_one(PriceChart)
-        snap = await self.venue.snapshot(self.market, chart.interval)
+        try:
+            chart = self.main.query_one(PriceChart)
+        except (LookupError, NoMatches):
+            return  # starting up or shutting down: no main screen to draw on
+        try:
+            snap = await self.venue.snapshot(self.market, chart.interval)
+        except Exception as problem:  # a venue hiccup must not take the terminal down
+            self._venue_problem(problem)
+            return
         self.snapshot = snap
         fills = await self.venue.fills(500) if self.frames % HISTORY_EVERY_FRAMES == 0 else None
         if fills is not None:
@@ -178,6 +186,13 @@ class PerpApp(App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    def _venue_problem(self, problem: Exception) -> None:
+        """Say what went wrong once per kind of problem, not ten times a second."""
+        text = f"{type(problem).__name__}: {problem}"
+        if text != getattr(self, "_last_problem", None):
+            self._last_problem = text
+            self.notify(text, title="venue", severity="error", timeout=8)
 
     async def _refresh_history(self, fills: list | None) -> None:
         active = self.main.query_one(TabbedContent).active
@@ -221,6 +236,10 @@ class PerpApp(App[None]):
     @on(TabbedContent.TabActivated)
     async def _tab_shown(self) -> None:
         await self._refresh_history(await self.venue.fills(500))
+        if self.main.query_one(TabbedContent).active == "events":
+            # lines written while the tab was hidden are laid out now: show the newest
+            log = self.main.query_one(EventsLog)
+            log.call_after_refresh(log.scroll_end, animate=False, immediate=True)
 
     # --- orders -----------------------------------------------------------------------------
     @on(OrderTicket.Submitted)

@@ -43,13 +43,14 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         if event.size is not None:
             parts.append(f"size {fmt.num(event.size, 4)}")
         if event.price is not None:
-            parts.append(f"@ {fmt.num(event.price, 2)}")
+            word = "limit" if event.stage in ("partial", "book_close") else "@"
+            parts.append(f"{word} {fmt.num(event.price, 2)}")
         parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
         parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
-            parts.append(f"fund {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
+            parts.append(f"fund USD {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
         if event.detail:
             parts.append(event.detail)
         mine = event.account == me or me in event.counterparties

@@ -77,8 +77,8 @@ def liq_price(value: Decimal | None, mark: Decimal, tick: Decimal) -> str:
     if value is None:
         return DASH
     rounding = ROUND_CEILING if value < mark else ROUND_FLOOR
-    places = decimals_of(tick)
-    return num(value.quantize(Decimal(1).scaleb(-places), rounding=rounding), places)
+    on_tick = (value / tick).to_integral_value(rounding=rounding) * tick
+    return num(on_tick, decimals_of(tick))
 
 
 def clock(seconds: int) -> str:

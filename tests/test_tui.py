@@ -170,6 +170,10 @@ async def test_main_screen_after_liquidation_snapshot():
         await venue.advance(D(5))
         await app.frame()
         await pilot.press("6")
+        for _ in range(3):
+            await pilot.pause()
+        log = app.main.query_one(EventsLog)
+        log.scroll_end(animate=False, immediate=True)
         await pilot.pause()
         assert_snapshot(app, "main_after_liquidation")
 

@@ -48,7 +48,8 @@ def header_markup(
     now_s = Decimal(clock.now_ms) / 1000
     parts = [
         "[b]perptui[/b]",
-        connection_chip(conn, venue, paper),
+        connection_chip(conn, venue, paper)
+        + (f" [$accent]resumed after {fmt.duration(paused_for_s)}[/]" if paused_for_s >= 1 else ""),
         f"[b]{ms.symbol}[/b]",
         f"{dim}Mark [b]{price(ms.mark)}[/b]  Index {price(ms.index)}{undim}",
         f"{dim}24h [{colour}]{arrow}{fmt.pct(change, 2, sign=True)}[/]{undim}",
@@ -65,8 +66,6 @@ def header_markup(
         parts.append("[b $error]REDUCE-ONLY[/]")
     if clock.adjustable and (clock.speed != 1 or clock.paused):
         parts.append("[$warning]⏸ paused[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
-    if paused_for_s >= 1:
-        parts.append(f"[$accent]market was paused {fmt.duration(paused_for_s)}[/]")
     return " │ ".join(parts)
 
 

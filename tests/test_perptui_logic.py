@@ -1,0 +1,141 @@
+"""perptui's screen-free logic: formatting, the ticket, settings, events, the paper venue."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+
+from exchange_local import InsufficientMargin
+from perptui import format as fmt
+from perptui.eventtext import describe
+from perptui.settings import load_settings
+from perptui.ticket import TicketError, TicketForm, max_size, preview_lines
+from perptui.venues.base import OrderRequest
+from perptui.venues.local import PAPER_FUNDING, LocalVenue
+from perptui.widgets.book import BookState, book_rows, group_levels
+
+D = Decimal
+
+
+def test_numbers_read_like_a_trading_screen():
+    assert fmt.num(D("12345.675")) == "12,345.68"
+    assert fmt.usd(D("84.25"), sign=True) == "+84.25"
+    assert fmt.usd(D("-0.001"), sign=True) == "0.00"  # no "-0.00"
+    assert fmt.price(D("58456.26"), D("0.5")) == "58,456.3"
+    assert fmt.pct(D("0.0542")) == "5.42%"
+    assert fmt.rate(D("0.0000126")) == "+0.0013%"
+    assert fmt.rate(D("0.0000125")) == "+0.0012%"  # half to even, as MECHANICS rounds
+    assert fmt.compact(D("410000000")) == "410.0M"
+    assert fmt.clock(2467) == "41:07" and fmt.clock(3725) == "1:02:05"
+    assert fmt.decimals_of(D("0.0001")) == 4 and fmt.decimals_of(D("1")) == 0
+
+
+def test_a_liquidation_price_is_rounded_toward_the_mark():
+    # a long's liquidation price is below the mark: rounding up warns earlier
+    assert fmt.liq_price(D("58456.26"), D("100000"), D("0.5")) == "58,456.5"
+    # a short's is above: rounding down
+    assert fmt.liq_price(D("10208.33"), D("3000"), D("0.05")) == "10,208.30"
+
+
+def test_health_words_follow_mechanics_statuses():
+    assert fmt.health_word("ok", False) == "HEALTHY"
+    assert fmt.health_word("ok", True) == "WATCH"
+    assert fmt.health_word("reduce_only", True) == "DANGER"
+    for status in ("liquidating", "backstop", "bankrupt"):
+        assert fmt.health_word(status, True) == "LIQUIDATING"
+
+
+def test_the_ticket_says_which_field_is_wrong():
+    form = TicketForm("BTC-PERP", size="abc", price="100")
+    with pytest.raises(TicketError, match="size 'abc' is not a number"):
+        form.request()
+    form = TicketForm("BTC-PERP", size="0.1", price="")
+    with pytest.raises(TicketError, match="price is empty"):
+        form.request()
+    stop = TicketForm("BTC-PERP", side="sell", type="stop_market", size="0.1", price="90,000")
+    request = stop.request("cid")
+    assert (request.trigger_price, request.reduce_only, request.price) == (D(90000), True, None)
+
+
+def test_grouping_never_shows_a_better_price_than_exists():
+    bids = [(D("100.4"), D(1)), (D("100.1"), D(2)), (D("99.9"), D(3))]
+    assert group_levels(bids, D(1), True) == [(D(100), D(3)), (D(99), D(3))]
+    asks = [(D("100.1"), D(1)), (D("100.9"), D(2))]
+    assert group_levels(asks, D(1), False) == [(D(101), D(3))]
+
+
+def test_the_book_marks_own_orders_and_a_liquidation_price_in_range():
+    state = BookState("BTC-PERP", D("0.5"), D("0.001"), bids=[(D(99), D(1)), (D(98), D(1))],
+                      asks=[(D(101), D(1))], own_prices=frozenset({D(98)}),
+                      liq_prices=(D("98.5"),))  # fmt: skip
+    rows = book_rows(state, 5, 1)
+    kinds = [r[0] for r in rows]
+    assert kinds == ["ask", "mid", "bid", "liq", "bid"]
+    assert rows[4][1].startswith("•") and not rows[2][1].startswith("•")
+
+
+async def test_preview_lines_say_why_an_order_would_be_refused():
+    venue = LocalVenue(clock="manual")
+    await venue.start()
+    await venue.advance(D(3))
+    preview = await venue.preview_order(OrderRequest("BTC-PERP", "buy", D(100), "market"))
+    ms = venue._exchange().market("BTC-PERP")
+    lines = preview_lines(preview, ms)
+    assert any(style == "danger" and "would be refused" in text for style, text in lines)
+    with pytest.raises(InsufficientMargin):
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D(100), "market"))
+    health = venue._exchange().health(venue.account)
+    top = max_size(health, ms, D(20), None)
+    assert top > 0 and top * ms.mark <= health.free_collateral * 20
+    await venue.stop()
+
+
+async def test_the_paper_account_is_funded_and_still_there_tomorrow(tmp_path):
+    db = tmp_path / "paper.sqlite"
+    venue = LocalVenue(db, clock="manual")
+    await venue.start()
+    balances = venue._exchange().balances(venue.account)
+    assert {a: balances[a] for a, _ in PAPER_FUNDING} == dict(PAPER_FUNDING)
+    await venue.advance(D(5))
+    result = await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.1"), "market"))
+    assert result.filled == D("0.1")
+    now_ms = venue._exchange().now_ms
+    await venue.stop()
+    pause_file = db.with_suffix(".sqlite.perptui.json")
+    pause_file.write_text(json.dumps({"closed_at": time.time() - 3600}))  # closed an hour ago
+    again = LocalVenue(db, clock="manual")
+    await again.start()
+    ex = again._exchange()
+    assert [p.size for p in ex.positions(again.account)] == [D("0.1")]
+    assert ex.now_ms == now_ms  # the market was paused, not run, while closed
+    assert 3590 < again.paused_for_s < 3700
+    assert ex.living_market_running
+    await again.stop()
+
+
+def test_settings_are_written_with_defaults_and_bad_ones_are_reported(tmp_path):
+    path = tmp_path / "settings.toml"
+    settings = load_settings(path)
+    assert path.exists() and settings.confirm_orders and settings.theme == "perptui-dark"
+    path.write_text('confirm_orders = "often"\ntheme = "perptui-cb"\n[keymap]\n"order.buy" = "B"\n')
+    settings = load_settings(path)
+    assert settings.theme == "perptui-cb" and settings.keymap == {"order.buy": "B"}
+    assert settings.confirm_orders and "confirm_orders must be true or false" in settings.problem
+    path.write_text("theme = [")
+    assert "using the defaults" in load_settings(path).problem
+
+
+async def test_events_name_every_stage_and_mark_our_own():
+    from exchange_local.events import LiquidationEvent
+
+    event = LiquidationEvent(1000, "paper", "BTC-PERP", "backstop", D(1), D("94333.5"), D(100),
+                             D(0), D(300), D(0), ("blp-1",), D(1000), D("1033.33"))  # fmt: skip
+    line = describe(event, "paper")
+    assert line is not None and line.mine and line.kind == "liquidation"
+    assert "YOU: stage 3: backstop takeover" in line.text and "with blp-1" in line.text
+    assert "fund USD 1,000.00 → 1,033.33" in line.text
+    other = describe(event, "someone-else")
+    assert other is not None and not other.mine and other.text.startswith("paper:")
