@@ -47,6 +47,8 @@ def test_admin_offline_creates_lists_and_revokes(
     assert main(["admin", "create-account", "alice", "--db", db]) == 1  # already exists
     assert "already exists" in capsys.readouterr().err
     assert main(["admin", "create-account", "bob", "--deposit", "USD=-5", "--db", db]) == 2
+    assert main(["admin", "create-account", "bob", "--deposit", "USD=0.0000001", "--db", db]) == 1
+    assert "more decimals" in capsys.readouterr().err
     assert main(["admin", "create-key", "proj", "--scope", "read", "--db", db]) == 0
     assert main(["admin", "create-key", "t", "--scope", "trade", "--db", db]) == 2
     capsys.readouterr()

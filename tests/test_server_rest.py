@@ -316,6 +316,12 @@ async def test_admin_endpoints() -> None:
         assert amounts == {"USD": 10000, "BTC": D("0.5")}
         r = await http.post("/api/v1/admin/accounts", headers=adm, json={"name": "carol"})
         assert r.status_code == 409 and r.json()["code"] == "DUPLICATE_ACCOUNT"
+        for deposits in ({"USD": "0.0000001"}, {"SOL": "1"}, {"XYZ": "1"}, {"USD": "0"}):
+            r = await http.post(
+                "/api/v1/admin/accounts", headers=adm, json={"name": "dave", "deposits": deposits}
+            )
+            assert r.status_code == 400, r.text
+        assert "dave" not in c.ex.accounts()
         r = await http.post(
             "/api/v1/admin/accounts/carol/deposit",
             headers=adm,

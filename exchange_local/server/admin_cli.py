@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
 def _create_offline(args: argparse.Namespace) -> int:
     from exchange_local.errors import ExchangeError
     from exchange_local.server.keys import KeyStore, keys_path
-    from exchange_local.server.market import open_exchange
+    from exchange_local.server.market import deposit_refusal, open_exchange
     from exchange_local.server.serve import StoreLocked, store_lock
 
     deposits = _deposits(args.deposit)
@@ -140,14 +140,10 @@ def _create_offline(args: argparse.Namespace) -> int:
         with store_lock(args.db):
             ex = open_exchange(args.db)
             try:
-                for asset in deposits:  # refuse before anything is stored
-                    spec = next((a for a in ex.config.assets if a.symbol == asset), None)
-                    if spec is None or not spec.collateral:
-                        print(
-                            f"exchange-local admin: error: {asset} is not a collateral asset",
-                            file=sys.stderr,
-                        )
-                        return 1
+                refusal = deposit_refusal(ex, deposits)  # before anything is stored
+                if refusal is not None:
+                    print(f"exchange-local admin: error: {refusal}", file=sys.stderr)
+                    return 1
                 ex.create_account(args.name)
                 for asset, amount in deposits.items():
                     ex.deposit(args.name, asset, amount)

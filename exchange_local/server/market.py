@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from decimal import Decimal
 from typing import Any
 
 from exchange_local.bots import BotSet, paper_config
 from exchange_local.config import ExchangeConfig
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
+from exchange_local.money import decimals_of
 
 SCENARIOS = ("calm", "none")
 
@@ -32,6 +34,20 @@ def open_exchange(db: str | None, seed: int = 1) -> Any:
         return Exchange(new_config(seed))
     fresh = not (os.path.exists(db) and os.path.getsize(db) > 0)  # as Store decides
     return Exchange(new_config(seed) if fresh else None, store=db)
+
+
+def deposit_refusal(ex: Any, deposits: dict[str, Decimal]) -> str | None:
+    """Why these opening deposits would be refused (checked before an account is created, so
+    a refusal leaves nothing behind), or None."""
+    for asset, amount in deposits.items():
+        spec = next((a for a in ex.config.assets if a.symbol == asset), None)
+        if spec is None or not spec.collateral:
+            return f"{asset} is not a collateral asset here"
+        if amount <= 0:
+            return f"the deposit of {asset} must be positive, got {amount}"
+        if decimals_of(amount) > spec.decimals:
+            return f"{amount} {asset} has more decimals than {asset} allows ({spec.decimals})"
+    return None
 
 
 def living_market_running(ex: Any) -> bool:

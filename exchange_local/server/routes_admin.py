@@ -17,6 +17,7 @@ from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, admin_key, context
 from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
+from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
 from exchange_local.server.schemas import (
     NAME,
@@ -57,12 +58,9 @@ async def create_account(request: Request, body: CreateAccountBody, key: Admin) 
         deposits["USD"] = deposits.get("USD", Decimal(0)) + body.initialBalance
 
     def create() -> str:
-        for asset, amount in deposits.items():  # refuse a bad deposit before anything is stored
-            spec = next((a for a in ctx.ex.config.assets if a.symbol == asset), None)
-            if spec is None or not spec.collateral:
-                raise ApiError(404, "UNKNOWN_ASSET", f"{asset} is not a collateral asset here")
-            if amount <= 0:
-                raise ApiError(400, "INVALID_REQUEST", f"deposit of {asset} must be positive")
+        refusal = deposit_refusal(ctx.ex, deposits)  # before anything is stored
+        if refusal is not None:
+            raise ApiError(400, "INVALID_REQUEST", refusal)
         account = ctx.ex.create_account(body.name)
         for asset, amount in deposits.items():
             ctx.ex.deposit(account, asset, amount)
