@@ -245,3 +245,23 @@ async def test_slow_consumer_is_dropped_without_growing() -> None:
     assert fast.queue.qsize() == 10 and not fast.dropped.is_set()
     assert hub.subs[("book", "BTC-PERP")] == {fast} and hub.slow_dropped == 1
     hub.close()
+
+
+async def test_a_revoked_key_is_disconnected(
+    served: tuple[Class, Live], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, live = served
+    monkeypatch.setattr(ws_module, "REVOCATION_CHECK_SECONDS", 0.1)
+    async with connect(live.ws_url) as ws, httpx.AsyncClient(base_url=live.base_url) as http:
+        await ws.send(json.dumps({"op": "auth", "id": 1, "apiKey": c.key["alice-read"]}))
+        await ws.send(json.dumps({"op": "subscribe", "id": 2, "channel": "account"}))
+        await until(ws, lambda m: m.get("type") == "snapshot")
+        keys = (await http.get("/api/v1/admin/keys", headers=c.auth("admin"))).json()["keys"]
+        key_id = next(k["keyId"] for k in keys if k["name"] == "alice-read")
+        r = await http.delete(f"/api/v1/admin/keys/{key_id}", headers=c.auth("admin"))
+        assert r.status_code == 200
+        msg = await until(ws, lambda m: m.get("type") == "error")
+        assert msg["code"] == "UNAUTHENTICATED"
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008

@@ -30,14 +30,18 @@ MAX_MESSAGE = 4096  # characters of one client message
 MAX_SUBSCRIPTIONS = 64
 IDLE_SECONDS = 10.0  # a connection with no auth and no subscription is closed after this
 SNAPSHOT_DEPTH = 500  # book snapshots carry this many levels, so deltas beyond `depth` apply
+REVOCATION_CHECK_SECONDS = 2.0
 CHANNELS = ("book", "trades", "ticker", "candles", "account", "events")
 
 
 class Session:
-    def __init__(self, ctx: ServerContext, box: Outbox, key: ApiKey | None) -> None:
+    def __init__(
+        self, ctx: ServerContext, box: Outbox, key: ApiKey | None, secret: str | None = None
+    ) -> None:
         self.ctx = ctx
         self.box = box
         self.key = key
+        self.secret = secret  # to notice a revocation while connected
         self.streams: set[StreamKey] = set()
 
     def send(self, message: dict[str, Any]) -> None:
@@ -87,7 +91,9 @@ class Session:
         if not isinstance(secret, str):
             raise ApiError(400, "BAD_REQUEST", "auth needs an apiKey string")
         key = authenticate(self.ctx.keys, f"Bearer {secret}")
-        self.key = key
+        if self.key is not None and key is not None and key.account != self.key.account:
+            self.drop_private()
+        self.key, self.secret = key, secret
         self.send(
             {"type": "ack", "id": req_id, "op": "auth", "accountId": key.account if key else None}
         )
@@ -165,6 +171,12 @@ class Session:
             base["symbol"] = key[1]
         return {**base, "seq": hub.seq[key], "data": data}
 
+    def drop_private(self) -> None:
+        """Leave every account stream (a new key, or the key was revoked)."""
+        for key in [k for k in self.streams if k[0] == "account"]:
+            self.ctx.runtime.hub.remove(key, self.box)
+            self.streams.discard(key)
+
     def unsubscribe(self, msg: dict[str, Any], req_id: Any) -> None:
         key = self._stream(msg)
         self.ctx.runtime.hub.remove(key, self.box)
@@ -193,6 +205,17 @@ async def _reader(ws: WebSocket, session: Session) -> None:
         await session.handle(text)
 
 
+async def _revocation_watch(session: Session) -> None:
+    """Ends the connection once its key is revoked (the key store's cache: within 2 s)."""
+    while True:
+        await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+        if session.secret is not None and session.ctx.keys.lookup(session.secret) is None:
+            session.drop_private()
+            session.error(None, "UNAUTHENTICATED", "the API key was revoked; closing")
+            await asyncio.sleep(0.05)
+            return
+
+
 @router.websocket("/ws")
 async def websocket(ws: WebSocket) -> None:
     ctx: ServerContext = ws.app.state.ctx
@@ -206,20 +229,24 @@ async def websocket(ws: WebSocket) -> None:
             return
     await ws.accept()
     box = Outbox()
-    session = Session(ctx, box, key)
+    session = Session(ctx, box, key, bearer(header) if key is not None else None)
     writer = asyncio.create_task(_writer(ws, box))
     reader = asyncio.create_task(_reader(ws, session))
     dropped = asyncio.create_task(box.dropped.wait())
+    revoked = asyncio.create_task(_revocation_watch(session))
+    tasks = (writer, reader, dropped, revoked)
     try:
-        done, _ = await asyncio.wait({writer, reader, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         ctx.runtime.hub.drop(box)
-        for task in (writer, reader, dropped):
+        for task in tasks:
             task.cancel()
-        for task in (writer, reader, dropped):
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
     code, reason = (1013, "slow consumer") if dropped in done else (1000, "bye")
-    if dropped in done or reader in done:
+    if revoked in done:
+        code, reason = 1008, "API key revoked"
+    if dropped in done or reader in done or revoked in done:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=code, reason=reason), 2)
