@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from exchange_local import errors
@@ -200,5 +201,51 @@ async def test_server_restart_reconnects_and_resyncs() -> None:
             assert venue._books["BTC-PERP"].snapshot("BTC-PERP", 40) == c.ex.book("BTC-PERP", 40)
             result = await venue.place_order(OrderRequest("BTC-PERP", "buy", D(1), type="market"))
             assert result.avg_price == D(100_050)
+    finally:
+        await venue.stop()
+
+
+class LoseFirstOrderAnswer(httpx.AsyncHTTPTransport):
+    """Delivers the first POST /orders to the server, then acts as if the answer was lost."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/orders") and not self.lost:
+            self.lost += 1
+            await response.aclose()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+async def test_a_lost_answer_is_looked_up_not_repeated(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    transport = LoseFirstOrderAnswer()
+    assert venue._http is not None
+    await venue._http.aclose()
+    venue._http = httpx.AsyncClient(
+        base_url=f"{live.base_url}/api/v1",
+        transport=transport,
+        headers={"Authorization": f"Bearer {c.key['alice']}"},
+    )
+    try:
+        result = await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.3"), price=D(96_000)))
+        assert transport.lost == 1
+        assert [o.order_id for o in c.ex.open_orders("alice")] == [result.order_id]
+    finally:
+        await venue.stop()
+
+
+async def test_a_quiet_stream_turns_stale(served: tuple[Class, Live]) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"], stale_seconds=0.2, ping_seconds=60)
+    try:
+        await wait_for(lambda: venue.connection().state == "live")
+        await wait_for(lambda: venue.connection().state == "stale", timeout=3)
+        assert venue.connection().age_s >= 0.2
     finally:
         await venue.stop()
