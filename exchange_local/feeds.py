@@ -224,6 +224,18 @@ class RandomWalkFeed:
             assets=known,
         )
 
+    def shock(self, asset: str, fraction: Decimal) -> Decimal:
+        """Move one asset's walk by `fraction` at once (-0.1: a 10 % fall) and go on from
+        there, so a teacher's "price shock" is not undone by the next step. Returns the price."""
+        spec = next((a for a in self.params.assets if a.symbol == asset), None)
+        if spec is None:
+            raise FeedError(f"the walk does not move {asset!r}")
+        if fraction <= -1:
+            raise FeedError(f"a shock of {fraction} would take {asset} to zero or below")
+        self._log[asset] += math.log1p(float(fraction))  # the walk is float inside (feeds only)
+        self.prices[asset] = _on_tick(math.exp(self._log[asset]), spec.tick)
+        return self.prices[asset]
+
     def step(self, t_ms: int) -> dict[str, Decimal]:
         """Advance the process to `t_ms` and return every asset's price on its tick."""
         if t_ms < self.last_ms:

@@ -19,6 +19,7 @@ an `advance` replayed after it runs the same bots, so replay reproduces their ac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -27,6 +28,7 @@ from exchange_local.clock import ORDER_BOTS
 from exchange_local.durable import Durable
 from exchange_local.errors import InvalidRequest
 from exchange_local.feeds import ORDER_INDEX, RandomWalkFeed, WalkParams
+from exchange_local.money import to_decimal
 
 FEED_JOB = "index feed"  # feeds.attach's job name: index first (MECHANICS section 6's order)
 FEED_PERIOD_MS = 1000
@@ -103,6 +105,23 @@ class LivingMarkets(Durable):
         self._living.bots.start(self)
         self._add_living_jobs()
         return True
+
+    def shock_index(self, asset: str, fraction: Any) -> Decimal:
+        """Move an underlying's index by `fraction` at once (-0.1 = a 10 % fall), for teaching
+        and for stress-testing a paper account. With the living market running, its walk goes
+        on from the new price (the next second does not undo the shock). Returns the index."""
+        value = to_decimal(fraction, "fraction")
+        if not -1 < value <= 10:
+            raise InvalidRequest(f"fraction must be above -1 and at most 10, got {value}")
+        if isinstance(asset, str) and asset in self._markets:
+            asset = self._markets[asset].spec.underlying
+        spec = self._asset(asset)
+        if self._living is not None and spec.symbol in self._living.feed.prices:
+            price = self._living.feed.shock(spec.symbol, value)
+        else:
+            price = self.prices[spec.symbol] * (1 + value)
+        self.set_index_price(spec.symbol, price)
+        return self.prices[spec.symbol]
 
     def _add_living_jobs(self) -> None:
         add = self.scheduler.add_job

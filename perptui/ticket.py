@@ -83,7 +83,9 @@ def max_size(
     return (raw / ms.lot).to_integral_value(rounding=ROUND_FLOOR) * ms.lot
 
 
-def preview_lines(preview: OrderPreview, ms: MarketState) -> list[tuple[str, str]]:
+def preview_lines(
+    preview: OrderPreview, ms: MarketState, narrow: bool = False
+) -> list[tuple[str, str]]:
     """(style, text) lines: est. fill, fee, margin before -> after, liq before -> after, warnings.
 
     Style is "" or one of warn/danger for the widget to colour; the words carry the meaning.
@@ -92,16 +94,26 @@ def preview_lines(preview: OrderPreview, ms: MarketState) -> list[tuple[str, str
     tick = ms.tick
     fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
     value = p.size * (p.est_fill_price or ms.mark)
-    lines = [
-        ("", f"Value {fmt.usd(value)}  Est. fill {fill}  Fee ~{fmt.usd(p.fee)}"),
-        ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
-             f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
-        ("", f"Est. liq {fmt.liq_price(p.liquidation_price_before, ms.mark, tick)} → "
-             f"{fmt.liq_price(p.liquidation_price_after, ms.mark, tick)}   "
-             f"bkr → {fmt.price(p.bankruptcy_price_after, tick)}"),
-        ("", f"Margin frac {fmt.pct(p.margin_fraction_before)} → {fmt.pct(p.margin_fraction_after)}"
-             f"   Position {p.position_before} → {p.position_after}"),
-    ]  # fmt: skip
+    liq_before = fmt.liq_price(p.liquidation_price_before, ms.mark, tick)
+    liq_after = fmt.liq_price(p.liquidation_price_after, ms.mark, tick)
+    if narrow:  # the 80-column ticket: the same facts, "after" values only where tight
+        lines = [
+            ("", f"Est. fill {fill} · fee {fmt.usd(p.fee)}"),
+            ("", f"IMR → {fmt.usd(p.imr_after)} · free → {fmt.usd(p.free_collateral_after)}"),
+            ("", f"Est. liq {liq_before} → {liq_after}"),
+            ("", f"MF → {fmt.pct(p.margin_fraction_after)} · pos → {p.position_after}"),
+        ]
+    else:
+        lines = [
+            ("", f"Value {fmt.usd(value)}  Est. fill {fill}  Fee ~{fmt.usd(p.fee)}"),
+            ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
+                 f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
+            ("", f"Est. liq {liq_before} → {liq_after}   "
+                 f"bkr → {fmt.price(p.bankruptcy_price_after, tick)}"),
+            ("", f"Margin frac {fmt.pct(p.margin_fraction_before)} → "
+                 f"{fmt.pct(p.margin_fraction_after)}   "
+                 f"Position {p.position_before} → {p.position_after}"),
+        ]  # fmt: skip
     if p.would_reject:
         hint = f" (max ≈ {p.max_size})" if p.max_size is not None else ""
         lines.append(("danger", f"✗ would be refused: {p.would_reject}{hint}"))

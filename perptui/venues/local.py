@@ -301,7 +301,4 @@ class LocalVenue(Venue):
 
     async def shock(self, asset: str, fraction: Decimal) -> None:
         """Move an underlying's index by `fraction` (-0.1 = a 10 % fall) at once."""
-        ex = self._exchange()
-        symbol = f"{asset}-PERP"
-        index = ex.market(symbol).index
-        ex.set_index_price(asset, index * (1 + fraction))
+        self._exchange().shock_index(asset, fraction)

@@ -65,8 +65,9 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
     lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
     if narrow:
-        return (f"{status_markup(h)} Eq {fmt.usd(h.equity)} · use {fmt.pct(h.margin_usage, 1)}"
-                f" · Lev {lev} · liq {near_text}")  # fmt: skip
+        short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
+        return (f"{status_markup(h)} Eq {fmt.num(h.equity, 0)} · use {fmt.pct(h.margin_usage, 1)}"
+                f" · {short_lev} · liq {near_text}")  # fmt: skip
 
     def pnl(v: Decimal) -> str:
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"

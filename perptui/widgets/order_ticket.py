@@ -129,7 +129,7 @@ class OrderTicket(Vertical):
             self._shown_lines = None
             widget.update(Content.from_markup("[$warning]$msg[/]", msg=error or ""))
             return
-        lines = preview_lines(preview, self.market_state)
+        lines = preview_lines(preview, self.market_state, narrow=self.size.width < 60)
         if lines == getattr(self, "_shown_lines", None):
             return
         self._shown_lines = lines
