@@ -66,6 +66,7 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
     if narrow:
         short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
+        near_text = near_text.removesuffix("-PERP")
         return (f"{status_markup(h)} Eq {fmt.num(h.equity, 0)} · use {fmt.pct(h.margin_usage, 1)}"
                 f" · {short_lev} · liq {near_text}")  # fmt: skip
 
