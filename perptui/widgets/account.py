@@ -64,11 +64,12 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     near = nearest_liquidation(h)
     near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
     lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
-    if narrow:
+    if narrow:  # one line of the 80-column layout: the word, equity, usage, leverage, nearest
+        word = fmt.health_word(h.status, h.warning)
         short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
-        near_text = near_text.removesuffix("-PERP")
-        return (f"{status_markup(h)} Eq {fmt.num(h.equity, 0)} · use {fmt.pct(h.margin_usage, 1)}"
-                f" · {short_lev} · liq {near_text}")  # fmt: skip
+        distance = fmt.pct(near[1], 1) if near else fmt.DASH
+        return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} · "
+                f"use {fmt.pct(h.margin_usage, 1)} · {short_lev} · liq {distance}")  # fmt: skip
 
     def pnl(v: Decimal) -> str:
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
