@@ -68,8 +68,8 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
         word = fmt.health_word(h.status, h.warning)
         short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
         distance = fmt.pct(near[1], 1) if near else fmt.DASH
-        return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} · "
-                f"use {fmt.pct(h.margin_usage, 1)} · {short_lev} · liq {distance}")  # fmt: skip
+        return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} "
+                f"use {fmt.pct(h.margin_usage, 1)} {short_lev} liq {distance}")  # fmt: skip
 
     def pnl(v: Decimal) -> str:
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
