@@ -51,7 +51,16 @@ def _by_client_id(ctx: ServerContext, account: str, client_order_id: str) -> int
     )
 
 
-@router.post("/orders", status_code=201)
+@router.post(
+    "/orders",
+    status_code=201,
+    responses={
+        200: {
+            "description": "A replay: this clientOrderId with this body was placed "
+            "before; the original response, header Idempotent-Replayed: true"
+        }
+    },
+)
 async def place_order(
     request: Request, response: Response, body: OrderBody, key: Trade
 ) -> dict[str, Any]:
