@@ -159,6 +159,8 @@ class RemoteVenue(Venue):
         self.account = me.get("accountId") or ""
         self.scopes = frozenset(me.get("scopes", ()))
         self.can_trade = "trade" in self.scopes or "admin" in self.scopes
+        if not self.can_trade:
+            self.read_only_reason = f"{self.name}: this key can only watch (scope read)"
         markets = await self._get("/markets")
         self._markets = [m["symbol"] for m in markets["markets"]]
         self._want = {("events",)}
