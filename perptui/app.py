@@ -7,6 +7,7 @@ the last frame, so the screen never falls behind the market (shared/TUI.md).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from decimal import Decimal
@@ -27,7 +28,7 @@ from perptui.screens.modals import ConfirmScreen, ValueScreen
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
-from perptui.venues.base import TradingDisabled, Venue, VenueSnapshot
+from perptui.venues.base import Connection, TradingDisabled, Venue, VenueSnapshot
 from perptui.widgets.book import OrderBookView
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.history import (
@@ -157,7 +158,9 @@ class PerpApp(App[None]):
             snap = await self.venue.snapshot(self.market, chart.interval)
         except Exception as problem:  # a venue hiccup must not take the terminal down
             self._venue_problem(problem)
+            self._show_stale()
             return
+        self._last_ok = time.monotonic()
         self.snapshot = snap
         fills = await self.venue.fills(500) if self.frames % HISTORY_EVERY_FRAMES == 0 else None
         if fills is not None:
@@ -186,6 +189,15 @@ class PerpApp(App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    def _show_stale(self) -> None:
+        """The last frame again, marked STALE with its age: old numbers must never look live."""
+        if self.snapshot is None:
+            return
+        age = time.monotonic() - getattr(self, "_last_ok", time.monotonic())
+        stale = dataclasses.replace(self.snapshot, connection=Connection("stale", age_s=age))
+        self.main.show(stale, self.venue.name, self.venue.paper, self.venue.paused_for_s,
+                       getattr(self, "_own_trade_ids", set()))  # fmt: skip
 
     def _venue_problem(self, problem: Exception) -> None:
         """Say what went wrong once per kind of problem, not ten times a second."""

@@ -222,3 +222,23 @@ async def test_stress_screen_snapshot():
         await pilot.pause()
         await pilot.pause()
         assert_snapshot(app, "stress")
+
+
+async def test_a_venue_that_stops_answering_is_shown_stale_not_live():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await app.frame()
+        header = app.main.query_one("#header")
+        assert "● live" in text_of(header)
+
+        async def gone(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise ConnectionError("server went away")
+
+        venue.snapshot = gone  # type: ignore[method-assign]
+        await app.frame()
+        await pilot.pause()
+        assert "STALE" in text_of(header) and "● live" not in text_of(header)
+        mark = str(app.main.query_one(PositionsTable).get_cell("BTC-PERP", "Mark"))
+        assert mark.endswith("?")

@@ -141,7 +141,8 @@ class MainScreen(Screen[None]):
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
                                                    ms.mark, lines, snap.index_candles))  # fmt: skip
         update_static(self.query_one("#funding", Static), escape(funding_line(snap)))
-        self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders)
+        stale = snap.connection.state == "stale"
+        self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders, stale)
         self.query_one(OrderTicket).set_market(
             ms, h, snap.leverage.get(snap.market, ms.max_leverage)
         )

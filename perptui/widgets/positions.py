@@ -67,6 +67,7 @@ def position_cells(
     orders: list[OrderInfo],
     narrow: bool = False,
     colours: Colours = PLAIN,
+    stale: bool = False,
 ) -> list[str | Text]:
     side = "LONG" if p.size > 0 else "SHORT"
     liq = liq_text(p, ms.tick)
@@ -91,6 +92,11 @@ def position_cells(
         "ADL": adl_text(p.adl_quintile),
         "TP / SL": tp_sl_text(p.market, orders, ms.tick),
     }
+    if stale:  # numbers from a feed that went quiet: marked, never passed off as live
+        for name in ("Mark", "Liq", "Dist", "uPnL", "Unsettled"):
+            cell = cells[name]
+            cells[name] = Text(f"{cell.plain if isinstance(cell, Text) else cell} ?",
+                               style="dim strike", justify="right")  # fmt: skip
     return [cells[c] for c in (NARROW_COLUMNS if narrow else COLUMNS)]
 
 
@@ -126,6 +132,7 @@ class PositionsTable(DataTable[object]):
         positions: list[PositionRisk],
         markets: dict[str, MarketState],
         orders: list[OrderInfo],
+        stale: bool = False,
     ) -> None:
         self._ensure_columns()
         columns = NARROW_COLUMNS if self.narrow else COLUMNS
@@ -136,7 +143,7 @@ class PositionsTable(DataTable[object]):
                 self.remove_row(key)
         changed = False
         for market, p in wanted.items():
-            cells = position_cells(p, markets[market], orders, self.narrow, colours)
+            cells = position_cells(p, markets[market], orders, self.narrow, colours, stale)
             if market in [k.value for k in self.rows]:
                 for column, cell in zip(columns, cells, strict=True):
                     if str(self.get_cell(market, column)) != str(cell):
