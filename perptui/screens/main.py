@@ -35,6 +35,7 @@ from perptui.widgets.tape import TradeTape
 
 TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
 NARROW_WIDTH = 100
+WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 columns
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -61,11 +62,13 @@ class MainScreen(Screen[None]):
     #top { height: 1fr; }
     #left { width: 1fr; border-right: solid $panel-lighten-2; }
     #mid { width: 38; border-right: solid $panel-lighten-2; }
-    #right { width: 64; }
+    #right { width: 64; scrollbar-size-vertical: 1; }
     #funding { height: 1; color: $text-muted; }
-    #bottom { height: 14; }
+    #bottom { height: 30%; min-height: 7; }
     #bottom TabPane { padding: 0; }
     #ledger-filter { height: 1; }
+    MainScreen.-medium #right { width: 54; }
+    MainScreen.-medium #mid { width: 36; }
     MainScreen.-narrow #left { display: none; }
     MainScreen.-narrow TradeTape { display: none; }
     MainScreen.-narrow #mid { width: 34; }
@@ -105,6 +108,7 @@ class MainScreen(Screen[None]):
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
+        self.set_class(NARROW_WIDTH <= self.size.width < WIDE_WIDTH, "-medium")
         self.query_one(AccountPanel).narrow = narrow
         self.query_one(PositionsTable).narrow = narrow
 

@@ -71,29 +71,29 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
         return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} "
                 f"use {fmt.pct(h.margin_usage, 1)} {short_lev} liq {distance}")  # fmt: skip
 
-    def pnl(v: Decimal) -> str:
+    def pnl(v: Decimal, width: int) -> str:  # padded as plain text, then coloured
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
-        return f"[{colour}]{fmt.usd(v, sign=True)}[/]"
+        return f"[{colour}]{fmt.usd(v, sign=True):>{width}}[/]"
 
     lines = [
         f"[b]Account[/b] · cross · USD   {status_markup(h)}",
-        f" Equity E_mm {fmt.usd(h.equity):>13}   Init E_im {fmt.usd(h.initial_equity):>12}",
-        f" Unsettled   {pnl(h.unsettled_pnl):>13}   uPnL      {pnl(h.unrealized_pnl):>12}",
-        f" IMR         {fmt.usd(h.imr):>13}   MMR       {fmt.usd(h.mmr):>12}",
-        f" ACMR        {fmt.usd(h.acmr):>13}   Free      {fmt.usd(h.free_collateral):>12}",
+        f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
+        f" Unsettled   {pnl(h.unsettled_pnl, 11)}  uPnL      {pnl(h.unrealized_pnl, 11)}",
+        f" IMR         {fmt.usd(h.imr):>11}  MMR       {fmt.usd(h.mmr):>11}",
+        f" ACMR        {fmt.usd(h.acmr):>11}  Free      {fmt.usd(h.free_collateral):>11}",
         f" Usage {gauge(h)}",
         f"        warn 50% ┊ liq 100% ┃ backstop ║ {fmt.pct(h.mmr / h.acmr, 0) if h.acmr else ''}",
-        f" Margin frac {fmt.pct(h.margin_fraction, 2):>13}   Leverage  {lev:>12}",
-        f" Nearest liq {near_text:>13}",
-        " [b]Collateral[/b]   amount        price  weight        value",
+        f" Margin frac {fmt.pct(h.margin_fraction, 2):>11}  Leverage  {lev:>11}",
+        f" Nearest liq {near_text:>11}",
+        f" [b]Collateral[/b] {'amount':>6} {'price':>11} {'weight':>6} {'value':>11}",
     ]
     for c in h.collateral:
         if c.amount == 0:
             continue
         places = 2 if c.asset in ("USD", "USDC", "EUR") else 4
         lines.append(
-            f"  {c.asset:<5} {fmt.num(c.amount, places):>14} {fmt.num(c.price, 2):>12}"
-            f" {fmt.num(c.weight, 3):>7} {fmt.usd(c.value):>12}"
+            f"  {c.asset:<5} {fmt.num(c.amount, places):>10} {fmt.num(c.price, 2):>11}"
+            f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
         )
     if any(c.amount < 0 for c in h.collateral):
         lines.append(" [$warn]USD is negative: a loan against your coins (v: convert to repay)[/]")

@@ -122,7 +122,7 @@ class PriceChart(Widget):
                          "chart--order", "chart--index", "chart--axis", "chart--title",
                          "chart--note"}  # fmt: skip
     DEFAULT_CSS = """
-    PriceChart { height: 1fr; min-width: 40; }
+    PriceChart { height: 1fr; min-width: 24; }
     PriceChart > .chart--up { color: $up; }
     PriceChart > .chart--down { color: $down; }
     PriceChart > .chart--liq { color: $liq; text-style: bold; }
