@@ -7,6 +7,7 @@ the last frame, so the screen never falls behind the market (shared/TUI.md).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Iterable
@@ -196,8 +197,9 @@ class PerpApp(App[None]):
             return
         age = time.monotonic() - getattr(self, "_last_ok", time.monotonic())
         stale = dataclasses.replace(self.snapshot, connection=Connection("stale", age_s=age))
-        self.main.show(stale, self.venue.name, self.venue.paper, self.venue.paused_for_s,
-                       getattr(self, "_own_trade_ids", set()))  # fmt: skip
+        with contextlib.suppress(NoMatches):  # the screen may be going away (quitting)
+            self.main.show(stale, self.venue.name, self.venue.paper, self.venue.paused_for_s,
+                           getattr(self, "_own_trade_ids", set()))  # fmt: skip
 
     def _venue_problem(self, problem: Exception) -> None:
         """Say what went wrong once per kind of problem, not ten times a second."""

@@ -7,11 +7,13 @@ must still be there tomorrow; `--memory` is for a throwaway session, `--db` for 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from perptui.settings import data_dir, load_settings
+from perptui.settings import Settings, data_dir, load_settings
+from perptui.venues.base import Venue
 
 
 def _speed(text: str) -> Decimal:
@@ -29,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="perptui",
         description="Terminal trading client for perpetual futures. With no arguments it opens "
         "a live local paper market with a funded paper account.",
+        epilog="Also: perptui demo NAME (a teaching scenario; perptui demo --list) and "
+        "perptui connect [URL] (a server, with the connect screen).",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--memory", action="store_true", help="keep the paper market in memory only")
@@ -38,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--connect", metavar="URL", help="an exchange-local server, e.g. http://127.0.0.1:8700"
     )
-    parser.add_argument("--key", help="API key for --connect")
+    parser.add_argument("--key", help=f"API key for --connect (or ${KEY_ENV}, or --key-file)")
+    parser.add_argument("--key-file", type=Path, help="a file holding the API key")
+    wall = "the read-only wall view: mark, insurance fund, events, leaderboard"
+    parser.add_argument("--projector", action="store_true", help=wall)
     parser.add_argument(
         "--reset", action="store_true", help="start the paper market afresh (asks first)"
     )
@@ -49,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=1, help="seed of a new paper market")
     parser.add_argument("--market", default="BTC-PERP", help="market to show first")
     return parser
+
+
+KEY_ENV = "PERPTUI_KEY"
+
+
+def read_key(args: argparse.Namespace) -> str | None:
+    """The API key from --key, --key-file or $PERPTUI_KEY, so it need not be typed on a
+    command line (where shell history and `ps` would keep it)."""
+    if args.key:
+        return str(args.key)
+    if args.key_file:
+        try:
+            return args.key_file.read_text().strip() or None
+        except OSError as problem:
+            raise SystemExit(f"perptui: cannot read the key file: {problem}") from None
+    return os.environ.get(KEY_ENV) or None
 
 
 def default_db() -> Path:
@@ -79,29 +102,53 @@ def main(argv: list[str] | None = None) -> int:
         from perptui.demo import main as demo_main
 
         return demo_main(args_list[1:])
+    connect_screen = args_list[:1] == ["connect"]
+    if connect_screen:
+        args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
     args = build_parser().parse_args(args_list)
     settings = load_settings()
-    from perptui.app import PerpApp
-
-    if args.connect:
-        if not args.key:
-            print("perptui: --connect needs --key (ask your teacher for one)", file=sys.stderr)
-            return 2
-        try:
-            from perptui.venues.remote import RemoteVenue
-        except ImportError:
-            print("perptui: the remote venue is not available in this build", file=sys.stderr)
-            return 2
-        venue = RemoteVenue(args.connect, args.key)
+    if connect_screen or args.connect:
+        venue = _remote_venue(args, settings, ask=connect_screen)
+        if venue is None:
+            return 1
     else:
         from perptui.venues.local import LocalVenue
 
         db = None if args.memory else (args.db or default_db())
         if args.reset and db is not None and not reset_store(db, args.yes):
             return 1
-        venue = LocalVenue(db, speed=args.speed, seed=args.seed)  # type: ignore[assignment]
-    PerpApp(venue, settings, market=args.market).run()
+        venue = LocalVenue(db, speed=args.speed, seed=args.seed)
+    if args.projector:
+        from perptui.projector import ProjectorApp
+
+        ProjectorApp(venue, settings, market=args.market).run()
+    else:
+        from perptui.app import PerpApp
+
+        PerpApp(venue, settings, market=args.market).run()
     return 0
+
+
+def _remote_venue(args: argparse.Namespace, settings: Settings, ask: bool) -> Venue | None:
+    """A RemoteVenue for --connect; the connect screen asks for what is missing."""
+    from perptui.settings import remember_server
+    from perptui.venues.remote import RemoteVenue
+
+    url, key = args.connect, read_key(args)
+    if ask or not url or not key:
+        from perptui.screens.connect import ConnectApp
+
+        choice = ConnectApp(settings, url or "", key or "").run()
+        if choice is None:
+            return None
+        url, key = choice.url, choice.key
+    try:
+        venue = RemoteVenue(url, key)
+    except ValueError as problem:
+        print(f"perptui: {problem}", file=sys.stderr)
+        return None
+    remember_server(settings, venue.base_url)
+    return venue
 
 
 if __name__ == "__main__":

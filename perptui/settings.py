@@ -21,6 +21,9 @@ confirm_orders = true
 # perptui-dark, perptui-light, perptui-cb (colour-blind safe: blue/orange), or any Textual theme.
 theme = "perptui-dark"
 
+# Servers you connected to (perptui connect), newest first; keys are never stored here.
+recent_servers = []
+
 # Remap keys by binding id (see the help screen, F1, for every id), e.g.
 # [keymap]
 # "order.buy" = "B"
@@ -43,6 +46,7 @@ class Settings:
     confirm_orders: bool = True
     theme: str = "perptui-dark"
     keymap: dict[str, str] = field(default_factory=dict)
+    recent_servers: list[str] = field(default_factory=list)
     problem: str | None = None  # why the file could not be read, shown once at start
     path: Path | None = None
 
@@ -78,6 +82,43 @@ def load_settings(path: Path | None = None, create: bool = True) -> Settings:
         settings.keymap = {str(k): v for k, v in keymap.items()}
     else:
         problems.append("keymap must map binding ids to key strings")
+    servers = data.get("recent_servers", [])
+    if isinstance(servers, list) and all(isinstance(v, str) for v in servers):
+        settings.recent_servers = list(servers)
+    else:
+        problems.append("recent_servers must be a list of URLs")
     if problems:
         settings.problem = f"{path}: " + "; ".join(problems)
     return settings
+
+
+RECENT_KEPT = 8
+
+
+def remember_server(settings: Settings, url: str) -> None:
+    """Put `url` first in recent_servers and rewrite that one line of the file, leaving the
+    user's comments and keymap as they are (top-level keys go before the first table)."""
+    servers = [url] + [s for s in settings.recent_servers if s != url]
+    settings.recent_servers = servers[:RECENT_KEPT]
+    path = settings.path
+    if path is None:
+        return
+    line = "recent_servers = [" + ", ".join(_toml_string(s) for s in settings.recent_servers) + "]"
+    try:
+        lines = path.read_text().splitlines() if path.exists() else DEFAULT_TEXT.splitlines()
+        for i, text in enumerate(lines):
+            if text.strip().startswith("recent_servers"):
+                lines[i] = line
+                break
+        else:
+            first_table = next((i for i, t in enumerate(lines) if t.strip().startswith("[")),
+                               len(lines))  # fmt: skip
+            lines.insert(first_table, line)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(lines) + "\n")
+    except OSError:
+        pass  # remembering is a convenience; connecting must not fail for it
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -81,6 +81,18 @@ class VenueSnapshot:
     index_candles: list[Candle] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class LeaderboardRow:
+    """One account of a class, ranked by PnL (equity minus net USD deposits)."""
+
+    rank: int
+    account: str
+    equity: Decimal
+    pnl: Decimal
+    status: str
+    positions: int
+
+
 class Venue(abc.ABC):
     """A venue as the UI sees it. Commands raise exchange_local.ExchangeError (with the
     exchange's own message) when refused, TradingDisabled on a read-only venue."""
@@ -161,6 +173,10 @@ class Venue(abc.ABC):
 
     @abc.abstractmethod
     async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None: ...
+
+    async def leaderboard(self) -> list[LeaderboardRow]:
+        """The class ranked by PnL, for the projector; a venue without a class has none."""
+        return []
 
     # --- paper-only controls (a remote or real venue raises TradingDisabled) -------------------
     async def set_speed(self, speed: Decimal) -> None:

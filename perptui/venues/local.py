@@ -27,6 +27,7 @@ from exchange_local.orders import Fill, OrderInfo, OrderResult
 from perptui.venues.base import (
     ClockInfo,
     Connection,
+    LeaderboardRow,
     OrderRequest,
     TradingDisabled,
     Venue,
@@ -42,6 +43,7 @@ NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, n
 EVENTS_KEPT = 20_000
 FILLS_KEPT = 5_000
 MS = Decimal("0.001")
+MONEY_IN_OUT = ("DEPOSIT", "WITHDRAW", "CONVERT")  # USD legs that are not trading PnL
 
 
 class LocalVenue(Venue):
@@ -212,6 +214,26 @@ class LocalVenue(Venue):
 
     async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
         return self._exchange().ledger(self.account)[-limit:]
+
+    async def leaderboard(self) -> list[LeaderboardRow]:
+        """The people on this exchange (not the bots or backstop providers), ranked by trading
+        PnL: every USD leg that is not a deposit, withdrawal or conversion (fills, fees,
+        settlement, funding, liquidation), plus PnL not yet settled. Coins held as collateral
+        do not count: their price moves are not trading."""
+        ex = self._exchange()
+        backstops = set(ex.config.backstop_accounts)
+        rows = []
+        for name in ex.accounts():
+            if name.startswith("bot-") or name in backstops:
+                continue
+            h = ex.health(name)
+            usd = [e.amount for e in ex.ledger(name)
+                   if e.asset == "USD" and e.type not in MONEY_IN_OUT]  # fmt: skip
+            traded = sum(usd, Decimal(0))
+            rows.append((traded + h.unsettled_pnl, name, h))
+        rows.sort(key=lambda r: (-r[0], r[1]))
+        return [LeaderboardRow(i + 1, name, h.equity, pnl, h.status, len(h.positions))
+                for i, (pnl, name, h) in enumerate(rows)]  # fmt: skip
 
     # --- what-if --------------------------------------------------------------------------------
     async def preview_order(self, request: OrderRequest) -> OrderPreview:

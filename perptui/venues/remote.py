@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import random
 import secrets
@@ -55,6 +56,7 @@ from exchange_local.server.wire import ORDER_TYPES, TIFS
 from perptui.venues.base import (
     ClockInfo,
     Connection,
+    LeaderboardRow,
     OrderRequest,
     TradingDisabled,
     Venue,
@@ -64,6 +66,7 @@ from perptui.venues.base import (
 EVENTS_KEPT = 20_000
 INDEX_CANDLES = "index_candles" in getattr(VenueSnapshot, "__dataclass_fields__", {})
 PING_SECONDS = 2.0  # app-level ping: latency, and liveness when the market is quiet
+REFRESH_S = 0.5  # REST parts of a snapshot at most twice a second (the book streams)
 STALE_SECONDS = 6.0  # no message for this long on an open stream: STALE
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
@@ -117,6 +120,7 @@ class RemoteVenue(Venue):
         backoff_start: float = BACKOFF_START,
         stale_seconds: float = STALE_SECONDS,
         ping_seconds: float = PING_SECONDS,
+        refresh_s: float = REFRESH_S,
     ) -> None:
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -147,6 +151,8 @@ class RemoteVenue(Venue):
         self._ping_sent: dict[int, float] = {}
         self._next_id = 0
         self.resyncs = 0  # gaps seen and repaired (tests and the status line)
+        self.refresh_s = refresh_s
+        self._cached: tuple[tuple[str, str], float, VenueSnapshot] | None = None
 
     # --- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,6 +189,8 @@ class RemoteVenue(Venue):
         if self._http is None:
             raise VenueUnavailable(f"{self.name}: the venue is not started")
         started = time.monotonic()
+        if method != "GET":
+            self._cached = None  # a command changes what the next frame must show
         try:
             r = await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -213,6 +221,14 @@ class RemoteVenue(Venue):
     async def _get(self, path: str, **params: Any) -> Any:
         clean = {k: v for k, v in params.items() if v is not None}
         return await self._request("GET", path, params=clean)
+
+    async def leaderboard(self) -> list[LeaderboardRow]:
+        rows = (await self._get("/leaderboard")).get("leaderboard", [])
+        return [
+            LeaderboardRow(int(r["rank"]), str(r["accountId"]), Decimal(r["equity"]),
+                           Decimal(r["pnl"]), str(r["status"]), int(r["positions"]))
+            for r in rows
+        ]  # fmt: skip
 
     def _trading(self) -> None:
         if not self.can_trade:
@@ -248,7 +264,27 @@ class RemoteVenue(Venue):
             asyncio.get_running_loop().create_task(self._send(ops))
 
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
+        """A frame of the market. The REST parts are fetched at most every `refresh_s` (ten
+        calls a frame at the TUI's 10 Hz would be 100 requests a second, past the server's
+        per-key rate limit); in between, the last frame is returned with the streamed book
+        and the current connection state. Any command invalidates it."""
         self.watch(market)
+        now = time.monotonic()
+        cached = self._cached
+        if (
+            cached is not None
+            and cached[0] == (market, candle_interval)
+            and (now - cached[1] < self.refresh_s)
+        ):
+            snap = cached[2]
+            live = self._books.get(market) if self._state == "live" else None
+            book = live.snapshot(market, 40) if live is not None else snap.book
+            return dataclasses.replace(snap, connection=self.connection(), book=book)
+        snap = await self._fetch_snapshot(market, candle_interval)
+        self._cached = ((market, candle_interval), now, snap)
+        return snap
+
+    async def _fetch_snapshot(self, market: str, candle_interval: str) -> VenueSnapshot:
         live_book = self._books.get(market) if self._state == "live" else None
         calls = [
             self._get("/time"),

@@ -1,0 +1,128 @@
+"""`perptui --connect URL --key READKEY --projector`: the class market on the wall.
+
+Why a separate, read-only app: a projector is watched from the back of a room, so it shows a
+few things large (the mark, the insurance fund) and what a teacher talks over (every
+liquidation stage, the leaderboard), and it has nothing to press by accident.
+"""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Digits, Footer, Label, Static
+
+from perptui import format as fmt
+from perptui.eventtext import describe
+from perptui.settings import Settings
+from perptui.theme import DEFAULT_VARIABLES, THEMES
+from perptui.venues.base import LeaderboardRow, Venue, VenueSnapshot
+from perptui.widgets.header import MarketHeader
+from perptui.widgets.history import EventsLog, RowsTable, right
+
+FRAME_S = 0.5
+BOARD_EVERY_FRAMES = 4
+WALL_KINDS = ("liquidation", "funding", "market", "invariant")  # what a class talks about
+BOARD_COLUMNS = ("#", "Account", "Equity", "PnL", "Status", "Positions")
+
+
+def board_rows(rows: list[LeaderboardRow]) -> list[tuple[str, list[object]]]:
+    return [(r.account, [str(r.rank), r.account, right(fmt.usd(r.equity)),
+                         right(fmt.usd(r.pnl, sign=True)), fmt.health_word(r.status, False),
+                         right(str(r.positions))]) for r in rows]  # fmt: skip
+
+
+class ProjectorApp(App[None]):
+    TITLE = "perptui projector"
+    CSS = """
+    #wall { height: 1fr; }
+    #numbers { width: 2fr; padding: 1 2; }
+    #numbers Label { color: $text-muted; margin-top: 1; }
+    #numbers Digits { width: auto; }
+    #board { width: 3fr; padding: 1 2; }
+    #facts { margin-top: 1; }
+    EventsLog { height: 12; border-top: solid $panel-lighten-2; }
+    """
+    BINDINGS = [
+        Binding("n", "next_market", "Next market", id="projector.next"),
+        Binding("q,ctrl+q", "quit", "Quit", id="projector.quit"),
+    ]
+
+    def __init__(self, venue: Venue, settings: Settings | None = None, market: str = "BTC-PERP",
+                 frame_loop: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        self.venue = venue
+        self.settings = settings or Settings()
+        self.market = market
+        self.frame_loop = frame_loop
+        self.frames = 0
+        self.snapshot: VenueSnapshot | None = None
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(DEFAULT_VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield MarketHeader(id="header")
+        with Horizontal(id="wall"):
+            with Vertical(id="numbers"):
+                yield Label("", id="mark-label")
+                yield Digits("", id="mark")
+                yield Label("insurance fund (USD)")
+                yield Digits("", id="fund")
+                yield Static("", id="facts")
+            with Vertical(id="board"):
+                yield Label("Leaderboard: trading PnL", id="board-title")
+                yield RowsTable(BOARD_COLUMNS, id="leaderboard")
+        yield EventsLog(id="events")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        self.theme = (
+            self.settings.theme
+            if self.settings.theme in self.available_themes
+            else ("perptui-dark")
+        )
+        await self.venue.start()
+        if self.market not in self.venue.markets():
+            self.market = self.venue.markets()[0]
+        await self.frame()
+        if self.frame_loop:
+            self.set_interval(FRAME_S, self.frame)
+
+    async def on_unmount(self) -> None:
+        await self.venue.stop()
+
+    async def frame(self) -> None:
+        try:
+            snap = await self.venue.snapshot(self.market)
+        except Exception as problem:  # keep the wall up; say what is wrong once
+            self.notify(f"{type(problem).__name__}: {problem}", severity="error")
+            return
+        self.snapshot = snap
+        ms = snap.markets[self.market]
+        self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, self.venue.name,
+                                          self.venue.paper)  # fmt: skip
+        self.query_one("#mark-label", Label).update(f"{self.market} mark")
+        self.query_one("#mark", Digits).update(fmt.price(ms.mark, ms.tick))
+        self.query_one("#fund", Digits).update(fmt.num(snap.insurance_fund, 0))
+        self.query_one("#facts", Static).update(
+            f"index {fmt.price(ms.index, ms.tick)} · 24h {fmt.pct(ms.change_24h, 2, sign=True)}"
+            f" · OI ${fmt.compact(ms.open_interest_usd)} of {fmt.compact(ms.oi_cap)}"
+            f" · funding {fmt.rate(ms.funding_rate)}/h, next {fmt.rate(ms.predicted_funding_rate)}"
+        )
+        described = (describe(e, "", "") for e in self.venue.drain_events())
+        lines = [line for line in described if line is not None and line.kind in WALL_KINDS]
+        if lines:
+            v = self.theme_variables
+            self.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
+        if self.frames % BOARD_EVERY_FRAMES == 0:
+            board = await self.venue.leaderboard()
+            self.query_one(RowsTable).set_rows(board_rows(board))  # type: ignore[arg-type]
+        self.frames += 1
+
+    async def action_next_market(self) -> None:
+        markets = self.venue.markets()
+        self.market = markets[(markets.index(self.market) + 1) % len(markets)]
+        await self.frame()
