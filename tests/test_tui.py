@@ -242,3 +242,25 @@ async def test_a_venue_that_stops_answering_is_shown_stale_not_live():
         assert "STALE" in text_of(header) and "● live" not in text_of(header)
         mark = str(app.main.query_one(PositionsTable).get_cell("BTC-PERP", "Mark"))
         assert mark.endswith("?")
+
+
+async def test_convert_repays_a_negative_usd_balance_with_coins():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ex = venue.ex
+        ex.place_order(venue.account, "BTC-PERP", "buy", D(1), type="market")
+        ex.set_index_price("BTC", D(88_000))  # a 12 % fall: the loss is more than the USD
+        requote(ex, D(88_000))
+        await venue.advance(D(30))  # settlement turns the loss into USD
+        assert ex.balances(venue.account)["USD"] < 0
+        await app.frame()
+        assert "USD is negative" in text_of(app.main.query_one(AccountPanel))
+        await pilot.press("escape", "u")
+        await pilot.pause()
+        field = app.screen.query_one("#value", Input)
+        assert D(field.value) > 0  # prefilled with enough coins to repay the loan
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.frame()
+        assert ex.balances(venue.account)["USD"] >= 0
