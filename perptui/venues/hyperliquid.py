@@ -1,0 +1,523 @@
+"""Hyperliquid watch mode: a real account, read-only, with our own risk numbers beside the venue's.
+
+`HyperliquidVenue(address)` shows any Hyperliquid account (everything on HL is public; no key,
+no signature) through the same Venue interface as the paper exchange, so every screen works on
+it: the account panel, positions, book, trades, chart, fills, funding, explain and stress.
+Every trading action raises TradingDisabled.
+
+Where the data comes from (shared/VENUES.md 5(b)): REST `POST /info` polls
+`clearinghouseState` every 2 s (weight 2), `frontendOpenOrders` every 10 s and
+`metaAndAssetCtxs` every 30 s (weight 20 each); the WebSocket streams `allMids`, and for the
+market on screen `l2Book`, `trades`, `candle` and `activeAssetCtx`, and for the account
+`userFills`, `orderUpdates`, `userFundings` and `userEvents` (the events tab, live). A fill
+wakes the account poll at once. Snapshots read only this cached state, so a frame costs no
+request (the terminal draws ten a second).
+
+Our numbers (perptui/venues/hyperliquid_risk.py): the liquidation price recomputed with
+exchange_local's pure function and HL's maintenance convention, the bankruptcy price HL does
+not publish, and `checks[market]` comparing ours with the venue's `liquidationPx` (flagged
+beyond 0.5 %).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from exchange_local.engine import BookSnapshot, MarketState
+from exchange_local.events import (
+    Event,
+    FillEvent,
+    LiquidationEvent,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderTriggered,
+)
+from exchange_local.explain import Explanation
+from exchange_local.funding import AccountFunding, FundingRecord
+from exchange_local.health import AccountHealth, OrderPreview
+from exchange_local.ledger import LedgerEntry
+from exchange_local.marketdata import Candle, Trade
+from exchange_local.orders import Fill, OrderInfo, OrderResult, OrderStatus
+from perptui.venues import hyperliquid_wire as hw
+from perptui.venues.base import ClockInfo, Connection, OrderRequest, TradingDisabled, Venue
+from perptui.venues.base import VenueSnapshot as Snapshot
+from perptui.venues.hyperliquid_risk import (
+    READ_ONLY,
+    LiquidationCheck,
+    WatchedRisk,
+    explain_watched,
+    preview_watched,
+    watched_risk,
+)
+from perptui.venues.hyperliquid_stream import HyperliquidStream, InfoClient
+
+ZERO = Decimal(0)
+KEPT = 2_000  # fills, funding payments, events: HL returns at most 2000 fills anyway
+TRADES_KEPT = 200
+CANDLES = 240
+CANDLE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
+             "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "8h": 28_800_000,
+             "12h": 43_200_000, "1d": 86_400_000}  # fmt: skip
+FUNDING_DAYS = 7
+
+
+class HyperliquidVenue(Venue):
+    """`address`: the account to watch (0x + 40 hex). `base_url`/`ws_url` override the network
+    (tests point them at a loopback fake); `http_client` lets a test pass an httpx client with
+    a MockTransport. The timing knobs are seconds; tests make them short."""
+
+    paper = False
+    can_trade = False
+
+    def __init__(
+        self,
+        address: str,
+        testnet: bool = False,
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        poll_seconds: float = 2.0,
+        orders_seconds: float = 10.0,
+        meta_seconds: float = 30.0,
+        stale_seconds: float = 10.0,
+        ping_seconds: float = 20.0,
+        dead_seconds: float = 45.0,
+        backoff_start: float = 1.0,
+        timeout: float = 10.0,
+        stream: bool = True,
+    ) -> None:
+        self.account = hw.validate_address(address)
+        self.testnet = testnet
+        self.base_url = (base_url or (hw.TESTNET_API if testnet else hw.MAINNET_API)).rstrip("/")
+        self.ws_url = ws_url or hw.ws_url_for(self.base_url)
+        self.name = "Hyperliquid testnet" if testnet else "Hyperliquid"
+        self.poll_seconds, self.orders_seconds = poll_seconds, orders_seconds
+        self.meta_seconds, self.stale_seconds = meta_seconds, stale_seconds
+        self.rest = InfoClient(self.base_url, timeout=timeout, client=http_client)
+        self.stream: HyperliquidStream | None = None
+        if stream:
+            self.stream = HyperliquidStream(
+                self.ws_url, self._on_message, ping_seconds=ping_seconds,
+                stale_seconds=stale_seconds, dead_seconds=dead_seconds,
+                backoff_start=backoff_start,
+            )  # fmt: skip
+        self._markets: dict[str, MarketState] = {}
+        self._infos: dict[str, hw.AssetInfo] = {}
+        self._names: list[str] = []
+        self.hl_account: hw.HLAccount | None = None
+        self.risk: WatchedRisk | None = None
+        self._account_at = 0.0
+        self._orders: dict[int, OrderInfo] = {}
+        self._fills: dict[int, Fill] = {}
+        self._funding: dict[tuple[Decimal, str], AccountFunding] = {}
+        self._books: dict[str, BookSnapshot] = {}
+        self._trades: dict[str, deque[Trade]] = {}
+        self._candles: dict[tuple[str, str], list[Candle]] = {}
+        self._funding_history: dict[str, list[FundingRecord]] = {}
+        self._events: deque[Event] = deque(maxlen=KEPT)
+        self._notices: deque[str] = deque(maxlen=20)
+        self._flagged: set[str] = set()
+        self.mids: dict[str, Decimal] = {}
+        self.watching: tuple[str, str] | None = None
+        self._wake = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self.problem: str | None = None
+
+    # --- life cycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.rest.start()
+        now = _now_ms()
+        meta, state, orders, fills, funding = await asyncio.gather(
+            self.rest.info({"type": "metaAndAssetCtxs"}),
+            self.rest.info({"type": "clearinghouseState", "user": self.account}),
+            self.rest.info({"type": "frontendOpenOrders", "user": self.account}),
+            self.rest.info({"type": "userFills", "user": self.account}),
+            self.rest.info({"type": "userFunding", "user": self.account,
+                            "startTime": now - FUNDING_DAYS * 86_400_000}),
+        )  # fmt: skip
+        self._apply_meta(meta)
+        self._apply_account(state)
+        self._apply_orders(orders)
+        self._add_fills(fills, live=False)
+        for row in funding or ():
+            self._add_funding(hw.parse_funding(row))
+        positions = self.hl_account.positions if self.hl_account else ()
+        self.default_market = positions[0].market if positions else None
+        if self.stream is not None:
+            for sub in ("allMids",):
+                self.stream.subscribe({"type": sub})
+            for sub in ("userFills", "orderUpdates", "userFundings", "userEvents"):
+                self.stream.subscribe({"type": sub, "user": self.account})
+            self.stream.start()
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        task, self._poller = self._poller, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.stream is not None:
+            await self.stream.stop()
+        await self.rest.close()
+
+    async def _poll(self) -> None:
+        """The account every `poll_seconds` (sooner after a fill), orders and markets slower."""
+        last_orders = last_meta = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            now = time.monotonic()
+            try:
+                self._apply_account(await self.rest.info(
+                    {"type": "clearinghouseState", "user": self.account}))  # fmt: skip
+                if now - last_orders >= self.orders_seconds:
+                    last_orders = now
+                    self._apply_orders(await self.rest.info(
+                        {"type": "frontendOpenOrders", "user": self.account}))  # fmt: skip
+                if now - last_meta >= self.meta_seconds:
+                    last_meta = now
+                    self._apply_meta(await self.rest.info({"type": "metaAndAssetCtxs"}))
+                self.problem = None
+            except (hw.HyperliquidError, hw.HyperliquidUnavailable) as exc:
+                self._problem(str(exc))
+
+    def _problem(self, text: str) -> None:
+        if text != self.problem:
+            self._notices.append(text)
+        self.problem = text
+
+    # --- applying REST answers ----------------------------------------------------------------
+    def _apply_meta(self, body: Any) -> None:
+        states, infos = hw.parse_markets(body, _now_ms())
+        self._markets, self._infos = states, infos
+        self._names = [m for m, info in infos.items() if not info.delisted]
+        if self.hl_account is not None:
+            self.risk = watched_risk(self.hl_account, self._infos, self.account)
+
+    def _apply_account(self, body: Any) -> None:
+        first = self.hl_account is None
+        self.hl_account = hw.parse_account(body)
+        self.risk = watched_risk(self.hl_account, self._infos, self.account)
+        self._account_at = time.monotonic()
+        if first and self.hl_account.missing:
+            self._notices.append(
+                "Hyperliquid's answer lacks "
+                + ", ".join(self.hl_account.missing)
+                + ": maintenance is computed by HL's convention"
+            )
+        for check in self.risk.checks.values():
+            if check.mismatch and check.market not in self._flagged:
+                self._notices.append(_mismatch_text(check))
+        self._flagged = {c.market for c in self.risk.checks.values() if c.mismatch}
+
+    def _apply_orders(self, rows: Any) -> None:
+        self._orders = {}
+        for row in rows or ():
+            info = hw.parse_order(row, self.account)
+            self._orders[info.order_id] = info
+
+    def _add_fills(self, rows: Any, live: bool) -> None:
+        for row in rows or ():
+            fill = hw.parse_fill(row, self.account)
+            if fill.fill_id in self._fills:
+                continue  # a snapshot replayed on (re)subscribe, or userEvents repeating it
+            self._fills[fill.fill_id] = fill
+            if live:
+                self._events.append(FillEvent(fill.time_ms, fill))
+                self._wake.set()
+        if len(self._fills) > KEPT:
+            for key in sorted(self._fills, key=lambda k: self._fills[k].time_ms)[:-KEPT]:
+                del self._fills[key]
+
+    def _add_funding(self, payment: AccountFunding) -> None:
+        self._funding[(payment.time, payment.market)] = payment
+
+    # --- the stream -----------------------------------------------------------------------------
+    def _on_message(self, channel: str, data: Any) -> None:
+        if channel == "allMids" and isinstance(data, dict):
+            mids = data.get("mids") or {}
+            self.mids.update({k: v for k, v in ((c, hw.dec(p)) for c, p in mids.items())
+                              if v is not None})  # fmt: skip
+        elif channel == "l2Book":
+            self._set_book(hw.parse_book(data))
+        elif channel == "trades":
+            for row in data or ():
+                trade = hw.parse_trade(row)
+                tape = self._trades.setdefault(hw.market_of(row["coin"]), deque(maxlen=TRADES_KEPT))
+                if not tape or trade.trade_id != tape[-1].trade_id:
+                    tape.append(trade)
+        elif channel == "candle":
+            self._add_candle(data)
+        elif channel == "activeAssetCtx":
+            market = hw.market_of(str(data.get("coin")))
+            if market in self._markets:
+                self._markets[market] = hw.apply_asset_ctx(self._markets[market], data["ctx"])
+        elif channel == "userFills":
+            self._add_fills(data.get("fills"), live=not data.get("isSnapshot"))
+        elif channel == "userFundings":
+            for row in data.get("fundings") or ():
+                self._add_funding(hw.parse_funding(row))
+        elif channel == "orderUpdates":
+            for update in data or ():
+                self._order_update(update)
+        elif channel == "user":
+            self._user_event(data)
+
+    def _set_book(self, book: BookSnapshot) -> None:
+        """No sequence numbers on HL: the block time says which of two snapshots is newer."""
+        old = self._books.get(book.market)
+        if old is None or book.seq >= old.seq:
+            self._books[book.market] = book
+
+    def _add_candle(self, row: dict[str, Any]) -> None:
+        key = (hw.market_of(str(row.get("s"))), str(row.get("i")))
+        series = self._candles.get(key)
+        if series is None:
+            return  # not on screen: nothing to extend
+        candle = hw.parse_candle(row)
+        if series and series[-1].start == candle.start:
+            series[-1] = candle
+        elif not series or candle.start > series[-1].start:
+            series.append(candle)
+            del series[:-CANDLES]
+
+    def _order_update(self, update: dict[str, Any]) -> None:
+        """`orderUpdates` has no snapshot: the REST bootstrap plus these keep the open orders."""
+        raw = update.get("order") or {}
+        status = str(update.get("status") or "")
+        info = hw.parse_order(raw, self.account)
+        t = int(update.get("statusTimestamp") or raw.get("timestamp") or 0)
+        if status == "open":
+            self._orders[info.order_id] = info
+            self._events.append(OrderAccepted(t, info))
+            return
+        known = self._orders.pop(info.order_id, info)
+        if status == "filled":
+            done = _with(known, OrderStatus.FILLED, None)
+            self._events.append(OrderFilled(t, done))
+        elif status == "triggered":
+            self._events.append(OrderTriggered(t, known, ZERO))
+        else:  # canceled, rejected, marginCanceled, reduceOnlyCanceled, ...
+            self._events.append(OrderCanceled(t, _with(known, OrderStatus.CANCELED, status),
+                                              status))  # fmt: skip
+
+    def _user_event(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            return
+        if "fills" in data:
+            self._add_fills(data["fills"], live=True)
+        if isinstance(data.get("funding"), dict):
+            self._add_funding(hw.parse_funding(data["funding"]))
+        liq = data.get("liquidation")
+        if isinstance(liq, dict):
+            value = hw.dec(liq.get("liquidated_account_value"), ZERO) or ZERO
+            self._events.append(LiquidationEvent(
+                _now_ms(), str(liq.get("liquidated_user") or self.account), None,
+                "liquidated on Hyperliquid", None, None, value, value, ZERO, ZERO,
+                (str(liq.get("liquidator") or ""),), ZERO, ZERO,
+                f"notional {liq.get('liquidated_ntl_pos')} (liquidation {liq.get('lid')})",
+            ))  # fmt: skip
+            self._wake.set()
+        for cancel in data.get("nonUserCancel") or ():
+            known = self._orders.pop(int(cancel.get("oid") or 0), None)
+            if known is not None:
+                self._events.append(OrderCanceled(_now_ms(), _with(
+                    known, OrderStatus.CANCELED, "canceled by Hyperliquid"),
+                    "canceled by Hyperliquid"))  # fmt: skip
+
+    # --- what the screen asks -------------------------------------------------------------------
+    def markets(self) -> list[str]:
+        return list(self._names)
+
+    def take_notice(self) -> str | None:
+        return self._notices.popleft() if self._notices else None
+
+    @property
+    def checks(self) -> dict[str, LiquidationCheck]:
+        """Per position: ours vs the venue's liquidation price, and the 0.5 % flag."""
+        return dict(self.risk.checks) if self.risk else {}
+
+    @property
+    def venue_liquidation_price(self) -> dict[str, Decimal | None]:
+        return {m: c.venue for m, c in self.checks.items()}
+
+    @property
+    def mismatch(self) -> dict[str, bool]:
+        return {m: c.mismatch for m, c in self.checks.items()}
+
+    def connection(self) -> Connection:
+        """The WebSocket's state, or STALE when the account poll has not succeeded lately."""
+        age = time.monotonic() - self._account_at if self._account_at else 0.0
+        conn = self.stream.connection() if self.stream else Connection("live", self.rest.latency_ms)
+        if conn.state == "live" and age > max(self.stale_seconds, 3 * self.poll_seconds):
+            return Connection("stale", conn.latency_ms, 0, age)
+        return conn
+
+    def watch(self, market: str, interval: str) -> None:
+        """Stream the market on screen (book, trades, its candles, its context) and only it."""
+        if self.watching == (market, interval) or self.stream is None:
+            self.watching = (market, interval)
+            return
+        old = self.watching
+        self.watching = (market, interval)
+        coin = hw.coin_of(market)
+        if old is not None:
+            old_coin = hw.coin_of(old[0])
+            if old[0] != market:
+                for sub in ("l2Book", "trades", "activeAssetCtx"):
+                    self.stream.unsubscribe({"type": sub, "coin": old_coin})
+            self.stream.unsubscribe({"type": "candle", "coin": old_coin, "interval": old[1]})
+        for sub in ("l2Book", "trades", "activeAssetCtx"):
+            self.stream.subscribe({"type": sub, "coin": coin})
+        self.stream.subscribe({"type": "candle", "coin": coin, "interval": interval})
+
+    async def _fetch_shown(self, market: str, interval: str) -> None:
+        """What the stream cannot give on its own: the first book, candles, funding history."""
+        coin = hw.coin_of(market)
+        now = _now_ms()
+        try:
+            if market not in self._books:
+                body = {"type": "l2Book", "coin": coin, "nSigFigs": None, "mantissa": None}
+                self._set_book(hw.parse_book(await self.rest.info(body)))
+            if (market, interval) not in self._candles:
+                step = CANDLE_MS.get(interval, 60_000)
+                rows = await self.rest.info({"type": "candleSnapshot", "req": {
+                    "coin": coin, "interval": interval, "startTime": now - step * CANDLES,
+                    "endTime": now}})  # fmt: skip
+                self._candles[(market, interval)] = [hw.parse_candle(r) for r in rows or ()]
+            if market not in self._funding_history:
+                rows = await self.rest.info({"type": "fundingHistory", "coin": coin,
+                                             "startTime": now - 48 * 3_600_000})  # fmt: skip
+                self._funding_history[market] = [hw.parse_funding_history(r) for r in rows or ()]
+        except (hw.HyperliquidError, hw.HyperliquidUnavailable) as exc:
+            self._problem(str(exc))
+
+    async def snapshot(self, market: str, candle_interval: str = "1m") -> Snapshot:
+        self.watch(market, candle_interval)
+        await self._fetch_shown(market, candle_interval)
+        book = self._books.get(market) or BookSnapshot(market, 0, [], [])
+        trades = list(self._trades.get(market, ()))
+        markets = dict(self._markets)
+        state = markets.get(market)
+        if state is not None:
+            from dataclasses import replace
+
+            markets[market] = replace(
+                state, best_bid=book.bids[0][0] if book.bids else None,
+                best_ask=book.asks[0][0] if book.asks else None,
+                last_price=trades[-1].price if trades else None,
+            )  # fmt: skip
+        risk = self.risk
+        return Snapshot(
+            clock=ClockInfo(_now_ms(), Decimal(1), False, adjustable=False),
+            connection=self.connection(), market=market, markets=markets, book=book,
+            trades=trades[-60:], candles=list(self._candles.get((market, candle_interval), ())),
+            health=risk.health if risk else _empty_health(self.account),
+            open_orders=sorted(self._orders.values(), key=lambda o: o.order_id),
+            leverage=dict(risk.leverage) if risk else {}, insurance_fund=ZERO,
+            funding_history=self._funding_history.get(market, [])[-48:],
+        )  # fmt: skip
+
+    def drain_events(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    async def fills(self, limit: int = 200) -> list[Fill]:
+        rows = sorted(self._fills.values(), key=lambda f: (f.time_ms, f.fill_id))
+        return rows[-limit:]
+
+    async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
+        return sorted(self._funding.values(), key=lambda p: (p.time, p.market))[-limit:]
+
+    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+        return []  # HL's userNonFundingLedgerUpdates is not mapped yet (issue 9, what remains)
+
+    async def preview_order(self, request: OrderRequest) -> OrderPreview:
+        risk, state = self.risk, self._markets.get(request.market)
+        info = self._infos.get(request.market)
+        if risk is None or state is None or info is None:
+            raise hw.HyperliquidError(f"no data for {request.market} yet")
+        price = request.price if request.type == "limit" else request.trigger_price
+        if price is None:
+            book = self._books.get(request.market)
+            side = (book.asks if request.side == "buy" else book.bids) if book else []
+            price = side[0][0] if side else state.mark
+        return preview_watched(risk, request.market, request.side, request.size, price,
+                               state.mark, info.max_leverage,
+                               risk.leverage.get(request.market))  # fmt: skip
+
+    async def explain(self, market: str) -> Explanation:
+        if self.risk is None:
+            raise hw.HyperliquidError("the watched account has not loaded yet")
+        return explain_watched(self.risk, market)
+
+    # --- commands: none in watch mode ------------------------------------------------------
+    def _refuse(self, what: str) -> TradingDisabled:
+        return TradingDisabled(
+            f"{READ_ONLY}{what} would need a signature from an API wallet of "
+            f"{self.account[:6]}…{self.account[-4:]}, and watch mode holds no key"
+        )
+
+    async def place_order(self, request: OrderRequest) -> OrderResult:
+        raise self._refuse("placing an order")
+
+    async def amend_order(
+        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+    ) -> OrderInfo:
+        raise self._refuse("amending an order")
+
+    async def cancel_order(self, order_id: int) -> OrderResult:
+        raise self._refuse("canceling an order")
+
+    async def cancel_all(self, market: str | None = None) -> list[int]:
+        raise self._refuse("canceling orders")
+
+    async def close_position(self, market: str, cancel_orders: bool = True) -> OrderResult:
+        raise self._refuse("closing a position")
+
+    async def set_leverage(self, market: str, leverage: Decimal) -> None:
+        raise self._refuse("changing leverage")
+
+    async def deposit(self, asset: str, amount: Decimal) -> None:
+        raise self._refuse("a deposit")
+
+    async def withdraw(self, asset: str, amount: Decimal) -> None:
+        raise self._refuse("a withdrawal")
+
+    async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
+        raise self._refuse("a transfer")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _with(info: OrderInfo, status: OrderStatus, reason: str | None) -> OrderInfo:
+    from dataclasses import replace
+
+    return replace(info, status=status, canceled_reason=reason)
+
+
+def _mismatch_text(check: LiquidationCheck) -> str:
+    ours = f"{check.ours:,.2f}" if check.ours is not None else "none"
+    venue = f"{check.venue:,.2f}" if check.venue is not None else "none"
+    gap = f" ({check.difference:.2%} apart)" if check.difference is not None else ""
+    return (f"{check.market}: our liquidation price {ours} and Hyperliquid's {venue} differ by "
+            f"more than 0.5 %{gap}")  # fmt: skip
+
+
+def _empty_health(account: str) -> AccountHealth:
+    return AccountHealth(account, ZERO, ZERO, ZERO, ZERO, [], ZERO, ZERO, ZERO, ZERO, ZERO, ZERO,
+                         None, None, ZERO, None, "ok", False)  # fmt: skip
