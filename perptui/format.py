@@ -81,6 +81,14 @@ def liq_price(value: Decimal | None, mark: Decimal, tick: Decimal) -> str:
     return num(on_tick, decimals_of(tick))
 
 
+def liq_label(state: str, value: Decimal | None, mark: Decimal, tick: Decimal) -> str:
+    """MECHANICS section 3's words: "now" below maintenance, "bankrupt" below zero, else the
+    price rounded toward the mark, or — where no price would liquidate."""
+    if state in ("bankrupt", "now"):
+        return state
+    return liq_price(value, mark, tick)
+
+
 def clock(seconds: int) -> str:
     """A countdown: 2467 -> `41:07`, 3725 -> `1:02:05`."""
     seconds = max(0, int(seconds))

@@ -439,11 +439,7 @@ class ExplainScreen(Screen[None]):
 
     @staticmethod
     def liq_text(e: Explanation, tick: Decimal) -> str:
-        if e.liq_state == "bankrupt":
-            return "bankrupt"
-        if e.liq_state == "now":
-            return "now"
-        return fmt.liq_price(e.liquidation_price, e.mark, tick)
+        return fmt.liq_label(e.liq_state, e.liquidation_price, e.mark, tick)
 
     def render_whatif(self, e: Explanation, tick: Decimal) -> None:
         others = whatif.other_notional(self.health, e.market) if self.health else None

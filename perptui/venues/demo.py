@@ -8,12 +8,11 @@ account is one of the lesson's scripted accounts; `w` moves to the next one.
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 
 from exchange_local.stepping import SteppedScenario
 from perptui.venues.base import TradingDisabled, VenueSnapshot
-from perptui.venues.local import TICK_S, LocalVenue
+from perptui.venues.local import LocalVenue
 
 NOT_WATCHED = ("desk", "hlp")  # the lesson's liquidity, not its subject
 
@@ -93,20 +92,15 @@ class DemoVenue(LocalVenue):
             summary = "; ".join(f"{k}: {v}" for k, v in s.result.summary.items())
             self._notice = f"scenario {s.name} finished. {summary}"
 
-    async def _drive(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(TICK_S)
-            now = time.monotonic()
-            elapsed = Decimal(str(round(now - last, 3)))
-            last = now
-            if self.paused or self.speed <= 0 or self.scenario.finished:
-                continue
-            self._carry += elapsed * self.speed
-            steps = min(int(self._carry), 600)
-            self._carry -= steps
-            for _ in range(steps):
-                self._step()
+    def _run_clock(self, exchange_seconds: Decimal) -> None:
+        """The lesson moves in whole seconds: carry the fractions to the next tick."""
+        if self.scenario.finished:
+            return
+        self._carry += exchange_seconds
+        steps = min(int(self._carry), 600)
+        self._carry -= steps
+        for _ in range(steps):
+            self._step()
 
     async def advance(self, seconds: Decimal) -> None:
         for _ in range(int(seconds)):

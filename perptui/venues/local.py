@@ -150,12 +150,14 @@ class LocalVenue(Venue):
             now = time.monotonic()
             elapsed = Decimal(str(round(now - last, 3)))
             last = now
-            if self.paused or self.speed <= 0:
-                continue
-            step = min(elapsed * self.speed, MAX_STEP_S * max(self.speed, Decimal(1)))
-            step = step.quantize(MS)
-            if step > 0:
-                self._exchange().advance(step)
+            if not self.paused and self.speed > 0:
+                self._run_clock(elapsed * self.speed)
+
+    def _run_clock(self, exchange_seconds: Decimal) -> None:
+        """Move the market by this much exchange time (a stalled loop catches up in bounds)."""
+        step = min(exchange_seconds, MAX_STEP_S * max(self.speed, Decimal(1))).quantize(MS)
+        if step > 0:
+            self._exchange().advance(step)
 
     def _exchange(self) -> Exchange:
         if self.ex is None:

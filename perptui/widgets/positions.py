@@ -23,11 +23,7 @@ NARROW_COLUMNS = ("Market", "Size", "Mark", "Liq", "Dist", "uPnL")
 
 def liq_text(p: PositionRisk, tick: Decimal) -> str:
     """MECHANICS section 3: "now" below maintenance, "bankrupt" below zero, — when none exists."""
-    if p.liquidation_state == "bankrupt":
-        return "bankrupt"
-    if p.liquidation_state == "now":
-        return "now"
-    return fmt.liq_price(p.liquidation_price, p.mark_price, tick)
+    return fmt.liq_label(p.liquidation_state, p.liquidation_price, p.mark_price, tick)
 
 
 def distance_text(p: PositionRisk) -> str:
