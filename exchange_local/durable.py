@@ -20,6 +20,7 @@ COMMANDS = (
     "create_account", "deposit", "withdraw", "convert", "place_order", "amend_order",
     "cancel_order", "cancel_all", "set_leverage", "set_index_price", "advance",
     "settle_market", "rollback_trades", "shock_index", "start_living_market",
+    "halt_market", "resume_market", "reset_account", "adjust_balance",
 )  # fmt: skip
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000

@@ -1,24 +1,52 @@
-"""Operator actions of MECHANICS section 4, stage 6: settle a market, roll back a window.
+"""Operator actions: MECHANICS section 4, stage 6 (settle a market, roll back a window, halt
+and resume one), and a teacher's actions on one account (reset it, adjust a balance).
 
 Why through the ledger and never by deletion: the books and records must show what happened
 and what was undone. A settled market closes every position at the chosen price in one
 ADMIN_SETTLE transaction; a rollback re-trades each fill of the window in reverse at its
 original price between the same two accounts (reversing its PnL whether settled or not),
-refunds its fees, and leaves funding as paid. Liquidation then runs as usual.
+refunds its fees, and leaves funding as paid. Liquidation then runs as usual. A reset hands
+the account's positions to the backstop providers at the mark (an ADMIN_SETTLE transaction:
+someone must hold the other side, and they are the accounts that exist to take positions
+over) and moves its balances to the new deposit with DEPOSIT and WITHDRAW transactions; its
+history stays in the ledger.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from exchange_local.backstop import Plan
 from exchange_local.clock import seconds_to_ms
-from exchange_local.errors import InvalidRequest
+from exchange_local.errors import (
+    InsufficientBalance,
+    InvalidRequest,
+    MarketHalted,
+    NotAuthorized,
+    UnknownAsset,
+)
 from exchange_local.events import MarketEvent
-from exchange_local.ledger import FEES, SETTLEMENT_CLEARING, Leg, TxType
+from exchange_local.ledger import EXTERNAL, FEES, SETTLEMENT_CLEARING, Leg, TxType
 from exchange_local.liquidation import LiquidationJobs
-from exchange_local.money import ZERO
+from exchange_local.money import ZERO, to_decimal
 from exchange_local.orders import CancelReason
+from exchange_local.state import Account
+
+RESET_REF = "account reset"
+ADJUST_REF = "adjustment"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountReset:
+    """What `reset_account` did: orders canceled, positions handed over, balances moved."""
+
+    account: str
+    canceled: list[int] = field(default_factory=list)
+    # (market, size closed, price, the backstop accounts that took it)
+    closed: list[tuple[str, Decimal, Decimal, tuple[str, ...]]] = field(default_factory=list)
+    moved: dict[str, Decimal] = field(default_factory=dict)  # asset -> change (+ in, - out)
 
 
 class Operator(LiquidationJobs):
@@ -97,3 +125,143 @@ class Operator(LiquidationJobs):
                                    {"since": Decimal(start) / 1000, "until": Decimal(end) / 1000,
                                     "fills": len(fills)}))  # fmt: skip
         return len(fills)
+
+    # --- halting a market ------------------------------------------------------------------
+
+    def halt_market(self, market: str) -> bool:
+        """Halt a market: only risk-reducing orders pass (MarketHalted for the others); resting
+        orders stay. Returns False if it was already halted. Operator only."""
+        m = self._market(market)
+        if m.reduce_only:
+            return False
+        m.reduce_only = True
+        if self._subscribers:
+            self._emit(MarketEvent(self.now_ms, m.symbol, "halted", {}))
+        return True
+
+    def resume_market(self, market: str) -> bool:
+        """Lift a halt (an operator's, or a liquidation stage's refused check after review).
+        A settled market stays closed, and so does every market after a broken invariant.
+        Returns False if the market was not halted. Operator only."""
+        m = self._market(market)
+        if m.settled:
+            raise MarketHalted(f"{m.symbol} has been settled; it stays closed")
+        if self.halted_reasons:
+            raise MarketHalted(
+                "trading stopped because an invariant broke ("
+                + "; ".join(self.halted_reasons[:3])
+                + "); it cannot be resumed"
+            )
+        if not m.reduce_only:
+            return False
+        m.reduce_only = False
+        if self._subscribers:
+            self._emit(MarketEvent(self.now_ms, m.symbol, "resumed", {}))
+        return True
+
+    # --- a teacher's actions on one account ------------------------------------------------------
+
+    def _student(self, account: str) -> Account:
+        acct = self._account(account)
+        if acct.kind != "user":
+            raise NotAuthorized(f"{acct.account_id} is a backstop provider, not a user account")
+        return acct
+
+    def _collateral_amount(self, asset: Any, amount: Any, allow_zero: bool) -> tuple[str, Decimal]:
+        spec = self._asset(asset)
+        if not spec.collateral:
+            raise UnknownAsset(f"{spec.symbol} is not accepted as collateral")
+        value = to_decimal(amount, "amount")
+        if value == 0 and allow_zero:
+            return spec.symbol, value
+        return spec.symbol, self._amount(spec, abs(value)).copy_sign(value)
+
+    def adjust_balance(self, account: str, asset: str, amount: Any) -> Decimal:
+        """Add (amount > 0) or remove (amount < 0) collateral: a DEPOSIT or WITHDRAW
+        transaction marked "adjustment". A removal follows the withdrawal rules (never more
+        than the balance, margin kept). Returns the new balance. Operator only."""
+        acct = self._student(account)
+        symbol, value = self._collateral_amount(asset, amount, allow_zero=False)
+        balance = self._ledger.balance(acct.account_id, symbol)
+        if value < 0:
+            if -value > balance:
+                raise InsufficientBalance(
+                    f"cannot remove {-value} {symbol}: the balance is {balance}"
+                )
+            self._check_withdraw(acct, symbol, -value)
+        self._post_tx(
+            TxType.DEPOSIT if value > 0 else TxType.WITHDRAW,
+            [(acct.account_id, symbol, value), (EXTERNAL, symbol, -value)],
+            ADJUST_REF,
+        )
+        self._after_collateral_change(acct)
+        return balance + value
+
+    def reset_account(self, account: str, deposits: dict[str, Any]) -> AccountReset:
+        """Start an account again: cancel its orders, hand its positions to the backstop
+        providers at the mark (rounded to the tick; refused, changing nothing, when they
+        cannot take them all), then move its balances to exactly `deposits` (asset ->
+        amount; every other asset to 0) with one DEPOSIT and one WITHDRAW transaction. The
+        ledger keeps everything before. Operator only."""
+        acct = self._student(account)
+        if not isinstance(deposits, dict):
+            raise InvalidRequest("deposits must be a dict of asset to amount")
+        target: dict[str, Decimal] = {}
+        for asset, amount in deposits.items():
+            symbol, value = self._collateral_amount(asset, amount, allow_zero=True)
+            if value < 0:
+                raise InvalidRequest(f"the deposit of {symbol} must not be negative, got {value}")
+            target[symbol] = target.get(symbol, ZERO) + value
+        plan, closed = self._reset_plan(acct)
+        # nothing has changed so far; from here on every step is accepted
+        canceled = list(acct.open_orders)
+        for oid in canceled:
+            self._finish_cancel(self._orders[oid], CancelReason.ACCOUNT_RESET)
+        for m in {self._orders[oid].market for oid in canceled}:
+            self._flush_book(self._markets[m])
+        if plan.legs:
+            self._commit(plan, TxType.ADMIN_SETTLE, f"{RESET_REF} {acct.account_id}", None)
+        balances = self._ledger.balances[acct.account_id]
+        moved = {a: target.get(a, ZERO) - balances.get(a, ZERO) for a in {*balances, *target}}
+        moved = {a: v for a, v in sorted(moved.items()) if v != 0}
+        for tx_type, sign in ((TxType.WITHDRAW, -1), (TxType.DEPOSIT, 1)):
+            legs: list[Leg] = []
+            for a, v in moved.items():
+                if v * sign > 0:
+                    legs += [(acct.account_id, a, v), (EXTERNAL, a, -v)]
+            if legs:
+                self._post_tx(tx_type, legs, RESET_REF)
+        self._margin_dirty.add(acct.account_id)
+        self._after_collateral_change(acct)
+        return AccountReset(acct.account_id, canceled, closed, moved)
+
+    def _reset_plan(
+        self, acct: Account
+    ) -> tuple[Plan, list[tuple[str, Decimal, Decimal, tuple[str, ...]]]]:
+        """The positions' takeover at the mark, computed on copies (raises, changing nothing,
+        when the backstop providers' free margin cannot carry them)."""
+        plan = Plan({}, [], [], ZERO)
+        closed: list[tuple[str, Decimal, Decimal, tuple[str, ...]]] = []
+        rows = [(self._markets[s], p) for s, p in sorted(acct.positions.items()) if p.size]
+        if not rows:
+            return plan, closed
+        capacities: dict[str, tuple[Decimal, Decimal]] = {}
+        for provider in self._accounts.values():
+            if provider.kind == "backstop" and provider.liquidation_status is None:
+                sums = self._sums(provider)
+                if sums.equity >= sums.mmr:
+                    free = max(ZERO, sums.initial_equity - sums.imr)
+                    capacities[provider.account_id] = (Decimal("Infinity"), free)
+        for m, pos in rows:
+            shares = self._allocate(m, pos.size, capacities)
+            if shares is None:
+                raise InvalidRequest(
+                    f"no backstop provider can take {acct.account_id}'s {pos.size} {m.symbol} "
+                    "at the mark now (none, or not enough free margin); close the position on "
+                    "the book first, then reset"
+                )
+            price = self._round_tick(m.mark, m)
+            for blp, q in shares:
+                self._trade_legs(plan, m.symbol, acct.account_id, -q, price, blp, price)
+            closed.append((m.symbol, pos.size, price, tuple(b for b, _ in shares)))
+        return plan, closed

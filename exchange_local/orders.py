@@ -37,6 +37,7 @@ class CancelReason(StrEnum):
     LIQUIDATION = "liquidation"
     ADL = "auto_deleveraging"
     MARKET_SETTLED = "market_settled"
+    ACCOUNT_RESET = "account_reset"
 
 
 @dataclass(slots=True)

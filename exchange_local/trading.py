@@ -6,13 +6,16 @@ state; living in their own file keeps engine.py about accounts, prices and time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
 from exchange_local.book import MatchResult
+from exchange_local.clock import seconds_to_ms
 from exchange_local.engine import ExchangeCore
 from exchange_local.errors import (
     InvalidOrder,
+    InvalidRequest,
     NotAuthorized,
     TooManyOrders,
     UnknownOrder,
@@ -46,6 +49,15 @@ from exchange_local.state import Account, MarketRuntime
 
 USD = "USD"
 MAX_CLIENT_ORDER_ID = 64
+_OPEN = frozenset({OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNTRIGGERED})
+_CLOSED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED})
+ORDER_STATUS_GROUPS: dict[str, frozenset[OrderStatus]] = {
+    "open": _OPEN,
+    "closed": _CLOSED,
+    "filled": frozenset({OrderStatus.FILLED}),
+    "canceled": frozenset({OrderStatus.CANCELED}),
+    "all": _OPEN | _CLOSED,
+}
 
 
 class FillGate(Protocol):
@@ -520,6 +532,80 @@ class Trading(ExchangeCore):
         if order is None or order.account != acct.account_id:
             return None
         return order.snapshot()
+
+    def order_by_client_id(self, account: str, client_order_id: str) -> OrderInfo | None:
+        """Look up one of the account's orders by its client order id (None if the account
+        never placed one with it). Every order placed with an id is found, whoever placed it
+        (the TUI in process, a server, a script), also after a restart."""
+        acct = self._account(account)
+        coid = client_order_id
+        if not isinstance(coid, str) or not 0 < len(coid) <= MAX_CLIENT_ORDER_ID:
+            raise InvalidOrder("client_order_id must be a string of 1 to 64 characters")
+        result = acct.client_orders.get(coid)
+        order = self._orders.get(result.order_id) if result is not None else None
+        return order.snapshot() if order is not None else None
+
+    def orders(
+        self, account: str, status: str = "all", market: str | None = None, limit: int = 100
+    ) -> list[OrderInfo]:
+        """The account's orders, newest first, at most `limit` (1-1000). status: "open" (open,
+        partially filled, untriggered), "closed" (filled or canceled), "filled", "canceled"
+        or "all"."""
+        acct = self._account(account)
+        wanted = ORDER_STATUS_GROUPS.get(status) if isinstance(status, str) else None
+        if wanted is None:
+            raise InvalidRequest(
+                f"status must be one of {', '.join(ORDER_STATUS_GROUPS)}, got {status!r}"
+            )
+        symbol = self._market(market).symbol if market is not None else None
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidRequest(f"limit must be an integer from 1 to 1000, got {limit!r}")
+        rows: Iterable[Order]
+        if status == "open":  # the account's own index: no scan of the exchange's orders
+            rows = sorted(acct.open_orders.values(), key=lambda o: -o.order_id)
+        else:
+            rows = reversed(self._orders.values())
+        out: list[OrderInfo] = []
+        for o in rows:
+            mine = o.account == acct.account_id and o.status in wanted
+            if mine and (symbol is None or o.market == symbol):
+                out.append(o.snapshot())
+                if len(out) == limit:
+                    break
+        return out
+
+    def fills(
+        self,
+        account: str,
+        market: str | None = None,
+        since: Any = None,
+        before_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Fill]:
+        """The account's fills (as taker or maker), newest first: those the exchange still
+        keeps (its last 20,000 fills, which operator rollbacks can reach). `since`: exchange
+        seconds (fills at or after it); `before_id`: only fills with a smaller id (paging);
+        `limit`: at most this many. Fills are records: read them, never change them."""
+        acct = self._account(account)
+        symbol = self._market(market).symbol if market is not None else None
+        since_ms = seconds_to_ms(since, "since") if since is not None else None
+        for name, value in (("before_id", before_id), ("limit", limit)):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 1
+            ):
+                raise InvalidRequest(f"{name} must be a positive integer, got {value!r}")
+        me = acct.account_id
+        out: list[Fill] = []
+        for f in reversed(self._fills):
+            if before_id is not None and f.fill_id >= before_id:
+                continue
+            if since_ms is not None and f.time_ms < since_ms:
+                break  # fills are kept in time order
+            if (f.taker == me or f.maker == me) and (symbol is None or f.market == symbol):
+                out.append(f)
+                if limit is not None and len(out) == limit:
+                    break
+        return out
 
     def open_orders(self, account: str, market: str | None = None) -> list[OrderInfo]:
         """The account's open and untriggered orders, oldest first."""

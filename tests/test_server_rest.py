@@ -385,3 +385,70 @@ async def test_idempotency_key_on_other_posts() -> None:
         )
         assert bad.status_code == 400
     assert c.ex.balances("alice")["USD"] == D(1_000_000 - 100)
+
+
+async def test_orders_by_status_and_client_ids_placed_elsewhere() -> None:
+    c = make_class()
+    a = c.auth("alice")
+    # placed in process (the TUI, a script), not through the server: found by its id all the same
+    c.ex.place_order("alice", "BTC-PERP", "buy", D("0.1"), price=D(90_000), client_order_id="tui-1")
+    async with c.client() as http:
+        r = await http.get("/api/v1/orders/by-client-id/tui-1", headers=a)
+        assert r.status_code == 200 and r.json()["status"] == "open", r.text
+        r = await http.delete("/api/v1/orders/by-client-id/tui-1", headers=a)
+        assert r.json()["order"]["cancelReason"] == "user"
+        r = await http.post(
+            "/api/v1/orders",
+            headers=a,
+            json={"symbol": "BTC-PERP", "side": "buy", "type": "market", "size": "0.1"},
+        )
+        filled = r.json()["order"]["orderId"]
+        r = await http.post(
+            "/api/v1/orders",
+            headers=a,
+            json={"symbol": "BTC-PERP", "side": "buy", "size": "0.1", "price": "91000"},
+        )
+        resting = r.json()["order"]["orderId"]
+
+        async def ids(**params: object) -> list[str]:
+            r = await http.get("/api/v1/orders", headers=a, params=params)
+            assert r.status_code == 200, r.text
+            return [o["orderId"] for o in r.json()["orders"]]
+
+        assert await ids() == [resting]
+        canceled = (await http.get("/api/v1/orders/by-client-id/tui-1", headers=a)).json()
+        assert await ids(status="canceled") == [canceled["orderId"]]
+        assert await ids(status="filled") == [filled]
+        assert await ids(status="closed") == [filled, canceled["orderId"]]
+        assert await ids(status="all") == [resting, filled, canceled["orderId"]]
+        assert await ids(status="all", limit=2) == [resting, filled]
+        assert await ids(status="all", symbol="ETH-PERP") == []
+        for params in ({"status": "rejected"}, {"status": "all", "limit": 0}, {"limit": 1001}):
+            r = await http.get("/api/v1/orders", headers=a, params=params)
+            assert r.status_code == 400, (params, r.text)
+        r = await http.get("/api/v1/orders", headers=a, params={"status": "all", "symbol": "Z"})
+        assert r.status_code == 404 and r.json()["code"] == "UNKNOWN_SYMBOL"
+        bob = await http.get("/api/v1/orders", headers=c.auth("bob"), params={"status": "all"})
+        assert bob.json()["orders"] == []
+
+
+async def test_halt_is_the_exchanges_command() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/markets/BTC-PERP/halt", headers=adm)
+        assert r.json() == {"symbol": "BTC-PERP", "reduceOnly": True, "changed": True}
+        r = await http.post("/api/v1/admin/markets/BTC-PERP/halt", headers=adm)
+        assert r.json()["changed"] is False
+        ticker = (await http.get("/api/v1/markets/BTC-PERP/ticker")).json()
+        assert ticker["reduceOnly"] is True
+        r = await http.post("/api/v1/admin/markets/ZZZ/halt", headers=adm)
+        assert r.status_code == 404 and r.json()["code"] == "UNKNOWN_SYMBOL"
+        await http.post("/api/v1/admin/markets/SOL-PERP/settle", headers=adm, json={"price": "150"})
+        r = await http.post("/api/v1/admin/markets/SOL-PERP/unhalt", headers=adm)
+        assert r.status_code == 422 and r.json()["code"] == "MARKET_HALTED"
+        r = await http.post("/api/v1/admin/markets/BTC-PERP/unhalt", headers=adm)
+        assert r.json()["changed"] is True and not c.ex.market("BTC-PERP").reduce_only
+        events = (await http.get("/api/v1/events")).json()["events"]
+        halts = [e["what"] for e in events if e["kind"] == "MarketEvent"]
+        assert halts == ["halted", "settled", "resumed"]

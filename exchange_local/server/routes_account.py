@@ -50,13 +50,6 @@ async def account(request: Request, key: Read) -> dict[str, Any]:
     return await rt.run(rt.account_json, account_of(key))
 
 
-def account_fills(ex: Any, account: str) -> list[Any]:
-    """The account's fills still kept by the engine (its last 20,000 of the whole exchange),
-    oldest first. The facade has no per-account fill query yet, so this reads the engine's
-    fill log directly (read-only)."""
-    return [f for f in ex._fills if f.taker == account or f.maker == account]
-
-
 @router.get("/fills")
 async def fills(
     request: Request,
@@ -64,25 +57,20 @@ async def fills(
     symbol: str | None = None,
     since: Millis = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
-    """Newest first; `nextCursor` pages to older fills."""
+    """Newest first; `nextCursor` pages to older fills. The exchange keeps its last 20,000
+    fills (all accounts together); older ones are in the ledger (`fill:<id>` refs)."""
     rt = context(request).runtime
     acct = account_of(key)
 
     def page() -> dict[str, Any]:
-        rows = [
-            f
-            for f in reversed(account_fills(rt.ex, acct))
-            if (symbol is None or f.market == symbol)
-            and (since is None or f.time_ms >= since)
-            and (cursor is None or f.fill_id < cursor)
-        ]
+        ex = rt.ex
+        rows = ex.fills(acct, symbol, _seconds(since), cursor, limit + 1)
         chosen = rows[:limit]
         out = []
         for f in chosen:
-            oid = f.taker_order_id if f.taker == acct else f.maker_order_id
-            info = rt.ex.order(acct, oid)
+            info = ex.order(acct, f.taker_order_id if f.taker == acct else f.maker_order_id)
             out.append(wire.fill_json(f, acct, info.client_order_id if info else None))
         more = len(rows) > limit
         return {"fills": out, "nextCursor": str(chosen[-1].fill_id) if more else None}

@@ -197,20 +197,13 @@ async def rollback(request: Request, symbol: str, body: RollbackBody, key: Admin
 
 
 async def _halt(request: Request, symbol: str, key: ApiKey, halted: bool) -> dict[str, Any]:
-    """Set a market reduce-only (or lift it). The facade has no halt command yet, so this sets
-    the market's flag directly: it is kept by the next snapshot but is not journaled."""
+    """Halt a market (reduce-only) or lift the halt: journaled commands of the exchange, so
+    a restart keeps them. A settled market stays closed (422 MARKET_HALTED)."""
     ctx = context(request)
-
-    def flip() -> None:
-        ctx.ex.market(symbol)  # UnknownMarket for a bad symbol
-        runtime_market = ctx.ex._markets[symbol]
-        if not halted and getattr(runtime_market, "settled", False):
-            raise ApiError(422, "MARKET_SETTLED", f"{symbol} has been settled; it stays closed")
-        runtime_market.reduce_only = halted
-
-    await ctx.runtime.run(flip)
-    await audit(ctx, key, "halt" if halted else "unhalt", symbol=symbol)
-    return {"symbol": symbol, "reduceOnly": halted}
+    ex = ctx.ex
+    changed = await ctx.runtime.run(ex.halt_market if halted else ex.resume_market, symbol)
+    await audit(ctx, key, "halt" if halted else "unhalt", symbol=symbol, changed=changed)
+    return {"symbol": symbol, "reduceOnly": halted, "changed": changed}
 
 
 @router.post("/markets/{symbol}/halt")

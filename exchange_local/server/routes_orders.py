@@ -41,14 +41,12 @@ def _order(ctx: ServerContext, account: str, order_id: int) -> dict[str, Any]:
 
 
 def _by_client_id(ctx: ServerContext, account: str, client_order_id: str) -> int:
-    prior = ctx.keys.remembered(account, "coid", client_order_id)
-    if prior is not None:
-        order_id = json.loads(prior[2]).get("order", {}).get("orderId")
-        if order_id is not None:
-            return int(order_id)
-    raise ApiError(
-        404, "ORDER_NOT_FOUND", f"there is no order with clientOrderId {client_order_id!r}"
-    )
+    info = ctx.ex.order_by_client_id(account, client_order_id)
+    if info is None:  # never used, or used by another account: the same answer
+        raise ApiError(
+            404, "ORDER_NOT_FOUND", f"there is no order with clientOrderId {client_order_id!r}"
+        )
+    return int(info.order_id)
 
 
 @router.post(
@@ -118,15 +116,22 @@ async def place_order(
 
 
 @router.get("/orders")
-async def open_orders(
+async def orders(
     request: Request,
     key: Read,
-    status: Annotated[str, Query(pattern=r"^open$")] = "open",
+    status: Annotated[str, Query(pattern=r"^(open|closed|filled|canceled|all)$")] = "open",
     symbol: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """The account's open and untriggered orders (finished ones: GET /orders/{id})."""
+    """`open` (the default): every open and untriggered order, oldest first. `closed`
+    (filled or canceled), `filled`, `canceled`, `all`: the newest `limit` (at most 1000),
+    newest first."""
     ctx = context(request)
-    rows = await ctx.runtime.run(ctx.ex.open_orders, account_of(key), symbol)
+    account = account_of(key)
+    if status == "open":
+        rows = await ctx.runtime.run(ctx.ex.open_orders, account, symbol)
+    else:
+        rows = await ctx.runtime.run(ctx.ex.orders, account, status, symbol, limit)
     updated = ctx.runtime.hub.updated_ms
     return {"orders": [wire.order_json(o, updated.get(o.order_id)) for o in rows]}
 
