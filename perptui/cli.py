@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of a new paper market")
     parser.add_argument("--market", default="BTC-PERP", help="market to show first")
+    real = parser.add_argument_group("Hyperliquid (read-only watch, or paper on real prices)")
+    real.add_argument(
+        "--venue", choices=("paper", "hyperliquid"), default="paper",
+        help="hyperliquid: watch a real account read-only (needs --address)",
+    )  # fmt: skip
+    real.add_argument("--address", help="the Hyperliquid account to watch, 0x + 40 hex digits")
+    real.add_argument("--testnet", action="store_true", help="Hyperliquid's testnet")
+    real.add_argument(
+        "--prices", choices=("walk", "hyperliquid"), default="walk",
+        help="hyperliquid: the paper market (in memory) on Hyperliquid's prices",
+    )  # fmt: skip
     return parser
 
 
@@ -107,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
     args = build_parser().parse_args(args_list)
     settings = load_settings()
-    if connect_screen or args.connect:
+    if args.venue == "hyperliquid" or args.prices == "hyperliquid" or args.address:
+        venue = _hyperliquid_venue(args)
+        if venue is None:
+            return 2
+    elif connect_screen or args.connect:
         venue = _remote_venue(args, settings, ask=connect_screen)
         if venue is None:
             return 1
@@ -127,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
 
         PerpApp(venue, settings, market=args.market).run()
     return 0
+
+
+def _hyperliquid_venue(args: argparse.Namespace) -> Venue | None:
+    """--venue hyperliquid (watch an account) or --prices hyperliquid (paper on real prices)."""
+    from perptui.venues.hyperliquid import cli_venue
+
+    try:
+        return cli_venue(args.venue == "hyperliquid", args.prices == "hyperliquid", args.address,
+                         args.testnet, args.seed)  # fmt: skip
+    except ValueError as problem:
+        print(f"perptui: {problem}", file=sys.stderr)
+        return None
 
 
 def _remote_venue(args: argparse.Namespace, settings: Settings, ask: bool) -> Venue | None:

@@ -389,7 +389,8 @@ class HyperliquidVenue(Venue):
         try:
             if market not in self._books:
                 body = {"type": "l2Book", "coin": coin, "nSigFigs": None, "mantissa": None}
-                self._set_book(hw.parse_book(await self.rest.info(body)))
+                book = hw.parse_book(await self.rest.info(body))
+                self._set_book(BookSnapshot(market, book.seq, book.bids, book.asks))  # asked for
             if (market, interval) not in self._candles:
                 step = CANDLE_MS.get(interval, 60_000)
                 rows = await self.rest.info({"type": "candleSnapshot", "req": {
@@ -521,3 +522,23 @@ def _mismatch_text(check: LiquidationCheck) -> str:
 def _empty_health(account: str) -> AccountHealth:
     return AccountHealth(account, ZERO, ZERO, ZERO, ZERO, [], ZERO, ZERO, ZERO, ZERO, ZERO, ZERO,
                          None, None, ZERO, None, "ok", False)  # fmt: skip
+
+
+def cli_venue(
+    watch: bool, prices: bool, address: str | None, testnet: bool, seed: int = 1
+) -> Venue:
+    """The venue `perptui --venue hyperliquid --address 0x… [--testnet]` (watch a real account)
+    or `perptui --prices hyperliquid [--testnet]` (paper trade on real prices) asks for; a
+    ValueError says what is wrong with the combination."""
+    if watch and prices:
+        raise ValueError("--venue hyperliquid watches a real account; --prices hyperliquid paper "
+                         "trades on real prices: choose one")  # fmt: skip
+    if watch:
+        if not address:
+            raise ValueError("--venue hyperliquid needs --address 0x… (the account to watch)")
+        return HyperliquidVenue(address, testnet=testnet)
+    if address:
+        raise ValueError("--address is for --venue hyperliquid")
+    from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue
+
+    return MirrorVenue(HyperliquidPriceSource(testnet=testnet), seed=seed)
