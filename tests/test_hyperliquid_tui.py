@@ -21,7 +21,9 @@ from tests.test_hyperliquid_fake import ADDRESS, FakeHyperliquid
 D = Decimal
 
 
-def test_the_command_line_checks_its_hyperliquid_options(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_checks_its_hyperliquid_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert main(["--venue", "hyperliquid"]) == 2
     assert "needs --address" in capsys.readouterr().err
     assert main(["--venue", "hyperliquid", "--address", "0x12"]) == 2
@@ -70,9 +72,19 @@ async def test_the_paper_market_on_mirrored_prices_on_screen() -> None:
     async with FakeHyperliquid() as fake:
         fake.on_subscribe["allMids"] = [("allMids", {"mids": {
             "BTC": "68001.5", "ETH": "3010.05", "SOL": "160.01"}})]  # fmt: skip
-        fake.on_subscribe["activeAssetCtx"] = [("activeAssetCtx", lambda sub: {
-            "coin": sub["coin"], "ctx": {"oraclePx": {"BTC": "68010.0", "ETH": "3011.5",
-                                                      "SOL": "160.05"}[sub["coin"]]}})]
+        fake.on_subscribe["activeAssetCtx"] = [
+            (
+                "activeAssetCtx",
+                lambda sub: {
+                    "coin": sub["coin"],
+                    "ctx": {
+                        "oraclePx": {"BTC": "68010.0", "ETH": "3011.5", "SOL": "160.05"}[
+                            sub["coin"]
+                        ]
+                    },
+                },
+            )
+        ]
         source = HyperliquidPriceSource(base_url=fake.base_url, ws_url=fake.ws_url)
         venue = MirrorVenue(source, clock="manual", first_prices_s=3)
         app = PerpApp(venue, Settings(confirm_orders=False), frame_loop=False)

@@ -68,7 +68,7 @@ def test_addresses_are_checked_with_a_clear_message() -> None:
 async def test_exact_request_bodies_through_a_mock_transport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(hl_module, "_now_ms", lambda: NOW_MS)
+    monkeypatch.setattr(hl_module, "now_ms", lambda: NOW_MS)
     answers = default_info()
     sent: list[dict[str, Any]] = []
 

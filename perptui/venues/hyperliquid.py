@@ -25,30 +25,24 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from exchange_local.engine import BookSnapshot, MarketState
-from exchange_local.events import (
-    Event,
-    FillEvent,
-    LiquidationEvent,
-    OrderAccepted,
-    OrderCanceled,
-    OrderFilled,
-    OrderTriggered,
-)
+from exchange_local.events import Event
 from exchange_local.explain import Explanation
 from exchange_local.funding import AccountFunding, FundingRecord
 from exchange_local.health import AccountHealth, OrderPreview
 from exchange_local.ledger import LedgerEntry
 from exchange_local.marketdata import Candle, Trade
-from exchange_local.orders import Fill, OrderInfo, OrderResult, OrderStatus
+from exchange_local.orders import Fill, OrderInfo, OrderResult
 from perptui.venues import hyperliquid_wire as hw
 from perptui.venues.base import ClockInfo, Connection, OrderRequest, TradingDisabled, Venue
 from perptui.venues.base import VenueSnapshot as Snapshot
+from perptui.venues.hyperliquid_live import CANDLES, KEPT, LiveUpdates, now_ms
 from perptui.venues.hyperliquid_risk import (
     READ_ONLY,
     LiquidationCheck,
@@ -60,16 +54,13 @@ from perptui.venues.hyperliquid_risk import (
 from perptui.venues.hyperliquid_stream import HyperliquidStream, InfoClient
 
 ZERO = Decimal(0)
-KEPT = 2_000  # fills, funding payments, events: HL returns at most 2000 fills anyway
-TRADES_KEPT = 200
-CANDLES = 240
 CANDLE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
              "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "8h": 28_800_000,
              "12h": 43_200_000, "1d": 86_400_000}  # fmt: skip
 FUNDING_DAYS = 7
 
 
-class HyperliquidVenue(Venue):
+class HyperliquidVenue(LiveUpdates, Venue):
     """`address`: the account to watch (0x + 40 hex). `base_url`/`ws_url` override the network
     (tests point them at a loopback fake); `http_client` lets a test pass an httpx client with
     a MockTransport. The timing knobs are seconds; tests make them short."""
@@ -135,7 +126,7 @@ class HyperliquidVenue(Venue):
     # --- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
         await self.rest.start()
-        now = _now_ms()
+        now = now_ms()
         meta, state, orders, fills, funding = await asyncio.gather(
             self.rest.info({"type": "metaAndAssetCtxs"}),
             self.rest.info({"type": "clearinghouseState", "user": self.account}),
@@ -199,7 +190,7 @@ class HyperliquidVenue(Venue):
 
     # --- applying REST answers ----------------------------------------------------------------
     def _apply_meta(self, body: Any) -> None:
-        states, infos = hw.parse_markets(body, _now_ms())
+        states, infos = hw.parse_markets(body, now_ms())
         self._markets, self._infos = states, infos
         self._names = [m for m, info in infos.items() if not info.delisted]
         if self.hl_account is not None:
@@ -226,115 +217,6 @@ class HyperliquidVenue(Venue):
         for row in rows or ():
             info = hw.parse_order(row, self.account)
             self._orders[info.order_id] = info
-
-    def _add_fills(self, rows: Any, live: bool) -> None:
-        for row in rows or ():
-            fill = hw.parse_fill(row, self.account)
-            if fill.fill_id in self._fills:
-                continue  # a snapshot replayed on (re)subscribe, or userEvents repeating it
-            self._fills[fill.fill_id] = fill
-            if live:
-                self._events.append(FillEvent(fill.time_ms, fill))
-                self._wake.set()
-        if len(self._fills) > KEPT:
-            for key in sorted(self._fills, key=lambda k: self._fills[k].time_ms)[:-KEPT]:
-                del self._fills[key]
-
-    def _add_funding(self, payment: AccountFunding) -> None:
-        self._funding[(payment.time, payment.market)] = payment
-
-    # --- the stream -----------------------------------------------------------------------------
-    def _on_message(self, channel: str, data: Any) -> None:
-        if channel == "allMids" and isinstance(data, dict):
-            mids = data.get("mids") or {}
-            self.mids.update({k: v for k, v in ((c, hw.dec(p)) for c, p in mids.items())
-                              if v is not None})  # fmt: skip
-        elif channel == "l2Book":
-            self._set_book(hw.parse_book(data))
-        elif channel == "trades":
-            for row in data or ():
-                trade = hw.parse_trade(row)
-                tape = self._trades.setdefault(hw.market_of(row["coin"]), deque(maxlen=TRADES_KEPT))
-                if not tape or trade.trade_id != tape[-1].trade_id:
-                    tape.append(trade)
-        elif channel == "candle":
-            self._add_candle(data)
-        elif channel == "activeAssetCtx":
-            market = hw.market_of(str(data.get("coin")))
-            if market in self._markets:
-                self._markets[market] = hw.apply_asset_ctx(self._markets[market], data["ctx"])
-        elif channel == "userFills":
-            self._add_fills(data.get("fills"), live=not data.get("isSnapshot"))
-        elif channel == "userFundings":
-            for row in data.get("fundings") or ():
-                self._add_funding(hw.parse_funding(row))
-        elif channel == "orderUpdates":
-            for update in data or ():
-                self._order_update(update)
-        elif channel == "user":
-            self._user_event(data)
-
-    def _set_book(self, book: BookSnapshot) -> None:
-        """No sequence numbers on HL: the block time says which of two snapshots is newer."""
-        old = self._books.get(book.market)
-        if old is None or book.seq >= old.seq:
-            self._books[book.market] = book
-
-    def _add_candle(self, row: dict[str, Any]) -> None:
-        key = (hw.market_of(str(row.get("s"))), str(row.get("i")))
-        series = self._candles.get(key)
-        if series is None:
-            return  # not on screen: nothing to extend
-        candle = hw.parse_candle(row)
-        if series and series[-1].start == candle.start:
-            series[-1] = candle
-        elif not series or candle.start > series[-1].start:
-            series.append(candle)
-            del series[:-CANDLES]
-
-    def _order_update(self, update: dict[str, Any]) -> None:
-        """`orderUpdates` has no snapshot: the REST bootstrap plus these keep the open orders."""
-        raw = update.get("order") or {}
-        status = str(update.get("status") or "")
-        info = hw.parse_order(raw, self.account)
-        t = int(update.get("statusTimestamp") or raw.get("timestamp") or 0)
-        if status == "open":
-            self._orders[info.order_id] = info
-            self._events.append(OrderAccepted(t, info))
-            return
-        known = self._orders.pop(info.order_id, info)
-        if status == "filled":
-            done = _with(known, OrderStatus.FILLED, None)
-            self._events.append(OrderFilled(t, done))
-        elif status == "triggered":
-            self._events.append(OrderTriggered(t, known, ZERO))
-        else:  # canceled, rejected, marginCanceled, reduceOnlyCanceled, ...
-            self._events.append(OrderCanceled(t, _with(known, OrderStatus.CANCELED, status),
-                                              status))  # fmt: skip
-
-    def _user_event(self, data: Any) -> None:
-        if not isinstance(data, dict):
-            return
-        if "fills" in data:
-            self._add_fills(data["fills"], live=True)
-        if isinstance(data.get("funding"), dict):
-            self._add_funding(hw.parse_funding(data["funding"]))
-        liq = data.get("liquidation")
-        if isinstance(liq, dict):
-            value = hw.dec(liq.get("liquidated_account_value"), ZERO) or ZERO
-            self._events.append(LiquidationEvent(
-                _now_ms(), str(liq.get("liquidated_user") or self.account), None,
-                "liquidated on Hyperliquid", None, None, value, value, ZERO, ZERO,
-                (str(liq.get("liquidator") or ""),), ZERO, ZERO,
-                f"notional {liq.get('liquidated_ntl_pos')} (liquidation {liq.get('lid')})",
-            ))  # fmt: skip
-            self._wake.set()
-        for cancel in data.get("nonUserCancel") or ():
-            known = self._orders.pop(int(cancel.get("oid") or 0), None)
-            if known is not None:
-                self._events.append(OrderCanceled(_now_ms(), _with(
-                    known, OrderStatus.CANCELED, "canceled by Hyperliquid"),
-                    "canceled by Hyperliquid"))  # fmt: skip
 
     # --- what the screen asks -------------------------------------------------------------------
     def markets(self) -> list[str]:
@@ -385,7 +267,7 @@ class HyperliquidVenue(Venue):
     async def _fetch_shown(self, market: str, interval: str) -> None:
         """What the stream cannot give on its own: the first book, candles, funding history."""
         coin = hw.coin_of(market)
-        now = _now_ms()
+        now = now_ms()
         try:
             if market not in self._books:
                 body = {"type": "l2Book", "coin": coin, "nSigFigs": None, "mantissa": None}
@@ -412,8 +294,6 @@ class HyperliquidVenue(Venue):
         markets = dict(self._markets)
         state = markets.get(market)
         if state is not None:
-            from dataclasses import replace
-
             markets[market] = replace(
                 state, best_bid=book.bids[0][0] if book.bids else None,
                 best_ask=book.asks[0][0] if book.asks else None,
@@ -421,7 +301,7 @@ class HyperliquidVenue(Venue):
             )  # fmt: skip
         risk = self.risk
         return Snapshot(
-            clock=ClockInfo(_now_ms(), Decimal(1), False, adjustable=False),
+            clock=ClockInfo(now_ms(), Decimal(1), False, adjustable=False),
             connection=self.connection(), market=market, markets=markets, book=book,
             trades=trades[-60:], candles=list(self._candles.get((market, candle_interval), ())),
             health=risk.health if risk else _empty_health(self.account),
@@ -499,16 +379,6 @@ class HyperliquidVenue(Venue):
 
     async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
         raise self._refuse("a transfer")
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _with(info: OrderInfo, status: OrderStatus, reason: str | None) -> OrderInfo:
-    from dataclasses import replace
-
-    return replace(info, status=status, canceled_reason=reason)
 
 
 def _mismatch_text(check: LiquidationCheck) -> str:

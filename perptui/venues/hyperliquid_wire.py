@@ -13,7 +13,7 @@ price mirror see the same names as on the paper exchange; `coin_of` goes back.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -219,8 +219,6 @@ def parse_markets(body: Any, now_ms: int) -> tuple[dict[str, MarketState], dict[
 
 def apply_asset_ctx(state: MarketState, ctx: dict[str, Any]) -> MarketState:
     """A WS `activeAssetCtx` update on top of the polled state (same fields, fresher)."""
-    from dataclasses import replace
-
     mark = dec(ctx.get("markPx"), state.mark) or state.mark
     prev = dec(ctx.get("prevDayPx"))
     oi = dec(ctx.get("openInterest"), state.open_interest) or state.open_interest
