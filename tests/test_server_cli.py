@@ -116,3 +116,77 @@ async def test_the_clock_driver_advances_with_speed() -> None:
             r = await http.put("/api/v1/admin/speed", json={"speed": "0"}, headers=c.auth("admin"))
             assert r.json()["paused"]
     assert time.monotonic() > 0
+
+
+def test_teacher_actions_offline_on_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "class.sqlite")
+    assert main(["admin", "create-account", "alice", "--deposit", "USD=10000", "--db", db]) == 0
+    assert main(["admin", "adjust", "alice", "usd", "-2500.5", "--db", db]) == 0
+    assert "alice USD -2500.5: balance 7499.5" in capsys.readouterr().out
+    assert main(["admin", "adjust", "alice", "USD", "-100000", "--db", db]) == 1
+    assert "the balance is 7499.5" in capsys.readouterr().err
+    assert main(["admin", "adjust", "alice", "USD", "lots", "--db", db]) == 2
+    assert main(["admin", "reset", "alice", "--deposit", "USD=10000", "--db", db]) == 0
+    assert "reset alice: 0 orders canceled; USD 2500.5" in capsys.readouterr().out
+    assert main(["admin", "reset", "alice", "--deposit", "USD=x", "--db", db]) == 2
+    assert main(["admin", "reset", "zed", "--db", db]) == 1
+    assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 0
+    assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "BTC-PERP halted" in out and "(already)" in out
+    assert main(["admin", "halt", "ZZZ-PERP", "--db", db]) == 1
+    for online_only in (["pause"], ["resume"], ["scenario", "crash"]):
+        assert main(["admin", *online_only, "--url", ""]) == 2  # no --url: refused
+    from exchange_local.server.market import open_exchange
+
+    ex = open_exchange(db)
+    assert ex.balances("alice") == {"USD": Decimal(10000)} and ex.market("BTC-PERP").reduce_only
+    ex.close()
+    keys = KeyStore(keys_path(db))
+    actions = [(a["keyName"], a["action"]) for a in keys.audit_log()]
+    keys.close()
+    assert actions == [
+        ("offline-cli", "halt"),
+        ("offline-cli", "halt"),
+        ("offline-cli", "reset_account"),
+        ("offline-cli", "adjust_balance"),
+    ]
+    with store_lock(db):  # a running server holds the store: act through it
+        assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 1
+        assert "--url" in capsys.readouterr().err
+
+
+def test_teacher_actions_online(capsys: pytest.CaptureFixture[str]) -> None:
+    c = make_class(blp=True)
+    c.ex.place_order("alice", "BTC-PERP", "buy", Decimal(1), type="market")
+    with live_server(c.app) as live:
+        online = ["--url", live.base_url, "--key", c.key["admin"]]
+        assert main(["admin", "resume", *online]) == 0
+        assert "running at speed 1" in capsys.readouterr().out
+        assert main(["admin", "pause", *online]) == 0
+        assert "class market paused" in capsys.readouterr().out
+        assert main(["admin", "reset", "alice", "--deposit", "USD=10000", *online]) == 0
+        out = capsys.readouterr().out
+        assert "reset alice" in out and "BTC-PERP 1.0000 closed at 100000 (to blp)" in out
+        assert main(["admin", "adjust", "bob", "USD", "5", *online]) == 0
+        assert main(["admin", "halt", "ETH-PERP", *online]) == 0
+        assert main(["admin", "unhalt", "ETH-PERP", *online]) == 0
+        assert main(["admin", "scenario", "crash", "--after", "60", *online]) == 0
+        assert "scenario crash (running)" in capsys.readouterr().out
+        assert main(["admin", "scenario", "status", *online]) == 0
+        assert "next: BTC index to -15.0% from the start" in capsys.readouterr().out
+        assert main(["admin", "scenario", "funding", *online]) == 1  # one at a time
+        assert "is running" in capsys.readouterr().err
+        assert main(["admin", "scenario", "stop", *online]) == 0
+        assert "stopped crash; dropped 1 steps" in capsys.readouterr().out
+        assert main(["admin", "pause", "--url", live.base_url, "--key", c.key["alice"]]) == 1
+        assert "this endpoint needs admin" in capsys.readouterr().err
+    assert c.ex.balances("alice") == {"USD": Decimal(10000)}
+    audit = [(a["keyName"], a["action"]) for a in c.keys.audit_log()]
+    assert set(audit) == {
+        ("admin", a)
+        for a in ("resume", "pause", "reset_account", "adjust_balance", "halt", "unhalt",
+                  "scenario", "stop_scenario")
+    }  # fmt: skip

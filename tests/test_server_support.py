@@ -51,10 +51,12 @@ class Class:
         )
 
 
-def make_class(**app_options: Any) -> Class:
-    ex = Exchange(ExchangeConfig(mark_source="index"))
+def make_class(blp: bool = False, **app_options: Any) -> Class:
+    """`blp`: with a backstop provider account `blp` (what a reset hands positions to)."""
+    backstops = ("blp",) if blp else ()
+    ex = Exchange(ExchangeConfig(mark_source="index", backstop_accounts=backstops))
     keys = KeyStore()
-    for name in ("alice", "bob", "mm"):
+    for name in ("alice", "bob", "mm", *backstops):
         ex.create_account(name)
         ex.deposit(name, "USD", D(1_000_000))
     for i in range(3):

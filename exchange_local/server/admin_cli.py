@@ -1,10 +1,13 @@
-"""`exchange-local admin`: accounts and keys for a class, offline on the store or online
-through a running server's admin API.
+"""`exchange-local admin`: accounts and keys for a class, and the teacher's actions during
+class, offline on the store or online through a running server's admin API.
 
 Why two paths: before class the instructor creates accounts on the store file (`--db`, the
 server must not be running: the store has one writer); during class the server owns the
 store, so `--url` and an admin key go through the admin API instead. Keys alone (`create-key`,
-`list`, `revoke`) live in the key file and can change while the server runs.
+`list`, `revoke`) live in the key file and can change while the server runs. The teacher's
+actions (`reset`, `adjust`, `halt`, `unhalt`) work both ways; `pause`, `resume` and
+`scenario` act on a running server's clock, so they are online only. Offline actions are
+written to the audit log as `offline-cli`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 ADMIN_KEY_ENV = "EXCHANGE_LOCAL_ADMIN_KEY"
+OFFLINE_NAME = "offline-cli"  # the audit log's key name for an action on the store itself
+BOTH_WAYS = ("reset", "adjust", "halt", "unhalt")
+ONLINE_ONLY = ("pause", "resume", "scenario")
 
 
 def add_parser(sub: Any) -> None:
@@ -51,12 +57,46 @@ def add_parser(sub: Any) -> None:
     cmds.add_parser("list", help="every key (ids, names, accounts, scopes; never secrets)")
     revoke = cmds.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("key")
-    for p in (create, key, cmds.choices["list"], revoke):
-        p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
-    create.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
-    create.add_argument(
-        "--key", dest="admin_key", help=f"admin key for --url (or set {ADMIN_KEY_ENV})"
+    reset = cmds.add_parser(
+        "reset",
+        help="start a student's account again: orders canceled, positions handed to the "
+        "backstop providers at the mark, balances set to --deposit (the ledger keeps the past)",
     )
+    reset.add_argument("name")
+    reset.add_argument(
+        "--deposit",
+        action="append",
+        default=[],
+        metavar="ASSET=AMOUNT",
+        help="the balance after the reset (repeatable), e.g. USD=10000",
+    )
+    adjust = cmds.add_parser("adjust", help="add to or take from one balance (signed amount)")
+    adjust.add_argument("name")
+    adjust.add_argument("asset")
+    adjust.add_argument("amount", help="e.g. 500 or -250.5")
+    halt = cmds.add_parser("halt", help="halt a market: only risk-reducing orders pass")
+    unhalt = cmds.add_parser("unhalt", help="lift a market's halt")
+    for p in (halt, unhalt):
+        p.add_argument("symbol", help="e.g. BTC-PERP")
+    cmds.add_parser("pause", help="pause the class market's clock (online)")
+    cmds.add_parser("resume", help="resume the class market's clock (online)")
+    scenario = cmds.add_parser(
+        "scenario",
+        help="run a scenario on the live class market (online): crash, funding, calm; "
+        "'status' shows the running one, 'stop' stops it",
+    )
+    scenario.add_argument("scenario", choices=("crash", "funding", "calm", "status", "stop"))
+    scenario.add_argument("--asset", help="crash: the underlying (default BTC)")
+    scenario.add_argument("--symbol", help="funding: the market (default BTC-PERP)")
+    scenario.add_argument("--minutes", type=int, help="funding: how long (default 15)")
+    scenario.add_argument("--after", type=int, help="crash: seconds to the second fall (120)")
+    for p in (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt):
+        p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
+    for p in (create, reset, adjust, halt, unhalt, *(cmds.choices[n] for n in ONLINE_ONLY)):
+        p.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
+        p.add_argument(
+            "--key", dest="admin_key", help=f"admin key for --url (or set {ADMIN_KEY_ENV})"
+        )
 
 
 def _deposits(items: list[str]) -> dict[str, Decimal]:
@@ -89,6 +129,10 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.admin_command
     if cmd == "create-account" and getattr(args, "url", None):
         return _create_online(args)
+    if cmd in BOTH_WAYS + ONLINE_ONLY:
+        from exchange_local.server.admin_actions import run_action
+
+        return run_action(args)
     if not args.db:
         raise SystemExit(
             f"exchange-local admin {cmd}: error: give --db PATH"

@@ -15,7 +15,14 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from exchange_local.server import routes_account, routes_admin, routes_market, routes_orders, ws
+from exchange_local.server import (
+    routes_account,
+    routes_admin,
+    routes_market,
+    routes_orders,
+    routes_teacher,
+    ws,
+)
 from exchange_local.server.deps import ServerContext, gate
 from exchange_local.server.keys import KeyStore
 from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
@@ -129,7 +136,7 @@ def create_app(
         "dependencies": [Depends(gate)],
         "responses": PROBLEM_RESPONSES,
     }
-    for module in (routes_market, routes_account, routes_orders, routes_admin):
+    for module in (routes_market, routes_account, routes_orders, routes_admin, routes_teacher):
         app.include_router(module.router, **common)
     app.include_router(ws.router, prefix=PREFIX)
     app.add_middleware(BodyLimit, limit=max_body)

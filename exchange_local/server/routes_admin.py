@@ -1,5 +1,6 @@
-"""The instructor's endpoints (admin scope): accounts and keys, deposits, index prices, the
-class clock, scenarios, halting and settling a market, rolling back a window, the whole ledger.
+"""The instructor's endpoints (admin scope): accounts and keys, deposits, index prices,
+halting and settling a market, rolling back a window, the whole ledger, the audit log (the
+class clock, scenarios and a student's reset are in routes_teacher.py).
 
 Every action is written to the key store's audit log and the public events stream with the
 acting key's name, so the class sees what the instructor did.
@@ -21,13 +22,11 @@ from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
 from exchange_local.server.schemas import (
     NAME,
-    AdvanceBody,
     AssetAmountBody,
     CreateAccountBody,
     CreateKeyBody,
     PriceBody,
     RollbackBody,
-    SpeedBody,
 )
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -44,7 +43,7 @@ async def audit(ctx: ServerContext, key: ApiKey, action: str, **detail: Any) -> 
         )
 
 
-def _user_account(ctx: ServerContext, account: str) -> None:
+def user_account(ctx: ServerContext, account: str) -> None:
     if account not in ctx.ex.accounts():
         raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {account!r}")
 
@@ -107,7 +106,7 @@ async def deposit(
     request: Request, response: Response, accountId: AccountId, body: AssetAmountBody, key: Admin
 ) -> dict[str, Any]:
     ctx = context(request)
-    _user_account(ctx, accountId)
+    user_account(ctx, accountId)
 
     def apply() -> dict[str, Any]:
         ctx.ex.deposit(accountId, body.asset, body.amount)
@@ -125,7 +124,7 @@ async def create_key(
     request: Request, accountId: AccountId, body: CreateKeyBody, key: Admin
 ) -> dict[str, Any]:
     ctx = context(request)
-    _user_account(ctx, accountId)
+    user_account(ctx, accountId)
     if "admin" in body.scopes:
         raise ApiError(400, "INVALID_REQUEST", "an account's key cannot have the admin scope")
     secret, record = ctx.keys.create(body.name, accountId, body.scopes)
@@ -216,66 +215,6 @@ async def unhalt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
     return await _halt(request, symbol, key, False)
 
 
-@router.post("/pause")
-async def pause(request: Request, key: Admin) -> dict[str, Any]:
-    ctx = context(request)
-    ctx.runtime.set_paused(True)
-    await audit(ctx, key, "pause")
-    return ctx.runtime.clock_json()
-
-
-@router.post("/resume")
-async def resume(request: Request, key: Admin) -> dict[str, Any]:
-    ctx = context(request)
-    if ctx.runtime.speed == 0:
-        ctx.runtime.speed = Decimal(1)
-    ctx.runtime.set_paused(False)
-    await audit(ctx, key, "resume")
-    return ctx.runtime.clock_json()
-
-
-@router.put("/speed")
-async def speed(request: Request, body: SpeedBody, key: Admin) -> dict[str, Any]:
-    ctx = context(request)
-    if not 0 <= body.speed <= 1000:
-        raise ApiError(
-            400, "INVALID_REQUEST", f"speed must be between 0 and 1000, got {body.speed}"
-        )
-    ctx.runtime.set_speed(body.speed)
-    await audit(ctx, key, "speed", speed=body.speed)
-    return ctx.runtime.clock_json()
-
-
-@router.post("/advance")
-async def advance(request: Request, body: AdvanceBody, key: Admin) -> dict[str, Any]:
-    """Move the exchange clock forward now (a paused class market, tests, demonstrations)."""
-    ctx = context(request)
-    if not 0 <= body.seconds <= 86_400:
-        raise ApiError(400, "INVALID_REQUEST", "seconds must be between 0 and 86400")
-    await ctx.runtime.run(ctx.ex.advance, body.seconds)
-    await ctx.runtime.publish_now()
-    return ctx.runtime.clock_json()
-
-
-@router.post("/scenarios/{name}")
-async def scenario(request: Request, name: str, key: Admin) -> dict[str, Any]:
-    """`calm` starts the living market (index walk and bots) if it is not running; the scripted
-    teaching scenarios run on their own exchange (`exchange-local scenario NAME`)."""
-    ctx = context(request)
-    if name != "calm":
-        raise ApiError(
-            422,
-            "SCENARIO_NOT_LIVE",
-            f"scenario {name!r} runs on its own exchange: exchange-local scenario {name}; "
-            "a live class server runs only 'calm' (the living market)",
-        )
-    from exchange_local.server.market import start_living_market
-
-    started = await ctx.runtime.run(start_living_market, ctx.ex, ctx.ex.config.seed)
-    await audit(ctx, key, "scenario", name=name, started=started)
-    return {"scenario": name, "started": started}
-
-
 @router.get("/ledger")
 async def whole_ledger(
     request: Request,
@@ -287,7 +226,7 @@ async def whole_ledger(
     """Any account's ledger, system accounts (INSURANCE, FEES, ...) included."""
     ctx = context(request)
     if account not in SYSTEM_ACCOUNTS:
-        _user_account(ctx, account)
+        user_account(ctx, account)
     rows = await ctx.runtime.run(ctx.ex.ledger, account)
     start = cursor or 0
     chosen = rows[start : start + limit]

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from exchange_local.clock import seconds_to_ms
 from exchange_local.server import wire
 from exchange_local.server.hub import Hub
+from exchange_local.server.live_scenarios import LiveScenario
 
 T = TypeVar("T")
 log = logging.getLogger("exchange_local.server")
@@ -46,6 +48,8 @@ class ExchangeRuntime:
         self._task: asyncio.Task[None] | None = None
         self._anchor: tuple[float, int] = (time.monotonic(), exchange.now_ms)
         self._last_summary = 0.0
+        self.scenario: LiveScenario | None = None  # a live teaching scenario (admin API)
+        self.last_scenario: LiveScenario | None = None
 
     # --- engine calls ---------------------------------------------------------------------
 
@@ -116,15 +120,52 @@ class ExchangeRuntime:
         wall, base = self._anchor
         target = base + int(Decimal(started - wall) * 1000 * self.speed)
         while self.ex.now_ms < target:
-            step = min(target - self.ex.now_ms, MAX_STEP_MS)
-            await self.run(self.ex.advance, Decimal(step) / 1000)
-            self.steps += 1
+            await self.step_toward(target)
             if time.monotonic() - started > self.tick_seconds:
                 # cannot keep up at this speed: drop the backlog rather than fall further behind
                 self.behind_ms += target - self.ex.now_ms
                 self._reanchor()
                 return
             await asyncio.sleep(0)
+
+    async def step_toward(self, target_ms: int) -> None:
+        """One lock hold of exchange time toward `target_ms`: at most MAX_STEP_MS, and never
+        past the live scenario's next step, which runs right after at its due time."""
+        async with self.lock:
+            try:
+                now = self.ex.now_ms
+                step = min(target_ms - now, MAX_STEP_MS)
+                due = self.scenario.next_due_ms if self.scenario is not None else None
+                if due is not None:
+                    step = max(0, min(step, due - now))
+                if step > 0:
+                    self.ex.advance(Decimal(step) / 1000)
+                self.steps += 1
+                self.run_scenario()
+            finally:
+                self.hub.flush()
+
+    async def advance(self, seconds: Decimal) -> None:
+        """The admin's manual advance: the same steps as the clock's, scenario included."""
+        target = self.ex.now_ms + seconds_to_ms(seconds)
+        while self.ex.now_ms < target:
+            await self.step_toward(target)
+            await asyncio.sleep(0)
+
+    def run_scenario(self) -> None:
+        """The live scenario's due steps, each noted on the events stream (under the lock)."""
+        scenario = self.scenario
+        if scenario is None:
+            return
+        for row in scenario.run_due(self.ex):
+            self.hub.note(
+                "ScenarioStep",
+                row["ts"],
+                {"scenario": scenario.name, "keyName": scenario.key_name, "detail": row},
+            )
+        if not scenario.steps:
+            self.scenario = None
+            self.last_scenario = scenario
 
     async def _periodic(self) -> None:
         now = time.monotonic()

@@ -154,3 +154,33 @@ class SpeedBody(Strict):
 
 class AdvanceBody(Strict):
     seconds: Dec
+
+
+class ResetBody(Strict):
+    """The account's balances after the reset: `deposits` (asset -> amount; every other
+    asset goes to 0), `initialBalance` adds USD."""
+
+    deposits: dict[Asset, Dec] = Field(default_factory=dict, max_length=16)
+    initialBalance: Dec | None = None
+
+
+class AdjustBody(Strict):
+    """A signed change of one balance: positive adds, negative removes."""
+
+    asset: Asset
+    amount: Dec
+
+
+class ScenarioBody(Strict):
+    """Optional settings of a live scenario (defaults in brackets). crash: `asset` (BTC),
+    `first` (-0.05), `total` (-0.15), `afterSeconds` (120). funding: `symbol` (BTC-PERP),
+    `premium` (0.003), `everySeconds` (30), `minutes` (15)."""
+
+    asset: Asset | None = None
+    first: Dec | None = None
+    total: Dec | None = None
+    afterSeconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    symbol: Symbol | None = None
+    premium: Dec | None = None
+    everySeconds: Annotated[int, Field(ge=1, le=600)] | None = None
+    minutes: Annotated[int, Field(ge=1, le=180)] | None = None

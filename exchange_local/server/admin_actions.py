@@ -1,0 +1,196 @@
+"""The teacher's actions from the command line: `exchange-local admin reset | adjust | halt |
+unhalt | pause | resume | scenario`.
+
+Why one table of actions for both paths: online (`--url`, `--key`) each action is one admin
+API call, logged by the server with the key's name; offline (`--db`, the server stopped) it is
+the same facade command on the store, logged in the key file's audit log as `offline-cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from exchange_local.server.admin_cli import (
+    ADMIN_KEY_ENV,
+    BOTH_WAYS,
+    OFFLINE_NAME,
+    _deposits,
+)
+
+
+def run_action(args: argparse.Namespace) -> int:
+    cmd = args.admin_command
+    if getattr(args, "url", None):
+        return _online(args)
+    if cmd not in BOTH_WAYS:
+        raise SystemExit(
+            f"exchange-local admin {cmd}: error: give --url and --key (it acts on a running "
+            "server's clock)"
+        )
+    if not getattr(args, "db", None):
+        raise SystemExit(f"exchange-local admin {cmd}: error: give --db PATH or --url and --key")
+    return _offline(args)
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise SystemExit(f"exchange-local admin adjust: error: {text!r} is not an amount")
+    return value
+
+
+def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
+    """(method, path under /api/v1/admin, JSON body) of the action."""
+    cmd = args.admin_command
+    if cmd == "reset":
+        deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
+        return "POST", f"/accounts/{args.name}/reset", {"deposits": deposits}
+    if cmd == "adjust":
+        body = {"asset": args.asset.upper(), "amount": format(_amount(args.amount), "f")}
+        return "POST", f"/accounts/{args.name}/adjust", body
+    if cmd in ("halt", "unhalt"):
+        return "POST", f"/markets/{args.symbol}/{cmd}", None
+    if cmd in ("pause", "resume"):
+        return "POST", f"/{cmd}", None
+    name = args.scenario
+    if name == "status":
+        return "GET", "/scenarios", None
+    if name == "stop":
+        return "DELETE", "/scenarios/current", None
+    options = {
+        "asset": args.asset.upper() if args.asset else None,
+        "symbol": args.symbol,
+        "minutes": args.minutes,
+        "afterSeconds": args.after,
+    }
+    params = {k: v for k, v in options.items() if v is not None}
+    return "POST", f"/scenarios/{name}", params or None
+
+
+def _online(args: argparse.Namespace) -> int:
+    import httpx
+
+    admin_key = args.admin_key or os.environ.get(ADMIN_KEY_ENV)
+    if not admin_key:
+        raise SystemExit(f"exchange-local admin: error: --url needs --key or {ADMIN_KEY_ENV}")
+    method, path, body = _request(args)
+    try:
+        r = httpx.request(
+            method,
+            f"{args.url.rstrip('/')}/api/v1/admin{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {admin_key}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        print(f"exchange-local admin: error: {args.url}: {exc}", file=sys.stderr)
+        return 1
+    data = r.json() if r.headers.get("content-type", "").endswith("json") else {}
+    if r.status_code >= 400:
+        print(f"exchange-local admin: error: {data.get('detail') or r.text}", file=sys.stderr)
+        return 1
+    print(describe(args.admin_command, data))
+    return 0
+
+
+def _offline(args: argparse.Namespace) -> int:
+    from exchange_local.errors import ExchangeError
+    from exchange_local.server.keys import KeyStore, keys_path
+    from exchange_local.server.market import open_exchange
+    from exchange_local.server.serve import StoreLocked, store_lock
+
+    cmd = args.admin_command
+    _, _, body = _request(args)  # options checked before the store is opened
+    try:
+        with store_lock(args.db):
+            ex = open_exchange(args.db)
+            try:
+                data = _apply(ex, args, body or {})
+            except ExchangeError as exc:
+                print(f"exchange-local admin {cmd}: error: {exc}", file=sys.stderr)
+                return 1
+            finally:
+                ex.close()
+            keys = KeyStore(keys_path(args.db))
+            try:
+                keys.audit(ex.now_ms, OFFLINE_NAME, _AUDIT_NAMES[cmd], data)
+            finally:
+                keys.close()
+    except StoreLocked:
+        print(
+            f"exchange-local admin {cmd}: error: a server has {args.db} open; act through it: "
+            "--url http://HOST:PORT --key ADMINKEY",
+            file=sys.stderr,
+        )
+        return 1
+    print(describe(cmd, data))
+    return 0
+
+
+_AUDIT_NAMES = {"reset": "reset_account", "adjust": "adjust_balance", "halt": "halt",
+                "unhalt": "unhalt"}  # fmt: skip
+
+
+def _apply(ex: Any, args: argparse.Namespace, body: dict[str, Any]) -> dict[str, Any]:
+    """The facade command of an offline action, answered in the admin API's shape."""
+    cmd = args.admin_command
+    if cmd == "reset":
+        done = ex.reset_account(args.name, {k: Decimal(v) for k, v in body["deposits"].items()})
+        return {
+            "accountId": done.account,
+            "canceled": [str(i) for i in done.canceled],
+            "closed": [
+                {"symbol": s, "size": format(q, "f"), "px": format(p, "f"), "takenBy": list(t)}
+                for s, q, p, t in done.closed
+            ],
+            "moved": {a: format(v, "f") for a, v in done.moved.items()},
+        }
+    if cmd == "adjust":
+        balance = ex.adjust_balance(args.name, body["asset"], Decimal(body["amount"]))
+        return {
+            "accountId": args.name,
+            "asset": body["asset"],
+            "amount": body["amount"],
+            "balance": format(balance, "f"),
+        }
+    halted = cmd == "halt"
+    changed = ex.halt_market(args.symbol) if halted else ex.resume_market(args.symbol)
+    return {"symbol": args.symbol, "reduceOnly": halted, "changed": changed}
+
+
+def describe(cmd: str, data: dict[str, Any]) -> str:
+    """One or a few lines a teacher reads after an action."""
+    if cmd == "reset":
+        parts = [f"reset {data['accountId']}: {len(data['canceled'])} orders canceled"]
+        parts += [
+            f"{c['symbol']} {c['size']} closed at {c['px']} (to {', '.join(c['takenBy'])})"
+            for c in data["closed"]
+        ]
+        parts += [f"{asset} {amount}" for asset, amount in data["moved"].items()]
+        return "; ".join(parts)
+    if cmd == "adjust":
+        return f"{data['accountId']} {data['asset']} {data['amount']}: balance {data['balance']}"
+    if cmd in ("halt", "unhalt"):
+        state = "halted (only risk-reducing orders)" if data["reduceOnly"] else "trading"
+        return f"{data['symbol']} {state}" + ("" if data["changed"] else " (already)")
+    if cmd in ("pause", "resume"):
+        state = "paused" if data["paused"] else f"running at speed {data['speed']}"
+        return f"class market {state}; exchange time {data['serverTime']}"
+    current = data.get("current", data)
+    if "droppedSteps" in data:
+        return f"stopped {data['scenario']}; dropped {len(data['droppedSteps'])} steps"
+    if current is None:
+        return "no live scenario has run"
+    if "remainingSteps" not in current:
+        return f"scenario {data.get('scenario')}: started {data.get('started')}"
+    lines = [f"scenario {current['name']} ({'running' if current['running'] else 'done'})"]
+    lines += [f"  done {row['ts']}: {row['step']}" for row in current["done"]]
+    lines += [f"  next: {label}" for label in current["remainingSteps"][:5]]
+    return "\n".join(lines)

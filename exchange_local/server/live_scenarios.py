@@ -1,0 +1,186 @@
+"""Teaching scenarios on the live class market: a scripted crash and a funding premium, run
+on the exchange clock while the class trades.
+
+Why here and not `exchange_local.scenarios`: those build their own exchange with accounts
+placed where each stage must catch them; a class server has one exchange, the students'.
+A live scenario is a short script of facade commands (`shock_index`, orders of a house
+account) due at exchange times: the runtime stops the clock at each due time and runs the
+step under the engine lock, so every step is a journaled command like any other. What is
+not durable is the script itself: after a restart the remaining steps are gone (the steps
+already run stay, being commands in the journal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from exchange_local.errors import ExchangeError, InvalidRequest
+
+WHALE = "house-whale"  # the funding scenario's bidder: a house account, never a student's
+WHALE_DEPOSIT = Decimal(50_000_000)
+LIVE = {
+    "crash": "the index falls 5 %, then to 15 % below where it started (MECHANICS section 4: "
+    "margin calls, liquidation stages, the fund, maybe ADL)",
+    "funding": "a house account bids 0.3 % over the index for 15 minutes: the premium, the "
+    "predicted rate climbing, and the hourly payment (section 5)",
+}
+
+
+@dataclass
+class Step:
+    due_ms: int
+    label: str
+    action: Callable[[Any], dict[str, Any]]
+
+
+@dataclass
+class LiveScenario:
+    name: str
+    started_ms: int
+    key_name: str
+    params: dict[str, Any]
+    steps: list[Step]
+    done: list[dict[str, Any]] = field(default_factory=list)
+    on_stop: Callable[[Any], dict[str, Any]] | None = None
+
+    @property
+    def next_due_ms(self) -> int | None:
+        return self.steps[0].due_ms if self.steps else None
+
+    def run_due(self, ex: Any) -> list[dict[str, Any]]:
+        """Run every step due by the exchange's time (called under the engine lock). A step
+        the exchange refuses is recorded with the refusal; the script goes on."""
+        ran = []
+        while self.steps and self.steps[0].due_ms <= ex.now_ms:
+            step = self.steps.pop(0)
+            try:
+                result = step.action(ex)
+            except ExchangeError as exc:
+                result = {"refused": exc.message}
+            row = {"ts": ex.now_ms, "step": step.label, **result}
+            self.done.append(row)
+            ran.append(row)
+        return ran
+
+    def stop(self, ex: Any) -> dict[str, Any] | None:
+        """Drop the remaining steps and undo what must not outlive the script (the whale's
+        bid). Called under the engine lock."""
+        self.steps.clear()
+        if self.on_stop is None:
+            return None
+        try:
+            return self.on_stop(ex)
+        except ExchangeError as exc:
+            return {"refused": exc.message}
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "startedAt": self.started_ms,
+            "startedBy": self.key_name,
+            "params": self.params,
+            "running": bool(self.steps),
+            "nextStepAt": self.next_due_ms,
+            "remainingSteps": [s.label for s in self.steps],
+            "done": self.done,
+        }
+
+
+def _fraction(params: dict[str, Any], name: str, default: str) -> Decimal:
+    value = Decimal(str(params.get(name, default)))
+    if not Decimal("-0.9") <= value <= Decimal(1):
+        raise InvalidRequest(f"{name} must be between -0.9 and 1, got {value}")
+    return value
+
+
+def _seconds(params: dict[str, Any], name: str, default: int, most: int) -> int:
+    value = int(params.get(name, default))
+    if not 1 <= value <= most:
+        raise InvalidRequest(f"{name} must be between 1 and {most} seconds, got {value}")
+    return value
+
+
+def crash(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
+    """-5 % at once, then after `afterSeconds` (120) the rest of the way to -15 % from the
+    start (`first`, `total` fractions), with `shock_index` so the living walk goes on from
+    the new prices."""
+    asset = str(params.get("asset", "BTC"))
+    first = _fraction(params, "first", "-0.05")
+    total = _fraction(params, "total", "-0.15")
+    after = _seconds(params, "afterSeconds", 120, 3600)
+    symbol = next((s for s in ex.markets() if ex.market(s).underlying == asset), None)
+    if symbol is None:
+        raise InvalidRequest(f"no market has the underlying {asset!r}")
+    second = (1 + total) / (1 + first) - 1
+    now = ex.now_ms
+
+    def shock(fraction: Decimal) -> Callable[[Any], dict[str, Any]]:
+        def act(e: Any) -> dict[str, Any]:
+            price = e.shock_index(asset, fraction)
+            return {"asset": asset, "fraction": format(fraction, "f"), "indexPx": str(price)}
+
+        return act
+
+    steps = [
+        Step(now, f"{asset} index {first:+.1%}", shock(first)),
+        Step(now + after * 1000, f"{asset} index to {total:+.1%} from the start", shock(second)),
+    ]
+    used = {"asset": asset, "first": str(first), "total": str(total), "afterSeconds": after}
+    return LiveScenario("crash", now, key_name, used, steps)
+
+
+def funding(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
+    """A house account (`house-whale`) bids `premium` (0.003) over the index on `symbol`
+    (BTC-PERP), renewing the bid every `everySeconds` (30) for `minutes` (15); then its bid
+    is canceled and its position closed with a reduce-only market order."""
+    symbol = str(params.get("symbol", "BTC-PERP"))
+    ex.market(symbol)  # UnknownMarket for a bad symbol
+    premium = _fraction(params, "premium", "0.003")
+    if premium <= 0:
+        raise InvalidRequest(f"premium must be positive, got {premium}")
+    every = _seconds(params, "everySeconds", 30, 600)
+    minutes = _seconds(params, "minutes", 15, 180)
+    now = ex.now_ms
+
+    def setup(e: Any) -> dict[str, Any]:
+        if WHALE not in e.accounts():
+            e.create_account(WHALE)
+            e.deposit(WHALE, "USD", WHALE_DEPOSIT)
+        return {"account": WHALE} | bid(e)
+
+    def bid(e: Any) -> dict[str, Any]:
+        m = e.market(symbol)
+        e.cancel_all(WHALE, symbol)
+        price = (m.index * (1 + premium) / m.tick).to_integral_value(ROUND_FLOOR) * m.tick
+        notional = max(Decimal(200_000), e.config.market(symbol).impact_notional * 2)
+        size = (notional / price / m.lot).to_integral_value(ROUND_FLOOR) * m.lot
+        e.place_order(WHALE, symbol, "buy", size, price=price)
+        return {"symbol": symbol, "bidPx": str(price), "size": str(size)}
+
+    def unwind(e: Any) -> dict[str, Any]:
+        if WHALE not in e.accounts():
+            return {}
+        canceled = e.cancel_all(WHALE, symbol)
+        pos = next((p for p in e.positions(WHALE) if p.market == symbol), None)
+        out: dict[str, Any] = {"canceled": len(canceled)}
+        if pos is not None and pos.size:
+            side = "sell" if pos.size > 0 else "buy"
+            res = e.place_order(WHALE, symbol, side, abs(pos.size), type="market", reduce_only=True)
+            out["closed"] = str(res.filled)
+        return out
+
+    steps = [Step(now, f"{WHALE} bids {premium:.2%} over the index", setup)]
+    for k in range(1, minutes * 60 // every):
+        steps.append(Step(now + k * every * 1000, "the bid follows the index", bid))
+    steps.append(Step(now + minutes * 60_000, "the bid is withdrawn", unwind))
+    used = {"symbol": symbol, "premium": str(premium), "everySeconds": every, "minutes": minutes}
+    return LiveScenario("funding", now, key_name, used, steps, on_stop=unwind)
+
+
+BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], LiveScenario]] = {
+    "crash": crash,
+    "funding": funding,
+}

@@ -1,0 +1,209 @@
+"""The teacher's actions through the admin API, on the simulated clock (speed 0): reset one
+student's account, adjust a balance, pause and resume the class market, run a crash and a
+funding premium on the live market; each refused action changes nothing, and every action
+is in the audit log and on the events stream with the acting key's name."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from exchange_local.server.live_scenarios import WHALE
+from tests.test_server_support import Class, make_class
+
+D = Decimal
+BTC = "BTC-PERP"
+
+
+async def admin_events(http: httpx.AsyncClient) -> list[dict[str, Any]]:
+    events = (await http.get("/api/v1/events", params={"limit": 1000})).json()["events"]
+    return [e for e in events if e["kind"] in ("AdminAction", "ScenarioStep")]
+
+
+async def market_buy(http: httpx.AsyncClient, c: Class, who: str, size: str) -> None:
+    r = await http.post(
+        "/api/v1/orders",
+        headers=c.auth(who),
+        json={"symbol": BTC, "side": "buy", "type": "market", "size": size},
+    )
+    assert r.status_code == 201, r.text
+
+
+async def test_reset_a_students_account() -> None:
+    c = make_class(blp=True)
+    adm = c.auth("admin")
+    async with c.client() as http:
+        await market_buy(http, c, "alice", "1.5")
+        r = await http.post(
+            "/api/v1/orders",
+            headers=c.auth("alice"),
+            json={"symbol": BTC, "side": "buy", "size": "0.1", "price": "90000"},
+        )
+        resting = r.json()["order"]["orderId"]
+        await http.put("/api/v1/admin/index/BTC", headers=adm, json={"price": "95000"})
+        before = len(c.ex.ledger("alice"))
+        r = await http.post(
+            "/api/v1/admin/accounts/alice/reset",
+            headers={**adm, "Idempotency-Key": "reset-alice-1"},
+            json={"initialBalance": "10000"},
+        )
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["canceled"] == [resting]
+        [closed] = body["closed"]
+        assert (closed["symbol"], D(closed["size"]), D(closed["px"])) == (BTC, D("1.5"), 95000)
+        assert closed["takenBy"] == ["blp"]
+        assert D(body["moved"]["USD"]) < 0
+        again = await http.post(
+            "/api/v1/admin/accounts/alice/reset",
+            headers={**adm, "Idempotency-Key": "reset-alice-1"},
+            json={"initialBalance": "10000"},
+        )
+        assert again.headers["Idempotent-Replayed"] == "true" and again.json() == body
+        account = (await http.get("/api/v1/account", headers=c.auth("alice"))).json()
+        assert account["positions"] == [] and D(account["collateral"]) == 10000
+        assert [(x["asset"], D(x["amount"])) for x in account["collateralByAsset"]] == [
+            ("USD", 10000)
+        ]
+        assert len(c.ex.ledger("alice")) > before  # the history stays; the reset added to it
+        assert c.ex.check_invariants() == []
+        actions = [e for e in await admin_events(http) if e.get("action") == "reset_account"]
+        assert len(actions) == 1 and actions[0]["keyName"] == "admin"
+        audit = (await http.get("/api/v1/admin/audit", headers=adm)).json()["audit"]
+        assert audit[0]["action"] == "reset_account" and audit[0]["keyName"] == "admin"
+
+
+async def test_reset_and_adjust_refusals_change_nothing() -> None:
+    c = make_class()  # no backstop provider: nobody can take alice's position at the mark
+    adm = c.auth("admin")
+    async with c.client() as http:
+        await market_buy(http, c, "alice", "1")
+        before = c.state()
+        cases = [
+            ("alice/reset", {"deposits": {"USD": "10"}}, 400, "INVALID_REQUEST"),
+            ("bob/reset", {"deposits": {"USD": "-1"}}, 400, "INVALID_REQUEST"),
+            ("bob/reset", {"deposits": {"USD": 10}}, 400, "INVALID_DECIMAL"),
+            ("bob/reset", {"deposits": {"SOL": "1"}}, 404, "UNKNOWN_ASSET"),
+            ("bob/reset", {"deposit": {"USD": "1"}}, 400, "BAD_REQUEST"),
+            ("zed/reset", {"deposits": {}}, 404, "UNKNOWN_ACCOUNT"),
+            ("bob/adjust", {"asset": "USD", "amount": "-2000000"}, 422, "INSUFFICIENT_BALANCE"),
+            ("bob/adjust", {"asset": "USD", "amount": "0"}, 400, "INVALID_REQUEST"),
+            ("bob/adjust", {"asset": "USD"}, 400, "BAD_REQUEST"),
+            ("zed/adjust", {"asset": "USD", "amount": "1"}, 404, "UNKNOWN_ACCOUNT"),
+        ]
+        for path, body, status, code in cases:
+            r = await http.post(f"/api/v1/admin/accounts/{path}", headers=adm, json=body)
+            assert (r.status_code, r.json()["code"]) == (status, code), (path, body, r.text)
+        for who in ("alice", "watch"):
+            r = await http.post(
+                "/api/v1/admin/accounts/bob/reset", headers=c.auth(who), json={"deposits": {}}
+            )
+            assert r.status_code == 403
+        assert c.state() == before
+        assert await admin_events(http) == []
+
+
+async def test_adjust_a_balance() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post(
+            "/api/v1/admin/accounts/bob/adjust",
+            headers=adm,
+            json={"asset": "USD", "amount": "-250.5"},
+        )
+        assert r.json() == {
+            "accountId": "bob",
+            "asset": "USD",
+            "amount": "-250.5",
+            "balance": "999749.5",
+        }
+        last = c.ex.ledger("bob")[-1]
+        assert (last.type, last.ref) == ("WITHDRAW", "adjustment")
+        events = await admin_events(http)
+        assert events[-1]["action"] == "adjust_balance" and events[-1]["keyName"] == "admin"
+
+
+async def test_pause_and_resume_the_class_market() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/resume", headers=adm)
+        assert r.json()["paused"] is False and r.json()["speed"] == "1"
+        r = await http.post("/api/v1/admin/pause", headers=adm)
+        assert r.json()["paused"] is True
+        assert [e["action"] for e in await admin_events(http)] == ["resume", "pause"]
+        r = await http.post("/api/v1/admin/pause", headers=c.auth("alice"))
+        assert r.status_code == 403
+
+
+async def test_a_crash_on_the_live_market() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/scenarios/crash", headers=adm)
+        assert r.status_code == 200, r.text
+        assert r.json()["params"] == {
+            "asset": "BTC",
+            "first": "-0.05",
+            "total": "-0.15",
+            "afterSeconds": 120,
+        }
+        assert c.ex.market(BTC).index == D(95_000)
+        r = await http.post("/api/v1/admin/scenarios/funding", headers=adm)
+        assert r.status_code == 409 and r.json()["code"] == "SCENARIO_RUNNING"
+        await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "119"})
+        assert c.ex.market(BTC).index == D(95_000)
+        await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "1"})
+        assert c.ex.market(BTC).index == D(85_000)
+        assert c.ex.now_ms == 120_000
+        state = (await http.get("/api/v1/admin/scenarios", headers=adm)).json()["current"]
+        assert state["name"] == "crash" and not state["running"] and len(state["done"]) == 2
+        steps = [e for e in await admin_events(http) if e["kind"] == "ScenarioStep"]
+        assert [s["detail"]["indexPx"] for s in steps] == ["95000.0", "85000.0"]
+        assert all(s["keyName"] == "admin" for s in steps)
+        r = await http.delete("/api/v1/admin/scenarios/current", headers=adm)
+        assert r.status_code == 404
+        for name, body in (
+            ("cascade", None),
+            ("crash", {"asset": "XYZ"}),
+            ("crash", {"first": "-2"}),
+            ("crash", {"afterSeconds": 0}),
+            ("crash", {"speed": "2"}),
+            ("funding", {"symbol": "ZZZ-PERP"}),
+            ("funding", {"premium": "-0.01"}),
+        ):
+            before = c.state()
+            r = await http.post(f"/api/v1/admin/scenarios/{name}", headers=adm, json=body)
+            assert 400 <= r.status_code < 500, (name, body, r.text)
+            assert c.state() == before
+        assert c.ex.check_invariants() == []
+
+
+async def test_a_funding_premium_on_the_live_market() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post(
+            "/api/v1/admin/scenarios/funding",
+            headers=adm,
+            json={"minutes": 2, "everySeconds": 30},
+        )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["remainingSteps"]) == 4  # three renewals, then the withdrawal
+        first = r.json()["done"][0]
+        assert first["account"] == WHALE and D(first["bidPx"]) == D("100300")  # +0.3 %
+        assert c.ex.positions(WHALE)[0].size > 0  # it took the asks up to its price
+        await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "35"})
+        assert c.ex.market(BTC).predicted_funding_rate > 0
+        assert len(c.ex.open_orders(WHALE)) == 1
+        r = await http.delete("/api/v1/admin/scenarios/current", headers=adm)
+        assert r.json()["scenario"] == "funding" and len(r.json()["droppedSteps"]) == 3
+        assert c.ex.open_orders(WHALE) == []
+        state = (await http.get("/api/v1/admin/scenarios", headers=adm)).json()
+        assert state["current"]["running"] is False
+        actions = [e["action"] for e in await admin_events(http) if e["kind"] == "AdminAction"]
+        assert actions == ["scenario", "stop_scenario"]
+        assert c.ex.check_invariants() == []
