@@ -16,7 +16,7 @@ from exchange_local.errors import MarketHalted
 from exchange_local.events import Event, MarketEvent
 from exchange_local.feeds_hyperliquid import MirrorFeed, QuoteBoard, attach_mirror
 from perptui.venues.base import TradingDisabled
-from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue
+from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue, describe_gap
 from perptui.venues.hyperliquid_risk import gap_impact
 from tests.test_hyperliquid_fake import FakeHyperliquid, wait_for
 
@@ -206,6 +206,9 @@ async def test_the_mirror_venue_on_the_fake_pauses_and_holds_the_gap() -> None:
             # the long and the BTC collateral both gain 5 % (the stress grid's arithmetic)
             gained = (pos.size * pos.mark_price + btc.value) * D("0.05")
             assert impact.after.equity - impact.before.equity == gained
+            text = describe_gap(impact)
+            assert "BTC +5.00%" in text and "Continue applies the new prices" in text
+            assert f"{impact.after.equity:,.2f}" in text
             await venue.accept_gap()
             assert ex.market("BTC-PERP").index == D("71410.5")
             assert not ex.market("BTC-PERP").reduce_only and venue.pending_gap() is None

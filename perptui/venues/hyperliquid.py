@@ -411,4 +411,5 @@ def cli_venue(
         raise ValueError("--address is for --venue hyperliquid")
     from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue
 
-    return MirrorVenue(HyperliquidPriceSource(testnet=testnet), seed=seed)
+    # gaps apply on return (and show in the events) until the terminal asks continue/reset
+    return MirrorVenue(HyperliquidPriceSource(testnet=testnet), seed=seed, hold_gaps=False)

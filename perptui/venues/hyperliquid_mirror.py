@@ -33,6 +33,8 @@ from exchange_local.feeds_hyperliquid import (
     attach_mirror,
     starting_prices,
 )
+from perptui import format as fmt
+from perptui.stress import STATUS_WORDS, StressCell
 from perptui.venues import hyperliquid_wire as hw
 from perptui.venues.base import ClockInfo, Connection, TradingDisabled, VenueSnapshot
 from perptui.venues.hyperliquid_risk import GapImpact, gap_impact
@@ -247,3 +249,22 @@ class MirrorVenue(LocalVenue):
 
     async def shock(self, asset: str, fraction: Decimal) -> None:
         raise TradingDisabled("prices come from Hyperliquid: they cannot be shocked here")
+
+
+def describe_gap(impact: GapImpact) -> str:
+    """The body of the continue / reset question: the moves, and the account now and after."""
+
+    def line(cell: StressCell) -> str:
+        usage = fmt.pct(cell.margin_usage) if cell.margin_usage is not None else "∞"
+        return (f"equity {fmt.usd(cell.equity)} USD · MMR {fmt.usd(cell.mmr)} · usage {usage}"
+                f" · {STATUS_WORDS[cell.status]}")  # fmt: skip
+
+    moves = ", ".join(f"{u} {fmt.pct(x, 2, sign=True)}" for u, x in impact.moves.items())
+    return (
+        f"Hyperliquid's prices moved while the market was paused: {moves}.\n"
+        f"Now, at the old prices: {line(impact.before)}\n"
+        f"After the jump:         {line(impact.after)}"
+        + ("\nThe jump makes the account worse off." if impact.worse else "")
+        + "\nContinue applies the new prices and the market resumes; reset starts a fresh "
+        "paper account at today's prices."
+    )
