@@ -22,19 +22,22 @@ What the job does each period (1 s of exchange time by default), per mirrored un
 
 Why reduce-only and not a frozen clock: funding, settlement and liquidations on the last real
 prices keep the books straight, and a trader can still close a position; what must not happen
-is new risk priced off a number the world has moved away from. The engine has no public halt
-command yet, so the mirror sets the market's flag the way the server's admin halt does, and
-lifts only what it set itself.
+is new risk priced off a number the world has moved away from. The mirror halts and resumes
+through the exchange's own `halt_market` / `resume_market` (which announce "halted" and
+"resumed"), adds its reason and the price move in events of its own, and lifts only the halts
+it set itself (a settled market, or one stopped by a broken invariant, stays closed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from exchange_local.errors import MarketHalted
 from exchange_local.events import MarketEvent
 from exchange_local.feeds import ORDER_INDEX, FeedError
 from exchange_local.mark import RobustMark
@@ -42,6 +45,9 @@ from exchange_local.mark import RobustMark
 MAX_AGE_S = 10.0  # a quote older than this (wall seconds) is stale
 GAP_THRESHOLD = Decimal("0.005")  # a resume jump of 0.5 % or more is a gap worth showing
 MIRROR_JOB = "index mirror"
+STALE_WHAT = "prices stale: paused, reduce-only until they return"
+GAP_WHAT = "prices returned with a gap: waiting"
+BACK_WHAT = "prices back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +214,12 @@ class MirrorAttachment:
         self.paused[asset] = (ex.prices.get(asset, Decimal(0)), t_ms, why)
         if market is None:
             return
-        runtime = ex._markets[market]
-        if not runtime.reduce_only:
-            runtime.reduce_only = True
+        if ex.halt_market(market):
             self.halted_by_us.add(market)
         state = ex._mark_state.get(market)
         if state is not None:
             state.external_mid = None
-        ex._emit(MarketEvent(t_ms, market, "paused: reduce-only until prices return",
+        ex._emit(MarketEvent(t_ms, market, STALE_WHAT,
                              {"reason": why, "index": ex.prices.get(asset)}))  # fmt: skip
 
     def _maybe_resume(self, asset: str, market: str | None, price: Decimal) -> None:
@@ -228,7 +232,7 @@ class MirrorAttachment:
             self.pending[asset] = gap  # the newest price wins until accepted
             if announce and market is not None:
                 self.exchange._emit(MarketEvent(
-                    self.exchange.now_ms, market, "prices returned with a gap: waiting",
+                    self.exchange.now_ms, market, GAP_WHAT,
                     {"before": before, "after": price, "move": f"{gap.move:.2%}"}))  # fmt: skip
             return
         self._resume(gap)
@@ -243,9 +247,10 @@ class MirrorAttachment:
             return
         if market in self.halted_by_us:
             self.halted_by_us.discard(market)
-            self.exchange._markets[market].reduce_only = False
+            with contextlib.suppress(MarketHalted):  # settled or an invariant broke: stays shut
+                self.exchange.resume_market(market)
         self.exchange._emit(MarketEvent(
-            self.exchange.now_ms, market, "resumed",
+            self.exchange.now_ms, market, BACK_WHAT,
             {"before": gap.before, "after": gap.after, "move": f"{gap.move:.2%}"}))  # fmt: skip
 
     def accept_gaps(self) -> list[PendingGap]:
