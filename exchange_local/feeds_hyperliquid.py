@@ -41,6 +41,7 @@ from exchange_local.errors import MarketHalted
 from exchange_local.events import MarketEvent
 from exchange_local.feeds import ORDER_INDEX, FeedError
 from exchange_local.mark import RobustMark
+from exchange_local.money import round_to_step
 
 MAX_AGE_S = 10.0  # a quote older than this (wall seconds) is stale
 GAP_THRESHOLD = Decimal("0.005")  # a resume jump of 0.5 % or more is a gap worth showing
@@ -225,7 +226,7 @@ class MirrorAttachment:
     def _maybe_resume(self, asset: str, market: str | None, price: Decimal) -> None:
         before, paused_ms, _ = self.paused[asset]
         if market is not None:  # the price that will apply: on the market's tick
-            price = self.exchange._quantize_to_tick(price, self.exchange._markets[market].tick)
+            price = round_to_step(price, self.exchange.market(market).tick)
         gap = PendingGap(asset, market or asset, before, price, paused_ms)
         if self.hold_gaps and before > 0 and abs(gap.move) >= self.gap_threshold:
             announce = asset not in self.pending
