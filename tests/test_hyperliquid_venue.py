@@ -345,3 +345,18 @@ def test_margin_tiers_are_continuous_and_the_first_tier_has_no_deduction() -> No
     assert infos["DOGE-PERP"].tiers == tiers and infos["BTC-PERP"].tiers == (
         MarginTier(D(0), D(40)),)  # fmt: skip
     assert "OLD-PERP" in states and states["OLD-PERP"].reduce_only
+
+
+async def test_a_failing_fetch_is_not_repeated_every_frame() -> None:
+    async with FakeHyperliquid() as fake:
+        fake.info["l2Book"] = {"status": "err", "response": "coin not found"}
+        venue = await watched(fake)
+        try:
+            for _ in range(5):  # five frames in a row
+                snap = await venue.snapshot("BTC-PERP")
+            assert snap.book.bids == [] and snap.book.asks == []
+            assert [r["type"] for r in fake.requests].count("l2Book") == 1
+            notices = [venue.take_notice() for _ in range(5)]
+            assert any(n and "BTC-PERP: Hyperliquid: coin not found" in n for n in notices)
+        finally:
+            await venue.stop()

@@ -58,6 +58,10 @@ CANDLE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 
              "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "8h": 28_800_000,
              "12h": 43_200_000, "1d": 86_400_000}  # fmt: skip
 FUNDING_DAYS = 7
+RETRY_SECONDS = 5.0  # a failed fetch of the shown market's book/candles waits this long
+# what a poll or a fetch may raise: the venue's refusals, the network, and an answer whose
+# shape is not the documented one (the frame keeps the last good state and says why)
+UNREADABLE = (hw.HyperliquidError, hw.HyperliquidUnavailable, KeyError, TypeError, ValueError)
 
 
 class HyperliquidVenue(LiveUpdates, Venue):
@@ -119,6 +123,7 @@ class HyperliquidVenue(LiveUpdates, Venue):
         self._flagged: set[str] = set()
         self.mids: dict[str, Decimal] = {}
         self.watching: tuple[str, str] | None = None
+        self._retry_at: dict[tuple[str, str], float] = {}
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self.problem: str | None = None
@@ -180,7 +185,7 @@ class HyperliquidVenue(LiveUpdates, Venue):
                     last_meta = now
                     self._apply_meta(await self.rest.info({"type": "metaAndAssetCtxs"}))
                 self.problem = None
-            except (hw.HyperliquidError, hw.HyperliquidUnavailable) as exc:
+            except UNREADABLE as exc:
                 self._problem(str(exc))
 
     def _problem(self, text: str) -> None:
@@ -266,6 +271,10 @@ class HyperliquidVenue(LiveUpdates, Venue):
 
     async def _fetch_shown(self, market: str, interval: str) -> None:
         """What the stream cannot give on its own: the first book, candles, funding history."""
+        wait = time.monotonic()
+        if wait < self._retry_at.get((market, interval), 0.0):
+            return  # asked moments ago (or asking now): frames must not hammer the API
+        self._retry_at[(market, interval)] = wait + RETRY_SECONDS
         coin = hw.coin_of(market)
         now = now_ms()
         try:
@@ -283,8 +292,8 @@ class HyperliquidVenue(LiveUpdates, Venue):
                 rows = await self.rest.info({"type": "fundingHistory", "coin": coin,
                                              "startTime": now - 48 * 3_600_000})  # fmt: skip
                 self._funding_history[market] = [hw.parse_funding_history(r) for r in rows or ()]
-        except (hw.HyperliquidError, hw.HyperliquidUnavailable) as exc:
-            self._problem(str(exc))
+        except UNREADABLE as exc:
+            self._problem(f"{market}: {exc}")
 
     async def snapshot(self, market: str, candle_interval: str = "1m") -> Snapshot:
         self.watch(market, candle_interval)
