@@ -360,3 +360,22 @@ async def test_a_failing_fetch_is_not_repeated_every_frame() -> None:
             assert any(n and "BTC-PERP: Hyperliquid: coin not found" in n for n in notices)
         finally:
             await venue.stop()
+
+
+def test_the_status_word_uses_hyperliquids_backstop_level() -> None:
+    from perptui.venues.hyperliquid_risk import watched_risk
+    from perptui.venues.hyperliquid_wire import parse_account
+
+    _, infos = parse_markets(fixture("meta_and_asset_ctxs"), 0)
+    state = fixture("clearinghouse_state")
+    state["assetPositions"] = state["assetPositions"][:1]  # 2 ETH long: MM 120.40
+    words = {}
+    for value in ("300", "200", "100", "70", "-5"):
+        state["crossMarginSummary"]["accountValue"] = value
+        health = watched_risk(parse_account(state), infos, ADDRESS).health
+        words[value] = (health.status, health.warning)
+    assert words == {
+        "300": ("ok", False), "200": ("ok", True),  # below 2 x MM: the margin-call flag
+        "100": ("liquidating", True), "70": ("backstop", True),  # below 2/3 MM: backstop
+        "-5": ("bankrupt", True),
+    }  # fmt: skip

@@ -221,14 +221,9 @@ class MirrorVenue(LocalVenue):
 
     async def reset(self) -> None:
         """Start afresh: a new paper exchange and account at today's prices (the old one is
-        dropped; nothing of it was stored)."""
-        if self._driver is not None:
-            self._driver.cancel()
-            self._driver = None
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        closed; nothing of it was stored)."""
         prices = await self._first_prices()
+        await super().stop()  # LocalVenue's: the clock, the subscription, the old exchange
         self._fills.clear()
         self._events.clear()
         self._announced.clear()

@@ -41,7 +41,7 @@ from exchange_local.engine import MarketState
 from exchange_local.explain import Explanation
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
 from exchange_local.margin import CollateralInput, PositionInput
-from perptui.stress import ALL, StressCell, stress_cell
+from perptui.stress import ALL, StressCell, classify, shocked_risk, stress_cell
 from perptui.venues.hyperliquid_wire import (
     AssetInfo,
     HLAccount,
@@ -226,13 +226,10 @@ def watched_risk(account: HLAccount, infos: Mapping[str, AssetInfo], name: str) 
 
 
 def _status(equity: Decimal, mmr: Decimal, notional: Decimal) -> str:
-    if equity < 0:
-        return "bankrupt"
-    if notional and equity < mmr * BACKSTOP_SHARE:
-        return "backstop"
-    if notional and equity < mmr:
-        return "liquidating"
-    return "ok"
+    """The stress grid's classification with HL's backstop level; "warning" is the health
+    record's separate flag, not a status."""
+    status = classify(equity, mmr, mmr * BACKSTOP_SHARE, notional)
+    return "ok" if status == "warning" else status
 
 
 def _row(
@@ -356,8 +353,6 @@ def gap_impact(
         for u in old_prices
         if u in new_prices and old_prices[u] > 0
     }
-    from perptui.stress import classify, shocked_risk
-
     before = stress_cell(health, markets, ALL, ZERO, ())
     risk = shocked_risk(health, markets, moves)
     after = StressCell(
