@@ -120,7 +120,11 @@ class PerpApp(App[None]):
             self.set_keymap(self.settings.keymap)
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
-        await self.venue.start()
+        try:
+            await self.venue.start()
+        except Exception as problem:  # an unreachable server or venue: say so, no traceback
+            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.name}: {problem}")
+            return
         if self.venue.default_market:
             self.market = self.venue.default_market
         if self.market not in self.venue.markets():
@@ -167,7 +171,8 @@ class PerpApp(App[None]):
         if fills is not None:
             self._own_trade_ids = {f.fill_id for f in fills}
         self.main.show(snap, self.venue.name, self.venue.paper, self.venue.paused_for_s,
-                       getattr(self, "_own_trade_ids", set()))  # fmt: skip
+                       getattr(self, "_own_trade_ids", set()),
+                       self.venue.venue_liquidations())  # fmt: skip
         events = self.venue.drain_events()
         self.events_absorbed += len(events)
         me = self.venue.account
@@ -181,6 +186,7 @@ class PerpApp(App[None]):
             await self._refresh_history(fills)
         if self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0:
             await self._preview()
+        self._ask_pending_decision()
         notice = self.venue.take_notice()
         if notice:
             self.notify(notice, timeout=30)
@@ -190,6 +196,25 @@ class PerpApp(App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    def _ask_pending_decision(self) -> None:
+        """A question the venue cannot answer alone (prices back with a jump), asked once."""
+        if getattr(self, "_deciding", False):
+            return
+        decision = self.venue.pending_decision()
+        if decision is None:
+            return
+        self._deciding = True
+
+        async def answer(accept: bool | None) -> None:
+            try:
+                await self.venue.decide(bool(accept))
+            finally:
+                self._deciding = False
+
+        screen = ConfirmScreen(decision.title, decision.body, decision.accept,
+                               danger=decision.danger, refuse=decision.refuse)  # fmt: skip
+        self.push_screen(screen, answer)
 
     def _show_stale(self) -> None:
         """The last frame again, marked STALE with its age: old numbers must never look live."""

@@ -216,7 +216,12 @@ async def test_the_mirror_venue_on_the_fake_pauses_and_holds_the_gap() -> None:
             text = describe_gap(impact)
             assert "BTC +5.00%" in text and "Continue applies the new prices" in text
             assert f"{impact.after.equity:,.2f}" in text
-            await venue.accept_gap()
+            decision = venue.pending_decision()  # what the terminal asks (PerpApp's modal)
+            assert decision is not None and decision.body == text
+            assert (decision.accept, decision.refuse) == ("Continue", "Reset the paper account")
+            assert decision.danger == impact.worse
+            await venue.decide(True)
+            assert venue.pending_decision() is None
             assert ex.market("BTC-PERP").index == D("71410.5")
             assert not ex.market("BTC-PERP").reduce_only and venue.pending_gap() is None
             await venue.reset()  # a fresh paper exchange at today's prices

@@ -34,7 +34,7 @@ def test_the_command_line_checks_its_hyperliquid_options(
     watch = cli_venue(True, False, ADDRESS, testnet=True)
     assert isinstance(watch, HyperliquidVenue) and watch.name == "Hyperliquid testnet"
     mirror = cli_venue(False, True, None, testnet=False, seed=3)
-    assert isinstance(mirror, MirrorVenue) and mirror.seed == 3 and not mirror.hold_gaps
+    assert isinstance(mirror, MirrorVenue) and mirror.seed == 3 and mirror.hold_gaps
 
 
 async def test_the_watched_account_on_screen_with_explain_stress_and_a_refusal() -> None:

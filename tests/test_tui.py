@@ -264,3 +264,43 @@ async def test_convert_repays_a_negative_usd_balance_with_coins():
         await pilot.pause()
         await app.frame()
         assert ex.balances(venue.account)["USD"] >= 0
+
+
+async def test_a_venues_question_is_put_to_the_user_once_and_answered():
+    from perptui.venues.base import Decision
+
+    venue = teaching_venue()
+    answers: list[bool] = []
+    question = Decision("Prices are back with a jump", "BTC +5.00%", "Continue",
+                        "Reset the paper account", True)  # fmt: skip
+    venue.pending_decision = lambda: None if answers else question  # type: ignore[method-assign]
+
+    async def decide(accept: bool) -> None:
+        answers.append(accept)
+
+    venue.decide = decide  # type: ignore[method-assign]
+    app = app_for(venue)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await app.frame()
+        await app.frame()  # asked once, not once per frame
+        await pilot.pause()
+        assert len(app.screen_stack) == 3  # default, main, the question
+        assert "Reset the paper account" in str(app.screen.query_one("#no").render())
+        await pilot.press("escape")  # the refusing button: reset
+        await pilot.pause()
+        assert answers == [False]
+
+
+async def test_a_real_venues_liquidation_price_stands_beside_ours():
+    from perptui.venues.base import VenueLiquidation
+
+    venue = teaching_venue()
+    venue.venue_liquidations = lambda: {  # type: ignore[method-assign]
+        "BTC-PERP": VenueLiquidation(D("60000"), D("0.0123"), True)
+    }
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)):
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await app.frame()
+        liq = str(app.main.query_one(PositionsTable).get_cell("BTC-PERP", "Liq"))
+        assert "(venue 60,000.0 ≠1.2%)" in liq

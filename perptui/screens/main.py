@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from perptui import format as fmt
-from perptui.venues.base import VenueSnapshot
+from perptui.venues.base import VenueLiquidation, VenueSnapshot
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.book import BookState, OrderBookView
 from perptui.widgets.cached import update_static
@@ -39,7 +39,7 @@ WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 col
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def funding_line(snap: VenueSnapshot) -> str:
+def funding_line(snap: VenueSnapshot, paper: bool = True) -> str:
     """Hourly funding history as a sparkline, with the predicted rate and its APR."""
     ms = snap.markets[snap.market]
     rates = [r.rate for r in snap.funding_history][-24:]
@@ -52,8 +52,8 @@ def funding_line(snap: VenueSnapshot) -> str:
     pred = ms.predicted_funding_rate
     apr = fmt.pct(pred * 24 * 365, 1, sign=True) if pred is not None else fmt.DASH
     eight = fmt.rate(pred * 8) if pred is not None else fmt.DASH
-    return (f" Funding 24h {spark}  pred {fmt.rate(pred)}/h  8h-equiv {eight}  APR {apr}"
-            f"  fund ${fmt.compact(snap.insurance_fund)}")  # fmt: skip
+    fund = f"  fund ${fmt.compact(snap.insurance_fund)}" if paper else ""
+    return f" Funding 24h {spark}  pred {fmt.rate(pred)}/h  8h-equiv {eight}  APR {apr}{fund}"
 
 
 class MainScreen(Screen[None]):
@@ -113,7 +113,8 @@ class MainScreen(Screen[None]):
         self.query_one(PositionsTable).narrow = narrow
 
     def show(self, snap: VenueSnapshot, venue_name: str, paper: bool, paused_for_s: float,
-             own_trade_ids: set[int]) -> None:  # fmt: skip
+             own_trade_ids: set[int],
+             venue_liqs: dict[str, VenueLiquidation] | None = None) -> None:  # fmt: skip
         ms = snap.markets[snap.market]
         h = snap.health
         self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, venue_name, paper,
@@ -144,9 +145,10 @@ class MainScreen(Screen[None]):
                 )  # type: ignore[arg-type]
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
                                                    ms.mark, lines, snap.index_candles))  # fmt: skip
-        update_static(self.query_one("#funding", Static), escape(funding_line(snap)))
+        update_static(self.query_one("#funding", Static), escape(funding_line(snap, paper)))
         stale = snap.connection.state == "stale"
-        self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders, stale)
+        self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders, stale,
+                                            venue_liqs)  # fmt: skip
         self.query_one(OrderTicket).set_market(
             ms, h, snap.leverage.get(snap.market, ms.max_leverage)
         )

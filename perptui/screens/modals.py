@@ -37,9 +37,9 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", danger: bool = False,
-                 option: str | None = None) -> None:  # fmt: skip
+                 option: str | None = None, refuse: str = "Cancel") -> None:  # fmt: skip
         super().__init__()
-        self.title_text, self.body, self.confirm = title, body, confirm
+        self.title_text, self.body, self.confirm, self.refuse = title, body, confirm, refuse
         self.danger, self.option = danger, option
         self.option_value = True
 
@@ -50,7 +50,7 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.option:
                 yield Checkbox(self.option, value=True, id="option")
             with Horizontal():
-                yield Button("Cancel (esc)", id="no")
+                yield Button(f"{self.refuse} (esc)", id="no")
                 yield Button(f"{self.confirm} (y/↵)", id="yes",
                              variant="error" if self.danger else "primary")  # fmt: skip
 

@@ -82,6 +82,27 @@ class VenueSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Decision:
+    """A question only the user can answer before the venue goes on (prices came back with a
+    jump: apply them, or start afresh)."""
+
+    title: str
+    body: str
+    accept: str  # the button that goes on
+    refuse: str  # the button that does the other thing
+    danger: bool  # accepting makes the account worse off
+
+
+@dataclass(frozen=True, slots=True)
+class VenueLiquidation:
+    """A real venue's own liquidation price beside ours, and how far apart they are."""
+
+    price: Decimal | None
+    difference: Decimal | None  # |ours - venue| / venue
+    mismatch: bool  # more than 0.5 % apart, or only one of the two has a price
+
+
+@dataclass(frozen=True, slots=True)
 class LeaderboardRow:
     """One account of a class, ranked by PnL (equity minus net USD deposits)."""
 
@@ -173,6 +194,18 @@ class Venue(abc.ABC):
 
     @abc.abstractmethod
     async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None: ...
+
+    def pending_decision(self) -> Decision | None:
+        """A question the terminal must put to the user now (None: nothing to ask)."""
+        return None
+
+    async def decide(self, accept: bool) -> None:
+        """The user's answer to `pending_decision()` (a venue that never asks gets none)."""
+        raise TradingDisabled(f"{self.name} asked nothing")
+
+    def venue_liquidations(self) -> dict[str, VenueLiquidation]:
+        """Per market, the venue's own liquidation price (a watched real account only)."""
+        return {}
 
     async def leaderboard(self) -> list[LeaderboardRow]:
         """The class ranked by PnL, for the projector; a venue without a class has none."""

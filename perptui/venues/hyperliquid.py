@@ -40,7 +40,14 @@ from exchange_local.ledger import LedgerEntry
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.orders import Fill, OrderInfo, OrderResult
 from perptui.venues import hyperliquid_wire as hw
-from perptui.venues.base import ClockInfo, Connection, OrderRequest, TradingDisabled, Venue
+from perptui.venues.base import (
+    ClockInfo,
+    Connection,
+    OrderRequest,
+    TradingDisabled,
+    Venue,
+    VenueLiquidation,
+)
 from perptui.venues.base import VenueSnapshot as Snapshot
 from perptui.venues.hyperliquid_live import CANDLES, KEPT, LiveUpdates, now_ms
 from perptui.venues.hyperliquid_risk import (
@@ -235,6 +242,10 @@ class HyperliquidVenue(LiveUpdates, Venue):
         """Per position: ours vs the venue's liquidation price, and the 0.5 % flag."""
         return dict(self.risk.checks) if self.risk else {}
 
+    def venue_liquidations(self) -> dict[str, VenueLiquidation]:
+        return {m: VenueLiquidation(c.venue, c.difference, c.mismatch)
+                for m, c in self.checks.items()}  # fmt: skip
+
     @property
     def venue_liquidation_price(self) -> dict[str, Decimal | None]:
         return {m: c.venue for m, c in self.checks.items()}
@@ -420,5 +431,5 @@ def cli_venue(
         raise ValueError("--address is for --venue hyperliquid")
     from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue
 
-    # gaps apply on return (and show in the events) until the terminal asks continue/reset
-    return MirrorVenue(HyperliquidPriceSource(testnet=testnet), seed=seed, hold_gaps=False)
+    # a jump in the prices after a pause is held until the terminal asks: continue or reset
+    return MirrorVenue(HyperliquidPriceSource(testnet=testnet), seed=seed, hold_gaps=True)

@@ -36,7 +36,13 @@ from exchange_local.feeds_hyperliquid import (
 from perptui import format as fmt
 from perptui.stress import STATUS_WORDS, StressCell
 from perptui.venues import hyperliquid_wire as hw
-from perptui.venues.base import ClockInfo, Connection, TradingDisabled, VenueSnapshot
+from perptui.venues.base import (
+    ClockInfo,
+    Connection,
+    Decision,
+    TradingDisabled,
+    VenueSnapshot,
+)
 from perptui.venues.hyperliquid_risk import GapImpact, gap_impact
 from perptui.venues.hyperliquid_stream import HyperliquidStream
 from perptui.venues.local import LocalVenue
@@ -213,6 +219,16 @@ class MirrorVenue(LocalVenue):
         new = {a: g.after for a, g in mirror.pending.items()}
         markets = {m: ex.market(m) for m in ex.markets()}
         return gap_impact(ex.health(self.account), markets, old, new)
+
+    def pending_decision(self) -> Decision | None:
+        impact = self.pending_gap()
+        if impact is None:
+            return None
+        return Decision("Prices are back with a jump", describe_gap(impact), "Continue",
+                        "Reset the paper account", impact.worse)  # fmt: skip
+
+    async def decide(self, accept: bool) -> None:
+        await (self.accept_gap() if accept else self.reset())
 
     async def accept_gap(self) -> None:
         """Continue: the held prices apply now and the markets resume."""

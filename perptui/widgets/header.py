@@ -53,7 +53,9 @@ def header_markup(
         f"[b]{ms.symbol}[/b]",
         f"{dim}Mark [b]{price(ms.mark)}[/b]  Index {price(ms.index)}{undim}",
         f"{dim}24h [{colour}]{arrow}{fmt.pct(change, 2, sign=True)}[/]{undim}",
-        f"{dim}OI ${fmt.compact(ms.open_interest_usd)}/{fmt.compact(ms.oi_cap)}{undim}",
+        f"{dim}OI ${fmt.compact(ms.open_interest_usd)}"
+        + (f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap else "")  # a real venue publishes none
+        + undim,
     ]
     if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
         funding = f"Fund {fmt.rate(ms.funding_rate)}/1h pred {fmt.rate(ms.predicted_funding_rate)}"

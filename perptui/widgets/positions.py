@@ -15,6 +15,7 @@ from exchange_local.engine import MarketState
 from exchange_local.health import PositionRisk
 from exchange_local.orders import OrderInfo
 from perptui import format as fmt
+from perptui.venues.base import VenueLiquidation
 
 COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Bkr", "Dist",
            "Unsettled", "uPnL", "Realised", "Funding", "ADL", "TP / SL")  # fmt: skip
@@ -64,6 +65,7 @@ def position_cells(
     narrow: bool = False,
     colours: Colours = PLAIN,
     stale: bool = False,
+    venue_liq: VenueLiquidation | None = None,
 ) -> list[str | Text]:
     side = "LONG" if p.size > 0 else "SHORT"
     liq = liq_text(p, ms.tick)
@@ -88,6 +90,11 @@ def position_cells(
         "ADL": adl_text(p.adl_quintile),
         "TP / SL": tp_sl_text(p.market, orders, ms.tick),
     }
+    if venue_liq is not None:  # a watched real account: the venue's own figure beside ours
+        theirs = fmt.price(venue_liq.price, ms.tick)
+        flag = f" ≠{fmt.pct(venue_liq.difference, 1)}" if venue_liq.mismatch else " ="
+        style = f"bold {colours['liq']}" if venue_liq.mismatch else ""
+        cells["Liq"] = Text(f"{liq} (venue {theirs}{flag})", style=style, justify="right")
     if stale:  # numbers from a feed that went quiet: marked, never passed off as live
         for name in ("Mark", "Liq", "Dist", "uPnL", "Unsettled"):
             cell = cells[name]
@@ -129,6 +136,7 @@ class PositionsTable(DataTable[object]):
         markets: dict[str, MarketState],
         orders: list[OrderInfo],
         stale: bool = False,
+        venue_liqs: dict[str, VenueLiquidation] | None = None,
     ) -> None:
         self._ensure_columns()
         columns = NARROW_COLUMNS if self.narrow else COLUMNS
@@ -139,7 +147,8 @@ class PositionsTable(DataTable[object]):
                 self.remove_row(key)
         changed = False
         for market, p in wanted.items():
-            cells = position_cells(p, markets[market], orders, self.narrow, colours, stale)
+            cells = position_cells(p, markets[market], orders, self.narrow, colours, stale,
+                                   (venue_liqs or {}).get(market))  # fmt: skip
             if market in [k.value for k in self.rows]:
                 for column, cell in zip(columns, cells, strict=True):
                     if str(self.get_cell(market, column)) != str(cell):
