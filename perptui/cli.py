@@ -12,6 +12,8 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from textual.app import App
+
 from perptui.settings import Settings, data_dir, load_settings
 from perptui.venues.base import Venue
 
@@ -136,12 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.projector:
         from perptui.projector import ProjectorApp
 
-        ProjectorApp(venue, settings, market=args.market).run()
+        app: App[None] = ProjectorApp(venue, settings, market=args.market)
     else:
         from perptui.app import PerpApp
 
-        PerpApp(venue, settings, market=args.market).run()
-    return 0
+        app = PerpApp(venue, settings, market=args.market)
+    app.run()
+    return app.return_code or 0
 
 
 def _hyperliquid_venue(args: argparse.Namespace) -> Venue | None:

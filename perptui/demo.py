@@ -31,5 +31,6 @@ def main(argv: list[str]) -> int:
     from perptui.venues.demo import DemoVenue
 
     venue = DemoVenue(args.name, seed=args.seed, speed=args.speed)
-    PerpApp(venue, load_settings()).run()
-    return 0
+    app = PerpApp(venue, load_settings())
+    app.run()
+    return app.return_code or 0

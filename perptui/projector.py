@@ -84,7 +84,11 @@ class ProjectorApp(App[None]):
             if self.settings.theme in self.available_themes
             else ("perptui-dark")
         )
-        await self.venue.start()
+        try:
+            await self.venue.start()
+        except Exception as problem:  # an unreachable server: say so, no traceback
+            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.name}: {problem}")
+            return
         if self.market not in self.venue.markets():
             self.market = self.venue.markets()[0]
         await self.frame()
