@@ -85,11 +85,13 @@ class Live:
 
 
 @contextmanager
-def live_server(app: Any, port: int = 0) -> Iterator[Live]:
+def live_server(app: Any, port: int = 0, send_buffer: int | None = None) -> Iterator[Live]:
     """uvicorn on 127.0.0.1 (a free port unless given), in a thread; shut down when the block
-    ends."""
+    ends. `send_buffer`: SO_SNDBUF of the connections (Linux passes the listening socket's on)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if send_buffer is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024)

@@ -5,7 +5,12 @@ and slow clients."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
+import os
+import socket
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
@@ -265,3 +270,130 @@ async def test_a_revoked_key_is_disconnected(
         with pytest.raises(ConnectionClosed) as closed:
             await recv(ws)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+
+
+def _ws_frame(text: str) -> bytes:
+    """One masked client text frame (RFC 6455), for a client that speaks the bare protocol."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    head = bytes([0x81])
+    n = len(payload)
+    head += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class BareClient:
+    """A WebSocket client over a plain socket: the handshake, masked text frames, and a frame
+    reader, so a test decides exactly when bytes are sent and read."""
+
+    def __init__(self, port: int, receive_buffer: int | None = None) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(1)  # byte by byte: nothing past the handshake is read
+        assert head.startswith(b"HTTP/1.1 101"), head
+        self.sock.setblocking(False)
+        self.buffer = b""
+
+    async def _exactly(self, n: int) -> bytes:
+        loop = asyncio.get_running_loop()
+        while len(self.buffer) < n:
+            chunk = await loop.sock_recv(self.sock, 65536)
+            if not chunk:
+                raise ConnectionError("closed")
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    async def frame(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next server frame (server frames are not masked)."""
+        b0, b1 = await self._exactly(2)
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(await self._exactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await self._exactly(8), "big")
+        return b0 & 0x0F, await self._exactly(n)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def test_a_burst_of_requests_is_answered_in_turn(served: tuple[Class, Live]) -> None:
+    """1,100 requests arriving in one read, from a client that then reads everything: 2,200
+    answers, more than a connection's queue holds, all delivered, because the server answers
+    and writes in turn instead of handling the whole burst first (which filled the queue and
+    dropped a client that was reading)."""
+    _, live = served
+    client = BareClient(int(live.base_url.rsplit(":", 1)[1]))
+    try:
+        request = {"op": "subscribe", "channel": "book", "symbol": "BTC-PERP"}
+        burst = b""
+        for i in range(1100):
+            burst += _ws_frame(json.dumps({**request, "id": i}))
+            request["op"] = "resync"
+        await asyncio.get_running_loop().sock_sendall(client.sock, burst)
+        snapshots = 0
+        while snapshots < 1100:
+            opcode, payload = await asyncio.wait_for(client.frame(), 10)
+            assert opcode == 1, (opcode, payload[:2])  # text; 8 would be the close (1013)
+            snapshots += json.loads(payload)["type"] == "snapshot"
+    finally:
+        client.close()
+
+
+async def test_a_client_that_never_reads_is_dropped_over_a_real_socket(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bare TCP client subscribes to the book, asks for 1,500 snapshots of a 400-level book
+    (about 20 MB) and never reads a byte: its queue fills, the server drops it, and the
+    server's memory grows by what the bounded queue and the socket buffers hold, not by
+    what the client asked for. Meanwhile other clients are answered."""
+    c = make_class()
+    for i in range(190):  # a deep book: each snapshot is ~13 KB
+        c.ex.place_order("alice", "BTC-PERP", "buy", D("0.01"), price=D(99_000 - 5 * i))
+        c.ex.place_order("bob", "BTC-PERP", "sell", D("0.01"), price=D(101_000 + 5 * i))
+    boxes: list[Outbox] = []
+
+    def small_outbox() -> Outbox:
+        boxes.append(Outbox(maxsize=100))
+        return boxes[-1]
+
+    monkeypatch.setattr(ws_module, "Outbox", small_outbox)
+    hub = c.app.state.ctx.runtime.hub
+    with live_server(c.app, send_buffer=16_384) as live:
+        client = BareClient(int(live.base_url.rsplit(":", 1)[1]), receive_buffer=4096)
+        loop = asyncio.get_running_loop()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        request = {"op": "subscribe", "channel": "book", "symbol": "BTC-PERP"}
+        burst = b""
+        for i in range(1500):
+            burst += _ws_frame(json.dumps({**request, "id": i}))
+            request["op"] = "resync"
+        with contextlib.suppress(OSError, TimeoutError):  # it stops reading once it drops us
+            await asyncio.wait_for(loop.sock_sendall(client.sock, burst), 3)
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            started = loop.time()  # others are served during the flood
+            assert (await http.get("/api/v1/time")).status_code == 200
+            assert loop.time() - started < 2.0
+        deadline = loop.time() + 10
+        while ("book", "BTC-PERP") in hub.subs and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        client.close()
+        assert boxes and boxes[0].dropped.is_set()
+        assert ("book", "BTC-PERP") not in hub.subs and boxes[0].queue.qsize() <= 100
+        assert peak - base < 6_000_000, peak - base  # 100 queued snapshots and buffers

@@ -124,6 +124,9 @@ def serve(
                         file=err,
                     )
                     return 1
+                # listening before the address is printed: a client that connects at once
+                # waits in the backlog until the app is up, instead of being refused
+                sock.listen(2048)
                 bound = sock.getsockname()[1]
                 print(
                     f"exchange-local serving {db or 'an in-memory exchange'} on "

@@ -203,6 +203,12 @@ async def _reader(ws: WebSocket, session: Session) -> None:
             await asyncio.sleep(0.05)
             return
         await session.handle(text)
+        if session.box.dropped.is_set():
+            return
+        # Messages already received come back without suspending: without this, a client
+        # that sends faster than it reads would hold the event loop (every other client, the
+        # clock, and its own drop) until its burst is handled
+        await asyncio.sleep(0)
 
 
 async def _revocation_watch(session: Session) -> None:
