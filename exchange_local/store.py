@@ -8,13 +8,8 @@ length. Every command's journal row and ledger legs are committed in one SQLite 
 before the command returns (WAL, synchronous=NORMAL: survives a killed process), so nothing
 acknowledged is lost and nothing unacknowledged is half-applied.
 
-Why legs are packed one row per (transaction, account): inserting an indexed SQLite row from
-Python costs about 3 us, more than a leg's whole budget at 300,000 legs/s. A row holds the
-account's legs of one transaction as exact decimal text, "ASSET AMOUNT BALANCE" triples joined
-by spaces, in posting order (asset symbols are alphanumeric and Decimal text has no spaces, so
-the packing is unambiguous). A transaction that touches an account many times costs one row and
-one index entry for it, not one per leg; legs_by_account keeps an account's ledger one index
-range away. One leg per account (a settlement's shape) still costs a row per leg.
+The ledger's layout (chunks of legs in posting order, an account index written in batches) and
+why it is shaped so: exchange_local/store_ledger.py.
 
 Why a separate read-only reader: exports and audits must be able to read a store, even one an
 exchange has open, without constructing an Exchange (which writes a snapshot on close).
@@ -26,18 +21,19 @@ import json
 import os
 import pickle
 import sqlite3
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 from exchange_local.errors import StoreError
-from exchange_local.ledger import LedgerEntry, Transaction
+from exchange_local.store_ledger import LEDGER_SCHEMA, LedgerQueries, LedgerWriter
 
-# 2: legs packed one row per (transaction, account); version 1 had one row per leg
-SCHEMA_VERSION = 2
+# 3: legs in transaction-ordered chunks with a batched account index (store_ledger.py);
+# 2 had a row per (transaction, account), 1 a row per leg
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x50455250  # "PERP": marks the file as ours before we read anything else
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE journal (
     seq INTEGER PRIMARY KEY,
@@ -45,24 +41,14 @@ CREATE TABLE journal (
     command TEXT NOT NULL,
     args TEXT NOT NULL
 );
-CREATE TABLE transactions (
-    txid INTEGER PRIMARY KEY,
-    time_ms INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    ref TEXT NOT NULL
-);
-CREATE TABLE legs (
-    txid INTEGER NOT NULL,
-    account TEXT NOT NULL,
-    entries TEXT NOT NULL
-);
-CREATE UNIQUE INDEX legs_by_account ON legs (account, txid);
 CREATE TABLE snapshots (
     journal_seq INTEGER PRIMARY KEY,
     time_ms INTEGER NOT NULL,
     state BLOB NOT NULL
 );
 """
+    + LEDGER_SCHEMA
+)
 
 
 def encode(value: Any) -> Any:
@@ -84,13 +70,6 @@ def decode(value: Any) -> Any:
     if isinstance(value, list):
         return [decode(v) for v in value]
     return value
-
-
-def unpack(entries: str) -> Iterator[tuple[str, Decimal, Decimal]]:
-    """(asset, amount, balance after) of each leg packed in one legs row, in posting order."""
-    parts = entries.split(" ")
-    for i in range(0, len(parts), 3):
-        yield parts[i], Decimal(parts[i + 1]), Decimal(parts[i + 2])
 
 
 def open_validated(path: str) -> sqlite3.Connection:
@@ -125,60 +104,7 @@ def open_validated(path: str) -> sqlite3.Connection:
     return ro
 
 
-class LedgerQueries:
-    """The ledger's read side, shared by the writing Store and the read-only LedgerReader."""
-
-    db: sqlite3.Connection
-
-    def entries(
-        self, account: str, since_ms: int | None, until_ms: int | None
-    ) -> list[LedgerEntry]:
-        return list(self.iter_entries(account, since_ms, until_ms))
-
-    def iter_entries(
-        self, account: str, since_ms: int | None, until_ms: int | None
-    ) -> Iterator[LedgerEntry]:
-        """An account's legs oldest first, streamed (an export need not hold them all)."""
-        sql = (
-            "SELECT t.txid, t.time_ms, t.type, t.ref, l.entries "
-            "FROM legs l JOIN transactions t ON t.txid = l.txid WHERE l.account = ?"
-        )
-        params: list[Any] = [account]
-        if since_ms is not None:
-            sql += " AND t.time_ms >= ?"
-            params.append(since_ms)
-        if until_ms is not None:
-            sql += " AND t.time_ms <= ?"
-            params.append(until_ms)
-        sql += " ORDER BY l.txid"
-        for txid, t, typ, ref, packed in self.db.execute(sql, params):
-            time = Decimal(t) / 1000
-            for asset, amount, balance in unpack(packed):
-                yield LedgerEntry(txid, time, typ, asset, amount, balance, ref)
-
-    def balances_at(self, account: str, until_ms: int) -> dict[str, Decimal]:
-        totals: dict[str, Decimal] = {}
-        rows = self.db.execute(
-            "SELECT l.entries FROM legs l JOIN transactions t ON t.txid = l.txid "
-            "WHERE l.account = ? AND t.time_ms <= ?",
-            (account, until_ms),
-        )
-        for (packed,) in rows:
-            for asset, amount, _ in unpack(packed):
-                totals[asset] = totals.get(asset, Decimal(0)) + amount
-        return totals
-
-    def all_legs_by_account(self) -> dict[str, dict[str, Decimal]]:
-        """Balances rebuilt from every leg on disk (the proof that state = ledger)."""
-        totals: dict[str, dict[str, Decimal]] = {}
-        for account, packed in self.db.execute("SELECT account, entries FROM legs"):
-            per = totals.setdefault(account, {})
-            for asset, amount, _ in unpack(packed):
-                per[asset] = per.get(asset, Decimal(0)) + amount
-        return totals
-
-
-class Store(LedgerQueries):
+class Store(LedgerWriter):
     """One SQLite file. Opening an existing file validates it and never modifies a bad one."""
 
     def __init__(self, path: str) -> None:
@@ -194,8 +120,7 @@ class Store(LedgerQueries):
             self.db.executescript(SCHEMA)
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self.fresh = not exists
-        self._pending_legs: list[tuple[int, str, str]] = []
-        self._pending_txs: list[tuple[int, int, str, str]] = []
+        self._load_ledger()
         self.journal_seq = self._max("SELECT MAX(seq) FROM journal")
 
     def _max(self, sql: str) -> int:
@@ -213,22 +138,6 @@ class Store(LedgerQueries):
 
     # --- writing -----------------------------------------------------------------------
 
-    def add_transaction(self, tx: Transaction, balances_after: list[Decimal]) -> None:
-        """Queue a posted transaction for the command's commit: the hot path of every write,
-        so one dict probe and two str() per leg, one row per account the transaction touches."""
-        self._pending_txs.append((tx.txid, tx.time_ms, str(tx.type), tx.ref))
-        packed: dict[str, list[str]] = {}
-        get = packed.get
-        text = str
-        for (account, asset, amount), balance in zip(tx.legs, balances_after, strict=True):
-            parts = get(account)
-            if parts is None:
-                packed[account] = [asset, text(amount), text(balance)]
-            else:
-                parts += (asset, text(amount), text(balance))
-        txid = tx.txid
-        self._pending_legs += [(txid, acct, " ".join(parts)) for acct, parts in packed.items()]
-
     def commit_command(self, time_ms: int, command: str, args: dict[str, Any]) -> None:
         """Journal one accepted command with the ledger rows it produced, atomically."""
         self.journal_seq += 1
@@ -242,26 +151,19 @@ class Store(LedgerQueries):
             self._flush_ledger()
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             self.journal_seq -= 1
+            self.discard_pending()
             raise
+        self._ledger_committed()
 
     def commit_pending(self) -> None:
         """Commit ledger rows that belong to no command (the engine's genesis)."""
         self.db.execute("BEGIN")
         self._flush_ledger()
         self.db.execute("COMMIT")
-
-    def _flush_ledger(self) -> None:
-        if self._pending_txs:
-            self.db.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?)", self._pending_txs)
-            self.db.executemany("INSERT INTO legs VALUES (?, ?, ?)", self._pending_legs)
-            self._pending_txs = []
-            self._pending_legs = []
-
-    def discard_pending(self) -> None:
-        self._pending_txs = []
-        self._pending_legs = []
+        self._ledger_committed()
 
     def write_snapshot(self, time_ms: int, state: Any) -> None:
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -315,7 +217,7 @@ class LedgerReader(LedgerQueries):
 
     def has_account(self, account: str) -> bool:
         """Whether the account exists: it has legs, or a journaled create_account made it."""
-        if self.db.execute("SELECT 1 FROM legs WHERE account = ? LIMIT 1", (account,)).fetchone():
+        if self.db.execute("SELECT 1 FROM accounts WHERE name = ?", (account,)).fetchone():
             return True
         return account in self._created_accounts()
 
@@ -323,7 +225,7 @@ class LedgerReader(LedgerQueries):
         """Every account the store knows: those created by command (in creation order), then
         the others that hold legs (system accounts, accounts built without commands)."""
         names = dict.fromkeys(self._created_accounts())
-        for (account,) in self.db.execute("SELECT DISTINCT account FROM legs ORDER BY account"):
+        for (account,) in self.db.execute("SELECT name FROM accounts ORDER BY name"):
             names.setdefault(account)
         return list(names)
 
