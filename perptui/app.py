@@ -10,27 +10,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
-from collections.abc import Iterable
-from decimal import Decimal
 
 from textual import on
-from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.app import App
 from textual.css.query import NoMatches
-from textual.screen import Screen
 from textual.widgets import Input, TabbedContent
 
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.eventtext import describe
-from perptui.screens.help import HelpScreen
-from perptui.screens.main import TABS, MainScreen
-from perptui.screens.modals import ConfirmScreen, ValueScreen
+from perptui.keys import BINDINGS
+from perptui.screens.main import MainScreen
+from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
-from perptui.venues.base import Connection, TradingDisabled, Venue, VenueSnapshot
-from perptui.widgets.book import OrderBookView
+from perptui.ticket import TicketError
+from perptui.trading_actions import TradingActions
+from perptui.venues.base import Connection, Venue, VenueSnapshot
+from perptui.view_actions import ViewActions
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.history import (
     EventsLog,
@@ -41,48 +38,13 @@ from perptui.widgets.history import (
     order_rows,
 )
 from perptui.widgets.order_ticket import OrderTicket
-from perptui.widgets.positions import PositionsTable
 
 FRAME_S = 0.1
 HISTORY_EVERY_FRAMES = 10  # fills, funding and ledger tabs: once a second while visible
 PREVIEW_EVERY_FRAMES = 5  # the preview follows the mark twice a second even without typing
-SPEEDS = (Decimal(0), Decimal("0.5"), Decimal(1), Decimal(2), Decimal(5), Decimal(10),
-          Decimal(30), Decimal(60), Decimal(120), Decimal(300), Decimal(600))  # fmt: skip
-
-BINDINGS = [
-    Binding("b", "side('buy')", "Buy", id="order.buy"),
-    Binding("s", "side('sell')", "Sell", id="order.sell"),
-    Binding("m", "cycle_type", "Type", id="order.type"),
-    Binding("l", "leverage", "Leverage", id="order.leverage"),
-    Binding("enter", "submit", "Send", id="order.submit", show=False),
-    Binding("x", "close_position", "Close", id="position.close"),
-    Binding("X", "close_all", "Close all", id="position.close_all", show=False),
-    Binding("c", "cancel_all", "Cancel all", id="order.cancel_all"),
-    Binding("d", "cancel_selected", "Cancel order", id="order.cancel", show=False),
-    Binding("a", "amend_selected", "Amend order", id="order.amend", show=False),
-    Binding("u", "convert", "Repay USD", id="account.convert", show=False),
-    Binding("n", "next_market", "Market", id="market.next"),
-    Binding("w", "watch_next", "Watch next", id="demo.watch_next", show=False),
-    Binding("t", "teach", "Teach", id="screen.teach"),
-    Binding("S", "stress", "Stress", id="screen.stress"),
-    Binding("g", "grouping", "Group", id="book.grouping", show=False),
-    Binding("left_square_bracket", "timeframe(-1)", "Frame −", id="chart.frame_down", show=False),
-    Binding("right_square_bracket", "timeframe(1)", "Frame +", id="chart.frame_up", show=False),
-    Binding("v", "chart_mode", "Candle/line", id="chart.mode", show=False),
-    Binding("plus,equals_sign", "speed(1)", "Faster", id="clock.faster", show=False),
-    Binding("minus", "speed(-1)", "Slower", id="clock.slower", show=False),
-    Binding("p", "pause", "Pause", id="clock.pause", show=False),
-    Binding("escape", "leave_input", "Leave field", id="focus.leave", show=False),
-    Binding("f1,question_mark", "help", "Help", id="app.help"),
-    Binding("f8", "screenshot", "Screenshot", id="app.screenshot", show=False),
-    Binding("q,ctrl+q", "quit", "Quit", id="app.quit"),
-] + [
-    Binding(str(i + 1), f"tab('{tab}')", tab.title(), id=f"tab.{tab}", show=False)
-    for i, tab in enumerate(TABS)
-]
 
 
-class PerpApp(App[None]):
+class PerpApp(TradingActions, ViewActions, App[None]):
     TITLE = "perptui"
     BINDINGS = BINDINGS  # type: ignore[assignment]
     ENABLE_COMMAND_PALETTE = True
@@ -284,305 +246,3 @@ class PerpApp(App[None]):
     @on(OrderTicket.Submitted)
     async def _submitted(self, message: OrderTicket.Submitted) -> None:
         await self.send_order(message.form)
-
-    def _next_client_id(self) -> str:
-        self._order_seq += 1
-        return f"perptui-{int(time.time() * 1000)}-{self._order_seq}"
-
-    async def send_order(self, form: TicketForm) -> None:
-        ticket = self.main.query_one(OrderTicket)
-        try:
-            request = form.request(self._next_client_id())
-        except TicketError as problem:
-            ticket.show_message(str(problem), ok=False)
-            return
-        if self.settings.confirm_orders:
-            preview_text = str(self.main.query_one("#preview").render())
-            what = (f"{request.side.upper()} {request.size} {request.market} "
-                    f"{TYPE_LABELS[request.type]}"
-                    + (f" @ {request.price}" if request.price else "")
-                    + (f" trigger {request.trigger_price}" if request.trigger_price else "")
-                    + (" reduce-only" if request.reduce_only else "")
-                    + (" post-only" if request.post_only else ""))  # fmt: skip
-            body = f"{what}\n\n{preview_text}"
-
-            async def answer(ok: bool | None) -> None:
-                if ok:
-                    await self._place(request)
-
-            self.push_screen(ConfirmScreen("Send this order?", body, "Send"), answer)
-            return
-        await self._place(request)
-
-    async def _place(self, request: object) -> None:
-        ticket = self.main.query_one(OrderTicket)
-        try:
-            result = await self.venue.place_order(request)  # type: ignore[arg-type]
-        except (ExchangeError, TradingDisabled) as refusal:
-            ticket.show_message(f"✗ refused: {refusal}", ok=False)
-            self.notify(str(refusal), title="Order refused", severity="error")
-            return
-        status = result.status.value if hasattr(result.status, "value") else result.status
-        text = f"✓ order {result.order_id} {status}"
-        if result.filled:
-            text += f", filled {result.filled} @ {result.avg_price}"
-        if result.canceled_reason:
-            text += f" ({result.canceled_reason})"
-        ticket.show_message(text, ok=True)
-        await self.frame()
-
-    # --- actions ----------------------------------------------------------------------------
-    def action_side(self, side: str) -> None:
-        ticket = self.main.query_one(OrderTicket)
-        ticket.set_side(side)
-        self.main.query_one("#size", Input).focus()
-
-    def action_cycle_type(self) -> None:
-        self.main.query_one(OrderTicket).cycle_type()
-
-    def action_submit(self) -> None:
-        self.main.query_one(OrderTicket).submit()
-
-    def action_leave_input(self) -> None:
-        self.main.query_one(PositionsTable).focus()
-
-    async def _guard(self, coro: object, what: str) -> bool:
-        try:
-            await coro  # type: ignore[misc]
-        except (ExchangeError, TradingDisabled) as refusal:
-            self.notify(str(refusal), title=f"{what} refused", severity="error")
-            return False
-        await self.frame()
-        return True
-
-    def action_leverage(self) -> None:
-        snap = self.snapshot
-        if snap is None:
-            return
-        ms = snap.markets[self.market]
-        current = snap.leverage.get(self.market, ms.max_leverage)
-
-        async def chosen(value: Decimal | None) -> None:
-            ok = value is not None and await self._guard(
-                self.venue.set_leverage(self.market, value), "Leverage"
-            )
-            if ok:
-                self.notify(f"{self.market} leverage {value}x")
-
-        prompt = f"1 to {ms.max_leverage} (IMF = max(1/leverage, size-scaled))"
-        screen = ValueScreen(f"Leverage for {self.market}", prompt, str(current), Decimal(1),
-                             ms.max_leverage)  # fmt: skip
-        self.push_screen(screen, chosen)
-
-    def action_close_position(self) -> None:
-        market = self.main.query_one(PositionsTable).selected_market or self.market
-        snap = self.snapshot
-        pos = next((p for p in snap.health.positions if p.market == market), None) if snap else None
-        if pos is None:
-            self.notify(f"no {market} position to close", severity="warning")
-            return
-        screen = ConfirmScreen(
-            f"Close {market}?",
-            f"A reduce-only market order for {abs(pos.size)} at about the mark {pos.mark_price}; "
-            f"unrealised PnL {fmt.usd(pos.unrealized_pnl, sign=True)}.",
-            "Close", danger=True, option="also cancel this market's open orders",
-        )  # fmt: skip
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self._guard(self.venue.close_position(market, screen.option_value), "Close")
-
-        if self.settings.confirm_orders:
-            self.push_screen(screen, answer)
-        else:
-            self.run_worker(answer(True))
-
-    def action_close_all(self) -> None:
-        snap = self.snapshot
-        markets = [p.market for p in snap.health.positions] if snap else []
-        if not markets:
-            self.notify("no positions to close", severity="warning")
-            return
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                for m in markets:
-                    await self._guard(self.venue.close_position(m, True), "Close")
-
-        self.push_screen(ConfirmScreen("Close every position?", ", ".join(markets), "Close all",
-                                       danger=True), answer)  # fmt: skip
-
-    def action_cancel_all(self) -> None:
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self._guard(self.venue.cancel_all(None), "Cancel all")
-
-        n = len(self.snapshot.open_orders) if self.snapshot else 0
-        if self.settings.confirm_orders:
-            self.push_screen(ConfirmScreen("Cancel all orders?", f"{n} open orders", "Cancel all",
-                                           danger=True), answer)  # fmt: skip
-        else:
-            self.run_worker(answer(True))
-
-    async def action_cancel_selected(self) -> None:
-        key = self.main.query_one("#orders-table", RowsTable).selected_key
-        if key is None:
-            self.notify("no order selected (tab 2)", severity="warning")
-            return
-        await self._guard(self.venue.cancel_order(int(key)), "Cancel")
-
-    def action_amend_selected(self) -> None:
-        key = self.main.query_one("#orders-table", RowsTable).selected_key
-        order = next((o for o in self.snapshot.open_orders if str(o.order_id) == key),
-                     None) if self.snapshot and key else None  # fmt: skip
-        if order is None:
-            self.notify("no order selected (tab 2)", severity="warning")
-            return
-
-        async def chosen(value: Decimal | None) -> None:
-            if value is not None:
-                await self._guard(self.venue.amend_order(order.order_id, price=value), "Amend")
-
-        self.push_screen(ValueScreen(f"Amend order {order.order_id}", "new price",
-                                     str(order.price or "")), chosen)  # fmt: skip
-
-    def action_convert(self) -> None:
-        snap = self.snapshot
-        if snap is None:
-            return
-        usd = next((c for c in snap.health.collateral if c.asset == "USD"), None)
-        coins = [
-            c for c in snap.health.collateral if c.asset not in ("USD", "USDC") and c.amount > 0
-        ]
-        if not coins:
-            self.notify("no collateral to convert", severity="warning")
-            return
-        coin = max(coins, key=lambda c: c.value)
-        need = (
-            -usd.amount / coin.price * Decimal("1.002") if usd and usd.amount < 0 else coin.amount
-        )
-        need = min(need, coin.amount).quantize(Decimal("0.0001"))
-
-        async def chosen(value: Decimal | None) -> None:
-            if value is not None and await self._guard(
-                self.venue.convert(coin.asset, "USD", value), "Convert"
-            ):
-                self.notify(f"converted {value} {coin.asset} to USD")
-
-        self.push_screen(ValueScreen(f"Convert {coin.asset} to USD",
-                                     f"{coin.asset} to sell at the index ({coin.price}) less 0.1 %",
-                                     str(need)), chosen)  # fmt: skip
-
-    async def action_watch_next(self) -> None:
-        watch = getattr(self.venue, "watch_next", None)
-        if watch is None:
-            self.notify("only a demo watches other accounts", severity="warning")
-            return
-        self.notify(f"watching {watch()}")
-        await self.frame()
-
-    async def action_next_market(self) -> None:
-        markets = self.venue.markets()
-        self.market = markets[(markets.index(self.market) + 1) % len(markets)]
-        await self.frame()
-
-    async def action_set_market(self, market: str) -> None:
-        self.market = market
-        await self.frame()
-
-    def action_tab(self, tab: str) -> None:
-        self.main.query_one(TabbedContent).active = "funding-tab" if tab == "funding" else tab
-
-    def action_grouping(self) -> None:
-        self.main.query_one(OrderBookView).cycle_grouping()
-
-    async def action_timeframe(self, step: int) -> None:
-        self.main.query_one(PriceChart).cycle_interval(step)
-        await self.frame()
-
-    def action_chart_mode(self) -> None:
-        self.main.query_one(PriceChart).toggle_mode()
-
-    async def action_speed(self, step: int) -> None:
-        clock = self.snapshot.clock if self.snapshot else None
-        if clock is None or not clock.adjustable:
-            self.notify("this venue's clock is not ours to change", severity="warning")
-            return
-        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - clock.speed))
-        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + step))]
-        await self.venue.set_speed(speed)
-        self.notify(f"clock speed {speed}x")
-
-    async def action_pause(self) -> None:
-        clock = self.snapshot.clock if self.snapshot else None
-        if clock is None or not clock.adjustable:
-            return
-        await self.venue.set_paused(not clock.paused)
-
-    async def action_shock(self, fraction: str) -> None:
-        ms = self.snapshot.markets[self.market] if self.snapshot else None
-        if ms is None:
-            return
-        try:
-            await self.venue.shock(ms.underlying, Decimal(fraction))
-        except (TradingDisabled, ExchangeError) as refusal:
-            self.notify(str(refusal), severity="error")
-            return
-        self.notify(f"{ms.underlying} index shocked {fmt.pct(Decimal(fraction), 0, sign=True)}")
-        await self.frame()
-
-    async def action_advance(self, seconds: str) -> None:
-        try:
-            await self.venue.advance(Decimal(seconds))
-        except TradingDisabled as refusal:
-            self.notify(str(refusal), severity="error")
-            return
-        await self.frame()
-
-    def action_teach(self) -> None:
-        from perptui.screens.explain import ExplainScreen
-
-        market = self.main.query_one(PositionsTable).selected_market or self.market
-        self.push_screen(ExplainScreen(self.venue, market))
-
-    def action_stress(self) -> None:
-        from perptui.screens.stress import StressScreen
-
-        self.push_screen(StressScreen(self.venue))
-
-    def action_help(self) -> None:
-        rows = []
-        for b in BINDINGS:
-            keys = self.get_key_display(b) if hasattr(self, "get_key_display") else b.key
-            rows.append((str(keys), str(b.description), str(b.id)))
-        self.push_screen(HelpScreen(rows))
-
-    def action_screenshot(self) -> None:
-        path = self.save_screenshot()
-        self.notify(f"screenshot saved: {path}")
-
-    # --- the command palette: every action, plus paper-market tools -------------------------
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for b in BINDINGS:
-            yield SystemCommand(f"{b.description} ({b.key})", f"binding {b.id}",
-                                _runner(self, b.action))  # fmt: skip
-        for market in self.venue.markets():
-            yield SystemCommand(f"Market: {market}", "switch the screen to this market",
-                                _runner(self, f"set_market('{market}')"))  # fmt: skip
-        if self.venue.paper:
-            for pct in ("-0.2", "-0.1", "-0.05", "0.05", "0.1"):
-                yield SystemCommand(f"Simulate price shock {fmt.pct(Decimal(pct), 0, sign=True)}",
-                                    "move this market's index at once (paper only)",
-                                    _runner(self, f"shock('{pct}')"))  # fmt: skip
-            yield SystemCommand("Advance clock 1h (funding)", "run an hour of exchange time now",
-                                _runner(self, "advance('3600')"))  # fmt: skip
-            yield SystemCommand("Advance clock 30 s (settlement)", "run one settlement cycle",
-                                _runner(self, "advance('30')"))  # fmt: skip
-
-
-def _runner(app: PerpApp, action: str):  # type: ignore[no-untyped-def]
-    async def run() -> None:
-        await app.run_action(action)
-
-    return run

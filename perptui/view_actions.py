@@ -1,0 +1,144 @@
+"""What the keys that look do: markets, tabs, chart, book, clock, screens, help, palette.
+
+A mixin of PerpApp, like trading_actions.py; the command palette offers every binding here
+too, plus the markets and the paper market's tools.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from textual.app import SystemCommand
+from textual.screen import Screen
+from textual.widgets import TabbedContent
+
+from exchange_local.errors import ExchangeError
+from perptui import format as fmt
+from perptui.keys import BINDINGS, SPEEDS
+from perptui.screens.help import HelpScreen
+from perptui.venues.base import TradingDisabled
+from perptui.widgets.book import OrderBookView
+from perptui.widgets.chart import PriceChart
+from perptui.widgets.positions import PositionsTable
+
+
+class ViewActions:
+    """Looking around: nothing here changes the account."""
+
+    async def action_watch_next(self) -> None:
+        watch = getattr(self.venue, "watch_next", None)
+        if watch is None:
+            self.notify("only a demo watches other accounts", severity="warning")
+            return
+        self.notify(f"watching {watch()}")
+        await self.frame()
+
+    async def action_next_market(self) -> None:
+        markets = self.venue.markets()
+        self.market = markets[(markets.index(self.market) + 1) % len(markets)]
+        await self.frame()
+
+    async def action_set_market(self, market: str) -> None:
+        self.market = market
+        await self.frame()
+
+    def action_tab(self, tab: str) -> None:
+        self.main.query_one(TabbedContent).active = "funding-tab" if tab == "funding" else tab
+
+    def action_grouping(self) -> None:
+        self.main.query_one(OrderBookView).cycle_grouping()
+
+    async def action_timeframe(self, step: int) -> None:
+        self.main.query_one(PriceChart).cycle_interval(step)
+        await self.frame()
+
+    def action_chart_mode(self) -> None:
+        self.main.query_one(PriceChart).toggle_mode()
+
+    async def action_speed(self, step: int) -> None:
+        clock = self.snapshot.clock if self.snapshot else None
+        if clock is None or not clock.adjustable:
+            self.notify("this venue's clock is not ours to change", severity="warning")
+            return
+        i = min(range(len(SPEEDS)), key=lambda k: abs(SPEEDS[k] - clock.speed))
+        speed = SPEEDS[max(0, min(len(SPEEDS) - 1, i + step))]
+        await self.venue.set_speed(speed)
+        self.notify(f"clock speed {speed}x")
+
+    async def action_pause(self) -> None:
+        clock = self.snapshot.clock if self.snapshot else None
+        if clock is None or not clock.adjustable:
+            return
+        await self.venue.set_paused(not clock.paused)
+
+    async def action_shock(self, fraction: str) -> None:
+        ms = self.snapshot.markets[self.market] if self.snapshot else None
+        if ms is None:
+            return
+        try:
+            await self.venue.shock(ms.underlying, Decimal(fraction))
+        except (TradingDisabled, ExchangeError) as refusal:
+            self.notify(str(refusal), severity="error")
+            return
+        self.notify(f"{ms.underlying} index shocked {fmt.pct(Decimal(fraction), 0, sign=True)}")
+        await self.frame()
+
+    async def action_advance(self, seconds: str) -> None:
+        try:
+            await self.venue.advance(Decimal(seconds))
+        except TradingDisabled as refusal:
+            self.notify(str(refusal), severity="error")
+            return
+        await self.frame()
+
+    def action_teach(self) -> None:
+        from perptui.screens.explain import ExplainScreen
+
+        market = self.main.query_one(PositionsTable).selected_market or self.market
+        self.push_screen(ExplainScreen(self.venue, market))
+
+    def action_stress(self) -> None:
+        from perptui.screens.stress import StressScreen
+
+        self.push_screen(StressScreen(self.venue))
+
+    def action_help(self) -> None:
+        rows = []
+        for b in BINDINGS:
+            keys = self.get_key_display(b) if hasattr(self, "get_key_display") else b.key
+            rows.append((str(keys), str(b.description), str(b.id)))
+        self.push_screen(HelpScreen(rows))
+
+    def action_screenshot(self) -> None:
+        path = self.save_screenshot()
+        self.notify(f"screenshot saved: {path}")
+
+    # --- the command palette: every action, plus paper-market tools -------------------------
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in BINDINGS:
+            yield SystemCommand(f"{b.description} ({b.key})", f"binding {b.id}",
+                                _runner(self, b.action))  # fmt: skip
+        for market in self.venue.markets():
+            yield SystemCommand(f"Market: {market}", "switch the screen to this market",
+                                _runner(self, f"set_market('{market}')"))  # fmt: skip
+        if self.venue.paper:
+            for pct in ("-0.2", "-0.1", "-0.05", "0.05", "0.1"):
+                yield SystemCommand(f"Simulate price shock {fmt.pct(Decimal(pct), 0, sign=True)}",
+                                    "move this market's index at once (paper only)",
+                                    _runner(self, f"shock('{pct}')"))  # fmt: skip
+            yield SystemCommand("Advance clock 1h (funding)", "run an hour of exchange time now",
+                                _runner(self, "advance('3600')"))  # fmt: skip
+            yield SystemCommand("Advance clock 30 s (settlement)", "run one settlement cycle",
+                                _runner(self, "advance('30')"))  # fmt: skip
+
+
+def _runner(app: Any, action: str) -> Callable[[], Awaitable[None]]:
+    """A palette entry that runs `action` on the app, as its key would."""
+
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
