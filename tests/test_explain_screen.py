@@ -16,7 +16,8 @@ from exchange_local import Exchange, ExchangeConfig
 from exchange_local.explain import Explanation
 from perptui import format as fmt
 from perptui import whatif
-from perptui.screens.explain import Derivation, ExplainScreen
+from perptui.derivation import Derivation
+from perptui.screens.explain import ExplainScreen
 from perptui.stress import STATUS_WORDS
 from perptui.venues.base import OrderRequest
 from perptui.venues.local import LocalVenue

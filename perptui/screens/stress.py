@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from exchange_local.health import AccountHealth
 from perptui import format as fmt
-from perptui.screens.explain import colour
+from perptui.derivation import colour
 from perptui.stress import ALL, StressCell, StressGrid, stress_grid
 from perptui.venues.base import Venue, describe
 

@@ -1,0 +1,77 @@
+"""Equity against the maintenance line as one price moves (the teach view's what-if chart)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.content import Content
+from textual.widget import Widget
+
+from perptui import format as fmt
+from perptui import whatif
+from perptui.derivation import colour
+from perptui.stress import STATUS_WORDS
+
+# --- the what-if chart ------------------------------------------------------------------------
+
+
+class WhatIfPlot(Widget):
+    """Equity (bar) against the maintenance line (┃) over a price range, one row per price,
+    with the liquidation, bankruptcy, mark and what-if prices marked; words, not only colour."""
+
+    DEFAULT_CSS = """
+    WhatIfPlot { height: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.line: whatif.WhatIf | None = None
+        self.marks: dict[str, Decimal] = {}
+        self.tick = Decimal("0.01")
+
+    def show(self, line: whatif.WhatIf | None, marks: dict[str, Decimal], tick: Decimal) -> None:
+        self.line, self.marks, self.tick = line, marks, tick
+        self.refresh()
+
+    def price_range(self) -> tuple[Decimal, Decimal]:
+        assert self.line is not None
+        m = self.line.mark
+        points = [p for p in self.marks.values() if m / 4 <= p <= m * 4] or [m]
+        lo, hi = min(points), max(points)
+        if hi - lo < m * Decimal("0.2"):
+            mid = (hi + lo) / 2
+            lo, hi = mid - m * Decimal("0.1"), mid + m * Decimal("0.1")
+        pad = (hi - lo) * Decimal("0.08")
+        return max(lo - pad, m / 100), hi + pad
+
+    def render(self) -> Content:
+        if self.line is None:
+            return Content("")
+        line = self.line
+        rows = max(3, self.size.height - 1)
+        lo, hi = self.price_range()
+        step = (hi - lo) / (rows - 1)
+        prices = [hi - step * i for i in range(rows)]
+        bar_w = max(8, self.size.width - 31)
+        top = max(max(line.equity_at(p), line.mmr_at(p)) for p in (lo, hi))
+        scale = top / bar_w if top > 0 else Decimal(1)
+        labels: dict[int, list[str]] = {}
+        for name, p in self.marks.items():
+            if lo - step / 2 <= p <= hi + step / 2:
+                labels.setdefault(int(((hi - p) / step).to_integral_value()), []).append(name)
+        variables = getattr(self.app, "theme_variables", {}) or {}
+        out = [Content.from_markup(f"[dim]{'price':>11} █ equity E(p)  ┃ maintenance MMR(p)[/]")]
+        for i, p in enumerate(prices):
+            e, mmr = line.equity_at(p), line.mmr_at(p)
+            filled = int(max(Decimal(0), e) / scale) if e > 0 else 0
+            at = min(bar_w - 1, int(mmr / scale))
+            cells = ["┃" if j == at else ("█" if j < filled else "·") for j in range(bar_w)]
+            status = line.status_at(p)
+            bar = "".join(cells)
+            tag = " ".join(labels.get(i, ()))
+            text = f"{fmt.price(p, self.tick):>11} "
+            out.append(Content.assemble(
+                text, (bar, colour(variables, status)),
+                f" {STATUS_WORDS[status]:<8} ", (f"◀ {tag}" if tag else "", "bold"),
+            ))  # fmt: skip
+        return Content("\n").join(out)
