@@ -67,41 +67,60 @@ def bench_health(n_accounts: int) -> dict[str, Any]:
     }
 
 
-def bench_settlement(n_positions: int) -> dict[str, Any]:
-    """One durable settlement cycle over n positions (target: 100,000 in <= 1.0 s)."""
+def bench_settlement(n_positions: int, cycles: int = 4) -> dict[str, Any]:
+    """Durable settlement cycles over n positions (target: 100,000 in <= 1.0 s each).
+
+    Several cycles, each after a mark move, because their costs differ: the store indexes its
+    ledger a bucket at a time (exchange_local/store_ledger.py), and the cycle whose commit
+    closes a bucket pays for it. With 100,000 positions one of four cycles does; `seconds` is
+    the slowest cycle, `median_s` the typical one."""
     with tempfile.TemporaryDirectory() as tmp:
         ex = Exchange(ExchangeConfig(mark_source="index"), store=os.path.join(tmp, "s.sqlite"))
         populate(ex, n_positions // len(MARKETS))
-        ex.set_index_price("BTC", Decimal(100500))
-        ex.advance(29)
-        start = time.perf_counter()
-        ex.advance(1)  # the settlement cycle at t = 30, committed with the command
-        elapsed = time.perf_counter() - start
+        times = []
+        for cycle in range(cycles):
+            ex.set_index_price("BTC", Decimal(100500 + 100 * cycle))
+            ex.advance(29)
+            start = time.perf_counter()
+            ex.advance(1)  # the settlement cycle at t = 30 k, committed with the command
+            times.append(time.perf_counter() - start)
         problems = ex._cheap_invariants()
         ex.close()
-    return {"positions": n_positions, "seconds": elapsed, "invariants_ok": not problems}
+    times.sort()
+    return {
+        "positions": n_positions, "cycles": cycles, "seconds": times[-1],
+        "median_s": times[len(times) // 2], "invariants_ok": not problems,
+    }  # fmt: skip
 
 
 def bench_ledger_writes(n_legs: int) -> dict[str, Any]:
     """Durable ledger throughput in legs per second (target >= 300,000), then restart time.
 
-    Settlement-shaped: every transaction has 99 legs of 99 different accounts (of 10,000) and
-    the clearing leg, as a settlement cycle writes them; each leg is its own indexed row."""
+    Settlement-shaped, through the exchange's own path (Ledger.post -> Store.add_transaction ->
+    Store.commit_command): every transaction has 99 legs of 99 different accounts (of 10,000)
+    and the clearing leg, 100 transactions per commit, as a settlement cycle writes them.
+    Amounts have six decimals and balances five digits before the point, as settlements do:
+    the text written per leg is what a real cycle writes, not a short stand-in."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "w.sqlite")
         ex = Exchange(ExchangeConfig(mark_source="index"), store=path)
         names = [f"a{i}" for i in range(10_000)]
+        rng = random.Random(1)
         for name in names:
             ex._accounts[name] = Account(name)
+            deposit = Decimal(rng.randint(1_000, 99_999))
+            ex._post_tx(TxType.DEPOSIT, [(name, "USD", deposit), (EXTERNAL, "USD", -deposit)], "")
         per_tx = 100  # a settlement-sized transaction: 99 account legs and the clearing leg
         templates = []
         for start_at in range(0, len(names), per_tx - 1):
-            legs = [(names[(start_at + i) % len(names)], "USD", Decimal(i % 7 - 3))
+            legs = [(names[(start_at + i) % len(names)], "USD",
+                     Decimal(rng.randint(-99_999_999, 99_999_999)).scaleb(-6))
                     for i in range(per_tx - 1)]  # fmt: skip
             total = sum((amount for _, _, amount in legs), Decimal(0))
             templates.append([*legs, (SETTLEMENT_CLEARING, "USD", -total)])
         store = ex._store
         assert store is not None
+        store.commit_command(ex.now_ms, "bench", {})
         start = time.perf_counter()
         written = 0
         while written < n_legs:
