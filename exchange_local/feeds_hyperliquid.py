@@ -7,11 +7,11 @@ test) writes the venue's latest quotes into a `QuoteBoard`; the feed's scheduler
 board on the exchange clock (feeds.py's "real venue mirror"). Nothing here does I/O, so the
 mirror is tested without a network and the edge can be any venue.
 
-What the job does each period (1 s of exchange time by default), per mirrored underlying:
+What the mirror does each period (1 s of exchange time by default), per mirrored underlying:
 
 - fresh quote (younger than `max_age_s` on the source's clock, no error): the index follows it
   (`set_index_price`), and with `use_mids` the venue's perp mid becomes MECHANICS section 0's
-  input C of the robust mark (`RobustMark.external_mid`);
+  input C of the robust mark (`set_external_mid`);
 - stale or failing: the market is paused, i.e. set reduce-only (only risk-reducing orders are
   accepted, the engine's MarketHalted refusal), the external mid is dropped, and a MarketEvent
   "paused" says why. The index stays at the last real price: it never drifts on old data;
@@ -23,24 +23,31 @@ What the job does each period (1 s of exchange time by default), per mirrored un
 Why reduce-only and not a frozen clock: funding, settlement and liquidations on the last real
 prices keep the books straight, and a trader can still close a position; what must not happen
 is new risk priced off a number the world has moved away from. The mirror halts and resumes
-through the exchange's own `halt_market` / `resume_market` (which announce "halted" and
-"resumed"), adds its reason and the price move in events of its own, and lifts only the halts
-it set itself (a settled market, or one stopped by a broken invariant, stays closed).
+through the exchange's `pause_mirrored_market` / `resume_mirrored_market` (which announce
+"halted" and "resumed", and remember which halts are the mirror's, so a settled market, one
+stopped by a broken invariant or halted by an operator stays closed), and adds its reason and
+the price move in events of its own.
+
+Two ways to run it. `attach_mirror(ex, feed)` registers a scheduler job (order 1, the index
+first): for an exchange in memory (scenarios, tests). A stored exchange replays only its
+journaled top-level commands, and a job's calls happen inside `advance`, unjournaled: replay
+would move no price and diverge. So on a stored exchange `attach_mirror(..., job=False)` (the
+only way allowed there) registers nothing: the owner of the clock calls `poll()` between
+commands, before each `advance`, and every price, mid, pause and resume the mirror makes is a
+journaled command of its own (exchange_local/living.py), replayed exactly after a crash. The
+mirror writes only what changed, so a quiet venue adds no journal rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from exchange_local.errors import MarketHalted
 from exchange_local.events import MarketEvent
 from exchange_local.feeds import ORDER_INDEX, FeedError
-from exchange_local.mark import RobustMark
 from exchange_local.money import round_to_step
 
 MAX_AGE_S = 10.0  # a quote older than this (wall seconds) is stale
@@ -167,23 +174,43 @@ class MirrorAttachment:
         use_mids: bool,
         hold_gaps: bool,
         gap_threshold: Decimal,
+        job: bool = True,
     ) -> None:
         self.exchange = exchange
         self.feed = feed
+        self.period_ms = period_ms
         self.use_mids = use_mids and exchange.config.mark_source == "robust"
         self.hold_gaps = hold_gaps
         self.gap_threshold = gap_threshold
         self.markets = {exchange.market(m).underlying: m for m in exchange.markets()}
         self.paused: dict[str, tuple[Decimal, int, str]] = {}  # asset -> (last price, ms, why)
         self.pending: dict[str, PendingGap] = {}
-        self.halted_by_us: set[str] = set()
         self.gaps: list[PendingGap] = []  # every resume, applied (newest last)
         self.active = True
-        self.job = exchange.scheduler.add_job(MIRROR_JOB, period_ms, ORDER_INDEX, self)
+        self.last_ms: int | None = None  # exchange time of the latest run
+        self.job = (exchange.scheduler.add_job(MIRROR_JOB, period_ms, ORDER_INDEX, self)
+                    if job else None)  # fmt: skip
+
+    def poll(self) -> bool:
+        """Run now if a period of exchange time has passed since the latest run (the caller
+        drives the mirror between commands: `job=False`). Returns True when it ran."""
+        now = self.exchange.now_ms
+        if self.last_ms is not None and now - self.last_ms < self.period_ms:
+            return False
+        self(now)
+        return True
+
+    def pause_all(self, why: str) -> None:
+        """Pause every mirrored underlying now, at its current index, for `why` (a reopened
+        store waits for the venue's first fresh quotes: their jump from the stored prices is
+        then a gap like any other)."""
+        for asset in self.feed.wanted():
+            self._pause(asset, self.markets.get(asset), self.exchange.now_ms, why)
 
     def __call__(self, t_ms: int) -> None:
         if not self.active:
             return
+        self.last_ms = t_ms
         fresh = self.feed.step(t_ms)
         for asset in self.feed.wanted():
             market = self.markets.get(asset)
@@ -199,27 +226,36 @@ class MirrorAttachment:
     def is_paused(self) -> bool:
         return bool(self.paused)
 
-    def _apply(self, asset: str, market: str | None, price: Decimal) -> None:
-        ex = self.exchange
-        if asset in ex.prices:
-            ex.set_index_price(asset, price)
-        if market is not None and self.use_mids:
-            mid = self.feed.mid(asset)
-            ex._mark_state.setdefault(market, RobustMark.new()).external_mid = mid
+    @property
+    def halted_by_us(self) -> frozenset[str]:
+        """The markets whose halt is the mirror's (the exchange keeps the record)."""
+        return frozenset(self.exchange.mirror_paused_markets)
 
-    def _pause(self, asset: str, market: str | None, t_ms: int) -> None:
+    def _apply(self, asset: str, market: str | None, price: Decimal) -> None:
+        """The index and the external mid, each written only when it changes."""
+        ex = self.exchange
+        if market is not None and self.use_mids:
+            self._set_mid(market, self.feed.mid(asset))
+        if asset in ex.prices:
+            target = price if market is None else round_to_step(price, ex.market(market).tick)
+            if ex.prices[asset] != target:
+                ex.set_index_price(asset, price)
+
+    def _set_mid(self, market: str, mid: Decimal | None) -> None:
+        state = self.exchange._mark_state.get(market)
+        if (state.external_mid if state is not None else None) != mid:
+            self.exchange.set_external_mid(market, mid)
+
+    def _pause(self, asset: str, market: str | None, t_ms: int, why: str | None = None) -> None:
         if asset in self.paused:
             return
         ex = self.exchange
-        why = self.feed.why_stale(asset) or "stale"
+        why = why or self.feed.why_stale(asset) or "stale"
         self.paused[asset] = (ex.prices.get(asset, Decimal(0)), t_ms, why)
         if market is None:
             return
-        if ex.halt_market(market):
-            self.halted_by_us.add(market)
-        state = ex._mark_state.get(market)
-        if state is not None:
-            state.external_mid = None
+        ex.pause_mirrored_market(market)
+        self._set_mid(market, None)
         ex._emit(MarketEvent(t_ms, market, STALE_WHAT,
                              {"reason": why, "index": ex.prices.get(asset)}))  # fmt: skip
 
@@ -246,10 +282,7 @@ class MirrorAttachment:
         self._apply(gap.asset, market, gap.after)
         if market is None:
             return
-        if market in self.halted_by_us:
-            self.halted_by_us.discard(market)
-            with contextlib.suppress(MarketHalted):  # settled or an invariant broke: stays shut
-                self.exchange.resume_market(market)
+        self.exchange.resume_mirrored_market(market)  # only the mirror's own halt is lifted
         self.exchange._emit(MarketEvent(
             self.exchange.now_ms, market, BACK_WHAT,
             {"before": gap.before, "after": gap.after, "move": f"{gap.move:.2%}"}))  # fmt: skip
@@ -263,6 +296,8 @@ class MirrorAttachment:
 
     def detach(self) -> None:
         self.active = False
+        if self.job is None:
+            return
         scheduler = self.exchange.scheduler
         remove = getattr(scheduler, "remove_job", None)
         if remove is not None:
@@ -279,15 +314,28 @@ def attach_mirror(
     use_mids: bool = True,
     hold_gaps: bool = False,
     gap_threshold: Decimal = GAP_THRESHOLD,
+    job: bool = True,
+    paused: str | None = None,
 ) -> MirrorAttachment:
     """Drive `exchange`'s index from `feed` every `period_ms` of exchange time (order 1: the
-    index first, as feeds.attach), pausing markets whose quotes go stale. Runs once at once."""
+    index first, as feeds.attach), pausing markets whose quotes go stale. Runs once at once.
+
+    `job=False`: no scheduler job; the caller runs `poll()` between commands (required for a
+    stored exchange, see the module docstring). `paused`: start with every mirrored market
+    paused for this reason (a reopened store), so the first fresh quotes are a possible gap."""
     if isinstance(period_ms, bool) or not isinstance(period_ms, int) or period_ms <= 0:
         raise FeedError(f"period_ms must be a positive int, got {period_ms!r}")
-    job = MirrorAttachment(exchange, feed, period_ms, use_mids=use_mids, hold_gaps=hold_gaps,
-                           gap_threshold=gap_threshold)  # fmt: skip
-    job(exchange.now_ms)
-    return job
+    if job and getattr(exchange, "_store", None) is not None:
+        raise FeedError(
+            "a stored exchange replays only journaled commands, and a scheduler job's prices "
+            "are not: use attach_mirror(..., job=False) and call poll() before each advance"
+        )
+    mirror = MirrorAttachment(exchange, feed, period_ms, use_mids=use_mids, hold_gaps=hold_gaps,
+                              gap_threshold=gap_threshold, job=job)  # fmt: skip
+    if paused is not None:
+        mirror.pause_all(paused)
+    mirror(exchange.now_ms)
+    return mirror
 
 
 def starting_prices(
