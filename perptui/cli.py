@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--testnet", action="store_true", help="Hyperliquid's testnet")
     real.add_argument(
         "--prices", choices=("walk", "hyperliquid"), default="walk",
-        help="hyperliquid: the paper market (in memory) on Hyperliquid's prices",
+        help="hyperliquid: a paper market on Hyperliquid's prices, stored like the local one "
+        "(--memory, --db, --reset)",
     )  # fmt: skip
     return parser
 
@@ -89,6 +90,13 @@ def read_key(args: argparse.Namespace) -> str | None:
 
 def default_db() -> Path:
     return data_dir() / "paper.sqlite"
+
+
+def default_mirror_db(testnet: bool) -> Path:
+    """The paper market on Hyperliquid's prices: its own store (testnet prices apart)."""
+    return data_dir() / (
+        "hyperliquid-testnet-paper.sqlite" if testnet else "hyperliquid-paper.sqlite"
+    )
 
 
 def reset_store(path: Path, assume_yes: bool) -> bool:
@@ -120,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
     args = build_parser().parse_args(args_list)
     settings = load_settings()
-    if args.venue == "hyperliquid" or args.prices == "hyperliquid" or args.address:
+    if args.prices == "hyperliquid" and args.venue == "paper" and not args.address:
+        venue = _mirror_venue(args)
+        if venue is None:
+            return 1
+    elif args.venue == "hyperliquid" or args.prices == "hyperliquid" or args.address:
         venue = _hyperliquid_venue(args)
         if venue is None:
             return 2
@@ -157,6 +169,22 @@ def _hyperliquid_venue(args: argparse.Namespace) -> Venue | None:
     except ValueError as problem:
         print(f"perptui: {problem}", file=sys.stderr)
         return None
+
+
+def _mirror_venue(args: argparse.Namespace) -> Venue | None:
+    """--prices hyperliquid: the paper market on Hyperliquid's prices, in the data directory
+    (--db PATH, --memory, --reset as for the local market)."""
+    from perptui.venues.hyperliquid_mirror import HyperliquidPriceSource, MirrorVenue
+
+    if args.connect:
+        print("perptui: --prices hyperliquid is a local paper market; --connect is a server",
+              file=sys.stderr)  # fmt: skip
+        return None
+    db = None if args.memory else (args.db or default_mirror_db(args.testnet))
+    if args.reset and db is not None and not reset_store(db, args.yes):
+        return None
+    # a jump in the prices after a pause is held until the terminal asks: continue or reset
+    return MirrorVenue(HyperliquidPriceSource(testnet=args.testnet), db=db, seed=args.seed)
 
 
 def _remote_venue(args: argparse.Namespace, settings: Settings, ask: bool) -> Venue | None:

@@ -1,21 +1,42 @@
-"""A stored exchange on mirrored prices: the bots without the walk, prices as journaled
-commands, so replay after a kill is exact."""
+"""The paper market on Hyperliquid's prices is stored and reopened (`perptui --prices
+hyperliquid`): prices enter as journaled commands so replay after a kill is exact; reopened on
+moved prices, the market waits paused and asks continue or reset with the move's stress.
+
+The venue tests drive MirrorVenue from the loopback fake (tests/test_hyperliquid_fake.py;
+constructed fixtures, no network). The exchange tests need no venue at all.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exchange_local import Exchange, ExchangeConfig, InvalidRequest
 from exchange_local.bots import paper_config
+from exchange_local.errors import MarketHalted
 from exchange_local.feeds import FeedError
 from exchange_local.feeds_hyperliquid import MirrorFeed, QuoteBoard, attach_mirror
 from exchange_local.living import LivingMarket
+from perptui.venues.base import OrderRequest
+from perptui.venues.hyperliquid_mirror import REOPENED, HyperliquidPriceSource, MirrorVenue
+from perptui.venues.local import PAPER_FUNDING
+from tests.test_hyperliquid_fake import FakeHyperliquid, wait_for
 
 D = Decimal
+ROOT = Path(__file__).resolve().parent.parent
 BTC = "BTC-PERP"
+# oracle prices today and 5 % higher tomorrow (exact fractions: the stress is exact too)
+TODAY = {"BTC": D(68000), "ETH": D(3000), "SOL": D(160)}
+TOMORROW = {c: p * D("1.05") for c, p in TODAY.items()}
 CONFIG = paper_config(ExchangeConfig())
 
 
@@ -146,3 +167,239 @@ def test_a_stored_exchange_refuses_a_mirror_job_and_the_mirrors_halts_survive(tm
     third = Exchange(store=path)  # from the snapshot and the journal after it
     assert third._mark_state[BTC].external_mid is None and not third.mirror_paused_markets
     assert third.market("ETH-PERP").reduce_only and not third.market(BTC).reduce_only
+
+
+# --- the venue: stored, reopened, a gap held, continue or reset, a kill ----------------------
+
+
+def ctx(oracle: Decimal) -> dict[str, Any]:
+    mid = str(oracle + D("0.5"))
+    return {"markPx": mid, "oraclePx": str(oracle), "midPx": mid, "funding": "0.00001",
+            "openInterest": "1.0", "prevDayPx": str(oracle), "dayNtlVlm": "1.0"}  # fmt: skip
+
+
+def serve(fake: FakeHyperliquid, prices: dict[str, Decimal]) -> None:
+    """On each subscription the fake answers with `prices` as they are at that moment."""
+    fake.on_subscribe["allMids"] = [
+        ("allMids", lambda sub: {"mids": {c: str(p + D("0.5")) for c, p in prices.items()}})
+    ]
+    fake.on_subscribe["activeAssetCtx"] = [
+        ("activeAssetCtx", lambda sub: {"coin": sub["coin"], "ctx": ctx(prices[sub["coin"]])})
+    ]
+
+
+def venue(fake: FakeHyperliquid, db: Path, **options: Any) -> MirrorVenue:
+    source = HyperliquidPriceSource(base_url=fake.base_url, ws_url=fake.ws_url,
+                                    ping_seconds=5, backoff_start=0.02)  # fmt: skip
+    options = {"clock": "manual", "max_age_s": 10, "first_prices_s": 3} | options
+    return MirrorVenue(source, db=db, **options)
+
+
+def account_view(v: MirrorVenue) -> tuple[Any, ...]:
+    """What the session shows of the paper account."""
+    ex = v.ex
+    assert ex is not None
+    a = v.account
+    return (ex.balances(a), ex.positions(a), ex.open_orders(a), ex.ledger(a))
+
+
+async def fresh_quotes(v: MirrorVenue, prices: dict[str, Decimal]) -> None:
+    board = v.source.board
+    await wait_for(lambda: all(c in board.index and board.index[c].price == p
+                               for c, p in prices.items()))  # fmt: skip
+
+
+async def trading_session(fake: FakeHyperliquid, db: Path, **options: Any) -> tuple[Any, ...]:
+    """Open the stored market, trade (a long BTC-PERP), close perptui. Returns the account."""
+    v = venue(fake, db, **options)
+    await v.start()
+    try:
+        assert not v.reopened and v.ex is not None
+        assert v.ex.market(BTC).index == TODAY["BTC"]  # Hyperliquid's oracle is our index
+        assert v.ex.balances(v.account) == dict(PAPER_FUNDING)  # MECHANICS section 1's funding
+        await v.advance(D(1))
+        await v.place_order(OrderRequest(BTC, "buy", D("0.05"), type="market"))
+        await v.advance(D(2))
+        return account_view(v)
+    finally:
+        await v.stop()
+
+
+async def test_reopened_on_moved_prices_the_gap_waits_and_continue_applies_its_stress(tmp_path):
+    db = tmp_path / "hyperliquid-paper.sqlite"
+    prices = dict(TODAY)
+    async with FakeHyperliquid() as fake:
+        serve(fake, prices)
+        closed = await trading_session(fake, db, mark_source="index")
+        assert db.exists()
+        prices.update(TOMORROW)  # Hyperliquid moved 5 % while perptui was closed
+        v = venue(fake, db)
+        await v.start()
+        try:
+            ex = v.ex
+            assert ex is not None and v.reopened
+            assert account_view(v) == closed  # the stored account, as the session left it
+            assert all(ex.market(m).reduce_only for m in (BTC, "ETH-PERP", "SOL-PERP"))
+            assert ex.market(BTC).index == TODAY["BTC"]  # paused on the stored prices
+            assert v.connection().state in ("stale", "reconnecting")
+            assert v.pending_decision() is None
+            with pytest.raises(MarketHalted):
+                await v.place_order(OrderRequest(BTC, "buy", D("0.01"), type="market"))
+            await fresh_quotes(v, TOMORROW)
+            await v.advance(D(1))
+            assert v.mirror is not None and set(v.mirror.pending) == {"BTC", "ETH", "SOL"}
+            assert ex.market(BTC).index == TODAY["BTC"] and ex.market(BTC).reduce_only
+            assert v.connection().state == "paused"
+            notice = v.take_notice()
+            assert notice is not None and "moved while perptui was closed" in notice
+            decision = v.pending_decision()
+            impact = v.pending_gap()
+            assert decision is not None and impact is not None
+            assert decision.title == "Prices moved while perptui was closed"
+            assert f"deleting the paper market stored in {db}" in decision.body
+            assert f"{impact.after.equity:,.2f}" in decision.body
+            assert impact.moves == {"BTC": D("0.05"), "ETH": D("0.05"), "SOL": D("0.05")}
+            before = ex.health(v.account)
+            assert impact.before.equity == before.equity and impact.before.mmr == before.mmr
+            await v.decide(True)  # continue
+            after = ex.health(v.account)  # the exchange's own numbers after the same move
+            assert (after.equity, after.mmr) == (impact.after.equity, impact.after.mmr)
+            assert after.margin_usage == impact.after.margin_usage
+            assert after.equity > before.equity  # long BTC, and BTC and ETH held: all gain
+            assert ex.market(BTC).index == TOMORROW["BTC"] and not ex.market(BTC).reduce_only
+            assert v.pending_decision() is None and v.connection().state == "live"
+            await v.place_order(OrderRequest(BTC, "buy", D("0.01"), type="market"))
+            shown = account_view(v)
+        finally:
+            await v.stop()
+        third = venue(fake, db)  # the next day, on the same prices: no gap, it just resumes
+        await third.start()
+        try:
+            assert third.ex is not None and account_view(third) == shown
+            await fresh_quotes(third, TOMORROW)
+            await third.advance(D(1))
+            assert third.pending_decision() is None
+            assert not third.ex.market(BTC).reduce_only
+        finally:
+            await third.stop()
+
+
+async def test_reset_replaces_the_stored_market_only_when_chosen(tmp_path):
+    db = tmp_path / "hyperliquid-paper.sqlite"
+    prices = dict(TODAY)
+    async with FakeHyperliquid() as fake:
+        serve(fake, prices)
+        await trading_session(fake, db)
+        prices.update(TOMORROW)
+        v = venue(fake, db)
+        await v.start()
+        try:
+            old = v.ex
+            assert old is not None and len(old.positions(v.account)) == 1
+            await fresh_quotes(v, TOMORROW)
+            await v.advance(D(1))
+            assert v.pending_decision() is not None
+            assert v.mirror is not None and v.mirror.paused["BTC"][2] == REOPENED
+            assert len(old.positions(v.account)) == 1  # nothing replaced while it asks
+            await v.decide(False)  # reset: a fresh paper account at today's prices
+            ex = v.ex
+            assert ex is not None and ex is not old and not v.reopened
+            assert ex.positions(v.account) == [] and ex.balances(v.account) == dict(PAPER_FUNDING)
+            assert ex.market(BTC).index == TOMORROW["BTC"] and not ex.market(BTC).reduce_only
+            assert v.pending_decision() is None
+            await v.advance(D(2))
+            assert len(ex.book(BTC, 5).bids) > 0  # the bots quote around the new prices
+        finally:
+            await v.stop()
+        again = venue(fake, db)
+        await again.start()
+        try:
+            assert again.ex is not None and again.reopened
+            assert again.ex.positions(again.account) == []  # the store is the new market
+            assert again.ex.market(BTC).index == TOMORROW["BTC"]
+        finally:
+            await again.stop()
+
+
+async def test_a_killed_session_reopens_to_exactly_what_it_acknowledged(tmp_path):
+    db = tmp_path / "hyperliquid-paper.sqlite"
+    prices = dict(TODAY)
+    async with FakeHyperliquid() as fake:
+        serve(fake, prices)
+        v = venue(fake, db)
+        await v.start()
+        ex = v.ex
+        assert ex is not None
+        for step in range(1, 5):  # Hyperliquid moves; each move reaches the journal
+            btc = TODAY["BTC"] + 25 * step
+            await fake.push("activeAssetCtx", {"coin": "BTC", "ctx": ctx(btc)})
+            await fake.push("allMids", {"mids": {"BTC": str(btc + 3)}})
+            await wait_for(lambda btc=btc: v.source.board.index["BTC"].price == btc)
+            await v.advance(D("1.5"))
+            if step == 2:
+                await v.place_order(OrderRequest(BTC, "buy", D("0.03"), type="market"))
+                await v.place_order(OrderRequest(BTC, "sell", D("0.01"), price=D(75_000)))
+        assert ex.market(BTC).index == TODAY["BTC"] + 100
+        assert "set_index_price" in journaled(ex) and "set_external_mid" in journaled(ex)
+        seen = state(ex)
+        shown = account_view(v)
+        await v.source.stop()  # killed: the network goes, nothing is closed or snapshotted
+        assert ex._store is not None and ex._store.latest_snapshot() is None
+        again = Exchange(store=str(db))
+        assert state(again) == seen  # every account, the books, the bots' random state
+        del again
+        reopened = venue(fake, db)
+        await reopened.start()  # Hyperliquid now says TODAY again: a -0.15 % return, no gap
+        try:
+            assert account_view(reopened) == shown
+            await fresh_quotes(reopened, TODAY)
+            await reopened.advance(D(1))
+            assert reopened.pending_decision() is None
+            assert reopened.ex is not None and reopened.ex.market(BTC).index == TODAY["BTC"]
+        finally:
+            await reopened.stop()
+
+
+WORKER = """
+import asyncio, json, os, signal, sys
+from decimal import Decimal as D
+sys.path.insert(0, {root!r})
+from tests.test_hyperliquid_durable import TODAY, FakeHyperliquid, OrderRequest, serve, venue
+from pathlib import Path
+
+async def main():
+    async with FakeHyperliquid() as fake:
+        serve(fake, dict(TODAY))
+        v = venue(fake, Path({db!r}))
+        await v.start()
+        await v.advance(D(1))
+        await v.place_order(OrderRequest("BTC-PERP", "buy", D("0.04"), type="market"))
+        await v.advance(D("2.5"))
+        await v.place_order(OrderRequest("BTC-PERP", "sell", D("0.02"), price=D(80000)))
+        ex, a = v.ex, v.account
+        seen = [repr(ex.now_ms), repr(ex.balances(a)), repr(ex.positions(a)),
+                repr(ex.open_orders(a)), repr(ex.ledger(a)),
+                repr([ex.ledger(b) for b in ex.accounts()])]
+        print(json.dumps(seen), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_sigkill_mid_session_restores_what_the_session_saw(tmp_path):
+    db = tmp_path / "killed.sqlite"
+    script = textwrap.dedent(WORKER.format(root=str(ROOT), db=str(db)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT, env=env)  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    ex = Exchange(store=str(db))
+    a = "paper"
+    now = [repr(ex.now_ms), repr(ex.balances(a)), repr(ex.positions(a)),
+           repr(ex.open_orders(a)), repr(ex.ledger(a)),
+           repr([ex.ledger(b) for b in ex.accounts()])]  # fmt: skip
+    assert now == seen
+    assert len(ex.positions(a)) == 1 and len(ex.open_orders(a)) == 1
