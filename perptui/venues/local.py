@@ -16,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from exchange_local import Exchange, ExchangeConfig
+from exchange_local import Exchange, ExchangeConfig, StoreError
 from exchange_local.bots import paper_config
 from exchange_local.events import BookDelta, Event, FillEvent, LedgerPosted, PriceUpdate
 from exchange_local.explain import Explanation
@@ -107,7 +107,11 @@ class LocalVenue(Venue):
             return Exchange(paper_config(ExchangeConfig(seed=self.seed)))
         self.db.parent.mkdir(parents=True, exist_ok=True)
         if self.db.exists():
-            return Exchange(store=str(self.db))  # its own stored configuration
+            try:
+                return Exchange(store=str(self.db))  # its own stored configuration
+            except StoreError as problem:
+                raise StoreError(f"{problem}; `perptui --reset` starts a new paper market "
+                                 "(or --db PATH for another file)") from problem  # fmt: skip
         return Exchange(paper_config(ExchangeConfig(seed=self.seed)), store=str(self.db))
 
     async def stop(self) -> None:
