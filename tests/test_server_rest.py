@@ -3,8 +3,14 @@ clientOrderId idempotency, and the admin endpoints, on the simulated clock (spee
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from typing import Any
 
+import httpx
+import pytest
+
+from exchange_local.server import fast_orders, routes_orders
 from tests.test_server_support import make_class
 
 D = Decimal
@@ -452,3 +458,56 @@ async def test_halt_is_the_exchanges_command() -> None:
         events = (await http.get("/api/v1/events")).json()["events"]
         halts = [e["what"] for e in events if e["kind"] == "MarketEvent"]
         assert halts == ["halted", "settled", "resumed"]
+
+
+async def test_the_fast_order_path_answers_as_the_route_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """POST /orders with `content-type: application/json` takes the fast path
+    (fast_orders.py); with a charset parameter it goes through FastAPI's route. Both must
+    answer alike: placed, replayed, refused by the exchange, conflicting, malformed."""
+    c = make_class()
+    taken: list[str] = []
+
+    async def counted(ctx: Any, account: str, body: Any) -> Any:
+        taken.append(account)
+        return await routes_orders.place(ctx, account, body)
+
+    monkeypatch.setattr(fast_orders, "place", counted)
+    fast = {**c.auth("alice"), "content-type": "application/json"}
+    routed = {**c.auth("bob"), "content-type": "application/json; charset=utf-8"}
+    order = {"symbol": "BTC-PERP", "side": "buy", "size": "0.1", "price": "90000"}
+    cases: list[tuple[dict[str, object] | bytes, int]] = [
+        ({**order, "clientOrderId": "same"}, 201),
+        ({**order, "clientOrderId": "same"}, 200),  # the replay
+        ({**order, "clientOrderId": "same", "size": "0.2"}, 409),
+        ({**order, "size": "1000"}, 422),
+        ({**order, "symbol": "ZZZ-PERP"}, 404),
+        ({**order, "size": 0.1}, 400),
+        ({**order, "leverage": 3}, 400),
+        (b'{"symbol": ', 400),
+        (b"[" * 40_000, 400),
+    ]
+
+    def shape(r: httpx.Response) -> tuple[object, ...]:
+        body = r.json()
+        drop = {"orderId", "accountId", "createdAt", "updatedAt", "fillId", "requestId", "ts"}
+        clean = json.loads(
+            json.dumps(body),
+            object_hook=lambda d: {k: v for k, v in d.items() if k not in drop},
+        )
+        headers = {k for k in r.headers if k.lower() not in ("date", "content-length")}
+        return r.status_code, r.headers["content-type"], headers, clean
+
+    async with c.client() as http:
+        for body, status in cases:
+            content = body if isinstance(body, bytes) else json.dumps(body).encode()
+            a = await http.post("/api/v1/orders", content=content, headers=fast)
+            b = await http.post("/api/v1/orders", content=content, headers=routed)
+            assert a.status_code == status, (body, a.text)
+            assert shape(a) == shape(b), (body, a.text, b.text)
+        assert taken == ["alice"] * 5  # the well-formed ones: placed, replayed or refused
+        r = await http.post("/api/v1/orders", json=order)  # no key: handed to FastAPI
+        assert r.status_code == 401
+        r = await http.post("/api/v1/orders", json=order, headers=c.auth("alice-read"))
+        assert r.status_code == 403

@@ -24,6 +24,7 @@ from exchange_local.server import (
     ws,
 )
 from exchange_local.server.deps import ServerContext, gate
+from exchange_local.server.fast_orders import FastOrders
 from exchange_local.server.keys import KeyStore
 from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
 from exchange_local.server.ratelimit import RateLimiter
@@ -139,6 +140,7 @@ def create_app(
     for module in (routes_market, routes_account, routes_orders, routes_admin, routes_teacher):
         app.include_router(module.router, **common)
     app.include_router(ws.router, prefix=PREFIX)
+    app.add_middleware(FastOrders, ctx=ctx)  # inside BodyLimit: the same body limit
     app.add_middleware(BodyLimit, limit=max_body)
     _declare_problem(app)
     return app

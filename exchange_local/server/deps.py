@@ -16,6 +16,8 @@ from exchange_local.server.problems import ApiError
 from exchange_local.server.ratelimit import RateLimiter
 from exchange_local.server.runtime import ExchangeRuntime
 
+VERDICT = "exchange_local.rate_verdict"  # scope key: the fast path already took the token
+
 
 @dataclass
 class ServerContext:
@@ -72,9 +74,11 @@ async def gate(request: Request, response: Response) -> None:
     """App-wide: authenticate if a key is given, then take a token from the caller's bucket."""
     ctx = context(request)
     key = authenticate(ctx.keys, request.headers.get("authorization"))
-    client = request.client.host if request.client else "unknown"
-    who = f"key:{key.key_id}" if key is not None else f"ip:{client}"
-    verdict = ctx.limiter.take(who)
+    verdict = request.scope.pop(VERDICT, None)
+    if verdict is None:
+        client = request.client.host if request.client else "unknown"
+        who = f"key:{key.key_id}" if key is not None else f"ip:{client}"
+        verdict = ctx.limiter.take(who)
     headers = ctx.limiter.headers(verdict)
     if not verdict.allowed:
         raise ApiError(

@@ -90,7 +90,7 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def _api_error(request: Request, exc: Exception) -> JSONResponse:
+def api_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     extra = dict(exc.extra)
     if exc.code in EXCHANGE_CODE_BY_WIRE:  # the same refusal the engine would have raised
@@ -98,7 +98,7 @@ def _api_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status, exc.code, exc.detail, exc.headers, **extra)
 
 
-def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
+def exchange_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExchangeError)
     status, code = classify(exc)
     extra: dict[str, Any] = {"exchangeCode": exc.code}
@@ -153,8 +153,8 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(ExchangeError, _exchange_error)
+    app.add_exception_handler(ApiError, api_error_response)
+    app.add_exception_handler(ExchangeError, exchange_error_response)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
