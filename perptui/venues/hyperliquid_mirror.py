@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from exchange_local import Exchange, ExchangeConfig
+from exchange_local import Exchange, ExchangeConfig, StoreError
 from exchange_local.bots import paper_config
 from exchange_local.config import AssetSpec
 from exchange_local.feeds_hyperliquid import (
@@ -193,7 +193,11 @@ class MirrorVenue(LocalVenue):
     async def _open(self) -> Exchange:
         """The stored market (reopened), or a new one at Hyperliquid's prices now."""
         if self.db is not None and self.db.exists():
-            ex = Exchange(store=str(self.db))
+            try:
+                ex = Exchange(store=str(self.db))
+            except StoreError as problem:
+                again = "`perptui --prices hyperliquid --reset` starts a new paper market"
+                raise StoreError(f"{problem}; {again} (or --db PATH for another file)") from problem
             if ex.living_index_walk:
                 ex.close()
                 raise ValueError(
