@@ -403,3 +403,17 @@ def test_sigkill_mid_session_restores_what_the_session_saw(tmp_path):
            repr([ex.ledger(b) for b in ex.accounts()])]  # fmt: skip
     assert now == seen
     assert len(ex.positions(a)) == 1 and len(ex.open_orders(a)) == 1
+
+
+async def test_a_random_walk_store_is_not_reopened_on_hyperliquid_prices(tmp_path):
+    db = tmp_path / "paper.sqlite"
+    walk = Exchange(CONFIG, store=str(db))
+    walk.start_living_market(seed=1)
+    walk.close()
+    async with FakeHyperliquid() as fake:
+        serve(fake, dict(TODAY))
+        v = venue(fake, db)
+        with pytest.raises(ValueError, match="random walk"):
+            await v.start()
+        assert v.ex is None
+    assert Exchange(store=str(db)).living_index_walk  # untouched
