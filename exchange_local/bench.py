@@ -22,6 +22,7 @@ from exchange_local.bench_scale import (
     bench_liquidation_scan,
     bench_living_market,
     bench_settlement,
+    bench_store_growth,
 )
 from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
 from exchange_local.errors import ExchangeError
@@ -211,8 +212,14 @@ def main(argv: list[str] | None = None) -> int:
         f" {living['wall_s']:.1f} s, {living['speedup']:.0f}x real time (target >= 100x);"
         f" {living['trades']:,} trades kept"
     )
+    growth = bench_store_growth(int(3600 * scale))
+    print(
+        f"  durable living market, {growth['seconds']:,} s in 1 s steps as perptui runs it:"
+        f" store grows {growth['mb_per_day']:.1f} MB a day (target <= 100 MB)"
+    )
     for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle),
-                      ("liquidation", liq), ("living market", living)):  # fmt: skip
+                      ("liquidation", liq), ("living market", living),
+                      ("store growth", growth)):  # fmt: skip
         if not run["invariants_ok"]:
             print(f"  INVARIANTS FAILED after the {name} run")
             return 1

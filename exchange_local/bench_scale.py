@@ -182,3 +182,45 @@ def bench_living_market(seconds: int) -> dict[str, Any]:
         "seconds": seconds, "wall_s": elapsed, "speedup": seconds / elapsed, "trades": trades,
         "invariants_ok": not ex._cheap_invariants(),
     }  # fmt: skip
+
+
+def bench_store_growth(seconds: int, step: str = "1") -> dict[str, Any]:
+    """The default living market on a durable store, advanced the way perptui's clock does
+    (`step` seconds at a time), for `seconds` of exchange time after a warm-up of a tenth of
+    that (account creation and first quotes are a one-off): what the ledger and the journal
+    grow by, extrapolated to a day, plus the one snapshot the store keeps."""
+    import sqlite3
+    import tempfile
+    from pathlib import Path
+
+    from exchange_local.bots import paper_config
+
+    def table_bytes(path: str) -> dict[str, int]:
+        with sqlite3.connect(path) as db:
+            try:
+                return dict(db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
+            except sqlite3.OperationalError:  # an SQLite built without dbstat: the file
+                return {"file": Path(path).stat().st_size}
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = str(Path(folder) / "growth.sqlite")
+        ex = Exchange(paper_config(ExchangeConfig()), store=path)
+        ex.start_living_market(seed=1)
+        delta = Decimal(step)
+        for _ in range(int(Decimal(seconds) / 10 / delta)):
+            ex.advance(delta)
+        ex._maybe_snapshot(force=True)  # checkpoint the warm-up into the file
+        before = table_bytes(path)
+        start = time.perf_counter()
+        for _ in range(int(Decimal(seconds) / delta)):
+            ex.advance(delta)
+        elapsed = time.perf_counter() - start
+        ok = not ex._cheap_invariants()
+        ex.close()
+        after = table_bytes(path)
+    grown = sum(after.get(k, 0) - before.get(k, 0) for k in after if k != "snapshots")
+    return {
+        "seconds": seconds, "wall_s": elapsed, "tables": after,
+        "mb_per_day": (grown * 86_400 / seconds + after.get("snapshots", 0)) / 1e6,
+        "invariants_ok": ok,
+    }  # fmt: skip

@@ -27,7 +27,6 @@ class DemoVenue(LocalVenue):
         self.scenario = SteppedScenario(scenario, seed)
         self.read_only_reason = f"demo {scenario}: you are watching scripted accounts"
         self._run_seen: object = None
-        self._carry = Decimal(0)
 
     async def start(self) -> None:
         self.scenario.start()
