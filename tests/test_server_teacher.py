@@ -5,13 +5,15 @@ is in the audit log and on the events stream with the acting key's name."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from exchange_local.server import create_app
 from exchange_local.server.live_scenarios import WHALE
-from tests.test_server_support import Class, make_class
+from tests.test_server_support import Class, live_server, make_class
 
 D = Decimal
 BTC = "BTC-PERP"
@@ -207,3 +209,26 @@ async def test_a_funding_premium_on_the_live_market() -> None:
         actions = [e["action"] for e in await admin_events(http) if e["kind"] == "AdminAction"]
         assert actions == ["scenario", "stop_scenario"]
         assert c.ex.check_invariants() == []
+
+
+async def test_a_live_scenario_follows_the_running_clock() -> None:
+    """With the clock running (speed 100), the crash's second step lands at its exchange
+    time: the driver stops each advance at the step and runs it there."""
+    c = make_class()
+    app = create_app(c.ex, c.keys, speed=Decimal(100), tick_seconds=0.05)
+    with live_server(app) as live:
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            r = await http.post(
+                "/api/v1/admin/scenarios/crash",
+                headers=c.auth("admin"),
+                json={"afterSeconds": 30},
+            )
+            started = r.json()["startedAt"]
+            for _ in range(100):
+                state = (await http.get("/api/v1/admin/scenarios", headers=c.auth("admin"))).json()
+                if not state["current"]["running"]:
+                    break
+                await asyncio.sleep(0.05)
+    done = state["current"]["done"]
+    assert [row["indexPx"] for row in done] == ["95000.0", "85000.0"]
+    assert done[1]["ts"] == started + 30_000  # at its due time, not at the next tick's
