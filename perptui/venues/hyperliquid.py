@@ -59,6 +59,7 @@ from perptui.venues.hyperliquid_risk import (
     watched_risk,
 )
 from perptui.venues.hyperliquid_stream import HyperliquidStream, InfoClient
+from perptui.venues.tasks import cancel
 
 ZERO = Decimal(0)
 CANDLE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
@@ -165,10 +166,7 @@ class HyperliquidVenue(LiveUpdates, Venue):
 
     async def stop(self) -> None:
         task, self._poller = self._poller, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         if self.stream is not None:
             await self.stream.stop()
         await self.rest.close()

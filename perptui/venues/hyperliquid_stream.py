@@ -30,6 +30,7 @@ from websockets.exceptions import WebSocketException
 
 from perptui.venues.base import Connection
 from perptui.venues.hyperliquid_wire import HyperliquidError, HyperliquidUnavailable, check
+from perptui.venues.tasks import cancel
 
 PING_SECONDS = 20.0  # the SDK pings every 50 s; 20 s keeps the latency figure fresh
 STALE_SECONDS = 10.0  # allMids alone arrives every block: 10 s of nothing is not normal
@@ -147,10 +148,7 @@ class HyperliquidStream:
     async def stop(self) -> None:
         task, self._task = self._task, None
         self.state = "stopped"
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def wait_live(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
@@ -238,9 +236,7 @@ class HyperliquidStream:
                 self.messages += 1
                 self._dispatch(raw)
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            await cancel(keeper)
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         """Ping every `ping_seconds`; close a connection silent for `dead_seconds`."""

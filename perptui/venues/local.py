@@ -8,7 +8,6 @@ never both at once, needs no locks. A manual clock (tests, screenshots) advances
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import deque
@@ -33,6 +32,7 @@ from perptui.venues.base import (
     Venue,
     VenueSnapshot,
 )
+from perptui.venues.tasks import cancel
 
 PAPER_ACCOUNT = "paper"
 # MECHANICS section 1: a new paper account, so the discount factors show from the first screen
@@ -115,11 +115,8 @@ class LocalVenue(Venue):
         return Exchange(paper_config(ExchangeConfig(seed=self.seed)), store=str(self.db))
 
     async def stop(self) -> None:
-        if self._driver is not None:
-            self._driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._driver
-            self._driver = None
+        task, self._driver = self._driver, None
+        await cancel(task)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None

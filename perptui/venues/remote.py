@@ -62,6 +62,7 @@ from perptui.venues.base import (
     Venue,
     VenueSnapshot,
 )
+from perptui.venues.tasks import cancel
 
 EVENTS_KEPT = 20_000
 INDEX_CANDLES = "index_candles" in getattr(VenueSnapshot, "__dataclass_fields__", {})
@@ -176,10 +177,7 @@ class RemoteVenue(Venue):
 
     async def stop(self) -> None:
         task, self._stream_task = self._stream_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
         if self._http is not None:
             await self._http.aclose()
             self._http = None
