@@ -37,6 +37,7 @@ class OrderTicket(Vertical):
     OrderTicket { height: auto; padding: 0 1; border-top: solid $panel-lighten-2; }
     OrderTicket Horizontal { height: 1; margin-bottom: 0; }
     OrderTicket Button { min-width: 8; margin-right: 1; }
+    OrderTicket #side-buy, OrderTicket #side-sell { width: 16; }
     OrderTicket #side-buy.-active { background: $bid; color: $background; text-style: bold; }
     OrderTicket #side-sell.-active { background: $ask; color: $background; text-style: bold; }
     OrderTicket Input { width: 1fr; }
