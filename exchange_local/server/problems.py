@@ -8,6 +8,7 @@ malformed request and the same shape everywhere, so a client has one error path.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import Any
 
@@ -24,6 +25,7 @@ from exchange_local.server.wire import dec
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("exchange_local.server")
 MAX_DETAIL_ERRORS = 10
+HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
 class ApiError(Exception):
@@ -137,14 +139,35 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 400, code, detail, errors=listed)
 
 
+def allowed_methods(request: Request) -> str | None:
+    """The `Allow` of a 405: every method the OpenAPI document declares for the path (None
+    for a path it does not describe). Why not Starlette's: it names the methods of the first
+    route whose path matched only, so `OPTIONS /api/v1/orders` said `POST` though GET and
+    DELETE are there too (RFC 9110 wants them all). A literal path beats a template, as in
+    OpenAPI: /orders/preview allows POST, not also the GET of /orders/{orderId}."""
+    path = request.scope["path"]
+    matched: list[tuple[int, str]] = []
+    for template, item in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)), path):
+            params = template.count("{")
+            matched += [(params, m.upper()) for m in item if m.upper() in HTTP_METHODS]
+    if not matched:
+        return None
+    fewest = min(params for params, _ in matched)
+    return ", ".join(sorted({m for params, m in matched if params == fewest}))
+
+
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
     code = codes.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL")
     detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is no endpoint {request.method} {request.url.path}"
-    return problem_response(request, exc.status_code, code, detail, dict(exc.headers or {}))
+    return problem_response(request, exc.status_code, code, detail, headers)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

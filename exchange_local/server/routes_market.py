@@ -7,12 +7,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 
 router = APIRouter(tags=["market data"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Millis = Annotated[int | None, Query(ge=0, le=2**62)]
+# Declared as the intervals there are (an enum); validated by the looser pattern, so that an
+# interval of the right shape that does not exist ("7m") gets the engine's refusal, which
+# names the ones there are.
+Interval = Annotated[
+    str, Query(pattern=r"^[0-9]{1,3}[mhd]$", json_schema_extra={"enum": list(INTERVALS_MS)})
+]
 
 
 @router.get("/time")
@@ -69,7 +76,7 @@ async def trades(request: Request, symbol: str, limit: Limit = 100) -> dict[str,
 async def candles(
     request: Request,
     symbol: str,
-    interval: Annotated[str, Query(pattern=r"^[0-9]{1,3}[mhd]$")] = "1m",
+    interval: Interval = "1m",
     start: Millis = None,
     end: Millis = None,
     source: Annotated[str, Query(pattern=r"^(trades|mark|index)$")] = "trades",

@@ -103,7 +103,17 @@ async def place(ctx: ServerContext, account: str, body: OrderBody) -> tuple[int,
     responses={
         200: {
             "description": "A replay: this clientOrderId with this body was placed "
-            "before; the original response, header Idempotent-Replayed: true"
+            "before; the original response, header Idempotent-Replayed: true",
+            # the body of the 201 again (the document said a replay had none)
+            "content": {
+                "application/json": {"schema": {"type": "object", "additionalProperties": True}}
+            },
+            "headers": {
+                "Idempotent-Replayed": {
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+            },
         }
     },
 )

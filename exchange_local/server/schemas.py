@@ -69,6 +69,12 @@ LeverageValue = Annotated[
 ]
 Symbol = Annotated[str, Field(pattern=SYMBOL)]
 Asset = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
+# asset -> amount. Why `additionalProperties: false` by hand: pydantic declares the key pattern
+# as `patternProperties` only, which lets any other key through with any value, while the
+# model refuses such a key (400); the document must say what the server accepts.
+Deposits = Annotated[
+    dict[Asset, Dec], Field(max_length=16, json_schema_extra={"additionalProperties": False})
+]
 
 
 class Strict(BaseModel):
@@ -130,7 +136,7 @@ def _trade_scope() -> list[Scope]:
 class CreateAccountBody(Strict):
     name: Annotated[str, Field(pattern=NAME)]
     initialBalance: Dec | None = None
-    deposits: dict[Asset, Dec] = Field(default_factory=dict, max_length=16)
+    deposits: Deposits = Field(default_factory=dict)
     scopes: list[Scope] = Field(default_factory=_trade_scope, min_length=1, max_length=2)
 
 
@@ -160,7 +166,7 @@ class ResetBody(Strict):
     """The account's balances after the reset: `deposits` (asset -> amount; every other
     asset goes to 0), `initialBalance` adds USD."""
 
-    deposits: dict[Asset, Dec] = Field(default_factory=dict, max_length=16)
+    deposits: Deposits = Field(default_factory=dict)
     initialBalance: Dec | None = None
 
 
