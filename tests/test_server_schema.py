@@ -55,6 +55,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from exchange_local.marketdata import INTERVALS_MS
+from exchange_local.server import wire
 from tests.test_server_support import make_class
 
 CLASS = make_class(rate=1e9, burst=10**9)
@@ -140,16 +141,24 @@ def headers(case: schemathesis.Case) -> dict[str, str]:
     return CLASS.auth("admin" if case.path.startswith("/api/v1/admin/") else "alice")
 
 
+def with_key(case: schemathesis.Case) -> schemathesis.Case:
+    """The key put in the case itself, not only in the request: the document declares the
+    Bearer scheme, so a case generated without `Authorization` counts as invalid (it must be
+    refused), and schemathesis judges a case by what it holds."""
+    case.headers = {**(case.headers or {}), **headers(case)}
+    return case
+
+
 @schema.parametrize()
 def test_conforms_to_openapi(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=headers(case), checks=CHECKS)
+    with_key(case).call_and_validate(checks=CHECKS)
 
 
 @pytest.mark.slow
 @schema.parametrize()
 @settings(max_examples=500)
 def test_conforms_to_openapi_long_run(case: schemathesis.Case) -> None:
-    case.call_and_validate(headers=headers(case), checks=CHECKS)
+    with_key(case).call_and_validate(checks=CHECKS)
 
 
 # Regressions: what schemathesis found, checked directly.
@@ -243,3 +252,37 @@ def test_the_checks_catch_a_response_off_its_schema() -> None:
     case = schemathesis.openapi.from_asgi("/openapi.json", app)["/n"]["GET"].Case()
     with pytest.raises(FailureGroup):
         case.call_and_validate(checks=CHECKS)
+
+
+def test_a_served_body_off_its_declared_model_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 2xx bodies are declared (responses.py), not enforced: the schema run is what
+    notices wire.py drifting from them, on the FastAPI routes and on the fast order path."""
+    c = make_class(rate=1e9, burst=10**9)
+    schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", c.app)
+    markets = schema["/api/v1/markets"]["GET"]
+    place = schema["/api/v1/orders"]["POST"]
+    body = {"symbol": "BTC-PERP", "side": "buy", "size": "0.01", "price": "99000"}
+    markets.Case().call_and_validate(checks=CHECKS)
+    place.Case(body=body).call_and_validate(headers=c.auth("alice"), checks=CHECKS)
+
+    market_json, order_json = wire.market_json, wire.order_json
+    monkeypatch.setattr(wire, "market_json", lambda s: {**market_json(s), "tickSize": 0.5})
+    monkeypatch.setattr(wire, "order_json", lambda *a: {**order_json(*a), "extra": 1})
+    with pytest.raises(FailureGroup):
+        markets.Case().call_and_validate(checks=CHECKS)
+    with pytest.raises(FailureGroup):
+        place.Case(body=body).call_and_validate(headers=c.auth("alice"), checks=CHECKS)
+
+
+def test_keyed_operations_declare_the_bearer_scheme() -> None:
+    doc = CLASS.app.openapi()
+    assert doc["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": doc["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+    paths = doc["paths"]
+    assert paths["/api/v1/account"]["get"]["security"] == [{"apiKey": []}]
+    assert paths["/api/v1/orders"]["post"]["security"] == [{"apiKey": []}]
+    assert paths["/api/v1/admin/ledger"]["get"]["security"] == [{"apiKey": []}]
+    assert "security" not in paths["/api/v1/markets"]["get"]

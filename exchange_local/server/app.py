@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange_local.server import (
@@ -23,7 +25,7 @@ from exchange_local.server import (
     routes_teacher,
     ws,
 )
-from exchange_local.server.deps import ServerContext, gate
+from exchange_local.server.deps import ServerContext, admin_key, gate, read_key, trade_key
 from exchange_local.server.fast_orders import FastOrders
 from exchange_local.server.keys import KeyStore
 from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
@@ -32,6 +34,7 @@ from exchange_local.server.runtime import ExchangeRuntime
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024
+ROUTE_MODULES = (routes_market, routes_account, routes_orders, routes_admin, routes_teacher)
 
 
 class BodyLimit:
@@ -137,7 +140,7 @@ def create_app(
         "dependencies": [Depends(gate)],
         "responses": PROBLEM_RESPONSES,
     }
-    for module in (routes_market, routes_account, routes_orders, routes_admin, routes_teacher):
+    for module in ROUTE_MODULES:
         app.include_router(module.router, **common)
     app.include_router(ws.router, prefix=PREFIX)
     app.add_middleware(FastOrders, ctx=ctx)  # inside BodyLimit: the same body limit
@@ -146,15 +149,43 @@ def create_app(
     return app
 
 
+KEYED = {read_key, trade_key, admin_key}
+
+
+def _calls(dependant: Dependant) -> set[Any]:
+    """Every dependency a route runs, nested ones too."""
+    out = set()
+    for sub in dependant.dependencies:
+        out |= {sub.call, *_calls(sub)}
+    return out
+
+
 def _declare_problem(app: FastAPI) -> None:
-    """Put the Problem schema in components (every route's error responses refer to it)."""
+    """Put the Problem schema in components (every route's error responses refer to it), and
+    the Bearer key scheme on each operation that needs a key (read, trade or admin)."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.setdefault("Problem", Problem.model_json_schema())
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
+            components["securitySchemes"] = {
+                "apiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "`Authorization: Bearer <api key>` (keys carry scopes: "
+                    "read, trade, admin)",
+                }
+            }
+            for module in ROUTE_MODULES:
+                for route in module.router.routes:
+                    if not isinstance(route, APIRoute) or not _calls(route.dependant) & KEYED:
+                        continue
+                    for method in route.methods or ():
+                        path = schema["paths"].get(PREFIX + route.path_format, {})
+                        if method.lower() in path:
+                            path[method.lower()]["security"] = [{"apiKey": []}]
             app.openapi_schema = schema
         return app.openapi_schema
 

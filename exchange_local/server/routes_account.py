@@ -16,6 +16,7 @@ from exchange_local.server.deps import account_of, context, read_key, trade_key
 from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
+from exchange_local.server.responses import Account, Fills, declared
 from exchange_local.server.schemas import (
     AssetAmountBody,
     ConvertBody,
@@ -44,13 +45,13 @@ async def whoami(request: Request, key: Read) -> dict[str, Any]:
     }
 
 
-@router.get("/account")
+@router.get("/account", **declared(Account))
 async def account(request: Request, key: Read) -> dict[str, Any]:
     rt = context(request).runtime
     return await rt.run(rt.account_json, account_of(key))
 
 
-@router.get("/fills")
+@router.get("/fills", **declared(Fills))
 async def fills(
     request: Request,
     key: Read,

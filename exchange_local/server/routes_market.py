@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
+from exchange_local.server.responses import Book, Candles, Markets, Ticker, Trades, declared
 
 router = APIRouter(tags=["market data"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -28,7 +29,7 @@ async def server_time(request: Request) -> dict[str, Any]:
     return context(request).runtime.clock_json()
 
 
-@router.get("/markets")
+@router.get("/markets", **declared(Markets))
 async def markets(request: Request) -> dict[str, Any]:
     ex = context(request).ex
     specs = [ex.config.market(s) for s in ex.markets()]
@@ -41,7 +42,7 @@ async def assets(request: Request) -> dict[str, Any]:
     return {"assets": [wire.asset_json(a, ex.prices[a.symbol]) for a in ex.config.assets]}
 
 
-@router.get("/markets/{symbol}/ticker")
+@router.get("/markets/{symbol}/ticker", **declared(Ticker))
 async def ticker(request: Request, symbol: str) -> dict[str, Any]:
     rt = context(request).runtime
     return await rt.run(lambda: wire.ticker_json(rt.ex.market(symbol), rt.ex.now_ms))
@@ -57,7 +58,7 @@ async def tickers(request: Request) -> dict[str, Any]:
     )
 
 
-@router.get("/markets/{symbol}/book")
+@router.get("/markets/{symbol}/book", **declared(Book))
 async def book(
     request: Request, symbol: str, depth: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> dict[str, Any]:
@@ -65,14 +66,14 @@ async def book(
     return await rt.run(lambda: wire.book_json(rt.ex.book(symbol, depth), rt.ex.now_ms))
 
 
-@router.get("/markets/{symbol}/trades")
+@router.get("/markets/{symbol}/trades", **declared(Trades))
 async def trades(request: Request, symbol: str, limit: Limit = 100) -> dict[str, Any]:
     rt = context(request).runtime
     rows = await rt.run(rt.ex.trades, symbol, limit)
     return {"trades": [wire.trade_json(t) for t in rows]}
 
 
-@router.get("/markets/{symbol}/candles")
+@router.get("/markets/{symbol}/candles", **declared(Candles))
 async def candles(
     request: Request,
     symbol: str,

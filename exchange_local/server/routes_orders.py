@@ -19,6 +19,7 @@ from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, account_of, context, read_key, trade_key
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
+from exchange_local.server.responses import OrderResult, Orders, PlacedOrder, declared
 from exchange_local.server.schemas import CLIENT_ORDER_ID, AmendBody, OrderBody
 
 router = APIRouter(tags=["orders"])
@@ -100,21 +101,20 @@ async def place(ctx: ServerContext, account: str, body: OrderBody) -> tuple[int,
 @router.post(
     "/orders",
     status_code=201,
+    response_model=None,  # declared below, not enforced: the fast path answers most orders
     responses={
+        201: {"model": PlacedOrder},
         200: {
             "description": "A replay: this clientOrderId with this body was placed "
             "before; the original response, header Idempotent-Replayed: true",
-            # the body of the 201 again (the document said a replay had none)
-            "content": {
-                "application/json": {"schema": {"type": "object", "additionalProperties": True}}
-            },
+            "model": PlacedOrder,  # the body of the 201 again
             "headers": {
                 "Idempotent-Replayed": {
                     "required": True,
                     "schema": {"type": "string", "enum": ["true"]},
                 }
             },
-        }
+        },
     },
 )
 async def place_order(
@@ -129,7 +129,7 @@ async def place_order(
     return payload
 
 
-@router.get("/orders")
+@router.get("/orders", **declared(Orders))
 async def orders(
     request: Request,
     key: Read,
@@ -187,7 +187,7 @@ async def cancel_by_client_id(
     return await _cancel(context(request), account_of(key), None, clientOrderId)
 
 
-@router.delete("/orders/{orderId}")
+@router.delete("/orders/{orderId}", **declared(OrderResult))
 async def cancel(request: Request, orderId: OrderId, key: Trade) -> dict[str, Any]:
     return await _cancel(context(request), account_of(key), orderId, None)
 
