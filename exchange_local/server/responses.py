@@ -87,6 +87,10 @@ Level = Annotated[
 ]
 
 
+class Tickers(Closed):
+    tickers: list[Ticker]
+
+
 class Book(Closed):
     symbol: str
     seq: int
@@ -241,6 +245,10 @@ class PlacedOrder(Closed):
 
 class OrderResult(Closed):
     order: Order
+
+
+class Canceled(Closed):
+    canceled: list[str] = Field(description="the ids of the orders canceled")
 
 
 def declared(model: type[BaseModel], status: int = 200) -> dict[str, Any]:

@@ -10,7 +10,15 @@ from fastapi import APIRouter, Query, Request
 from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
-from exchange_local.server.responses import Book, Candles, Markets, Ticker, Trades, declared
+from exchange_local.server.responses import (
+    Book,
+    Candles,
+    Markets,
+    Ticker,
+    Tickers,
+    Trades,
+    declared,
+)
 
 router = APIRouter(tags=["market data"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -48,7 +56,7 @@ async def ticker(request: Request, symbol: str) -> dict[str, Any]:
     return await rt.run(lambda: wire.ticker_json(rt.ex.market(symbol), rt.ex.now_ms))
 
 
-@router.get("/tickers")
+@router.get("/tickers", **declared(Tickers))
 async def tickers(request: Request) -> dict[str, Any]:
     """Every market's ticker in one call (the remote venue's snapshot uses it)."""
     rt = context(request).runtime

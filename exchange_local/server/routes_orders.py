@@ -19,7 +19,14 @@ from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, account_of, context, read_key, trade_key
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
-from exchange_local.server.responses import OrderResult, Orders, PlacedOrder, declared
+from exchange_local.server.responses import (
+    Canceled,
+    Order,
+    OrderResult,
+    Orders,
+    PlacedOrder,
+    declared,
+)
 from exchange_local.server.schemas import CLIENT_ORDER_ID, AmendBody, OrderBody
 
 router = APIRouter(tags=["orders"])
@@ -150,7 +157,7 @@ async def orders(
     return {"orders": [wire.order_json(o, updated.get(o.order_id)) for o in rows]}
 
 
-@router.get("/orders/by-client-id/{clientOrderId}")
+@router.get("/orders/by-client-id/{clientOrderId}", **declared(Order))
 async def order_by_client_id(
     request: Request, clientOrderId: ClientId, key: Read
 ) -> dict[str, Any]:
@@ -161,7 +168,7 @@ async def order_by_client_id(
     )
 
 
-@router.get("/orders/{orderId}")
+@router.get("/orders/{orderId}", **declared(Order))
 async def order(request: Request, orderId: OrderId, key: Read) -> dict[str, Any]:
     ctx = context(request)
     account = account_of(key)
@@ -180,7 +187,7 @@ async def _cancel(
     return await ctx.runtime.run(cancel)
 
 
-@router.delete("/orders/by-client-id/{clientOrderId}")
+@router.delete("/orders/by-client-id/{clientOrderId}", **declared(OrderResult))
 async def cancel_by_client_id(
     request: Request, clientOrderId: ClientId, key: Trade
 ) -> dict[str, Any]:
@@ -192,14 +199,14 @@ async def cancel(request: Request, orderId: OrderId, key: Trade) -> dict[str, An
     return await _cancel(context(request), account_of(key), orderId, None)
 
 
-@router.delete("/orders")
+@router.delete("/orders", **declared(Canceled))
 async def cancel_all(request: Request, key: Trade, symbol: str | None = None) -> dict[str, Any]:
     ctx = context(request)
     ids = await ctx.runtime.run(ctx.ex.cancel_all, account_of(key), symbol)
     return {"canceled": [str(i) for i in ids]}
 
 
-@router.patch("/orders/{orderId}")
+@router.patch("/orders/{orderId}", **declared(OrderResult))
 async def amend(request: Request, orderId: OrderId, body: AmendBody, key: Trade) -> dict[str, Any]:
     ctx = context(request)
     account = account_of(key)
