@@ -9,16 +9,15 @@ the same facade command on the store, logged in the key file's audit log as `off
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from exchange_local.server.admin_cli import (
-    ADMIN_KEY_ENV,
     BOTH_WAYS,
     OFFLINE_NAME,
     _deposits,
+    call_admin,
 )
 
 
@@ -75,26 +74,9 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
 
 
 def _online(args: argparse.Namespace) -> int:
-    import httpx
-
-    admin_key = args.admin_key or os.environ.get(ADMIN_KEY_ENV)
-    if not admin_key:
-        raise SystemExit(f"exchange-local admin: error: --url needs --key or {ADMIN_KEY_ENV}")
     method, path, body = _request(args)
-    try:
-        r = httpx.request(
-            method,
-            f"{args.url.rstrip('/')}/api/v1/admin{path}",
-            json=body,
-            headers={"Authorization": f"Bearer {admin_key}"},
-            timeout=30,
-        )
-    except httpx.HTTPError as exc:
-        print(f"exchange-local admin: error: {args.url}: {exc}", file=sys.stderr)
-        return 1
-    data = r.json() if r.headers.get("content-type", "").endswith("json") else {}
-    if r.status_code >= 400:
-        print(f"exchange-local admin: error: {data.get('detail') or r.text}", file=sys.stderr)
+    data = call_admin(args, method, path, body, timeout=30)
+    if data is None:
         return 1
     print(describe(args.admin_command, data))
     return 0

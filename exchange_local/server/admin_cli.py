@@ -216,27 +216,45 @@ def _create_offline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_online(args: argparse.Namespace) -> int:
+def call_admin(
+    args: argparse.Namespace,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    timeout: float,
+    expect: int | None = None,
+) -> dict[str, Any] | None:
+    """One admin API call for --url: the answer's JSON, or None after printing why it failed
+    (`expect`: the one status that counts as success; otherwise anything below 400)."""
     import httpx
 
     admin_key = args.admin_key or os.environ.get(ADMIN_KEY_ENV)
     if not admin_key:
         raise SystemExit(f"exchange-local admin: error: --url needs --key or {ADMIN_KEY_ENV}")
-    deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
-    body = {"name": args.name, "deposits": deposits, "scopes": args.scope or ["trade"]}
     try:
-        r = httpx.post(
-            f"{args.url.rstrip('/')}/api/v1/admin/accounts",
+        r = httpx.request(
+            method,
+            f"{args.url.rstrip('/')}/api/v1/admin{path}",
             json=body,
             headers={"Authorization": f"Bearer {admin_key}"},
-            timeout=10,
+            timeout=timeout,
         )
     except httpx.HTTPError as exc:
         print(f"exchange-local admin: error: {args.url}: {exc}", file=sys.stderr)
-        return 1
+        return None
     data = r.json() if r.headers.get("content-type", "").endswith("json") else {}
-    if r.status_code != 201:
+    failed = r.status_code != expect if expect is not None else r.status_code >= 400
+    if failed:
         print(f"exchange-local admin: error: {data.get('detail') or r.text}", file=sys.stderr)
+        return None
+    return data
+
+
+def _create_online(args: argparse.Namespace) -> int:
+    deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
+    body = {"name": args.name, "deposits": deposits, "scopes": args.scope or ["trade"]}
+    data = call_admin(args, "POST", "/accounts", body, timeout=10, expect=201)
+    if data is None:
         return 1
     print(
         f"account {data['accountId']}; key {data['keyId']} ({','.join(data['scopes'])}), "

@@ -99,12 +99,8 @@ async def ledger(
     """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues."""
     rt = context(request).runtime
     rows = await rt.run(rt.ex.ledger, account_of(key), _seconds(since), _seconds(until))
-    start = cursor or 0
-    chosen = rows[start : start + limit]
-    more = start + limit < len(rows)
     return {
-        "entries": [wire.ledger_json(e) for e in chosen],
-        "nextCursor": str(start + limit) if more else None,
+        **wire.ledger_page(rows, cursor, limit),
         "total": len(rows),
     }
 

@@ -228,13 +228,7 @@ async def whole_ledger(
     if account not in SYSTEM_ACCOUNTS:
         user_account(ctx, account)
     rows = await ctx.runtime.run(ctx.ex.ledger, account)
-    start = cursor or 0
-    chosen = rows[start : start + limit]
-    more = start + limit < len(rows)
-    return {
-        "entries": [wire.ledger_json(e) for e in chosen],
-        "nextCursor": str(start + limit) if more else None,
-    }
+    return wire.ledger_page(rows, cursor, limit)
 
 
 @router.get("/audit")
