@@ -10,24 +10,25 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable, RichLog
+from textual.widgets import RichLog
 
 from exchange_local.funding import AccountFunding
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
 from perptui.eventtext import EventLine
+from perptui.widgets.keyed_table import KeyedTable
 
 Row = tuple[str, Sequence[str | Text]]
 
 
-class RowsTable(DataTable[object]):
+class RowsTable(KeyedTable):
     """A DataTable fed whole lists of keyed rows; unchanged lists cost nothing."""
 
     DEFAULT_CSS = "RowsTable { height: 1fr; }"
 
     def __init__(self, columns: Sequence[str], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self._column_names = tuple(columns)
         self._signature: object = None
 
@@ -46,20 +47,7 @@ class RowsTable(DataTable[object]):
             self.add_row(*cells, key=key)
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1))
-        # Textual 8.2.8 keeps drawing rows at their columns' old widths after they grow: once
-        # the new widths are in, drop the row caches (PositionsTable does the same)
-        self.call_after_refresh(self._redraw)
-
-    def _redraw(self) -> None:
-        self._clear_caches()
-        self.refresh()
-
-    @property
-    def selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return key.value
+        self.redraw_when_measured()
 
 
 def right(text: str) -> Text:

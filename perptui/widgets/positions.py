@@ -9,13 +9,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from exchange_local.engine import MarketState
 from exchange_local.health import PositionRisk
 from exchange_local.orders import OrderInfo
 from perptui import format as fmt
 from perptui.venues.base import VenueLiquidation
+from perptui.widgets.keyed_table import KeyedTable
 
 COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Bkr", "Dist",
            "Unsettled", "uPnL", "Realised", "Funding", "ADL", "TP / SL")  # fmt: skip
@@ -107,7 +107,7 @@ def theme_colours(variables: dict[str, str]) -> Colours:
     return {k: variables.get(k, PLAIN[k]) for k in PLAIN}
 
 
-class PositionsTable(DataTable[object]):
+class PositionsTable(KeyedTable):
     """One row per position, keyed by market; the cursor row is the "selected position"."""
 
     DEFAULT_CSS = """
@@ -115,7 +115,7 @@ class PositionsTable(DataTable[object]):
     """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        super().__init__(**kwargs)
         self.narrow = False
         self._columns_for: bool | None = None
 
@@ -158,20 +158,8 @@ class PositionsTable(DataTable[object]):
                 self.add_row(*cells, key=market)
                 changed = True
         if changed:
-            # Textual 8.2.8 keeps rendering a row at its columns' old widths after they grow
-            # (seen in snapshots: "BTC-PE"); once the new widths are in, drop the row caches
-            self.call_after_refresh(self._redraw)
-
-    def _redraw(self) -> None:
-        self._clear_caches()
-        self.refresh()
+            self.redraw_when_measured()
 
     @property
     def selected_market(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        except Exception:
-            return None
-        return key.value
+        return self.selected_key
