@@ -323,6 +323,8 @@ class OrderBook:
     ) -> tuple[int, int]:
         """(lots, notional) a taker would get, leaving the book as is: previews, impact prices."""
         keys, klim = self._side(is_buy, limit)
+        if not keys or keys[-1] < klim:  # a passive order: nothing to walk (the pre-trade path)
+            return 0, 0
         got = 0
         notional = 0
         for price, lv in self._walk(keys, klim):

@@ -31,6 +31,9 @@ WEIGHT_CEILING = Decimal("1.1")  # FTX: 1.1 / (1 + f*sqrt(b)); the cap bites onl
 MMF_SHARE = Decimal("0.6")  # MMF = 0.6 * max(baseIMF, f*sqrt|s|)
 ACMR_NOTIONAL_SHARE = Decimal("0.06")  # ACMR = max(MMR/2, MMR - 0.06*N)
 HALF = Decimal("0.5")
+# Below this share of its threshold a size-scaled term cannot win its max/min, by a margin far
+# wider than Decimal's rounding (34 digits): the sqrt is then skipped with an identical result.
+_SQRT_SKIP = Decimal("0.999999999999")
 
 
 def dsum(values: Iterable[Decimal]) -> Decimal:
@@ -68,6 +71,9 @@ def collateral_weight(w_max: Decimal, f: Decimal, balance: Decimal) -> Decimal:
         return ONE
     if f == 0:
         return w_max
+    room = WEIGHT_CEILING / w_max - ONE  # w_max wins while f*sqrt(b) <= room
+    if room > 0 and f * f * balance <= room * room * _SQRT_SKIP:
+        return w_max
     return min(w_max, WEIGHT_CEILING / (ONE + f * balance.sqrt()))
 
 
@@ -91,12 +97,19 @@ def imf(
     because 1/maxLev then dominates.
     """
     base = ONE / Decimal(max_leverage)
-    return max(ONE / Decimal(user_leverage), base, f * abs(open_size).sqrt())
+    user = ONE / Decimal(user_leverage)
+    floor = user if user >= base else base
+    if f * f * abs(open_size) <= floor * floor * _SQRT_SKIP:  # the sqrt term cannot win
+        return max(user, base)
+    return max(user, base, f * abs(open_size).sqrt())
 
 
 def mmf(max_leverage: Decimal | int, f: Decimal, size: Decimal) -> Decimal:
     """MMF = 0.6 * max(1/maxLev, f*sqrt|s|): maintenance scales with the position actually held."""
-    return MMF_SHARE * max(ONE / Decimal(max_leverage), f * abs(size).sqrt())
+    base = ONE / Decimal(max_leverage)
+    if f * f * abs(size) <= base * base * _SQRT_SKIP:  # the sqrt term cannot win
+        return MMF_SHARE * base
+    return MMF_SHARE * max(base, f * abs(size).sqrt())
 
 
 def acmr(mmr: Decimal, notional: Decimal) -> Decimal:
@@ -190,9 +203,12 @@ def liquidation_state(equity: Decimal, mmr: Decimal) -> LiqState:
 
 
 # --- the account -------------------------------------------------------------------------
+# The records below are read-only by contract but not `frozen`, as in events.py: a frozen
+# dataclass's __init__ costs six times a plain one's, and health() builds several per account
+# after every mark move.
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CollateralInput:
     """One balance. Weights are computed by the caller for this amount (and cached there)."""
 
@@ -209,7 +225,7 @@ class CollateralInput:
         return self.amount * self.price * (self.weight_initial if initial else self.weight_total)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionInput:
     """One market's position (size may be 0 when only resting orders are there)."""
 
@@ -224,7 +240,7 @@ class PositionInput:
     open_size: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PositionMath:
     """Section 3 for one position. Prices are unrounded; a display rounds p_liq toward the mark.
 
@@ -244,7 +260,7 @@ class PositionMath:
     other_mmr: Decimal  # MMR_o = MMR - mmr_contribution
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccountRisk:
     """Sections 1-3 for one cross-margin account; positions in the order they were given."""
 
@@ -284,63 +300,87 @@ def account_risk(
 ) -> AccountRisk:
     """Equity, requirements and per-position prices of one account (MECHANICS sections 1-3).
 
-    Every sum uses `dsum` in input order, so `explain` can list the same terms and they add up
-    to these figures exactly.
+    Every sum adds its terms from 0 in input order, as `dsum` does, so `explain` can list the
+    same terms and they add up to these figures exactly (tests/test_margin_pure.py holds that).
+    The loops are written out rather than built from `dsum` and the `*_parts` functions because
+    health() runs for every account after each mark move: generators and keyword calls were
+    two thirds of its cost. The arithmetic, operand for operand, is the one of the parts.
     """
-    c_tot = dsum(c.value() for c in collateral)
-    c_init = dsum(c.value(initial=True) for c in collateral)
-    unsettled = dsum(p.size * (p.mark - p.settle_price) for p in positions)
-    unrealized = dsum(p.size * (p.mark - p.entry_price) for p in positions)
+    c_tot = c_init = ZERO
+    k_by_asset: dict[str, Decimal] = {}
+    for c in collateral:
+        amount = c.amount
+        if amount <= 0:
+            value = amount * c.price
+            c_tot += value
+            c_init += value
+        else:
+            value = amount * c.price
+            c_tot += value * c.weight_total
+            c_init += value * c.weight_initial
+            asset = c.asset  # k: weighted coins of an underlying, as same_underlying_coins sums
+            k_by_asset[asset] = k_by_asset.get(asset, ZERO) + c.weight_total * amount
+    unsettled = unrealized = notional = imr = mmr = ZERO
+    contributions = []
+    for p in positions:
+        size, mark = p.size, p.mark
+        unsettled += size * (mark - p.settle_price)
+        unrealized += size * (mark - p.entry_price)
+        exposure = abs(size) * mark
+        notional += exposure
+        imr += p.imf * p.open_size * mark
+        own = p.mmf * abs(size) * mark  # mmr_contribution(p)
+        contributions.append(own)
+        mmr += own
     equity = c_tot + unsettled
     initial_equity = c_init + min(ZERO, unsettled)
-    notional = dsum(abs(p.size) * p.mark for p in positions)
-    imr = dsum(p.imf * p.open_size * p.mark for p in positions)
-    contributions = [mmr_contribution(p) for p in positions]
-    mmr = dsum(contributions)
     state = liquidation_state(equity, mmr)
     rows = tuple(
-        _position_math(p, own, collateral, equity, mmr, state)
+        _position_math(p, own, k_by_asset.get(p.underlying, ZERO), equity, mmr, state)
         for p, own in zip(positions, contributions, strict=True)
     )
     positive = equity > 0
     return AccountRisk(
-        c_tot=c_tot,
-        c_init=c_init,
-        unsettled_pnl=unsettled,
-        unrealized_pnl=unrealized,
-        equity=equity,
-        initial_equity=initial_equity,
-        notional=notional,
-        imr=imr,
-        mmr=mmr,
-        acmr=acmr(mmr, notional),
-        margin_fraction=equity / notional if notional else None,
-        margin_usage=mmr / equity if positive else None,
-        free_collateral=initial_equity - imr,
-        leverage=notional / equity if positive else None,
-        positions=rows,
-    )
+        c_tot, c_init, unsettled, unrealized, equity, initial_equity, notional, imr, mmr,
+        acmr(mmr, notional), equity / notional if notional else None,
+        mmr / equity if positive else None, initial_equity - imr,
+        notional / equity if positive else None, rows,
+    )  # fmt: skip
 
 
 def _position_math(
-    p: PositionInput, own_mmr: Decimal, collateral: Sequence[CollateralInput], equity: Decimal,
-    mmr: Decimal, state: LiqState,
+    p: PositionInput, own_mmr: Decimal, k: Decimal, equity: Decimal, mmr: Decimal,
+    state: LiqState,
 ) -> PositionMath:  # fmt: skip
-    k = same_underlying_coins(collateral, p.underlying)
+    """Section 3 for one position: liquidation_parts, bankruptcy_parts and zero_price_parts,
+    each summed from 0 in display order, inline (see account_risk for why)."""
+    size, mark, mmf_ = p.size, p.mark, p.mmf
     other = mmr - own_mmr
-    p_liq = liquidation_price(equity=equity, size=p.size, mark=p.mark, mmf=p.mmf,
-                              other_mmr=other, same_underlying_collateral=k)  # fmt: skip
-    p_bk = bankruptcy_price(equity=equity, size=p.size, mark=p.mark, same_underlying_collateral=k)
-    zero = zero_price_parts(equity=equity, size=p.size, mark=p.mark, mmf=p.mmf, mmr=mmr)
-    if p_liq is None or p.mark <= 0:
+    km = k * mark
+    sm = size * mark
+    den = ZERO + abs(size) * mmf_ + -size + -k
+    p_liq = None
+    if den != 0:
+        p_liq = (ZERO + equity + -sm + -km + -other) / den
+        if p_liq <= 0:
+            p_liq = None
+    den = ZERO + size + k
+    p_bk = None
+    if den != 0:
+        p_bk = (ZERO + sm + km + -equity) / den
+        if p_bk <= 0:
+            p_bk = None
+    zero = None
+    if size != 0 and mmr != 0:
+        shift = mark * (mmf_ * equity / mmr)
+        zero = ZERO + mark + (-shift if size > 0 else shift)
+    if p_liq is None or mark <= 0:
         distance = None
     elif state != "ok":
         distance = ZERO
     else:
-        distance = abs(p_liq - p.mark) / p.mark
-    return PositionMath(
-        p.market, p_liq, p_bk, dsum(zero[1]) if zero else None, state, k, distance, own_mmr, other
-    )
+        distance = abs(p_liq - mark) / mark
+    return PositionMath(p.market, p_liq, p_bk, zero, state, k, distance, own_mmr, other)
 
 
 def risk_at_marks(

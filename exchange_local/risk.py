@@ -55,6 +55,7 @@ class OrderImpact:
     imr_after: Decimal  # IMR'
     open_size_after: Decimal
     position_after: Decimal
+    open_size_before: Decimal = ZERO
 
     @property
     def shortfall(self) -> Decimal:
@@ -181,16 +182,43 @@ class Risk(Trading):
     def _position_inputs(
         self, acct: Account, override: margin.PositionInput | None = None
     ) -> list[margin.PositionInput]:
+        """One input per market with a position or resting orders, positions first.
+
+        Resting sizes are gathered in one pass over the orders and IMF/MMF come through the
+        fraction cache: health() runs this for every account after each mark move.
+        """
+        resting: dict[str, list[Decimal]] = {}
+        for o in acct.open_orders.values():
+            if o.type == "limit":
+                side = resting.get(o.market)
+                if side is None:
+                    side = resting[o.market] = [ZERO, ZERO]
+                if o.is_buy:
+                    side[0] += o.size - o.filled
+                else:
+                    side[1] += o.size - o.filled
         markets = [mk for mk, p in acct.positions.items() if p.size != 0]
-        markets += [o.market for o in acct.open_orders.values() if o.type == "limit"]
+        markets += resting
         if override is not None:
             markets.append(override.market)
         rows = []
         for symbol in dict.fromkeys(markets):
             if override is not None and symbol == override.market:
                 rows.append(override)
-            else:
-                rows.append(self._position_input(acct, self._markets[symbol]))
+                continue
+            m = self._markets[symbol]
+            pos = acct.positions.get(symbol)
+            held = pos is not None and pos.size != 0
+            s = pos.size if held else ZERO  # type: ignore[union-attr]
+            buys, sells = resting.get(symbol, (ZERO, ZERO))
+            open_sz = margin.open_size(s, buys, sells)
+            imf, mmf = self._fractions(acct, m, s, open_sz)
+            sp = pos.settle_price if held else m.mark  # type: ignore[union-attr]
+            ep = pos.entry_price if held else sp  # type: ignore[union-attr]
+            spec = m.spec
+            rows.append(margin.PositionInput(
+                symbol, spec.underlying, s, m.mark, sp, ep, imf, mmf, open_sz
+            ))  # fmt: skip
         return rows
 
     def _account_risk(self, acct: Account) -> margin.AccountRisk:
@@ -308,7 +336,7 @@ class Risk(Trading):
         after = self._sums(acct, m.symbol, s, open_after)
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
-            after.initial_equity - fee - adverse, after.imr, open_after, s + signed,
+            after.initial_equity - fee - adverse, after.imr, open_after, s + signed, open_before,
         )  # fmt: skip
 
     def _max_passing_size(
@@ -334,15 +362,21 @@ class Risk(Trading):
             return impact
         if m.reduce_only:
             raise MarketHalted(f"{m.symbol} accepts only risk-reducing orders")
-        risk = self._sums(acct)
-        if risk.initial_equity < risk.imr:
+        passes = impact.initial_equity_after >= impact.imr_after
+        # An order that does not shrink the open size cannot lower IMR (IMF never falls as open
+        # size grows) and only lowers E_im (fee and adverse are >= 0), so if the account passes
+        # after it, it passed before: the account-wide sums are then not needed to rule out
+        # reduce-only mode. That skips half the gate's work on the common path.
+        grows = impact.open_size_after >= impact.open_size_before
+        risk = None if passes and grows else self._sums(acct)
+        if risk is not None and risk.initial_equity < risk.imr:
             raise ReduceOnlyMode(
                 f"account {acct.account_id} is in reduce-only mode: initial equity "
                 f"{risk.initial_equity:.2f} USD is below its initial requirement {risk.imr:.2f} "
                 "USD; only orders that reduce risk are accepted"
             )
         self._check_oi_caps(acct, m, is_buy, qty, impact)
-        if impact.initial_equity_after < impact.imr_after:
+        if not passes:
             best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest)
             raise InsufficientMargin(
                 f"insufficient margin: this {'buy' if is_buy else 'sell'} of {qty} {m.symbol} "

@@ -1,0 +1,76 @@
+"""The sqrt-skipping fast paths of margin.py give the very Decimal the plain formulas give.
+
+Why: imf, mmf and collateral_weight skip Decimal.sqrt when the size-scaled term cannot win its
+max/min. That is only allowed if the answer is bit-for-bit the one of MECHANICS's formula,
+including at sizes right at the threshold, where rounding would show.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exchange_local import margin
+from exchange_local.money import ONE
+
+SIZES = st.decimals(min_value=Decimal(0), max_value=Decimal(10) ** 9, places=8)
+FACTORS = st.sampled_from([Decimal(0), Decimal("0.0001"), Decimal("0.002"), Decimal("0.05")])
+LEVERAGES = st.sampled_from([1, 2, 3, 5, 10, 20, 50])
+
+
+def plain_imf(user: int, max_lev: int, f: Decimal, size: Decimal) -> Decimal:
+    return max(ONE / Decimal(user), ONE / Decimal(max_lev), f * abs(size).sqrt())
+
+
+def plain_mmf(max_lev: int, f: Decimal, size: Decimal) -> Decimal:
+    return margin.MMF_SHARE * max(ONE / Decimal(max_lev), f * abs(size).sqrt())
+
+
+def plain_weight(w_max: Decimal, f: Decimal, b: Decimal) -> Decimal:
+    if b <= 0:
+        return ONE
+    if f == 0:
+        return w_max
+    return min(w_max, margin.WEIGHT_CEILING / (ONE + f * b.sqrt()))
+
+
+def near_threshold(base: Decimal, f: Decimal) -> list[Decimal]:
+    """Sizes at, just under and just over (base/f)^2, where the two terms swap."""
+    if f == 0:
+        return []
+    t = (base / f) ** 2
+    step = Decimal("1e-20") * t
+    return [t - 2 * step, t - step, t, t + step, t + 2 * step, t * Decimal("0.999999999999")]
+
+
+@given(LEVERAGES, LEVERAGES, FACTORS, SIZES)
+def test_imf_and_mmf_match_the_plain_formula(user: int, max_lev: int, f: Decimal, size: Decimal):
+    user = min(user, max_lev)
+    assert margin.imf(user, max_lev, f, size) == plain_imf(user, max_lev, f, size)
+    assert str(margin.imf(user, max_lev, f, size)) == str(plain_imf(user, max_lev, f, size))
+    assert str(margin.mmf(max_lev, f, size)) == str(plain_mmf(max_lev, f, size))
+
+
+def test_at_the_threshold_the_fast_paths_agree_to_the_last_digit():
+    for max_lev in (3, 10, 20, 50):
+        for f in (Decimal("0.0001"), Decimal("0.002"), Decimal("0.05")):
+            base = ONE / Decimal(max_lev)
+            for size in near_threshold(base, f):
+                assert str(margin.imf(max_lev, max_lev, f, size)) == str(
+                    plain_imf(max_lev, max_lev, f, size)
+                )
+                assert str(margin.mmf(max_lev, f, size)) == str(plain_mmf(max_lev, f, size))
+            for w_max in (Decimal("0.95"), Decimal("0.9"), Decimal("0.5")):
+                room = margin.WEIGHT_CEILING / w_max - ONE
+                for b in near_threshold(room, f):
+                    assert str(margin.collateral_weight(w_max, f, b)) == str(
+                        plain_weight(w_max, f, b)
+                    )
+
+
+@given(st.sampled_from([Decimal("0.95"), Decimal("0.9"), Decimal("0.5"), Decimal("1.2")]),
+       FACTORS, SIZES)  # fmt: skip
+def test_collateral_weight_matches_the_plain_formula(w_max: Decimal, f: Decimal, b: Decimal):
+    assert str(margin.collateral_weight(w_max, f, b)) == str(plain_weight(w_max, f, b))
