@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange_local.bench_book import generate_stream, run_book_bench
+from exchange_local.bench_reference import REFERENCE_MOPS_ON_ISSUE_MACHINE, compare_with_yardstick
 from exchange_local.bench_scale import (
     bench_health,
     bench_ledger_writes,
@@ -165,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  order book alone        {_fmt_rate(book['ops_per_s']):>10}  (target >= 1.5 M/s)")
     for kind, rate in book["per_type_ops_per_s"].items():
         print(f"    {kind:<20} {_fmt_rate(rate):>10}")
+    yard = compare_with_yardstick(generate_stream(n, args.seed))
+    print(
+        f"  yardstick: the issue's plain SortedDict + deque book, {REFERENCE_MOPS_ON_ISSUE_MACHINE}"
+        f" M/s on the issue's machine, runs {_fmt_rate(yard['yardstick_ops_per_s'])} here"
+        f" ({yard['machine_factor']:.0%} of that machine);\n"
+        f"    our book {yard['ratio']:.2f}x the yardstick (both best of 5, interleaved), i.e."
+        f" {_fmt_rate(yard['ours_on_issue_machine'])} on the issue's machine  (target >= 1.5 M/s)"
+    )
     engine = run_engine_bench(n, args.seed, risk=False)
     print(
         f"  full engine, no risk    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s)"

@@ -115,6 +115,8 @@ class Risk(Trading):
         cached = self._weight_cache.get(key)
         if cached is None:
             spec = self._assets[asset]
+            if amount > 0 and not spec.size_factor:  # USD: flat weights, nothing to cache
+                return spec.weight_total, spec.weight_initial
             if amount <= 0:
                 cached = (Decimal(1), Decimal(1))
             else:
@@ -276,8 +278,13 @@ class Risk(Trading):
             if o.type == "limit":
                 side = resting.setdefault(o.market, [ZERO, ZERO])
                 side[0 if o.side == "buy" else 1] += o.size - o.filled
-        symbols = [sym for sym, p in acct.positions.items() if p.size]
-        symbols.extend(sym for sym in resting if sym not in symbols)
+        symbols = []  # plain loops: comprehensions cost a frame each in this hot path
+        for sym, p in acct.positions.items():
+            if p.size:
+                symbols.append(sym)
+        for sym in resting:
+            if sym not in symbols:
+                symbols.append(sym)
         if market is not None and market not in symbols:
             symbols.append(market)
         unsettled = imr = mmr = notional = ZERO

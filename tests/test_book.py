@@ -558,3 +558,19 @@ def test_run_book_bench_reports_rates() -> None:
     res = run_book_bench(n_ops=3_000, seed=2)
     assert res["n_ops"] == 3_000 and res["ops_per_s"] > 0
     assert set(res["per_type_ops_per_s"]) == {"add", "cancel", "cross", "market"}
+
+
+def test_the_yardstick_book_replays_the_stream_to_the_same_resting_orders() -> None:
+    """The speed comparison is fair only if the yardstick does the same work as our book."""
+    from exchange_local.bench_reference import PlainBook, apply_stream_plain, compare_with_yardstick
+
+    stream = generate_stream(20_000, seed=5)
+    ours = OrderBook()
+    apply_stream(ours, stream)
+    plain = PlainBook()
+    apply_stream_plain(plain, stream)
+    assert set(plain.orders) == set(ours._orders)
+    for oid, (is_buy, price, rec) in plain.orders.items():
+        assert ours.info(oid) == (is_buy, price, rec[1], rec[2])
+    res = compare_with_yardstick(stream[:2_000], rounds=1)
+    assert res["ratio"] > 0 and res["ours_on_issue_machine"] > 0
