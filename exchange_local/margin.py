@@ -258,6 +258,9 @@ class PositionMath:
     distance_to_liquidation: Decimal | None
     mmr_contribution: Decimal  # MMF*|s|*M: the liquidation engine takes the largest first
     other_mmr: Decimal  # MMR_o = MMR - mmr_contribution
+    notional: Decimal = ZERO  # |s|*M, the term of N
+    unsettled_pnl: Decimal = ZERO  # s*(M - settle price), the term of unsettled PnL
+    unrealized_pnl: Decimal = ZERO  # s*(M - entry price), the term of unrealized PnL
 
 
 @dataclass(slots=True)
@@ -321,23 +324,25 @@ def account_risk(
             asset = c.asset  # k: weighted coins of an underlying, as same_underlying_coins sums
             k_by_asset[asset] = k_by_asset.get(asset, ZERO) + c.weight_total * amount
     unsettled = unrealized = notional = imr = mmr = ZERO
-    contributions = []
+    terms = []  # per position: (own MMR, notional, unsettled, unrealized), for the rows
     for p in positions:
         size, mark = p.size, p.mark
-        unsettled += size * (mark - p.settle_price)
-        unrealized += size * (mark - p.entry_price)
+        t_unsettled = size * (mark - p.settle_price)
+        unsettled += t_unsettled
+        t_unrealized = size * (mark - p.entry_price)
+        unrealized += t_unrealized
         exposure = abs(size) * mark
         notional += exposure
         imr += p.imf * p.open_size * mark
         own = p.mmf * abs(size) * mark  # mmr_contribution(p)
-        contributions.append(own)
+        terms.append((own, exposure, t_unsettled, t_unrealized))
         mmr += own
     equity = c_tot + unsettled
     initial_equity = c_init + min(ZERO, unsettled)
     state = liquidation_state(equity, mmr)
     rows = tuple(
-        _position_math(p, own, k_by_asset.get(p.underlying, ZERO), equity, mmr, state)
-        for p, own in zip(positions, contributions, strict=True)
+        _position_math(p, t, k_by_asset.get(p.underlying, ZERO), equity, mmr, state)
+        for p, t in zip(positions, terms, strict=True)
     )
     positive = equity > 0
     return AccountRisk(
@@ -349,38 +354,53 @@ def account_risk(
 
 
 def _position_math(
-    p: PositionInput, own_mmr: Decimal, k: Decimal, equity: Decimal, mmr: Decimal,
-    state: LiqState,
+    p: PositionInput, terms: tuple[Decimal, Decimal, Decimal, Decimal], k: Decimal,
+    equity: Decimal, mmr: Decimal, state: LiqState,
 ) -> PositionMath:  # fmt: skip
-    """Section 3 for one position: liquidation_parts, bankruptcy_parts and zero_price_parts,
-    each summed from 0 in display order, inline (see account_risk for why)."""
+    """Section 3 for one position, from the terms of liquidation_parts, bankruptcy_parts and
+    zero_price_parts (see account_risk for why inline).
+
+    Equal in value to summing those terms from 0 in display order: adding to 0 is exact, and
+    Decimal defines a - b as a + (-b), rounding included. A k of 0 adds nothing, so its
+    products are skipped (most accounts hold no coin of the underlying).
+    """
+    own_mmr = terms[0]
     size, mark, mmf_ = p.size, p.mark, p.mmf
     other = mmr - own_mmr
-    km = k * mark
     sm = size * mark
-    den = ZERO + abs(size) * mmf_ + -size + -k
+    if k:
+        km = k * mark
+        den = abs(size) * mmf_ - size - k
+        num = equity - sm - km - other
+        den_bk = size + k
+        num_bk = sm + km - equity
+    else:
+        den = abs(size) * mmf_ - size
+        num = equity - sm - other
+        den_bk = size
+        num_bk = sm - equity
     p_liq = None
-    if den != 0:
-        p_liq = (ZERO + equity + -sm + -km + -other) / den
+    if den:
+        p_liq = num / den
         if p_liq <= 0:
             p_liq = None
-    den = ZERO + size + k
     p_bk = None
-    if den != 0:
-        p_bk = (ZERO + sm + km + -equity) / den
+    if den_bk:
+        p_bk = num_bk / den_bk
         if p_bk <= 0:
             p_bk = None
     zero = None
-    if size != 0 and mmr != 0:
+    if size and mmr:
         shift = mark * (mmf_ * equity / mmr)
-        zero = ZERO + mark + (-shift if size > 0 else shift)
+        zero = mark - shift if size > 0 else mark + shift
     if p_liq is None or mark <= 0:
         distance = None
     elif state != "ok":
         distance = ZERO
     else:
         distance = abs(p_liq - mark) / mark
-    return PositionMath(p.market, p_liq, p_bk, zero, state, k, distance, own_mmr, other)
+    return PositionMath(p.market, p_liq, p_bk, zero, state, k, distance, own_mmr, other,
+                        terms[1], terms[2], terms[3])  # fmt: skip
 
 
 def risk_at_marks(

@@ -53,8 +53,8 @@ class RiskViews(Risk):
             pm = by_market[p.market]
             pos = acct.positions[p.market]
             rows.append(PositionRisk(
-                p.market, p.size, p.entry_price, p.settle_price, p.mark, abs(p.size) * p.mark,
-                p.size * (p.mark - p.settle_price), p.size * (p.mark - p.entry_price),
+                p.market, p.size, p.entry_price, p.settle_price, p.mark, pm.notional,
+                pm.unsettled_pnl, pm.unrealized_pnl,
                 pos.realized_pnl, pos.funding_paid, p.imf, p.mmf,
                 pm.liquidation_price, pm.bankruptcy_price, pm.zero_price, pm.liq_state,
                 pm.distance_to_liquidation, acct.adl_quintiles.get(p.market),
