@@ -25,8 +25,8 @@ COMMANDS = (
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
 TRANSIENT = (
-    "_store", "_subscribers", "_in_command", "_replaying", "_weight_cache", "_fraction_cache",
-    "_last_snapshot", "_config_given", "_adl_cache",
+    "_store", "_subscribers", "_in_command", "_replaying", "_weight_cache", "_weight_limits",
+    "_fraction_floors", "_last_snapshot", "_config_given", "_adl_cache",
     *COMMANDS,
 )  # fmt: skip
 

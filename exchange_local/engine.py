@@ -125,8 +125,10 @@ class ExchangeCore:
         self._subscribers: list[Callable[[Event], None]] = []
         self._weight_cache: dict[tuple[str, Decimal], tuple[Decimal, Decimal]] = {}
         self._mark_state: dict[str, RobustMark] = {}
-        self._fraction_cache: dict[
-            tuple[str, Decimal, Decimal, Decimal], tuple[Decimal, Decimal]
+        # per asset (spec, limit w_tot, limit w_init) and per market (spec, {leverage: floors})
+        self._weight_limits: dict[str, tuple[AssetSpec, Decimal, Decimal]] = {}
+        self._fraction_floors: dict[
+            str, tuple[MarketSpec, dict[Decimal | int, tuple[Decimal, ...]]]
         ] = {}
         self._margin_dirty: set[str] = set()  # accounts the next risk tick must re-evaluate
         self._liq_watch = LiquidationWatch()

@@ -34,6 +34,7 @@ HALF = Decimal("0.5")
 # Below this share of its threshold a size-scaled term cannot win its max/min, by a margin far
 # wider than Decimal's rounding (34 digits): the sqrt is then skipped with an identical result.
 _SQRT_SKIP = Decimal("0.999999999999")
+_INFINITY = Decimal("Infinity")
 
 
 def dsum(values: Iterable[Decimal]) -> Decimal:
@@ -110,6 +111,36 @@ def mmf(max_leverage: Decimal | int, f: Decimal, size: Decimal) -> Decimal:
     if f * f * abs(size) <= base * base * _SQRT_SKIP:  # the sqrt term cannot win
         return MMF_SHARE * base
     return MMF_SHARE * max(base, f * abs(size).sqrt())
+
+
+def fraction_floors(
+    user_leverage: Decimal | int, max_leverage: Decimal | int, f: Decimal
+) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """(IMF floor, open size up to which IMF is that floor, MMF floor, |size| likewise).
+
+    Why: the gates need IMF and MMF for every order, and below these sizes (nearly all orders)
+    the answer is a constant: a comparison then replaces both the sqrt and a cache look-up,
+    whose Decimal hashing cost more than the arithmetic. The limits sit inside imf's and mmf's
+    own fast paths, so the constant is the very Decimal they would return.
+    """
+    base = ONE / Decimal(max_leverage)
+    user = ONE / Decimal(user_leverage)
+    floor = user if user >= base else base
+    mmf_floor = MMF_SHARE * base
+    if f == 0:
+        return floor, _INFINITY, mmf_floor, _INFINITY
+    squeeze = _SQRT_SKIP * _SQRT_SKIP / (f * f)
+    return floor, floor * floor * squeeze, mmf_floor, base * base * squeeze
+
+
+def weight_floor_limit(w_max: Decimal, f: Decimal) -> Decimal:
+    """Balance up to which collateral_weight is w_max itself (-1 when it never is)."""
+    if f == 0:
+        return _INFINITY
+    room = WEIGHT_CEILING / w_max - ONE
+    if room <= 0:
+        return -ONE
+    return room * room * _SQRT_SKIP * _SQRT_SKIP / (f * f)
 
 
 def acmr(mmr: Decimal, notional: Decimal) -> Decimal:

@@ -24,7 +24,7 @@ from exchange_local.errors import (
 from exchange_local.events import MarginEvent
 from exchange_local.ledger import EXTERNAL, FEES, TxType
 from exchange_local.mark import RobustMark
-from exchange_local.money import ZERO, quantize_usd_up, to_decimal
+from exchange_local.money import ONE, ZERO, quantize_usd_up, to_decimal
 from exchange_local.orders import CancelReason, Order
 from exchange_local.state import Account, MarketRuntime
 from exchange_local.trading import FillGate, Trading
@@ -110,20 +110,27 @@ class Risk(Trading):
     # --- inputs for the pure math ----------------------------------------------------------
 
     def _weights(self, asset: str, amount: Decimal) -> tuple[Decimal, Decimal]:
-        """(w_tot, w_init) at this balance, cached: Decimal sqrt costs about a microsecond."""
+        """(w_tot, w_init) at this balance: the flat weights up to the haircut's onset (one
+        comparison), else cached per balance, since Decimal sqrt costs about a microsecond."""
+        spec = self._assets[asset]
+        if amount <= 0:
+            return ONE, ONE
+        limits = self._weight_limits.get(asset)
+        if limits is None or limits[0] is not spec:
+            limits = self._weight_limits[asset] = (
+                spec,
+                margin.weight_floor_limit(spec.weight_total, spec.size_factor),
+                margin.weight_floor_limit(spec.weight_initial, spec.size_factor),
+            )
+        if amount <= limits[1] and amount <= limits[2]:
+            return spec.weight_total, spec.weight_initial
         key = (asset, amount)
         cached = self._weight_cache.get(key)
         if cached is None:
-            spec = self._assets[asset]
-            if amount > 0 and not spec.size_factor:  # USD: flat weights, nothing to cache
-                return spec.weight_total, spec.weight_initial
-            if amount <= 0:
-                cached = (Decimal(1), Decimal(1))
-            else:
-                cached = (
-                    margin.collateral_weight(spec.weight_total, spec.size_factor, amount),
-                    margin.collateral_weight(spec.weight_initial, spec.size_factor, amount),
-                )
+            cached = (
+                margin.collateral_weight(spec.weight_total, spec.size_factor, amount),
+                margin.collateral_weight(spec.weight_initial, spec.size_factor, amount),
+            )
             if len(self._weight_cache) > 100_000:
                 self._weight_cache.clear()
             self._weight_cache[key] = cached
@@ -142,6 +149,18 @@ class Risk(Trading):
             wt, wi = self._weights(asset, amount)
             rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
         return rows
+
+    @staticmethod
+    def _resting_all(acct: Account) -> dict[str, list[Decimal]]:
+        """[buys, sells] of resting (not untriggered) size per market, in one pass."""
+        resting: dict[str, list[Decimal]] = {}
+        for o in acct.open_orders.values():
+            if o.type == "limit":
+                side = resting.get(o.market)
+                if side is None:
+                    side = resting[o.market] = [ZERO, ZERO]
+                side[0 if o.side == "buy" else 1] += o.size - o.filled
+        return resting
 
     def _resting(self, acct: Account, market: str) -> tuple[Decimal, Decimal]:
         """Remaining size of resting (not untriggered) buys and sells in one market."""
@@ -189,16 +208,7 @@ class Risk(Trading):
         Resting sizes are gathered in one pass over the orders and IMF/MMF come through the
         fraction cache: health() runs this for every account after each mark move.
         """
-        resting: dict[str, list[Decimal]] = {}
-        for o in acct.open_orders.values():
-            if o.type == "limit":
-                side = resting.get(o.market)
-                if side is None:
-                    side = resting[o.market] = [ZERO, ZERO]
-                if o.is_buy:
-                    side[0] += o.size - o.filled
-                else:
-                    side[1] += o.size - o.filled
+        resting = self._resting_all(acct)
         markets = [mk for mk, p in acct.positions.items() if p.size != 0]
         markets += resting
         if override is not None:
@@ -229,20 +239,28 @@ class Risk(Trading):
 
     def _fractions(self, acct: Account, m: MarketRuntime, size: Decimal, open_sz: Decimal
                    ) -> tuple[Decimal, Decimal]:  # fmt: skip
-        """(IMF, MMF) through a cache: each costs a Decimal sqrt, and sizes repeat."""
+        """(IMF, MMF): the floors below the size-scaling onset, else the formulas (each a sqrt).
+
+        The floors are kept per market and leverage, for the market's current spec (dynamic
+        risk parameters replace the spec, which renews them).
+        """
         spec = m.spec
         lev = acct.leverage.get(m.symbol, spec.max_leverage)
-        cache = self._fraction_cache
-        key = (m.symbol, lev, open_sz, size)
-        found = cache.get(key)
-        if found is None:
-            if len(cache) > 100_000:
-                cache.clear()
-            found = cache[key] = (
-                margin.imf(lev, spec.max_leverage, spec.size_factor, open_sz),
-                margin.mmf(spec.max_leverage, spec.size_factor, abs(size)),
-            )
-        return found
+        per = self._fraction_floors.get(m.symbol)
+        if per is None or per[0] is not spec:
+            per = self._fraction_floors[m.symbol] = (spec, {})
+        floors = per[1].get(lev)
+        if floors is None:
+            floors = per[1][lev] = margin.fraction_floors(lev, spec.max_leverage, spec.size_factor)
+        imf_floor, imf_limit, mmf_floor, mmf_limit = floors
+        if open_sz <= imf_limit:
+            imf = imf_floor
+        else:
+            imf = margin.imf(lev, spec.max_leverage, spec.size_factor, open_sz)
+        held = -size if size < 0 else size
+        if held <= mmf_limit:
+            return imf, mmf_floor
+        return imf, margin.mmf(spec.max_leverage, spec.size_factor, held)
 
     def _sums(
         self,
@@ -251,11 +269,13 @@ class Risk(Trading):
         size: Decimal | None = None,
         open_sz: Decimal | None = None,
         usd_delta: Decimal = ZERO,
+        resting: dict[str, list[Decimal]] | None = None,
     ) -> Sums:
         """E_mm, E_im, IMR, MMR and N straight from the engine's state: the gates' fast path.
 
         The same formulas as margin.account_risk (a test holds them equal) without building
         inputs or liquidation prices. `market` with `size` and `open_sz` overrides one market.
+        `resting` is _resting_all(acct) when the caller has it already.
         """
         prices = self.prices
         c_tot = c_init = ZERO
@@ -273,11 +293,8 @@ class Risk(Trading):
                 value = amount * prices[asset]
                 c_tot += value
                 c_init += value
-        resting: dict[str, list[Decimal]] = {}
-        for o in acct.open_orders.values():
-            if o.type == "limit":
-                side = resting.setdefault(o.market, [ZERO, ZERO])
-                side[0 if o.side == "buy" else 1] += o.size - o.filled
+        if resting is None:
+            resting = self._resting_all(acct)
         symbols = []  # plain loops: comprehensions cost a frame each in this hot path
         for sym, p in acct.positions.items():
             if p.size:
@@ -316,7 +333,8 @@ class Risk(Trading):
         """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market)."""
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
-        buys, sells = self._resting(acct, m.symbol)
+        resting = self._resting_all(acct)
+        buys, sells = resting.get(m.symbol, (ZERO, ZERO))
         open_before = margin.open_size(s, buys, sells)
         open_after = margin.open_size(s, buys + (qty if is_buy else ZERO),
                                       sells + (ZERO if is_buy else qty))  # fmt: skip
@@ -340,7 +358,7 @@ class Risk(Trading):
             adverse += rest_qty * max(ZERO, direction * (price - m.mark))
         if not may_rest:
             open_after = margin.open_size(s + take_qty * direction, buys, sells)
-        after = self._sums(acct, m.symbol, s, open_after)
+        after = self._sums(acct, m.symbol, s, open_after, resting=resting)
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
             after.initial_equity - fee - adverse, after.imr, open_after, s + signed, open_before,

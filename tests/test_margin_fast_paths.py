@@ -74,3 +74,56 @@ def test_at_the_threshold_the_fast_paths_agree_to_the_last_digit():
        FACTORS, SIZES)  # fmt: skip
 def test_collateral_weight_matches_the_plain_formula(w_max: Decimal, f: Decimal, b: Decimal):
     assert str(margin.collateral_weight(w_max, f, b)) == str(plain_weight(w_max, f, b))
+
+
+@given(LEVERAGES, LEVERAGES, FACTORS, SIZES)
+def test_fraction_floors_give_what_imf_and_mmf_give(user: int, max_lev: int, f: Decimal,
+                                                    size: Decimal):  # fmt: skip
+    """The gates' comparison against the floors' limits returns the formulas' own Decimal."""
+    user = min(user, max_lev)
+    imf_floor, imf_limit, mmf_floor, mmf_limit = margin.fraction_floors(user, max_lev, f)
+    for x in [size, *near_threshold(imf_floor, f), *near_threshold(ONE / Decimal(max_lev), f)]:
+        x = abs(x)
+        if x <= imf_limit:
+            assert str(imf_floor) == str(plain_imf(user, max_lev, f, x))
+        if x <= mmf_limit:
+            assert str(mmf_floor) == str(plain_mmf(max_lev, f, x))
+
+
+def test_the_floor_limits_sit_just_under_the_onset_of_size_scaling():
+    """Not a vacuous limit: just above it the sqrt term wins or nearly does."""
+    imf_floor, imf_limit, _, mmf_limit = margin.fraction_floors(20, 20, Decimal("0.002"))
+    onset = (imf_floor / Decimal("0.002")) ** 2  # 625 coins
+    assert onset * Decimal("0.99999") < imf_limit < onset
+    assert onset * Decimal("0.99999") < mmf_limit < onset
+    assert margin.fraction_floors(5, 20, Decimal(0))[1] == Decimal("Infinity")
+    w_limit = margin.weight_floor_limit(Decimal("0.95"), Decimal("0.002"))
+    for b in (w_limit * Decimal("0.5"), w_limit):
+        assert margin.collateral_weight(Decimal("0.95"), Decimal("0.002"), b) == Decimal("0.95")
+    assert margin.collateral_weight(Decimal("0.95"), Decimal("0.002"), w_limit * 2) < Decimal(
+        "0.95"
+    )
+    assert margin.weight_floor_limit(Decimal("1.2"), Decimal("0.002")) == -1
+
+
+def test_the_engine_gates_use_floors_for_the_current_spec_only():
+    """A new market spec (dynamic risk parameters) renews the floors: no stale MMF."""
+    from dataclasses import replace
+
+    from exchange_local.config import ExchangeConfig
+    from exchange_local.exchange import Exchange
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.create_account("a")
+    ex.deposit("a", "USD", Decimal(100_000))
+    ex.set_leverage("a", "BTC-PERP", Decimal(5))
+    acct, m = ex._account("a"), ex._market("BTC-PERP")
+    before = ex._fractions(acct, m, Decimal(1), Decimal(1))
+    assert before == (
+        margin.imf(5, m.spec.max_leverage, m.spec.size_factor, Decimal(1)),
+        margin.mmf(m.spec.max_leverage, m.spec.size_factor, Decimal(1)),
+    )
+    m.spec = replace(m.spec, max_leverage=m.spec.max_leverage // 2)
+    after = ex._fractions(acct, m, Decimal(1), Decimal(1))
+    assert after[1] == margin.mmf(m.spec.max_leverage, m.spec.size_factor, Decimal(1))
+    assert after[1] != before[1]
