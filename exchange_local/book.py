@@ -328,10 +328,11 @@ class OrderBook:
         for price, lv in self._walk(keys, klim):
             if got >= lots:
                 break
-            if exclude_owner is None:
-                avail = lv[0]
-            else:
-                avail = sum(r[1] for r in lv[2:] if r[2] != exclude_owner)
+            avail = lv[0]
+            if exclude_owner is not None:  # own orders would be STP-canceled, not filled
+                for r in lv[2:]:
+                    if r[2] == exclude_owner:
+                        avail -= r[1]
             n = min(avail, lots - got)
             got += n
             notional += n * price
