@@ -181,6 +181,12 @@ def test_teacher_actions_online(capsys: pytest.CaptureFixture[str]) -> None:
         assert "is running" in capsys.readouterr().err
         assert main(["admin", "scenario", "stop", *online]) == 0
         assert "stopped crash; dropped 1 steps" in capsys.readouterr().out
+        assert main(["admin", "scenario", "gap", "--fraction", "-0.02", *online]) == 0
+        assert "scenario gap (done)" in capsys.readouterr().out
+        assert main(["admin", "scenario", "volatility", "--swing", "0.001", *online]) == 0
+        assert "scenario volatility (running)" in capsys.readouterr().out
+        assert main(["admin", "scenario", "stop", *online]) == 0
+        assert "stopped volatility; dropped 179 steps" in capsys.readouterr().out
         assert main(["admin", "pause", "--url", live.base_url, "--key", c.key["alice"]]) == 1
         assert "this endpoint needs admin" in capsys.readouterr().err
     assert c.ex.balances("alice") == {"USD": Decimal(10000)}

@@ -232,3 +232,53 @@ async def test_a_live_scenario_follows_the_running_clock() -> None:
     done = state["current"]["done"]
     assert [row["indexPx"] for row in done] == ["95000.0", "85000.0"]
     assert done[1]["ts"] == started + 30_000  # at its due time, not at the next tick's
+
+
+async def test_a_gap_on_the_live_market() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/scenarios/gap", headers=adm, json={"fraction": "-0.2"})
+        assert r.status_code == 200, r.text
+        assert r.json()["params"] == {"asset": "BTC", "fraction": "-0.2"}
+        assert not r.json()["running"] and r.json()["done"][0]["indexPx"] == "80000.0"
+        assert c.ex.market(BTC).index == D(80_000)
+        for body in ({"fraction": "0"}, {"fraction": "-1.5"}, {"asset": "XYZ"}, {"swing": "x"}):
+            before = c.state()
+            r = await http.post("/api/v1/admin/scenarios/gap", headers=adm, json=body)
+            assert 400 <= r.status_code < 500, (body, r.text)
+            assert c.state() == before
+        assert c.ex.check_invariants() == []
+
+
+async def test_volatility_on_the_live_market_swings_and_returns() -> None:
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post(
+            "/api/v1/admin/scenarios/volatility",
+            headers=adm,
+            json={"minutes": 2, "everySeconds": 10, "swing": "0.01", "maxSwing": "0.0125"},
+        )
+        assert r.status_code == 200, r.text
+        assert len(r.json()["done"]) == 1 and len(r.json()["remainingSteps"]) == 11
+        assert c.ex.market(BTC).index == D(99_000)  # down 1 % at once
+        seen = []
+        for _ in range(11):
+            await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "10"})
+            seen.append(c.ex.market(BTC).index)
+        assert abs(seen[0] - D(100_000)) < D("0.01")  # back
+        assert seen[1] == D(101_000)  # up 1 %
+        assert abs(seen[3] - D(99_000)) < D("0.01")  # down again at 40 s
+        assert abs(seen[5] - D(101_250)) < D("0.01")  # the second minute: up 1 % x 1.25
+        assert abs(seen[7] - D(98_750)) < D("0.01")
+        assert abs(seen[-1] - D(100_000)) < D("0.01")  # every move returned
+        state = (await http.get("/api/v1/admin/scenarios", headers=adm)).json()["current"]
+        assert state["name"] == "volatility" and not state["running"]
+        for body in ({"swing": "0"}, {"swing": "0.05", "maxSwing": "0.03"},
+                     {"maxSwing": "0.5"}, {"everySeconds": 0}):  # fmt: skip
+            before = c.state()
+            r = await http.post("/api/v1/admin/scenarios/volatility", headers=adm, json=body)
+            assert 400 <= r.status_code < 500, (body, r.text)
+            assert c.state() == before
+        assert c.ex.check_invariants() == []

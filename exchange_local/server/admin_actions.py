@@ -68,6 +68,8 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
         "symbol": args.symbol,
         "minutes": args.minutes,
         "afterSeconds": args.after,
+        "fraction": args.fraction,
+        "swing": args.swing,
     }
     params = {k: v for k, v in options.items() if v is not None}
     return "POST", f"/scenarios/{name}", params or None

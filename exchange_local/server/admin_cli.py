@@ -82,14 +82,18 @@ def add_parser(sub: Any) -> None:
     cmds.add_parser("resume", help="resume the class market's clock (online)")
     scenario = cmds.add_parser(
         "scenario",
-        help="run a scenario on the live class market (online): crash, funding, calm; "
-        "'status' shows the running one, 'stop' stops it",
+        help="run a scenario on the live class market (online): crash, gap, funding, "
+        "volatility, calm; 'status' shows the running one, 'stop' stops it",
     )
-    scenario.add_argument("scenario", choices=("crash", "funding", "calm", "status", "stop"))
-    scenario.add_argument("--asset", help="crash: the underlying (default BTC)")
+    scenario.add_argument(
+        "scenario", choices=("crash", "gap", "funding", "volatility", "calm", "status", "stop")
+    )
+    scenario.add_argument("--asset", help="crash, gap, volatility: the underlying (default BTC)")
     scenario.add_argument("--symbol", help="funding: the market (default BTC-PERP)")
-    scenario.add_argument("--minutes", type=int, help="funding: how long (default 15)")
+    scenario.add_argument("--minutes", type=int, help="funding, volatility: how long (default 15)")
     scenario.add_argument("--after", type=int, help="crash: seconds to the second fall (120)")
+    scenario.add_argument("--fraction", help="gap: the jump, e.g. -0.2 (default -0.10)")
+    scenario.add_argument("--swing", help="volatility: the first swing (default 0.002)")
     for p in (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt):
         p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
     for p in (create, reset, adjust, halt, unhalt, *(cmds.choices[n] for n in ONLINE_ONLY)):

@@ -1,5 +1,5 @@
-"""Teaching scenarios on the live class market: a scripted crash and a funding premium, run
-on the exchange clock while the class trades.
+"""Teaching scenarios on the live class market: a scripted crash, a gap, a funding premium and
+rising volatility, run on the exchange clock while the class trades.
 
 Why here and not `exchange_local.scenarios`: those build their own exchange with accounts
 placed where each stage must catch them; a class server has one exchange, the students'.
@@ -26,7 +26,13 @@ LIVE = {
     "margin calls, liquidation stages, the fund, maybe ADL)",
     "funding": "a house account bids 0.3 % over the index for 15 minutes: the premium, the "
     "predicted rate climbing, and the hourly payment (section 5)",
+    "gap": "the index gaps 10 % at once, faster than the stages can work: accounts past their "
+    "bankruptcy price, the insurance fund, maybe ADL (section 4)",
+    "volatility": "the index swings down and up around its level every 5 s, wider each minute, "
+    "for 15 minutes: margin calls and liquidations; with dynamic risk parameters on, tighter "
+    "leverage and caps announced ahead",
 }
+MAX_SWING = Decimal("0.1")
 
 
 @dataclass
@@ -107,27 +113,17 @@ def crash(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
     """-5 % at once, then after `afterSeconds` (120) the rest of the way to -15 % from the
     start (`first`, `total` fractions), with `shock_index` so the living walk goes on from
     the new prices."""
-    asset = str(params.get("asset", "BTC"))
+    asset = _underlying(ex, params)
     first = _fraction(params, "first", "-0.05")
     total = _fraction(params, "total", "-0.15")
     after = _seconds(params, "afterSeconds", 120, 3600)
-    symbol = next((s for s in ex.markets() if ex.market(s).underlying == asset), None)
-    if symbol is None:
-        raise InvalidRequest(f"no market has the underlying {asset!r}")
     second = (1 + total) / (1 + first) - 1
     now = ex.now_ms
-
-    def shock(fraction: Decimal) -> Callable[[Any], dict[str, Any]]:
-        def act(e: Any) -> dict[str, Any]:
-            price = e.shock_index(asset, fraction)
-            return {"asset": asset, "fraction": format(fraction, "f"), "indexPx": str(price)}
-
-        return act
-
     steps = [
-        Step(now, f"{asset} index {first:+.1%}", shock(first)),
-        Step(now + after * 1000, f"{asset} index to {total:+.1%} from the start", shock(second)),
-    ]
+        Step(now, f"{asset} index {first:+.1%}", _shock(asset, first)),
+        Step(now + after * 1000, f"{asset} index to {total:+.1%} from the start",
+             _shock(asset, second)),
+    ]  # fmt: skip
     used = {"asset": asset, "first": str(first), "total": str(total), "afterSeconds": after}
     return LiveScenario("crash", now, key_name, used, steps)
 
@@ -180,7 +176,69 @@ def funding(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
     return LiveScenario("funding", now, key_name, used, steps, on_stop=unwind)
 
 
+def _underlying(ex: Any, params: dict[str, Any]) -> str:
+    """The `asset` setting (BTC), refused unless a market trades it."""
+    asset = str(params.get("asset", "BTC"))
+    if not any(ex.market(s).underlying == asset for s in ex.markets()):
+        raise InvalidRequest(f"no market has the underlying {asset!r}")
+    return asset
+
+
+def _shock(asset: str, fraction: Decimal) -> Callable[[Any], dict[str, Any]]:
+    def act(e: Any) -> dict[str, Any]:
+        price = e.shock_index(asset, fraction)
+        return {"asset": asset, "fraction": format(fraction, "f"), "indexPx": str(price)}
+
+    return act
+
+
+def gap(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
+    """One jump of `fraction` (-0.10) of `asset`'s index (BTC), in a single step: unlike the
+    crash there is no second fall to wait for, and no time between for margin calls."""
+    asset = _underlying(ex, params)
+    fraction = _fraction(params, "fraction", "-0.10")
+    if fraction == 0:
+        raise InvalidRequest("fraction must not be 0: a gap moves the index")
+    now = ex.now_ms
+    steps = [Step(now, f"{asset} index gaps {fraction:+.1%}", _shock(asset, fraction))]
+    used = {"asset": asset, "fraction": str(fraction)}
+    return LiveScenario("gap", now, key_name, used, steps)
+
+
+def volatility(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
+    """`asset`'s index (BTC) swings every `everySeconds` (5) for `minutes` (15): down by the
+    swing, back, up by it, back. The swing starts at `swing` (0.002) and grows by a quarter
+    each minute up to `maxSwing` (0.03). Each return is the exact inverse of its move, so the
+    swings add no drift of their own to the living walk underneath."""
+    asset = _underlying(ex, params)
+    swing = _fraction(params, "swing", "0.002")
+    most = _fraction(params, "maxSwing", "0.03")
+    if not 0 < swing <= most <= MAX_SWING:
+        raise InvalidRequest(
+            f"need 0 < swing <= maxSwing <= {MAX_SWING}, got swing {swing}, maxSwing {most}"
+        )
+    every = _seconds(params, "everySeconds", 5, 60)
+    minutes = _seconds(params, "minutes", 15, 180)
+    now = ex.now_ms
+    steps = []
+    move = swing
+    for k in range(max(2, minutes * 60 // every // 2 * 2)):  # whole pairs: every move returns
+        t = k * every
+        size = min(most, swing * Decimal("1.25") ** (t // 60))
+        if k % 2 == 0:  # a move: down on even pairs, up on odd ones
+            move = -size if k % 4 == 0 else size
+            steps.append(Step(now + t * 1000, f"{asset} index {move:+.2%}", _shock(asset, move)))
+        else:  # the way back from the move before it
+            back = 1 / (1 + move) - 1
+            steps.append(Step(now + t * 1000, f"{asset} index back", _shock(asset, back)))
+    used = {"asset": asset, "swing": str(swing), "maxSwing": str(most), "everySeconds": every,
+            "minutes": minutes}  # fmt: skip
+    return LiveScenario("volatility", now, key_name, used, steps)
+
+
 BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], LiveScenario]] = {
     "crash": crash,
     "funding": funding,
+    "gap": gap,
+    "volatility": volatility,
 }

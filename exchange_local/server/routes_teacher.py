@@ -89,10 +89,10 @@ async def scenario(
     key: Admin,
     body: ScenarioBody | None = None,
 ) -> dict[str, Any]:
-    """`calm` starts the living market (index walk and bots) if it is not running. `crash`
-    and `funding` run on the live market, on the exchange clock (while it is paused, their
-    later steps wait for it); one at a time. The other lessons build their own exchange
-    (`exchange-local scenario NAME`)."""
+    """`calm` starts the living market (index walk and bots) if it is not running. `crash`,
+    `gap`, `funding` and `volatility` run on the live market, on the exchange clock (while it
+    is paused, their later steps wait for it); one at a time. The other lessons build their
+    own exchange (`exchange-local scenario NAME`)."""
     ctx = context(request)
     rt = ctx.runtime
     if name == "calm":

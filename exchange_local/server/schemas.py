@@ -180,7 +180,9 @@ class AdjustBody(Strict):
 class ScenarioBody(Strict):
     """Optional settings of a live scenario (defaults in brackets). crash: `asset` (BTC),
     `first` (-0.05), `total` (-0.15), `afterSeconds` (120). funding: `symbol` (BTC-PERP),
-    `premium` (0.003), `everySeconds` (30), `minutes` (15)."""
+    `premium` (0.003), `everySeconds` (30), `minutes` (15). gap: `asset` (BTC), `fraction`
+    (-0.10). volatility: `asset` (BTC), `swing` (0.002), `maxSwing` (0.03), `everySeconds`
+    (5), `minutes` (15)."""
 
     asset: Asset | None = None
     first: Dec | None = None
@@ -190,3 +192,6 @@ class ScenarioBody(Strict):
     premium: Dec | None = None
     everySeconds: Annotated[int, Field(ge=1, le=600)] | None = None
     minutes: Annotated[int, Field(ge=1, le=180)] | None = None
+    fraction: Dec | None = None
+    swing: Dec | None = None
+    maxSwing: Dec | None = None
