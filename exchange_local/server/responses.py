@@ -251,6 +251,182 @@ class Canceled(Closed):
     canceled: list[str] = Field(description="the ids of the orders canceled")
 
 
+# --- time, assets, funding, the fund --------------------------------------------------------
+
+
+class ServerTime(Closed):
+    serverTime: Millis = Field(description="exchange time: simulated, may run fast or pause")
+    apiVersion: str
+    speed: DecimalText = Field(description="exchange seconds per wall second")
+    paused: bool
+    wallTime: Millis
+    behindMs: int = Field(description="how far the exchange clock lags its schedule")
+
+
+class AssetInfo(Closed):
+    asset: str
+    weightTotal: DecimalText
+    weightInitial: DecimalText
+    sizeFactor: DecimalText
+    decimals: int
+    collateral: bool
+    indexPx: DecimalText
+
+
+class Assets(Closed):
+    assets: list[AssetInfo]
+
+
+class FundingRecord(Closed):
+    ts: Millis
+    symbol: str
+    rate: DecimalText = Field(description="the hour's rate: positive = longs pay shorts")
+    markPx: None = Field(description="always null: the payment is made at the index")
+    indexPx: DecimalText
+    meanPremium: DecimalText
+    samples: int
+    paid: DecimalText
+    received: DecimalText
+    residual: DecimalText = Field(description="paid - received, to the insurance fund")
+
+
+class FundingHistory(Closed):
+    funding: list[FundingRecord]
+
+
+class InsuranceFund(Closed):
+    balance: DecimalText
+    ts: Millis
+
+
+# --- account: funding, ledger, money movements, preview, explain -----------------------------
+
+
+class WhoAmI(Closed):
+    keyId: str
+    name: str
+    accountId: str | None = Field(description="null for a market-only read key or an admin")
+    scopes: list[Literal["read", "trade", "admin"]]
+
+
+class FundingPayment(Closed):
+    ts: Millis
+    symbol: str
+    size: DecimalText
+    rate: DecimalText
+    amount: DecimalText = Field(description="from the account's side: negative = paid")
+
+
+class FundingPayments(Closed):
+    payments: list[FundingPayment]
+
+
+class LedgerEntry(Closed):
+    txid: int
+    ts: Millis
+    type: str = Field(examples=["TRADE", "FEE", "SETTLE", "FUNDING", "LIQ_FILL"])
+    asset: str
+    amount: DecimalText
+    balance: DecimalText = Field(description="the account's balance of the asset after this")
+    ref: str
+
+
+class LedgerPage(Closed):
+    entries: list[LedgerEntry]
+    nextCursor: str | None = Field(description="pass as `cursor` for the next page; null: end")
+    total: int
+
+
+class LeverageSet(Closed):
+    symbol: str
+    leverage: LeverageOut
+
+
+class AssetAmount(Closed):
+    asset: str
+    amount: DecimalText
+
+
+class Converted(Closed):
+    from_: str = Field(alias="from")
+    to: str
+    amount: DecimalText
+    received: DecimalText
+
+
+class Preview(Closed):
+    """What the order would do (MECHANICS section 2's check, run without placing it)."""
+
+    market: str
+    side: Side
+    size: DecimalText
+    estFillPrice: DecimalText | None
+    fillableNow: DecimalText
+    fee: DecimalText
+    imrBefore: DecimalText
+    imrAfter: DecimalText
+    freeCollateralBefore: DecimalText
+    freeCollateralAfter: DecimalText
+    marginFractionBefore: DecimalText | None
+    marginFractionAfter: DecimalText | None
+    liquidationPriceBefore: DecimalText | None
+    liquidationPriceAfter: DecimalText | None
+    bankruptcyPriceBefore: DecimalText | None
+    bankruptcyPriceAfter: DecimalText | None
+    positionBefore: DecimalText
+    positionAfter: DecimalText
+    wouldReject: str | None = Field(description="why the order would be refused; null: it passes")
+    maxSize: DecimalText | None
+    warnings: list[str]
+
+
+class Term(Closed):
+    name: str
+    formula: str = Field(description="how the term is formed, in words")
+    value: DecimalText
+
+
+class Explanation(Closed):
+    """The terms behind p_liq, p_bk and the zero price: each list sums exactly to what the
+    division (or the sum) uses, so the result can be recomputed by hand."""
+
+    market: str
+    underlying: str
+    size: DecimalText
+    mark: DecimalText
+    mmf: DecimalText
+    liqState: Literal["ok", "now", "bankrupt"]
+    collateralTerms: list[Term]
+    unsettledTerms: list[Term]
+    equityTerms: list[Term]
+    mmrTerms: list[Term]
+    kTerms: list[Term]
+    liquidationNumerator: list[Term]
+    liquidationDenominator: list[Term]
+    liquidationPrice: DecimalText | None
+    bankruptcyNumerator: list[Term]
+    bankruptcyDenominator: list[Term]
+    bankruptcyPrice: DecimalText | None
+    pmpd: DecimalText | None
+    zeroPriceTerms: list[Term]
+    zeroPrice: DecimalText | None
+
+
+class LeaderboardRow(Closed):
+    accountId: str
+    equity: DecimalText
+    netDeposits: DecimalText
+    pnl: DecimalText
+    status: str
+    positions: int
+    rank: int
+
+
+class Leaderboard(Closed):
+    leaderboard: list[LeaderboardRow]
+    ts: Millis
+
+
 def declared(model: type[BaseModel], status: int = 200) -> dict[str, Any]:
     """Route keywords that declare `model` as the body of `status` without FastAPI validating
     or re-serializing what the route returns: `@router.get(path, **declared(Model))`."""

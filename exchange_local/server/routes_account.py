@@ -16,7 +16,20 @@ from exchange_local.server.deps import account_of, context, read_key, trade_key
 from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
-from exchange_local.server.responses import Account, Fills, declared
+from exchange_local.server.responses import (
+    Account,
+    AssetAmount,
+    Converted,
+    Explanation,
+    Fills,
+    FundingPayments,
+    Leaderboard,
+    LedgerPage,
+    LeverageSet,
+    Preview,
+    WhoAmI,
+    declared,
+)
 from exchange_local.server.schemas import (
     AssetAmountBody,
     ConvertBody,
@@ -34,7 +47,7 @@ def _seconds(ms_value: int | None) -> Decimal | None:
     return None if ms_value is None else Decimal(ms_value) / 1000
 
 
-@router.get("/whoami")
+@router.get("/whoami", **declared(WhoAmI))
 async def whoami(request: Request, key: Read) -> dict[str, Any]:
     """The calling key: its id, name, account and scopes (clients adapt, e.g. read-only)."""
     return {
@@ -79,7 +92,7 @@ async def fills(
     return await rt.run(page)
 
 
-@router.get("/funding-payments")
+@router.get("/funding-payments", **declared(FundingPayments))
 async def funding_payments(request: Request, key: Read, since: Millis = None) -> dict[str, Any]:
     rt = context(request).runtime
     rows = await rt.run(rt.ex.funding_history, None, account_of(key))
@@ -87,7 +100,7 @@ async def funding_payments(request: Request, key: Read, since: Millis = None) ->
     return {"payments": [p for p in out if since is None or p["ts"] >= since]}
 
 
-@router.get("/ledger")
+@router.get("/ledger", **declared(LedgerPage))
 async def ledger(
     request: Request,
     key: Read,
@@ -105,7 +118,7 @@ async def ledger(
     }
 
 
-@router.put("/leverage/{symbol}")
+@router.put("/leverage/{symbol}", **declared(LeverageSet))
 async def set_leverage(
     request: Request, response: Response, symbol: str, body: LeverageBody, key: Trade
 ) -> dict[str, Any]:
@@ -120,7 +133,7 @@ async def set_leverage(
     return result
 
 
-@router.post("/orders/preview")
+@router.post("/orders/preview", **declared(Preview))
 async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, Any]:
     rt = context(request).runtime
     tif = "gtc" if body.timeInForce == "ALO" else body.timeInForce.lower()
@@ -138,14 +151,14 @@ async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, A
     return wire.dump(result)
 
 
-@router.get("/positions/{symbol}/explain")
+@router.get("/positions/{symbol}/explain", **declared(Explanation))
 async def explain(request: Request, symbol: str, key: Read) -> dict[str, Any]:
     rt = context(request).runtime
     result = await rt.run(rt.ex.explain, account_of(key), symbol)
     return wire.dump(result)
 
 
-@router.post("/withdrawals")
+@router.post("/withdrawals", **declared(AssetAmount))
 async def withdraw(
     request: Request, response: Response, body: AssetAmountBody, key: Trade
 ) -> dict[str, Any]:
@@ -160,7 +173,7 @@ async def withdraw(
     return result
 
 
-@router.post("/converts")
+@router.post("/converts", **declared(Converted))
 async def convert(
     request: Request, response: Response, body: ConvertBody, key: Trade
 ) -> dict[str, Any]:
@@ -180,7 +193,7 @@ async def convert(
     return result
 
 
-@router.post("/deposits")
+@router.post("/deposits", **declared(AssetAmount))
 async def deposit(request: Request, body: AssetAmountBody, key: Trade) -> dict[str, Any]:
     """In class mode (the default) deposits are the instructor's: 403 DEPOSITS_DISABLED."""
     ctx = context(request)
@@ -194,7 +207,7 @@ async def deposit(request: Request, body: AssetAmountBody, key: Trade) -> dict[s
     return {"asset": body.asset, "amount": wire.dec(body.amount)}
 
 
-@router.get("/leaderboard")
+@router.get("/leaderboard", **declared(Leaderboard))
 async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
     """The class ranked by PnL: every account that has a key, with its equity and its PnL
     (equity minus net USD deposits)."""

@@ -11,9 +11,13 @@ from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.responses import (
+    Assets,
     Book,
     Candles,
+    FundingHistory,
+    InsuranceFund,
     Markets,
+    ServerTime,
     Ticker,
     Tickers,
     Trades,
@@ -31,7 +35,7 @@ Interval = Annotated[
 ]
 
 
-@router.get("/time")
+@router.get("/time", **declared(ServerTime))
 async def server_time(request: Request) -> dict[str, Any]:
     """Exchange time (ms), the API version, and the clock's speed and pause state."""
     return context(request).runtime.clock_json()
@@ -44,7 +48,7 @@ async def markets(request: Request) -> dict[str, Any]:
     return {"markets": [wire.market_json(spec) for spec in specs if spec is not None]}
 
 
-@router.get("/assets")
+@router.get("/assets", **declared(Assets))
 async def assets(request: Request) -> dict[str, Any]:
     ex = context(request).ex
     return {"assets": [wire.asset_json(a, ex.prices[a.symbol]) for a in ex.config.assets]}
@@ -98,7 +102,7 @@ async def candles(
     return {"candles": out[-limit:]}
 
 
-@router.get("/markets/{symbol}/funding")
+@router.get("/markets/{symbol}/funding", **declared(FundingHistory))
 async def funding(
     request: Request, symbol: str, start: Millis = None, end: Millis = None
 ) -> dict[str, Any]:
@@ -111,7 +115,7 @@ async def funding(
     return {"funding": out}
 
 
-@router.get("/insurance-fund")
+@router.get("/insurance-fund", **declared(InsuranceFund))
 async def insurance_fund(request: Request) -> dict[str, Any]:
     ex = context(request).ex
     return {"balance": wire.dec(ex.insurance_fund()), "ts": ex.now_ms}
