@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import sys
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from exchange_local.book import OrderBook
 
@@ -107,7 +107,17 @@ def generate_stream(n_ops: int, seed: int = 1) -> list[Op]:
     return stream
 
 
-def apply_stream(book: OrderBook, stream: list[Op]) -> None:
+class Replayable(Protocol):
+    """What the replay needs of a book: ours, or the yardstick of bench_reference.py."""
+
+    def add(self, order_id: int, is_buy: bool, price: int, lots: int, owner: str) -> None: ...
+
+    def cancel(self, order_id: int) -> Any: ...
+
+    def match(self, is_buy: bool, limit: int | None, lots: int, owner: str) -> Any: ...
+
+
+def apply_stream(book: Replayable, stream: list[Op]) -> None:
     """Replay a stream onto a book exactly as the generator's shadow book saw it; the timed loop."""
     add = book.add
     cancel = book.cancel

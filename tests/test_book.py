@@ -562,13 +562,13 @@ def test_run_book_bench_reports_rates() -> None:
 
 def test_the_yardstick_book_replays_the_stream_to_the_same_resting_orders() -> None:
     """The speed comparison is fair only if the yardstick does the same work as our book."""
-    from exchange_local.bench_reference import PlainBook, apply_stream_plain, compare_with_yardstick
+    from exchange_local.bench_reference import PlainBook, compare_with_yardstick
 
     stream = generate_stream(20_000, seed=5)
     ours = OrderBook()
     apply_stream(ours, stream)
     plain = PlainBook()
-    apply_stream_plain(plain, stream)
+    apply_stream(plain, stream)
     assert set(plain.orders) == set(ours._orders)
     for oid, (is_buy, price, rec) in plain.orders.items():
         assert ours.info(oid) == (is_buy, price, rec[1], rec[2])
