@@ -17,10 +17,12 @@ from tests.test_server_support import make_class
 D = Decimal
 
 
-def check_against_document(doc: dict[str, Any], method: str, path: str, body: Any) -> None:
-    """Validate `body` against the 200 schema the served OpenAPI document gives the route."""
+def check_against_document(
+    doc: dict[str, Any], method: str, path: str, body: Any, status: int = 200
+) -> None:
+    """Validate `body` against the schema the served OpenAPI document gives the route."""
     op = doc["paths"][path][method.lower()]
-    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = op["responses"][str(status)]["content"]["application/json"]["schema"]
     assert "$ref" in schema, f"{method} {path} declares no model: {schema}"
     validator = Draft202012Validator({**schema, "components": doc["components"]})
     errors = [e.message for e in validator.iter_errors(body)]
@@ -80,3 +82,54 @@ async def test_a_body_off_its_declared_model_is_refused() -> None:
         except AssertionError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+async def test_instructor_bodies_match_their_declared_models() -> None:
+    c = make_class(blp=True)
+    c.ex.place_order("alice", "BTC-PERP", "buy", D("1"), type="market")
+    adm = c.auth("admin")
+    carol = {"name": "carol", "initialBalance": "1000", "deposits": {"BTC": "0.1"}}
+    calls = [
+        ("POST", "/admin/accounts", None, carol, 201),
+        ("GET", "/admin/accounts", None, None, 200),
+        ("POST", "/admin/accounts/{accountId}/deposit", "/admin/accounts/carol/deposit",
+         {"asset": "USD", "amount": "5"}, 200),
+        ("POST", "/admin/accounts/{accountId}/keys", "/admin/accounts/carol/keys",
+         {"name": "carol-read", "scopes": ["read"]}, 201),
+        ("GET", "/admin/keys", None, None, 200),
+        ("PUT", "/admin/index/{asset}", "/admin/index/ETH", {"price": "3100"}, 200),
+        ("POST", "/admin/markets/{symbol}/halt", "/admin/markets/ETH-PERP/halt", None, 200),
+        ("POST", "/admin/markets/{symbol}/unhalt", "/admin/markets/ETH-PERP/unhalt", None, 200),
+        ("GET", "/admin/ledger", "/admin/ledger?account=FEES&limit=2", None, 200),
+        ("POST", "/admin/pause", None, None, 200),
+        ("POST", "/admin/resume", None, None, 200),
+        ("PUT", "/admin/speed", None, {"speed": "0"}, 200),
+        ("POST", "/admin/advance", None, {"seconds": "1"}, 200),
+        ("POST", "/admin/scenarios/{name}", "/admin/scenarios/volatility", {"minutes": 1}, 200),
+        ("GET", "/admin/scenarios", None, None, 200),
+        ("DELETE", "/admin/scenarios/current", None, None, 200),
+        ("POST", "/admin/scenarios/{name}", "/admin/scenarios/calm", None, 200),
+        ("POST", "/admin/accounts/{accountId}/adjust", "/admin/accounts/bob/adjust",
+         {"asset": "USD", "amount": "-1"}, 200),
+        ("POST", "/admin/accounts/{accountId}/reset", "/admin/accounts/alice/reset",
+         {"initialBalance": "500"}, 200),
+        ("POST", "/admin/markets/{symbol}/rollback", "/admin/markets/SOL-PERP/rollback",
+         {"start": 0, "end": 1}, 200),
+        ("POST", "/admin/markets/{symbol}/settle", "/admin/markets/SOL-PERP/settle",
+         {"price": "150"}, 200),
+        ("GET", "/admin/audit", None, None, 200),
+    ]  # fmt: skip
+    seen: dict[str, Any] = {}
+    async with c.client() as http:
+        doc = (await http.get("/api/v1/openapi.json")).json()
+        for method, route, url, body, status in calls:
+            resp = await http.request(method, "/api/v1" + (url or route), headers=adm, json=body)
+            assert resp.status_code == status, (route, resp.text)
+            check_against_document(doc, method, "/api/v1" + route, resp.json(), status)
+            seen[url or route] = resp.json()
+        key_id = seen["/admin/accounts/carol/keys"]["keyId"]
+        resp = await http.delete(f"/api/v1/admin/keys/{key_id}", headers=adm)
+        check_against_document(doc, "DELETE", "/api/v1/admin/keys/{keyId}", resp.json())
+    assert seen["/admin/accounts/alice/reset"]["closed"][0]["takenBy"] == ["blp"]
+    assert seen["/admin/scenarios"]["current"]["name"] == "volatility"
+    assert seen["/admin/audit"]["audit"] and seen["/admin/ledger?account=FEES&limit=2"]["entries"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 # Exact plain text as wire.dec writes it: no exponent, any number of digits (a rate or a
 # margin fraction may carry more than the 18 decimals a request may send).
@@ -425,6 +425,149 @@ class LeaderboardRow(Closed):
 class Leaderboard(Closed):
     leaderboard: list[LeaderboardRow]
     ts: Millis
+
+
+# --- the instructor's routes (admin scope) -----------------------------------------------------
+
+Scope = Literal["read", "trade", "admin"]
+
+
+class CreatedKey(Closed):
+    accountId: str
+    apiKey: str = Field(description="the secret: shown in this response only")
+    keyId: str
+    scopes: list[Scope]
+
+
+class AccountRow(Closed):
+    accountId: str
+    hasKey: bool
+    equity: DecimalText
+    status: str
+    positions: int
+
+
+class AccountList(Closed):
+    accounts: list[AccountRow]
+
+
+class AdminDeposit(Closed):
+    accountId: str
+    asset: str
+    amount: DecimalText
+
+
+class KeyRow(Closed):
+    keyId: str
+    name: str
+    accountId: str | None
+    scopes: list[Scope]
+    createdAt: Millis
+    revokedAt: Millis | None
+
+
+class KeyList(Closed):
+    keys: list[KeyRow]
+
+
+class Revoked(Closed):
+    revoked: str = Field(description="the key id")
+
+
+class IndexSet(Closed):
+    asset: str
+    indexPx: DecimalText
+
+
+class Settled(Closed):
+    symbol: str
+    price: DecimalText
+    positionsClosed: int
+
+
+class RolledBack(Closed):
+    symbol: str
+    fillsReversed: int
+
+
+class Halted(Closed):
+    symbol: str
+    reduceOnly: bool
+    changed: bool = Field(description="false when the market already was in that state")
+
+
+class AdminLedgerPage(Closed):
+    entries: list[LedgerEntry]
+    nextCursor: str | None
+    total: int
+
+
+class AuditRow(Closed):
+    ts: Millis
+    keyName: str
+    action: str
+    detail: dict[str, Any]
+
+
+class AuditLog(Closed):
+    audit: list[AuditRow] = Field(description="newest first")
+
+
+class ResetClosed(Closed):
+    symbol: str
+    size: DecimalText
+    px: DecimalText
+    takenBy: list[str]
+
+
+class ResetDone(Closed):
+    accountId: str
+    canceled: list[str]
+    closed: list[ResetClosed]
+    moved: dict[str, DecimalText]
+
+
+class Adjusted(Closed):
+    accountId: str
+    asset: str
+    amount: DecimalText
+    balance: DecimalText
+
+
+class LiveScenario(Closed):
+    name: str
+    startedAt: Millis
+    startedBy: str
+    params: dict[str, Any]
+    running: bool
+    nextStepAt: Millis | None
+    remainingSteps: list[str]
+    done: list[dict[str, Any]] = Field(description="each step run: ts, step, and its outcome")
+
+
+class ScenarioList(Closed):
+    available: dict[str, str]
+    current: LiveScenario | None
+
+
+class CalmStarted(Closed):
+    scenario: Literal["calm"]
+    started: bool = Field(description="false when the living market already ran")
+
+
+class LiveStarted(LiveScenario):
+    scenario: str
+    started: Literal[True]
+
+
+class ScenarioStarted(RootModel[CalmStarted | LiveStarted]):
+    pass
+
+
+class ScenarioStopped(Closed):
+    scenario: str
+    droppedSteps: list[str]
+    undone: dict[str, Any] | None
 
 
 def declared(model: type[BaseModel], status: int = 200) -> dict[str, Any]:

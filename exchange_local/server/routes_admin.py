@@ -20,6 +20,20 @@ from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
+from exchange_local.server.responses import (
+    AccountList,
+    AdminDeposit,
+    AdminLedgerPage,
+    AuditLog,
+    CreatedKey,
+    Halted,
+    IndexSet,
+    KeyList,
+    Revoked,
+    RolledBack,
+    Settled,
+    declared,
+)
 from exchange_local.server.schemas import (
     NAME,
     AssetAmountBody,
@@ -48,7 +62,7 @@ def user_account(ctx: ServerContext, account: str) -> None:
         raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {account!r}")
 
 
-@router.post("/accounts", status_code=201)
+@router.post("/accounts", status_code=201, **declared(CreatedKey, 201))
 async def create_account(request: Request, body: CreateAccountBody, key: Admin) -> dict[str, Any]:
     """A student's account, funded, with a key (shown once in this response only)."""
     ctx = context(request)
@@ -78,7 +92,7 @@ async def create_account(request: Request, body: CreateAccountBody, key: Admin) 
     }
 
 
-@router.get("/accounts")
+@router.get("/accounts", **declared(AccountList))
 async def list_accounts(request: Request, key: Admin) -> dict[str, Any]:
     ctx = context(request)
     keyed = {k.account for k in ctx.keys.all() if k.account}
@@ -101,7 +115,7 @@ async def list_accounts(request: Request, key: Admin) -> dict[str, Any]:
     return {"accounts": await ctx.runtime.run(rows)}
 
 
-@router.post("/accounts/{accountId}/deposit")
+@router.post("/accounts/{accountId}/deposit", **declared(AdminDeposit))
 async def deposit(
     request: Request, response: Response, accountId: AccountId, body: AssetAmountBody, key: Admin
 ) -> dict[str, Any]:
@@ -119,7 +133,7 @@ async def deposit(
     return result
 
 
-@router.post("/accounts/{accountId}/keys", status_code=201)
+@router.post("/accounts/{accountId}/keys", status_code=201, **declared(CreatedKey, 201))
 async def create_key(
     request: Request, accountId: AccountId, body: CreateKeyBody, key: Admin
 ) -> dict[str, Any]:
@@ -139,7 +153,7 @@ async def create_key(
     }
 
 
-@router.get("/keys")
+@router.get("/keys", **declared(KeyList))
 async def list_keys(request: Request, key: Admin) -> dict[str, Any]:
     return {
         "keys": [
@@ -156,7 +170,7 @@ async def list_keys(request: Request, key: Admin) -> dict[str, Any]:
     }
 
 
-@router.delete("/keys/{keyId}")
+@router.delete("/keys/{keyId}", **declared(Revoked))
 async def revoke_key(
     request: Request, keyId: Annotated[str, Path(max_length=64)], key: Admin
 ) -> dict[str, Any]:
@@ -167,7 +181,7 @@ async def revoke_key(
     return {"revoked": keyId}
 
 
-@router.put("/index/{asset}")
+@router.put("/index/{asset}", **declared(IndexSet))
 async def set_index(
     request: Request, asset: Annotated[str, Path(max_length=16)], body: PriceBody, key: Admin
 ) -> dict[str, Any]:
@@ -177,7 +191,7 @@ async def set_index(
     return {"asset": asset, "indexPx": wire.dec(ctx.ex.prices.get(asset, body.price))}
 
 
-@router.post("/markets/{symbol}/settle")
+@router.post("/markets/{symbol}/settle", **declared(Settled))
 async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> dict[str, Any]:
     ctx = context(request)
     closed = await ctx.runtime.run(ctx.ex.settle_market, symbol, body.price)
@@ -185,7 +199,7 @@ async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> 
     return {"symbol": symbol, "price": wire.dec(body.price), "positionsClosed": closed}
 
 
-@router.post("/markets/{symbol}/rollback")
+@router.post("/markets/{symbol}/rollback", **declared(RolledBack))
 async def rollback(request: Request, symbol: str, body: RollbackBody, key: Admin) -> dict[str, Any]:
     """Reverse every fill with start <= time <= end (ms of exchange time)."""
     ctx = context(request)
@@ -205,17 +219,17 @@ async def _halt(request: Request, symbol: str, key: ApiKey, halted: bool) -> dic
     return {"symbol": symbol, "reduceOnly": halted, "changed": changed}
 
 
-@router.post("/markets/{symbol}/halt")
+@router.post("/markets/{symbol}/halt", **declared(Halted))
 async def halt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
     return await _halt(request, symbol, key, True)
 
 
-@router.post("/markets/{symbol}/unhalt")
+@router.post("/markets/{symbol}/unhalt", **declared(Halted))
 async def unhalt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
     return await _halt(request, symbol, key, False)
 
 
-@router.get("/ledger")
+@router.get("/ledger", **declared(AdminLedgerPage))
 async def whole_ledger(
     request: Request,
     key: Admin,
@@ -228,10 +242,10 @@ async def whole_ledger(
     if account not in SYSTEM_ACCOUNTS:
         user_account(ctx, account)
     rows = await ctx.runtime.run(ctx.ex.ledger, account)
-    return wire.ledger_page(rows, cursor, limit)
+    return {**wire.ledger_page(rows, cursor, limit), "total": len(rows)}
 
 
-@router.get("/audit")
+@router.get("/audit", **declared(AuditLog))
 async def audit_log(
     request: Request, key: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> dict[str, Any]:

@@ -17,6 +17,15 @@ from exchange_local.server.deps import context
 from exchange_local.server.idempotency import once
 from exchange_local.server.live_scenarios import BUILDERS, LIVE
 from exchange_local.server.problems import ApiError
+from exchange_local.server.responses import (
+    Adjusted,
+    ResetDone,
+    ScenarioList,
+    ScenarioStarted,
+    ScenarioStopped,
+    ServerTime,
+    declared,
+)
 from exchange_local.server.routes_admin import AccountId, Admin, audit, user_account
 from exchange_local.server.schemas import (
     AdjustBody,
@@ -29,7 +38,7 @@ from exchange_local.server.schemas import (
 router = APIRouter(prefix="/admin", tags=["admin"])
 
 
-@router.post("/pause")
+@router.post("/pause", **declared(ServerTime))
 async def pause(request: Request, key: Admin) -> dict[str, Any]:
     ctx = context(request)
     ctx.runtime.set_paused(True)
@@ -37,7 +46,7 @@ async def pause(request: Request, key: Admin) -> dict[str, Any]:
     return ctx.runtime.clock_json()
 
 
-@router.post("/resume")
+@router.post("/resume", **declared(ServerTime))
 async def resume(request: Request, key: Admin) -> dict[str, Any]:
     ctx = context(request)
     if ctx.runtime.speed == 0:
@@ -47,7 +56,7 @@ async def resume(request: Request, key: Admin) -> dict[str, Any]:
     return ctx.runtime.clock_json()
 
 
-@router.put("/speed")
+@router.put("/speed", **declared(ServerTime))
 async def speed(request: Request, body: SpeedBody, key: Admin) -> dict[str, Any]:
     ctx = context(request)
     if not 0 <= body.speed <= 1000:
@@ -59,7 +68,7 @@ async def speed(request: Request, body: SpeedBody, key: Admin) -> dict[str, Any]
     return ctx.runtime.clock_json()
 
 
-@router.post("/advance")
+@router.post("/advance", **declared(ServerTime))
 async def advance(request: Request, body: AdvanceBody, key: Admin) -> dict[str, Any]:
     """Move the exchange clock forward now (a paused class market, tests, demonstrations); a
     live scenario's steps run at their times on the way."""
@@ -71,7 +80,7 @@ async def advance(request: Request, body: AdvanceBody, key: Admin) -> dict[str, 
     return ctx.runtime.clock_json()
 
 
-@router.get("/scenarios")
+@router.get("/scenarios", **declared(ScenarioList))
 async def scenarios(request: Request, key: Admin) -> dict[str, Any]:
     """The scenarios a live class market runs, and the running (or last) one with its steps."""
     rt = context(request).runtime
@@ -82,7 +91,7 @@ async def scenarios(request: Request, key: Admin) -> dict[str, Any]:
     }
 
 
-@router.post("/scenarios/{name}")
+@router.post("/scenarios/{name}", **declared(ScenarioStarted))
 async def scenario(
     request: Request,
     name: Annotated[str, Path(max_length=32)],
@@ -131,7 +140,7 @@ async def scenario(
     return {"scenario": name, "started": True, **result}
 
 
-@router.delete("/scenarios/current")
+@router.delete("/scenarios/current", **declared(ScenarioStopped))
 async def stop_scenario(request: Request, key: Admin) -> dict[str, Any]:
     """Stop the running live scenario: its remaining steps are dropped and the funding
     scenario's bid withdrawn."""
@@ -152,7 +161,7 @@ async def stop_scenario(request: Request, key: Admin) -> dict[str, Any]:
     return result
 
 
-@router.post("/accounts/{accountId}/reset")
+@router.post("/accounts/{accountId}/reset", **declared(ResetDone))
 async def reset(
     request: Request, response: Response, accountId: AccountId, body: ResetBody, key: Admin
 ) -> dict[str, Any]:
@@ -189,7 +198,7 @@ async def reset(
     return result
 
 
-@router.post("/accounts/{accountId}/adjust")
+@router.post("/accounts/{accountId}/adjust", **declared(Adjusted))
 async def adjust(
     request: Request, response: Response, accountId: AccountId, body: AdjustBody, key: Admin
 ) -> dict[str, Any]:
