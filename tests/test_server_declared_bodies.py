@@ -118,6 +118,7 @@ async def test_instructor_bodies_match_their_declared_models() -> None:
         ("POST", "/admin/markets/{symbol}/settle", "/admin/markets/SOL-PERP/settle",
          {"price": "150"}, 200),
         ("GET", "/admin/audit", None, None, 200),
+        ("GET", "/events", None, None, 200),
     ]  # fmt: skip
     seen: dict[str, Any] = {}
     async with c.client() as http:
@@ -132,4 +133,5 @@ async def test_instructor_bodies_match_their_declared_models() -> None:
         check_against_document(doc, "DELETE", "/api/v1/admin/keys/{keyId}", resp.json())
     assert seen["/admin/accounts/alice/reset"]["closed"][0]["takenBy"] == ["blp"]
     assert seen["/admin/scenarios"]["current"]["name"] == "volatility"
+    assert {e["kind"] for e in seen["/events"]["events"]} >= {"AdminAction"}
     assert seen["/admin/audit"]["audit"] and seen["/admin/ledger?account=FEES&limit=2"]["entries"]

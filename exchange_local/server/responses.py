@@ -294,6 +294,21 @@ class FundingHistory(Closed):
     funding: list[FundingRecord]
 
 
+class PublicEvent(BaseModel):
+    """One market-wide event: id, kind and time, then the fields of its kind (open: a new
+    kind of event may bring new fields)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    kind: str = Field(examples=["LiquidationStage", "MarketEvent", "AdminAction"])
+    ts: Millis
+
+
+class EventsPage(Closed):
+    events: list[PublicEvent] = Field(description="oldest first")
+    lastId: int = Field(description="the newest event's id: pass as `since` next time")
+
+
 class InsuranceFund(Closed):
     balance: DecimalText
     ts: Millis

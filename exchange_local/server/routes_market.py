@@ -14,6 +14,7 @@ from exchange_local.server.responses import (
     Assets,
     Book,
     Candles,
+    EventsPage,
     FundingHistory,
     InsuranceFund,
     Markets,
@@ -121,7 +122,7 @@ async def insurance_fund(request: Request) -> dict[str, Any]:
     return {"balance": wire.dec(ex.insurance_fund()), "ts": ex.now_ms}
 
 
-@router.get("/events")
+@router.get("/events", **declared(EventsPage))
 async def events(
     request: Request, since: Annotated[int, Query(ge=0)] = 0, limit: Limit = 200
 ) -> dict[str, Any]:
