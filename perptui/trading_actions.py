@@ -13,6 +13,7 @@ from textual.widgets import Input
 
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
+from perptui.app_state import AppState
 from perptui.screens.modals import ConfirmScreen, ValueScreen
 from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
 from perptui.venues.base import TradingDisabled
@@ -21,7 +22,7 @@ from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 
 
-class TradingActions:
+class TradingActions(AppState):
     """Order entry and position actions; every refusal is shown with the exchange's message."""
 
     def _next_client_id(self) -> str:

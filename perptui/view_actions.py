@@ -16,6 +16,7 @@ from textual.widgets import TabbedContent
 
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
+from perptui.app_state import AppState
 from perptui.keys import BINDINGS, SPEEDS
 from perptui.screens.help import HelpScreen
 from perptui.venues.base import TradingDisabled
@@ -24,7 +25,7 @@ from perptui.widgets.chart import PriceChart
 from perptui.widgets.positions import PositionsTable
 
 
-class ViewActions:
+class ViewActions(AppState):
     """Looking around: nothing here changes the account."""
 
     async def action_watch_next(self) -> None:
@@ -111,8 +112,9 @@ class ViewActions:
             rows.append((str(keys), str(b.description), str(b.id)))
         self.push_screen(HelpScreen(rows))
 
-    def action_screenshot(self) -> None:
-        path = self.save_screenshot()
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Textual's own action, with a notice that says where the SVG went."""
+        path = self.save_screenshot(filename, path)
         self.notify(f"screenshot saved: {path}")
 
     # --- the command palette: every action, plus paper-market tools -------------------------

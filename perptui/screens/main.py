@@ -139,10 +139,9 @@ class MainScreen(Screen[None]):
             if pos.bankruptcy_price is not None:
                 lines.append(ChartLine("bkr", pos.bankruptcy_price, "bk"))
         for o in snap.open_orders:
-            if o.market == snap.market and (o.price or o.trigger_price):
-                lines.append(
-                    ChartLine(f"{o.side} {o.order_id}", o.price or o.trigger_price, "order")
-                )  # type: ignore[arg-type]
+            level = o.price or o.trigger_price
+            if o.market == snap.market and level:
+                lines.append(ChartLine(f"{o.side} {o.order_id}", level, "order"))
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
                                                    ms.mark, lines, snap.index_candles))  # fmt: skip
         update_static(self.query_one("#funding", Static), escape(funding_line(snap, paper)))

@@ -27,6 +27,7 @@ class DemoVenue(LocalVenue):
         self.scenario = SteppedScenario(scenario, seed)
         self.read_only_reason = f"demo {scenario}: you are watching scripted accounts"
         self._run_seen: object = None
+        self._notice: str | None = None
 
     async def start(self) -> None:
         self.scenario.start()
@@ -66,7 +67,7 @@ class DemoVenue(LocalVenue):
         return self.account
 
     def take_notice(self) -> str | None:
-        notice, self._notice = getattr(self, "_notice", None), None
+        notice, self._notice = self._notice, None
         return notice
 
     async def stop(self) -> None:

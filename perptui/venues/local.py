@@ -221,7 +221,7 @@ class LocalVenue(Venue):
 
     async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
         rows = self._exchange().funding_history(account=self.account)
-        return list(rows)[-limit:]  # type: ignore[arg-type]
+        return [r for r in rows if isinstance(r, AccountFunding)][-limit:]
 
     async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
         return self._exchange().ledger(self.account)[-limit:]

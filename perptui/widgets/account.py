@@ -24,7 +24,7 @@ def nearest_liquidation(health: AccountHealth) -> tuple[str, Decimal] | None:
     """(market, distance) of the position whose liquidation price is closest to its mark."""
     rows = [(p.market, p.distance_to_liquidation) for p in health.positions
             if p.distance_to_liquidation is not None]  # fmt: skip
-    return min(rows, key=lambda r: r[1]) if rows else None  # type: ignore[arg-type,return-value]
+    return min(rows, key=lambda r: r[1]) if rows else None
 
 
 def gauge(health: AccountHealth, width: int = GAUGE_WIDTH) -> str:

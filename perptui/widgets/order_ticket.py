@@ -216,7 +216,7 @@ class OrderTicket(Vertical):
         self._changed()
 
     @on(Input.Changed, "#size")
-    def _size(self, event: Input.Changed) -> None:
+    def _size_changed(self, event: Input.Changed) -> None:  # not _size: Widget has one
         self.form.size = event.value
         self._changed()
 

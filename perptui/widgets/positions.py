@@ -143,7 +143,7 @@ class PositionsTable(KeyedTable):
         colours = theme_colours(self.app.theme_variables)
         wanted = {p.market: p for p in positions}
         for key in [k.value for k in self.rows]:
-            if key not in wanted:
+            if key is not None and key not in wanted:
                 self.remove_row(key)
         changed = False
         for market, p in wanted.items():
