@@ -249,3 +249,31 @@ async def test_a_quiet_stream_turns_stale(served: tuple[Class, Live]) -> None:
         assert venue.connection().age_s >= 0.2
     finally:
         await venue.stop()
+
+
+async def test_the_teachers_live_lesson_reaches_the_events_log(served: tuple[Class, Live]) -> None:
+    """A student connected to the class sees each step of the teacher's scenario."""
+    from exchange_local.events import MarketEvent
+    from perptui.eventtext import describe
+
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        await wait_for(lambda: ("events",) in venue._seqs)  # subscribed: its snapshot came
+        async with httpx.AsyncClient(base_url=live.base_url) as http:
+            r = await http.post("/api/v1/admin/scenarios/gap", headers=c.auth("admin"),
+                                json={"fraction": "-0.1"})  # fmt: skip
+            assert r.status_code == 200, r.text
+
+        def lesson() -> list[MarketEvent]:
+            return [e for e in venue._events
+                    if isinstance(e, MarketEvent) and e.what.startswith("lesson")]  # fmt: skip
+
+        await wait_for(lambda: bool(lesson()))
+        step = lesson()[0]
+        assert step.what == "lesson gap: BTC index gaps -10.0%"
+        assert step.detail["by"] == "admin" and step.detail["indexPx"] == "90000.0"
+        line = describe(step, "alice")
+        assert line is not None and "lesson gap" in line.text and "90000.0" in line.text
+    finally:
+        await venue.stop()

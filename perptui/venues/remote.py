@@ -598,6 +598,12 @@ class RemoteVenue(Venue):
             detail = {"by": data.get("keyName"), **(data.get("detail") or {})}
             self._events.append(MarketEvent(int(fields["timeMs"]), "*", str(data.get("action")),
                                             detail))  # fmt: skip
+        elif kind == "ScenarioStep":  # the teacher's live lesson, step by step
+            row = data.get("detail") or {}
+            outcome = {k: v for k, v in row.items() if k not in ("ts", "step")}
+            what = f"lesson {data.get('scenario')}: {row.get('step', '')}"
+            self._events.append(MarketEvent(int(fields["timeMs"]), "*", what,
+                                            {"by": data.get("keyName"), **outcome}))  # fmt: skip
 
 
 async def _none() -> None:
