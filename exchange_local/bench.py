@@ -139,6 +139,21 @@ def run_engine_bench(n_ops: int, seed: int = 1, risk: bool = True) -> dict[str, 
     }
 
 
+def best_engine_runs(n: int, seed: int, rounds: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The engine without and with the risk check, run in turn `rounds` times, fastest of each.
+
+    Why in turn: on a shared machine a neighbour's burst can halve one run; alternating the
+    two and keeping the best of each makes their ratio (the issue's 80 % target) mean
+    something. Single runs gave 47 % to 102 % on the same code."""
+    best: dict[bool, dict[str, Any]] = {}
+    for _ in range(rounds):
+        for risk in (False, True):
+            run = run_engine_bench(n, seed, risk=risk)
+            if risk not in best or run["ops_per_s"] > best[risk]["ops_per_s"]:
+                best[risk] = run
+    return best[False], best[True]
+
+
 def _disable_risk(ex: Exchange) -> None:
     """Measure the engine without pre-trade risk gates (the comparison the issue asks for)."""
     ex.__dict__["_check_new_order"] = lambda acct, m, order: None
@@ -174,14 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         f"    our book {yard['ratio']:.2f}x the yardstick (both best of 5, interleaved), i.e."
         f" {_fmt_rate(yard['ours_on_issue_machine'])} on the issue's machine  (target >= 1.5 M/s)"
     )
-    engine = run_engine_bench(n, args.seed, risk=False)
+    engine, risky = best_engine_runs(n, args.seed, rounds=1 if args.smoke else 2)
     print(
-        f"  full engine, no risk    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s)"
+        f"  full engine, no risk    {_fmt_rate(engine['ops_per_s']):>10}  (target >= 250 k/s;"
+        f" this and the next: best of {2 if not args.smoke else 1}, run in turn)"
         f"  events {engine['events']:,}, ledger transactions {engine['transactions']:,}"
     )
     for kind, rate in engine["per_type"].items():
         print(f"    {kind:<20} {_fmt_rate(rate):>10}")
-    risky = run_engine_bench(n, args.seed, risk=True)
     share = risky["ops_per_s"] / engine["ops_per_s"]
     print(
         f"  full engine + risk      {_fmt_rate(risky['ops_per_s']):>10}  (target >= 200 k/s and "
