@@ -144,7 +144,7 @@ def best_engine_runs(n: int, seed: int, rounds: int) -> tuple[dict[str, Any], di
 
     Why in turn: on a shared machine a neighbour's burst can halve one run; alternating the
     two and keeping the best of each makes their ratio (the issue's 80 % target) mean
-    something. Single runs gave 47 % to 102 % on the same code."""
+    something. Three single runs in a row of the same code gave 57 %, 90 % and 55 %."""
     best: dict[bool, dict[str, Any]] = {}
     for _ in range(rounds):
         for risk in (False, True):
