@@ -162,20 +162,6 @@ class Risk(Trading):
                 side[0 if o.side == "buy" else 1] += o.size - o.filled
         return resting
 
-    def _resting(self, acct: Account, market: str) -> tuple[Decimal, Decimal]:
-        """Remaining size of resting (not untriggered) buys and sells in one market."""
-        buys = sells = ZERO
-        for o in acct.open_orders.values():
-            if o.market == market and o.type == "limit":
-                if o.is_buy:
-                    buys += o.size - o.filled
-                else:
-                    sells += o.size - o.filled
-        return buys, sells
-
-    def _user_leverage(self, acct: Account, m: MarketRuntime) -> Decimal:
-        return acct.leverage.get(m.symbol, m.spec.max_leverage)
-
     def _position_input(
         self,
         acct: Account,
@@ -183,21 +169,23 @@ class Risk(Trading):
         size: Decimal | None = None,
         open_size: Decimal | None = None,
         settle: Decimal | None = None,
+        resting: dict[str, list[Decimal]] | None = None,
     ) -> margin.PositionInput:
+        """One market's input; `size`, `open_size` and `settle` override the account's own
+        (an order preview), `resting` is _resting_all(acct) when the caller has it already."""
         pos = acct.positions.get(m.symbol)
-        s = size if size is not None else (pos.size if pos else ZERO)
+        held = pos is not None and pos.size != 0
+        s = size if size is not None else (pos.size if held else ZERO)  # type: ignore[union-attr]
         if open_size is None:
-            buys, sells = self._resting(acct, m.symbol)
+            if resting is None:
+                resting = self._resting_all(acct)
+            buys, sells = resting.get(m.symbol, (ZERO, ZERO))
             open_size = margin.open_size(s, buys, sells)
-        spec = m.spec
-        imf = margin.imf(
-            self._user_leverage(acct, m), spec.max_leverage, spec.size_factor, open_size
-        )
-        mmf = margin.mmf(spec.max_leverage, spec.size_factor, abs(s))
-        sp = settle if settle is not None else (pos.settle_price if pos and pos.size else m.mark)
-        ep = pos.entry_price if pos and pos.size else sp
+        imf, mmf = self._fractions(acct, m, s, open_size)
+        sp = settle if settle is not None else (pos.settle_price if held else m.mark)  # type: ignore[union-attr]
+        ep = pos.entry_price if held else sp  # type: ignore[union-attr]
         return margin.PositionInput(
-            m.symbol, spec.underlying, s, m.mark, sp, ep, imf, mmf, open_size
+            m.symbol, m.spec.underlying, s, m.mark, sp, ep, imf, mmf, open_size
         )
 
     def _position_inputs(
@@ -206,7 +194,7 @@ class Risk(Trading):
         """One input per market with a position or resting orders, positions first.
 
         Resting sizes are gathered in one pass over the orders and IMF/MMF come through the
-        fraction cache: health() runs this for every account after each mark move.
+        fraction floors: health() runs this for every account after each mark move.
         """
         resting = self._resting_all(acct)
         markets = [mk for mk, p in acct.positions.items() if p.size != 0]
@@ -217,20 +205,8 @@ class Risk(Trading):
         for symbol in dict.fromkeys(markets):
             if override is not None and symbol == override.market:
                 rows.append(override)
-                continue
-            m = self._markets[symbol]
-            pos = acct.positions.get(symbol)
-            held = pos is not None and pos.size != 0
-            s = pos.size if held else ZERO  # type: ignore[union-attr]
-            buys, sells = resting.get(symbol, (ZERO, ZERO))
-            open_sz = margin.open_size(s, buys, sells)
-            imf, mmf = self._fractions(acct, m, s, open_sz)
-            sp = pos.settle_price if held else m.mark  # type: ignore[union-attr]
-            ep = pos.entry_price if held else sp  # type: ignore[union-attr]
-            spec = m.spec
-            rows.append(margin.PositionInput(
-                symbol, spec.underlying, s, m.mark, sp, ep, imf, mmf, open_sz
-            ))  # fmt: skip
+            else:
+                rows.append(self._position_input(acct, self._markets[symbol], resting=resting))
         return rows
 
     def _account_risk(self, acct: Account) -> margin.AccountRisk:
