@@ -9,6 +9,7 @@ keeps the UI unable to tell which venue it talks to. Nothing here imports Textua
 from __future__ import annotations
 
 import abc
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -124,6 +125,7 @@ class Venue(abc.ABC):
     account: str = ""
     paused_for_s: float = 0.0  # how long the market was paused before this session
     default_market: str | None = None  # the market a venue wants shown first (a demo's lesson)
+    _events: deque[Event]  # set by each venue: what arrived since the last drain_events()
 
     def take_notice(self) -> str | None:
         """A one-time message for the user (a scenario ended, a server said something)."""
@@ -145,9 +147,13 @@ class Venue(abc.ABC):
     @abc.abstractmethod
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot: ...
 
-    @abc.abstractmethod
     def drain_events(self) -> list[Event]:
-        """Events since the last call, oldest first (the whole market's, not only ours)."""
+        """Events since the last call, oldest first (the whole market's, not only ours).
+
+        Every venue buffers what arrives in `_events` (a bounded deque) between frames."""
+        events = list(self._events)
+        self._events.clear()
+        return events
 
     @abc.abstractmethod
     async def fills(self, limit: int = 200) -> list[Fill]: ...

@@ -328,11 +328,6 @@ class HyperliquidVenue(LiveUpdates, Venue):
             funding_history=self._funding_history.get(market, [])[-48:],
         )  # fmt: skip
 
-    def drain_events(self) -> list[Event]:
-        events = list(self._events)
-        self._events.clear()
-        return events
-
     async def fills(self, limit: int = 200) -> list[Fill]:
         rows = sorted(self._fills.values(), key=lambda f: (f.time_ms, f.fill_id))
         return rows[-limit:]

@@ -211,11 +211,6 @@ class LocalVenue(Venue):
             index_candles=ex.candles(market, candle_interval, source="index", limit=240),
         )
 
-    def drain_events(self) -> list[Event]:
-        events = list(self._events)
-        self._events.clear()
-        return events
-
     async def fills(self, limit: int = 200) -> list[Fill]:
         return list(self._fills)[-limit:]
 

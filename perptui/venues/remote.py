@@ -326,11 +326,6 @@ class RemoteVenue(Venue):
             **({"index_candles": [w.candle(c) for c in index["candles"]]} if index else {}),
         )  # fmt: skip
 
-    def drain_events(self) -> list[Event]:
-        events = list(self._events)
-        self._events.clear()
-        return events
-
     async def fills(self, limit: int = 200) -> list[Fill]:
         data = await self._get("/fills", limit=min(limit, 1000))
         return [w.fill(f, self.account) for f in reversed(data["fills"])]
