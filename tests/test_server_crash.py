@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from exchange_local import Exchange
+from exchange_local.server.bench import accounts
 
 D = Decimal
 CLIENTS = 4
@@ -97,15 +98,8 @@ async def test_sigkill_under_load_loses_no_acknowledged_order(tmp_path: Path) ->
     proc, url, admin = start(db)
     try:
         assert admin is not None
-        keys = []
         async with httpx.AsyncClient(base_url=url) as http:
-            for k in range(CLIENTS):
-                r = await http.post(
-                    "/api/v1/admin/accounts",
-                    headers={"Authorization": f"Bearer {admin}"},
-                    json={"name": f"student-{k}", "initialBalance": "1000000"},
-                )
-                keys.append(r.json()["apiKey"])
+            keys = await accounts(http, admin, CLIENTS, prefix="student")
         acked = await kill_under_load(url, proc, keys)
     finally:
         if proc.poll() is None:

@@ -64,13 +64,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def accounts(http: httpx.AsyncClient, admin: str, n: int) -> list[str]:
+async def accounts(http: httpx.AsyncClient, admin: str, n: int, prefix: str = "load") -> list[str]:
+    """`n` funded accounts `prefix-0`, `prefix-1`, ... through the admin API; their keys."""
     keys = []
     for i in range(n):
         r = await http.post(
             "/api/v1/admin/accounts",
             headers={"Authorization": f"Bearer {admin}"},
-            json={"name": f"load-{i}", "initialBalance": "1000000"},
+            json={"name": f"{prefix}-{i}", "initialBalance": "1000000"},
         )
         keys.append(r.json()["apiKey"])
     return keys
