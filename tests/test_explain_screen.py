@@ -8,7 +8,6 @@ import io
 from decimal import Decimal
 
 from rich.console import Console
-from textual.app import App
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
@@ -20,21 +19,9 @@ from perptui.derivation import Derivation
 from perptui.screens.explain import ExplainScreen
 from perptui.stress import STATUS_WORDS
 from perptui.venues.base import OrderRequest
-from perptui.venues.local import LocalVenue
+from tests.tui_support import PaperHost
 
 D = Decimal
-
-
-class Host(App[None]):
-    """The smallest app that can hold the screen: a paper venue with a book."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.venue = LocalVenue(clock="manual")
-
-    async def on_mount(self) -> None:
-        await self.venue.start()
-        await self.venue.advance(D(5))
 
 
 def plain(static: Widget, width: int = 160) -> str:
@@ -53,7 +40,7 @@ def derivation(screen: ExplainScreen) -> str:
 
 
 async def test_numbers_match_exchange_local_and_the_whatif_moves() -> None:
-    app = Host()
+    app = PaperHost()
     async with app.run_test(size=(120, 36)) as pilot:
         venue = app.venue
         await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.5"), type="market"))
@@ -127,7 +114,7 @@ async def test_numbers_match_exchange_local_and_the_whatif_moves() -> None:
 
 
 async def test_no_position_says_so_and_t_closes() -> None:
-    app = Host()
+    app = PaperHost()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = ExplainScreen(app.venue, "SOL-PERP")
         await app.push_screen(screen)
@@ -144,7 +131,7 @@ async def test_no_position_says_so_and_t_closes() -> None:
 
 async def test_the_screen_follows_the_venue() -> None:
     """A shock on the venue shows up at the next poll (the timer runs it at about 2 Hz)."""
-    app = Host()
+    app = PaperHost()
     async with app.run_test(size=(80, 24)) as pilot:
         venue = app.venue
         await venue.place_order(OrderRequest("ETH-PERP", "sell", D("2"), type="market"))

@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual.app import App
 from textual.widgets import DataTable, Static
 
 from perptui.screens.stress import StressScreen, cell_text, column_label, detail_text
 from perptui.stress import ALL, SHOCKS, StressGrid, stress_grid
 from perptui.venues.base import OrderRequest
 from perptui.venues.local import LocalVenue
+from tests.tui_support import PaperHost
 
 D = Decimal
-
-
-class Host(App[None]):
-    def __init__(self) -> None:
-        super().__init__()
-        self.venue = LocalVenue(clock="manual")
-
-    async def on_mount(self) -> None:
-        await self.venue.start()
-        await self.venue.advance(D(5))
 
 
 def expected_grid(venue: LocalVenue) -> StressGrid:
@@ -36,7 +26,7 @@ def shown(table: DataTable, grid: StressGrid) -> dict[tuple[str, Decimal], str]:
 
 
 async def test_grid_equals_the_pure_computation() -> None:
-    app = Host()
+    app = PaperHost()
     async with app.run_test(size=(120, 36)) as pilot:
         venue = app.venue
         await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.5"), type="market"))
@@ -77,7 +67,7 @@ async def test_grid_equals_the_pure_computation() -> None:
 
 
 async def test_flat_account_shows_its_coins_and_escape_closes() -> None:
-    app = Host()
+    app = PaperHost()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = StressScreen(app.venue)
         await app.push_screen(screen)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
+
+from textual.app import App
 
 from perptui.app import PerpApp
 from perptui.settings import Settings
@@ -18,6 +21,18 @@ from perptui.venues.local import LocalVenue
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 __all__ = ["teaching_venue"]
+
+
+class PaperHost(App[None]):
+    """The smallest app that can hold one screen: a paper venue with a book, 5 s in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.venue = LocalVenue(clock="manual")
+
+    async def on_mount(self) -> None:
+        await self.venue.start()
+        await self.venue.advance(Decimal(5))
 
 
 def living_venue() -> LocalVenue:
