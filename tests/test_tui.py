@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from textual.widgets import Input, TabbedContent
 
 from perptui.teaching import move_index_near_liquidation, requote
@@ -200,28 +201,18 @@ async def test_order_confirmation_snapshot():
         assert_snapshot(app, "order_confirmation")
 
 
-async def test_explain_screen_snapshot():
+@pytest.mark.parametrize(("key", "name"), [("t", "explain"), ("S", "stress")])
+async def test_position_screen_snapshot(key: str, name: str):
+    """The explain (t) and stress (S) screens over a 2 BTC long."""
     venue = teaching_venue()
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
         venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(2), type="market")
         await app.frame()
-        await pilot.press("t")
+        await pilot.press(key)
         await pilot.pause()
         await pilot.pause()
-        assert_snapshot(app, "explain")
-
-
-async def test_stress_screen_snapshot():
-    venue = teaching_venue()
-    app = app_for(venue)
-    async with app.run_test(size=(160, 48)) as pilot:
-        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(2), type="market")
-        await app.frame()
-        await pilot.press("S")
-        await pilot.pause()
-        await pilot.pause()
-        assert_snapshot(app, "stress")
+        assert_snapshot(app, name)
 
 
 async def test_a_venue_that_stops_answering_is_shown_stale_not_live():
