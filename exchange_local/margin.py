@@ -32,7 +32,7 @@ MMF_SHARE = Decimal("0.6")  # MMF = 0.6 * max(baseIMF, f*sqrt|s|)
 ACMR_NOTIONAL_SHARE = Decimal("0.06")  # ACMR = max(MMR/2, MMR - 0.06*N)
 HALF = Decimal("0.5")
 # Below this share of its threshold a size-scaled term cannot win its max/min, by a margin far
-# wider than Decimal's rounding (34 digits): the sqrt is then skipped with an identical result.
+# wider than Decimal's rounding (34 digits): the floors below skip the sqrt with the same result.
 _SQRT_SKIP = Decimal("0.999999999999")
 _INFINITY = Decimal("Infinity")
 
@@ -72,9 +72,6 @@ def collateral_weight(w_max: Decimal, f: Decimal, balance: Decimal) -> Decimal:
         return ONE
     if f == 0:
         return w_max
-    room = WEIGHT_CEILING / w_max - ONE  # w_max wins while f*sqrt(b) <= room
-    if room > 0 and f * f * balance <= room * room * _SQRT_SKIP:
-        return w_max
     return min(w_max, WEIGHT_CEILING / (ONE + f * balance.sqrt()))
 
 
@@ -98,19 +95,12 @@ def imf(
     because 1/maxLev then dominates.
     """
     base = ONE / Decimal(max_leverage)
-    user = ONE / Decimal(user_leverage)
-    floor = user if user >= base else base
-    if f * f * abs(open_size) <= floor * floor * _SQRT_SKIP:  # the sqrt term cannot win
-        return max(user, base)
-    return max(user, base, f * abs(open_size).sqrt())
+    return max(ONE / Decimal(user_leverage), base, f * abs(open_size).sqrt())
 
 
 def mmf(max_leverage: Decimal | int, f: Decimal, size: Decimal) -> Decimal:
     """MMF = 0.6 * max(1/maxLev, f*sqrt|s|): maintenance scales with the position actually held."""
-    base = ONE / Decimal(max_leverage)
-    if f * f * abs(size) <= base * base * _SQRT_SKIP:  # the sqrt term cannot win
-        return MMF_SHARE * base
-    return MMF_SHARE * max(base, f * abs(size).sqrt())
+    return MMF_SHARE * max(ONE / Decimal(max_leverage), f * abs(size).sqrt())
 
 
 def fraction_floors(
@@ -120,8 +110,9 @@ def fraction_floors(
 
     Why: the gates need IMF and MMF for every order, and below these sizes (nearly all orders)
     the answer is a constant: a comparison then replaces both the sqrt and a cache look-up,
-    whose Decimal hashing cost more than the arithmetic. The limits sit inside imf's and mmf's
-    own fast paths, so the constant is the very Decimal they would return.
+    whose Decimal hashing cost more than the arithmetic. Below a limit f*sqrt(size) falls
+    short of the floor by _SQRT_SKIP's margin, far more than rounding, so the constant is the
+    very Decimal imf and mmf return there (tests/test_margin_fast_paths.py).
     """
     base = ONE / Decimal(max_leverage)
     user = ONE / Decimal(user_leverage)

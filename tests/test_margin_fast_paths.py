@@ -1,8 +1,9 @@
-"""The sqrt-skipping fast paths of margin.py give the very Decimal the plain formulas give.
+"""The sqrt-skipping floors of margin.py give the very Decimal the plain formulas give.
 
-Why: imf, mmf and collateral_weight skip Decimal.sqrt when the size-scaled term cannot win its
-max/min. That is only allowed if the answer is bit-for-bit the one of MECHANICS's formula,
-including at sizes right at the threshold, where rounding would show.
+Why: the gates take IMF, MMF and collateral weights from `fraction_floors` and
+`weight_floor_limit` instead of Decimal.sqrt when the size-scaled term cannot win its max/min.
+That is only allowed if the answer is bit-for-bit the one of MECHANICS's formula, including at
+sizes right at the threshold, where rounding would show.
 """
 
 from __future__ import annotations
@@ -64,16 +65,21 @@ def test_at_the_threshold_the_fast_paths_agree_to_the_last_digit():
                 assert str(margin.mmf(max_lev, f, size)) == str(plain_mmf(max_lev, f, size))
             for w_max in (Decimal("0.95"), Decimal("0.9"), Decimal("0.5")):
                 room = margin.WEIGHT_CEILING / w_max - ONE
+                limit = margin.weight_floor_limit(w_max, f)
                 for b in near_threshold(room, f):
                     assert str(margin.collateral_weight(w_max, f, b)) == str(
                         plain_weight(w_max, f, b)
                     )
+                    if b <= limit:  # the gates take w_max itself here
+                        assert str(w_max) == str(plain_weight(w_max, f, b))
 
 
 @given(st.sampled_from([Decimal("0.95"), Decimal("0.9"), Decimal("0.5"), Decimal("1.2")]),
        FACTORS, SIZES)  # fmt: skip
 def test_collateral_weight_matches_the_plain_formula(w_max: Decimal, f: Decimal, b: Decimal):
     assert str(margin.collateral_weight(w_max, f, b)) == str(plain_weight(w_max, f, b))
+    if 0 < b <= margin.weight_floor_limit(w_max, f):  # the gates take w_max itself here
+        assert str(w_max) == str(plain_weight(w_max, f, b))
 
 
 @given(LEVERAGES, LEVERAGES, FACTORS, SIZES)
