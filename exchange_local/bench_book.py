@@ -179,12 +179,16 @@ def _per_type(stream: list[Op], total_s: float) -> dict[str, float]:
     return {k: spent[k] * scale / count[k] for k in spent if count[k]}
 
 
-def run_book_bench(n_ops: int = 1_000_000, seed: int = 1) -> dict[str, Any]:
+def run_book_bench(
+    n_ops: int = 1_000_000, seed: int = 1, stream: list[Op] | None = None
+) -> dict[str, Any]:
     """Book-only ops/s on the seeded stream: best of three replays, and the split by op type.
 
-    Only the replay is timed; generating the stream (and its shadow book) is not.
+    Only the replay is timed; generating the stream (and its shadow book) is not. `stream`:
+    the one of (n_ops, seed) when the caller has generated it already.
     """
-    stream = generate_stream(n_ops, seed)
+    if stream is None:
+        stream = generate_stream(n_ops, seed)
     best = float("inf")
     book = OrderBook()
     for _ in range(3):
