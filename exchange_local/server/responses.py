@@ -511,12 +511,6 @@ class Halted(Closed):
     changed: bool = Field(description="false when the market already was in that state")
 
 
-class AdminLedgerPage(Closed):
-    entries: list[LedgerEntry]
-    nextCursor: str | None
-    total: int
-
-
 class AuditRow(Closed):
     ts: Millis
     keyName: str

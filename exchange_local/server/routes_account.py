@@ -112,10 +112,7 @@ async def ledger(
     """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues."""
     rt = context(request).runtime
     rows = await rt.run(rt.ex.ledger, account_of(key), _seconds(since), _seconds(until))
-    return {
-        **wire.ledger_page(rows, cursor, limit),
-        "total": len(rows),
-    }
+    return wire.ledger_page(rows, cursor, limit)
 
 
 @router.put("/leverage/{symbol}", **declared(LeverageSet))

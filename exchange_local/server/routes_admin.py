@@ -23,12 +23,12 @@ from exchange_local.server.problems import ApiError
 from exchange_local.server.responses import (
     AccountList,
     AdminDeposit,
-    AdminLedgerPage,
     AuditLog,
     CreatedKey,
     Halted,
     IndexSet,
     KeyList,
+    LedgerPage,
     Revoked,
     RolledBack,
     Settled,
@@ -229,7 +229,7 @@ async def unhalt(request: Request, symbol: str, key: Admin) -> dict[str, Any]:
     return await _halt(request, symbol, key, False)
 
 
-@router.get("/ledger", **declared(AdminLedgerPage))
+@router.get("/ledger", **declared(LedgerPage))
 async def whole_ledger(
     request: Request,
     key: Admin,
@@ -242,7 +242,7 @@ async def whole_ledger(
     if account not in SYSTEM_ACCOUNTS:
         user_account(ctx, account)
     rows = await ctx.runtime.run(ctx.ex.ledger, account)
-    return {**wire.ledger_page(rows, cursor, limit), "total": len(rows)}
+    return wire.ledger_page(rows, cursor, limit)
 
 
 @router.get("/audit", **declared(AuditLog))

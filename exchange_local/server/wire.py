@@ -267,12 +267,14 @@ def ledger_json(e: LedgerEntry) -> dict[str, Any]:
 
 
 def ledger_page(rows: list[Any], cursor: int | None, limit: int) -> dict[str, Any]:
-    """`limit` ledger legs from `cursor` on, and the cursor that continues (None at the end)."""
+    """`limit` ledger legs from `cursor` on, the cursor that continues (None at the end) and
+    how many legs there are in all."""
     start = cursor or 0
     more = start + limit < len(rows)
     return {
         "entries": [ledger_json(e) for e in rows[start : start + limit]],
         "nextCursor": str(start + limit) if more else None,
+        "total": len(rows),
     }
 
 
