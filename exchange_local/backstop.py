@@ -201,24 +201,30 @@ class Backstop(SettlementJobs):
 
     def _allocate(
         self, m: MarketRuntime, size: Decimal, capacities: dict[str, tuple[Decimal, Decimal]]
-    ) -> list[tuple[str, Decimal]] | None:
-        """Split |size| among BLPs pro rata to remaining capacity, in lots; None if they cannot
-        take it all. A BLP's capacity here is also what its free margin carries at this
-        market's base IMF. The rounding remainder goes to the BLP with most capacity left,
-        then by id. `capacities` is shared across one account's positions and consumed."""
+    ) -> list[tuple[str, Decimal]]:
+        """Split |size| among BLPs pro rata to remaining capacity, in lots, as far as their
+        capacity goes: when it cannot carry all of it, every BLP takes all it may (pro rata to
+        capacity, then, is exactly that) and the rest is the book's. A BLP's capacity here is
+        also what its free margin carries at this market's base IMF. A rounding remainder goes
+        to the BLP with most capacity left, then by id. `capacities` is shared across one
+        account's positions and consumed. Empty when no BLP can take a single lot."""
         notional = abs(size) * m.mark
         imf = m.spec.base_imf
         caps = [(a, min(window, free / imf)) for a, (window, free) in sorted(capacities.items())]
         caps = [(a, c) for a, c in caps if c > 0]
         total = sum((c for _, c in caps), ZERO)
-        if not caps or total < notional:
-            return None
+        if not caps:
+            return []
         lots = int(abs(size) / m.lot)
-        shares = [(a, int(lots * c / total)) for a, c in caps]
-        left = lots - sum(n for _, n in shares)
-        if left:
-            best = min(caps, key=lambda ac: (-ac[1], ac[0]))[0]
-            shares = [(a, n + left if a == best else n) for a, n in shares]
+        if total < notional:  # not enough for all of it: each takes the whole lots it may
+            lot_value = m.lot * m.mark
+            shares = [(a, int(c / lot_value)) for a, c in caps]
+        else:
+            shares = [(a, int(lots * c / total)) for a, c in caps]
+            left = lots - sum(n for _, n in shares)
+            if left:
+                best = min(caps, key=lambda ac: (-ac[1], ac[0]))[0]
+                shares = [(a, n + left if a == best else n) for a, n in shares]
         sign = 1 if size > 0 else -1
         for a, n in shares:
             window, free = capacities[a]
@@ -229,17 +235,27 @@ class Backstop(SettlementJobs):
     # --- stage 3: backstop takeover ------------------------------------------------------
 
     def _backstop(self, acct: Account, sums: Sums, fund_start: Decimal) -> bool:
-        """Hand every position to BLPs; returns False when they cannot take it (caller falls
-        back to the book, then ADL). E_mm >= 0: the account closes at zero prices and BLPs
-        take at 2/3 ZP + 1/3 M; E_mm < 0: BLPs take at the mark and the fund pays the deficit."""
+        """Hand the positions to BLPs; True when they took all of them (or the stage was
+        refused and halted), False when the caller must close what is left on the book, then
+        ADL. E_mm >= 0: the account closes at zero prices and BLPs take at 2/3 ZP + 1/3 M;
+        E_mm < 0: BLPs take at the mark and the fund pays the deficit.
+
+        BLPs short of capacity take what they can and the rest goes to the book: the part they
+        take costs the fund nothing, where a book close past the zero price may cost it.
+        Only a complete takeover passes the coins and closes the account out; a partial one
+        leaves the account its coins, its rest and the equity that backs the rest (closing a
+        part at its zero price spends exactly that part's share of the equity)."""
         rows = self._open_positions(acct)
         allocations = []
         capacities = self._blp_capacities()
+        complete = True
         for m, pos, mmf in rows:
             shares = self._allocate(m, pos.size, capacities)
-            if shares is None:
-                return False
-            allocations.append((m, pos, mmf, shares))
+            complete = complete and sum((q for _, q in shares), ZERO) == pos.size
+            if shares:
+                allocations.append((m, pos, mmf, shares))
+        if not allocations:
+            return False
         solvent = sums.equity >= 0
         budget = self._fund_budget(fund_start)
         if not solvent and -sums.equity > budget:
@@ -259,9 +275,10 @@ class Backstop(SettlementJobs):
                 self._trade_legs(plan, m.symbol, acct.account_id, -q, zp, blp, blp_price)
                 if blp not in plan.counterparties:
                     plan.counterparties.append(blp)
-        receiver = max(allocations[0][3], key=lambda s: abs(s[1]))[0]
-        self._pass_collateral(plan, acct, receiver)
-        self._close_out(plan, acct, keeps_collateral=False)
+        if complete:
+            receiver = max(allocations[0][3], key=lambda s: abs(s[1]))[0]
+            self._pass_collateral(plan, acct, receiver)
+            self._close_out(plan, acct, keeps_collateral=False)
         try:
             self._commit(plan, TxType.BACKSTOP, f"backstop {acct.account_id}", allocations[0][0])
         except StageRefused as why:
@@ -271,22 +288,16 @@ class Backstop(SettlementJobs):
             for blp, q in shares:
                 self._accounts[blp].backstop_takeovers.append((self.now_ms, abs(q) * m.mark))
         after = self._sums(acct)
-        for m, _, _, shares in allocations:
+        for m, pos, _, shares in allocations:
             size = sum((q for _, q in shares), ZERO)
-            self._emit_stage(
-                acct,
-                m,
-                "backstop",
-                size,
-                None,
-                sums,
-                after,
-                tuple(b for b, _ in shares),
-                fund_before,
-                self._fund(),
-                "at zero prices" if solvent else "at the mark, the fund pays",
-            )
-        return True
+            how = "at zero prices" if solvent else "at the mark, the fund pays"
+            if size != pos.size:
+                how = (f"{how}: {abs(size)} of {abs(pos.size)}, all the providers' capacity "
+                       "left; the rest goes to the book")  # fmt: skip
+            blps = tuple(b for b, _ in shares)
+            self._emit_stage(acct, m, "backstop", size, None, sums, after, blps, fund_before,
+                             self._fund(), how)  # fmt: skip
+        return complete
 
     def _pass_collateral(self, plan: Plan, acct: Account, receiver: str) -> None:
         """Non-USD collateral passes to the BLP at its weighted value (MECHANICS 4, stage 3)."""

@@ -20,6 +20,7 @@ from exchange_local.state import Account, MarketRuntime
 ADL_REFRESH_MS = 30_000
 ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
 FILLABLE_BAND = Decimal("1.5")
+BEYOND_CAPACITY = "beyond the backstop providers' capacity"
 
 
 class LiquidationJobs(Backstop):
@@ -159,6 +160,7 @@ class LiquidationJobs(Backstop):
             return
         acct.liquidation_status = "bankrupt" if sums.equity < 0 else "backstop"
         if not self._backstop(acct, sums, fund_start):
+            sums = self._sums(acct)  # a partial takeover moved it
             if sums.equity >= 0 or self._fund_budget(fund_start) > 0:
                 self._book_close(acct, sums, fund_start)
                 sums = self._sums(acct)
@@ -222,8 +224,8 @@ class LiquidationJobs(Backstop):
         )
 
     def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
-        """Stage 3 without BLP capacity: reduce-only IOCs whose limits may pass the zero price
-        by as much as the fund's step budget covers."""
+        """Stage 3 for what BLP capacity does not cover: reduce-only IOCs whose limits may pass
+        the zero price by as much as the fund's step budget covers."""
         budget = self._fund_budget(fund_start)
         fund_before = self._fund()
         for m, pos, mmf in self._open_positions(acct):
@@ -238,7 +240,7 @@ class LiquidationJobs(Backstop):
             if not self._worth_announcing(acct, "book_close", filled):
                 continue
             self._emit_stage(acct, m, "book_close", filled, limit, sums, self._sums(acct), (),
-                             fund_before, self._fund(), "no backstop capacity")  # fmt: skip
+                             fund_before, self._fund(), BEYOND_CAPACITY)  # fmt: skip
 
     def _worth_announcing(self, acct: Account, stage: str, filled: Decimal) -> bool:
         """An order that filled is always news; an unfilled retry only when the stage changed

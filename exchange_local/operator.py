@@ -254,7 +254,7 @@ class Operator(LiquidationJobs):
                     capacities[provider.account_id] = (Decimal("Infinity"), free)
         for m, pos in rows:
             shares = self._allocate(m, pos.size, capacities)
-            if shares is None:
+            if sum((q for _, q in shares), ZERO) != pos.size:  # a reset takes all or nothing
                 raise InvalidRequest(
                     f"no backstop provider can take {acct.account_id}'s {pos.size} {m.symbol} "
                     "at the mark now (none, or not enough free margin); close the position on "

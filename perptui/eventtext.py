@@ -15,7 +15,7 @@ STAGE_WORDS = {
     "cancel": "stage 1: orders canceled",
     "partial": "stage 2: partial liquidation on the book",
     "backstop": "stage 3: backstop takeover",
-    "book_close": "stage 3: closed on the book (no backstop capacity)",
+    "book_close": "stage 3: closed on the book",
     "insurance": "stage 4: insurance fund paid the deficit",
     "adl": "stage 5: auto-deleveraged",
     "recovered": "recovered: margin restored",

@@ -265,17 +265,25 @@ def test_backstop_capacity_window_and_hard_loss_cap():
     ex.set_index_price("BTC", D(95000))
     ex.advance(2)
     takeovers = [e for e in rec.of("LiquidationEvent") if e.stage == "backstop"]
-    assert [e.account for e in takeovers] == ["u0"]  # 95,000 of the minute's 100,000
-    assert {e.account for e in rec.of("LiquidationEvent") if e.stage == "book_close"} == {
-        "u1",
-        "u2",
-    }
-    assert ex.positions(blp)[0].size == 1
+    # u0 uses 95,000 of the minute's 100,000; the 5,000 left carry 526 lots of 9.5 USD of u1's
+    # 10,000, and the rest of u1 and all of u2 close on the book
+    assert [(e.account, e.size) for e in takeovers] == [("u0", 1), ("u1", D("0.0526"))]
+    assert "0.0526 of 1.0000" in takeovers[1].detail
+    closes = {e.account: e for e in rec.of("LiquidationEvent") if e.stage == "book_close"}
+    assert sorted(closes) == ["u1", "u2"] and closes["u1"].size == D("0.9474")
+    # the part the backstop took spent its share of u1's equity at the zero price, so the fund
+    # paid for 0.9474 BTC closed at 93,900 beyond the zero price, not for a whole one
+    assert closes["u1"].equity_before == D("947.4")  # 1,000 x (1 - 0.0526)
+    paid = {e.account: e.fund_before - e.fund_after for e in rec.of("LiquidationEvent")
+            if e.stage == "insurance"}  # fmt: skip
+    assert paid == {"u1": D("94.74"), "u2": D(100)}
+    assert ex.positions(blp)[0].size == D("1.0526")
+    assert sum((v for _, v in ex._accounts[blp].backstop_takeovers), D(0)) <= 100_000
     ex.set_index_price("BTC", D(100000))
     u3 = funded(ex, "u3", "6000")
     open_long(ex, u3, "1")
     ex.advance(61)  # the minute window has passed
-    ex.set_index_price("BTC", D(93500))  # the BLP's long from 94,333.5 loses 833.5 > cap 500
+    ex.set_index_price("BTC", D(93500))  # the BLP's long from 94,333.5 loses 877.3 > cap 500
     ex.advance(2)
     assert not [e for e in rec.of("LiquidationEvent")
                 if e.stage == "backstop" and e.account == "u3"]  # fmt: skip
@@ -366,6 +374,28 @@ def test_blp_capacity_counts_all_of_an_accounts_positions():
     assert taken <= D(100000)
 
 
+def test_a_bankrupt_account_goes_to_the_blp_as_far_as_its_capacity_then_to_the_book():
+    ex = exchange(backstop_accounts=("blp",), backstop_minute_capacity=D(50000))
+    funded(ex, "mm", "100000000")
+    blp = funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.place_order("mm", BTC, "buy", D(10), price=D(92900))
+    rec = Recorder(ex)
+    fund = ex.insurance_fund()
+    ex.set_index_price("BTC", D(93000))  # a gap: equity -1,000
+    ex.advance(2)
+    stages = {e.stage: e for e in rec.of("LiquidationEvent")}
+    # 50,000 USD of capacity carry 5,376 lots of 9.3 USD, taken at the mark: no equity moves
+    assert stages["backstop"].size == D("0.5376") and ex.positions(blp)[0].size == D("0.5376")
+    assert stages["backstop"].equity_after == D(-1000)
+    # only the 0.4624 left closes on the book, 100 below the mark: the fund pays 46.24 more
+    # than the gap, where a book close of the whole position would have cost it 100
+    assert stages["book_close"].size == D("0.4624")
+    assert fund - ex.insurance_fund() == D("1046.24")
+    assert ex.positions(u) == [] and ex.check_invariants() == []
+
+
 def test_a_blp_takes_only_what_its_margin_carries():
     ex = exchange(backstop_accounts=("blp",))
     funded(ex, "mm", "100000000")
@@ -374,7 +404,11 @@ def test_a_blp_takes_only_what_its_margin_carries():
     open_long(ex, u, "1")
     ex.set_index_price("BTC", D(95000))
     ex.advance(2)
-    assert ex.positions(blp) == []
+    # 100 USD of free margin carries 2,000 USD at BTC-PERP's 5 % base IMF: 210 lots of 9.5 USD
+    assert [p.size for p in ex.positions(blp)] == [D("0.0210")]
+    health = ex.health(blp)
+    assert health.initial_equity >= health.imr
+    assert [p.size for p in ex.positions(u)] == [D("0.9790")]  # the rest waits for bids
 
 
 def test_rollback_once_per_fill_and_reduce_only_orders_follow():
