@@ -163,7 +163,8 @@ class ExchangeConfig:
     mark_source: "robust" (MECHANICS section 0's median mark) or "index" (mark = index, exact;
     tests and teaching scenarios). market_protection: market orders never fill worse than the
     mark by more than this fraction. warning_multiple: the margin-call warning level, E_mm below
-    this multiple of MMR.
+    this multiple of MMR. margin_call_hysteresis: how far past a margin-call line (as a fraction
+    of it) an account must recover before its recovery is announced.
     """
 
     markets: tuple[MarketSpec, ...] = field(default_factory=default_markets)
@@ -172,6 +173,7 @@ class ExchangeConfig:
     market_protection: Decimal = Decimal("0.05")
     max_open_orders: int = 200
     warning_multiple: Decimal = Decimal(2)
+    margin_call_hysteresis: Decimal = Decimal("0.02")
     convert_spread: Decimal = Decimal("0.001")
     insurance_fund: Decimal = Decimal(1_000_000)
     backstop_accounts: tuple[str, ...] = ()
@@ -203,6 +205,8 @@ class ExchangeConfig:
         if _dec(self, "warning_multiple") < 1:
             raise ConfigError("ExchangeConfig.warning_multiple must be >= 1")
         _dec(self, "convert_spread", allow_zero=True)
+        if _dec(self, "margin_call_hysteresis", allow_zero=True) >= 1:
+            raise ConfigError("ExchangeConfig.margin_call_hysteresis must be < 1")
         _dec(self, "insurance_fund", allow_zero=True)
         for name in (
             "backstop_minute_capacity",

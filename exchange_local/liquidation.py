@@ -106,7 +106,7 @@ class LiquidationJobs(Backstop):
             self._refresh_adl_quintiles()
 
     def _record_level(self, acct: Account, sums: Sums) -> None:
-        level = self._margin_level(sums)
+        level = self._margin_level(sums, acct.margin_level)
         if level != acct.margin_level:
             acct.margin_level = level
             name = "recovered" if level == "ok" else level

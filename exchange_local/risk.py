@@ -547,12 +547,21 @@ class Risk(Trading):
 
     # --- margin-call levels -----------------------------------------------------------------
 
-    def _margin_level(self, risk: Sums) -> str:
+    def _margin_level(self, risk: Sums, current: str = "ok") -> str:
+        """The margin-call level for events, with hysteresis: an account leaves a level only
+        once it clears the line by `margin_call_hysteresis`, so equity hovering at the line
+        does not announce a margin call and a recovery every few seconds. Entering a level is
+        exact, and the gates and health() never use this (they compare exactly)."""
         if risk.notional == 0 and risk.imr == 0:
             return "ok"
-        if risk.initial_equity < risk.imr:
+        band = ONE + self.config.margin_call_hysteresis
+        imr_line = risk.imr * band if current == "reduce_only" else risk.imr
+        if risk.initial_equity < imr_line:
             return "reduce_only"
-        if risk.equity < self.config.warning_multiple * risk.mmr:
+        warning_line = self.config.warning_multiple * risk.mmr
+        if current != "ok":
+            warning_line *= band
+        if risk.equity < warning_line:
             return "warning"
         return "ok"
 

@@ -240,6 +240,27 @@ def test_margin_call_warning_moves_with_size():
     assert [e.level for e in rec.of("MarginEvent")] == ["warning", "recovered"]
 
 
+def test_margin_calls_do_not_flap_while_equity_hovers_at_the_line():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "10000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "1", "100000")
+    rec = Recorder(ex)
+    # E = 10,000 - (100,000 - P) against 2 MMR = 0.06 P: the line is at P = 95,744.68
+    for price in (95700, 95800, 95700, 95800, 95850, 95700):  # 95,850: E 5,850 < 5,866.0
+        ex.set_index_price("BTC", D(price))
+        ex.advance(1)
+    assert [e.level for e in rec.of("MarginEvent")] == ["warning"]  # once, not six times
+    ex.set_index_price("BTC", D(96000))  # E 6,000 >= 2 MMR 5,760 x 1.02 = 5,875.2
+    ex.advance(1)
+    assert [e.level for e in rec.of("MarginEvent")] == ["warning", "recovered"]
+    h = ex.health(acct)
+    assert not h.warning  # health() itself compares exactly, with no band
+    ex.set_index_price("BTC", D(95700))  # entering is exact: E 5,700 < 5,742
+    ex.advance(1)
+    assert [e.level for e in rec.of("MarginEvent")][-1] == "warning"
+
+
 def test_preview_matches_the_decision_and_changes_nothing():
     ex = no_fee_exchange()
     acct = funded(ex, "u", "5000")
