@@ -76,6 +76,24 @@ async def test_the_preview_follows_the_size():
         assert bigger.imr_after > expected.imr_after
 
 
+async def test_a_market_switch_clears_the_size_and_prices_the_new_market():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "0.5", "100000")
+        await pilot.press("escape")
+        await pilot.press("n")  # the next market: 0.5 BTC must not become 0.5 of it
+        await pilot.pause()
+        await app.frame()
+        await pilot.pause()
+        ticket = app.main.query_one(OrderTicket)
+        assert ticket.form.market != "BTC-PERP"
+        assert app.main.query_one("#size", Input).value == "" and ticket.form.size == ""
+        mark = venue.ex.market(ticket.form.market).mark
+        assert app.main.query_one("#price", Input).value == str(mark)
+        assert "?" in str(app.main.query_one("#submit").label)
+
+
 async def test_a_refused_order_shows_the_exchanges_message_and_changes_nothing():
     venue = teaching_venue()
     app = app_for(venue, confirm=False)

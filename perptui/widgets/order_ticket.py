@@ -105,6 +105,9 @@ class OrderTicket(Vertical):
         )
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         if first:
+            # a size in coins means another amount in another market (0.5 BTC is not 0.5 SOL):
+            # a market switch clears it rather than carry it over unnoticed
+            self.query_one("#size", Input).value = ""
             self.query_one("#price", Input).value = str(ms.mark)
             self._changed()
 
