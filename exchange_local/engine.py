@@ -449,6 +449,10 @@ class ExchangeCore:
         )
         if clearing != expected:
             problems.append(f"SETTLEMENT_CLEARING is {clearing}, -sum(s*S) is {expected}")
+        for a in self._accounts.values():
+            if a.resting != a.count_resting():
+                problems.append(f"{a.account_id}: kept resting sizes {a.resting} != the open "
+                                f"orders' {a.count_resting()}")  # fmt: skip
         for m in self._markets.values():
             sizes = [a.positions[m.symbol].size for a in self._accounts.values()
                      if m.symbol in a.positions]  # fmt: skip

@@ -152,15 +152,9 @@ class Risk(Trading):
 
     @staticmethod
     def _resting_all(acct: Account) -> dict[str, list[Decimal]]:
-        """[buys, sells] of resting (not untriggered) size per market, in one pass."""
-        resting: dict[str, list[Decimal]] = {}
-        for o in acct.open_orders.values():
-            if o.type == "limit":
-                side = resting.get(o.market)
-                if side is None:
-                    side = resting[o.market] = [ZERO, ZERO]
-                side[0 if o.side == "buy" else 1] += o.size - o.filled
-        return resting
+        """[buys, sells] of resting (not untriggered) size per market, kept by the engine
+        (Account.rest); read only."""
+        return acct.resting
 
     def _position_input(
         self,
@@ -426,10 +420,12 @@ class Risk(Trading):
             return
         # judge the amended order as the order it replaces would be judged, without itself
         saved = acct.open_orders.pop(order.order_id)
+        acct.rest(saved, saved.filled - saved.size)
         try:
             self._gate(acct, m, order.is_buy, draft.size - draft.filled, draft.price, True)
         finally:
             acct.open_orders[order.order_id] = saved
+            acct.rest(saved, saved.size - saved.filled)
 
     def _fill_allowance(self, acct: Account, m: MarketRuntime, order: Order) -> FillGate | None:
         worst = (m.oi_long + 2 * order.remaining) * m.mark

@@ -244,6 +244,7 @@ class Trading(ExchangeCore):
         self._margin_dirty.add(acct.account_id)  # IMR moved: margin-call levels re-checked
         self._orders[order.order_id] = order
         acct.open_orders[order.order_id] = order
+        acct.rest(order, order.size - order.filled)
         if order.reduce_only:
             acct.reduce_only_orders += 1
         if self._subscribers:
@@ -344,10 +345,11 @@ class Trading(ExchangeCore):
         self._post_tx(
             TxType.FEE, [(t_id, USD, -fee_t), (m_id, USD, -fee_m), (FEES, USD, fee_t + fee_m)], ref
         )
-        for order in (taker_order, maker_order):
+        for acct, order in ((taker, taker_order), (maker, maker_order)):
             order.filled += qty
             order.filled_notional += notional
             order.updated_ms = now
+            acct.rest(order, -qty)
         taker_order.status = (
             OrderStatus.FILLED
             if taker_order.filled == taker_order.size
@@ -389,8 +391,10 @@ class Trading(ExchangeCore):
 
     def _close_order(self, order: Order) -> None:
         acct = self._accounts[order.account]
-        if acct.open_orders.pop(order.order_id, None) is not None and order.reduce_only:
-            acct.reduce_only_orders -= 1
+        if acct.open_orders.pop(order.order_id, None) is not None:
+            acct.rest(order, order.filled - order.size)
+            if order.reduce_only:
+                acct.reduce_only_orders -= 1
 
     def _finish_cancel(self, order: Order, reason: str, in_book: bool = True) -> None:
         """Cancel an accepted order (from the book or the trigger lists) with a reason."""
@@ -416,6 +420,7 @@ class Trading(ExchangeCore):
             if s == 0 or (s > 0) == order.is_buy:
                 self._finish_cancel(order, CancelReason.REDUCE_ONLY_NO_POSITION)
             elif order.remaining > abs(s):
+                acct.rest(order, order.filled + abs(s) - order.size)
                 order.size = order.filled + abs(s)
                 if order.order_id in m.book:
                     m.book.reduce(order.order_id, int(abs(s) / m.lot))
@@ -500,10 +505,12 @@ class Trading(ExchangeCore):
             order.size, order.trigger_price = new_size, new_trigger
             self._arm_trigger(m, order)
         elif not lost_priority:
+            acct.rest(order, new_size - order.size)
             order.size = new_size
             m.book.reduce(order.order_id, int(order.remaining / m.lot))
         else:
             m.book.cancel(order.order_id)
+            acct.rest(order, new_size - order.size)
             order.price, order.size = new_price, new_size
             self._execute(acct, m, order)
         if self._subscribers:
