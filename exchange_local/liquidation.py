@@ -41,10 +41,9 @@ class LiquidationJobs(Backstop):
                 m = self._markets[symbol]
                 imf, mmf = self._fractions(acct, m, pos.size, abs(pos.size))
                 sensitivity += abs(pos.size) * m.mark * (ONE + mmf * (1 + warning) + imf)
-        for order in acct.open_orders.values():
-            if order.type == "limit":
-                m = self._markets[order.market]
-                sensitivity += (order.size - order.filled) * m.mark * (m.spec.base_imf * 2 + ONE)
+        for symbol, (buys, sells) in acct.resting.items():
+            m = self._markets[symbol]
+            sensitivity += (buys + sells) * m.mark * (m.spec.base_imf * 2 + ONE)
         if sensitivity == 0:
             return None
         distance = min(
