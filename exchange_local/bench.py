@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange_local.bench_book import generate_stream, run_book_bench
+from exchange_local.bench_check import bench_check_scaling
 from exchange_local.bench_reference import REFERENCE_MOPS_ON_ISSUE_MACHINE, compare_with_yardstick
 from exchange_local.bench_scale import (
     bench_health,
@@ -213,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for kind, rate in risky["per_type"].items():
         print(f"    {kind:<20} {_fmt_rate(rate):>10}")
+    check = bench_check_scaling(repeats=100 if args.smoke else 2000)
+    cost = ", ".join(f"{n} open orders {us:.1f} us" for n, us in check["us_by_open_orders"].items())
+    print(f"  pre-trade check of one passive order, by the account's open orders: {cost}"
+          "  (O(positions): flat)")  # fmt: skip
     scale = 0.01 if args.smoke else 0.1 if args.quick else 1.0
     n_health = int(100_000 * scale)
     health = bench_health(n_health)
@@ -250,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  durable living market, {growth['seconds']:,} s in 1 s steps as perptui runs it:"
         f" store grows {growth['mb_per_day']:.1f} MB a day (target <= 100 MB)"
     )
-    for name, run in (("no risk", engine), ("risk", risky), ("settlement", settle),
-                      ("liquidation", liq), ("living market", living),
+    for name, run in (("no risk", engine), ("risk", risky), ("check", check),
+                      ("settlement", settle), ("liquidation", liq), ("living market", living),
                       ("store growth", growth)):  # fmt: skip
         if not run["invariants_ok"]:
             print(f"  INVARIANTS FAILED after the {name} run")
