@@ -27,6 +27,7 @@ BINDINGS = [
     Binding("a", "amend_selected", "Amend order", id="order.amend", show=False),
     Binding("u", "convert", "Repay USD", id="account.convert", show=False),
     Binding("n", "next_market", "Market", id="market.next"),
+    Binding("o", "sort_positions", "Sort positions", id="positions.sort", show=False),
     Binding("w", "watch_next", "Watch next", id="demo.watch_next", show=False),
     Binding("t", "teach", "Teach", id="screen.teach"),
     Binding("S", "stress", "Stress", id="screen.stress"),

@@ -45,6 +45,12 @@ class ViewActions(AppState):
         self.market = market
         await self.frame()
 
+    def action_sort_positions(self) -> None:
+        column = self.main.query_one(PositionsTable).cycle_sort()
+        self.notify(
+            f"positions sorted by {column}" if column else "positions in the exchange's order"
+        )
+
     def action_tab(self, tab: str) -> None:
         self.main.query_one(TabbedContent).active = "funding-tab" if tab == "funding" else tab
 

@@ -6,9 +6,13 @@ rebuilding the table would reset the cursor the trader uses to pick what `x` clo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from rich.text import Text
+from textual import on
+from textual.widgets import DataTable
 
 from exchange_local.engine import MarketState
 from exchange_local.health import PositionRisk
@@ -103,6 +107,29 @@ def position_cells(
     return [cells[c] for c in (NARROW_COLUMNS if narrow else COLUMNS)]
 
 
+# What each sortable column sorts by, and which way first: the nearest liquidation, the
+# biggest notional, the worst uPnL first; "exchange" keeps the order the exchange reports.
+SORTS: dict[str, tuple[Callable[[PositionRisk], Any], bool]] = {
+    "Market": (lambda p: p.market, False),
+    "Size": (lambda p: abs(p.size), True),
+    "Notional": (lambda p: p.notional, True),
+    "Dist": (lambda p: (p.distance_to_liquidation is None, p.distance_to_liquidation or 0), False),
+    "uPnL": (lambda p: p.unrealized_pnl, False),
+    "Funding": (lambda p: -p.funding_paid, False),
+    "ADL": (lambda p: p.adl_quintile or 0, True),
+}
+SORT_CYCLE = (None, "Dist", "Notional", "uPnL", "Market")  # the `o` key steps through these
+
+
+def sorted_positions(positions: list[PositionRisk], column: str | None, reverse: bool
+                     ) -> list[PositionRisk]:  # fmt: skip
+    """The rows in the user's chosen order (ties keep the exchange's order: a stable sort)."""
+    if column is None:
+        return list(positions)
+    key, descending = SORTS[column]
+    return sorted(positions, key=key, reverse=descending != reverse)
+
+
 def theme_colours(variables: dict[str, str]) -> Colours:
     return {k: variables.get(k, PLAIN[k]) for k in PLAIN}
 
@@ -118,6 +145,10 @@ class PositionsTable(KeyedTable):
         super().__init__(**kwargs)
         self.narrow = False
         self._columns_for: bool | None = None
+        self.sort_column: str | None = None  # None: the exchange's order
+        self.sort_reverse = False
+        self._last: tuple[list[PositionRisk], dict[str, MarketState], list[OrderInfo], bool,
+                          dict[str, VenueLiquidation] | None] | None = None  # fmt: skip
 
     def on_mount(self) -> None:
         self._ensure_columns()
@@ -127,8 +158,39 @@ class PositionsTable(KeyedTable):
             return
         self.clear(columns=True)
         for name in NARROW_COLUMNS if self.narrow else COLUMNS:
-            self.add_column(name, key=name)
+            self.add_column(self._label(name), key=name)
         self._columns_for = self.narrow
+
+    def _label(self, name: str) -> str:
+        if name != self.sort_column:
+            return name
+        _, descending = SORTS[name]
+        return f"{name} {'▼' if descending != self.sort_reverse else '▲'}"
+
+    # --- the user's sort ------------------------------------------------------------------
+    def sort_by(self, column: str | None, reverse: bool = False) -> None:
+        """Order the rows by a column (None: as the exchange lists them); the cursor stays on
+        the position it was on, so `x` still closes what the trader picked."""
+        self.sort_column, self.sort_reverse = column, reverse
+        for key, col in self.columns.items():
+            col.label = Text(self._label(str(key.value)))
+        if self._last is not None:
+            self.show(*self._last)
+        self.refresh()
+
+    def cycle_sort(self) -> str | None:
+        """The `o` key: nearest liquidation, biggest notional, worst uPnL, market, none."""
+        i = SORT_CYCLE.index(self.sort_column) if self.sort_column in SORT_CYCLE else 0
+        self.sort_by(SORT_CYCLE[(i + 1) % len(SORT_CYCLE)])
+        return self.sort_column
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        """A click on a sortable header sorts by it; a second click turns the order round."""
+        column = str(event.column_key.value)
+        if column in SORTS:
+            same = column == self.sort_column
+            self.sort_by(column, reverse=not self.sort_reverse if same else False)
 
     def show(
         self,
@@ -138,10 +200,12 @@ class PositionsTable(KeyedTable):
         stale: bool = False,
         venue_liqs: dict[str, VenueLiquidation] | None = None,
     ) -> None:
+        self._last = (positions, markets, orders, stale, venue_liqs)
         self._ensure_columns()
         columns = NARROW_COLUMNS if self.narrow else COLUMNS
         colours = theme_colours(self.app.theme_variables)
-        wanted = {p.market: p for p in positions}
+        wanted = {p.market: p for p in sorted_positions(positions, self.sort_column,
+                                                          self.sort_reverse)}  # fmt: skip
         for key in [k.value for k in self.rows]:
             if key is not None and key not in wanted:
                 self.remove_row(key)
@@ -157,6 +221,13 @@ class PositionsTable(KeyedTable):
             else:
                 self.add_row(*cells, key=market)
                 changed = True
+        order = list(wanted)
+        if [row.key.value for row in self.ordered_rows] != order:
+            selected = self.selected_key
+            self.sort(key=lambda row: order.index(row[0]) if row[0] in wanted else len(order))
+            if selected in wanted:
+                self.move_cursor(row=order.index(selected), animate=False)
+            changed = True
         if changed:
             self.redraw_when_measured()
 
