@@ -61,7 +61,9 @@ class TicketForm:
             trigger = parse_decimal(self.price, "trigger price")
         return OrderRequest(
             self.market, self.side, size, self.type, price, trigger,
-            self.tif if self.type == "limit" else "ioc" if self.type == "market" else "gtc",
+            # a market order is immediate by nature and the exchange takes a time in force for
+            # limit orders only: anything else there is refused ("ioc" was, for every market order)
+            self.tif if self.type == "limit" else "gtc",
             self.post_only and self.type == "limit",
             self.reduce_only or self.type in ("stop_market", "take_profit"),
             client_order_id,

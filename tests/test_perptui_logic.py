@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from exchange_local import InsufficientMargin
+from exchange_local import Exchange, ExchangeConfig, InsufficientMargin
 from perptui import format as fmt
 from perptui.eventtext import describe
 from perptui.settings import load_settings
@@ -58,6 +58,27 @@ def test_the_ticket_says_which_field_is_wrong():
     stop = TicketForm("BTC-PERP", side="sell", type="stop_market", size="0.1", price="90,000")
     request = stop.request("cid")
     assert (request.trigger_price, request.reduce_only, request.price) == (D(90000), True, None)
+
+
+def test_every_ticket_type_makes_a_request_the_exchange_accepts():
+    """The time in force chosen for a limit order must not leak into other types: the
+    exchange refuses a tif on anything but a limit order (every market order once was)."""
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    for name, usd in (("maker", 10**8), ("taker", 10**6)):
+        ex.create_account(name)
+        ex.deposit(name, "USD", D(usd))
+    mark = ex.market("BTC-PERP").mark
+    ex.place_order("maker", "BTC-PERP", "sell", D(1), price=mark)
+    tickets = (("buy", "limit", mark), ("buy", "market", ""), ("sell", "stop_market", mark / 2))
+    for side, kind, price in tickets:
+        form = TicketForm("BTC-PERP", side=side, type=kind, size="0.01", price=str(price),
+                          tif="ioc")  # fmt: skip
+        r = form.request()
+        assert r.tif == ("ioc" if kind == "limit" else "gtc")
+        result = ex.place_order("taker", r.market, r.side, r.size, price=r.price, type=r.type,
+                                tif=r.tif, reduce_only=r.reduce_only,
+                                trigger_price=r.trigger_price)  # fmt: skip
+        assert result.status.value in ("filled", "untriggered"), (kind, result)
 
 
 def test_grouping_never_shows_a_better_price_than_exists():

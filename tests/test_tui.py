@@ -149,61 +149,6 @@ async def test_positions_sort_as_the_trader_chooses_and_the_cursor_stays_on_its_
         assert rows() == by(lambda p: p.unrealized_pnl, reverse=True)
 
 
-async def test_positions_sort_as_the_trader_chooses_and_the_cursor_stays_on_its_position():
-    from textual.widgets import DataTable
-    from textual.widgets.data_table import ColumnKey
-
-    from perptui.teaching import DESK
-
-    venue = teaching_venue()
-    app = app_for(venue)
-    async with app.run_test(size=(160, 48)) as pilot:
-        ex, me = venue.ex, venue.account
-        for market, price, size in (("ETH-PERP", 3000, "20"), ("SOL-PERP", 150, "300")):
-            ex.set_index_price(market[:3], D(price))
-            ex.place_order(DESK, market, "sell", D(size), price=D(price))
-            ex.place_order(me, market, "buy", D(size), price=D(price), tif="ioc")
-        ex.place_order(me, "BTC-PERP", "sell", D("0.3"), type="market")
-        ex.set_index_price("SOL", D(140))  # SOL loses most, ETH is the biggest position
-        await app.frame()
-        await pilot.pause()
-        table = app.main.query_one(PositionsTable)
-        health = {p.market: p for p in ex.health(me).positions}
-        assert all(p.distance_to_liquidation is not None for p in health.values()), health
-
-        def rows() -> list[str]:
-            return [str(r.key.value) for r in table.ordered_rows]
-
-        def by(key, reverse=False):  # type: ignore[no-untyped-def]
-            return sorted(health, key=lambda m: key(health[m]), reverse=reverse)
-
-        assert rows() == list(health)  # the exchange's order to begin with
-        table.focus()
-        table.move_cursor(row=rows().index("SOL-PERP"))
-        await pilot.press("o")  # nearest liquidation first
-        await pilot.pause()
-        assert rows() == by(lambda p: p.distance_to_liquidation)
-        assert table.selected_market == "SOL-PERP"  # `x` still closes what was picked
-        assert "Dist ▲" in str(table.columns[ColumnKey("Dist")].label)
-        await pilot.press("o")  # biggest notional first
-        await pilot.pause()
-        assert rows() == by(lambda p: p.notional, reverse=True) and rows()[0] == "ETH-PERP"
-        assert table.selected_market == "SOL-PERP"
-        header = DataTable.HeaderSelected(table, ColumnKey("uPnL"), 10, table.columns[
-            ColumnKey("uPnL")].label)  # fmt: skip
-        table.post_message(header)  # a click on the uPnL header: the worst first
-        await pilot.pause()
-        assert rows() == by(lambda p: p.unrealized_pnl) and rows()[0] == "SOL-PERP"
-        assert table.selected_market == "SOL-PERP"  # moved from the second row to the first
-        table.post_message(header)  # again: the best first
-        await pilot.pause()
-        assert rows() == by(lambda p: p.unrealized_pnl, reverse=True)
-        assert rows()[-1] == table.selected_market == "SOL-PERP"
-        await app.frame()  # a new frame keeps the chosen order
-        await pilot.pause()
-        assert rows() == by(lambda p: p.unrealized_pnl, reverse=True)
-
-
 async def test_a_market_order_from_the_ticket_previews_and_fills():
     venue = teaching_venue()
     app = app_for(venue)
