@@ -17,6 +17,7 @@ from exchange_local.events import FillEvent, OrderAccepted, OrderCanceled
 from exchange_local.explain import Explanation
 from exchange_local.health import OrderPreview
 from exchange_local.server import create_app
+from perptui.ticket import TicketForm
 from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.venues.remote import RemoteVenue
 from tests.test_server_support import Class, Live, live_server, make_class
@@ -110,6 +111,32 @@ async def test_place_cancel_preview_explain_and_history(served: tuple[Class, Liv
         await wait_for(lambda: len(venue._events) >= 6)
         kinds = {type(e) for e in venue.drain_events()}
         assert {OrderAccepted, OrderCanceled, FillEvent} <= kinds
+    finally:
+        await venue.stop()
+
+
+async def test_every_ticket_type_goes_through_the_server(served: tuple[Class, Live]) -> None:
+    """The requests the order ticket builds, not hand-made ones: a tif chosen for a limit
+    order must not reach the server with a market or stop order (it once refused them all)."""
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        mark = c.ex.market("BTC-PERP").mark
+        tickets = (
+            ("buy", "market", ""),
+            ("buy", "limit", mark - 1000),
+            ("sell", "stop_market", mark - 5000),
+            ("sell", "take_profit", mark + 5000),
+        )
+        for side, kind, price in tickets:
+            form = TicketForm("BTC-PERP", side=side, type=kind, size="0.1", price=str(price),
+                              tif="ioc" if kind != "limit" else "gtc")  # fmt: skip
+            preview = await venue.preview_order(form.request())
+            assert isinstance(preview, OrderPreview)
+            result = await venue.place_order(form.request())
+            assert result.status in ("filled", "open", "untriggered"), (kind, result)
+        kinds = sorted(o.type for o in c.ex.open_orders("alice"))
+        assert kinds == ["limit", "stop_market", "take_profit"]
     finally:
         await venue.stop()
 
