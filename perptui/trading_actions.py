@@ -7,19 +7,21 @@ so the app file holds the frame loop and this one what a trader's keys change.
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
-from textual.widgets import Input
+from textual.widgets import Input, TabbedContent
 
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import ConfirmScreen, ValueScreen
 from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
-from perptui.venues.base import TradingDisabled
+from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
+
+CONVERT_SPREAD = Decimal("0.001")  # ExchangeConfig.convert_spread's default, for the estimate
 
 
 class TradingActions(AppState):
@@ -35,6 +37,11 @@ class TradingActions(AppState):
             request = form.request(self._next_client_id())
         except TicketError as problem:
             ticket.show_message(str(problem), ok=False)
+            return
+        refusal = await self._refusal(request)
+        if refusal is not None:  # nothing to confirm: say why, send nothing
+            ticket.show_message(f"✗ would be refused, not sent: {refusal}", ok=False)
+            self.notify(refusal, title="Order not sent", severity="error")
             return
         if self.settings.confirm_orders:
             preview_text = str(self.main.query_one("#preview").render())
@@ -54,21 +61,33 @@ class TradingActions(AppState):
             return
         await self._place(request)
 
-    async def _place(self, request: object) -> None:
+    async def _refusal(self, request: OrderRequest) -> str | None:
+        """Why the exchange's own gate would refuse this order now, or None: the preview and
+        the decision are one computation, so an order it refuses is never put to the user."""
+        try:
+            preview = await self.venue.preview_order(request)
+        except (ExchangeError, TradingDisabled) as refusal:
+            return str(refusal)
+        return preview.would_reject
+
+    async def _place(self, request: OrderRequest) -> None:
         ticket = self.main.query_one(OrderTicket)
         try:
-            result = await self.venue.place_order(request)  # type: ignore[arg-type]
+            result = await self.venue.place_order(request)
         except (ExchangeError, TradingDisabled) as refusal:
             ticket.show_message(f"✗ refused: {refusal}", ok=False)
             self.notify(str(refusal), title="Order refused", severity="error")
             return
         status = result.status.value if hasattr(result.status, "value") else result.status
-        text = f"✓ order {result.order_id} {status}"
+        text = f"✓ order {result.order_id} {str(status).replace('_', ' ')}"
         if result.filled:
-            text += f", filled {result.filled} @ {result.avg_price}"
+            ms = self.snapshot.markets.get(request.market) if self.snapshot else None
+            places = fmt.decimals_of(ms.tick) + 2 if ms is not None else 2
+            text += f": {result.filled} @ {fmt.num(result.avg_price, places)}"
         if result.canceled_reason:
-            text += f" ({result.canceled_reason})"
+            text += f" ({str(result.canceled_reason).replace('_', ' ')})"
         ticket.show_message(text, ok=True)
+        self.screen.set_focus(None)  # digits switch tabs again; b / s come back to the ticket
         await self.frame()
 
     # --- actions ----------------------------------------------------------------------------
@@ -84,7 +103,9 @@ class TradingActions(AppState):
         self.main.query_one(OrderTicket).submit()
 
     def action_leave_input(self) -> None:
-        self.main.query_one(PositionsTable).focus()
+        """Out of the field, focus nowhere: focusing a table would switch the bottom tab,
+        and with nothing focused Enter sends the ticket and digits switch tabs."""
+        self.screen.set_focus(None)
 
     async def _guard(self, coro: object, what: str) -> bool:
         try:
@@ -149,8 +170,10 @@ class TradingActions(AppState):
                 for m in markets:
                     await self._guard(self.venue.close_position(m, True), "Close")
 
-        self.push_screen(ConfirmScreen("Close every position?", ", ".join(markets), "Close all",
-                                       danger=True), answer)  # fmt: skip
+        body = (f"{', '.join(markets)}: a reduce-only market order for each, and every open "
+                "order in those markets is canceled.")  # fmt: skip
+        self.push_screen(ConfirmScreen("Close every position?", body, "Close all", danger=True),
+                         answer)  # fmt: skip
 
     def action_cancel_all(self) -> None:
         async def answer(ok: bool | None) -> None:
@@ -164,19 +187,32 @@ class TradingActions(AppState):
         else:
             self.run_worker(answer(True))
 
-    async def action_cancel_selected(self) -> None:
+    def _selected_order_key(self) -> str | None:
+        """The order under the cursor of the orders tab, only while that tab is shown: an
+        order the trader cannot see is never the one a key acts on."""
+        if self.main.query_one(TabbedContent).active != "orders":
+            self.notify("open the orders tab (2) and pick an order", severity="warning")
+            return None
         key = self.main.query_one("#orders-table", RowsTable).selected_key
         if key is None:
             self.notify("no order selected (tab 2)", severity="warning")
+        return key
+
+    async def action_cancel_selected(self) -> None:
+        key = self._selected_order_key()
+        if key is None:
             return
-        await self._guard(self.venue.cancel_order(int(key)), "Cancel")
+        if await self._guard(self.venue.cancel_order(int(key)), "Cancel"):
+            self.notify(f"order {key} canceled")
 
     def action_amend_selected(self) -> None:
-        key = self.main.query_one("#orders-table", RowsTable).selected_key
+        key = self._selected_order_key()
+        if key is None:
+            return
         order = next((o for o in self.snapshot.open_orders if str(o.order_id) == key),
-                     None) if self.snapshot and key else None  # fmt: skip
+                     None) if self.snapshot else None  # fmt: skip
         if order is None:
-            self.notify("no order selected (tab 2)", severity="warning")
+            self.notify(f"order {key} is no longer open", severity="warning")
             return
 
         async def chosen(value: Decimal | None) -> None:
@@ -197,11 +233,15 @@ class TradingActions(AppState):
         if not coins:
             self.notify("no collateral to convert", severity="warning")
             return
+        if usd is None or usd.amount >= 0:
+            self.notify("USD is not negative: there is no loan to repay", severity="warning")
+            return
         coin = max(coins, key=lambda c: c.value)
-        need = (
-            -usd.amount / coin.price * Decimal("1.002") if usd and usd.amount < 0 else coin.amount
-        )
-        need = min(need, coin.amount).quantize(Decimal("0.0001"))
+        # enough to bring USD back to at least 0 after the 0.1 % spread and the exchange's
+        # rounding: up to 6 decimals (every coin takes those) plus one step, at most the holding
+        owed = -usd.amount / (coin.price * (1 - CONVERT_SPREAD))
+        step = Decimal("1e-6")
+        need = min(owed.quantize(step, rounding=ROUND_CEILING) + step, coin.amount)
 
         async def chosen(value: Decimal | None) -> None:
             if value is not None and await self._guard(
@@ -210,5 +250,6 @@ class TradingActions(AppState):
                 self.notify(f"converted {value} {coin.asset} to USD")
 
         self.push_screen(ValueScreen(f"Convert {coin.asset} to USD",
-                                     f"{coin.asset} to sell at the index ({coin.price}) less 0.1 %",
-                                     str(need)), chosen)  # fmt: skip
+                                     f"{coin.asset} to sell at the index ({fmt.usd(coin.price)}) "
+                                     f"less 0.1 %; USD is {fmt.usd(usd.amount)}", str(need)),
+                         chosen)  # fmt: skip

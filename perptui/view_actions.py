@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from textual.app import SystemCommand
@@ -120,8 +121,8 @@ class ViewActions(AppState):
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Textual's own action, with a notice that says where the SVG went."""
-        path = self.save_screenshot(filename, path)
-        self.notify(f"screenshot saved: {path}")
+        saved = Path(self.save_screenshot(filename, path)).resolve()
+        self.notify(f"screenshot saved: {saved}")
 
     # --- the command palette: every action, plus paper-market tools -------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

@@ -7,7 +7,9 @@ from decimal import Decimal
 import pytest
 from textual.widgets import Input, TabbedContent
 
+from perptui import format as fmt
 from perptui.teaching import move_index_near_liquidation, requote
+from perptui.ticket import max_size
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.book import OrderBookView
 from perptui.widgets.history import EventsLog, RowsTable
@@ -389,3 +391,82 @@ async def test_a_real_venues_liquidation_price_stands_beside_ours():
         await app.frame()
         liq = str(app.main.query_one(PositionsTable).get_cell("BTC-PERP", "Liq"))
         assert "(venue 60,000.0 ≠1.2%)" in liq
+
+
+async def test_trading_keys_work_from_the_ticket_fields_and_a_send_leaves_them():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ticket = app.main.query_one(OrderTicket)
+        await pilot.press("b", "0", ".", "1")  # the cursor is in the size field
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "size"
+        assert ticket.form.size == "0.1"
+        await pilot.press("s")  # a letter is never part of a size: it turns the ticket
+        await pilot.press("m")  # limit -> market, still from the field
+        await pilot.pause()
+        assert (ticket.form.side, ticket.form.type, ticket.form.size) == ("sell", "market", "0.1")
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.frame()
+        positions = venue.ex.positions(venue.account)
+        assert [(p.market, p.size) for p in positions] == [("BTC-PERP", D("-0.1"))]
+        assert "filled: 0.1000 @ 99,900.000" in text_of(app.main.query_one("#message"))
+        assert app.focused is None  # sent: digits switch tabs again instead of typing
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.main.query_one(TabbedContent).active == "orders"
+        assert ticket.form.size == "0.1"
+
+
+async def test_escape_leaves_a_field_without_switching_the_tab_and_d_needs_the_orders_tab():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "0.1", "99000")
+        await pilot.press("enter")
+        await pilot.pause()
+        await app.frame()
+        [order] = venue.ex.open_orders(venue.account)
+        await pilot.press("2", "b")  # orders tab shown, back in the ticket
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.query_one(TabbedContent).active == "orders" and app.focused is None
+        await pilot.press("1", "d")  # positions shown: the order is out of sight, so kept
+        await pilot.pause()
+        assert venue.ex.open_orders(venue.account) == [order]
+        assert any("orders tab" in str(n.message) for n in app._notifications)
+        await pilot.press("2", "d")
+        await pilot.pause()
+        assert venue.ex.open_orders(venue.account) == []
+
+
+async def test_an_order_the_gate_refuses_is_not_put_to_the_confirmation():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "50", "100000")  # 5 M notional on 22 k equity
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "ConfirmScreen"
+        message = text_of(app.main.query_one("#message"))
+        assert "not sent" in message and "margin" in message.lower()
+        await type_order(pilot, app, "buy", "0.5", "100000")  # any edit clears the message
+        assert text_of(app.main.query_one("#message")) == ""
+
+
+async def test_a_market_order_is_sized_at_the_mark_not_at_the_greyed_out_price():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ticket = app.main.query_one(OrderTicket)
+        await type_order(pilot, app, "buy", "0.1", "50000")  # a limit far under the mark
+        at_limit = text_of(app.main.query_one("#lev"))
+        await pilot.press("m")  # market: the 50,000 stays in the greyed-out field
+        await pilot.pause()
+        assert ticket.form.type == "market" and ticket.form.price == "50000"
+        at_mark = text_of(app.main.query_one("#lev"))
+        snap = app.snapshot
+        assert snap is not None
+        top = max_size(snap.health, snap.markets["BTC-PERP"], snap.leverage["BTC-PERP"], None)
+        assert at_mark.strip() == f"max ≈ {fmt.size(top, D('0.0001'))}" and at_mark != at_limit

@@ -96,7 +96,7 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
             f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
         )
     if any(c.amount < 0 for c in h.collateral):
-        lines.append(" [$warn]USD is negative: a loan against your coins (v: convert to repay)[/]")
+        lines.append(" [$warn]USD is negative: a loan against your coins (u: convert to repay)[/]")
     return "\n".join(lines)
 
 

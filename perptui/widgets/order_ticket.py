@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -30,6 +30,24 @@ from perptui.ticket import (
 from perptui.widgets.cached import update_static
 
 NUMBER = r"[0-9.,]*"
+NUMBER_CHARACTERS = frozenset("0123456789.,")
+
+
+class NumberInput(Input):
+    """A ticket field that lets the keys it can never take reach the app's bindings.
+
+    A plain Input claims every printable key, so with the cursor in the size field `s`, `m`
+    or `x` did nothing and the next Enter sent the order on the side still shown. Letters
+    are never part of a number here, so they pass through: `s` turns the ticket to sell
+    from the size field, as it does from anywhere else. Digits still go into the field.
+    """
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character in NUMBER_CHARACTERS
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character not in NUMBER_CHARACTERS:
+            event.prevent_default()  # not Input's either: it bubbles on to the bindings
 
 
 class OrderTicket(Vertical):
@@ -79,10 +97,10 @@ class OrderTicket(Vertical):
                          compact=True, id="tif")  # fmt: skip
         with Horizontal():
             yield Static("Price", classes="label", id="price-label")
-            yield Input(placeholder="limit price", restrict=NUMBER, compact=True, id="price")
+            yield NumberInput(placeholder="limit price", restrict=NUMBER, compact=True, id="price")
         with Horizontal():
             yield Static("Size", classes="label")
-            yield Input(placeholder="size in coins", restrict=NUMBER, compact=True, id="size")
+            yield NumberInput(placeholder="size in coins", restrict=NUMBER, compact=True, id="size")
         with Horizontal():
             for pct in (25, 50, 75, 100):
                 yield Button(f"{pct}%", id=f"pct-{pct}", compact=True)
@@ -153,16 +171,24 @@ class OrderTicket(Vertical):
     def _max(self) -> str:
         if self.market_state is None or self.health is None:
             return fmt.DASH
-        price = None
-        try:
-            price = Decimal(self.form.price.replace(",", "")) if self.form.price else None
-        except ArithmeticError:
-            price = None
+        price = self._sizing_price()
         return fmt.size(
             max_size(self.health, self.market_state, self.leverage, price), self.market_state.lot
         )
 
+    def _sizing_price(self) -> Decimal | None:
+        """The price the 25-100 % sizes assume: the limit or trigger typed, the mark (None)
+        for a market order, whose price field is greyed out and may hold an old number."""
+        if self.form.type == "market" or not self.form.price:
+            return None
+        try:
+            price = Decimal(self.form.price.replace(",", ""))
+        except ArithmeticError:
+            return None
+        return price if price.is_finite() and price > 0 else None
+
     def _changed(self) -> None:
+        self.show_message("", ok=True)  # a result or refusal is about the order before the edit
         self._update_submit()
         self.post_message(self.PreviewWanted(self.form))
 
@@ -186,11 +212,7 @@ class OrderTicket(Vertical):
         if self.market_state is None or self.health is None:
             return
         pct = Decimal(str(event.button.id).removeprefix("pct-"))
-        price = None
-        try:
-            price = Decimal(self.form.price.replace(",", "")) if self.form.price else None
-        except ArithmeticError:
-            price = None
+        price = self._sizing_price()
         top = max_size(self.health, self.market_state, self.leverage, price)
         lot = self.market_state.lot
         size = (top * pct / 100 / lot).to_integral_value(rounding="ROUND_FLOOR") * lot
@@ -206,6 +228,7 @@ class OrderTicket(Vertical):
         price.disabled = self.form.type == "market"
         self.query_one("#post", Checkbox).disabled = not is_limit
         self.query_one("#tif", Select).disabled = not is_limit
+        update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         self._changed()
 
     @on(Select.Changed, "#tif")
