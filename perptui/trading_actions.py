@@ -14,7 +14,7 @@ from textual.widgets import Input, TabbedContent
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
-from perptui.screens.modals import ConfirmScreen, ValueScreen
+from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
 from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
 from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
@@ -215,12 +215,28 @@ class TradingActions(AppState):
             self.notify(f"order {key} is no longer open", severity="warning")
             return
 
-        async def chosen(value: Decimal | None) -> None:
-            if value is not None:
-                await self._guard(self.venue.amend_order(order.order_id, price=value), "Amend")
+        is_trigger = order.type in ("stop_market", "take_profit")
+        current = (order.trigger_price if is_trigger else order.price) or Decimal(0)
 
-        self.push_screen(ValueScreen(f"Amend order {order.order_id}", "new price",
-                                     str(order.price or "")), chosen)  # fmt: skip
+        async def chosen(values: tuple[Decimal, Decimal] | None) -> None:
+            if values is None:
+                return
+            price, size = values
+            changes: dict[str, Decimal] = {}
+            if price != current:
+                changes["trigger_price" if is_trigger else "price"] = price
+            if size != order.size:
+                changes["size"] = size
+            if not changes:
+                self.notify("nothing changed", severity="warning")
+                return
+            if await self._guard(self.venue.amend_order(order.order_id, **changes), "Amend"):
+                self.notify(f"order {order.order_id} amended")
+
+        label = "trigger price" if is_trigger else "limit price"
+        self.push_screen(AmendScreen(f"Amend order {order.order_id} ({order.side} "
+                                     f"{order.market})", label, current, order.size,
+                                     order.filled), chosen)  # fmt: skip
 
     def action_convert(self) -> None:
         snap = self.snapshot

@@ -137,6 +137,11 @@ async def test_every_ticket_type_goes_through_the_server(served: tuple[Class, Li
             assert result.status in ("filled", "open", "untriggered"), (kind, result)
         kinds = sorted(o.type for o in c.ex.open_orders("alice"))
         assert kinds == ["limit", "stop_market", "take_profit"]
+        stop = next(o for o in c.ex.open_orders("alice") if o.type == "stop_market")
+        amended = await venue.amend_order(stop.order_id, trigger_price=mark - 6000)
+        assert (
+            amended.trigger_price == mark - 6000 == c.ex.order("alice", stop.order_id).trigger_price
+        )
     finally:
         await venue.stop()
 

@@ -470,3 +470,42 @@ async def test_a_market_order_is_sized_at_the_mark_not_at_the_greyed_out_price()
         assert snap is not None
         top = max_size(snap.health, snap.markets["BTC-PERP"], snap.leverage["BTC-PERP"], None)
         assert at_mark.strip() == f"max ≈ {fmt.size(top, D('0.0001'))}" and at_mark != at_limit
+
+
+async def test_amend_changes_the_size_the_price_and_a_stops_trigger():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ex, me = venue.ex, venue.account
+        bid = ex.place_order(me, "BTC-PERP", "buy", D("0.2"), price=D(99000))
+        ex.place_order(me, "BTC-PERP", "buy", D("0.1"), type="market")
+        stop = ex.place_order(me, "BTC-PERP", "sell", D("0.1"), type="stop_market",
+                              trigger_price=D(95000), reduce_only=True)  # fmt: skip
+        await app.frame()
+        await pilot.press("2")
+        table = app.main.query_one("#orders-table", RowsTable)
+        table.focus()
+
+        async def amend(order_id: int, price: str, size: str) -> None:
+            keys = [str(k.value) for k in table.rows]
+            table.move_cursor(row=keys.index(str(order_id)))
+            await pilot.press("a")
+            await pilot.pause()
+            assert type(app.screen).__name__ == "AmendScreen"
+            app.screen.query_one("#price", Input).value = price
+            app.screen.query_one("#size", Input).value = size
+            await pilot.press("enter")
+            await pilot.pause()
+            await app.frame()
+
+        await amend(bid.order_id, "99000", "0.35")  # the size alone
+        info = ex.order(me, bid.order_id)
+        assert (info.price, info.size) == (D(99000), D("0.35"))
+        await amend(bid.order_id, "98500", "0.35")  # the price alone
+        assert ex.order(me, bid.order_id).price == D(98500)
+        await amend(stop.order_id, "94000", "0.1")  # a stop's trigger
+        assert ex.order(me, stop.order_id).trigger_price == D(94000)
+        await amend(bid.order_id, "abc", "0.35")  # refused in the dialog, nothing sent
+        assert "not a number" in str(app.screen.query_one("#error").render())
+        await pilot.press("escape")
+        assert ex.order(me, bid.order_id).price == D(98500)

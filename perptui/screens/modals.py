@@ -123,3 +123,75 @@ class ValueScreen(ModalScreen[Decimal | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
+    """A resting order's new price (or trigger, for a stop or take-profit) and total size.
+
+    Both fields are prefilled with the order as it stands, so changing one is one edit; the
+    exchange decides the rest (priority is kept only when the size shrinks at the same price).
+    Returns (price or trigger, size) or None.
+    """
+
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="AmendScreen")
+        + """
+    AmendScreen Input { margin-bottom: 1; }
+    """
+    )
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+
+    def __init__(self, title: str, price_label: str, price: Decimal, size: Decimal,
+                 filled: Decimal) -> None:  # fmt: skip
+        super().__init__()
+        self.title_text, self.price_label = title, price_label
+        self.order_price, self.order_size, self.filled = price, size, filled
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Static(self.price_label)
+            yield Input(str(self.order_price), restrict=r"[0-9.]*", id="price")
+            filled = f", {self.filled} filled already" if self.filled else ""
+            yield Static(f"total size{filled}")
+            yield Input(str(self.order_size), restrict=r"[0-9.]*", id="size")
+            yield Static("", classes="error", id="error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="no")
+                yield Button("Amend (↵)", id="yes", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#price", Input).focus()
+
+    def _number(self, field: str, what: str) -> Decimal | None:
+        text = self.query_one(f"#{field}", Input).value
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            self.query_one("#error", Static).update(f"{what} {text!r} is not a number")
+            return None
+        if not value.is_finite() or value <= 0:
+            self.query_one("#error", Static).update(f"{what} must be a positive number")
+            return None
+        return value
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#yes")
+    def _ok(self) -> None:
+        price = self._number("price", self.price_label)
+        size = self._number("size", "size") if price is not None else None
+        if price is None or size is None:
+            return
+        if size <= self.filled:
+            self.query_one("#error", Static).update(
+                f"size must exceed the {self.filled} filled already; cancel the order instead"
+            )
+            return
+        self.dismiss((price, size))
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -177,7 +177,11 @@ class Venue(abc.ABC):
 
     @abc.abstractmethod
     async def amend_order(
-        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+        self,
+        order_id: int,
+        price: Decimal | None = None,
+        size: Decimal | None = None,
+        trigger_price: Decimal | None = None,
     ) -> OrderInfo: ...
 
     @abc.abstractmethod

@@ -368,7 +368,11 @@ class HyperliquidVenue(LiveUpdates, Venue):
         raise self._refuse("placing an order")
 
     async def amend_order(
-        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+        self,
+        order_id: int,
+        price: Decimal | None = None,
+        size: Decimal | None = None,
+        trigger_price: Decimal | None = None,
     ) -> OrderInfo:
         raise self._refuse("amending an order")
 

@@ -267,11 +267,15 @@ class LocalVenue(Venue):
         )  # fmt: skip
 
     async def amend_order(
-        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+        self,
+        order_id: int,
+        price: Decimal | None = None,
+        size: Decimal | None = None,
+        trigger_price: Decimal | None = None,
     ) -> OrderInfo:
         self._writable()
         ex = self._exchange()
-        ex.amend_order(self.account, order_id, price=price, size=size)
+        ex.amend_order(self.account, order_id, price=price, size=size, trigger_price=trigger_price)
         info = ex.order(self.account, order_id)
         assert info is not None
         return info

@@ -399,10 +399,15 @@ class RemoteVenue(Venue):
         return data
 
     async def amend_order(
-        self, order_id: int, price: Decimal | None = None, size: Decimal | None = None
+        self,
+        order_id: int,
+        price: Decimal | None = None,
+        size: Decimal | None = None,
+        trigger_price: Decimal | None = None,
     ) -> OrderInfo:
         self._trading()
-        body = {k: _text(v) for k, v in (("price", price), ("size", size)) if v is not None}
+        fields = (("price", price), ("size", size), ("triggerPx", trigger_price))
+        body = {k: _text(v) for k, v in fields if v is not None}
         data = await self._request("PATCH", f"/orders/{order_id}", json=body)
         return w.order_info(data["order"])
 
