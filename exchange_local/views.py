@@ -77,11 +77,14 @@ class RiskViews(Risk):
         type: str = "limit",
         tif: str = "gtc",
         reduce_only: bool = False,
+        post_only: bool = False,
     ) -> OrderPreview:
         """What the order would do to margin and liquidation prices, with the gate's verdict.
 
         A limit order is assumed to fill at its limit price for the "after" figures (what
         traders ask to see); a market order at the price estimated by walking the book.
+        A post-only order that would take, and a fill-or-kill order the book cannot fill
+        whole now, are said so in the warnings (the first as the refusal it would be).
         Changes nothing.
         """
         acct = self._account(account)
@@ -119,6 +122,16 @@ class RiskViews(Risk):
             would_reject = str(refusal)
             max_size = getattr(refusal, "max_size", None)
             warnings.append(f"would be rejected: {refusal}")
+        if type == "limit" and tif == "fok" and impact.take_qty < qty:
+            warnings.append(f"fill-or-kill: only {impact.take_qty} fillable now, so the whole "
+                            "order would be canceled")  # fmt: skip
+        best = m.book.best_ask() if is_buy else m.book.best_bid()
+        if post_only and limit is not None and best is not None:
+            ticks = int(limit / m.tick)  # the same test place_order makes
+            if ticks >= best if is_buy else ticks <= best:
+                touch = f"best {'ask' if is_buy else 'bid'} {best * m.tick}"
+                would_reject = f"post-only order at {limit} would take liquidity ({touch})"
+                warnings.append(f"would be rejected: {would_reject}")
         before = self.health(account)
         before_pos = next((p for p in before.positions if p.market == m.symbol), None)
         after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)

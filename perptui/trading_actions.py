@@ -47,6 +47,8 @@ class TradingActions(AppState):
             preview_text = str(self.main.query_one("#preview").render())
             what = (f"{request.side.upper()} {request.size} {request.market} "
                     f"{TYPE_LABELS[request.type]}"
+                    + (f" {request.tif.upper()}" if request.type == "limit" and
+                       request.tif != "gtc" else "")
                     + (f" @ {request.price}" if request.price else "")
                     + (f" trigger {request.trigger_price}" if request.trigger_price else "")
                     + (" reduce-only" if request.reduce_only else "")

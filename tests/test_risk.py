@@ -11,6 +11,7 @@ from exchange_local import (
     Exchange,
     ExchangeConfig,
     InsufficientMargin,
+    InvalidOrder,
     OpenInterestCap,
     ReduceOnlyMode,
 )
@@ -283,6 +284,25 @@ def test_preview_matches_the_decision_and_changes_nothing():
     lim = ex.preview_order(acct, BTC, "buy", D("0.1"), price=D(99000))
     assert lim.est_fill_price == D(99000) and lim.fillable_now == 0
     assert any("within 10 %" in w for w in lim.warnings)
+
+
+def test_preview_says_what_post_only_and_fill_or_kill_would_do():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "50000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D("0.2"), price=D(100000))
+    taking = ex.preview_order(acct, BTC, "buy", D("0.1"), price=D(100000), post_only=True)
+    assert taking.would_reject is not None and "post-only" in taking.would_reject
+    with pytest.raises(InvalidOrder, match="post-only"):  # what the preview said
+        ex.place_order(acct, BTC, "buy", D("0.1"), price=D(100000), post_only=True)
+    resting = ex.preview_order(acct, BTC, "buy", D("0.1"), price=D(99900), post_only=True)
+    assert resting.would_reject is None
+    fok = ex.preview_order(acct, BTC, "buy", D("0.3"), price=D(100000), tif="fok")
+    assert any("fill-or-kill: only 0.2000 fillable" in w for w in fok.warnings)
+    res = ex.place_order(acct, BTC, "buy", D("0.3"), price=D(100000), tif="fok")
+    assert res.filled == 0 and res.status.value == "canceled"
+    whole = ex.preview_order(acct, BTC, "buy", D("0.2"), price=D(100000), tif="fok")
+    assert not any("fill-or-kill" in w for w in whole.warnings)
 
 
 def test_robust_mark_follows_the_book_and_resists_one_print():

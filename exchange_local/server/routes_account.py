@@ -144,6 +144,7 @@ async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, A
         body.type,
         tif,
         body.reduceOnly,
+        body.timeInForce == "ALO",
     )
     return wire.dump(result)
 

@@ -250,7 +250,7 @@ class LocalVenue(Venue):
             kind, price = "limit", r.trigger_price
         return self._exchange().preview_order(
             self.account, r.market, r.side, r.size, price=price, type=kind, tif=r.tif,
-            reduce_only=r.reduce_only,
+            reduce_only=r.reduce_only, post_only=r.post_only,
         )  # fmt: skip
 
     async def explain(self, market: str) -> Explanation:

@@ -349,7 +349,8 @@ class RemoteVenue(Venue):
         if r.type in ("stop_market", "take_profit"):  # fills as a market order at its trigger
             kind, price = "limit", r.trigger_price
         body: dict[str, Any] = {"symbol": r.market, "side": r.side, "type": kind,
-                                "size": _text(r.size), "timeInForce": TIFS.get(r.tif, "GTC"),
+                                "size": _text(r.size),
+                                "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
                                 "reduceOnly": r.reduce_only}  # fmt: skip
         if price is not None:
             body["price"] = _text(price)
