@@ -94,11 +94,14 @@ class ViewActions(AppState):
         await self.frame()
 
     async def action_advance(self, seconds: str) -> None:
+        span = fmt.duration(float(seconds))
+        self.notify(f"advancing the clock {span}: the market runs through it now")
         try:
             await self.venue.advance(Decimal(seconds))
         except TradingDisabled as refusal:
             self.notify(str(refusal), severity="error")
             return
+        self.notify(f"clock advanced {span}")
         await self.frame()
 
     def action_teach(self) -> None:

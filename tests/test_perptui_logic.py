@@ -160,3 +160,28 @@ async def test_events_name_every_stage_and_mark_our_own():
     assert "fund USD 1,000.00 → 1,033.33" in line.text
     other = describe(event, "someone-else")
     assert other is not None and not other.mine and other.text.startswith("paper:")
+
+
+async def test_advancing_the_clock_gives_the_screen_its_turns():
+    """An hour of the living market takes seconds to compute: in one piece it froze the
+    terminal, so the venue advances a minute at a time and yields between the steps."""
+    import asyncio
+
+    from perptui.teaching import teaching_venue
+
+    venue = teaching_venue()
+    start = venue.ex.now_ms
+    turns = 0
+
+    async def screen() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(screen())
+    await asyncio.sleep(0)
+    await venue.advance(D(600))
+    task.cancel()
+    assert venue.ex.now_ms - start == 600_000
+    assert turns >= 10  # a turn after each of the ten minutes

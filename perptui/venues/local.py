@@ -39,6 +39,7 @@ PAPER_ACCOUNT = "paper"
 PAPER_FUNDING = (("USD", Decimal("10000")), ("BTC", Decimal("0.1")), ("ETH", Decimal("1")))
 TICK_S = 0.1  # the real-time driver advances the exchange this often (wall seconds)
 MAX_STEP_S = Decimal(5)  # a stalled loop catches up at most this much exchange time at once
+ADVANCE_STEP = Decimal(60)  # advance(): exchange seconds between two turns of the screen
 NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, not as a log
 EVENTS_KEPT = 20_000
 FILLS_KEPT = 5_000
@@ -329,7 +330,16 @@ class LocalVenue(Venue):
         self.paused = paused
 
     async def advance(self, seconds: Decimal) -> None:
-        self._exchange().advance(seconds)
+        """Run the clock forward in steps of a minute at most, giving the screen its turn
+        between them: an hour of the living market takes a few seconds to compute, and in
+        one piece it froze the terminal with no sign of life."""
+        ex = self._exchange()
+        left = seconds
+        while left > 0:
+            step = min(left, ADVANCE_STEP)
+            ex.advance(step)
+            left -= step
+            await asyncio.sleep(0)
 
     async def shock(self, asset: str, fraction: Decimal) -> None:
         """Move an underlying's index by `fraction` (-0.1 = a 10 % fall) at once."""
