@@ -160,6 +160,12 @@ async def test_events_name_every_stage_and_mark_our_own():
     assert "fund USD 1,000.00 → 1,033.33" in line.text
     other = describe(event, "someone-else")
     assert other is not None and not other.mine and other.text.startswith("paper:")
+    tried = LiquidationEvent(2000, "paper", "BTC-PERP", "book_close", D(0), D("0.5"), D(-10),
+                             D(-10), D(300), D(300), (), D(1000), D(1000))  # fmt: skip
+    assert "nothing filled" in describe(tried, "paper").text  # type: ignore[union-attr]
+    over = LiquidationEvent(3000, "paper", None, "recovered", None, None, D(0), D(0), D(0),
+                            D(0), (), D(1000), D(1000))  # fmt: skip
+    assert "liquidation over" in describe(over, "paper").text  # type: ignore[union-attr]
 
 
 async def test_advancing_the_clock_gives_the_screen_its_turns():
