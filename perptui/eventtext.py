@@ -37,12 +37,12 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
     t = event.time_ms
     if isinstance(event, ev.LiquidationEvent):
         who = you if event.account == me else event.account
-        words = STAGE_WORDS.get(event.stage, event.stage)
+        stage_words = STAGE_WORDS.get(event.stage, event.stage)
         if event.stage in ("partial", "book_close") and event.size == 0:
-            words += ", nothing filled (no bids or asks within the limit); retried each second"
+            stage_words += ", nothing filled (nothing within the limit); retried each second"
         if event.stage == "recovered" and event.equity_after == 0 and event.mmr_after == 0:
-            words = "liquidation over: every position closed, nothing left at risk"
-        parts = [f"{who}: {words}"]
+            stage_words = "liquidation over: every position closed, nothing left at risk"
+        parts = [f"{who}: {stage_words}"]
         if event.market:
             parts.append(event.market)
         if event.size is not None:
