@@ -191,3 +191,25 @@ async def test_advancing_the_clock_gives_the_screen_its_turns():
     task.cancel()
     assert venue.ex.now_ms - start == 600_000
     assert turns >= 10  # a turn after each of the ten minutes
+
+
+def test_the_80_column_header_keeps_the_countdowns_on_the_line():
+    from rich.text import Text
+
+    from perptui.venues.base import ClockInfo, Connection
+    from perptui.widgets.header import header_markup
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.advance(D(3500))  # funding sampled: a rate and both countdowns exist
+    ms = ex.market("BTC-PERP")
+    assert ms.next_funding_time is not None and ms.next_settlement_time is not None
+    conn, clock = Connection("live"), ClockInfo(ex.now_ms, D(1), False, True)
+
+    def plain(markup: str) -> str:
+        return Text.from_markup(markup.replace("$", "")).plain
+
+    full = plain(header_markup(ms, conn, clock, "PAPER", True))
+    short = plain(header_markup(ms, conn, clock, "PAPER", True, compact=True))
+    assert "Index" in full and len(full) > 78
+    assert short.startswith("PAPER") and "⏱" in short and " S 0" in short
+    assert len(short) <= 78  # 80 columns less the header's padding

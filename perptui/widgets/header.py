@@ -15,6 +15,8 @@ from perptui import format as fmt
 from perptui.venues.base import ClockInfo, Connection
 from perptui.widgets.cached import update_static
 
+COMPACT_WIDTH = 100  # columns under which the header takes its short form
+
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
     """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused`."""
@@ -36,8 +38,13 @@ def header_markup(
     venue: str,
     paper: bool,
     paused_for_s: float = 0.0,
+    compact: bool = False,
 ) -> str:
-    """One line of the header as Textual content markup (values are numbers: nothing to escape)."""
+    """One line of the header as Textual content markup (values are numbers: nothing to escape).
+
+    `compact` is the 80-column form: the same venue, market, mark, funding and settlement
+    countdowns in short words, without the name, the index, the 24 h change and OI, which
+    otherwise pushed the countdowns off the line."""
     stale = conn.state == "stale"
     dim = "[dim]" if stale else ""
     undim = "[/dim]" if stale else ""
@@ -46,6 +53,8 @@ def header_markup(
     arrow = "▲" if change > 0 else "▼" if change < 0 else "·"
     colour = "$up" if change > 0 else "$down" if change < 0 else "$foreground"
     now_s = Decimal(clock.now_ms) / 1000
+    if compact:
+        return _compact(ms, conn, clock, venue, paper, now_s, dim, undim)
     parts = [
         "[b]perptui[/b]",
         connection_chip(conn, venue, paper)
@@ -71,6 +80,28 @@ def header_markup(
     return " │ ".join(parts)
 
 
+def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
+             now_s: Decimal, dim: str, undim: str) -> str:  # fmt: skip
+    parts = [
+        connection_chip(conn, venue, paper),
+        f"[b]{ms.symbol}[/b]",
+        f"{dim}Mark [b]{fmt.price(ms.mark, ms.tick)}[/b]{undim}",
+    ]
+    if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
+        rate = ms.funding_rate if ms.funding_rate is not None else ms.predicted_funding_rate
+        funding = f"F {fmt.rate(rate)}"
+        if ms.next_funding_time is not None:
+            funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
+        parts.append(dim + funding + undim)
+    if ms.next_settlement_time is not None:
+        parts.append(f"S {fmt.clock(int(ms.next_settlement_time - now_s))}")
+    if ms.reduce_only:
+        parts.append("[b $error]REDUCE-ONLY[/]")
+    if clock.adjustable and (clock.speed != 1 or clock.paused):
+        parts.append("[$warning]⏸[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
+    return " │ ".join(parts)
+
+
 class MarketHeader(Static):
     """One line at the top; updated from each frame, never by polling the venue."""
 
@@ -82,4 +113,5 @@ class MarketHeader(Static):
         self, ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
-        update_static(self, header_markup(ms, conn, clock, venue, paper, paused_for_s))
+        compact = 0 < self.size.width < COMPACT_WIDTH
+        update_static(self, header_markup(ms, conn, clock, venue, paper, paused_for_s, compact))

@@ -67,7 +67,12 @@ class OrderTicket(Vertical):
     OrderTicket #message { height: auto; }
     OrderTicket #submit { width: 1fr; margin-top: 0; }
     OrderTicket #title { height: 1; text-style: bold; }
+    OrderTicket.-short #side-buy, OrderTicket.-short #side-sell { width: 8; }
+    OrderTicket.-short Button { min-width: 5; }
+    OrderTicket.-short Select { width: 12; }
+    OrderTicket.-short #tif { width: 9; }
     """
+    SHORT_WIDTH = 60  # under this many columns: BUY / SELL, narrower buttons (80x24 layout)
 
     class PreviewWanted(Message):
         def __init__(self, form: TicketForm) -> None:
@@ -133,12 +138,26 @@ class OrderTicket(Vertical):
         self.form.side = side
         self.query_one("#side-buy").set_class(side == "buy", "-active")
         self.query_one("#side-sell").set_class(side == "sell", "-active")
-        self.query_one("#side-buy", Button).label = ("▶ " if side == "buy" else "") + "BUY / LONG"
-        self.query_one("#side-sell", Button).label = (
-            "▶ " if side == "sell" else ""
-        ) + "SELL / SHORT"
+        self._label_sides()
         self._update_submit()
         self._changed()
+
+    def _label_sides(self) -> None:
+        """BUY / LONG and SELL / SHORT, or BUY and SELL where the 80-column layout needs the
+        room for the type and time-in-force selects beside them."""
+        short = self.has_class("-short")
+        for side, long_name, short_name in (("buy", "BUY / LONG", "BUY"),
+                                            ("sell", "SELL / SHORT", "SELL")):  # fmt: skip
+            arrow = "▶ " if self.form.side == side else ""
+            self.query_one(f"#side-{side}", Button).label = arrow + (
+                short_name if short else long_name
+            )
+
+    def on_resize(self, event: events.Resize) -> None:
+        short = event.size.width < self.SHORT_WIDTH
+        if short != self.has_class("-short"):
+            self.set_class(short, "-short")
+            self._label_sides()
 
     def cycle_type(self) -> str:
         i = ORDER_TYPES.index(self.form.type)
