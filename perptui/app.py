@@ -129,6 +129,14 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             return
         self._last_ok = time.monotonic()
         self.snapshot = snap
+        try:
+            await self._draw(snap)
+        except ExchangeError as problem:  # the venue went away mid-frame: stale, not a crash
+            self._venue_problem(problem)
+            self._show_stale()
+
+    async def _draw(self, snap: VenueSnapshot) -> None:
+        """The rest of a frame, from a snapshot; its other venue calls may fail like it."""
         fills = await self.venue.fills(500) if self.frames % HISTORY_EVERY_FRAMES == 0 else None
         if fills is not None:
             self._own_trade_ids = {f.fill_id for f in fills}

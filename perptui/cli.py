@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from perptui.venues.local import LocalVenue
 
+        if args.key or args.key_file:  # a key is for a server: never open paper silently
+            print("perptui: --key and --key-file are for a server: add --connect URL, or "
+                  "run `perptui connect`", file=sys.stderr)  # fmt: skip
+            return 2
         db = None if args.memory else (args.db or default_db())
         if args.reset and db is not None and not reset_store(db, args.yes):
             return 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -213,3 +214,20 @@ def test_the_80_column_header_keeps_the_countdowns_on_the_line():
     assert "Index" in full and len(full) > 78
     assert short.startswith("PAPER") and "⏱" in short and " S 0" in short
     assert len(short) <= 78  # 80 columns less the header's padding
+
+
+def test_a_key_without_a_server_is_refused_and_the_announced_url_is_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from perptui.cli import main
+    from perptui.venues.remote import RemoteVenue
+
+    key = tmp_path / "bob.key"
+    key.write_text("k")
+    assert main(["--key-file", str(key), "--memory"]) == 2  # not the paper market, silently
+    assert "add --connect URL" in capsys.readouterr().err
+    announced = RemoteVenue("http://127.0.0.1:8741/api/v1", "k")  # as `serve` prints it
+    assert announced.base_url == "http://127.0.0.1:8741"
+    assert announced.ws_url == "ws://127.0.0.1:8741/api/v1/ws"
+    behind_proxy = RemoteVenue("https://school.example/perp/api/v1/", "k")
+    assert behind_proxy.base_url == "https://school.example/perp"

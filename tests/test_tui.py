@@ -509,3 +509,24 @@ async def test_amend_changes_the_size_the_price_and_a_stops_trigger():
         assert "not a number" in str(app.screen.query_one("#error").render())
         await pilot.press("escape")
         assert ex.order(me, bid.order_id).price == D(98500)
+
+
+async def test_a_venue_that_fails_after_its_snapshot_does_not_take_the_terminal_down():
+    """Seen against a class server stopped mid-frame: the snapshot came back, the fills call
+    after it did not, and perptui exited with a traceback instead of showing STALE."""
+    from perptui.venues.remote import VenueUnavailable
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+
+        async def unreachable(limit: int = 500) -> list:  # type: ignore[type-arg]
+            raise VenueUnavailable("cannot reach 127.0.0.1:8741: All connection attempts failed")
+
+        venue.fills = unreachable  # type: ignore[method-assign]
+        app.frames = 0  # the next frame fetches fills
+        await app.frame()
+        await pilot.pause()
+        assert app.is_running
+        assert any("cannot reach" in str(n.message) for n in app._notifications)

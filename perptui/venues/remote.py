@@ -126,6 +126,9 @@ class RemoteVenue(Venue):
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"base_url must be http(s)://HOST:PORT, got {base_url!r}")
+        # the server announces http://HOST:PORT/api/v1; pasted as it is, it is the same server
+        path = parts.path.removesuffix("/api/v1")
+        parts = parts._replace(path=path)
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         self.ws_url = ("wss" if parts.scheme == "https" else "ws") + (
             f"://{parts.netloc}{parts.path}/api/v1/ws"
