@@ -129,9 +129,13 @@ def test_teacher_actions_offline_on_the_store(
     assert "the balance is 7499.5" in capsys.readouterr().err
     assert main(["admin", "adjust", "alice", "USD", "lots", "--db", db]) == 2
     assert main(["admin", "reset", "alice", "--deposit", "USD=10000", "--db", db]) == 0
-    assert "reset alice: 0 orders canceled; USD 2500.5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "reset alice: 0 orders canceled; balances now USD 10000; moved USD +2500.5" in out
+    with pytest.raises(SystemExit):  # no --deposit: refused, not an emptied account
+        main(["admin", "reset", "alice", "--db", db])
+    assert "--deposit" in capsys.readouterr().err
     assert main(["admin", "reset", "alice", "--deposit", "USD=x", "--db", db]) == 2
-    assert main(["admin", "reset", "zed", "--db", db]) == 1
+    assert main(["admin", "reset", "zed", "--deposit", "USD=1", "--db", db]) == 1
     assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 0
     assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 0
     out = capsys.readouterr().out

@@ -80,7 +80,7 @@ def _online(args: argparse.Namespace) -> int:
     data = call_admin(args, method, path, body, timeout=30)
     if data is None:
         return 1
-    print(describe(args.admin_command, data))
+    print(describe(args.admin_command, data, body))
     return 0
 
 
@@ -114,7 +114,7 @@ def _offline(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(describe(cmd, data))
+    print(describe(cmd, data, body))
     return 0
 
 
@@ -149,15 +149,21 @@ def _apply(ex: Any, args: argparse.Namespace, body: dict[str, Any]) -> dict[str,
     return {"symbol": args.symbol, "reduceOnly": halted, "changed": changed}
 
 
-def describe(cmd: str, data: dict[str, Any]) -> str:
-    """One or a few lines a teacher reads after an action."""
+def describe(cmd: str, data: dict[str, Any], body: dict[str, Any] | None = None) -> str:
+    """One or a few lines a teacher reads after an action (`body`: what was asked)."""
     if cmd == "reset":
         parts = [f"reset {data['accountId']}: {len(data['canceled'])} orders canceled"]
         parts += [
             f"{c['symbol']} {c['size']} closed at {c['px']} (to {', '.join(c['takenBy'])})"
             for c in data["closed"]
         ]
-        parts += [f"{asset} {amount}" for asset, amount in data["moved"].items()]
+        deposits = (body or {}).get("deposits") or {}
+        now = ", ".join(f"{a} {v}" for a, v in deposits.items()) or "nothing"
+        parts.append(f"balances now {now}")
+        moved = [f"{a} {'+' if not str(v).startswith('-') else ''}{v}"
+                 for a, v in data["moved"].items()]  # fmt: skip
+        if moved:
+            parts.append(f"moved {', '.join(moved)}")
         return "; ".join(parts)
     if cmd == "adjust":
         return f"{data['accountId']} {data['asset']} {data['amount']}: balance {data['balance']}"

@@ -66,9 +66,10 @@ def add_parser(sub: Any) -> None:
     reset.add_argument(
         "--deposit",
         action="append",
-        default=[],
+        required=True,
         metavar="ASSET=AMOUNT",
-        help="the balance after the reset (repeatable), e.g. USD=10000",
+        help="the balance after the reset (repeatable), e.g. USD=10000; every other asset "
+        "goes to 0 (required: USD=0 leaves the account empty, on purpose)",
     )
     adjust = cmds.add_parser("adjust", help="add to or take from one balance (signed amount)")
     adjust.add_argument("name")
