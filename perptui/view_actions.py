@@ -53,7 +53,13 @@ class ViewActions(AppState):
         )
 
     def action_tab(self, tab: str) -> None:
-        self.main.query_one(TabbedContent).active = "funding-tab" if tab == "funding" else tab
+        """Show a bottom tab and put the keyboard in its table, so the arrows move the cursor
+        that `x`, `d` and `a` act on (they scrolled the right-hand column before)."""
+        pane = "funding-tab" if tab == "funding" else tab
+        self.main.query_one(TabbedContent).active = pane
+        tables = self.main.query(f"#{pane} DataTable")
+        if tables:
+            tables.first().focus()
 
     def action_grouping(self) -> None:
         self.main.query_one(OrderBookView).cycle_grouping()

@@ -530,3 +530,20 @@ async def test_a_venue_that_fails_after_its_snapshot_does_not_take_the_terminal_
         await pilot.pause()
         assert app.is_running
         assert any("cannot reach" in str(n.message) for n in app._notifications)
+
+
+async def test_a_tab_key_puts_the_arrows_in_its_table_so_d_cancels_the_order_picked():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        ex, me = venue.ex, venue.account
+        ids = [ex.place_order(me, "BTC-PERP", "buy", D("0.1"), price=D(p)).order_id
+               for p in (99000, 98000, 97000)]  # fmt: skip
+        await app.frame()
+        await pilot.press("2", "down")  # the down arrow scrolled the right column before
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        await app.frame()
+        left = [o.order_id for o in ex.open_orders(me)]
+        assert sorted(left) == [ids[0], ids[2]]  # the second row, the one under the cursor
