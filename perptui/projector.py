@@ -7,16 +7,21 @@ liquidation stage, the leaderboard), and it has nothing to press by accident.
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Digits, Footer, Label, Static
 
+from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.eventtext import describe
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.venues.base import LeaderboardRow, Venue, VenueSnapshot
+from perptui.venues.base import Connection, LeaderboardRow, Venue, VenueSnapshot
 from perptui.widgets.header import MarketHeader
 from perptui.widgets.history import EventsLog, RowsTable, right
 
@@ -57,6 +62,8 @@ class ProjectorApp(App[None]):
         self.frame_loop = frame_loop
         self.frames = 0
         self.snapshot: VenueSnapshot | None = None
+        self._last_problem: str | None = None  # said once until a frame succeeds again
+        self._last_ok = time.monotonic()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DEFAULT_VARIABLES)
@@ -102,9 +109,34 @@ class ProjectorApp(App[None]):
         try:
             snap = await self.venue.snapshot(self.market)
         except Exception as problem:  # keep the wall up; say what is wrong once
-            self.notify(f"{type(problem).__name__}: {problem}", severity="error")
+            self._problem(problem)
             return
+        self._last_ok = time.monotonic()
+        try:
+            await self._draw(snap)
+        except ExchangeError as problem:  # the server went away mid-frame
+            self._problem(problem)
+
+    def _problem(self, problem: Exception) -> None:
+        """Once per kind of problem; and the header turns STALE with its age, since the last
+        numbers on a wall must never pass for live ones (it kept saying ● live after the
+        server was killed)."""
+        text = f"{type(problem).__name__}: {problem}"
+        if text != self._last_problem:
+            self._last_problem = text
+            self.notify(text, severity="error")
+        snap = self.snapshot
+        if snap is None:
+            return
+        age = time.monotonic() - self._last_ok
+        ms = snap.markets[self.market]
+        with contextlib.suppress(NoMatches):
+            self.query_one(MarketHeader).show(ms, Connection("stale", age_s=age), snap.clock,
+                                              self.venue.name, self.venue.paper)  # fmt: skip
+
+    async def _draw(self, snap: VenueSnapshot) -> None:
         self.snapshot = snap
+        self._last_problem = None
         ms = snap.markets[self.market]
         self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, self.venue.name,
                                           self.venue.paper)  # fmt: skip

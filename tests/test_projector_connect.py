@@ -17,6 +17,7 @@ from perptui.screens.connect import ConnectApp, ConnectChoice, check_connection
 from perptui.settings import Settings, load_settings, remember_server
 from perptui.teaching import move_index_near_liquidation, teaching_venue
 from perptui.venues.remote import RemoteVenue
+from perptui.widgets.header import MarketHeader
 from perptui.widgets.history import EventsLog, RowsTable
 from tests.test_server_support import live_server, make_class
 
@@ -118,3 +119,26 @@ def test_recent_servers_are_remembered_newest_first_without_keys(tmp_path):
     again = load_settings(path)
     assert again.recent_servers == ["http://a:1", "http://b:2"]
     assert again.problem is None and "elk_" not in path.read_text()
+
+
+async def test_the_projector_turns_stale_when_the_server_goes_away():
+    """It kept showing '● live' and a frozen mark after the class server was killed."""
+    from perptui.venues.remote import VenueUnavailable
+
+    venue = teaching_venue()
+    app = ProjectorApp(venue, Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        header = app.query_one(MarketHeader)
+        assert "live" in str(header.render())
+
+        async def gone(market: str, interval: str = "1m") -> None:
+            raise VenueUnavailable("cannot reach 127.0.0.1:8741")
+
+        venue.snapshot = gone  # type: ignore[method-assign,assignment]
+        for _ in range(3):
+            await app.frame()
+        await pilot.pause()
+        assert "STALE" in str(header.render())
+        said = [n for n in app._notifications if "cannot reach" in str(n.message)]
+        assert len(said) == 1  # once, not every frame
