@@ -15,7 +15,7 @@ from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
-from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
+from perptui.ticket import TYPE_LABELS, TicketError, TicketForm, trigger_reached
 from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
@@ -66,6 +66,12 @@ class TradingActions(AppState):
     async def _refusal(self, request: OrderRequest) -> str | None:
         """Why the exchange's own gate would refuse this order now, or None: the preview and
         the decision are one computation, so an order it refuses is never put to the user."""
+        if not self.venue.can_trade:  # a read key: say so before the confirmation, not after
+            return f"{self.venue.name} is read-only here: watching, not trading"
+        ms = self.snapshot.markets.get(request.market) if self.snapshot else None
+        reached = trigger_reached(request, ms.mark) if ms is not None else None
+        if reached is not None:
+            return reached
         try:
             preview = await self.venue.preview_order(request)
         except (ExchangeError, TradingDisabled) as refusal:

@@ -547,3 +547,33 @@ async def test_a_tab_key_puts_the_arrows_in_its_table_so_d_cancels_the_order_pic
         await app.frame()
         left = [o.order_id for o in ex.open_orders(me)]
         assert sorted(left) == [ids[0], ids[2]]  # the second row, the one under the cursor
+
+
+async def test_a_trigger_already_reached_is_refused_in_the_preview_not_after_sending():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.1"), type="market")
+        await app.frame()
+        await pilot.press("s", "m", "m", "m")  # sell, limit -> market -> stop -> take-profit
+        await pilot.pause()
+        assert app.main.query_one(OrderTicket).form.type == "take_profit"
+        await type_order(pilot, app, "sell", "0.1", "99000")  # a sell TP under the mark
+        assert "already reached" in text_of(app.main.query_one("#preview"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "ConfirmScreen"
+        assert "already reached" in text_of(app.main.query_one("#message"))
+        assert [o.type for o in venue.ex.open_orders(venue.account)] == []
+
+
+async def test_a_watch_only_venue_says_so_before_the_confirmation():
+    venue = teaching_venue()
+    venue.can_trade = False  # as a class server's read key
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await type_order(pilot, app, "buy", "0.1", "99000")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ != "ConfirmScreen"
+        assert "read-only" in text_of(app.main.query_one("#message"))

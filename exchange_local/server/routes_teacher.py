@@ -127,7 +127,7 @@ async def scenario(
                 409,
                 "SCENARIO_RUNNING",
                 f"the scenario {rt.scenario.name!r} is running; stop it first "
-                "(DELETE /api/v1/admin/scenarios/current)",
+                "(exchange-local admin scenario stop, or DELETE /api/v1/admin/scenarios/current)",
             )
         rt.scenario = builder(ctx.ex, key.name, params)
         rt.run_scenario()  # its first step is due now
