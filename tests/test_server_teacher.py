@@ -283,3 +283,25 @@ async def test_volatility_on_the_live_market_swings_and_returns() -> None:
             {"everySeconds": 0},
         ])  # fmt: skip
         assert c.ex.check_invariants() == []
+
+
+async def test_the_funding_lesson_bid_rests_even_in_a_deep_book() -> None:
+    """On a class market after a crash the asks within the premium outsized the bid, which
+    then filled whole at every renewal and never rested: no premium built up."""
+    c = make_class()
+    adm = c.auth("admin")
+    c.ex.create_account("deep")
+    c.ex.deposit("deep", "USD", D(10**9))
+    c.ex.place_order("deep", BTC, "sell", D(40), price=D(100_100))  # 4 M USD under +0.3 %
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/scenarios/funding", headers=adm,
+                            json={"minutes": 2, "everySeconds": 30})  # fmt: skip
+        assert r.status_code == 200, r.text
+        first = r.json()["done"][0]
+        [bid] = c.ex.open_orders(WHALE)
+        assert bid.price == D(first["bidPx"]) and bid.size - bid.filled == D(first["resting"])
+        assert c.ex.positions(WHALE)[0].size >= 40  # the deep asks were taken
+        await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "35"})
+        assert c.ex.market(BTC).predicted_funding_rate > 0
+        await http.delete("/api/v1/admin/scenarios/current", headers=adm)
+    assert c.ex.check_invariants() == []

@@ -152,9 +152,14 @@ def funding(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
         e.cancel_all(WHALE, symbol)
         price = (m.index * (1 + premium) / m.tick).to_integral_value(ROUND_FLOOR) * m.tick
         notional = max(Decimal(200_000), e.config.market(symbol).impact_notional * 2)
-        size = (notional / price / m.lot).to_integral_value(ROUND_FLOOR) * m.lot
+        rest = (notional / price / m.lot).to_integral_value(ROUND_FLOOR) * m.lot
+        # it takes every ask up to its price, and `notional` of it is left resting there: in a
+        # deep book a bid of `notional` alone was filled whole each time and never rested, so
+        # the impact bid, and the premium, never moved (seen on a class market after a crash)
+        taken = sum((q for p, q in e.book(symbol, 1000).asks if p <= price), Decimal(0))
+        size = rest + taken
         e.place_order(WHALE, symbol, "buy", size, price=price)
-        return {"symbol": symbol, "bidPx": str(price), "size": str(size)}
+        return {"symbol": symbol, "bidPx": str(price), "size": str(size), "resting": str(rest)}
 
     def unwind(e: Any) -> dict[str, Any]:
         if WHALE not in e.accounts():
