@@ -6,7 +6,9 @@ Why here and not in a widget: the teaching value is in the words ("backstop took
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from exchange_local import events as ev
 from perptui import format as fmt
@@ -21,6 +23,27 @@ STAGE_WORDS = {
     "recovered": "recovered: margin restored",
     "halted": "stage 6: check failed, market reduce-only",
 }
+
+
+NUMBER = re.compile(r"-?\d+\.\d+")
+
+
+def detail_value(value: object) -> str:
+    """An event detail as words: `20 → 15` for an (old, new) pair, `asset BTC, first -5%`
+    for a dict, a fraction to a few places; never a Python repr like Decimal('20')."""
+    if isinstance(value, tuple) and len(value) == 2:
+        return f"{detail_value(value[0])} → {detail_value(value[1])}"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k} {detail_value(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(detail_value(v) for v in value)
+    if isinstance(value, str) and NUMBER.fullmatch(value):  # a decimal string off the wire
+        value = Decimal(value)
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return f"{value:,.0f}"
+        return f"{value:.6g}" if abs(value) < 1 else fmt.num(value, 2)
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +91,8 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
                 f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)
     if isinstance(event, ev.MarketEvent):
-        detail = ", ".join(f"{k} {v}" for k, v in event.detail.items())
+        detail = ", ".join(f"{k.replace('_', ' ')} {detail_value(v)}"
+                           for k, v in event.detail.items())  # fmt: skip
         return EventLine(t, "market", f"{event.market}: {event.what} {detail}".strip(), False)
     if isinstance(event, ev.FundingPaid):
         r = event.record

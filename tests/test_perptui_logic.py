@@ -231,3 +231,30 @@ def test_a_key_without_a_server_is_refused_and_the_announced_url_is_accepted(
     assert announced.ws_url == "ws://127.0.0.1:8741/api/v1/ws"
     behind_proxy = RemoteVenue("https://school.example/perp/api/v1/", "k")
     assert behind_proxy.base_url == "https://school.example/perp"
+
+
+def test_a_lessons_summary_reads_as_words_not_python():
+    from perptui.venues.demo import summary_value
+
+    stages = summary_value({"cancel": 2, "book_close": 6, "adl": 1})
+    assert stages == "cancel 2, book_close 6, adl 1"
+    assert summary_value(D("0.0002375540925178083024557275752366084")) == "0.023755%"
+    assert summary_value(D("998953.760000")) == "998,953.76"
+    assert summary_value(D(1000000)) == "1,000,000" and summary_value(None) == "—"
+
+
+def test_market_event_details_read_as_words_not_python():
+    from exchange_local.events import MarketEvent
+
+    announced = MarketEvent(900, "BTC-PERP", "risk_params_announced", {
+        "effective_at": 900, "max_leverage": (D(20), D(15)),
+        "oi_cap": (D(187500000), D(150000000))})  # fmt: skip
+    text = describe(announced, "paper").text  # type: ignore[union-attr]
+    assert "effective at 900, max leverage 20 → 15, oi cap 187,500,000 → 150,000,000" in text
+    assert "Decimal(" not in text
+    step = MarketEvent(1000, "*", "lesson volatility: swing", {
+        "by": "admin", "fraction": "0.002004008016032064128256513026052",
+        "params": {"asset": "BTC", "first": "-0.05"}})  # fmt: skip
+    text = describe(step, "paper").text  # type: ignore[union-attr]
+    assert "fraction 0.00200401" in text and "params (asset BTC, first -0.05)" in text
+    assert "{" not in text

@@ -306,6 +306,6 @@ async def test_the_teachers_live_lesson_reaches_the_events_log(served: tuple[Cla
         assert step.what == "lesson gap: BTC index gaps -10.0%"
         assert step.detail["by"] == "admin" and step.detail["indexPx"] == "90000.0"
         line = describe(step, "alice")
-        assert line is not None and "lesson gap" in line.text and "90000.0" in line.text
+        assert line is not None and "lesson gap" in line.text and "indexPx 90,000" in line.text
     finally:
         await venue.stop()

@@ -11,10 +11,25 @@ import asyncio
 from decimal import Decimal
 
 from exchange_local.stepping import SteppedScenario
+from perptui import format as fmt
 from perptui.venues.base import TradingDisabled, VenueSnapshot
 from perptui.venues.local import LocalVenue
 
 NOT_WATCHED = ("desk", "hlp")  # the lesson's liquidity, not its subject
+
+
+def summary_value(value: object) -> str:
+    """A lesson's summary as a person reads it: `cancel 2, book_close 6` rather than a
+    Python dict, and a rate or amount to a sensible number of places, not 34 digits."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {summary_value(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(summary_value(v) for v in value) or "none"
+    if isinstance(value, Decimal):
+        if value != 0 and abs(value) < 1:
+            return f"{value:.6%}" if abs(value) < Decimal("0.01") else f"{value:.2%}"
+        return fmt.num(value, 2) if value != value.to_integral_value() else f"{value:,.0f}"
+    return "—" if value is None else str(value)
 
 
 class DemoVenue(LocalVenue):
@@ -89,7 +104,7 @@ class DemoVenue(LocalVenue):
         if s.error is not None:
             self._notice = f"the scenario stopped with an error: {s.error}"
         elif s.result is not None:
-            summary = "; ".join(f"{k}: {v}" for k, v in s.result.summary.items())
+            summary = "; ".join(f"{k}: {summary_value(v)}" for k, v in s.result.summary.items())
             self._notice = f"scenario {s.name} finished. {summary}"
 
     def _run_clock(self, exchange_seconds: Decimal) -> None:
