@@ -26,13 +26,17 @@ class Position:
         """Apply a signed fill of q at price; return the USD cash flow q*(S - X).
 
         When the position was flat, S := X first (so opening moves no cash). Realised PnL for
-        display is credited on the part that reduces, against the average entry price.
+        display is credited on the part that reduces, against the average entry price. It and
+        the funding paid are the position's own: a position opened from flat starts them at 0
+        (the ledger keeps what earlier positions in the market made or paid).
         """
         s = self.size
         if s == 0:
             self.settle_price = price
             self.entry_price = price
             self.size = q
+            self.realized_pnl = ZERO
+            self.funding_paid = ZERO
             return ZERO
         cash = q * (self.settle_price - price)
         new = s + q

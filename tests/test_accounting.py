@@ -136,3 +136,18 @@ def test_same_commands_same_ledger():
         return [(tx.txid, tx.time_ms, tx.type, tx.legs, tx.ref) for tx in ex._ledger.transactions]
 
     assert run() == run()
+
+
+def test_a_position_opened_from_flat_starts_its_realised_pnl_and_funding_at_zero():
+    """A new position showed the previous one's realised PnL (-8,021.55 after a reset)."""
+    ex = exact_exchange()
+    t, mm = funded(ex, "t"), funded(ex, "mm")
+    trade(ex, t, mm, "1", "100000")
+    ex._accounts[t].positions[BTC].funding_paid = D(12)  # as an hour of funding would
+    trade(ex, mm, t, "1", "99000")  # closed at a 1,000 loss
+    pos = ex._accounts[t].positions[BTC]
+    assert pos.size == 0 and pos.realized_pnl == -1000  # read while flat: the last position's
+    trade(ex, t, mm, "0.5", "99500")
+    pos = ex._accounts[t].positions[BTC]
+    assert (pos.size, pos.realized_pnl, pos.funding_paid) == (D("0.5"), 0, 0)
+    assert sum(e.amount for e in ex.ledger(t) if e.type == "TRADE") == -1000  # kept there
