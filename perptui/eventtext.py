@@ -87,6 +87,8 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         words = {"warning": "margin call: equity below 2 × MMR", "reduce_only":
                  "reduce-only: equity below IMR", "recovered": "margin recovered"}  # fmt: skip
         who = you if event.account == me else event.account
+        if event.level == "recovered" and event.equity <= 0 and event.mmr == 0:
+            words["recovered"] = "margin calls over: nothing left at risk, no equity left"
         text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
                 f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)

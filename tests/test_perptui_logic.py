@@ -258,3 +258,13 @@ def test_market_event_details_read_as_words_not_python():
     text = describe(step, "paper").text  # type: ignore[union-attr]
     assert "fraction 0.00200401" in text and "params (asset BTC, first -0.05)" in text
     assert "{" not in text
+
+
+def test_an_account_left_with_nothing_is_not_called_healthy():
+    from perptui.widgets.account import account_word
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.create_account("u")
+    assert account_word(ex.health("u")) == "NO EQUITY"  # flat, nothing deposited
+    ex.deposit("u", "USD", D(100))
+    assert account_word(ex.health("u")) == "HEALTHY"

@@ -16,7 +16,17 @@ from perptui import format as fmt
 from perptui.widgets.cached import update_static
 
 WORD_STYLE = {"HEALTHY": "$success", "WATCH": "$warn", "DANGER": "$danger",
-              "LIQUIDATING": "$liq"}  # fmt: skip
+              "LIQUIDATING": "$liq", "NO EQUITY": "$liq"}  # fmt: skip
+
+
+def account_word(health: AccountHealth) -> str:
+    """The panel's word: MECHANICS' status, except that an account a liquidation left flat
+    with nothing is not called HEALTHY (students read that as "nothing happened")."""
+    if health.status == "ok" and not health.positions and health.equity <= 0:
+        return "NO EQUITY"
+    return fmt.health_word(health.status, health.warning)
+
+
 GAUGE_WIDTH = 30
 
 
@@ -53,7 +63,7 @@ def gauge(health: AccountHealth, width: int = GAUGE_WIDTH) -> str:
 
 
 def status_markup(health: AccountHealth) -> str:
-    word = fmt.health_word(health.status, health.warning)
+    word = account_word(health)
     detail = "" if health.status in ("ok", "reduce_only") else f" ({health.status})"
     return f"[b {WORD_STYLE[word]}]● {word}{detail}[/]"
 
@@ -65,7 +75,7 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
     lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
     if narrow:  # one line of the 80-column layout: the word, equity, usage, leverage, nearest
-        word = fmt.health_word(h.status, h.warning)
+        word = account_word(h)
         short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
         distance = fmt.pct(near[1], 1) if near else fmt.DASH
         return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} "
