@@ -66,18 +66,7 @@ def header_markup(
         + (f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap else "")  # a real venue publishes none
         + undim,
     ]
-    if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
-        funding = f"Fund {fmt.rate(ms.funding_rate)}/1h pred {fmt.rate(ms.predicted_funding_rate)}"
-        if ms.next_funding_time is not None:
-            funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
-        parts.append(dim + funding + undim)
-    if ms.next_settlement_time is not None:
-        parts.append(f"settle {fmt.clock(int(ms.next_settlement_time - now_s))}")
-    if ms.reduce_only:
-        parts.append("[b $error]REDUCE-ONLY[/]")
-    if clock.adjustable and (clock.speed != 1 or clock.paused):
-        parts.append("[$warning]⏸ paused[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
-    return " │ ".join(parts)
+    return " │ ".join(parts + _countdowns(ms, clock, now_s, dim, undim, short=False))
 
 
 def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
@@ -87,19 +76,33 @@ def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, pa
         f"[b]{ms.symbol}[/b]",
         f"{dim}Mark [b]{fmt.price(ms.mark, ms.tick)}[/b]{undim}",
     ]
+    return " │ ".join(parts + _countdowns(ms, clock, now_s, dim, undim, short=True))
+
+
+def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, undim: str,
+                short: bool) -> list[str]:  # fmt: skip
+    """Funding with its countdown, the settlement countdown, a halt and the paper clock's
+    speed: the end of both header forms, in words or in letters (`short`)."""
+    parts = []
     if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
-        rate = ms.funding_rate if ms.funding_rate is not None else ms.predicted_funding_rate
-        funding = f"F {fmt.rate(rate)}"
+        if short:
+            rate = ms.funding_rate if ms.funding_rate is not None else ms.predicted_funding_rate
+            funding = f"F {fmt.rate(rate)}"
+        else:
+            funding = (f"Fund {fmt.rate(ms.funding_rate)}/1h "
+                       f"pred {fmt.rate(ms.predicted_funding_rate)}")  # fmt: skip
         if ms.next_funding_time is not None:
             funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
         parts.append(dim + funding + undim)
     if ms.next_settlement_time is not None:
-        parts.append(f"S {fmt.clock(int(ms.next_settlement_time - now_s))}")
+        label = "S" if short else "settle"
+        parts.append(f"{label} {fmt.clock(int(ms.next_settlement_time - now_s))}")
     if ms.reduce_only:
         parts.append("[b $error]REDUCE-ONLY[/]")
     if clock.adjustable and (clock.speed != 1 or clock.paused):
-        parts.append("[$warning]⏸[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
-    return " │ ".join(parts)
+        paused = "⏸" if short else "⏸ paused"
+        parts.append(f"[$warning]{paused}[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
+    return parts
 
 
 class MarketHeader(Static):
