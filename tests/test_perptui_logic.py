@@ -268,3 +268,30 @@ def test_an_account_left_with_nothing_is_not_called_healthy():
     assert account_word(ex.health("u")) == "NO EQUITY"  # flat, nothing deposited
     ex.deposit("u", "USD", D(100))
     assert account_word(ex.health("u")) == "HEALTHY"
+
+
+async def test_a_header_too_long_for_its_width_takes_the_short_form_and_says_paused_once():
+    from textual.app import App, ComposeResult
+
+    from perptui.venues.base import ClockInfo, Connection
+    from perptui.widgets.header import MarketHeader
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.advance(D(3500))
+    ms = ex.market("BTC-PERP")
+
+    class Bar(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MarketHeader()
+
+    async with Bar().run_test(size=(160, 3)) as pilot:
+        header = pilot.app.query_one(MarketHeader)
+        paused = ClockInfo(ex.now_ms, D(5), True, True)
+        long_name = "DEMO a-lesson-with-a-name-long-enough-to-push-the-countdowns-off"
+        header.show(ms, Connection("paused"), paused, long_name, True)
+        text = str(header.render())
+        assert "⏱" in text and " S 0" in text  # the countdowns stayed on the line
+        assert text.count("paused") == 1
+        header.show(ms, Connection("live"), ClockInfo(ex.now_ms, D(5), False, True), "PAPER", True)
+        text = str(header.render())
+        assert "Index" in text and "settle" in text and "5x" in text  # it fits: the full form

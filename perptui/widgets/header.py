@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from textual.content import Content
 from textual.widgets import Static
 
 from exchange_local.engine import MarketState
@@ -99,9 +100,8 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
         parts.append(f"{label} {fmt.clock(int(ms.next_settlement_time - now_s))}")
     if ms.reduce_only:
         parts.append("[b $error]REDUCE-ONLY[/]")
-    if clock.adjustable and (clock.speed != 1 or clock.paused):
-        paused = "⏸" if short else "⏸ paused"
-        parts.append(f"[$warning]{paused}[/]" if clock.paused else f"[$warning]{clock.speed}x[/]")
+    if clock.adjustable and clock.speed != 1 and not clock.paused:
+        parts.append(f"[$warning]{clock.speed}x[/]")  # paused: the chip says so already
     return parts
 
 
@@ -116,5 +116,9 @@ class MarketHeader(Static):
         self, ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
-        compact = 0 < self.size.width < COMPACT_WIDTH
-        update_static(self, header_markup(ms, conn, clock, venue, paper, paused_for_s, compact))
+        width = self.size.width
+        markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, width < COMPACT_WIDTH)
+        if width and Content.from_markup(markup).cell_length > width - 2:
+            # a long venue name (a demo's lesson) pushed the countdowns off: the short form
+            markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, True)
+        update_static(self, markup)
