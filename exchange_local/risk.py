@@ -150,12 +150,6 @@ class Risk(Trading):
             rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
         return rows
 
-    @staticmethod
-    def _resting_all(acct: Account) -> dict[str, list[Decimal]]:
-        """[buys, sells] of resting (not untriggered) size per market, kept by the engine
-        (Account.rest); read only."""
-        return acct.resting
-
     def _position_input(
         self,
         acct: Account,
@@ -163,17 +157,14 @@ class Risk(Trading):
         size: Decimal | None = None,
         open_size: Decimal | None = None,
         settle: Decimal | None = None,
-        resting: dict[str, list[Decimal]] | None = None,
     ) -> margin.PositionInput:
         """One market's input; `size`, `open_size` and `settle` override the account's own
-        (an order preview), `resting` is _resting_all(acct) when the caller has it already."""
+        (an order preview)."""
         pos = acct.positions.get(m.symbol)
         held = pos is not None and pos.size != 0
         s = size if size is not None else (pos.size if held else ZERO)  # type: ignore[union-attr]
         if open_size is None:
-            if resting is None:
-                resting = self._resting_all(acct)
-            buys, sells = resting.get(m.symbol, (ZERO, ZERO))
+            buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
             open_size = margin.open_size(s, buys, sells)
         imf, mmf = self._fractions(acct, m, s, open_size)
         sp = settle if settle is not None else (pos.settle_price if held else m.mark)  # type: ignore[union-attr]
@@ -187,12 +178,11 @@ class Risk(Trading):
     ) -> list[margin.PositionInput]:
         """One input per market with a position or resting orders, positions first.
 
-        Resting sizes are gathered in one pass over the orders and IMF/MMF come through the
-        fraction floors: health() runs this for every account after each mark move.
+        Resting sizes are the account's kept totals and IMF/MMF come through the fraction
+        floors: health() runs this for every account after each mark move.
         """
-        resting = self._resting_all(acct)
         markets = [mk for mk, p in acct.positions.items() if p.size != 0]
-        markets += resting
+        markets += acct.resting
         if override is not None:
             markets.append(override.market)
         rows = []
@@ -200,7 +190,7 @@ class Risk(Trading):
             if override is not None and symbol == override.market:
                 rows.append(override)
             else:
-                rows.append(self._position_input(acct, self._markets[symbol], resting=resting))
+                rows.append(self._position_input(acct, self._markets[symbol]))
         return rows
 
     def _account_risk(self, acct: Account) -> margin.AccountRisk:
@@ -239,13 +229,11 @@ class Risk(Trading):
         size: Decimal | None = None,
         open_sz: Decimal | None = None,
         usd_delta: Decimal = ZERO,
-        resting: dict[str, list[Decimal]] | None = None,
     ) -> Sums:
         """E_mm, E_im, IMR, MMR and N straight from the engine's state: the gates' fast path.
 
         The same formulas as margin.account_risk (a test holds them equal) without building
         inputs or liquidation prices. `market` with `size` and `open_sz` overrides one market.
-        `resting` is _resting_all(acct) when the caller has it already.
         """
         prices = self.prices
         c_tot = c_init = ZERO
@@ -263,8 +251,7 @@ class Risk(Trading):
                 value = amount * prices[asset]
                 c_tot += value
                 c_init += value
-        if resting is None:
-            resting = self._resting_all(acct)
+        resting = acct.resting
         symbols = []  # plain loops: comprehensions cost a frame each in this hot path
         for sym, p in acct.positions.items():
             if p.size:
@@ -303,8 +290,7 @@ class Risk(Trading):
         """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market)."""
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
-        resting = self._resting_all(acct)
-        buys, sells = resting.get(m.symbol, (ZERO, ZERO))
+        buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
         open_before = margin.open_size(s, buys, sells)
         open_after = margin.open_size(s, buys + (qty if is_buy else ZERO),
                                       sells + (ZERO if is_buy else qty))  # fmt: skip
@@ -328,7 +314,7 @@ class Risk(Trading):
             adverse += rest_qty * max(ZERO, direction * (price - m.mark))
         if not may_rest:
             open_after = margin.open_size(s + take_qty * direction, buys, sells)
-        after = self._sums(acct, m.symbol, s, open_after, resting=resting)
+        after = self._sums(acct, m.symbol, s, open_after)
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
             after.initial_equity - fee - adverse, after.imr, open_after, s + signed, open_before,

@@ -173,7 +173,7 @@ class RiskViews(Risk):
             cash += trial.apply_fill(direction * impact.take_qty, impact.est_fill_price)
         if impact.rest_qty and limit is not None:
             cash += trial.apply_fill(direction * impact.rest_qty, limit)
-        buys, sells = self._resting_all(acct).get(m.symbol, (ZERO, ZERO))
+        buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
         override = self._position_input(
             acct, m, size=trial.size, open_size=margin.open_size(trial.size, buys, sells),
             settle=trial.settle_price if trial.size else None,
