@@ -190,12 +190,10 @@ class Trading(ExchangeCore):
         if reduce_only:
             qty = self._clip_reduce_only(acct, m, side == "buy", qty)
         if post_only:
-            best = m.book.best_ask() if side == "buy" else m.book.best_bid()
-            ticks = int(limit / m.tick)  # type: ignore[operator]
-            if best is not None and (ticks >= best if side == "buy" else ticks <= best):
+            touch = self._post_only_takes(m, side == "buy", limit)  # type: ignore[arg-type]
+            if touch is not None:
                 raise InvalidOrder(
-                    f"post-only order at {limit} would take liquidity "
-                    f"(best {'ask' if side == 'buy' else 'bid'} {best * m.tick}); not placed"
+                    f"post-only order at {limit} would take liquidity ({touch}); not placed"
                 )
         may_rest = type in TRIGGER_TYPES or (type == "limit" and tif == "gtc")
         if may_rest and len(acct.open_orders) >= self.config.max_open_orders:
@@ -217,6 +215,18 @@ class Trading(ExchangeCore):
             raise InvalidOrder(f"{field} must be positive, got {price}")
         _units(price, m.tick, field, "tick")
         return price
+
+    @staticmethod
+    def _post_only_takes(m: MarketRuntime, is_buy: bool, price: Decimal) -> str | None:
+        """The touch (`best ask 100000.0`) a post-only order at `price` would take from, or
+        None: the one crossing test of placing, amending and previewing such an order."""
+        best = m.book.best_ask() if is_buy else m.book.best_bid()
+        if best is None:
+            return None
+        ticks = int(price / m.tick)
+        if ticks >= best if is_buy else ticks <= best:
+            return f"best {'ask' if is_buy else 'bid'} {best * m.tick}"
+        return None
 
     @staticmethod
     def _trigger_reached(type: str, is_buy: bool, trigger: Decimal, mark: Decimal) -> bool:
@@ -490,11 +500,12 @@ class Trading(ExchangeCore):
             if order.reduce_only:
                 pos = acct.positions.get(m.symbol)
                 new_size = min(new_size, order.filled + (abs(pos.size) if pos else ZERO))
-        if order.post_only and new_price is not None:
-            best = m.book.best_ask() if order.is_buy else m.book.best_bid()
-            ticks = int(new_price / m.tick)
-            if best is not None and (ticks >= best if order.is_buy else ticks <= best):
-                raise InvalidOrder(f"post-only order amended to {new_price} would take liquidity")
+        if (
+            order.post_only
+            and new_price is not None
+            and self._post_only_takes(m, order.is_buy, new_price) is not None
+        ):
+            raise InvalidOrder(f"post-only order amended to {new_price} would take liquidity")
         draft = Order(**{f: getattr(order, f) for f in Order.__slots__})
         draft.price, draft.size, draft.trigger_price = new_price, new_size, new_trigger
         self._check_amend(acct, m, order, draft)

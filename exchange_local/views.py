@@ -125,13 +125,10 @@ class RiskViews(Risk):
         if type == "limit" and tif == "fok" and impact.take_qty < qty:
             warnings.append(f"fill-or-kill: only {impact.take_qty} fillable now, so the whole "
                             "order would be canceled")  # fmt: skip
-        best = m.book.best_ask() if is_buy else m.book.best_bid()
-        if post_only and limit is not None and best is not None:
-            ticks = int(limit / m.tick)  # the same test place_order makes
-            if ticks >= best if is_buy else ticks <= best:
-                touch = f"best {'ask' if is_buy else 'bid'} {best * m.tick}"
-                would_reject = f"post-only order at {limit} would take liquidity ({touch})"
-                warnings.append(f"would be rejected: {would_reject}")
+        touch = self._post_only_takes(m, is_buy, limit) if post_only and limit else None
+        if touch is not None:  # the test place_order makes
+            would_reject = f"post-only order at {limit} would take liquidity ({touch})"
+            warnings.append(f"would be rejected: {would_reject}")
         before = self.health(account)
         before_pos = next((p for p in before.positions if p.market == m.symbol), None)
         after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
