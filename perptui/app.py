@@ -24,7 +24,7 @@ from perptui.screens.main import MainScreen
 from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.ticket import TicketError, trigger_reached
+from perptui.ticket import TicketError
 from perptui.trading_actions import TradingActions
 from perptui.venues.base import Connection, Venue, VenueSnapshot
 from perptui.view_actions import ViewActions
@@ -225,8 +225,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             return
         try:
             request = ticket.form.request()
-            ms = self.snapshot.markets.get(request.market) if self.snapshot else None
-            reached = trigger_reached(request, ms.mark) if ms is not None else None
+            reached = self._trigger_refusal(request)
             if reached is not None:
                 ticket.show_preview(None, f"would be refused: {reached}")
                 return

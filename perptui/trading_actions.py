@@ -11,6 +11,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from textual.widgets import Input, TabbedContent
 
+from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
@@ -21,7 +22,7 @@ from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 
-CONVERT_SPREAD = Decimal("0.001")  # ExchangeConfig.convert_spread's default, for the estimate
+CONVERT_SPREAD: Decimal = ExchangeConfig.convert_spread  # the default, for the estimate
 
 
 class TradingActions(AppState):
@@ -68,8 +69,7 @@ class TradingActions(AppState):
         the decision are one computation, so an order it refuses is never put to the user."""
         if not self.venue.can_trade:  # a read key: say so before the confirmation, not after
             return f"{self.venue.name} is read-only here: watching, not trading"
-        ms = self.snapshot.markets.get(request.market) if self.snapshot else None
-        reached = trigger_reached(request, ms.mark) if ms is not None else None
+        reached = self._trigger_refusal(request)
         if reached is not None:
             return reached
         try:
@@ -77,6 +77,12 @@ class TradingActions(AppState):
         except (ExchangeError, TradingDisabled) as refusal:
             return str(refusal)
         return preview.would_reject
+
+    def _trigger_refusal(self, request: OrderRequest) -> str | None:
+        """A stop or take-profit whose trigger the last snapshot's mark has already reached:
+        the exchange would refuse it (the preview and the send both ask)."""
+        ms = self.snapshot.markets.get(request.market) if self.snapshot else None
+        return trigger_reached(request, ms.mark) if ms is not None else None
 
     async def _place(self, request: OrderRequest) -> None:
         ticket = self.main.query_one(OrderTicket)

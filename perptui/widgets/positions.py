@@ -108,7 +108,7 @@ def position_cells(
 
 
 # What each sortable column sorts by, and which way first: the nearest liquidation, the
-# biggest notional, the worst uPnL first; "exchange" keeps the order the exchange reports.
+# biggest notional, the worst uPnL first; no column (None) keeps the exchange's order.
 SORTS: dict[str, tuple[Callable[[PositionRisk], Any], bool]] = {
     "Market": (lambda p: p.market, False),
     "Size": (lambda p: abs(p.size), True),
