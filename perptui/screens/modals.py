@@ -16,6 +16,8 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from perptui.ticket import TicketError, parse_decimal
+
 MODAL_CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 72; height: auto; max-height: 90%; border: thick $primary;
@@ -164,16 +166,12 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
         self.query_one("#price", Input).focus()
 
     def _number(self, field: str, what: str) -> Decimal | None:
-        text = self.query_one(f"#{field}", Input).value
+        """The field as a positive number, by the ticket's own rule; None, said, if not."""
         try:
-            value = Decimal(text)
-        except InvalidOperation:
-            self.query_one("#error", Static).update(f"{what} {text!r} is not a number")
+            return parse_decimal(self.query_one(f"#{field}", Input).value, what)
+        except TicketError as problem:
+            self.query_one("#error", Static).update(str(problem))
             return None
-        if not value.is_finite() or value <= 0:
-            self.query_one("#error", Static).update(f"{what} must be a positive number")
-            return None
-        return value
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#yes")
