@@ -12,10 +12,10 @@ from typing import Any
 from exchange_local import margin
 from exchange_local.errors import ExchangeError, InvalidOrder
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
-from exchange_local.money import ZERO, to_decimal
-from exchange_local.orders import SIDES
+from exchange_local.money import ZERO, quantize_usd_up, to_decimal
+from exchange_local.orders import ORDER_TYPES, SIDES, TRIGGER_TYPES
 from exchange_local.positions import Position
-from exchange_local.risk import Risk
+from exchange_local.risk import OrderImpact, Risk
 from exchange_local.state import Account
 
 LIQ_WARNING_DISTANCE = Decimal("0.10")
@@ -78,27 +78,36 @@ class RiskViews(Risk):
         tif: str = "gtc",
         reduce_only: bool = False,
         post_only: bool = False,
+        trigger_price: Any = None,
     ) -> OrderPreview:
         """What the order would do to margin and liquidation prices, with the gate's verdict.
 
         A limit order is assumed to fill at its limit price for the "after" figures (what
-        traders ask to see); a market order at the price estimated by walking the book.
-        A post-only order that would take, and a fill-or-kill order the book cannot fill
-        whole now, are said so in the warnings (the first as the refusal it would be).
-        Changes nothing.
+        traders ask to see); a market order at the price estimated by walking the book; a
+        stop or take-profit whole at its trigger price, as the taker it becomes when the mark
+        gets there (nothing fills now). A post-only order that would take, and a fill-or-kill
+        order the book cannot fill whole now, are said so in the warnings (the first as the
+        refusal it would be). Changes nothing.
         """
         acct = self._account(account)
         m = self._market(market)
         if side not in SIDES:
             raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
-        if type not in ("limit", "market"):
-            raise InvalidOrder("preview covers limit and market orders")
+        if type not in ORDER_TYPES:
+            raise InvalidOrder(f"type must be one of {', '.join(ORDER_TYPES)}, got {type!r}")
         qty = to_decimal(size, "size")
         if qty <= 0:
             raise InvalidOrder(f"size must be positive, got {qty}")
         limit = self._parse_price(m, price, "price") if type == "limit" else None
         if type == "limit" and limit is None:
             raise InvalidOrder("a limit order needs a price")
+        trigger: Decimal | None = None
+        if type in TRIGGER_TYPES:
+            if trigger_price is None:
+                raise InvalidOrder(f"a {type} order needs a trigger_price")
+            trigger = self._parse_price(m, trigger_price, "trigger_price")
+        elif trigger_price is not None:
+            raise InvalidOrder("trigger_price applies to stop_market and take_profit orders only")
         from exchange_local.trading import _units
 
         _units(qty, m.lot, "size", "lot")
@@ -113,15 +122,32 @@ class RiskViews(Risk):
                 warnings.append(f"reduce-only would be clipped to the position ({abs(s)})")
                 qty = abs(s)
         may_rest = type == "limit" and tif == "gtc"
-        impact = self._order_impact(acct, m, is_buy, qty, limit, may_rest)
         would_reject: str | None = None
         max_size: Decimal | None = None
-        try:
-            self._gate(acct, m, is_buy, qty, limit, may_rest)
-        except ExchangeError as refusal:
-            would_reject = str(refusal)
-            max_size = getattr(refusal, "max_size", None)
-            warnings.append(f"would be rejected: {refusal}")
+        if trigger is not None:
+            impact = self._trigger_impact(acct, m, is_buy, qty, trigger)
+            try:  # place_order's own refusals: trigger already reached, halted market, ...
+                order = self._validate_new_order(
+                    acct, m, side, qty, None, type, tif, post_only, reduce_only, trigger, None
+                )
+                self._check_new_order(acct, m, order)
+            except ExchangeError as refusal:
+                would_reject = str(refusal)
+                warnings.append(f"would be rejected: {refusal}")
+            if would_reject is None and not impact.reducing and impact.shortfall > 0:
+                warnings.append(  # the margin check runs when it triggers, not now
+                    f"if it triggered at {trigger} now it would be canceled: initial equity "
+                    f"after fee {impact.initial_equity_after:.2f} USD is short of the initial "
+                    f"margin {impact.imr_after:.2f} USD"
+                )
+        else:
+            impact = self._order_impact(acct, m, is_buy, qty, limit, may_rest)
+            try:
+                self._gate(acct, m, is_buy, qty, limit, may_rest)
+            except ExchangeError as refusal:
+                would_reject = str(refusal)
+                max_size = getattr(refusal, "max_size", None)
+                warnings.append(f"would be rejected: {refusal}")
         if type == "limit" and tif == "fok" and impact.take_qty < qty:
             warnings.append(f"fill-or-kill: only {impact.take_qty} fillable now, so the whole "
                             "order would be canceled")  # fmt: skip
@@ -144,13 +170,35 @@ class RiskViews(Risk):
             warnings.append("the account would be under liquidation after this order")
         return OrderPreview(
             m.symbol, side, qty, impact.est_fill_price if impact.take_qty else limit,
-            impact.take_qty, impact.fee, before.imr, impact.imr_after, before.free_collateral,
+            ZERO if trigger is not None else impact.take_qty, impact.fee, before.imr,
+            impact.imr_after, before.free_collateral,
             impact.initial_equity_after - impact.imr_after, before.margin_fraction,
             after.margin_fraction,
             before_pos.liquidation_price if before_pos else None, liq_after,
             before_pos.bankruptcy_price if before_pos else None,
             after_pos.bankruptcy_price if after_pos else None,
             s, size_after, would_reject, max_size, warnings,
+        )  # fmt: skip
+
+    def _trigger_impact(
+        self, acct: Account, m: Any, is_buy: bool, qty: Decimal, trigger: Decimal
+    ) -> OrderImpact:
+        """A stop or take-profit as the pre-trade check will see it when it triggers: a market
+        order filled whole at its trigger price (the mark then), paying the taker fee. Valued
+        at today's mark, selling below it (or buying above) costs the distance, as for a limit."""
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
+        open_before = margin.open_size(s, buys, sells)
+        signed = qty if is_buy else -qty
+        open_after = margin.open_size(s + signed, buys, sells)
+        reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s)
+        fee = quantize_usd_up(qty * trigger * m.spec.taker_fee)
+        adverse = qty * max(ZERO, (trigger - m.mark) if is_buy else (m.mark - trigger))
+        after = self._sums(acct, m.symbol, s, open_after)
+        return OrderImpact(
+            reducing, qty, ZERO, trigger, fee, adverse, after.initial_equity - fee - adverse,
+            after.imr, open_after, s + signed, open_before,
         )  # fmt: skip
 
     def _risk_after_fill(

@@ -225,10 +225,6 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             return
         try:
             request = ticket.form.request()
-            reached = self._trigger_refusal(request)
-            if reached is not None:
-                ticket.show_preview(None, f"would be refused: {reached}")
-                return
             preview = await self.venue.preview_order(request)
         except TicketError as problem:
             ticket.show_preview(None, str(problem))

@@ -11,7 +11,6 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from exchange_local.engine import MarketState
 from exchange_local.health import AccountHealth, OrderPreview
-from exchange_local.trading import Trading
 from perptui import format as fmt
 from perptui.venues.base import OrderRequest
 
@@ -69,18 +68,6 @@ class TicketForm:
             self.reduce_only or self.type in ("stop_market", "take_profit"),
             client_order_id,
         )  # fmt: skip
-
-
-def trigger_reached(request: OrderRequest, mark: Decimal) -> str | None:
-    """Why a stop or take-profit would be refused now: its trigger is already reached, by the
-    exchange's own rule (it would fire at once). None for other orders and live triggers."""
-    trigger = request.trigger_price
-    if trigger is None or not Trading._trigger_reached(
-        request.type, request.side == "buy", trigger, mark
-    ):
-        return None
-    return (f"trigger price {trigger} is already reached (mark {fmt.num(mark, 2)}); "
-            "it would trigger immediately")  # fmt: skip
 
 
 def max_size(

@@ -16,7 +16,7 @@ from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
-from perptui.ticket import TYPE_LABELS, TicketError, TicketForm, trigger_reached
+from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
 from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
@@ -69,20 +69,11 @@ class TradingActions(AppState):
         the decision are one computation, so an order it refuses is never put to the user."""
         if not self.venue.can_trade:  # a read key: say so before the confirmation, not after
             return f"{self.venue.name} is read-only here: watching, not trading"
-        reached = self._trigger_refusal(request)
-        if reached is not None:
-            return reached
         try:
             preview = await self.venue.preview_order(request)
         except (ExchangeError, TradingDisabled) as refusal:
             return str(refusal)
         return preview.would_reject
-
-    def _trigger_refusal(self, request: OrderRequest) -> str | None:
-        """A stop or take-profit whose trigger the last snapshot's mark has already reached:
-        the exchange would refuse it (the preview and the send both ask)."""
-        ms = self.snapshot.markets.get(request.market) if self.snapshot else None
-        return trigger_reached(request, ms.mark) if ms is not None else None
 
     async def _place(self, request: OrderRequest) -> None:
         ticket = self.main.query_one(OrderTicket)

@@ -94,6 +94,15 @@ async def test_place_cancel_preview_explain_and_history(served: tuple[Class, Liv
         )
         assert isinstance(preview, OrderPreview)
         assert preview == c.ex.preview_order("alice", "BTC-PERP", "sell", D("0.5"), price=D(99_000))
+        stop = await venue.preview_order(
+            OrderRequest("BTC-PERP", "sell", D("0.5"), type="stop_market",
+                         trigger_price=D(90_000), reduce_only=True)
+        )  # fmt: skip
+        assert stop == c.ex.preview_order(
+            "alice", "BTC-PERP", "sell", D("0.5"), type="stop_market", trigger_price=D(90_000),
+            reduce_only=True,
+        )  # fmt: skip
+        assert stop.est_fill_price == D(90_000) and stop.fillable_now == 0
         explanation = await venue.explain("BTC-PERP")
         assert isinstance(explanation, Explanation)
         assert explanation == c.ex.explain("alice", "BTC-PERP")

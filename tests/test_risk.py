@@ -305,6 +305,49 @@ def test_preview_says_what_post_only_and_fill_or_kill_would_do():
     assert not any("fill-or-kill" in w for w in whole.warnings)
 
 
+def test_a_stop_is_previewed_as_the_taker_it_becomes_at_its_trigger():
+    ex = exact_exchange()  # the default fees: maker 0.02 %, taker 0.05 %
+    acct = funded(ex, "u", "20000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "1", "100000")
+    ex.place_order("mm", BTC, "buy", D(1), price=D(99900))  # a bid far above the stop
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100100))
+    before = state_fingerprint(ex)
+    stop = ex.preview_order(
+        acct, BTC, "sell", D(1), type="stop_market", trigger_price=D(95000), reduce_only=True
+    )
+    assert state_fingerprint(ex) == before
+    # filled whole at 95,000 when the mark gets there, not at today's bid of 99,900
+    assert stop.est_fill_price == D(95000) and stop.fillable_now == 0
+    assert stop.fee == D("47.50")  # 95,000 x 0.05 %, the taker fee (maker would be 19.00)
+    assert stop.position_after == 0 and stop.liquidation_price_after is None
+    assert stop.would_reject is None and stop.warnings == []
+    tp = ex.preview_order(
+        acct, BTC, "sell", D(1), type="take_profit", trigger_price=D(110000), reduce_only=True
+    )
+    assert tp.est_fill_price == D(110000) and tp.fee == D("55.00")  # taker, though above
+    # free collateral after, as the gate counts a limit's: at today's mark, the distance to a
+    # worse price charged, a better one not credited; the position gone frees its margin
+    equity = ex.health(acct).equity
+    assert stop.free_collateral_after == equity - D(5000) - D("47.50")
+    assert tp.free_collateral_after == equity - D("55.00")
+    reached = ex.preview_order(acct, BTC, "sell", D(1), type="stop_market", trigger_price=D(100000))
+    assert reached.would_reject is not None and "already reached" in reached.would_reject
+    with pytest.raises(InvalidOrder, match="already reached"):  # what the preview said
+        ex.place_order(acct, BTC, "sell", D(1), type="stop_market", trigger_price=D(100000))
+    opening = ex.preview_order(acct, BTC, "buy", D(5), type="stop_market", trigger_price=D(105000))
+    assert opening.would_reject is None  # accepted now; the margin check runs at the trigger
+    assert any("if it triggered at 105000 now it would be canceled" in w for w in opening.warnings)
+    for bad, message in (
+        ({"type": "stop_market"}, "needs a trigger_price"),
+        ({"type": "limit", "price": D(99000), "trigger_price": D(95000)}, "trigger_price applies"),
+        ({"type": "trailing"}, "type must be one of"),
+    ):
+        with pytest.raises(InvalidOrder, match=message):
+            ex.preview_order(acct, BTC, "sell", D(1), **bad)
+    assert state_fingerprint(ex) == before
+
+
 def test_robust_mark_follows_the_book_and_resists_one_print():
     ex = Exchange(ExchangeConfig())  # robust mark
     a, b = funded(ex, "a"), funded(ex, "b")

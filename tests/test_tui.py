@@ -567,6 +567,20 @@ async def test_a_trigger_already_reached_is_refused_in_the_preview_not_after_sen
         assert [o.type for o in venue.ex.open_orders(venue.account)] == []
 
 
+async def test_a_stop_is_previewed_at_its_trigger_with_the_taker_fee():
+    venue = teaching_venue()
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.1"), type="market")
+        await app.frame()
+        await pilot.press("s", "m", "m")  # sell, limit -> market -> stop
+        await pilot.pause()
+        assert app.main.query_one(OrderTicket).form.type == "stop_market"
+        await type_order(pilot, app, "sell", "0.1", "90000")
+        text = text_of(app.main.query_one("#preview"))
+        assert "Est. fill 90,000" in text and "Fee ~4.50" in text  # 0.1 x 90,000 x 0.05 %
+
+
 async def test_a_watch_only_venue_says_so_before_the_confirmation():
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key

@@ -141,10 +141,11 @@ async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, A
         body.side,
         body.size,
         body.price,
-        body.type,
+        wire.WIRE_ORDER_TYPES[body.type],
         tif,
         body.reduceOnly,
         body.timeInForce == "ALO",
+        body.triggerPx,
     )
     return wire.dump(result)
 

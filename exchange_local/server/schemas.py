@@ -96,9 +96,10 @@ class OrderBody(Strict):
 class PreviewBody(Strict):
     symbol: Symbol
     side: Literal["buy", "sell"]
-    type: Literal["limit", "market"] = "limit"
+    type: Literal["limit", "market", "stopMarket", "takeProfit"] = "limit"
     size: Dec
     price: Dec | None = None
+    triggerPx: Dec | None = None
     timeInForce: Literal["GTC", "IOC", "FOK", "ALO"] = "GTC"
     reduceOnly: bool = False
 

@@ -245,13 +245,9 @@ class LocalVenue(Venue):
     # --- what-if --------------------------------------------------------------------------------
     async def preview_order(self, request: OrderRequest) -> OrderPreview:
         r = request
-        kind = "market" if r.type == "market" else "limit"
-        price = r.price if kind == "limit" else None
-        if r.type in ("stop_market", "take_profit"):  # fills as a market order at its trigger
-            kind, price = "limit", r.trigger_price
         return self._exchange().preview_order(
-            self.account, r.market, r.side, r.size, price=price, type=kind, tif=r.tif,
-            reduce_only=r.reduce_only, post_only=r.post_only,
+            self.account, r.market, r.side, r.size, price=r.price, type=r.type, tif=r.tif,
+            reduce_only=r.reduce_only, post_only=r.post_only, trigger_price=r.trigger_price,
         )  # fmt: skip
 
     async def explain(self, market: str) -> Explanation:

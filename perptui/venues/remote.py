@@ -346,18 +346,7 @@ class RemoteVenue(Venue):
 
     # --- what-if --------------------------------------------------------------------------------
     async def preview_order(self, request: OrderRequest) -> OrderPreview:
-        r = request
-        kind = "market" if r.type == "market" else "limit"
-        price = r.price if kind == "limit" else None
-        if r.type in ("stop_market", "take_profit"):  # fills as a market order at its trigger
-            kind, price = "limit", r.trigger_price
-        body: dict[str, Any] = {"symbol": r.market, "side": r.side, "type": kind,
-                                "size": _text(r.size),
-                                "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
-                                "reduceOnly": r.reduce_only}  # fmt: skip
-        if price is not None:
-            body["price"] = _text(price)
-        data = await self._request("POST", "/orders/preview", json=body)
+        data = await self._request("POST", "/orders/preview", json=_order_body(request))
         preview: OrderPreview = w.load(OrderPreview, data)
         return preview
 
@@ -369,17 +358,9 @@ class RemoteVenue(Venue):
     # --- commands -------------------------------------------------------------------------------
     async def place_order(self, request: OrderRequest) -> OrderResult:
         self._trading()
-        r = request
-        coid = r.client_order_id or f"pt-{secrets.token_hex(12)}"
-        body: dict[str, Any] = {
-            "symbol": r.market, "side": r.side, "type": ORDER_TYPES.get(r.type, r.type),
-            "size": _text(r.size), "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
-            "reduceOnly": r.reduce_only, "clientOrderId": coid,
-        }  # fmt: skip
-        if r.price is not None:
-            body["price"] = _text(r.price)
-        if r.trigger_price is not None:
-            body["triggerPx"] = _text(r.trigger_price)
+        coid = request.client_order_id or f"pt-{secrets.token_hex(12)}"
+        body = _order_body(request)
+        body["clientOrderId"] = coid
         try:
             data = await self._request("POST", "/orders", json=body)
         except VenueUnavailable:
@@ -612,6 +593,20 @@ class RemoteVenue(Venue):
 
 async def _none() -> None:
     return None
+
+
+def _order_body(r: OrderRequest) -> dict[str, Any]:
+    """An order in the wire's words: the body of POST /orders and of its preview."""
+    body: dict[str, Any] = {
+        "symbol": r.market, "side": r.side, "type": ORDER_TYPES.get(r.type, r.type),
+        "size": _text(r.size), "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
+        "reduceOnly": r.reduce_only,
+    }  # fmt: skip
+    if r.price is not None:
+        body["price"] = _text(r.price)
+    if r.trigger_price is not None:
+        body["triggerPx"] = _text(r.trigger_price)
+    return body
 
 
 def _text(value: Decimal) -> str:
