@@ -39,6 +39,7 @@ class Sums:
     imr: Decimal
     mmr: Decimal
     notional: Decimal
+    unsettled: Decimal = ZERO  # sum of s * (M - S) over the markets
 
 
 @dataclass(slots=True)
@@ -56,6 +57,7 @@ class OrderImpact:
     open_size_after: Decimal
     position_after: Decimal
     open_size_before: Decimal = ZERO
+    realised_credit: Decimal = ZERO  # unsettled profit the fill turns into cash (see below)
 
     @property
     def shortfall(self) -> Decimal:
@@ -279,7 +281,7 @@ class Risk(Trading):
             exposure = abs(s) * mark
             mmr += mmf * exposure
             notional += exposure
-        return Sums(c_tot + unsettled, c_init + min(ZERO, unsettled), imr, mmr, notional)
+        return Sums(c_tot + unsettled, c_init + min(ZERO, unsettled), imr, mmr, notional, unsettled)
 
     # --- the pre-trade check ---------------------------------------------------------------
 
@@ -287,15 +289,20 @@ class Risk(Trading):
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
         may_rest: bool,
     ) -> OrderImpact:  # fmt: skip
-        """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market)."""
+        """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market).
+
+        One departure from section 2's formula, E_im' = E_im - fee - adverse: the part that
+        takes and closes a position settles it then (section 6), so E_im' also counts what
+        that turns from unsettled PnL into cash: a profit E_im left out ("unsettled profit
+        opens no risk") is counted, a loss other markets' profit hid is charged. Without it a
+        flip of a profitable position was refused although the account passed once the fill
+        was booked (and closing, then reopening, passed).
+        """
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
         buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
         open_before = margin.open_size(s, buys, sells)
-        open_after = margin.open_size(s, buys + (qty if is_buy else ZERO),
-                                      sells + (ZERO if is_buy else qty))  # fmt: skip
         signed = qty if is_buy else -qty
-        reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s) and open_after <= open_before
         lots = int(qty / m.lot)
         limit_ticks = self._protection_limit(m, is_buy) if price is None else int(price / m.tick)
         filled_lots, notional_ticks = m.book.sweep(is_buy, lots, limit_ticks, acct.account_id)
@@ -305,20 +312,55 @@ class Risk(Trading):
         fee = ZERO
         adverse = ZERO
         direction = 1 if is_buy else -1
+        s_taken = s
         if take_qty:
             assert est is not None
             fee += quantize_usd_up(take_qty * est * m.spec.taker_fee)
             adverse += take_qty * max(ZERO, direction * (est - m.mark))
-        if rest_qty and price is not None:
-            fee += quantize_usd_up(rest_qty * price * m.spec.maker_fee)
-            adverse += rest_qty * max(ZERO, direction * (price - m.mark))
-        if not may_rest:
-            open_after = margin.open_size(s + take_qty * direction, buys, sells)
+            s_taken = s + take_qty * direction
+        if rest_qty:
+            if price is not None:
+                fee += quantize_usd_up(rest_qty * price * m.spec.maker_fee)
+                adverse += rest_qty * max(ZERO, direction * (price - m.mark))
+            # what takes is position now, only the rest adds to the resting side
+            open_after = margin.open_size(s_taken, buys + rest_qty, sells) if is_buy else (
+                margin.open_size(s_taken, buys, sells + rest_qty))  # fmt: skip
+        else:
+            open_after = margin.open_size(s_taken, buys, sells)
+        reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s) and open_after <= open_before
         after = self._sums(acct, m.symbol, s, open_after)
+        credit = ZERO
+        if take_qty and s and (s > 0) != is_buy:
+            assert pos is not None and est is not None
+            credit = self._closing_credit(m, s, pos.settle_price, take_qty, est, after, adverse)
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
-            after.initial_equity - fee - adverse, after.imr, open_after, s + signed, open_before,
+            after.initial_equity - fee - adverse + credit, after.imr, open_after, s + signed,
+            open_before, credit,
         )  # fmt: skip
+
+    @staticmethod
+    def _closing_credit(
+        m: MarketRuntime, s: Decimal, settle: Decimal, take_qty: Decimal, est: Decimal,
+        now: Sums, adverse: Decimal,
+    ) -> Decimal:  # fmt: skip
+        """What a fill closing (part of) position s adds to section 2's E_im - adverse.
+
+        Economically, the closed part's unsettled PnL becomes cash: a profit E_im left out
+        counts, a loss other markets' profit hid is charged. The books can say less for up
+        to 30 s: a flip keeps S (section 6), so the new side's cash is paid at once while a
+        profit on it stays unsettled. The credit is the smaller of the two, so the preview
+        says what health() shows after the fill and the gate never counts the hidden part.
+        """
+        direction = -1 if s > 0 else 1  # of the fill
+        closed = take_qty if take_qty < abs(s) else abs(s)
+        u = now.unsettled
+        pnl = closed * (m.mark - settle) * -direction
+        economic = pnl + min(ZERO, u - pnl) - min(ZERO, u)
+        s_after = s + direction * take_qty
+        u_after = u - s * (m.mark - settle) + s_after * (m.mark - settle)  # S kept, even flipped
+        booked = direction * take_qty * (settle - est) + min(ZERO, u_after) - min(ZERO, u)
+        return min(economic, booked + adverse)
 
     def _max_passing_size(
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
@@ -349,6 +391,8 @@ class Risk(Trading):
         # after it, it passed before: the account-wide sums are then not needed to rule out
         # reduce-only mode. That skips half the gate's work on the common path.
         grows = impact.open_size_after >= impact.open_size_before
+        if impact.realised_credit > 0:  # then E_im' may exceed E_im: the premise above fails
+            grows = False
         risk = None if passes and grows else self._sums(acct)
         if risk is not None and risk.initial_equity < risk.imr:
             raise ReduceOnlyMode(

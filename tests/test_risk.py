@@ -305,6 +305,56 @@ def test_preview_says_what_post_only_and_fill_or_kill_would_do():
     assert not any("fill-or-kill" in w for w in whole.warnings)
 
 
+def test_closing_part_of_a_profitable_position_counts_its_profit_as_the_fill_books_it():
+    ex = exact_exchange()
+    acct = funded(ex, "u", "20000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100000))
+    ex.place_order(acct, BTC, "buy", D(1), type="market")
+    ex.set_index_price("BTC", D(102000))  # +2,000 unsettled: not in E_im until settled
+    ex.place_order("mm", BTC, "buy", D(5), price=D(102000))
+    preview = ex.preview_order(acct, BTC, "sell", D("0.5"), type="market")
+    crossing = ex.preview_order(acct, BTC, "sell", D("0.5"), price=D(101000))
+    ex.place_order(acct, BTC, "sell", D("0.5"), type="market")
+    h = ex.health(acct)
+    # the closed half's 1,000 of profit is cash once the fill is booked; the preview said so
+    assert preview.free_collateral_after == h.free_collateral == D("18374.50")
+    assert preview.imr_after == h.imr
+    # a limit that crosses at once is previewed filled, for its IMR too (it was 5,100 as if
+    # the whole order rested beside the full position, while its liq price assumed the fill)
+    assert crossing.imr_after == h.imr and crossing.position_after == D("0.5")
+
+    flipper = funded(ex, "flip", "6000")
+    ex.set_index_price("BTC", D(100000))
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100000))
+    ex.place_order(flipper, BTC, "buy", D(1), type="market")
+    ex.set_index_price("BTC", D(110000))
+    ex.place_order("mm", BTC, "buy", D(10), price=D(110000))
+    flip = ex.preview_order(flipper, BTC, "sell", D(3), type="market")
+    assert flip.would_reject is None  # refused before: "short by 5215.00"
+    ex.place_order(flipper, BTC, "sell", D(3), type="market")
+    h = ex.health(flipper)
+    assert h.positions[0].size == D(-2) and flip.free_collateral_after == h.free_collateral
+    assert h.initial_equity >= h.imr
+
+
+def test_closing_a_loss_that_other_profit_hid_is_charged_to_a_flip():
+    ex = exact_exchange()
+    acct = funded(ex, "u", "12000")
+    funded(ex, "mm", "100000000")
+    for market, price in ((BTC, 100000), (ETH, 3000)):
+        ex.place_order("mm", market, "sell", D(1), price=D(price))
+        ex.place_order(acct, market, "buy", D(1), type="market")
+    ex.set_index_price("BTC", D(98000))  # -2,000 in BTC, hidden by ETH's +2,500
+    ex.set_index_price("ETH", D(5500))
+    assert ex.health(acct).unsettled_pnl == D(500)  # net profit: E_im counts none of it
+    ex.place_order("mm", BTC, "buy", D(10), price=D(98000))
+    flip = ex.preview_order(acct, BTC, "sell", D(2), type="market")
+    ex.place_order(acct, BTC, "sell", D(2), type="market")
+    h = ex.health(acct)
+    assert flip.free_collateral_after == h.free_collateral  # the 2,000 loss is cash now
+
+
 def test_a_stop_is_previewed_as_the_taker_it_becomes_at_its_trigger():
     ex = exact_exchange()  # the default fees: maker 0.02 %, taker 0.05 %
     acct = funded(ex, "u", "20000")
