@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import time
+from decimal import Decimal
 
 from textual import on
 from textual.app import App
@@ -23,6 +24,7 @@ from perptui.keys import BINDINGS
 from perptui.screens.main import MainScreen
 from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
+from perptui.sizing import largest_size
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TicketError
 from perptui.trading_actions import TradingActions
@@ -220,6 +222,14 @@ class PerpApp(TradingActions, ViewActions, App[None]):
     async def _preview(self) -> None:
         self._preview_dirty = False
         ticket = self.main.query_one(OrderTicket)
+        if ticket.form.market and ticket.market_state is not None and self.snapshot is not None:
+            position = next((p.size for p in self.snapshot.health.positions
+                             if p.market == ticket.form.market), Decimal(0))  # fmt: skip
+            form = dataclasses.replace(ticket.form)  # as it is now; typing may go on meanwhile
+            top = await largest_size(
+                self.venue, form, ticket.sizing_estimate(), position, ticket.market_state.lot
+            )
+            ticket.set_gate_max(form, top)
         if not ticket.form.market or not ticket.form.size:
             ticket.show_preview(None)
             return

@@ -581,6 +581,30 @@ async def test_a_stop_is_previewed_at_its_trigger_with_the_taker_fee():
         assert "Est. fill 90,000" in text and "Fee ~4.50" in text  # 0.1 x 90,000 x 0.05 %
 
 
+async def test_the_100_percent_button_sizes_what_the_exchange_gate_passes():
+    venue = teaching_venue()
+    ex, me = venue.ex, venue.account
+    app = app_for(venue, confirm=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        for side, held in (("buy", "0"), ("sell", "1")):  # opening; then closing and flipping
+            if held != "0":
+                ex.place_order(me, "BTC-PERP", "buy", D(held), type="market")
+            await pilot.press(side[0], "m")  # market
+            await pilot.pause()
+            await app.frame()
+            await pilot.pause()
+            await pilot.click("#pct-100")
+            await pilot.pause()
+            size = D(app.main.query_one("#size", Input).value)
+            passes = ex.preview_order(me, "BTC-PERP", side, size, type="market")
+            one_more = ex.preview_order(me, "BTC-PERP", side, size + D("0.0001"), type="market")
+            assert passes.would_reject is None and one_more.would_reject is not None, side
+            if held != "0":
+                assert size > D(held) * 2  # the flip: the free-collateral estimate said less
+            await pilot.press("m", "m", "m")  # back round to limit
+            await pilot.pause()
+
+
 async def test_a_watch_only_venue_says_so_before_the_confirmation():
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key

@@ -6,6 +6,7 @@ preview; the ticket posts `PreviewWanted` when its form changes and `Submitted` 
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from textual import events, on
@@ -90,6 +91,8 @@ class OrderTicket(Vertical):
         self.market_state: MarketState | None = None
         self.health: AccountHealth | None = None
         self.leverage = Decimal(1)
+        # the exchange's largest passing size, and the order and leverage it was asked for
+        self.gate_max: tuple[tuple[TicketForm, Decimal], Decimal] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Order", id="title")
@@ -190,10 +193,33 @@ class OrderTicket(Vertical):
     def _max(self) -> str:
         if self.market_state is None or self.health is None:
             return fmt.DASH
-        price = self._sizing_price()
-        return fmt.size(
-            max_size(self.health, self.market_state, self.leverage, price), self.market_state.lot
-        )
+        return fmt.size(self._top(), self.market_state.lot)
+
+    def _top(self) -> Decimal:
+        """100 %: the exchange's largest passing size when it has said (`set_gate_max`), else
+        the free-collateral estimate until it does."""
+        if self.gate_max is not None and self.gate_max[0] == self._gate_key():
+            return self.gate_max[1]
+        assert self.market_state is not None and self.health is not None
+        return max_size(self.health, self.market_state, self.leverage, self._sizing_price())
+
+    def sizing_estimate(self) -> Decimal:
+        """The free-collateral estimate of the largest size: the first probe's scale."""
+        if self.market_state is None or self.health is None:
+            return Decimal(0)
+        return max_size(self.health, self.market_state, self.leverage, self._sizing_price())
+
+    def _gate_key(self) -> tuple[TicketForm, Decimal]:
+        """What the largest size depends on: the order as typed but its size, and leverage."""
+        return dataclasses.replace(self.form, size=""), self.leverage
+
+    def set_gate_max(self, form: TicketForm, size: Decimal | None) -> None:
+        """The largest size the exchange's gate passes for `form`'s order (None: the venue
+        could not say): the max and the 25-100 % buttons while the order stays as it was
+        (but its size); any other edit shows the estimate until the gate is asked again."""
+        self.gate_max = None if size is None else (
+            (dataclasses.replace(form, size=""), self.leverage), size)  # fmt: skip
+        update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
 
     def _sizing_price(self) -> Decimal | None:
         """The price the 25-100 % sizes assume: the limit or trigger typed, the mark (None)
@@ -231,8 +257,7 @@ class OrderTicket(Vertical):
         if self.market_state is None or self.health is None:
             return
         pct = Decimal(str(event.button.id).removeprefix("pct-"))
-        price = self._sizing_price()
-        top = max_size(self.health, self.market_state, self.leverage, price)
+        top = self._top()
         lot = self.market_state.lot
         size = (top * pct / 100 / lot).to_integral_value(rounding="ROUND_FLOOR") * lot
         self.query_one("#size", Input).value = str(size)
