@@ -6,7 +6,7 @@ from the same pure math the gates use, and never change state.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from exchange_local import margin
@@ -163,9 +163,9 @@ class RiskViews(Risk):
             after_pos = None
         liq_after = after_pos.liquidation_price if after_pos else None
         if liq_after is not None and abs(liq_after - m.mark) / m.mark < LIQ_WARNING_DISTANCE:
-            warnings.append(
-                f"liquidation price {liq_after:.2f} would be within 10 % of the mark {m.mark}"
-            )
+            toward = ROUND_CEILING if liq_after < m.mark else ROUND_FLOOR  # as displays round it
+            shown = (liq_after / m.tick).to_integral_value(rounding=toward) * m.tick
+            warnings.append(f"liquidation price {shown} would be within 10 % of the mark {m.mark}")
         if after_pos and after_pos.liq_state != "ok":
             warnings.append("the account would be under liquidation after this order")
         return OrderPreview(

@@ -178,11 +178,11 @@ class Derivation:
             t.add_row(Text(f"= {name}", style="bold"),
                       f"numerator / denominator = {self.money(num)} / {trim(den)}",
                       Text(fmt.num(result, 6), style="bold"))  # fmt: skip
-            shown = fmt.liq_price(result, e.mark, self.tick) if liq else self.px(result)
+            shown = fmt.liq_price(result, e.mark, self.tick)
             move = (result - e.mark) / e.mark
             way = "below" if move < 0 else "above"
-            how = "rounded toward the mark" if liq else "rounded to the tick"
-            where = f"{how}; {fmt.pct(abs(move))} {way} the mark {self.px(e.mark)}"
+            where = (f"on the tick toward the mark; {fmt.pct(abs(move))} {way} the mark "
+                     f"{self.px(e.mark)}")  # fmt: skip
             t.add_row(Text(f"{name} shown {shown}", style="bold"), where, "")
         if liq and e.liq_state != "ok":
             word = "now: E_mm < MMR already" if e.liq_state == "now" else "bankrupt: E_mm < 0"

@@ -73,7 +73,8 @@ def compact(value: Decimal | None, places: int = 1) -> str:
 
 
 def liq_price(value: Decimal | None, mark: Decimal, tick: Decimal) -> str:
-    """A liquidation price rounded toward the mark: the side that warns early, never late."""
+    """A liquidation or bankruptcy price on the tick, rounded toward the mark: the side that
+    warns early, never late (MECHANICS section 0)."""
     if value is None:
         return DASH
     rounding = ROUND_CEILING if value < mark else ROUND_FLOOR

@@ -111,8 +111,8 @@ def preview_lines(
             ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
                  f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
             ("", f"Est. liq {liq_before} → {liq_after}   "
-                 f"bkr {fmt.price(p.bankruptcy_price_before, tick)} → "
-                 f"{fmt.price(p.bankruptcy_price_after, tick)}"),
+                 f"bkr {fmt.liq_price(p.bankruptcy_price_before, ms.mark, tick)} → "
+                 f"{fmt.liq_price(p.bankruptcy_price_after, ms.mark, tick)}"),
             ("", f"Margin frac {fmt.pct(p.margin_fraction_before)} → "
                  f"{fmt.pct(p.margin_fraction_after)}   "
                  f"Position {p.position_before} → {p.position_after}"),

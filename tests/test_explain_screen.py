@@ -55,7 +55,7 @@ async def test_numbers_match_exchange_local_and_the_whatif_moves() -> None:
         p_liq, p_bk = expected.liquidation_price, expected.bankruptcy_price
         assert p_liq is not None and p_bk is not None and expected.zero_price is not None
         liq_text = fmt.liq_price(p_liq, expected.mark, state.tick)
-        bk_text = fmt.price(p_bk, state.tick)
+        bk_text = fmt.liq_price(p_bk, expected.mark, state.tick)  # on the tick, toward the mark
 
         title = plain(screen.query_one("#explain-title", Static))
         assert f"liq {liq_text}" in title and f"bk {bk_text}" in title

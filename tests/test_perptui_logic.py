@@ -295,3 +295,19 @@ async def test_a_header_too_long_for_its_width_takes_the_short_form_and_says_pau
         header.show(ms, Connection("live"), ClockInfo(ex.now_ms, D(5), False, True), "PAPER", True)
         text = str(header.render())
         assert "Index" in text and "settle" in text and "5x" in text  # it fits: the full form
+
+
+def test_the_chart_says_an_off_chart_liquidation_price_rounded_toward_the_mark():
+    from exchange_local.marketdata import Candle
+    from perptui.widgets.chart import ChartLine, ChartState, chart_grid
+
+    candle = Candle(0, D(100000), D(100100), D(99900), D(100000), D(1))
+    state = ChartState("BTC-PERP", D("0.5"), [candle], D(100000), D(100000), [
+        ChartLine("liq", D("64126.14"), "liq"),  # a long's: rounded up, never down to 64,126.0
+        ChartLine("bkr", D("62518.6"), "bk"),
+        ChartLine("liq", D("135000.2"), "liq"),  # a short's: rounded down
+    ])  # fmt: skip
+    _, notes = chart_grid(state, 60, 12, "candle")
+    assert any(n.startswith("liq 64,126.5 is off chart") for n in notes)
+    assert any(n.startswith("bkr 62,519.0 is off chart") for n in notes)
+    assert any(n.startswith("liq 135,000.0 is off chart") for n in notes)

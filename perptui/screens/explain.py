@@ -172,7 +172,8 @@ class ExplainScreen(Screen[None]):
             (f"Explain {e.market}", "bold"),
             f" · {side} {fmt.size(abs(e.size), lot)} · mark {fmt.price(e.mark, tick)} · MMF "
             f"{fmt.pct(e.mmf)} · liq {self.liq_text(e, tick)} · bk "
-            f"{fmt.price(e.bankruptcy_price, tick)} · zero {fmt.price(e.zero_price, tick)}",
+            f"{fmt.liq_price(e.bankruptcy_price, e.mark, tick)} · zero "
+            f"{fmt.price(e.zero_price, tick)}",
             stale,
         ))  # fmt: skip
         tables = Derivation(e, self.health, self.state, self.places).tables()

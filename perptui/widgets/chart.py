@@ -64,7 +64,9 @@ def chart_grid(
             lo, hi = min(lo, ln.price), max(hi, ln.price)
         else:
             where = "below" if ln.price < mark else "above"
-            notes.append(f"{ln.label} {fmt.price(ln.price, state.tick)} is off chart, "
+            shown = (fmt.liq_price(ln.price, mark, state.tick) if ln.kind in ("liq", "bk")
+                     else fmt.price(ln.price, state.tick))  # fmt: skip
+            notes.append(f"{ln.label} {shown} is off chart, "
                          f"{fmt.pct(abs(ln.price - mark) / mark, 1)} {where}")  # fmt: skip
     if hi == lo:
         hi, lo = hi + state.tick * 5, lo - state.tick * 5

@@ -85,7 +85,7 @@ def position_cells(
             style=f"bold {colours['liq']}" if liq in ("now", "bankrupt") else "",
             justify="right",
         ),
-        "Bkr": Text(fmt.price(p.bankruptcy_price, ms.tick), justify="right"),
+        "Bkr": Text(fmt.liq_price(p.bankruptcy_price, ms.mark, ms.tick), justify="right"),
         "Dist": Text(distance_text(p), justify="right"),
         "Unsettled": signed(p.unsettled_pnl, fmt.usd(p.unsettled_pnl, sign=True), colours),
         "uPnL": signed(p.unrealized_pnl, fmt.usd(p.unrealized_pnl, sign=True), colours),
