@@ -85,3 +85,12 @@ def quantize_usd_up(value: Decimal) -> Decimal:
 def quantize_usd_down(value: Decimal) -> Decimal:
     """Round a USD amount down (towards -infinity): used for what a receiver gets."""
     return value.quantize(USD_QUANTUM, rounding=ROUND_FLOOR)
+
+
+CENT = Decimal("0.01")
+
+
+def cents_against(have: Decimal, need: Decimal) -> tuple[Decimal, Decimal]:
+    """`have` rounded down and `need` up to the cent, for a refusal's message: a refused
+    1,999.9994 against 2,000 must not read as 2000.00 against 2000.00."""
+    return have.quantize(CENT, rounding=ROUND_FLOOR), need.quantize(CENT, rounding=ROUND_CEILING)

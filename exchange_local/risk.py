@@ -9,7 +9,7 @@ previews it, so the preview can never disagree with the decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from exchange_local import margin
@@ -24,7 +24,7 @@ from exchange_local.errors import (
 from exchange_local.events import MarginEvent
 from exchange_local.ledger import EXTERNAL, FEES, TxType
 from exchange_local.mark import RobustMark
-from exchange_local.money import ONE, ZERO, quantize_usd_up, to_decimal
+from exchange_local.money import CENT, ONE, ZERO, cents_against, quantize_usd_up, to_decimal
 from exchange_local.orders import CancelReason, Order
 from exchange_local.state import Account, MarketRuntime
 from exchange_local.trading import FillGate, Trading
@@ -403,11 +403,13 @@ class Risk(Trading):
         self._check_oi_caps(acct, m, is_buy, qty, impact)
         if not passes:
             best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest)
+            e_im, im = cents_against(impact.initial_equity_after, impact.imr_after)
+            short = impact.shortfall.quantize(CENT, rounding=ROUND_CEILING)
             raise InsufficientMargin(
                 f"insufficient margin: this {'buy' if is_buy else 'sell'} of {qty} {m.symbol} "
-                f"needs initial margin {impact.imr_after:.2f} USD, but initial equity after fee "
-                f"and price impact would be {impact.initial_equity_after:.2f} USD: short by "
-                f"{impact.shortfall:.2f} USD; the largest size that would pass is {best}",
+                f"needs initial margin {im} USD, but initial equity after fee and price impact "
+                f"would be {e_im} USD: short by {short} USD; the largest size that would pass "
+                f"is {best}",
                 shortfall=impact.shortfall,
                 max_size=best,
             )
@@ -490,11 +492,12 @@ class Risk(Trading):
         after = margin.account_risk(rows, self._position_inputs(acct))
         need_im = max(after.imr, after.notional / 10)
         if after.initial_equity < need_im or after.equity < after.mmr:
+            e_im, im = cents_against(after.initial_equity, need_im)
+            e_mm, mm = cents_against(after.equity, after.mmr)
             raise InsufficientMargin(
-                f"cannot {what}: afterwards initial equity would be "
-                f"{after.initial_equity:.2f} USD against the required {need_im:.2f} USD "
-                f"(max of IMR and 10 % of notional) and maintenance equity "
-                f"{after.equity:.2f} USD against MMR {after.mmr:.2f} USD",
+                f"cannot {what}: afterwards initial equity would be {e_im} USD against the "
+                f"required {im} USD (max of IMR and 10 % of notional) and maintenance equity "
+                f"{e_mm} USD against MMR {mm} USD",
                 shortfall=max(need_im - after.initial_equity, after.mmr - after.equity),
             )
 

@@ -433,3 +433,17 @@ def test_bad_input_for_risk_calls_changes_nothing():
         with pytest.raises(ExchangeError):
             call()
     assert state_fingerprint(ex) == before
+
+
+def test_a_withdrawal_refused_by_a_hair_does_not_read_as_equal_numbers():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "5000")
+    ex.deposit(acct, "BTC", D("0.1"))  # 9,500 of initial collateral at weight 0.95
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "buy", "1", "100000")  # needs max(IMR 5,000, 10 % of N) = 10,000
+    with pytest.raises(InsufficientMargin) as refused:  # leaves 9,999.99915
+        ex.withdraw(acct, "BTC", D("0.04736843"))
+    assert "initial equity would be 9999.99 USD against the required 10000.00 USD" in str(
+        refused.value
+    )
+    ex.withdraw(acct, "BTC", D("0.04736842"))  # 10,000.00865: allowed
