@@ -26,6 +26,15 @@ STAGE_WORDS = {
 
 
 NUMBER = re.compile(r"-?\d+\.\d+")
+PRICE_PLACES = 8  # enough for the thinnest tick here (JELLY's 0.00001) with room to spare
+
+
+def price_text(value: Decimal) -> str:
+    """A price with every digit its tick has and at least cents: events carry no tick, and
+    a JELLY price of 0.29973 shown as 0.30 is 270 USD off across a million coins."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, min(PRICE_PLACES, -exponent if isinstance(exponent, int) else 2))
+    return fmt.num(value, places)
 
 
 def detail_value(value: object) -> str:
@@ -72,7 +81,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append(f"size {fmt.num(event.size, 4)}")
         if event.price is not None:
             word = "limit" if event.stage in ("partial", "book_close") else "@"
-            parts.append(f"{word} {fmt.num(event.price, 2)}")
+            parts.append(f"{word} {price_text(event.price)}")
         parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
         parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
@@ -110,7 +119,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
     if isinstance(event, ev.OrderTriggered) and event.order.account == me:
         o = event.order
         return EventLine(t, "order", f"{you}: {o.type} {o.order_id} triggered at mark "
-                         f"{fmt.num(event.mark, 2)}", True)  # fmt: skip
+                         f"{price_text(event.mark)}", True)  # fmt: skip
     if isinstance(event, ev.FillEvent) and me in (event.fill.taker, event.fill.maker):
         f = event.fill
         side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")

@@ -311,3 +311,12 @@ def test_the_chart_says_an_off_chart_liquidation_price_rounded_toward_the_mark()
     assert any(n.startswith("liq 64,126.5 is off chart") for n in notes)
     assert any(n.startswith("bkr 62,519.0 is off chart") for n in notes)
     assert any(n.startswith("liq 135,000.0 is off chart") for n in notes)
+
+
+def test_event_prices_keep_every_digit_of_a_fine_tick():
+    from perptui.eventtext import price_text
+
+    assert price_text(D("0.29973")) == "0.29973"  # JELLY's tick: 0.30 was 270 USD off
+    assert price_text(D("94025.00")) == "94,025.00"
+    assert price_text(D("91850.5")) == "91,850.50"
+    assert price_text(D("100")) == "100.00"

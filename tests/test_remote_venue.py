@@ -65,7 +65,9 @@ async def test_snapshot_matches_the_engine(served: tuple[Class, Live]) -> None:
         await wait_for(lambda: "BTC-PERP" in venue._books)  # the streamed book
         snap = await venue.snapshot("BTC-PERP")
         assert snap.book == c.ex.book("BTC-PERP", 40)
-        assert snap.connection.state == "live" and snap.connection.latency_ms is not None
+        # the test class's clock is driven by hand (speed 0): the chip says paused, as for
+        # a class the teacher paused
+        assert snap.connection.state == "paused" and snap.connection.latency_ms is not None
     finally:
         await venue.stop()
 
@@ -318,3 +320,44 @@ async def test_the_teachers_live_lesson_reaches_the_events_log(served: tuple[Cla
         assert line is not None and "lesson gap" in line.text and "indexPx 90,000" in line.text
     finally:
         await venue.stop()
+
+
+async def test_a_paused_class_says_paused_in_the_header_not_live(
+    served: tuple[Class, Live],
+) -> None:
+    c, live = served
+    venue = await started(live, c.key["alice"], refresh_s=0)
+    try:
+        await venue.snapshot("BTC-PERP")
+        await wait_for(lambda: "BTC-PERP" in venue._books)  # connected
+        async with httpx.AsyncClient(base_url=live.base_url) as admin:
+            answer = await admin.post("/api/v1/admin/pause", headers=c.auth("admin"))
+            assert answer.status_code == 200, answer.text
+            snap = await venue.snapshot("BTC-PERP")
+            assert snap.clock.paused and snap.connection.state == "paused"
+            answer = await admin.post("/api/v1/admin/resume", headers=c.auth("admin"))
+            assert answer.status_code == 200, answer.text
+        snap = await venue.snapshot("BTC-PERP")
+        assert not snap.clock.paused and snap.connection.state == "live"
+    finally:
+        await venue.stop()
+
+
+async def test_a_key_bound_to_no_account_watches_the_market_in_the_terminal(
+    served: tuple[Class, Live],
+) -> None:
+    from perptui.app import PerpApp
+    from perptui.settings import Settings
+
+    c, live = served
+    venue = RemoteVenue(live.base_url, c.key["watch"])  # the projector's key: no account
+    app = PerpApp(venue, Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        assert not venue.can_trade and "market only" in (venue.read_only_reason or "")
+        for key in ("3", "4", "5", "6", "1"):  # fills, funding and the ledger crashed it
+            await pilot.press(key)
+            await pilot.pause()
+            await app.frame()
+        assert await venue.fills() == [] and await venue.ledger() == []
+        assert app.is_running

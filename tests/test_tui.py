@@ -605,6 +605,29 @@ async def test_the_100_percent_button_sizes_what_the_exchange_gate_passes():
             await pilot.pause()
 
 
+async def test_a_price_never_typed_follows_the_mark_when_a_side_is_chosen():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        price = app.main.query_one("#price", Input)
+        assert price.value == str(venue.ex.market("BTC-PERP").mark)
+        venue.ex.set_index_price("BTC", D(65000))  # a crash
+        await venue.advance(D(1))
+        await app.frame()
+        await pilot.press("b")
+        await pilot.pause()
+        assert price.value == str(venue.ex.market("BTC-PERP").mark) == "65000"
+        price.value = "64000"  # typed by the trader: kept
+        await pilot.pause()
+        venue.ex.set_index_price("BTC", D(66000))
+        await venue.advance(D(1))
+        await app.frame()
+        await pilot.press("s")
+        await pilot.pause()
+        assert price.value == "64000"
+
+
 async def test_a_watch_only_venue_says_so_before_the_confirmation():
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key

@@ -168,8 +168,11 @@ class RemoteVenue(Venue):
         me = await self._get("/whoami")
         self.account = me.get("accountId") or ""
         self.scopes = frozenset(me.get("scopes", ()))
-        self.can_trade = "trade" in self.scopes or "admin" in self.scopes
-        if not self.can_trade:
+        # a key bound to no account (a projector's, the teacher's admin key) trades nothing
+        self.can_trade = bool(self.account) and bool({"trade", "admin"} & self.scopes)
+        if not self.account:
+            self.read_only_reason = f"{self.name}: this key watches the market only (no account)"
+        elif not self.can_trade:
             self.read_only_reason = f"{self.name}: this key can only watch (scope read)"
         markets = await self._get("/markets")
         self._markets = [m["symbol"] for m in markets["markets"]]
@@ -264,6 +267,14 @@ class RemoteVenue(Venue):
                 self._books.pop(key[1], None)
             asyncio.get_running_loop().create_task(self._send(ops))
 
+    def _chip(self, paused: bool) -> Connection:
+        """The header's connection chip; "paused" while the teacher has paused the class, as
+        a paused paper market says (a live chip over frozen countdowns read as a hang)."""
+        connection = self.connection()
+        if paused and connection.state == "live":
+            return dataclasses.replace(connection, state="paused")
+        return connection
+
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
         """A frame of the market. The REST parts are fetched at most every `refresh_s` (ten
         calls a frame at the TUI's 10 Hz would be 100 requests a second, past the server's
@@ -280,7 +291,8 @@ class RemoteVenue(Venue):
             snap = cached[2]
             live = self._books.get(market) if self._state == "live" else None
             book = live.snapshot(market, 40) if live is not None else snap.book
-            return dataclasses.replace(snap, connection=self.connection(), book=book)
+            chip = self._chip(snap.clock.paused)
+            return dataclasses.replace(snap, connection=chip, book=book)
         snap = await self._fetch_snapshot(market, candle_interval)
         self._cached = ((market, candle_interval), now, snap)
         return snap
@@ -312,10 +324,11 @@ class RemoteVenue(Venue):
         else:
             health = _empty_health()
             leverage, open_orders = {}, []
+        paused = bool(clock.get("paused", False))
         return VenueSnapshot(
             clock=ClockInfo(int(clock["serverTime"]), Decimal(str(clock.get("speed", "1"))),
-                            bool(clock.get("paused", False)), adjustable=False),
-            connection=self.connection(),
+                            paused, adjustable=False),
+            connection=self._chip(paused),
             market=market,
             markets=markets,
             book=live_book.snapshot(market, 40) if live_book is not None else w.book(book),
@@ -330,14 +343,20 @@ class RemoteVenue(Venue):
         )  # fmt: skip
 
     async def fills(self, limit: int = 200) -> list[Fill]:
+        if not self.account:  # a market-only key: no fills, funding or ledger of its own
+            return []
         data = await self._get("/fills", limit=min(limit, 1000))
         return [w.fill(f, self.account) for f in reversed(data["fills"])]
 
     async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
+        if not self.account:
+            return []
         data = await self._get("/funding-payments")
         return [w.account_funding(p) for p in data["payments"]][-limit:]
 
     async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+        if not self.account:
+            return []
         limit = min(limit, 5000)
         head = await self._get("/ledger", limit=1)
         start = max(0, int(head.get("total", 0)) - limit)

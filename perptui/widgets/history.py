@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import RichLog
 
@@ -122,7 +123,9 @@ class EventsLog(RichLog):
     DEFAULT_CSS = "EventsLog { height: 1fr; }"
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=2000, wrap=False, markup=False, **kwargs)  # type: ignore[arg-type]
+        # wrapped, with a hanging indent under the text: a stage's fund before -> after is at
+        # the end of a long line, and it is what the lesson is about
+        super().__init__(max_lines=2000, wrap=True, markup=False, **kwargs)  # type: ignore[arg-type]
         self.lines_seen: deque[EventLine] = deque(maxlen=2000)
 
     def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
@@ -134,5 +137,9 @@ class EventsLog(RichLog):
                 style = liq
             if line.mine:
                 style = f"bold {highlight}"
-            marker = "▶ " if line.mine else "  "
-            self.write(Text(f"{stamp} {marker}{line.text}", style=style))
+            marker = "▶" if line.mine else " "
+            row = Table.grid(padding=(0, 1), expand=True)
+            row.add_column(no_wrap=True)
+            row.add_column(ratio=1, overflow="fold")
+            row.add_row(Text(f"{stamp} {marker}", style=style), Text(line.text, style=style))
+            self.write(row, expand=True)

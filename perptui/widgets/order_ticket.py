@@ -93,6 +93,7 @@ class OrderTicket(Vertical):
         self.leverage = Decimal(1)
         # the exchange's largest passing size, and the order and leverage it was asked for
         self.gate_max: tuple[tuple[TicketForm, Decimal], Decimal] | None = None
+        self._auto_price = ""  # the price field's value as we last filled it in
 
     def compose(self) -> ComposeResult:
         yield Static("Order", id="title")
@@ -134,10 +135,20 @@ class OrderTicket(Vertical):
             # a size in coins means another amount in another market (0.5 BTC is not 0.5 SOL):
             # a market switch clears it rather than carry it over unnoticed
             self.query_one("#size", Input).value = ""
-            self.query_one("#price", Input).value = str(ms.mark)
+            self._fill_price(ms.mark)
             self._changed()
 
+    def _fill_price(self, mark: Decimal) -> None:
+        """Put the mark in the price field, remembered so a later refresh knows it was ours."""
+        self._auto_price = str(mark)
+        self.query_one("#price", Input).value = self._auto_price
+
     def set_side(self, side: str) -> None:
+        """b / s: a new order's side. A price the trader never typed is refreshed to the mark
+        here: one filled in at start-up was still offered 35 % away after a crash."""
+        price = self.query_one("#price", Input)
+        if self.market_state is not None and price.value == self._auto_price:
+            self._fill_price(self.market_state.mark)
         self.form.side = side
         self.query_one("#side-buy").set_class(side == "buy", "-active")
         self.query_one("#side-sell").set_class(side == "sell", "-active")
