@@ -9,7 +9,7 @@ USD is set to exactly 0 and the rounding residual (a few ticks) goes to the insu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -26,6 +26,23 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 TWO_THIRDS = Decimal(2) / Decimal(3)
 ONE_THIRD = ONE / Decimal(3)
+# Far below any tick: a price computed by division carries a residue in its 34th digit (ZP
+# 91,850.00000000000000000000000000004); quantized to this first, the directional rounding to
+# the tick does not turn the residue into a whole tick
+PRICE_RESIDUE = Decimal("1e-12")
+NO_BLPS = "no backstop providers"
+
+
+def usd_text(amount: Decimal) -> str:
+    """A USD amount for an event's detail: to the cent, with thousands separators."""
+    return f"{amount:,.2f}"
+
+
+def price_text(price: Decimal, m: MarketRuntime) -> str:
+    """A price for an event's detail: the tick's decimals (at least two), separators."""
+    exponent = m.tick.as_tuple().exponent
+    places = max(2, -exponent if isinstance(exponent, int) else 2)
+    return f"{price:,.{places}f}"
 
 
 @dataclass(slots=True)
@@ -49,9 +66,12 @@ class Backstop(SettlementJobs):
         return self._ledger.balance(INSURANCE, "USD")
 
     def _round_tick(self, price: Decimal, m: MarketRuntime, up: bool | None = None) -> Decimal:
+        """To the tick: nearest (up None), else up or down, after dropping the residue a
+        division leaves far below the tick (PRICE_RESIDUE) so it cannot move a price a tick."""
         if up is None:
             return self._quantize_to_tick(price, m.tick)
         rounding = ROUND_CEILING if up else ROUND_FLOOR
+        price = price.quantize(PRICE_RESIDUE)
         return (price / m.tick).to_integral_value(rounding=rounding) * m.tick
 
     def _zero_price(self, m: MarketRuntime, size: Decimal, sums: Sums, mmf: Decimal) -> Decimal:
@@ -139,14 +159,16 @@ class Backstop(SettlementJobs):
     def _emit_stage(
         self, acct: Account, m: MarketRuntime | None, stage: str, size: Decimal | None,
         price: Decimal | None, before: Sums, after: Sums, counterparties: tuple[str, ...],
-        fund_before: Decimal, fund_after: Decimal, detail: str = "",
+        fund_before: Decimal, fund_after: Decimal, detail: str = "", *,
+        fill_price: Decimal | None = None, counter_price: Decimal | None = None,
+        fee: Decimal | None = None,
     ) -> None:  # fmt: skip
         self._stage_log.append((self.now_ms, acct.account_id, stage))
         if self._subscribers:
             self._emit(LiquidationEvent(
                 self.now_ms, acct.account_id, m.symbol if m else None, stage, size, price,
                 before.equity, after.equity, before.mmr, after.mmr, counterparties,
-                fund_before, fund_after, detail,
+                fund_before, fund_after, detail, fill_price, counter_price, fee,
             ))  # fmt: skip
 
     # --- backstop liquidity providers ----------------------------------------------------
@@ -234,11 +256,12 @@ class Backstop(SettlementJobs):
 
     # --- stage 3: backstop takeover ------------------------------------------------------
 
-    def _backstop(self, acct: Account, sums: Sums, fund_start: Decimal) -> bool:
-        """Hand the positions to BLPs; True when they took all of them (or the stage was
-        refused and halted), False when the caller must close what is left on the book, then
-        ADL. E_mm >= 0: the account closes at zero prices and BLPs take at 2/3 ZP + 1/3 M;
-        E_mm < 0: BLPs take at the mark and the fund pays the deficit.
+    def _backstop(self, acct: Account, sums: Sums, fund_start: Decimal) -> str | None:
+        """Hand the positions to BLPs; None when they took all of them (or the stage was
+        refused and halted), else why the caller must close what is left on the book, then
+        ADL (the words the book close reports). E_mm >= 0: the account closes at zero prices
+        and BLPs take at 2/3 ZP + 1/3 M; E_mm < 0: BLPs take at the mark and the fund pays
+        the deficit, so only a deficit within the fund's step budget is taken over.
 
         BLPs short of capacity take what they can and the rest goes to the book: the part they
         take costs the fund nothing, where a book close past the zero price may cost it.
@@ -255,13 +278,16 @@ class Backstop(SettlementJobs):
             if shares:
                 allocations.append((m, pos, mmf, shares))
         if not allocations:
-            return False
+            return self._no_blp_reason()
         solvent = sums.equity >= 0
         budget = self._fund_budget(fund_start)
         if not solvent and -sums.equity > budget:
-            return False  # the fund cannot pay this deficit in one step: ADL instead
+            # the fund cannot pay this deficit in one step: book, then the fund's budget and ADL
+            return (f"deficit {usd_text(-sums.equity)} USD exceeds the fund's step budget "
+                    f"{usd_text(budget)} USD: no backstop takeover at the mark")  # fmt: skip
         plan = Plan({}, [], [], ZERO)
         fund_before = self._fund()
+        prices: dict[str, tuple[Decimal, Decimal]] = {}
         for m, pos, mmf, shares in allocations:
             if solvent:
                 # rounded in the account's favour, the BLP's price in the fund's: residuals >= 0
@@ -271,6 +297,7 @@ class Backstop(SettlementJobs):
                 blp_price = max(blp_price, zp) if long else min(blp_price, zp)
             else:
                 zp = blp_price = m.mark
+            prices[m.symbol] = (zp, blp_price)
             for blp, q in shares:
                 self._trade_legs(plan, m.symbol, acct.account_id, -q, zp, blp, blp_price)
                 if blp not in plan.counterparties:
@@ -283,21 +310,54 @@ class Backstop(SettlementJobs):
             self._commit(plan, TxType.BACKSTOP, f"backstop {acct.account_id}", allocations[0][0])
         except StageRefused as why:
             self._halt_stage(acct, allocations[0][0], "backstop", str(why))
-            return True
+            return None
         for m, _, _, shares in allocations:
             for blp, q in shares:
                 self._accounts[blp].backstop_takeovers.append((self.now_ms, abs(q) * m.mark))
         after = self._sums(acct)
         for m, pos, _, shares in allocations:
             size = sum((q for _, q in shares), ZERO)
-            how = "at zero prices" if solvent else "at the mark, the fund pays"
+            zp, blp_price = prices[m.symbol]
+            if solvent:
+                how = (f"at the zero price {price_text(zp, m)}; the BLPs pay "
+                       f"{price_text(blp_price, m)} (2/3 ZP + 1/3 mark, rounded to the tick in "
+                       "the fund's favour), the difference to the fund")  # fmt: skip
+            else:
+                how = (f"at the mark {price_text(zp, m)}; the fund pays the deficit "
+                       f"{usd_text(-sums.equity)} USD")  # fmt: skip
             if size != pos.size:
                 how = (f"{how}: {abs(size)} of {abs(pos.size)}, all the providers' capacity "
                        "left; the rest goes to the book")  # fmt: skip
             blps = tuple(b for b, _ in shares)
             self._emit_stage(acct, m, "backstop", size, None, sums, after, blps, fund_before,
-                             self._fund(), how)  # fmt: skip
-        return complete
+                             self._fund(), how, fill_price=zp,
+                             counter_price=blp_price)  # fmt: skip
+        return None if complete else "the rest is beyond the backstop providers' capacity left"
+
+    def _no_blp_reason(self) -> str:
+        """Why no BLP takes a single lot: none exist, or each one's limit, in words."""
+        cfg = self.config
+        notes = []
+        for acct in sorted(self._accounts.values(), key=lambda a: a.account_id):
+            if acct.kind != "backstop":
+                continue
+            window = self._blp_capacity(acct)  # also sets the loss-cap baseline
+            sums = self._sums(acct)
+            baseline = acct.backstop_baseline if acct.backstop_baseline is not None else ZERO
+            if baseline - sums.equity >= cfg.backstop_loss_cap:
+                notes.append(f"{acct.account_id} at its loss cap {usd_text(cfg.backstop_loss_cap)}"
+                             " USD")  # fmt: skip
+            elif sums.equity < sums.mmr or acct.liquidation_status is not None:
+                notes.append(f"{acct.account_id} itself under its maintenance margin")
+            elif window <= 0:
+                notes.append(f"{acct.account_id} used its minute or hour capacity")
+            else:
+                free = max(ZERO, sums.initial_equity - sums.imr)
+                notes.append(f"{acct.account_id}: capacity {usd_text(window)} USD, free margin "
+                             f"{usd_text(free)} USD, not a lot's worth")  # fmt: skip
+        if not notes:
+            return NO_BLPS
+        return "no backstop provider can take it (" + "; ".join(notes) + ")"
 
     def _pass_collateral(self, plan: Plan, acct: Account, receiver: str) -> None:
         """Non-USD collateral passes to the BLP at its weighted value (MECHANICS 4, stage 3)."""
@@ -347,6 +407,8 @@ class Backstop(SettlementJobs):
             return ZERO
         plan = Plan({}, [], [], ZERO)
         self._pass_collateral(plan, acct, INSURANCE)
+        coins = -sum((a for who, asset, a in plan.legs if who == INSURANCE and asset == "USD"),
+                     ZERO)  # fmt: skip
         usd = self._ledger.balance(acct.account_id, "USD") + sum(
             (a for who, asset, a in plan.legs if who == acct.account_id and asset == "USD"), ZERO
         )
@@ -361,8 +423,11 @@ class Backstop(SettlementJobs):
         except StageRefused as why:
             self._halt_stage(acct, None, "insurance", str(why))
             return ZERO
+        words = f"the fund paid {usd_text(pay)} of the {usd_text(-sums.equity)} USD deficit"
+        if coins:  # the fund's USD moved by both
+            words += f", after buying the account's coins at their weighted value {usd_text(coins)}"
         self._emit_stage(acct, None, "insurance", None, None, sums, self._sums(acct), (),
-                         before, self._fund(), f"the fund paid {pay}")  # fmt: skip
+                         before, self._fund(), words)  # fmt: skip
         return pay
 
     # --- stage 5: auto-deleveraging -----------------------------------------------------------
@@ -403,15 +468,17 @@ class Backstop(SettlementJobs):
         """Close every position of a bankrupt account at its zero price against the top-ranked
         opposite positions; their orders in that market are canceled. The fund first gives
         what its step budget allows (ADL only takes what BLPs and the fund cannot), which moves
-        the zero prices towards the marks."""
+        the zero prices towards the marks. One ledger transaction; two events when the fund
+        gave: stage 4 "insurance" (its payment), then stage 5 "adl" (the rest)."""
         rows = self._open_positions(acct)
         plan = Plan({}, [], [], ZERO)
         fund_before = self._fund()
         gift = min(-sums.equity, self._fund_budget(fund_start)) if sums.equity < 0 else ZERO
+        before_gift = sums
         if gift > 0:
             plan.legs += [(INSURANCE, "USD", -gift), (acct.account_id, "USD", gift)]
-            sums = Sums(sums.equity + gift, sums.initial_equity + gift, sums.imr, sums.mmr,
-                        sums.notional)  # fmt: skip
+            sums = replace(sums, equity=sums.equity + gift,
+                           initial_equity=sums.initial_equity + gift)  # fmt: skip
         done: list[tuple[MarketRuntime, Decimal, Decimal, list[str]]] = []
         for m, pos, mmf in rows:
             # rounded in the bankrupt account's favour, so the close-out residual is >= 0
@@ -443,25 +510,24 @@ class Backstop(SettlementJobs):
             self._halt_stage(acct, done[0][0], "adl", str(why))
             return
         after = self._sums(acct)
+        fund_gave = fund_before - gift
+        if gift > 0:  # stage 4 before stage 5: the fund's part is its own step
+            deficit = -before_gift.equity
+            words = (f"the fund paid {usd_text(gift)} of the {usd_text(deficit)} USD deficit, "
+                     f"its step budget; ADL takes the other {usd_text(deficit - gift)} at the "
+                     "zero price")  # fmt: skip
+            self._emit_stage(acct, None, "insurance", None, None, before_gift, sums, (),
+                             fund_before, fund_gave, words)  # fmt: skip
         for m, size, zp, takers in done:
             for other in takers:
                 for order in [o for o in self._accounts[other].open_orders.values()
                               if o.market == m.symbol]:  # fmt: skip
                     self._finish_cancel(order, CancelReason.ADL)
                 self._flush_book(m)
-            self._emit_stage(
-                acct,
-                m,
-                "adl",
-                size,
-                zp,
-                sums,
-                after,
-                tuple(takers),
-                fund_before,
-                self._fund(),
-                "at the bankrupt position's zero price",
-            )
+            self._emit_stage(acct, m, "adl", size, zp, sums, after, tuple(takers), fund_gave,
+                             self._fund(), f"at the bankrupt position's zero price "
+                             f"{price_text(zp, m)}", fill_price=zp,
+                             counter_price=zp)  # fmt: skip
 
     def _equity(self, acct: Account) -> Decimal:
         """E_mm alone (collateral at its weights plus unsettled PnL): no requirements."""

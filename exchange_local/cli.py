@@ -186,7 +186,7 @@ def print_risk_params(minutes: int, seed: int) -> int:
 
 def run_scenario_command(args: argparse.Namespace) -> int:
     """`exchange-local scenario`: the timeline, a summary, optionally a per-account report."""
-    from exchange_local.scenarios import SCENARIOS, format_timeline, run_scenario
+    from exchange_local.scenarios import SCENARIOS, format_summary, format_timeline, run_scenario
 
     if args.list:
         for name, (description, _) in SCENARIOS.items():
@@ -204,8 +204,8 @@ def run_scenario_command(args: argparse.Namespace) -> int:
     print(f"scenario {result.name}, seed {result.seed}")
     print(format_timeline(result))
     print("\nsummary:")
-    for key, value in result.summary.items():
-        print(f"  {key}: {value}")
+    for line in format_summary(result):
+        print(f"  {line}")
     if args.report and result.exchange is not None:
         ex = result.exchange
         print("\naccounts:")

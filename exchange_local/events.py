@@ -111,6 +111,21 @@ class MarketEvent(Event):
 
 
 @dataclass(slots=True)
+class OrderRefused(Event):
+    """An order the exchange refused (nothing was booked), for a log that shows why: e.g.
+    code "open_interest_cap". The engine raises the refusal to the caller; the teaching
+    scenarios emit this event so a UI watching the lesson sees it too."""
+
+    account: str
+    market: str
+    side: str
+    size: Decimal
+    price: Decimal | None
+    code: str  # the ExchangeError's code
+    message: str
+
+
+@dataclass(slots=True)
 class FundingPaid(Event):
     record: Any  # exchange_local.funding.FundingRecord
 
@@ -138,6 +153,18 @@ class LiquidationEvent(Event):
 
     stage: "cancel" (1), "partial" (2), "backstop" (3), "book_close" (3 without BLPs),
     "insurance" (4), "adl" (5), "recovered", "halted" (6: a check failed, market reduce-only).
+    An ADL that the fund first pays part of is two events at one time: "insurance" (the
+    fund's payment: equity and fund before -> after) then "adl" (the rest, at the zero price).
+    "recovered" with mmr_after 0 means every position is closed: the liquidation is over.
+
+    price: the IOC's limit for "partial" and "book_close"; the zero price for "adl".
+    fill_price: the account's average price in this stage: the IOC's average fill
+    ("partial", "book_close"; None when nothing filled), the price it closed at ("backstop":
+    the zero price when solvent, the mark when bankrupt; "adl": the zero price).
+    counter_price: what the counterparties paid ("backstop": the BLPs' price, 2/3 ZP + 1/3 M
+    rounded to the tick in the fund's favour, or the mark; "adl": the zero price).
+    fee: the liquidation fee the account paid the fund in this stage ("partial",
+    "book_close"; 0 when none).
     """
 
     account: str
@@ -153,3 +180,6 @@ class LiquidationEvent(Event):
     fund_before: Decimal
     fund_after: Decimal
     detail: str = ""
+    fill_price: Decimal | None = None
+    counter_price: Decimal | None = None
+    fee: Decimal | None = None

@@ -8,8 +8,9 @@ here; stages 3-5 in backstop.py; operator actions in operator.py.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from typing import NamedTuple
 
-from exchange_local.backstop import Backstop
+from exchange_local.backstop import Backstop, price_text, usd_text
 from exchange_local.ledger import INSURANCE, TxType
 from exchange_local.liq_watch import REBASE_MOVE, LiquidationWatch
 from exchange_local.money import ONE, ZERO, quantize_usd_down, quantize_usd_up
@@ -20,7 +21,14 @@ from exchange_local.state import Account, MarketRuntime
 ADL_REFRESH_MS = 30_000
 ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
 FILLABLE_BAND = Decimal("1.5")
-BEYOND_CAPACITY = "beyond the backstop providers' capacity"
+
+
+class LiquidationFill(NamedTuple):
+    """What one liquidation IOC did: size filled, average fill price, fee to the fund."""
+
+    filled: Decimal
+    price: Decimal | None  # None when nothing filled
+    fee: Decimal
 
 
 class LiquidationJobs(Backstop):
@@ -158,10 +166,11 @@ class LiquidationJobs(Backstop):
             self._after_stage(acct, fund_start)
             return
         acct.liquidation_status = "bankrupt" if sums.equity < 0 else "backstop"
-        if not self._backstop(acct, sums, fund_start):
+        why_book = self._backstop(acct, sums, fund_start)
+        if why_book is not None:
             sums = self._sums(acct)  # a partial takeover moved it
             if sums.equity >= 0 or self._fund_budget(fund_start) > 0:
-                self._book_close(acct, sums, fund_start)
+                self._book_close(acct, sums, fund_start, why_book)
                 sums = self._sums(acct)
             # ADL only takes what BLPs and the fund cannot absorb: a deficit within the fund's
             # budget waits for the book (it is retried every second) instead
@@ -187,7 +196,7 @@ class LiquidationJobs(Backstop):
             return
         m, pos, mmf = self._open_positions(acct)[0]
         cfg = self.config
-        size = abs(pos.size)
+        size = whole = abs(pos.size)  # the order changes the position in place
         if not acct.liquidation_full_next and size * m.mark > cfg.partial_liquidation_notional:
             chunk = size * cfg.partial_liquidation_fraction
             floor = min(size, cfg.partial_liquidation_min_notional / m.mark)
@@ -200,33 +209,24 @@ class LiquidationJobs(Backstop):
             limit = self._round_tick(max(m.mark * (ONE - band), zp), m, up=True)
         else:
             limit = self._round_tick(min(m.mark * (ONE + band), zp), m, up=False)
-        filled = self._liquidation_order(acct, m, pos.size, size, max(limit, m.tick), sums)
-        if size < abs(pos.size):
+        fund_before = self._fund()  # the fee moves it: read before the order
+        done = self._liquidation_order(acct, m, pos.size, size, max(limit, m.tick), sums)
+        if size < whole:
             acct.liquidation_cooldown_until_ms = (
                 self.now_ms + cfg.liquidation_cooldown_seconds * 1000
             )
             acct.liquidation_full_next = True
-        if not self._worth_announcing(acct, "partial", filled):
+        if not self._worth_announcing(acct, "partial", done.filled):
             return
-        self._emit_stage(
-            acct,
-            m,
-            "partial",
-            filled,
-            limit,
-            sums,
-            self._sums(acct),
-            (),
-            self._fund(),
-            self._fund(),
-            f"asked {size} at {limit} or better",
-        )
+        self._emit_stage(acct, m, "partial", done.filled, limit, sums, self._sums(acct), (),
+                         fund_before, self._fund(), self._order_words(m, size, limit, done),
+                         fill_price=done.price, fee=done.fee)  # fmt: skip
 
-    def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
-        """Stage 3 for what BLP capacity does not cover: reduce-only IOCs whose limits may pass
-        the zero price by as much as the fund's step budget covers."""
+    def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal, why: str) -> None:
+        """Stage 3 for what BLPs do not take (`why`: no capacity, or a deficit past the fund's
+        step budget): reduce-only IOCs whose limits may pass the zero price by as much as the
+        fund's step budget covers."""
         budget = self._fund_budget(fund_start)
-        fund_before = self._fund()
         for m, pos, mmf in self._open_positions(acct):
             zp = self._zero_price(m, pos.size, sums, mmf)
             share = budget * mmf * abs(pos.size) * m.mark / sums.mmr  # the budget split by MMR
@@ -235,11 +235,25 @@ class LiquidationJobs(Backstop):
                 limit = self._round_tick(max(zp - beyond, m.tick), m, up=True)
             else:
                 limit = self._round_tick(zp + beyond, m, up=False)
-            filled = self._liquidation_order(acct, m, pos.size, abs(pos.size), limit, sums)
-            if not self._worth_announcing(acct, "book_close", filled):
+            size = abs(pos.size)  # the order changes the position in place
+            fund_before = self._fund()  # per order: each one's fee moves it
+            done = self._liquidation_order(acct, m, pos.size, size, limit, sums)
+            if not self._worth_announcing(acct, "book_close", done.filled):
                 continue
-            self._emit_stage(acct, m, "book_close", filled, limit, sums, self._sums(acct), (),
-                             fund_before, self._fund(), BEYOND_CAPACITY)  # fmt: skip
+            words = (f"{why}; on the book, the limit past the zero price {price_text(zp, m)} "
+                     f"by the fund's step budget ({usd_text(share)} USD for this position); "
+                     f"{self._order_words(m, size, limit, done)}")  # fmt: skip
+            self._emit_stage(acct, m, "book_close", done.filled, limit, sums, self._sums(acct),
+                             (), fund_before, self._fund(), words, fill_price=done.price,
+                             fee=done.fee)  # fmt: skip
+
+    @staticmethod
+    def _order_words(m: MarketRuntime, size: Decimal, limit: Decimal, done: LiquidationFill) -> str:
+        asked = f"asked {size} at {price_text(limit, m)} or better"
+        if not done.filled or done.price is None:
+            return f"{asked}: nothing filled"
+        fee = f"fee {usd_text(done.fee)} USD to the fund" if done.fee else "no fee (no equity)"
+        return f"{asked}: filled {done.filled} at {price_text(done.price, m)} on average, {fee}"
 
     def _worth_announcing(self, acct: Account, stage: str, filled: Decimal) -> bool:
         """An order that filled is always news; an unfilled retry only when the stage changed
@@ -251,8 +265,8 @@ class LiquidationJobs(Backstop):
     def _liquidation_order(
         self, acct: Account, m: MarketRuntime, position: Decimal, size: Decimal, limit: Decimal,
         before: Sums,
-    ) -> Decimal:  # fmt: skip
-        """Place and run a liquidation IOC; book its fee to the fund; return the size filled."""
+    ) -> LiquidationFill:  # fmt: skip
+        """Place and run a liquidation IOC; book its fee to the fund; say what it did."""
         side = "sell" if position > 0 else "buy"
         order = Order(self._next_order_id, acct.account_id, m.symbol, side, "limit", "ioc", size,
                       limit, None, False, True, None, self.now_ms, OrderStatus.OPEN)  # fmt: skip
@@ -261,6 +275,7 @@ class LiquidationJobs(Backstop):
         self._accept(acct, order)
         self._execute(acct, m, order)
         self._flush_book(m)
+        fee = ZERO
         if order.filled:
             equity = self._sums(acct).equity
             fee = min(quantize_usd_up(order.filled_notional * self.config.liquidation_fee),
@@ -268,4 +283,6 @@ class LiquidationJobs(Backstop):
             if fee > 0:
                 legs = [(acct.account_id, "USD", -fee), (INSURANCE, "USD", fee)]
                 self._post_tx(TxType.LIQ_FEE, legs, f"liquidation fee order:{order.order_id}")
-        return order.filled
+            else:
+                fee = ZERO
+        return LiquidationFill(order.filled, order.avg_price, fee)

@@ -19,7 +19,7 @@ from typing import Any
 from exchange_local.bots import BackstopParams, BotParams, BotSet, CrowdParams, paper_config
 from exchange_local.config import AssetSpec, ExchangeConfig, MarketSpec
 from exchange_local.errors import ExchangeError
-from exchange_local.events import Event
+from exchange_local.events import Event, LiquidationEvent, MarketEvent, OrderRefused
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
 from exchange_local.funding import AccountFunding
@@ -27,6 +27,7 @@ from exchange_local.funding import AccountFunding
 D = Decimal
 BTC = "BTC-PERP"
 CHECK_EVERY_S = 5
+EVENT_WIDTH = 64  # the timeline's event column at most
 
 
 @dataclass(slots=True)
@@ -41,6 +42,63 @@ class Row:
     equity: Decimal | None
     fund: Decimal
     oi: Decimal
+    note: str = ""  # what the columns do not say: a limit, a fee, the BLPs' price, why
+
+
+def stage_words(e: LiquidationEvent) -> str:
+    """The timeline's words for a stage; an account closed out is "over", not "recovered"."""
+    if e.stage == "recovered" and e.mmr_after == 0:
+        if e.equity_after <= 0:
+            return "liquidation over: closed out, no equity"
+        return "liquidation over: closed out, equity left"
+    return f"liquidation: {e.stage}"
+
+
+def row_price(e: LiquidationEvent) -> Decimal | None:
+    """The price the account traded at: the average fill, not the IOC's limit."""
+    if e.stage in ("partial", "book_close", "backstop"):
+        return e.fill_price
+    return e.price
+
+
+def stage_note(e: LiquidationEvent) -> str:
+    """What the price and equity columns do not say: size, limit, fee, the BLPs' price, the
+    fund's payment, the counterparties, why a stage went to the book."""
+    fund_moved = e.fund_after - e.fund_before
+    if e.stage in ("partial", "book_close"):
+        limit = f"limit {_price(e.price)}" if e.price is not None else ""
+        if e.size:
+            did = f"filled {e.size:f}, {limit}, fee {e.fee or 0:,.2f}"
+        else:
+            did = f"nothing filled, {limit}"
+        if e.stage == "book_close":
+            did += f"; {e.detail.split('; ')[0]}"
+        return did
+    if e.stage == "backstop":
+        blps = f"BLPs {', '.join(e.counterparties)}"
+        if e.counter_price is not None and e.counter_price != e.fill_price:
+            blps += f" at {_price(e.counter_price)}"
+        return f"{blps}; fund {fund_moved:+,.2f}"
+    if e.stage == "insurance":  # what it paid moved the equity (coins it buys do not)
+        paid = e.equity_after - e.equity_before
+        return f"fund paid {paid:,.2f} of the {-e.equity_before:,.2f} deficit"
+    if e.stage == "adl":
+        return f"{abs(e.size or 0):f} at the zero price, against {', '.join(e.counterparties)}"
+    if e.stage in ("cancel", "halted"):
+        return e.detail
+    return ""
+
+
+def summary_text(key: str, value: Any) -> str:
+    """A summary value as a person reads it: a rate as a percentage per hour, money to the
+    cent, stages as `cancel 4, partial 2`, not 34-digit decimals or a Python dict."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {summary_text(k, v)}" for k, v in value.items()) or "none"
+    if value is None:
+        return "none"
+    if isinstance(value, Decimal):  # the lessons' Decimals are hourly rates or USD amounts
+        return f"{value:.6%}/h" if "rate" in key else f"{value:,.2f} USD"
+    return str(value)
 
 
 @dataclass
@@ -69,26 +127,40 @@ class Run:
         self.speed = speed
         self.result = ScenarioResult(name, seed, exchange=ex)
         self.scripted: list[str] = []  # the lesson's own accounts, in creation order
+        self._announced: list[Event] = []  # the script's own events, emitted at the next turn
         ex.subscribe(self._on_event)
         self.pacer = current_pacer()
         if self.pacer is not None:
             self.pacer.attach(self)
 
     def _row(self, event: str, account: str = "", market: str | None = None,
-             price: Decimal | None = None, equity: Decimal | None = None) -> None:  # fmt: skip
+             price: Decimal | None = None, equity: Decimal | None = None,
+             note: str = "", fund: Decimal | None = None) -> None:  # fmt: skip
         ex = self.ex
         market = market or self.market
         oi = ex.market(market).open_interest
-        self.result.rows.append(
-            Row(ex.now, event, account, market, price, equity, ex.insurance_fund(), oi)
-        )
+        fund = ex.insurance_fund() if fund is None else fund
+        self.result.rows.append(Row(ex.now, event, account, market, price, equity, fund, oi, note))
+
+    def announce(self, event: Event, row: str, account: str = "",
+                 price: Decimal | None = None) -> None:  # fmt: skip
+        """An event the lesson's script makes itself (a marker, a refused order): its row now,
+        the event at the next second's turn. A UI follows a new run from that turn on (squeeze
+        starts a second exchange), so an event emitted while the script sets up would be lost."""
+        self._row(row, account, None, price)
+        self._announced.append(event)
+
+    def _emit_announced(self) -> None:
+        announced, self._announced = self._announced, []
+        for event in announced:
+            self.ex._emit(event)
 
     def _on_event(self, e: Event) -> None:
         kind = e.kind
-        if kind == "LiquidationEvent":
-            self.result.stages[e.stage] += 1  # type: ignore[attr-defined]
-            self._row(f"liquidation: {e.stage}", e.account, e.market,  # type: ignore[attr-defined]
-                      e.price, e.equity_after)  # type: ignore[attr-defined]  # fmt: skip
+        if isinstance(e, LiquidationEvent):
+            self.result.stages[e.stage] += 1
+            self._row(stage_words(e), e.account, e.market, row_price(e), e.equity_after,
+                      stage_note(e), e.fund_after)  # fmt: skip
         elif kind == "FundingPaid":
             record = e.record  # type: ignore[attr-defined]
             self.result.stages["funding"] += 1
@@ -118,6 +190,7 @@ class Run:
         for second in range(seconds):
             if self.pacer is not None:
                 self.pacer.turn()  # a UI steps the lesson: wait for its go
+            self._emit_announced()
             started = time.monotonic()
             self.ex.advance(1)
             if second % CHECK_EVERY_S == 0:
@@ -178,8 +251,10 @@ def cascade(seed: int, speed: float | None) -> ScenarioResult:
     ADL, each caught by an account placed for it (20x longs of 1-2 BTC at 100,000, fees on):
     at 95,000 ada (E between ACMR and MMR) is partly liquidated on the book and ben (E below
     ACMR) is taken over by a BLP at zero prices; at 85,000 cat's small deficit goes to a BLP
-    at the mark with the fund paying, and dan's large one, past the fund's step budget and the
-    BLPs' hourly capacity, is auto-deleveraged."""
+    at the mark with the fund paying. Dan's deficit (6,050) is past the fund's step budget
+    (10 % of the fund, 2,126.44), so no BLP takes him over at the mark although they have the
+    capacity: his close on the book fills nothing, the fund pays its budget (stage 4) and ADL
+    closes the rest at his zero price after that payment."""
     run = _teaching_exchange(seed, speed, "cascade", insurance_fund=D(20000),
                              backstop_minute_capacity=D(150000),
                              backstop_hour_capacity=D(200000))  # fmt: skip
@@ -198,8 +273,11 @@ def cascade(seed: int, speed: float | None) -> ScenarioResult:
 
 
 def gap(seed: int, speed: float | None) -> ScenarioResult:
-    """An index gap through two bankruptcy prices with no BLPs: the fund pays one deficit within
-    its 10 % step budget; the other is larger, so ADL closes it at the zero price."""
+    """An index gap through two bankruptcy prices with no BLPs; the fund's step budget is 10 %
+    of its balance at the second's start. Eve's deficit (3,050) is past it: the fund pays its
+    1,200 (stage 4) and ADL closes her at the zero price after that payment (91,850). Fay's
+    (850) is within it: she closes on the book, past her zero price, over a few seconds, and
+    the fund pays what is left (1,000.91)."""
     run = _teaching_exchange(seed, speed, "gap", blps=False, insurance_fund=D(12000))
     desk = run.account("desk", D(100_000_000))
     for name, usd in (("eve", D(7000)), ("fay", D(9200))):
@@ -291,6 +369,16 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
     )  # fmt: skip
     ex = Exchange(config)
     run = Run("squeeze", seed, ex, speed, market=JELLY)
+    if capped:
+        what = "lesson run 2 of 2: with an open-interest cap and a backstop loss cap"
+        caps: dict[str, Any] = {"run": 2, "of": 2, "open_interest_cap_usd": market.oi_cap,
+                                "backstop_loss_cap_usd": config.backstop_loss_cap}  # fmt: skip
+    else:
+        what = "lesson run 1 of 2: no open-interest cap, no backstop loss cap"
+        caps = {"run": 1, "of": 2, "open_interest_cap_usd": "none",
+                "backstop_loss_cap_usd": "none"}  # fmt: skip
+    row = "run 2 of 2: OI cap, backstop loss cap" if capped else "run 1 of 2: no caps"
+    run.announce(MarketEvent(ex.now_ms, JELLY, what, caps), row)
     hlp = run.account("hlp", D(10_000_000))
     long_side = run.account("mal-long", D(400_000))
     # different margins: the shorts are liquidated one after another as the pump goes on
@@ -303,7 +391,9 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
             opened += 1
         except ExchangeError as refusal:
             ex.cancel_all(short)
-            run._row(f"refused: {refusal.code}", short, JELLY, D("0.05"))
+            refused = OrderRefused(ex.now_ms, short, JELLY, "sell", D(1_000_000), D("0.05"),
+                                   refusal.code, str(refusal))  # fmt: skip
+            run.announce(refused, f"refused: {refusal.code}", short, D("0.05"))
     run._row(f"manipulator opened {opened} of 4 shorts", "mal-long", JELLY, D("0.05"))
     fund_equity = {a: ex._equity(ex._accounts[a]) for a in (hlp, long_side, *shorts)}
     price = D("0.05")
@@ -319,7 +409,9 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
 
 
 def squeeze(seed: int, speed: float | None) -> ScenarioResult:
-    """JELLY: the same squeeze without and with open-interest caps and a backstop loss cap."""
+    """JELLY: the same squeeze without and with open-interest caps and a backstop loss cap.
+    Each run starts with a MarketEvent "lesson run N of 2: ..." (its timeline row says the
+    same), and an order the OI cap refuses is an OrderRefused event."""
     free, free_loss, free_gain = _squeeze_once(seed, speed, capped=False)
     capped, capped_loss, capped_gain = _squeeze_once(seed, speed, capped=True)
     result = capped.result
@@ -370,11 +462,21 @@ def _price(p: Decimal) -> str:
 
 
 def format_timeline(result: ScenarioResult) -> str:
-    lines = [f"{'time':>8}  {'event':<44} {'account':<12} {'price':>12} {'equity':>12}"
-             f" {'fund':>12} {'OI':>8}"]  # fmt: skip
+    """One line a row: time, event, account, the price traded at (a liquidation order's
+    average fill, not its limit), equity after, insurance fund after, open interest, then a
+    note (limit, fee, the BLPs' price, the fund's payment, why a stage went to the book)."""
+    width = min(EVENT_WIDTH, max((len(r.event) for r in result.rows), default=5))
+    lines = [f"{'time':>8}  {'event':<{width}} {'account':<12} {'price':>12} {'equity':>12}"
+             f" {'fund':>12} {'OI':>8}  note"]  # fmt: skip
     for r in result.rows:
         price = _price(r.price) if r.price is not None else ""
         equity = f"{r.equity:,.2f}" if r.equity is not None else ""
-        lines.append(f"{r.time:>8}  {r.event[:44]:<44} {r.account[:12]:<12} {price:>12}"
-                     f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}")  # fmt: skip
+        line = (f"{r.time:>8}  {r.event[:width]:<{width}} {r.account[:12]:<12} {price:>12}"
+                f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}  {r.note}")  # fmt: skip
+        lines.append(line.rstrip())
     return "\n".join(lines)
+
+
+def format_summary(result: ScenarioResult) -> list[str]:
+    """The summary's lines, readable (see summary_text)."""
+    return [f"{key}: {summary_text(key, value)}" for key, value in result.summary.items()]

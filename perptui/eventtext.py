@@ -18,7 +18,7 @@ STAGE_WORDS = {
     "partial": "stage 2: partial liquidation on the book",
     "backstop": "stage 3: backstop takeover",
     "book_close": "stage 3: closed on the book",
-    "insurance": "stage 4: insurance fund paid the deficit",
+    "insurance": "stage 4: insurance fund paid",
     "adl": "stage 5: auto-deleveraged",
     "recovered": "recovered: margin restored",
     "halted": "stage 6: check failed, market reduce-only",
@@ -79,9 +79,15 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append(event.market)
         if event.size is not None:
             parts.append(f"size {fmt.num(event.size, 4)}")
+        on_book = event.stage in ("partial", "book_close")
+        if on_book and event.fill_price is not None:  # what it traded at, then its limit
+            parts.append(f"filled @ {price_text(event.fill_price)}")
         if event.price is not None:
-            word = "limit" if event.stage in ("partial", "book_close") else "@"
-            parts.append(f"{word} {price_text(event.price)}")
+            parts.append(f"{'limit' if on_book else '@'} {price_text(event.price)}")
+        if event.counter_price is not None and event.counter_price != event.price:
+            parts.append(f"BLPs @ {price_text(event.counter_price)}")
+        if event.fee:
+            parts.append(f"fee {fmt.usd(event.fee)} to the fund")
         parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
         parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
@@ -110,6 +116,12 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         text = (f"{r.market}: funding paid at {fmt.rate(r.rate)}/h, {fmt.usd(r.paid)} from "
                 f"payers, residual {fmt.usd(r.residual)} to the fund")  # fmt: skip
         return EventLine(t, "funding", text, False)
+    if isinstance(event, ev.OrderRefused):
+        who = you if event.account == me else event.account
+        at = f" @ {price_text(event.price)}" if event.price is not None else ""
+        text = (f"{who}: {event.side} {fmt.num(event.size, 4)} {event.market}{at} refused "
+                f"({event.code.replace('_', ' ')}): {event.message}")  # fmt: skip
+        return EventLine(t, "order", text, event.account == me)
     if isinstance(event, ev.InvariantViolated):
         return EventLine(t, "invariant", "INVARIANT VIOLATED: " + "; ".join(event.problems), True)
     if isinstance(event, ev.OrderCanceled) and event.order.account == me:

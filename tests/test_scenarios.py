@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from exchange_local.cli import main
-from exchange_local.scenarios import SCENARIOS, run_scenario
+from exchange_local.events import MarketEvent, OrderRefused
+from exchange_local.scenarios import SCENARIOS, format_timeline, run_scenario
+from exchange_local.stepping import SteppedScenario
+
+D = Decimal
 
 
 def test_cascade_reaches_every_stage():
@@ -100,3 +107,85 @@ def test_every_scenario_lasts_at_most_15_minutes(name):
     ex = result.exchange
     assert ex.now - ex.config.start_time_seconds <= 900
     assert result.ok, result.problems
+
+
+def test_cascade_timeline_shows_fills_fees_and_the_funds_steps():
+    result = run_scenario("cascade", seed=1)
+    rows = {(r.account, r.event, r.time): r for r in result.rows}
+    ada = rows[("ada", "liquidation: partial", 62)]
+    assert ada.price == D("94666.64")  # the average fill, not the limit 94,025
+    assert "limit 94,025.00" in ada.note and "fee 189.33" in ada.note
+    assert ada.fund == D("20189.333280")
+    ben = rows[("ben", "liquidation: backstop", 62)]
+    assert "at 94,367.00; fund +317.00" in ben.note  # the README's rounding note
+    dan = [r for r in result.rows if r.account == "dan" and r.time == 302]
+    assert [r.event for r in dan] == [
+        "liquidation: book_close",
+        "liquidation: insurance",
+        "liquidation: adl",
+        "liquidation over: closed out, no equity",
+    ]
+    assert "exceeds the fund's step budget 2,126.44" in dan[0].note
+    assert "capacity" not in dan[0].note
+    assert dan[1].note == "fund paid 2,126.44 of the 6,050.00 deficit"
+    assert dan[1].equity == D("-3923.555117") and dan[1].fund == D("18088.003948")
+    out = format_timeline(result)
+    assert "liquidation: recovered" not in out  # everyone here ends closed out
+    assert "94,666.64" in out
+
+
+def test_readme_states_the_cascade_and_gap_numbers():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for number in ("317.00, not 316.67", "94,367", "2,126.44", "91,850", "1,000.91"):
+        assert number in readme, number
+
+
+def test_gap_adl_at_the_zero_price_after_the_funds_whole_budget():
+    result = run_scenario("gap", seed=1)
+    eve = [r for r in result.rows if r.account == "eve" and r.event.startswith("liquidation")]
+    assert [r.event for r in eve][-3:] == [
+        "liquidation: insurance",
+        "liquidation: adl",
+        "liquidation over: closed out, no equity",
+    ]
+    assert eve[-3].note == "fund paid 1,200.00 of the 3,050.00 deficit"
+    assert eve[-2].price == D(91850)  # not 91,850.50: a 1e-33 residue is not a tick
+    assert eve[-2].fund == D(10800)
+    fay_paid = [r for r in result.rows if r.account == "fay" and "insurance" in r.event]
+    assert fay_paid[0].note == "fund paid 1,000.91 of the 1,000.91 deficit"
+    assert result.summary["fund"] == D("9799.087350")
+
+
+def test_summaries_print_readably(capsys):
+    assert main(["scenario", "funding"]) == 0
+    out = capsys.readouterr().out
+    assert "rate paid at the hour: 0.023755%/h" in out
+    assert "gus (long) paid: 47.51 USD" in out
+    assert not re.search(r"\d\.\d{9,}", out.split("summary:")[1])
+
+
+def test_squeeze_marks_its_runs_and_emits_the_refusals_for_a_ui():
+    result = run_scenario("squeeze", seed=1)
+    events = [r.event for r in result.rows]
+    assert events[0] == "[no caps] run 1 of 2: no caps"
+    assert "[caps] run 2 of 2: OI cap, backstop loss cap" in events
+    # a UI follows each run from its first second, as perptui's demo venue does
+    stepped = SteppedScenario("squeeze", seed=1)
+    stepped.start()
+    seen: list = []
+    watched = None
+    while True:
+        if stepped.run is not watched:
+            watched = stepped.run
+            watched.ex.subscribe(seen.append)
+        if not stepped.step():
+            break
+    markers = [e for e in seen if isinstance(e, MarketEvent) and e.what.startswith("lesson run")]
+    assert [e.detail["run"] for e in markers] == [1, 2]
+    assert markers[1].what == "lesson run 2 of 2: with an open-interest cap and a backstop loss cap"
+    refused = [e for e in seen if isinstance(e, OrderRefused)]
+    assert [(e.account, e.code) for e in refused] == [
+        ("mal-short-2", "open_interest_cap"),
+        ("mal-short-3", "open_interest_cap"),
+    ]
+    assert refused[0].size == 1_000_000 and refused[0].side == "sell"
