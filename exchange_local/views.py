@@ -115,9 +115,13 @@ class RiskViews(Risk):
         warnings: list[str] = []
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
+        not_reducing: str | None = None
         if reduce_only:
             if s == 0 or (s > 0) == is_buy:
-                warnings.append("reduce-only would not reduce the position: it would be refused")
+                try:  # place_order's refusal, in its words
+                    self._clip_reduce_only(acct, m, is_buy, qty)
+                except ExchangeError as refusal:
+                    not_reducing = str(refusal)
             elif qty > abs(s):
                 warnings.append(f"reduce-only would be clipped to the position ({abs(s)})")
                 qty = abs(s)
@@ -155,6 +159,9 @@ class RiskViews(Risk):
         if touch is not None:  # the test place_order makes
             would_reject = f"post-only order at {limit} would take liquidity ({touch})"
             warnings.append(f"would be rejected: {would_reject}")
+        if not_reducing is not None and would_reject != not_reducing:  # place_order says it first
+            would_reject, max_size = not_reducing, None
+            warnings.insert(0, f"would be rejected: {not_reducing}")
         before = self.health(account)
         before_pos = next((p for p in before.positions if p.market == m.symbol), None)
         after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)

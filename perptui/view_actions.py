@@ -84,6 +84,7 @@ class ViewActions(AppState):
     async def action_pause(self) -> None:
         clock = self.snapshot.clock if self.snapshot else None
         if clock is None or not clock.adjustable:
+            self.notify("this venue's clock is not ours to pause", severity="warning")
             return
         await self.venue.set_paused(not clock.paused)
 
@@ -142,7 +143,8 @@ class ViewActions(AppState):
         for market in self.venue.markets():
             yield SystemCommand(f"Market: {market}", "switch the screen to this market",
                                 _runner(self, f"set_market('{market}')"))  # fmt: skip
-        if self.venue.paper:
+        clock = self.snapshot.clock if self.snapshot else None
+        if self.venue.paper and clock is not None and clock.adjustable:  # ours, not a class's
             for pct in ("-0.2", "-0.1", "-0.05", "0.05", "0.1"):
                 yield SystemCommand(f"Simulate price shock {fmt.pct(Decimal(pct), 0, sign=True)}",
                                     "move this market's index at once (paper only)",

@@ -361,3 +361,18 @@ async def test_a_key_bound_to_no_account_watches_the_market_in_the_terminal(
             await app.frame()
         assert await venue.fills() == [] and await venue.ledger() == []
         assert app.is_running
+
+
+async def test_paper_only_tools_are_not_offered_on_a_class_server(
+    served: tuple[Class, Live],
+) -> None:
+    from perptui.app import PerpApp
+    from perptui.settings import Settings
+
+    c, live = served
+    app = PerpApp(RemoteVenue(live.base_url, c.key["alice"]), Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)):
+        await app.frame()
+        titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
+        assert "Market: BTC-PERP" in titles
+        assert not [t for t in titles if t.startswith(("Simulate price shock", "Advance clock"))]

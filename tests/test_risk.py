@@ -447,3 +447,17 @@ def test_a_withdrawal_refused_by_a_hair_does_not_read_as_equal_numbers():
         refused.value
     )
     ex.withdraw(acct, "BTC", D("0.04736842"))  # 10,000.00865: allowed
+
+
+def test_a_reduce_only_order_that_would_not_reduce_is_previewed_as_refused():
+    ex = no_fee_exchange()
+    acct = funded(ex, "u", "50000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D(1), price=D(100000))
+    p = ex.preview_order(acct, BTC, "buy", D("0.1"), type="market", reduce_only=True)
+    with pytest.raises(InvalidOrder) as refused:
+        ex.place_order(acct, BTC, "buy", D("0.1"), type="market", reduce_only=True)
+    assert p.would_reject == str(refused.value)  # it previewed a position 0 -> 0.1 before
+    stop = ex.preview_order(acct, BTC, "sell", D("0.1"), type="stop_market",
+                            trigger_price=D(90000), reduce_only=True)  # fmt: skip
+    assert stop.would_reject is not None and len(stop.warnings) == 1

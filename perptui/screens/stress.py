@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from exchange_local.health import AccountHealth
 from perptui import format as fmt
 from perptui.derivation import colour
-from perptui.stress import ALL, StressCell, StressGrid, stress_grid
+from perptui.stress import ALL, STATUS_WORDS, StressCell, StressGrid, stress_grid
 from perptui.venues.base import Venue, describe
 
 POLL_S = 1.0  # ~1 Hz: a grid of 13 x (n + 1) exact recomputations is cheap but not free
@@ -45,9 +45,13 @@ def column_label(column: str) -> str:
     return "ALL together" if column == ALL else f"{column} alone"
 
 
+WORD_WIDTH = max(len(w) for w in STATUS_WORDS.values())
+
+
 def cell_text(cell: StressCell) -> str:
-    """What a grid cell says: equity in whole USD and the status word (never colour alone)."""
-    return f"{fmt.num(cell.equity, 0)} {cell.word}"
+    """What a grid cell says: equity in whole USD and the status word (never colour alone),
+    the word padded to the longest so the equities of a column line up under each other."""
+    return f"{fmt.num(cell.equity, 0)} {cell.word:<{WORD_WIDTH}}"
 
 
 def detail_text(cell: StressCell) -> str:

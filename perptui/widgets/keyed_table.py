@@ -14,6 +14,11 @@ class KeyedTable(DataTable[object]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
 
+    def action_select_cursor(self) -> None:
+        """Enter: the app's Send, as everywhere else on the screen (help lists ⏎ Send). A
+        table took it to select a row, which nothing here uses, and the key did nothing."""
+        self.run_worker(self.app.run_action("submit"))
+
     def redraw_when_measured(self) -> None:
         """After rows changed: once the new column widths are in, drop the row caches."""
         self.call_after_refresh(self._redraw)
