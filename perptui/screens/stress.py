@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from exchange_local.health import AccountHealth
 from perptui import format as fmt
 from perptui.derivation import colour
-from perptui.stress import ALL, STATUS_WORDS, StressCell, StressGrid, stress_grid
+from perptui.stress import ALL, StressCell, StressGrid, stress_grid
 from perptui.venues.base import Venue, describe
 
 POLL_S = 1.0  # ~1 Hz: a grid of 13 x (n + 1) exact recomputations is cheap but not free
@@ -45,13 +45,14 @@ def column_label(column: str) -> str:
     return "ALL together" if column == ALL else f"{column} alone"
 
 
-WORD_WIDTH = max(len(w) for w in STATUS_WORDS.values())
+EQUITY_WIDTH = 11  # "-12,345,678": cells are left-justified, so a column lines up
 
 
 def cell_text(cell: StressCell) -> str:
     """What a grid cell says: equity in whole USD and the status word (never colour alone),
-    the word padded to the longest so the equities of a column line up under each other."""
-    return f"{fmt.num(cell.equity, 0)} {cell.word:<{WORD_WIDTH}}"
+    the equity right-aligned in a fixed width so a column's equities line up under each
+    other whatever the word after them (a right-justified cell ragged them)."""
+    return f"{fmt.num(cell.equity, 0):>{EQUITY_WIDTH}} {cell.word}"
 
 
 def detail_text(cell: StressCell) -> str:
@@ -125,7 +126,7 @@ class StressScreen(Screen[None]):
         variables = getattr(self.app, "theme_variables", {}) or {}
         style = Style(color=colour(variables, cell.status),
                       bold=cell.status != "ok", reverse=cell.status == "bankrupt")  # fmt: skip
-        return Text(cell_text(cell), style=style, justify="right")
+        return Text(cell_text(cell), style=style, justify="left")
 
     def show(self, grid: StressGrid) -> None:
         """Rebuild the table when its columns change; otherwise update the cells in place,
