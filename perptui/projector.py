@@ -17,6 +17,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Digits, Footer, Label, Static
 
 from exchange_local.errors import ExchangeError
+from exchange_local.leaderboard import NO_EQUITY
 from perptui import format as fmt
 from perptui.eventtext import describe
 from perptui.settings import Settings
@@ -31,9 +32,18 @@ WALL_KINDS = ("liquidation", "funding", "market", "invariant")  # what a class t
 BOARD_COLUMNS = ("#", "Account", "Equity", "PnL", "Status", "Positions")
 
 
+def board_word(row: LeaderboardRow) -> str:
+    """The account panel's word for the row: "NO EQUITY" for an account a liquidation left
+    flat with nothing (the leaderboard's `no_equity`; an older server says `ok`, so equity
+    at or below 0 without positions reads the same), never HEALTHY."""
+    if row.status == NO_EQUITY or (row.status == "ok" and not row.positions and row.equity <= 0):
+        return "NO EQUITY"
+    return fmt.health_word(row.status, False)
+
+
 def board_rows(rows: list[LeaderboardRow]) -> list[tuple[str, list[object]]]:
     return [(r.account, [str(r.rank), r.account, right(fmt.usd(r.equity)),
-                         right(fmt.usd(r.pnl, sign=True)), fmt.health_word(r.status, False),
+                         right(fmt.usd(r.pnl, sign=True)), board_word(r),
                          right(str(r.positions))]) for r in rows]  # fmt: skip
 
 

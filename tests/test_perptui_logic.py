@@ -214,6 +214,12 @@ def test_the_80_column_header_keeps_the_countdowns_on_the_line():
     assert "Index" in full and len(full) > 78
     assert short.startswith("PAPER") and "⏱" in short and " S 0" in short
     assert len(short) <= 78  # 80 columns less the header's padding
+    server = Connection("live", latency_ms=12.0)  # a class server's chip is longer
+    named = plain(header_markup(ms, server, clock, "127.0.0.1:8761", True))
+    unnamed = plain(header_markup(ms, server, clock, "127.0.0.1:8761", True, named=False))
+    assert unnamed == named.removeprefix("perptui │ ") and "Index" in unnamed
+    assert len(unnamed) <= 158  # at 160 it keeps the index, 24h and OI
+    assert "F pred" in short or "F +" in short or "F -" in short
 
 
 def test_a_key_without_a_server_is_refused_and_the_announced_url_is_accepted(
@@ -320,3 +326,16 @@ def test_event_prices_keep_every_digit_of_a_fine_tick():
     assert price_text(D("94025.00")) == "94,025.00"
     assert price_text(D("91850.5")) == "91,850.50"
     assert price_text(D("100")) == "100.00"
+
+
+async def test_a_paper_clock_slowed_to_zero_says_paused_and_p_restarts_it():
+    venue = LocalVenue(clock="manual", seed=1, speed=D(0))
+    await venue.start()
+    try:
+        snap = await venue.snapshot("BTC-PERP")
+        assert snap.connection.state == "paused" and snap.clock.paused  # it said "● live 0x"
+        await venue.set_paused(False)  # `p`
+        snap = await venue.snapshot("BTC-PERP")
+        assert venue.speed == 1 and snap.connection.state == "live"
+    finally:
+        await venue.stop()

@@ -376,3 +376,31 @@ async def test_paper_only_tools_are_not_offered_on_a_class_server(
         titles = [cmd.title for cmd in app.get_system_commands(app.screen)]
         assert "Market: BTC-PERP" in titles
         assert not [t for t in titles if t.startswith(("Simulate price shock", "Advance clock"))]
+
+
+async def test_the_teachers_actions_read_as_sentences_in_a_students_events(
+    served: tuple[Class, Live],
+) -> None:
+    from perptui.eventtext import describe
+
+    c, live = served
+    venue = await started(live, c.key["alice"])
+    try:
+        await venue.snapshot("BTC-PERP")
+        await wait_for(lambda: "BTC-PERP" in venue._books)  # the stream is up
+        async with httpx.AsyncClient(base_url=live.base_url) as admin:
+            answer = await admin.post(
+                "/api/v1/admin/markets/ETH-PERP/halt", headers=c.auth("admin")
+            )
+            assert answer.status_code == 200, answer.text
+        lines: list[str] = []
+
+        def halted() -> bool:
+            lines.extend(d.text for e in venue.drain_events() if (d := describe(e, "alice")))
+            return any(line.startswith("class: ") for line in lines)
+
+        await wait_for(halted)  # the engine's own "ETH-PERP: halted", and the teacher's action:
+        line = next(line for line in lines if line.startswith("class: "))
+        assert "halted" in line and "*" not in line and "True" not in line, line
+    finally:
+        await venue.stop()

@@ -4,6 +4,7 @@ store's lock, the loopback rule, and the clock driver running the exchange in re
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import subprocess
 import sys
@@ -173,27 +174,40 @@ def test_teacher_actions_online(capsys: pytest.CaptureFixture[str]) -> None:
         assert "class market paused" in capsys.readouterr().out
         assert main(["admin", "reset", "alice", "--deposit", "USD=10000", *online]) == 0
         out = capsys.readouterr().out
-        assert "reset alice" in out and "BTC-PERP 1.0000 closed at 100000 (to blp)" in out
+        assert "reset alice" in out and "BTC-PERP 1 closed at 100000 (to blp)" in out
         assert main(["admin", "adjust", "bob", "USD", "5", *online]) == 0
         assert main(["admin", "halt", "ETH-PERP", *online]) == 0
         assert main(["admin", "unhalt", "ETH-PERP", *online]) == 0
         assert main(["admin", "scenario", "crash", "--after", "60", *online]) == 0
         assert "scenario crash (running)" in capsys.readouterr().out
         assert main(["admin", "scenario", "status", *online]) == 0
-        assert "next: BTC index to -15.0% from the start" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "next: BTC index to -15.0% from the start" in out
+        assert "done 00:00:00 UTC (+0 s): BTC index -5.0%" in out  # was epoch milliseconds
+        assert re.search(r"[0-9]{10}", out) is None
         assert main(["admin", "scenario", "funding", *online]) == 1  # one at a time
         assert "is running" in capsys.readouterr().err
         assert main(["admin", "scenario", "stop", *online]) == 0
-        assert "stopped crash; dropped 1 steps" in capsys.readouterr().out
+        assert "stopped crash; 1 step dropped" in capsys.readouterr().out
         assert main(["admin", "scenario", "gap", "--fraction", "-0.02", *online]) == 0
         assert "scenario gap (done)" in capsys.readouterr().out
         assert main(["admin", "scenario", "volatility", "--swing", "0.001", *online]) == 0
         assert "scenario volatility (running)" in capsys.readouterr().out
         assert main(["admin", "scenario", "stop", *online]) == 0
-        assert "stopped volatility; dropped 179 steps" in capsys.readouterr().out
+        assert "stopped volatility; 179 steps dropped" in capsys.readouterr().out
+        assert main(["admin", "scenario", "calm", *online]) == 0
+        assert "the living market (index walk and bots) started" in capsys.readouterr().out
+        assert main(["admin", "scenario", "calm", *online]) == 0
+        out = capsys.readouterr().out  # was "started False"
+        assert "was already running; nothing changed" in out
         assert main(["admin", "pause", "--url", live.base_url, "--key", c.key["alice"]]) == 1
         assert "this endpoint needs admin" in capsys.readouterr().err
     assert c.ex.balances("alice") == {"USD": Decimal(10000)}
+    texts = [e["text"] for e in c.app.state.ctx.runtime.hub.recent if e["kind"] == "AdminAction"]
+    assert "admin: ETH-PERP halted (only risk-reducing orders pass)" in texts  # was changed True
+    assert "admin lifted the halt on ETH-PERP: trading again" in texts
+    assert any(t.startswith("admin reset alice's account; BTC-PERP 1 closed") for t in texts)
+    assert all("True" not in t and "False" not in t and ", ," not in t for t in texts)
     audit = [(a["keyName"], a["action"]) for a in c.keys.audit_log()]
     assert set(audit) == {
         ("admin", a)

@@ -20,6 +20,7 @@ import uvicorn
 
 from exchange_local import Exchange, ExchangeConfig
 from exchange_local.server import create_app
+from exchange_local.server.graceful import ClassServer
 from exchange_local.server.keys import KeyStore
 
 D = Decimal
@@ -80,7 +81,7 @@ def make_class(blp: bool = False, **app_options: Any) -> Class:
 class Live:
     base_url: str
     ws_url: str
-    server: uvicorn.Server
+    server: ClassServer
     thread: threading.Thread
 
 
@@ -95,7 +96,7 @@ def live_server(app: Any, port: int = 0, send_buffer: int | None = None) -> Iter
     sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=64 * 1024)
-    server = uvicorn.Server(config)
+    server = ClassServer(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

@@ -100,6 +100,8 @@ async def test_reset_and_adjust_refusals_change_nothing() -> None:
             ("bob/reset", {"deposits": {"USD": 10}}, 400, "INVALID_DECIMAL"),
             ("bob/reset", {"deposits": {"SOL": "1"}}, 404, "UNKNOWN_ASSET"),
             ("bob/reset", {"deposit": {"USD": "1"}}, 400, "BAD_REQUEST"),
+            ("bob/reset", {}, 400, "BAD_REQUEST"),  # was 200: the account emptied
+            ("bob/reset", {"deposits": {}}, 400, "BAD_REQUEST"),
             ("zed/reset", {"deposits": {}}, 404, "UNKNOWN_ACCOUNT"),
             ("bob/adjust", {"asset": "USD", "amount": "-2000000"}, 422, "INSUFFICIENT_BALANCE"),
             ("bob/adjust", {"asset": "USD", "amount": "0"}, 400, "INVALID_REQUEST"),
@@ -109,6 +111,8 @@ async def test_reset_and_adjust_refusals_change_nothing() -> None:
         for path, body, status, code in cases:
             r = await http.post(f"/api/v1/admin/accounts/{path}", headers=adm, json=body)
             assert (r.status_code, r.json()["code"]) == (status, code), (path, body, r.text)
+            if path == "bob/reset" and body in ({}, {"deposits": {}}):
+                assert "deposits are required" in r.json()["detail"]
         for who in ("alice", "watch"):
             r = await http.post(
                 "/api/v1/admin/accounts/bob/reset", headers=c.auth(who), json={"deposits": {}}
@@ -305,3 +309,85 @@ async def test_the_funding_lesson_bid_rests_even_in_a_deep_book() -> None:
         assert c.ex.market(BTC).predicted_funding_rate > 0
         await http.delete("/api/v1/admin/scenarios/current", headers=adm)
     assert c.ex.check_invariants() == []
+
+
+async def test_an_advance_on_the_running_clock_goes_on_from_the_new_time(monkeypatch) -> None:
+    """POST /admin/advance on a running market froze the clock for as long as it advanced:
+    the wall-clock anchor stayed at the old time, so the driver's target was behind."""
+    from exchange_local.server import runtime as runtime_module
+
+    wall = [100.0]
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return wall[0]
+
+        @staticmethod
+        def time() -> float:
+            return wall[0]
+
+    monkeypatch.setattr(runtime_module, "time", FakeTime)
+    c = make_class(speed=1)
+    rt = c.app.state.ctx.runtime
+    async with c.client() as http:  # the driver is not started: the test steps it by hand
+        rt.set_paused(False)
+        start = c.ex.now_ms
+        r = await http.post(
+            "/api/v1/admin/advance", headers=c.auth("admin"), json={"seconds": "30"}
+        )
+        assert r.status_code == 200 and r.json()["serverTime"] == start + 30_000
+        wall[0] += 0.5  # half a wall second later, at speed 1
+        await rt._catch_up()
+        assert c.ex.now_ms == start + 30_500  # was start + 30_000 for 30 wall seconds
+
+
+async def test_the_admin_index_set_holds_on_the_living_market() -> None:
+    """PUT /admin/index/BTC answered 200 but the living walk put the index back within a
+    second; now the walk goes on from the set price, as after the crash scenario's shock."""
+    from exchange_local import Exchange, ExchangeConfig
+    from exchange_local.bots import paper_config
+    from exchange_local.server.keys import KeyStore
+
+    ex = Exchange(paper_config(ExchangeConfig()))
+    ex.start_living_market(seed=3)
+    keys = KeyStore()
+    admin, _ = keys.create("admin", None, ["admin"])
+    app = create_app(ex, keys, speed=0)
+    adm = {"Authorization": f"Bearer {admin}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as http:
+        r = await http.put("/api/v1/admin/index/BTC", headers=adm, json={"price": "87000"})
+        assert r.status_code == 200 and D(r.json()["indexPx"]) == 87000
+        assert ex.prices["BTC"] == 87000
+        await http.post("/api/v1/admin/advance", headers=adm, json={"seconds": "10"})
+        assert abs(ex.prices["BTC"] / 87000 - 1) < D("0.01")  # was back near 100,000
+        assert ex.market(BTC).mark < 95_000  # the mark follows (it never moved before)
+        for price in ("0", "0.01", "2000000"):  # refused before the walk moves
+            before = ex.prices["BTC"]
+            r = await http.put("/api/v1/admin/index/BTC", headers=adm, json={"price": price})
+            assert r.status_code == 400, r.text
+            assert ex.prices["BTC"] == before
+
+
+async def test_a_market_is_settled_once() -> None:
+    """A second settlement (at a new price) was accepted, with a second "settled" event."""
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        url = "/api/v1/admin/markets/SOL-PERP/settle"
+        r = await http.post(url, headers=adm, json={"price": "150"})
+        assert r.status_code == 200, r.text
+        events = (await http.get("/api/v1/events", params={"limit": 1000})).json()["events"]
+        ledger = len(c.ex.ledger("alice"))
+        for price in ("140", "150"):
+            r = await http.post(url, headers=adm, json={"price": price})
+            assert (r.status_code, r.json()["code"]) == (409, "MARKET_SETTLED"), r.text
+            assert "already been settled" in r.json()["detail"]
+        after = (await http.get("/api/v1/events", params={"limit": 1000})).json()["events"]
+        assert after == events and len(c.ex.ledger("alice")) == ledger
+        r = await http.post(
+            "/api/v1/admin/markets/ZZZ-PERP/settle", headers=adm, json={"price": "1"}
+        )
+        assert r.status_code == 404

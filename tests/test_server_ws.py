@@ -200,9 +200,12 @@ async def test_account_channel_is_private(served: tuple[Class, Live]) -> None:
 
 async def test_bad_messages_and_keys(served: tuple[Class, Live]) -> None:
     c, live = served
-    with pytest.raises(InvalidStatus):
-        async with connect(live.ws_url, additional_headers={"Authorization": "Bearer nope"}):
-            pass
+    for header in ("Bearer nope", f"Bearer {c.key['revoked']}"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(live.ws_url, additional_headers={"Authorization": header}):
+                pass
+        assert refused.value.response.status_code == 401  # API.md: a bad key; was 403
+        assert b"UNAUTHENTICATED" in refused.value.response.body
     async with connect(
         live.ws_url, additional_headers={"Authorization": f"Bearer {c.key['bob']}"}
     ) as ws:
@@ -212,11 +215,38 @@ async def test_bad_messages_and_keys(served: tuple[Class, Live]) -> None:
             ('{"op": "dance"}', "UNKNOWN_OP"),
             ('{"op": "subscribe", "channel": "gossip"}', "UNKNOWN_CHANNEL"),
             ('{"op": "subscribe", "channel": "book", "symbol": "ZZZ"}', "UNKNOWN_SYMBOL"),
+            ('{"op": "subscribe", "channel": "book"}', "BAD_REQUEST"),  # was "no market None"
+            (
+                '{"op": "subscribe", "channel": "book", "symbol": "BTC-PERP", "depth": -5}',
+                "BAD_REQUEST",
+            ),
+            (
+                '{"op": "subscribe", "channel": "book", "symbol": "BTC-PERP", "depth": "abc"}',
+                "BAD_REQUEST",
+            ),
+            (
+                '{"op": "subscribe", "channel": "book", "symbol": "BTC-PERP", "depth": 1000000000}',
+                "BAD_REQUEST",
+            ),
+            (
+                '{"op": "subscribe", "channel": "book", "symbol": "BTC-PERP", "depth": true}',
+                "BAD_REQUEST",
+            ),
+            (
+                '{"op": "subscribe", "channel": "book", "symbol": "BTC-PERP", "depth": 2.5}',
+                "BAD_REQUEST",
+            ),
+            ('{"op": "resync", "channel": "book", "symbol": "BTC-PERP"}', "NOT_SUBSCRIBED"),
+            ('{"op": "resync", "channel": "account"}', "NOT_SUBSCRIBED"),
             ("x" * 5000, "MESSAGE_TOO_LARGE"),
         ):
             await ws.send(raw)
             msg = await recv(ws)
             assert msg["type"] == "error" and msg["code"] == code, (raw[:30], msg)
+            if '"book"}' in raw:
+                assert msg["message"] == 'the book channel needs a symbol, e.g. "BTC-PERP"'
+            if "depth" in raw:
+                assert msg["message"].startswith("depth must be an integer from 1 to 500")
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "channel": "account"}))
         assert (await recv(ws))["type"] == "ack"  # the handshake's key counts as auth
     with pytest.raises(ConnectionClosed):  # the server's frame limit
@@ -397,3 +427,18 @@ async def test_a_client_that_never_reads_is_dropped_over_a_real_socket(
         assert boxes and boxes[0].dropped.is_set()
         assert ("book", "BTC-PERP") not in hub.subs and boxes[0].queue.qsize() <= 100
         assert peak - base < 6_000_000, peak - base  # 100 queued snapshots and buffers
+
+
+async def test_clients_are_told_when_the_server_stops() -> None:
+    """API.md's info SHUTDOWN before the close, to subscribed and idle connections alike."""
+    c = make_class()
+    with live_server(c.app) as live:
+        async with connect(live.ws_url) as idle, connect(live.ws_url) as watching:
+            await watching.send(json.dumps({"op": "subscribe", "id": 1, "channel": "events"}))
+            await until(watching, lambda m: m.get("type") == "snapshot")
+            await idle.send(json.dumps({"op": "ping", "id": 2}))
+            await until(idle, lambda m: m.get("type") == "pong")
+            live.server.should_exit = True
+            for ws in (idle, watching):
+                info = await until(ws, lambda m: m.get("type") == "info")
+                assert info["code"] == "SHUTDOWN" and "reconnect" in info["message"]

@@ -19,6 +19,8 @@ from exchange_local.server.admin_cli import (
     _deposits,
     call_admin,
 )
+from exchange_local.server.admin_text import clock
+from exchange_local.server.wire import plain
 
 
 def run_action(args: argparse.Namespace) -> int:
@@ -131,10 +133,10 @@ def _apply(ex: Any, args: argparse.Namespace, body: dict[str, Any]) -> dict[str,
             "accountId": done.account,
             "canceled": [str(i) for i in done.canceled],
             "closed": [
-                {"symbol": s, "size": format(q, "f"), "px": format(p, "f"), "takenBy": list(t)}
+                {"symbol": s, "size": plain(q), "px": plain(p), "takenBy": list(t)}
                 for s, q, p, t in done.closed
             ],
-            "moved": {a: format(v, "f") for a, v in done.moved.items()},
+            "moved": {a: plain(v) for a, v in done.moved.items()},
         }
     if cmd == "adjust":
         balance = ex.adjust_balance(args.name, body["asset"], Decimal(body["amount"]))
@@ -142,7 +144,7 @@ def _apply(ex: Any, args: argparse.Namespace, body: dict[str, Any]) -> dict[str,
             "accountId": args.name,
             "asset": body["asset"],
             "amount": body["amount"],
-            "balance": format(balance, "f"),
+            "balance": plain(balance),
         }
     halted = cmd == "halt"
     changed = ex.halt_market(args.symbol) if halted else ex.resume_market(args.symbol)
@@ -172,15 +174,25 @@ def describe(cmd: str, data: dict[str, Any], body: dict[str, Any] | None = None)
         return f"{data['symbol']} {state}" + ("" if data["changed"] else " (already)")
     if cmd in ("pause", "resume"):
         state = "paused" if data["paused"] else f"running at speed {data['speed']}"
-        return f"class market {state}; exchange time {data['serverTime']}"
+        return f"class market {state}; exchange time {clock(data['serverTime'])}"
     current = data.get("current", data)
     if "droppedSteps" in data:
-        return f"stopped {data['scenario']}; dropped {len(data['droppedSteps'])} steps"
+        dropped = len(data["droppedSteps"])
+        return f"stopped {data['scenario']}; {dropped} step{'' if dropped == 1 else 's'} dropped"
     if current is None:
         return "no live scenario has run"
-    if "remainingSteps" not in current:
-        return f"scenario {data.get('scenario')}: started {data.get('started')}"
-    lines = [f"scenario {current['name']} ({'running' if current['running'] else 'done'})"]
-    lines += [f"  done {row['ts']}: {row['step']}" for row in current["done"]]
+    if "remainingSteps" not in current:  # calm: the living market
+        if data.get("started"):
+            return "the living market (index walk and bots) started"
+        return "the living market (index walk and bots) was already running; nothing changed"
+    start = int(current["startedAt"])
+    lines = [
+        f"scenario {current['name']} ({'running' if current['running'] else 'done'}), "
+        f"started {clock(start)}"
+    ]
+    lines += [
+        f"  done {clock(row['ts'])} (+{(int(row['ts']) - start) // 1000} s): {row['step']}"
+        for row in current["done"]
+    ]
     lines += [f"  next: {label}" for label in current["remainingSteps"][:5]]
     return "\n".join(lines)

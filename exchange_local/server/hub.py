@@ -78,6 +78,7 @@ class Hub:
         self.sent = 0
         self.slow_dropped = 0
         self.updated_ms: dict[int, int] = {}  # order id -> last change (Order's updatedAt)
+        self.connections: set[Outbox] = set()  # every open WebSocket, subscribed or not
         self._unsubscribe: Callable[[], None] = exchange.subscribe(self.pending.append)
 
     def close(self) -> None:
@@ -98,6 +99,12 @@ class Hub:
     def drop(self, box: Outbox) -> None:
         for key in [k for k, boxes in self.subs.items() if box in boxes]:
             self.remove(key, box)
+
+    def announce(self, message: dict[str, Any]) -> None:
+        """`message` to every open connection (API.md's `info` SHUTDOWN before a stop)."""
+        text = encode(message)
+        for box in list(self.connections):
+            box.push(text)
 
     def publish(self, key: StreamKey, message: dict[str, Any]) -> None:
         """Number `message` as the next update of `key` and queue it to its subscribers."""

@@ -32,7 +32,7 @@ async def once(
     key = request.headers.get(HEADER)
     if key is None:
         return await ctx.runtime.run(fn)
-    if not KEY.match(key):
+    if not KEY.fullmatch(key):  # `$` alone lets a final newline through
         raise ApiError(400, "BAD_REQUEST", "Idempotency-Key must be 1-64 of A-Z a-z 0-9 . _ : / -")
     text = json.dumps([request.method, request.url.path, request_data], sort_keys=True, default=str)
     fingerprint = hashlib.sha256(text.encode()).hexdigest()

@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 # margin fraction may carry more than the 18 decimals a request may send).
 DecimalText = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["68000.5"])]
 Millis = Annotated[int, Field(description="ms since epoch (UTC)")]
-LeverageOut = int | DecimalText  # an int when whole (`"leverage": 10`), else a decimal string
+# an int (`"leverage": 10`); the wire takes whole leverage only, so a decimal string appears
+# only for a fractional leverage chosen in process on a store before it was served
+LeverageOut = int | DecimalText
 Side = Literal["buy", "sell"]
 
 
@@ -354,7 +356,7 @@ class LedgerPage(Closed):
 
 class LeverageSet(Closed):
     symbol: str
-    leverage: LeverageOut
+    leverage: int
 
 
 class AssetAmount(Closed):

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from exchange_local.leaderboard import standings
 from exchange_local.server import wire
 from exchange_local.server.deps import account_of, context, read_key, trade_key
 from exchange_local.server.idempotency import once
@@ -208,46 +209,26 @@ async def deposit(request: Request, body: AssetAmountBody, key: Trade) -> dict[s
 
 @router.get("/leaderboard", **declared(Leaderboard))
 async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
-    """The class ranked by PnL: every account that has a key, with its equity and its PnL
-    (equity minus net USD deposits)."""
+    """The class ranked by trading PnL (exchange_local.leaderboard, the same function
+    perptui's in-process venue ranks with): every account that has a key, with its equity,
+    its PnL, and `netDeposits`, the USD value at today's index of what was deposited minus
+    withdrawn."""
     ctx = context(request)
     names = ctx.keys.accounts_with_keys()
 
     def rank() -> list[dict[str, Any]]:
-        rows = []
-        for name in names:
-            try:
-                h = ctx.ex.health(name)
-            except Exception:  # an account in the key file but not in this exchange
-                continue
-            net = sum(
-                (
-                    e.amount
-                    for e in ctx.ex.ledger(name)
-                    if e.type in ("DEPOSIT", "WITHDRAW") and e.asset == "USD"
-                ),
-                Decimal(0),
-            )
-            rows.append(
-                {
-                    "accountId": name,
-                    "equity": h.equity,
-                    "netDeposits": net,
-                    "pnl": h.equity - net,
-                    "status": h.status,
-                    "positions": len(h.positions),
-                }
-            )
-        rows.sort(key=lambda r: r["pnl"], reverse=True)
+        known = set(ctx.ex.accounts())  # an account in the key file but not in this exchange
         return [
             {
-                **r,
-                "rank": i + 1,
-                "equity": wire.dec(r["equity"]),
-                "netDeposits": wire.dec(r["netDeposits"]),
-                "pnl": wire.dec(r["pnl"]),
+                "accountId": s.account,
+                "equity": wire.dec(s.equity),
+                "netDeposits": wire.dec(s.net_deposits),
+                "pnl": wire.dec(s.pnl),
+                "status": s.status,
+                "positions": s.positions,
+                "rank": s.rank,
             }
-            for i, r in enumerate(rows)
+            for s in standings(ctx.ex, [n for n in names if n in known])
         ]
 
     return {"leaderboard": await ctx.runtime.run(rank), "ts": ctx.ex.now_ms}

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from exchange_local.ledger import SYSTEM_ACCOUNTS
 from exchange_local.server import wire
+from exchange_local.server.admin_text import sentence
 from exchange_local.server.deps import ServerContext, admin_key, context
 from exchange_local.server.idempotency import once
 from exchange_local.server.keys import ApiKey
@@ -46,14 +47,25 @@ from exchange_local.server.schemas import (
 router = APIRouter(prefix="/admin", tags=["admin"])
 Admin = Annotated[ApiKey, Depends(admin_key)]
 AccountId = Annotated[str, Path(pattern=NAME)]
+MAX_INDEX_MOVE = 10  # shock_index's largest fraction: the living walk moves at most 11x at once
 
 
 async def audit(ctx: ServerContext, key: ApiKey, action: str, **detail: Any) -> None:
+    """The audit log's row and the events stream's AdminAction, whose `text` says what was
+    done in a sentence (admin_text.sentence) beside the `detail` data."""
     ts = ctx.ex.now_ms
     ctx.keys.audit(ts, key.name, action, detail)
+    data = wire.dump(detail)
     async with ctx.runtime.lock:
         ctx.runtime.hub.note(
-            "AdminAction", ts, {"keyName": key.name, "action": action, "detail": wire.dump(detail)}
+            "AdminAction",
+            ts,
+            {
+                "keyName": key.name,
+                "action": action,
+                "detail": data,
+                "text": sentence(key.name, action, data),
+            },
         )
 
 
@@ -185,18 +197,71 @@ async def revoke_key(
 async def set_index(
     request: Request, asset: Annotated[str, Path(max_length=16)], body: PriceBody, key: Admin
 ) -> dict[str, Any]:
+    """Set an underlying's index (`BTC` or `BTC-PERP`); on the living market its walk goes
+    on from the new price."""
     ctx = context(request)
-    await ctx.runtime.run(ctx.ex.set_index_price, asset, body.price)
+    price = await ctx.runtime.run(set_index_price, ctx.ex, asset, body.price)
     await audit(ctx, key, "set_index", asset=asset, price=body.price)
-    return {"asset": asset, "indexPx": wire.dec(ctx.ex.prices.get(asset, body.price))}
+    return {"asset": asset, "indexPx": wire.dec(price)}
+
+
+def set_index_price(ex: Any, asset: str, price: Decimal) -> Decimal:
+    """The index of `asset` at `price`; returns it (rounded to the tick).
+
+    Why through `shock_index` while the living walk runs: a plain `set_index_price` was
+    undone by the walk's next step (within a second the mark was back); moving the walk
+    itself by the same fraction, as the live crash scenario does, makes the walk go on from
+    the new level. The walk keeps its own unrounded price, so `set_index_price` then puts
+    the index exactly where the teacher asked."""
+    underlying = ex.market(asset).underlying if asset in ex.markets() else asset
+    current = ex.prices.get(underlying)
+    ticks = [ex.market(s).tick for s in ex.markets() if ex.market(s).underlying == underlying]
+    if ticks and price > 0 and (price / ticks[0]).to_integral_value() == 0:
+        # refused here, before the walk moves: shock_index would move it, then refuse
+        raise ApiError(
+            400, "INVALID_REQUEST", f"price {price} rounds to 0 at {underlying}'s tick {ticks[0]}"
+        )
+    if getattr(ex, "living_index_walk", False) and current and price > 0:
+        fraction = price / current - 1
+        if fraction > MAX_INDEX_MOVE:
+            raise ApiError(
+                400,
+                "INVALID_REQUEST",
+                f"on the living market an index moves at most {MAX_INDEX_MOVE + 1}x at once: "
+                f"{underlying} is {current}, so at most {current * (MAX_INDEX_MOVE + 1)}",
+            )
+        ex.shock_index(underlying, fraction)
+    ex.set_index_price(asset, price)
+    return Decimal(ex.prices[underlying])
 
 
 @router.post("/markets/{symbol}/settle", **declared(Settled))
 async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> dict[str, Any]:
+    """Close every position of `symbol` at `price` and keep the market closed. Once only: a
+    settled market answers 409 MARKET_SETTLED, no event (it was settled again at each new
+    price, each time with a "settled" event)."""
     ctx = context(request)
-    closed = await ctx.runtime.run(ctx.ex.settle_market, symbol, body.price)
+
+    def settle_once() -> int:
+        if market_settled(ctx.ex, symbol):
+            raise ApiError(
+                409,
+                "MARKET_SETTLED",
+                f"{symbol} has already been settled; a market is settled once and stays closed",
+            )
+        return int(ctx.ex.settle_market(symbol, body.price))
+
+    closed = await ctx.runtime.run(settle_once)
     await audit(ctx, key, "settle_market", symbol=symbol, price=body.price, positions=closed)
     return {"symbol": symbol, "price": wire.dec(body.price), "positionsClosed": closed}
+
+
+def market_settled(ex: Any, symbol: str) -> bool:
+    """Whether `settle_market` has run on `symbol`. Why the engine's own market record: the
+    facade has no public flag for it (resume_market and rollback_trades read the same
+    `settled`); an unknown symbol is False, and settle_market then says so (404)."""
+    m = getattr(ex, "_markets", {}).get(symbol)
+    return bool(getattr(m, "settled", False))
 
 
 @router.post("/markets/{symbol}/rollback", **declared(RolledBack))

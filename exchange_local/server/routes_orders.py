@@ -33,6 +33,8 @@ router = APIRouter(tags=["orders"])
 Read = Annotated[ApiKey, Depends(read_key)]
 Trade = Annotated[ApiKey, Depends(trade_key)]
 OrderId = Annotated[int, Path(ge=1, le=2**62)]
+# `:path`: API.md allows "/" in a clientOrderId ("qa/one", sent as qa%2Fone or as is), which a
+# plain path parameter never matched (404 "no endpoint"); the pattern still checks the id
 ClientId = Annotated[str, Path(pattern=CLIENT_ORDER_ID)]
 
 
@@ -157,7 +159,7 @@ async def orders(
     return {"orders": [wire.order_json(o, updated.get(o.order_id)) for o in rows]}
 
 
-@router.get("/orders/by-client-id/{clientOrderId}", **declared(Order))
+@router.get("/orders/by-client-id/{clientOrderId:path}", **declared(Order))
 async def order_by_client_id(
     request: Request, clientOrderId: ClientId, key: Read
 ) -> dict[str, Any]:
@@ -187,7 +189,7 @@ async def _cancel(
     return await ctx.runtime.run(cancel)
 
 
-@router.delete("/orders/by-client-id/{clientOrderId}", **declared(OrderResult))
+@router.delete("/orders/by-client-id/{clientOrderId:path}", **declared(OrderResult))
 async def cancel_by_client_id(
     request: Request, clientOrderId: ClientId, key: Trade
 ) -> dict[str, Any]:

@@ -167,10 +167,19 @@ async def reset(
 ) -> dict[str, Any]:
     """Start a student's account again: its orders canceled, its positions handed to the
     backstop providers at the mark, its balances moved to `deposits` by DEPOSIT and WITHDRAW
-    transactions (the ledger keeps all that came before). When no backstop provider can
-    take the positions: 400 INVALID_REQUEST, nothing changes."""
+    transactions (the ledger keeps all that came before). `deposits` (or `initialBalance`)
+    is required: without it, 400 BAD_REQUEST. When no backstop provider can take the
+    positions: 400 INVALID_REQUEST, nothing changes."""
     ctx = context(request)
     user_account(ctx, accountId)
+    if not body.deposits and body.initialBalance is None:
+        # an empty body used to empty the account: an omission must not wipe a student
+        raise ApiError(
+            400,
+            "BAD_REQUEST",
+            "deposits are required: the balances the account holds after the reset, e.g. "
+            '{"deposits": {"USD": "10000"}} ({"USD": "0"} empties the account on purpose)',
+        )
     deposits = dict(body.deposits)
     if body.initialBalance is not None:
         deposits["USD"] = deposits.get("USD", Decimal(0)) + body.initialBalance

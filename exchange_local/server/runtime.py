@@ -29,6 +29,7 @@ log = logging.getLogger("exchange_local.server")
 TICK_SECONDS = 0.2  # how often the driver advances the clock
 MAX_STEP_MS = 1_000  # exchange time per lock hold: requests get in between steps
 SUMMARY_SECONDS = 1.0  # account summaries on the WebSocket at most this often
+SHUTDOWN_INFO = {"type": "info", "code": "SHUTDOWN", "message": "server stopping; reconnect in 5 s"}
 
 
 class ExchangeRuntime:
@@ -92,6 +93,17 @@ class ExchangeRuntime:
             self._reanchor()
             self._task = asyncio.get_running_loop().create_task(self._drive())
 
+    async def announce_shutdown(self, wait_seconds: float = 1.0) -> None:
+        """API.md's `{"type": "info", "code": "SHUTDOWN"}` to every WebSocket, then up to
+        `wait_seconds` for the writers to send it, so clients know to reconnect rather
+        than see a bare close."""
+        hub = self.hub
+        hub.announce(SHUTDOWN_INFO)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + wait_seconds
+        while loop.time() < end and any(not b.queue.empty() for b in hub.connections):
+            await asyncio.sleep(0.01)
+
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
@@ -146,11 +158,19 @@ class ExchangeRuntime:
                 self.hub.flush()
 
     async def advance(self, seconds: Decimal) -> None:
-        """The admin's manual advance: the same steps as the clock's, scenario included."""
+        """The admin's manual advance: the same steps as the clock's, scenario included.
+
+        Why it re-anchors: the running clock's target is anchor time + wall time x speed; left
+        at the old anchor, the target stays behind the advanced clock and the market stood
+        still for `seconds` of real time (no index, bots or serverTime). From the new time
+        the clock goes on at its speed."""
         target = self.ex.now_ms + seconds_to_ms(seconds)
-        while self.ex.now_ms < target:
-            await self.step_toward(target)
-            await asyncio.sleep(0)
+        try:
+            while self.ex.now_ms < target:
+                await self.step_toward(target)
+                await asyncio.sleep(0)
+        finally:
+            self._reanchor()
 
     def run_scenario(self) -> None:
         """The live scenario's due steps, each noted on the events stream (under the lock)."""

@@ -11,11 +11,24 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
-DECIMAL_TEXT = re.compile(r"^-?\d{1,24}(\.\d{1,18})?$")
+# Why [0-9] and fullmatch: `\d` is any Unicode digit ("١" or "１" parsed as 1), and `$` also
+# matches before a final newline ("0.001\n" passed). The ^...$ stay for the JSON Schema,
+# whose ECMA-262 patterns need them; Python matches with fullmatch.
+DECIMAL_TEXT = re.compile(r"^-?[0-9]{1,24}(\.[0-9]{1,18})?$")
 DECIMAL_PATTERN = DECIMAL_TEXT.pattern
+SHOWN_CHARS = 40  # of a refused value in a message
+WHOLE_PATTERN = r"^-?[0-9]{1,24}(\.0{1,18})?$"  # leverage as a string: a whole number
 CLIENT_ORDER_ID = r"^[A-Za-z0-9._:/-]{1,36}$"
 SYMBOL = r"^[A-Za-z0-9-]{1,32}$"
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -29,23 +42,42 @@ def parse_decimal(value: Any) -> Decimal:
             'must be a decimal string such as "68000.5", not {kind}',
             {"kind": kind},
         )
-    if not DECIMAL_TEXT.match(value):
+    if not DECIMAL_TEXT.fullmatch(value):
         raise PydanticCustomError(
             "invalid_decimal",
-            "{value!r} is not a plain decimal (digits, one optional point; at most 24 digits "
-            "before it and 18 after; no exponent)",
-            {"value": value[:40]},
+            "{value} is not a plain decimal (ASCII digits 0-9, one optional point; at most 24 "
+            "digits before it and 18 after; no exponent, spaces or newline)",
+            {"value": shown(value)},
         )
     return Decimal(value)
 
 
+def shown(value: str) -> str:
+    """A refused value quoted for a message: repr (so a newline or an odd digit is
+    visible), cut to SHOWN_CHARS. Why not `{value!r}` in the template: pydantic's error
+    templates do not take conversions, and the raw template reached the client."""
+    if len(value) > SHOWN_CHARS:
+        return repr(value[:SHOWN_CHARS]) + "…"
+    return repr(value)
+
+
 def parse_leverage(value: Any) -> Decimal:
-    """Leverage may be an integer (API.md's `{"leverage": 10}`) or a decimal string."""
+    """Leverage is a whole number: an integer (API.md's `{"leverage": 10}`) or its decimal
+    string ("10", "10.0"). Why not 2.5: API.md's leverage is an integer everywhere (the
+    request, `leverage` of a position, `leverageBySymbol`, `maxLeverage`); a fractional one
+    turned those into strings, so one field changed its JSON type with its value."""
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 < value <= 1000:
             raise PydanticCustomError("invalid_decimal", "leverage must be between 1 and 1000")
         return Decimal(value)
-    return parse_decimal(value)
+    parsed = parse_decimal(value)
+    if parsed != parsed.to_integral_value():
+        raise PydanticCustomError(
+            "invalid_leverage",
+            "leverage must be a whole number such as 10, not {value}",
+            {"value": shown(value)},
+        )
+    return Decimal(int(parsed))
 
 
 Dec = Annotated[
@@ -62,10 +94,31 @@ LeverageValue = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1, "maximum": 1000},
-                {"type": "string", "pattern": DECIMAL_PATTERN},
+                {"type": "string", "pattern": WHOLE_PATTERN},
             ]
         }
     ),
+]
+
+
+def only_dots(value: str) -> str:
+    """Refuse a clientOrderId of dots only: `.` and `..` are path segments a URL cannot carry
+    (clients resolve them away), so GET/DELETE /orders/by-client-id/{id} could never reach
+    the order. A small narrowing of API.md's `[A-Za-z0-9._:/-]{1,36}`."""
+    if value.strip(".") == "":
+        raise PydanticCustomError(
+            "client_order_id",
+            "{value} is only dots, which a URL cannot address (GET /orders/by-client-id/...); "
+            "use at least one other character",
+            {"value": repr(value[:SHOWN_CHARS])},
+        )
+    return value
+
+
+ClientOrderId = Annotated[
+    str,
+    Field(pattern=CLIENT_ORDER_ID, json_schema_extra={"not": {"pattern": r"^\.+$"}}),
+    AfterValidator(only_dots),
 ]
 Symbol = Annotated[str, Field(pattern=SYMBOL)]
 Asset = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,16}$")]
@@ -90,7 +143,7 @@ class OrderBody(Strict):
     triggerPx: Dec | None = None
     timeInForce: Literal["GTC", "IOC", "FOK", "ALO"] = "GTC"
     reduceOnly: bool = False
-    clientOrderId: Annotated[str, Field(pattern=CLIENT_ORDER_ID)] | None = None
+    clientOrderId: ClientOrderId | None = None
 
 
 class PreviewBody(Strict):
@@ -165,7 +218,8 @@ class AdvanceBody(Strict):
 
 class ResetBody(Strict):
     """The account's balances after the reset: `deposits` (asset -> amount; every other
-    asset goes to 0), `initialBalance` adds USD."""
+    asset goes to 0), `initialBalance` adds USD. One of them is required (an empty body is
+    refused, not taken as "empty the account"; `{"USD": "0"}` does that on purpose)."""
 
     deposits: Deposits = Field(default_factory=dict)
     initialBalance: Dec | None = None

@@ -74,6 +74,7 @@ def serve(
     import uvicorn
 
     from exchange_local.server.app import create_app
+    from exchange_local.server.graceful import ClassServer
     from exchange_local.server.keys import KeyStore, keys_path
     from exchange_local.server.market import SCENARIOS, open_exchange, start_living_market
 
@@ -142,7 +143,7 @@ def serve(
                     log_level="warning",
                     lifespan="on",
                 )
-                uvicorn.Server(config).run(sockets=[sock])
+                ClassServer(config).run(sockets=[sock])
             finally:
                 ex.close()
                 keys.close()

@@ -20,6 +20,7 @@ from exchange_local.funding import AccountFunding, FundingRecord
 from exchange_local.health import AccountHealth, PositionRisk
 from exchange_local.ledger import LedgerEntry
 from exchange_local.marketdata import Candle, Trade
+from exchange_local.money import quantize_usd
 from exchange_local.orders import Fill, OrderInfo
 
 API_VERSION = "1.0"
@@ -44,7 +45,34 @@ def dec(value: Decimal | None) -> str | None:
     """A Decimal as exact plain text (no exponent), None as null."""
     if value is None:
         return None
-    return format(value, "f")
+    return plain(value)
+
+
+def plain(value: Decimal) -> str:
+    """The exact value as plain text without trailing fractional zeros ("100205", not
+    "100205.0000000000000000000000000000"; "0", not "0E-8" or "-0").
+
+    Why: the engine's divisions carry 28 significant digits, and their zeros reached the
+    wire as noise. Only zeros after the point go, so the value is the same Decimal; not
+    `normalize()` alone, whose "1E+2" `format(..., "f")` must then turn back into "100"."""
+    if not value.is_finite():
+        return format(value, "f")
+    if value == 0:
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def usd_display(value: Decimal | None) -> str | None:
+    """A USD amount that is a display value (unrealised PnL: mark minus entry, times size)
+    at the USD quantum, 0.000001: a division's 1e-31 residue (it read
+    "0.12550000000000000000000000000010") is not money. Ledger amounts and balances are
+    never rounded here."""
+    if value is None:
+        return None
+    return plain(quantize_usd(value))
 
 
 def ms(seconds: Decimal | None) -> int | None:
@@ -56,7 +84,7 @@ def ms(seconds: Decimal | None) -> int | None:
 
 def leverage_value(value: Decimal) -> int | str:
     """Leverage as an int when whole (API.md's `"leverage": 10`), else a decimal string."""
-    return int(value) if value == value.to_integral_value() else format(value, "f")
+    return int(value) if value == value.to_integral_value() else plain(value)
 
 
 def dump(obj: Any) -> Any:
@@ -64,7 +92,7 @@ def dump(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {camel(f.name): dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Decimal):
-        return format(obj, "f")
+        return plain(obj)
     if isinstance(obj, Enum):
         return obj.value
     if isinstance(obj, list | tuple):
@@ -146,7 +174,7 @@ def ticker_json(m: MarketState, ts: int) -> dict[str, Any]:
 
 
 def levels(rows: list[tuple[Decimal, Decimal]]) -> list[list[str]]:
-    return [[format(p, "f"), format(q, "f")] for p, q in rows]
+    return [[plain(p), plain(q)] for p, q in rows]
 
 
 def book_json(b: BookSnapshot, ts: int) -> dict[str, Any]:
@@ -285,7 +313,7 @@ def position_json(p: PositionRisk, leverage: Decimal | None) -> dict[str, Any]:
         "entryPx": dec(p.entry_price),
         "markPx": dec(p.mark_price),
         "notional": dec(p.notional),
-        "unrealizedPnl": dec(p.unrealized_pnl),
+        "unrealizedPnl": usd_display(p.unrealized_pnl),
         "leverage": leverage_value(leverage) if leverage is not None else None,
         "initialMargin": dec(p.imf * p.notional),
         "maintenanceMargin": dec(p.mmf * p.notional),
@@ -316,7 +344,7 @@ def account_json(
         "seq": seq,
         "collateral": dec(h.collateral_total),
         "equity": dec(h.equity),
-        "unrealizedPnl": dec(h.unrealized_pnl),
+        "unrealizedPnl": usd_display(h.unrealized_pnl),
         "initialMarginUsed": dec(h.imr),
         "maintenanceMarginUsed": dec(h.mmr),
         "available": dec(h.free_collateral),

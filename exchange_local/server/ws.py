@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 
 from exchange_local.errors import ExchangeError
 from exchange_local.marketdata import INTERVALS_MS
@@ -23,7 +24,7 @@ from exchange_local.server.codes import classify
 from exchange_local.server.deps import ServerContext, authenticate, bearer
 from exchange_local.server.hub import Outbox, StreamKey, encode
 from exchange_local.server.keys import ApiKey
-from exchange_local.server.problems import ApiError
+from exchange_local.server.problems import PROBLEM_JSON, ApiError
 
 router = APIRouter()
 MAX_MESSAGE = 4096  # characters of one client message
@@ -117,8 +118,20 @@ class Session:
                 raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {wanted!r}")
             return ("account", wanted)
         symbol = msg.get("symbol")
+        if symbol is None:
+            raise ApiError(
+                400, "BAD_REQUEST", f'the {channel} channel needs a symbol, e.g. "BTC-PERP"'
+            )
         if not isinstance(symbol, str) or symbol not in self.ctx.ex.markets():
             raise ApiError(404, "UNKNOWN_SYMBOL", f"no market {str(symbol)[:40]}")
+        if channel == "book":
+            depth = msg.get("depth", SNAPSHOT_DEPTH)
+            if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 500:
+                raise ApiError(  # as GET .../book?depth= (snapshots carry 500 levels anyway)
+                    400,
+                    "BAD_REQUEST",
+                    f"depth must be an integer from 1 to 500, not {json.dumps(depth)[:40]}",
+                )
         if channel == "candles":
             interval = msg.get("interval", "1m")
             if interval not in INTERVALS_MS:
@@ -130,6 +143,13 @@ class Session:
 
     async def subscribe(self, msg: dict[str, Any], req_id: Any, op: str) -> None:
         key = self._stream(msg)
+        if op == "resync" and key not in self.streams:
+            # a resync repairs a stream this connection has; it used to subscribe silently
+            raise ApiError(
+                400,
+                "NOT_SUBSCRIBED",
+                f"resync needs a subscription to {' '.join(key)}; send subscribe first",
+            )
         if key not in self.streams and len(self.streams) >= MAX_SUBSCRIPTIONS:
             raise ApiError(
                 400, "TOO_MANY_SUBSCRIPTIONS", f"at most {MAX_SUBSCRIPTIONS} per connection"
@@ -230,11 +250,31 @@ async def websocket(ws: WebSocket) -> None:
     if bearer(header) is not None:
         try:
             key = authenticate(ctx.keys, header)
-        except ApiError:
-            await ws.close(code=1008, reason="unknown or revoked API key")
+        except ApiError as exc:
+            # API.md's status map: a bad key is 401 UNAUTHENTICATED (a close before accept
+            # is answered 403, which means "wrong scope" there)
+            if "websocket.http.response" not in ws.scope.get("extensions", {}):
+                await ws.close(code=1008, reason="unknown or revoked API key")  # no such server
+                return
+            await ws.send_denial_response(
+                JSONResponse(
+                    {
+                        "type": "/api/v1/errors/unauthenticated",
+                        "title": "Unauthenticated",
+                        "status": 401,
+                        "code": exc.code,
+                        "detail": exc.detail,
+                        "instance": ws.url.path,
+                    },
+                    status_code=401,
+                    headers=exc.headers,
+                    media_type=PROBLEM_JSON,
+                )
+            )
             return
     await ws.accept()
     box = Outbox()
+    ctx.runtime.hub.connections.add(box)
     session = Session(ctx, box, key, bearer(header) if key is not None else None)
     writer = asyncio.create_task(_writer(ws, box))
     reader = asyncio.create_task(_reader(ws, session))
@@ -245,6 +285,7 @@ async def websocket(ws: WebSocket) -> None:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         ctx.runtime.hub.drop(box)
+        ctx.runtime.hub.connections.discard(box)
         for task in tasks:
             task.cancel()
         for task in tasks:

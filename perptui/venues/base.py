@@ -105,7 +105,7 @@ class VenueLiquidation:
 
 @dataclass(frozen=True, slots=True)
 class LeaderboardRow:
-    """One account of a class, ranked by PnL (equity minus net USD deposits)."""
+    """One account of a class, ranked by trading PnL (exchange_local.leaderboard)."""
 
     rank: int
     account: str

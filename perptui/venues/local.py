@@ -21,6 +21,7 @@ from exchange_local.events import BookDelta, Event, FillEvent, LedgerPosted, Pri
 from exchange_local.explain import Explanation
 from exchange_local.funding import AccountFunding
 from exchange_local.health import OrderPreview
+from exchange_local.leaderboard import standings
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
 from perptui.venues.base import (
@@ -43,7 +44,6 @@ ADVANCE_STEP = Decimal(60)  # advance(): exchange seconds between two turns of t
 NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, not as a log
 EVENTS_KEPT = 20_000
 FILLS_KEPT = 5_000
-MONEY_IN_OUT = ("DEPOSIT", "WITHDRAW", "CONVERT")  # USD legs that are not trading PnL
 
 
 class LocalVenue(Venue):
@@ -197,8 +197,8 @@ class LocalVenue(Venue):
         ex = self._exchange()
         markets = {m: ex.market(m) for m in ex.markets()}
         return VenueSnapshot(
-            clock=ClockInfo(ex.now_ms, self.speed, self.paused, adjustable=True),
-            connection=Connection("paused" if self.paused else "live", latency_ms=0.0),
+            clock=ClockInfo(ex.now_ms, self.speed, self.stopped, adjustable=True),
+            connection=Connection("paused" if self.stopped else "live", latency_ms=0.0),
             market=market,
             markets=markets,
             book=ex.book(market, 40),
@@ -224,23 +224,14 @@ class LocalVenue(Venue):
 
     async def leaderboard(self) -> list[LeaderboardRow]:
         """The people on this exchange (not the bots or backstop providers), ranked by trading
-        PnL: every USD leg that is not a deposit, withdrawal or conversion (fills, fees,
-        settlement, funding, liquidation), plus PnL not yet settled. Coins held as collateral
-        do not count: their price moves are not trading."""
+        PnL with the server's own function (exchange_local.leaderboard), so the in-process
+        and the class wall cannot disagree: deposits, withdrawals, conversions and the price
+        of coins merely held are not trading."""
         ex = self._exchange()
         backstops = set(ex.config.backstop_accounts)
-        rows = []
-        for name in ex.accounts():
-            if name.startswith("bot-") or name in backstops:
-                continue
-            h = ex.health(name)
-            usd = [e.amount for e in ex.ledger(name)
-                   if e.asset == "USD" and e.type not in MONEY_IN_OUT]  # fmt: skip
-            traded = sum(usd, Decimal(0))
-            rows.append((traded + h.unsettled_pnl, name, h))
-        rows.sort(key=lambda r: (-r[0], r[1]))
-        return [LeaderboardRow(i + 1, name, h.equity, pnl, h.status, len(h.positions))
-                for i, (pnl, name, h) in enumerate(rows)]  # fmt: skip
+        people = [n for n in ex.accounts() if not n.startswith("bot-") and n not in backstops]
+        return [LeaderboardRow(s.rank, s.account, s.equity, s.pnl, s.status, s.positions)
+                for s in standings(ex, people)]  # fmt: skip
 
     # --- what-if --------------------------------------------------------------------------------
     async def preview_order(self, request: OrderRequest) -> OrderPreview:
@@ -322,8 +313,18 @@ class LocalVenue(Venue):
             raise ValueError("speed must be >= 0")
         self.speed = Decimal(speed)
 
+    @property
+    def stopped(self) -> bool:
+        """Paused, or slowed to speed 0 (`-` down to 0x, `--speed 0`): the clock stands still
+        either way, and the header must not say live over it."""
+        return self.paused or self.speed == 0
+
     async def set_paused(self, paused: bool) -> None:
+        """`p`. Resuming a clock slowed to 0x runs it at 1x again, else `p` could not
+        restart it."""
         self.paused = paused
+        if not paused and self.speed == 0:
+            self.speed = Decimal(1)
 
     async def advance(self, seconds: Decimal) -> None:
         """Run the clock forward in steps of a minute at most, giving the screen its turn

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -390,7 +390,7 @@ class RemoteVenue(Venue):
         """After a lost answer: look the order up by its clientOrderId; if the server never got
         it, send it once more (safe: the same id can only ever make one order)."""
         try:
-            order = await self._get(f"/orders/by-client-id/{coid}")
+            order = await self._get(f"/orders/by-client-id/{quote(coid, safe='')}")
             return {"order": order}
         except errors.UnknownOrder:
             pass
@@ -598,15 +598,18 @@ class RemoteVenue(Venue):
             if isinstance(record, dict):
                 rec = w.load(w.FundingRecord, record)
                 self._events.append(FundingPaid(int(fields["timeMs"]), rec))
-        elif kind == "AdminAction":
-            detail = {"by": data.get("keyName"), **(data.get("detail") or {})}
-            self._events.append(MarketEvent(int(fields["timeMs"]), "*", str(data.get("action")),
-                                            detail))  # fmt: skip
+        elif kind == "AdminAction":  # the server's own sentence; the raw detail as a fallback
+            text = data.get("text")
+            detail = {"by": data.get("keyName")}
+            if not text:
+                detail.update(data.get("detail") or {})
+            what = str(text or data.get("action"))
+            self._events.append(MarketEvent(int(fields["timeMs"]), "class", what, detail))
         elif kind == "ScenarioStep":  # the teacher's live lesson, step by step
             row = data.get("detail") or {}
             outcome = {k: v for k, v in row.items() if k not in ("ts", "step")}
             what = f"lesson {data.get('scenario')}: {row.get('step', '')}"
-            self._events.append(MarketEvent(int(fields["timeMs"]), "*", what,
+            self._events.append(MarketEvent(int(fields["timeMs"]), "class", what,
                                             {"by": data.get("keyName"), **outcome}))  # fmt: skip
 
 

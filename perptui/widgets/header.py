@@ -40,12 +40,14 @@ def header_markup(
     paper: bool,
     paused_for_s: float = 0.0,
     compact: bool = False,
+    named: bool = True,
 ) -> str:
     """One line of the header as Textual content markup (values are numbers: nothing to escape).
 
     `compact` is the 80-column form: the same venue, market, mark, funding and settlement
     countdowns in short words, without the name, the index, the 24 h change and OI, which
-    otherwise pushed the countdowns off the line."""
+    otherwise pushed the countdowns off the line. `named=False` drops only the program's name:
+    the step before it, which a server's address and latency in the chip need at 160."""
     stale = conn.state == "stale"
     dim = "[dim]" if stale else ""
     undim = "[/dim]" if stale else ""
@@ -57,7 +59,7 @@ def header_markup(
     if compact:
         return _compact(ms, conn, clock, venue, paper, now_s, dim, undim)
     parts = [
-        "[b]perptui[/b]",
+        *(["[b]perptui[/b]"] if named else []),
         connection_chip(conn, venue, paper)
         + (f" [$accent]resumed after {fmt.duration(paused_for_s)}[/]" if paused_for_s >= 1 else ""),
         f"[b]{ms.symbol}[/b]",
@@ -86,9 +88,11 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
     speed: the end of both header forms, in words or in letters (`short`)."""
     parts = []
     if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
-        if short:
-            rate = ms.funding_rate if ms.funding_rate is not None else ms.predicted_funding_rate
-            funding = f"F {fmt.rate(rate)}"
+        if short:  # the last rate paid, or the predicted one, saying which
+            if ms.funding_rate is not None:
+                funding = f"F {fmt.rate(ms.funding_rate)}"
+            else:
+                funding = f"F pred {fmt.rate(ms.predicted_funding_rate)}"
         else:
             funding = (f"Fund {fmt.rate(ms.funding_rate)}/1h "
                        f"pred {fmt.rate(ms.predicted_funding_rate)}")  # fmt: skip
@@ -117,8 +121,12 @@ class MarketHeader(Static):
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
         width = self.size.width
-        markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, width < COMPACT_WIDTH)
-        if width and Content.from_markup(markup).cell_length > width - 2:
-            # a long venue name (a demo's lesson) pushed the countdowns off: the short form
-            markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, True)
+        compact = width < COMPACT_WIDTH
+        markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, compact)
+        # a long venue (a server's address and latency, a demo's lesson) pushed the countdowns
+        # off: first without the program's name, then the short form
+        for named, short in ((False, compact), (False, True)):
+            if not width or Content.from_markup(markup).cell_length <= width - 2:
+                break
+            markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, short, named)
         update_static(self, markup)
