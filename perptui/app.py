@@ -28,7 +28,7 @@ from perptui.sizing import largest_size
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TicketError
 from perptui.trading_actions import TradingActions
-from perptui.venues.base import Connection, Venue, VenueSnapshot
+from perptui.venues.base import Connection, Venue, VenueSnapshot, unknown_market
 from perptui.view_actions import ViewActions
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.history import (
@@ -57,6 +57,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self.venue = venue
         self.settings = settings or Settings()
         self.market = market or "BTC-PERP"
+        self.market_asked = market is not None  # --market: a typo is refused, not replaced
         self.frame_loop = frame_loop
         self.snapshot: VenueSnapshot | None = None
         self.frames = 0
@@ -87,11 +88,14 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         try:
             await self.venue.start()
         except Exception as problem:  # an unreachable server or venue: say so, no traceback
-            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.name}: {problem}")
+            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.where}: {problem}")
             return
         if self.venue.default_market:
             self.market = self.venue.default_market
         if self.market not in self.venue.markets():
+            if self.market_asked:
+                self.exit(return_code=2, message=unknown_market(self.market, self.venue))
+                return
             self.market = self.venue.markets()[0]
         await self.push_screen(MainScreen())
         await self.frame()

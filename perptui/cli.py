@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--speed", type=_speed, default=Decimal(1), help="exchange seconds per real second"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of a new paper market")
-    parser.add_argument("--market", default="BTC-PERP", help="market to show first")
+    parser.add_argument("--market", help="market to show first (default: BTC-PERP)")
     real = parser.add_argument_group("Hyperliquid (read-only watch, or paper on real prices)")
     real.add_argument(
         "--venue", choices=("paper", "hyperliquid"), default="paper",
@@ -128,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
     args = build_parser().parse_args(args_list)
     settings = load_settings()
+    if settings.keymap:  # remaps Textual would drop or let clash: left out, said at start
+        from perptui.keys import check_keymap
+
+        check_keymap(settings)
     if args.prices == "hyperliquid" and args.venue == "paper" and not args.address:
         venue = _mirror_venue(args)
         if venue is None:
@@ -160,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
 
         app = PerpApp(venue, settings, market=args.market)
     app.run()
+    if connect_screen or args.connect:
+        _remember_if_connected(settings, venue)
     return app.return_code or 0
 
 
@@ -197,20 +203,32 @@ def _remote_venue(args: argparse.Namespace, settings: Settings, ask: bool) -> Ve
     from perptui.venues.remote import RemoteVenue
 
     url, key = args.connect, read_key(args)
+    tested = False
     if ask or not url or not key:
         from perptui.screens.connect import ConnectApp
 
         choice = ConnectApp(settings, url or "", key or "").run()
         if choice is None:
             return None
-        url, key = choice.url, choice.key
+        url, key, tested = choice.url, choice.key, True
     try:
         venue = RemoteVenue(url, key)
     except ValueError as problem:
         print(f"perptui: {problem}", file=sys.stderr)
         return None
-    remember_server(settings, venue.base_url)
+    if tested:  # the connect screen reached it with this key: a server worth remembering
+        remember_server(settings, venue.base_url)
     return venue
+
+
+def _remember_if_connected(settings: Settings, venue: Venue) -> None:
+    """A server goes into recent_servers only once it answered (it listed its markets): not
+    an unreachable one, a wrong address or one that refused the key."""
+    from perptui.settings import remember_server
+    from perptui.venues.remote import RemoteVenue
+
+    if isinstance(venue, RemoteVenue) and venue.markets():
+        remember_server(settings, venue.base_url)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,12 @@ def main(argv: list[str]) -> int:
     if args.speed < 0:
         parser.error("speed must be >= 0")
     from perptui.app import PerpApp
+    from perptui.keys import check_keymap
     from perptui.venues.demo import DemoVenue
 
     venue = DemoVenue(args.name, seed=args.seed, speed=args.speed)
-    app = PerpApp(venue, load_settings())
+    settings = load_settings()
+    check_keymap(settings)  # as the paper market does: a bad remap is said, not silently lost
+    app = PerpApp(venue, settings)
     app.run()
     return app.return_code or 0

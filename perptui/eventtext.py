@@ -78,7 +78,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         if event.market:
             parts.append(event.market)
         if event.size is not None:
-            parts.append(f"size {fmt.num(event.size, 4)}")
+            parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
         on_book = event.stage in ("partial", "book_close")
         if on_book and event.fill_price is not None:  # what it traded at, then its limit
             parts.append(f"filled @ {price_text(event.fill_price)}")

@@ -5,11 +5,16 @@ No ctrl+enter, ctrl+h, ctrl+i or ctrl+m: terminals swallow them (shared/TUI.md).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
+from textual.app import App
 from textual.binding import Binding
+from textual.keys import _normalize_key_list
+from textual.markup import escape
 
 from perptui.screens.main import TABS
+from perptui.settings import Settings
 
 SPEEDS = (Decimal(0), Decimal("0.5"), Decimal(1), Decimal(2), Decimal(5), Decimal(10),
           Decimal(30), Decimal(60), Decimal(120), Decimal(300), Decimal(600))  # fmt: skip
@@ -46,3 +51,105 @@ BINDINGS = [
     Binding(str(i + 1), f"tab('{tab}')", tab.title(), id=f"tab.{tab}", show=False)
     for i, tab in enumerate(TABS)
 ]
+
+
+def _class_bindings(cls: type) -> list[Binding]:
+    """A screen's or app's bindings as Textual merges them: its own and its bases'."""
+    found: list[Binding] = []
+    for base in reversed(cls.__mro__):
+        for item in base.__dict__.get("BINDINGS", ()):
+            found.append(item if isinstance(item, Binding) else Binding(*item))
+    return found
+
+
+def binding_groups() -> list[list[Binding]]:
+    """Every set of keys that share one place (an app or a screen): a keymap clash is two
+    bindings of one group on one key. Imported here, when asked, to keep keys.py light."""
+    from perptui.projector import ProjectorApp
+    from perptui.screens.connect import ConnectApp
+    from perptui.screens.explain import ExplainScreen
+    from perptui.screens.help import HelpScreen
+    from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
+    from perptui.screens.stress import StressScreen
+
+    screens = (ExplainScreen, StressScreen, HelpScreen, ConfirmScreen, ValueScreen, AmendScreen,
+               ProjectorApp, ConnectApp)  # fmt: skip
+    return [_class_bindings(App) + BINDINGS] + [_class_bindings(cls) for cls in screens]
+
+
+def _keys(keys: str) -> list[str]:
+    return [key for key in _normalize_key_list(keys).split(",") if key]
+
+
+def _name(binding: Binding) -> str:
+    return f"{binding.id} ({binding.description})" if binding.id else f"Textual's {binding.action}"
+
+
+def resolve_keymap(
+    keymap: dict[str, str], groups: list[list[Binding]] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The keymap Textual can apply without surprises, and what was left out and why.
+
+    Textual drops an unknown id silently, and a remap onto a key another binding still uses
+    takes that key away from it (order.sell = "b" leaves Buy with no key). Both are left
+    out here, so every binding keeps a key, and said once, by id and key.
+    """
+    groups = binding_groups() if groups is None else groups
+    known = {b.id for group in groups for b in group if b.id}
+    problems: list[str] = []
+    kept: dict[str, str] = {}
+    for binding_id, keys in keymap.items():
+        if binding_id not in known:
+            problems.append(f'keymap "{binding_id}": no such binding id (F1 lists them); ignored')
+        elif not _keys(keys):
+            problems.append(f'keymap "{binding_id}": no key given; ignored')
+        else:
+            kept[binding_id] = keys
+    changed = True
+    while changed:  # dropping one remap gives its binding its default keys back: look again
+        changed = False
+        for group in groups:
+            owner: dict[str, Binding] = {}
+            for b in group:
+                if b.id not in kept:
+                    for key in _keys(b.key):
+                        owner.setdefault(key, b)
+            for binding_id, keys in list(kept.items()):
+                mine = next((b for b in group if b.id == binding_id), None)
+                if mine is None:
+                    continue
+                taken = next((key for key in _keys(keys) if key in owner), None)
+                if taken is None:
+                    for key in _keys(keys):
+                        owner[key] = mine
+                    continue
+                problems.append(
+                    f'keymap "{binding_id}" = "{keys}": {taken} is already the key of '
+                    f"{_name(owner[taken])}; remap that one too or choose another key; "
+                    f"{binding_id} keeps {mine.key}"
+                )
+                del kept[binding_id]
+                changed = True
+                break
+            if changed:
+                break
+    return kept, problems
+
+
+def check_keymap(settings: Settings) -> None:
+    """Keep only the remaps that work, and add what was left out to the settings' problem,
+    which the terminal shows once at start, as it does a broken settings file."""
+    if not settings.keymap:
+        return
+    settings.keymap, problems = resolve_keymap(settings.keymap)
+    if problems:
+        said = [settings.problem] if settings.problem else []
+        settings.problem = "; ".join(said + [escape(p) for p in problems])
+
+
+def key_display(app: App[object], binding: Binding, keymap: Mapping[str, str]) -> str:
+    """The keys a binding has now (its keymap remap, else its defaults), as the footer shows
+    them."""
+    keys = keymap.get(binding.id or "", "") or binding.key
+    return ", ".join(app.get_key_display(binding.with_key(key, key_display=None))
+                    for key in _keys(keys))  # fmt: skip

@@ -22,7 +22,7 @@ from perptui import format as fmt
 from perptui.eventtext import describe
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.venues.base import Connection, LeaderboardRow, Venue, VenueSnapshot
+from perptui.venues.base import Connection, LeaderboardRow, Venue, VenueSnapshot, unknown_market
 from perptui.widgets.header import MarketHeader
 from perptui.widgets.history import EventsLog, RowsTable, right
 
@@ -63,12 +63,13 @@ class ProjectorApp(App[None]):
         Binding("q,ctrl+q", "quit", "Quit", id="projector.quit"),
     ]
 
-    def __init__(self, venue: Venue, settings: Settings | None = None, market: str = "BTC-PERP",
-                 frame_loop: bool = True) -> None:  # fmt: skip
+    def __init__(self, venue: Venue, settings: Settings | None = None,
+                 market: str | None = None, frame_loop: bool = True) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
         self.settings = settings or Settings()
-        self.market = market
+        self.market = market or "BTC-PERP"
+        self.market_asked = market is not None
         self.frame_loop = frame_loop
         self.frames = 0
         self.snapshot: VenueSnapshot | None = None
@@ -104,9 +105,12 @@ class ProjectorApp(App[None]):
         try:
             await self.venue.start()
         except Exception as problem:  # an unreachable server: say so, no traceback
-            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.name}: {problem}")
+            self.exit(return_code=1, message=f"perptui: cannot open {self.venue.where}: {problem}")
             return
         if self.market not in self.venue.markets():
+            if self.market_asked:
+                self.exit(return_code=2, message=unknown_market(self.market, self.venue))
+                return
             self.market = self.venue.markets()[0]
         await self.frame()
         if self.frame_loop:

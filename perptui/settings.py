@@ -57,14 +57,14 @@ def load_settings(path: Path | None = None, create: bool = True) -> Settings:
         if create:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(DEFAULT_TEXT)
+                path.write_text(DEFAULT_TEXT, encoding="utf-8")
             except OSError:
                 pass
         return Settings(path=path)
     try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as problem:
-        return Settings(problem=f"{path}: {problem}; using the defaults", path=path)
+        data = tomllib.loads(_read_utf8(path))
+    except (OSError, ValueError) as problem:  # TOMLDecodeError and UnicodeDecodeError too
+        return Settings(problem=f"{path}: {_why(problem)}; using the defaults", path=path)
     settings = Settings(path=path)
     confirm = data.get("confirm_orders", True)
     theme = data.get("theme", settings.theme)
@@ -92,6 +92,21 @@ def load_settings(path: Path | None = None, create: bool = True) -> Settings:
     return settings
 
 
+def _read_utf8(path: Path) -> str:
+    """The file as text: TOML is UTF-8 (a UTF-8 byte-order mark is tolerated)."""
+    return path.read_bytes().decode("utf-8-sig")
+
+
+def _why(problem: Exception) -> str:
+    """A broken file in words: an undecodable one says which encoding to save it in."""
+    if not isinstance(problem, UnicodeDecodeError):
+        return str(problem)
+    start = problem.object[:2]
+    found = " (it looks like UTF-16)" if start in (b"\xff\xfe", b"\xfe\xff") else ""
+    return (f"not UTF-8 text{found}: byte 0x{problem.object[problem.start]:02x} at offset "
+            f"{problem.start}; save it as UTF-8")  # fmt: skip
+
+
 RECENT_KEPT = 8
 
 
@@ -105,7 +120,7 @@ def remember_server(settings: Settings, url: str) -> None:
         return
     line = "recent_servers = [" + ", ".join(_toml_string(s) for s in settings.recent_servers) + "]"
     try:
-        lines = path.read_text().splitlines() if path.exists() else DEFAULT_TEXT.splitlines()
+        lines = _read_utf8(path).splitlines() if path.exists() else DEFAULT_TEXT.splitlines()
         for i, text in enumerate(lines):
             if text.strip().startswith("recent_servers"):
                 lines[i] = line
@@ -115,8 +130,8 @@ def remember_server(settings: Settings, url: str) -> None:
                                len(lines))  # fmt: skip
             lines.insert(first_table, line)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(lines) + "\n")
-    except OSError:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except (OSError, ValueError):  # an unreadable file is left as it is, not rewritten
         pass  # remembering is a convenience; connecting must not fail for it
 
 

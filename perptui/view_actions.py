@@ -18,7 +18,7 @@ from textual.widgets import TabbedContent
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
-from perptui.keys import BINDINGS, SPEEDS
+from perptui.keys import BINDINGS, SPEEDS, key_display
 from perptui.screens.help import HelpScreen
 from perptui.venues.base import TradingDisabled
 from perptui.widgets.book import OrderBookView
@@ -137,8 +137,9 @@ class ViewActions(AppState):
     # --- the command palette: every action, plus paper-market tools -------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for b in BINDINGS:
-            yield SystemCommand(f"{b.description} ({b.key})", f"binding {b.id}",
+        for b in BINDINGS:  # with the key the keymap gave it, as help and the footer show
+            keys = key_display(self, b, self._keymap)  # type: ignore[arg-type]  # mixed into App
+            yield SystemCommand(f"{b.description} ({keys})", f"binding {b.id}",
                                 _runner(self, b.action))  # fmt: skip
         for market in self.venue.markets():
             yield SystemCommand(f"Market: {market}", "switch the screen to this market",

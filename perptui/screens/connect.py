@@ -1,4 +1,5 @@
-"""The connect screen: a server's URL and a key, tested before the terminal opens on it.
+"""The connect screen: a server's URL and a key, tested before the terminal opens on it
+(Connect tests too, and stays on the form with the reason when the server says no).
 
 Why a test button: a student typing a key from the board wants to know at once whether it is
 the key, the address or the server that is wrong, in words, not after a blank screen.
@@ -109,7 +110,7 @@ class ConnectApp(App[ConnectChoice | None]):
             self._say("testing…", ok=True)
             self._run_test(*values)
 
-    @work(exclusive=True, exit_on_error=False)
+    @work(exclusive=True, group="check", exit_on_error=False)
     async def _run_test(self, url: str, key: str) -> None:
         try:
             self._say(await check_connection(url, key), ok=True)
@@ -121,4 +122,16 @@ class ConnectApp(App[ConnectChoice | None]):
     def _connect(self) -> None:
         values = self._values()
         if values is not None:
-            self.exit(ConnectChoice(*values))
+            self._say("connecting…", ok=True)
+            self._run_connect(*values)
+
+    @work(exclusive=True, group="check", exit_on_error=False)
+    async def _run_connect(self, url: str, key: str) -> None:
+        """Connect tests first: a wrong key or address stays on the form, in words, to be
+        corrected; only a server that answered is handed on (and remembered)."""
+        try:
+            await check_connection(url, key)
+        except Exception as problem:
+            self._say(f"✗ {problem}", ok=False)
+            return
+        self.exit(ConnectChoice(url, key))

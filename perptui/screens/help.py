@@ -1,4 +1,5 @@
-"""F1 / ?: every key and what it does, built from the bindings themselves so it cannot drift."""
+"""F1 / ?: every key and what it does, built from the bindings themselves so it cannot drift,
+with the keys the keymap in settings.toml gave them (as the footer shows)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
+
+from perptui.keys import BINDINGS, key_display
 
 INTRO = """\
 # perptui keys
@@ -33,7 +36,11 @@ class HelpScreen(ModalScreen[None]):
         self.rows = bindings
 
     def compose(self) -> ComposeResult:
+        keymap = self.app._keymap  # what Textual applies: set_keymap's, normalised
+        by_id = {b.id: b for b in BINDINGS if b.id}
+        rows = [(key_display(self.app, by_id[i], keymap) if i in by_id else k, d, i)
+                for k, d, i in self.rows]  # fmt: skip
         table = ["| key | action | id |", "|---|---|---|"]
-        table += [f"| `{k}` | {d} | {i} |" for k, d, i in self.rows]
+        table += [f"| `{k}` | {d} | {i} |" for k, d, i in rows]
         with VerticalScroll():
             yield Markdown(INTRO + "\n" + "\n".join(table))

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from perptui.ticket import TicketError, parse_decimal
+from perptui.widgets.checkbox import TickBox
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -50,7 +51,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Label(self.title_text, classes="title")
             yield Static(Content(self.body))
             if self.option:
-                yield Checkbox(self.option, value=True, id="option")
+                yield TickBox(self.option, value=True, id="option")
             with Horizontal():
                 yield Button(f"{self.refuse} (esc)", id="no")
                 yield Button(f"{self.confirm} (y/↵)", id="yes",

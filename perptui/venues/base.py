@@ -127,6 +127,11 @@ class Venue(abc.ABC):
     default_market: str | None = None  # the market a venue wants shown first (a demo's lesson)
     _events: deque[Event]  # set by each venue: what arrived since the last drain_events()
 
+    @property
+    def where(self) -> str:
+        """What "cannot open …" names: the venue, or a paper market's file."""
+        return self.name
+
     def take_notice(self) -> str | None:
         """A one-time message for the user (a scenario ended, a server said something)."""
         return None
@@ -233,6 +238,12 @@ class Venue(abc.ABC):
 
     async def shock(self, asset: str, fraction: Decimal) -> None:
         raise TradingDisabled(f"{self.name}: only a paper market can be shocked")
+
+
+def unknown_market(market: str, venue: Venue) -> str:
+    """--market with a market the venue does not have: one line, with the ones it has."""
+    return (f"perptui: {venue.name} has no market {market!r}; "
+            f"its markets: {', '.join(venue.markets())}")  # fmt: skip
 
 
 def describe(problem: BaseException) -> str:

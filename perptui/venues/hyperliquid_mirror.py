@@ -56,7 +56,7 @@ from perptui.venues.base import (
 )
 from perptui.venues.hyperliquid_risk import GapImpact, gap_impact
 from perptui.venues.hyperliquid_stream import HyperliquidStream
-from perptui.venues.local import LocalVenue
+from perptui.venues.local import LocalVenue, reset_command
 
 COINS = ("BTC", "ETH", "SOL")  # the paper exchange's markets that Hyperliquid also lists
 FIXED_CLOCK = "prices come from Hyperliquid in real time: the paper clock cannot be changed"
@@ -196,7 +196,8 @@ class MirrorVenue(LocalVenue):
             try:
                 ex = Exchange(store=str(self.db))
             except StoreError as problem:
-                again = "`perptui --prices hyperliquid --reset` starts a new paper market"
+                command = reset_command(self.db, None, " --prices hyperliquid")
+                again = f"`{command}` starts a new paper market"
                 raise StoreError(f"{problem}; {again} (or --db PATH for another file)") from problem
             if ex.living_index_walk:
                 ex.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import time
 from collections import deque
 from decimal import Decimal
@@ -24,6 +25,7 @@ from exchange_local.health import OrderPreview
 from exchange_local.leaderboard import standings
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
+from perptui.settings import data_dir
 from perptui.venues.base import (
     ClockInfo,
     Connection,
@@ -111,9 +113,14 @@ class LocalVenue(Venue):
             try:
                 return Exchange(store=str(self.db))  # its own stored configuration
             except StoreError as problem:
-                raise StoreError(f"{problem}; `perptui --reset` starts a new paper market "
+                again = reset_command(self.db, data_dir() / "paper.sqlite")
+                raise StoreError(f"{problem}; `{again}` starts a new paper market "
                                  "(or --db PATH for another file)") from problem  # fmt: skip
         return Exchange(paper_config(ExchangeConfig(seed=self.seed)), store=str(self.db))
+
+    @property
+    def where(self) -> str:
+        return f"the paper market in {self.db}" if self.db is not None else self.name
 
     async def stop(self) -> None:
         task, self._driver = self._driver, None
@@ -341,3 +348,10 @@ class LocalVenue(Venue):
     async def shock(self, asset: str, fraction: Decimal) -> None:
         """Move an underlying's index by `fraction` (-0.1 = a 10 % fall) at once."""
         self._exchange().shock_index(asset, fraction)
+
+
+def reset_command(db: Path, default: Path | None, options: str = "") -> str:
+    """The command that starts this store afresh, to be typed as it is: `perptui --reset`
+    resets the default store, not the file given with --db."""
+    where = "" if db == default else f" --db {shlex.quote(str(db))}"
+    return f"perptui{options}{where} --reset"

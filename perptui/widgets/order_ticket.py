@@ -29,6 +29,7 @@ from perptui.ticket import (
     preview_lines,
 )
 from perptui.widgets.cached import update_static
+from perptui.widgets.checkbox import TickBox
 
 NUMBER = r"[0-9.,]*"
 NUMBER_CHARACTERS = frozenset("0123456789.,")
@@ -115,8 +116,8 @@ class OrderTicket(Vertical):
                 yield Button(f"{pct}%", id=f"pct-{pct}", compact=True)
             yield Static("", id="lev")
         with Horizontal():
-            yield Checkbox("reduce-only", compact=True, id="reduce")
-            yield Checkbox("post-only", compact=True, id="post")
+            yield TickBox("reduce-only", compact=True, id="reduce")
+            yield TickBox("post-only", compact=True, id="post")
         yield Static("", id="preview")
         yield Static("", id="message")
         yield Button("BUY", id="submit", variant="success", compact=True)
