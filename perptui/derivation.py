@@ -44,6 +44,10 @@ def trim(value: Decimal, places: int = 8) -> str:
 # --- the derivation, as Rich tables (one per step) ----------------------------------------------
 
 
+NARROW = 60  # a table this narrow gets a term column of fixed width
+TERM_WIDTH = 11  # "collateral" and "maintenance" on one line each
+
+
 class Derivation:
     """Builds the steps from one Explanation (+ the health record for the numbers that went
     into each term). `places` is the money precision: 2 reads well, 6 is the ledger's quantum
@@ -51,10 +55,11 @@ class Derivation:
 
     def __init__(
         self, expl: Explanation, health: AccountHealth | None, state: MarketState | None,
-        places: int = 2,
+        places: int = 2, width: int | None = None,
     ) -> None:  # fmt: skip
         self.e = expl
         self.h = health
+        self.narrow = width is not None and width < NARROW  # the tables' width, when known
         self.tick = state.tick if state else Decimal("0.01")
         self.places = places
 
@@ -67,7 +72,12 @@ class Derivation:
     def table(self, title: str) -> Table:
         t = Table(title=title, title_justify="left", title_style="bold", show_header=False,
                   box=None, expand=True, padding=(0, 1))  # fmt: skip
-        t.add_column("term", ratio=2, overflow="fold")
+        if self.narrow:
+            # Rich gives a ratio column less than its min_width when the table is tight: at
+            # 100 columns "collateral" broke mid-word ("collatera" / "l"). A fixed width holds.
+            t.add_column("term", width=TERM_WIDTH, overflow="fold")
+        else:
+            t.add_column("term", ratio=2, overflow="fold")
         t.add_column("formula", ratio=3, style="dim", overflow="fold")
         t.add_column("value", justify="right", no_wrap=True)
         return t
@@ -79,7 +89,8 @@ class Derivation:
             if numbers and i < len(numbers) and numbers[i]:
                 formula += f"\n= {numbers[i]}"
             value = trim(term.value) if coins else self.money(term.value)
-            t.add_row(f"  {term.name}", formula, value)
+            indent = "" if self.narrow else "  "  # narrow: the column's room is for words
+            t.add_row(f"{indent}{term.name}", formula, value)
 
     def total(self, t: Table, label: str, value: Decimal, coins: bool = False) -> None:
         t.add_row(Text(f"= {label}", style="bold"), "",

@@ -184,3 +184,27 @@ def test_no_price_and_liquidation_now_are_said_in_words() -> None:
     assert "state: now: E_mm < MMR already" in text
     assert "where the account would recover" in text
     assert ExplainScreen.liq_text(expl, D("0.5")) == "now"
+
+
+def test_a_narrow_derivation_keeps_the_words_of_its_terms_whole():
+    from rich.console import Console
+
+    from exchange_local import Exchange, ExchangeConfig
+    from perptui.derivation import Derivation
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    for name in ("u", "mm"):
+        ex.create_account(name)
+        ex.deposit(name, "USD", D(100000))
+    ex.deposit("u", "BTC", D("0.1"))
+    ex.place_order("mm", "BTC-PERP", "sell", D(1), price=D(100000))
+    ex.place_order("u", "BTC-PERP", "buy", D(1), type="market")
+    e, h, ms = ex.explain("u", "BTC-PERP"), ex.health("u"), ex.market("BTC-PERP")
+    console = Console(width=38, record=True)
+    for table in Derivation(e, h, ms, 2, width=38).tables():
+        console.print(table)
+    text = console.export_text()
+    broken = [
+        line for line in text.splitlines() if "collatera" in line and "collateral" not in line
+    ]
+    assert "collateral" in text and not broken  # at 100 columns it was "collatera" / "l"

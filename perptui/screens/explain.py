@@ -176,7 +176,8 @@ class ExplainScreen(Screen[None]):
             f"{fmt.price(e.zero_price, tick)}",
             stale,
         ))  # fmt: skip
-        tables = Derivation(e, self.health, self.state, self.places).tables()
+        width = steps[0].content_region.width or None  # 0 before the first layout
+        tables = Derivation(e, self.health, self.state, self.places, width).tables()
         for static, table in zip(steps, tables, strict=True):
             static.display = True
             static.update(table)
