@@ -339,3 +339,13 @@ async def test_a_paper_clock_slowed_to_zero_says_paused_and_p_restarts_it():
         assert venue.speed == 1 and snap.connection.state == "live"
     finally:
         await venue.stop()
+
+
+def test_the_fills_tab_keeps_a_fine_ticks_digits():
+    from exchange_local.orders import Fill
+    from perptui.widgets.history import fill_rows
+
+    fill = Fill(1, 0, "JELLY-PERP", D("0.29973"), D(1000), "buy", "me", "them", 1, 2,
+                D("0.149865"), D("0.059946"))  # fmt: skip
+    ((_, cells),) = fill_rows([fill], "me")
+    assert "0.29973" in [str(c).strip() for c in cells]  # it showed 0.30

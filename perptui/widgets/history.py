@@ -17,7 +17,7 @@ from exchange_local.funding import AccountFunding
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
-from perptui.eventtext import EventLine
+from perptui.eventtext import EventLine, price_text
 from perptui.widgets.keyed_table import KeyedTable
 
 Row = tuple[str, Sequence[str | Text]]
@@ -83,7 +83,7 @@ def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
         fee = f.taker_fee if taker else f.maker_fee
         rows.append((str(f.fill_id), (
             fmt.exchange_time(f.time_ms), f.market, side.upper(), right(str(f.size)),
-            right(fmt.num(f.price, 2)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
+            right(price_text(f.price)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
         )))  # fmt: skip
     return rows
 
