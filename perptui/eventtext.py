@@ -26,15 +26,6 @@ STAGE_WORDS = {
 
 
 NUMBER = re.compile(r"-?\d+\.\d+")
-PRICE_PLACES = 8  # enough for the thinnest tick here (JELLY's 0.00001) with room to spare
-
-
-def price_text(value: Decimal) -> str:
-    """A price with every digit its tick has and at least cents: events carry no tick, and
-    a JELLY price of 0.29973 shown as 0.30 is 270 USD off across a million coins."""
-    exponent = value.normalize().as_tuple().exponent
-    places = max(2, min(PRICE_PLACES, -exponent if isinstance(exponent, int) else 2))
-    return fmt.num(value, places)
 
 
 def detail_value(value: object) -> str:
@@ -81,11 +72,11 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
         on_book = event.stage in ("partial", "book_close")
         if on_book and event.fill_price is not None:  # what it traded at, then its limit
-            parts.append(f"filled @ {price_text(event.fill_price)}")
+            parts.append(f"filled @ {fmt.tick_price(event.fill_price)}")
         if event.price is not None:
-            parts.append(f"{'limit' if on_book else '@'} {price_text(event.price)}")
+            parts.append(f"{'limit' if on_book else '@'} {fmt.tick_price(event.price)}")
         if event.counter_price is not None and event.counter_price != event.price:
-            parts.append(f"BLPs @ {price_text(event.counter_price)}")
+            parts.append(f"BLPs @ {fmt.tick_price(event.counter_price)}")
         if event.fee:
             parts.append(f"fee {fmt.usd(event.fee)} to the fund")
         parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
@@ -118,7 +109,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         return EventLine(t, "funding", text, False)
     if isinstance(event, ev.OrderRefused):
         who = you if event.account == me else event.account
-        at = f" @ {price_text(event.price)}" if event.price is not None else ""
+        at = f" @ {fmt.tick_price(event.price)}" if event.price is not None else ""
         text = (f"{who}: {event.side} {fmt.num(event.size, 4)} {event.market}{at} refused "
                 f"({event.code.replace('_', ' ')}): {event.message}")  # fmt: skip
         return EventLine(t, "order", text, event.account == me)
@@ -131,7 +122,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
     if isinstance(event, ev.OrderTriggered) and event.order.account == me:
         o = event.order
         return EventLine(t, "order", f"{you}: {o.type} {o.order_id} triggered at mark "
-                         f"{price_text(event.mark)}", True)  # fmt: skip
+                         f"{fmt.tick_price(event.mark)}", True)  # fmt: skip
     if isinstance(event, ev.FillEvent) and me in (event.fill.taker, event.fill.maker):
         f = event.fill
         side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")

@@ -125,3 +125,14 @@ def health_word(status: str, warning: bool) -> str:
     if warning:
         return "WATCH"
     return "HEALTHY"
+
+
+PRICE_PLACES = 8  # enough for the thinnest tick here (JELLY's 0.00001) with room to spare
+
+
+def tick_price(value: Decimal) -> str:
+    """A price with every digit its tick has and at least cents: events carry no tick, and
+    a JELLY price of 0.29973 shown as 0.30 is 270 USD off across a million coins."""
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, min(PRICE_PLACES, -exponent if isinstance(exponent, int) else 2))
+    return num(value, places)

@@ -150,7 +150,7 @@ class TradingActions(AppState):
         screen = ConfirmScreen(
             f"Close {market}?",
             f"A reduce-only market order for {abs(pos.size)} at about the mark "
-            f"{fmt.num(pos.mark_price, 2)}; "
+            f"{fmt.tick_price(pos.mark_price)}; "
             f"unrealised PnL {fmt.usd(pos.unrealized_pnl, sign=True)}.",
             "Close", danger=True, option="also cancel this market's open orders",
         )  # fmt: skip

@@ -320,7 +320,7 @@ def test_the_chart_says_an_off_chart_liquidation_price_rounded_toward_the_mark()
 
 
 def test_event_prices_keep_every_digit_of_a_fine_tick():
-    from perptui.eventtext import price_text
+    price_text = fmt.tick_price
 
     assert price_text(D("0.29973")) == "0.29973"  # JELLY's tick: 0.30 was 270 USD off
     assert price_text(D("94025.00")) == "94,025.00"

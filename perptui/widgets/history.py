@@ -17,7 +17,7 @@ from exchange_local.funding import AccountFunding
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
-from perptui.eventtext import EventLine, price_text
+from perptui.eventtext import EventLine
 from perptui.widgets.keyed_table import KeyedTable
 
 Row = tuple[str, Sequence[str | Text]]
@@ -65,8 +65,8 @@ def order_rows(orders: Iterable[OrderInfo]) -> list[Row]:
         flags = " ".join(f for f, on in (("reduce", o.reduce_only), ("post", o.post_only)) if on)
         rows.append((str(o.order_id), (
             str(o.order_id), o.market, o.side.upper(), o.type, right(str(o.size)),
-            right(str(o.filled)), right(fmt.num(o.price, 2) if o.price else "market"),
-            right(fmt.num(o.trigger_price, 2) if o.trigger_price else fmt.DASH), o.tif.upper(),
+            right(str(o.filled)), right(fmt.tick_price(o.price) if o.price else "market"),
+            right(fmt.tick_price(o.trigger_price) if o.trigger_price else fmt.DASH), o.tif.upper(),
             flags or fmt.DASH, str(o.status.value if hasattr(o.status, "value") else o.status),
         )))  # fmt: skip
     return rows
@@ -83,7 +83,7 @@ def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
         fee = f.taker_fee if taker else f.maker_fee
         rows.append((str(f.fill_id), (
             fmt.exchange_time(f.time_ms), f.market, side.upper(), right(str(f.size)),
-            right(price_text(f.price)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
+            right(fmt.tick_price(f.price)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
         )))  # fmt: skip
     return rows
 
