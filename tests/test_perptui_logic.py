@@ -349,3 +349,17 @@ def test_the_fills_tab_keeps_a_fine_ticks_digits():
                 D("0.149865"), D("0.059946"))  # fmt: skip
     ((_, cells),) = fill_rows([fill], "me")
     assert "0.29973" in [str(c).strip() for c in cells]  # it showed 0.30
+
+
+async def test_a_second_perptui_on_the_same_store_is_refused_until_the_first_closes(tmp_path):
+    from exchange_local.errors import StoreError
+
+    db = tmp_path / "paper.sqlite"
+    first = LocalVenue(db, clock="manual")
+    await first.start()
+    second = LocalVenue(db, clock="manual")
+    with pytest.raises(StoreError, match="open in another process"):
+        await second.start()  # it ran beside the first until one died on a journal entry
+    await first.stop()
+    await second.start()
+    await second.stop()

@@ -1,26 +1,21 @@
 """`exchange-local serve`: one durable class exchange with its living market, over HTTP.
 
-Why a lock file beside the store: the engine is the store's only writer and replays its own
-journal; a second process (another server, or the offline admin CLI) opening the same store
-would fork its history. The lock is advisory (fcntl) and released when the process dies.
+The store is held with `exchange_local.store_lock` for as long as the server runs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import socket
 import sys
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
+from exchange_local.store_lock import StoreLocked, store_lock
+
+__all__ = ["StoreLocked", "serve", "store_lock"]
+
 LOOPBACK_NAMES = ("localhost",)
-
-
-class StoreLocked(Exception):
-    """Another process has the store open."""
 
 
 def is_loopback(host: str) -> bool:
@@ -30,32 +25,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-@contextlib.contextmanager
-def store_lock(db: str | None) -> Iterator[None]:
-    """Hold `<db>.lock` exclusively for the block; StoreLocked if someone else holds it."""
-    if db is None:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock (documented)
-        yield
-        return
-    fh: IO[str] = open(f"{db}.lock", "a+")  # noqa: SIM115 (held for the whole block)
-    try:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise StoreLocked(f"{db} is open in another exchange-local process") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        yield
-    finally:
-        fh.close()
 
 
 def serve(

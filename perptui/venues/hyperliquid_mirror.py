@@ -192,6 +192,8 @@ class MirrorVenue(LocalVenue):
 
     async def _open(self) -> Exchange:
         """The stored market (reopened), or a new one at Hyperliquid's prices now."""
+        if self.db is not None:
+            self._hold_store()
         if self.db is not None and self.db.exists():
             try:
                 ex = Exchange(store=str(self.db))

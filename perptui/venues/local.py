@@ -8,6 +8,7 @@ never both at once, needs no locks. A manual clock (tests, screenshots) advances
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import time
@@ -25,6 +26,7 @@ from exchange_local.health import OrderPreview
 from exchange_local.leaderboard import standings
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
+from exchange_local.store_lock import StoreLocked, store_lock
 from perptui.settings import data_dir
 from perptui.venues.base import (
     ClockInfo,
@@ -85,6 +87,7 @@ class LocalVenue(Venue):
         self.events_seen = 0
         self.read_only_reason: str | None = None  # set by a venue that only watches
         self._carry = Decimal(0)  # exchange time owed to the clock, less than a second
+        self._store_lock = contextlib.ExitStack()  # the paper store's lock while it is open
 
     # --- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -105,10 +108,22 @@ class LocalVenue(Venue):
         if self.clock_mode == "real":
             self._driver = asyncio.get_running_loop().create_task(self._drive())
 
+    def _hold_store(self) -> None:
+        """Take the store's single-writer lock for this session (released in stop): a second
+        perptui on the same file ran beside the first until one died on a journal entry."""
+        assert self.db is not None
+        self.db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._store_lock.enter_context(store_lock(str(self.db)))
+        except StoreLocked as held:
+            raise StoreError(
+                f"{held}; close it first, or open another store with --db PATH"
+            ) from None
+
     def _open_exchange(self) -> Exchange:
         if self.db is None:
             return Exchange(paper_config(ExchangeConfig(seed=self.seed)))
-        self.db.parent.mkdir(parents=True, exist_ok=True)
+        self._hold_store()
         if self.db.exists():
             try:
                 return Exchange(store=str(self.db))  # its own stored configuration
@@ -131,6 +146,7 @@ class LocalVenue(Venue):
         if self.ex is not None:
             self._write_pause()
             self.ex.close()
+        self._store_lock.close()
 
     # the wall time the market was closed at, so reopening can say how long it was paused
     def _pause_file(self) -> Path | None:
