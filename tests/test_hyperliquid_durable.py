@@ -344,6 +344,7 @@ async def test_a_killed_session_reopens_to_exactly_what_it_acknowledged(tmp_path
         seen = state(ex)
         shown = account_view(v)
         await v.source.stop()  # killed: the network goes, nothing is closed or snapshotted
+        v._store_lock.close()  # and the store's lock goes with the process
         assert ex._store is not None and ex._store.latest_snapshot() is None
         again = Exchange(store=str(db))
         assert state(again) == seen  # every account, the books, the bots' random state
