@@ -85,9 +85,13 @@ class RiskViews(Risk):
         A limit order is assumed to fill at its limit price for the "after" figures (what
         traders ask to see); a market order at the price estimated by walking the book; a
         stop or take-profit whole at its trigger price, as the taker it becomes when the mark
-        gets there (nothing fills now). A post-only order that would take, and a fill-or-kill
-        order the book cannot fill whole now, are said so in the warnings (the first as the
-        refusal it would be). Changes nothing.
+        gets there (nothing fills now). Every "after" figure (IMR, free collateral, margin
+        fraction, position, liq and bankruptcy price) is the account as it would be booked
+        after that whole fill, at today's marks: one state, not the gate's resting view beside
+        a filled position (a limit closing a short showed free collateral going negative). The
+        verdict is the gate's. A post-only order that would take, and a fill-or-kill order the
+        book cannot fill whole now, are said so in the warnings (the first as the refusal it
+        would be). Changes nothing.
         """
         acct = self._account(account)
         m = self._market(market)
@@ -178,8 +182,7 @@ class RiskViews(Risk):
         return OrderPreview(
             m.symbol, side, qty, impact.est_fill_price if impact.take_qty else limit,
             ZERO if trigger is not None else impact.take_qty, impact.fee, before.imr,
-            impact.imr_after, before.free_collateral,
-            impact.initial_equity_after - impact.imr_after, before.margin_fraction,
+            after.imr, before.free_collateral, after.free_collateral, before.margin_fraction,
             after.margin_fraction,
             before_pos.liquidation_price if before_pos else None, liq_after,
             before_pos.bankruptcy_price if before_pos else None,

@@ -376,11 +376,11 @@ def test_a_stop_is_previewed_as_the_taker_it_becomes_at_its_trigger():
         acct, BTC, "sell", D(1), type="take_profit", trigger_price=D(110000), reduce_only=True
     )
     assert tp.est_fill_price == D(110000) and tp.fee == D("55.00")  # taker, though above
-    # free collateral after, as the gate counts a limit's: at today's mark, the distance to a
-    # worse price charged, a better one not credited; the position gone frees its margin
+    # free collateral after, as the fill would be booked: the position gone frees its margin
+    # and its result is cash, a loss at the stop as much as a profit at the take-profit
     equity = ex.health(acct).equity
     assert stop.free_collateral_after == equity - D(5000) - D("47.50")
-    assert tp.free_collateral_after == equity - D("55.00")
+    assert tp.free_collateral_after == equity + D(10000) - D("55.00")
     reached = ex.preview_order(acct, BTC, "sell", D(1), type="stop_market", trigger_price=D(100000))
     assert reached.would_reject is not None and "already reached" in reached.would_reject
     with pytest.raises(InvalidOrder, match="already reached"):  # what the preview said
@@ -461,3 +461,16 @@ def test_a_reduce_only_order_that_would_not_reduce_is_previewed_as_refused():
     stop = ex.preview_order(acct, BTC, "sell", D("0.1"), type="stop_market",
                             trigger_price=D(90000), reduce_only=True)  # fmt: skip
     assert stop.would_reject is not None and len(stop.warnings) == 1
+
+
+def test_a_resting_limit_that_closes_is_previewed_as_one_booked_state():
+    ex = exact_exchange()
+    acct = funded(ex, "u", "6000")
+    funded(ex, "mm", "100000000")
+    take(ex, acct, BTC, "sell", "1", "100000")  # short 1 at 100,000
+    p = ex.preview_order(acct, BTC, "buy", D(1), price=D(95000))  # rests below the mark
+    assert p.position_after == 0 and p.imr_after == 0 and p.liquidation_price_after is None
+    # as booked if it fills: 5,000 of profit in cash, the maker fee paid; it was the resting
+    # view (IMR unchanged, less the fee) beside the filled position: free going negative
+    before = ex.health(acct)
+    assert p.free_collateral_after == before.initial_equity + D(5000) - p.fee
