@@ -24,7 +24,7 @@ from perptui.keys import BINDINGS
 from perptui.screens.main import MainScreen
 from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
-from perptui.sizing import largest_size
+from perptui.sizing import largest_size, percent_of
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TicketError
 from perptui.trading_actions import TradingActions
@@ -227,8 +227,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self._preview_dirty = False
         ticket = self.main.query_one(OrderTicket)
         if ticket.form.market and ticket.market_state is not None and self.snapshot is not None:
-            position = next((p.size for p in self.snapshot.health.positions
-                             if p.market == ticket.form.market), Decimal(0))  # fmt: skip
+            position = self._position_size(ticket.form.market)
             form = dataclasses.replace(ticket.form)  # as it is now; typing may go on meanwhile
             top = await largest_size(
                 self.venue, form, ticket.sizing_estimate(), position, ticket.market_state.lot
@@ -247,6 +246,32 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             ticket.show_preview(None, str(refusal))
             return
         ticket.show_preview(preview)
+
+    @on(OrderTicket.SizeWanted)
+    async def _size_wanted(self, message: OrderTicket.SizeWanted) -> None:
+        ticket = self.main.query_one(OrderTicket)
+        ms = ticket.market_state
+        if ms is None or self.snapshot is None:
+            return
+        form = dataclasses.replace(ticket.form)
+        position = self._position_size(form.market)
+        top = await largest_size(self.venue, form, ticket.sizing_estimate(), position, ms.lot)
+        if top is not None:
+            ticket.set_gate_max(form, top)
+        else:
+            top = ticket.sizing_estimate()
+        size = percent_of(top, message.percent, position, form.side, ms.lot)
+        if size <= 0:
+            ticket.show_message("no size of this order passes now (free collateral, or "
+                                "nothing to reduce)", ok=False)  # fmt: skip
+            return
+        ticket.set_size(size)
+
+    def _position_size(self, market: str) -> Decimal:
+        snap = self.snapshot
+        if snap is None:
+            return Decimal(0)
+        return next((p.size for p in snap.health.positions if p.market == market), Decimal(0))
 
     @on(OrderTicket.PreviewWanted)
     def _preview_wanted(self) -> None:

@@ -1,4 +1,4 @@
-"""The largest order size the exchange's own gate passes now, for the ticket's max and 25-100 %.
+"""The largest order size the exchange's gate passes now, for the ticket's max and 25-100 %.
 
 Why ask the venue rather than compute it here: the gate counts the fee, the price the order
 would walk the book to, size-scaled margin and a position the order closes or flips, none of
@@ -10,25 +10,34 @@ wire as in process, so one call answers it on every venue that gates orders.
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from exchange_local.errors import ExchangeError
 from perptui.ticket import TicketError, TicketForm
 from perptui.venues.base import TradingDisabled, Venue
 
 PROBES = 3  # doublings tried when even the first probe passes (a deep flip, say)
+# 100 % sits this far under the gate's edge for an order that adds risk: the mark and the
+# book move between the click and the send, and at the very edge one tick refused the order
+EDGE_MARGIN = Decimal("0.005")
 
 
 async def largest_size(
     venue: Venue, form: TicketForm, estimate: Decimal, position: Decimal, lot: Decimal
 ) -> Decimal | None:
     """The exchange's largest passing size for this form's order, or None where it cannot say
-    (a price not typed yet, a refusal that names no size such as reduce-only mode, a venue
-    that previews without a gate): the caller then keeps its estimate.
+    (a price not typed yet, a venue that previews without a gate): the caller then keeps its
+    estimate.
 
-    `estimate` (free collateral x leverage / price) and `position` set the first probe: twice
-    their sum is beyond what opening at this leverage, closing and flipping can pass.
+    A reduce-only order (stops and take-profits are sent so) is at most the position it
+    reduces, and nothing without one. Otherwise `estimate` (free collateral x leverage /
+    price) and `position` set the first probe: twice their sum is beyond what opening at this
+    leverage, closing and flipping can pass. A refusal that names no size (reduce-only mode,
+    a halted market) still lets an order that only reduces through: the position then.
     """
+    reduces = position != 0 and (position > 0) != (form.side == "buy")
+    if form.reduce_only or form.type in ("stop_market", "take_profit"):
+        return abs(position) if reduces else Decimal(0)
     size = 2 * (estimate + abs(position)) + lot
     for _ in range(PROBES):
         try:
@@ -37,8 +46,18 @@ async def largest_size(
         except (TicketError, ExchangeError, TradingDisabled):
             return None
         if preview.would_reject is not None:
-            return preview.max_size
-        if preview.size < size:  # clipped: reduce-only, or a stop's reduce-only close
-            return preview.size
+            if preview.max_size is not None:
+                return preview.max_size
+            return abs(position) if reduces else None
         size *= 2
     return None
+
+
+def percent_of(top: Decimal, pct: Decimal, position: Decimal, side: str, lot: Decimal) -> Decimal:
+    """pct % of the largest size, in lots, rounded down. What adds risk keeps EDGE_MARGIN from
+    the edge; an order that only reduces (up to the position) may take all of it."""
+    only_reduces = position != 0 and (position > 0) != (side == "buy") and top <= abs(position)
+    raw = top * pct / 100
+    if not only_reduces:
+        raw = min(raw, top * (1 - EDGE_MARGIN))
+    return (raw / lot).to_integral_value(rounding=ROUND_FLOOR) * lot

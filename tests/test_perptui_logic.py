@@ -363,3 +363,18 @@ async def test_a_second_perptui_on_the_same_store_is_refused_until_the_first_clo
     await first.stop()
     await second.start()
     await second.stop()
+
+
+async def test_in_reduce_only_mode_the_largest_closing_size_is_the_position():
+    from perptui.sizing import largest_size
+    from perptui.teaching import move_index_near_liquidation, teaching_venue
+
+    venue = teaching_venue()
+    await venue.start()  # the paper account, funded
+    venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+    move_index_near_liquidation(venue, "BTC-PERP", D("1.01"))  # above it: still maintained
+    assert venue.ex.health(venue.account).status == "reduce_only"
+    form = TicketForm("BTC-PERP", side="sell", type="market")
+    top = await largest_size(venue, form, D(0), D(3), D("0.0001"))
+    assert top == D(3)  # a risk-reducing order always passes; it said 0 (the flip's refusal)
+    await venue.stop()

@@ -81,6 +81,13 @@ class OrderTicket(Vertical):
             super().__init__()
             self.form = form
 
+    class SizeWanted(Message):
+        """25/50/75/100 % pressed: the app sizes the order with the exchange's gate."""
+
+        def __init__(self, percent: Decimal) -> None:
+            super().__init__()
+            self.percent = percent
+
     class Submitted(Message):
         def __init__(self, form: TicketForm) -> None:
             super().__init__()
@@ -266,12 +273,13 @@ class OrderTicket(Vertical):
 
     @on(Button.Pressed, "#pct-25, #pct-50, #pct-75, #pct-100")
     def _percent(self, event: Button.Pressed) -> None:
+        """Ask the app to size the order: it asks the exchange's gate afresh (the max shown
+        may be a tick old, and at the edge a tick refused the order)."""
         if self.market_state is None or self.health is None:
             return
-        pct = Decimal(str(event.button.id).removeprefix("pct-"))
-        top = self._top()
-        lot = self.market_state.lot
-        size = (top * pct / 100 / lot).to_integral_value(rounding="ROUND_FLOOR") * lot
+        self.post_message(self.SizeWanted(Decimal(str(event.button.id).removeprefix("pct-"))))
+
+    def set_size(self, size: Decimal) -> None:
         self.query_one("#size", Input).value = str(size)
 
     @on(Select.Changed, "#type")
@@ -284,6 +292,13 @@ class OrderTicket(Vertical):
         price.disabled = self.form.type == "market"
         self.query_one("#post", Checkbox).disabled = not is_limit
         self.query_one("#tif", Select).disabled = not is_limit
+        # stops and take-profits are sent reduce-only: the box says so, locked; the trader's
+        # own choice (form.reduce_only) comes back with a limit or market order
+        trigger = self.form.type in ("stop_market", "take_profit")
+        box = self.query_one("#reduce", Checkbox)
+        with box.prevent(Checkbox.Changed):
+            box.value = trigger or self.form.reduce_only
+        box.disabled = trigger
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         self._changed()
 
