@@ -72,7 +72,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
         on_book = event.stage in ("partial", "book_close")
         if on_book and event.fill_price is not None:  # what it traded at, then its limit
-            parts.append(f"filled @ {fmt.tick_price(event.fill_price)}")
+            parts.append(f"filled @ {fmt.average_price(event.fill_price)}")
         if event.price is not None:
             parts.append(f"{'limit' if on_book else '@'} {fmt.tick_price(event.price)}")
         if event.counter_price is not None and event.counter_price != event.price:
@@ -127,5 +127,6 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         f = event.fill
         side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")
         role = "taker" if f.taker == me else "maker"
-        return EventLine(t, "fill", f"{you} {side} {f.size} {f.market} @ {f.price} ({role})", True)
+        text = f"{you} {side} {f.size} {f.market} @ {fmt.tick_price(f.price)} ({role})"
+        return EventLine(t, "fill", text, True)
     return None

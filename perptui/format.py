@@ -136,3 +136,11 @@ def tick_price(value: Decimal) -> str:
     exponent = value.normalize().as_tuple().exponent
     places = max(2, min(PRICE_PLACES, -exponent if isinstance(exponent, int) else 2))
     return num(value, places)
+
+
+def average_price(value: Decimal) -> str:
+    """An average of fills (off every tick): cents above 1, six significant digits below, so
+    94,776.78173741 reads 94,776.78 and a JELLY average 0.2997312 reads 0.299731."""
+    if abs(value) >= 1:
+        return num(value, 2)
+    return f"{value:.6g}"

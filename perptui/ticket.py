@@ -118,7 +118,7 @@ def preview_lines(
                  f"Position {p.position_before} → {p.position_after}"),
         ]  # fmt: skip
     if p.would_reject:
-        hint = f" (max ≈ {p.max_size})" if p.max_size is not None else ""
+        hint = f" (max ≈ {p.max_size})" if p.max_size else ""  # none, or 0: nothing to offer
         lines.append(("danger", f"✗ would be refused: {p.would_reject}{hint}"))
     for w in p.warnings:
         if not w.startswith("would be rejected"):

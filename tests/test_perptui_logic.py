@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from decimal import Decimal
@@ -220,6 +221,11 @@ def test_the_80_column_header_keeps_the_countdowns_on_the_line():
     assert unnamed == named.removeprefix("perptui │ ") and "Index" in unnamed
     assert len(unnamed) <= 158  # at 160 it keeps the index, 24h and OI
     assert "F pred" in short or "F +" in short or "F -" in short
+    halted = dataclasses.replace(ms, reduce_only=True)
+    fast = ClockInfo(ex.now_ms, D(30), False, True)
+    short = plain(header_markup(halted, server, fast, "127.0.0.1:8761", True, compact=True))
+    assert short.index("REDUCE-ONLY") < short.index("30x") < short.index("⏱")  # seen first
+    assert len(short[: short.index("30x") + 3]) <= 78  # at 80 columns the halt was cut off
 
 
 def test_a_key_without_a_server_is_refused_and_the_announced_url_is_accepted(
@@ -378,3 +384,14 @@ async def test_in_reduce_only_mode_the_largest_closing_size_is_the_position():
     top = await largest_size(venue, form, D(0), D(3), D("0.0001"))
     assert top == D(3)  # a risk-reducing order always passes; it said 0 (the flip's refusal)
     await venue.stop()
+
+
+def test_averages_read_to_the_cent_and_fills_with_their_tick():
+    assert fmt.average_price(D("94776.78173741")) == "94,776.78"
+    assert fmt.average_price(D("0.29973120")) == "0.299731"
+    from exchange_local import events as ev
+    from exchange_local.orders import Fill
+
+    fill = Fill(1, 0, "BTC-PERP", D("100576.0"), D("0.1"), "buy", "me", "x", 1, 2, D(5), D(2))
+    line = describe(ev.FillEvent(0, fill), "me")
+    assert line is not None and "@ 100,576.00 (taker)" in line.text  # it read "@ 100576.0"

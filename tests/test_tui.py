@@ -677,6 +677,19 @@ async def test_stops_are_sized_and_shown_as_the_reduce_only_orders_they_are():
         assert not box.value and not box.disabled
 
 
+async def test_a_reopened_market_keeps_its_index_in_the_header_at_160_columns():
+    from perptui.widgets.header import MarketHeader
+
+    venue = teaching_venue()
+    venue.paused_for_s = 180.0  # reopened after three minutes
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)):
+        await app.frame()
+        header = text_of(app.main.query_one(MarketHeader))
+        # the note made the line too long and the whole header fell to the short form
+        assert "Index" in header and "OI" in header, header
+
+
 async def test_a_watch_only_venue_says_so_before_the_confirmation():
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key

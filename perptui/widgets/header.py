@@ -84,9 +84,14 @@ def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, pa
 
 def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, undim: str,
                 short: bool) -> list[str]:  # fmt: skip
-    """Funding with its countdown, the settlement countdown, a halt and the paper clock's
-    speed: the end of both header forms, in words or in letters (`short`)."""
+    """A halt, the paper clock's speed, funding with its countdown and the settlement
+    countdown: the end of both header forms, in words or in letters (`short`)."""
     parts = []
+    # a halt and the clock's speed first: they matter most and a tight line cuts the end
+    if ms.reduce_only:
+        parts.append("[b $error]REDUCE-ONLY[/]")
+    if clock.adjustable and clock.speed != 1 and not clock.paused:
+        parts.append(f"[$warning]{clock.speed}x[/]")  # paused: the chip says so already
     if ms.funding_rate is not None or ms.predicted_funding_rate is not None:
         if short:  # the last rate paid, or the predicted one, saying which
             if ms.funding_rate is not None:
@@ -102,10 +107,6 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
     if ms.next_settlement_time is not None:
         label = "S" if short else "settle"
         parts.append(f"{label} {fmt.clock(int(ms.next_settlement_time - now_s))}")
-    if ms.reduce_only:
-        parts.append("[b $error]REDUCE-ONLY[/]")
-    if clock.adjustable and clock.speed != 1 and not clock.paused:
-        parts.append(f"[$warning]{clock.speed}x[/]")  # paused: the chip says so already
     return parts
 
 
@@ -123,10 +124,12 @@ class MarketHeader(Static):
         width = self.size.width
         compact = width < COMPACT_WIDTH
         markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, compact)
-        # a long venue (a server's address and latency, a demo's lesson) pushed the countdowns
-        # off: first without the program's name, then the short form
-        for named, short in ((False, compact), (False, True)):
+        # a long venue (a server's address and latency, a demo's lesson, "resumed after 3
+        # min") pushed the countdowns off: first without the program's name, then without the
+        # resumed note (the start-up toast says it too), then the short form
+        for named, resumed, short in ((False, paused_for_s, compact), (False, 0.0, compact),
+                                      (False, 0.0, True)):  # fmt: skip
             if not width or Content.from_markup(markup).cell_length <= width - 2:
                 break
-            markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, short, named)
+            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named)
         update_static(self, markup)
