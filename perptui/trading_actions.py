@@ -135,9 +135,9 @@ class TradingActions(AppState):
             if ok:
                 self.notify(f"{self.market} leverage {value}x")
 
-        prompt = f"1 to {ms.max_leverage} (IMF = max(1/leverage, size-scaled))"
+        prompt = f"a whole number, 1 to {ms.max_leverage} (IMF = max(1/leverage, size-scaled))"
         screen = ValueScreen(f"Leverage for {self.market}", prompt, str(current), Decimal(1),
-                             ms.max_leverage)  # fmt: skip
+                             ms.max_leverage, whole=True)  # fmt: skip
         self.push_screen(screen, chosen)
 
     def action_close_position(self) -> None:

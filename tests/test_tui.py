@@ -690,6 +690,24 @@ async def test_a_reopened_market_keeps_its_index_in_the_header_at_160_columns():
         assert "Index" in header and "OI" in header, header
 
 
+async def test_leverage_is_a_whole_number_on_every_venue():
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        await pilot.press("l")
+        await pilot.pause()
+        field = app.screen.query_one("#value", Input)
+        field.value = "2.5"  # the paper market took it; a class server refuses it
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "whole number" in text_of(app.screen.query_one("#error"))
+        field.value = "5"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert venue.ex.leverage(venue.account)["BTC-PERP"] == 5
+
+
 async def test_a_watch_only_venue_says_so_before_the_confirmation():
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key

@@ -83,10 +83,12 @@ class ValueScreen(ModalScreen[Decimal | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, title: str, prompt: str, value: str = "",
-                 low: Decimal | None = None, high: Decimal | None = None) -> None:  # fmt: skip
+                 low: Decimal | None = None, high: Decimal | None = None,
+                 whole: bool = False) -> None:  # fmt: skip
         super().__init__()
         self.title_text, self.prompt, self.value = title, prompt, value
         self.low, self.high = low, high
+        self.whole = whole  # a whole number only (leverage: the server's wire takes no 2.5)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -117,6 +119,9 @@ class ValueScreen(ModalScreen[Decimal | None]):
         ):
             bounds = f" between {self.low} and {self.high}" if self.high is not None else ""
             self.query_one("#error", Static).update(f"enter a positive number{bounds}")
+            return
+        if self.whole and value != value.to_integral_value():
+            self.query_one("#error", Static).update(f"enter a whole number, not {text}")
             return
         self.dismiss(value)
 
