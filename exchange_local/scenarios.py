@@ -158,7 +158,9 @@ class Run:
     def _on_event(self, e: Event) -> None:
         kind = e.kind
         if isinstance(e, LiquidationEvent):
-            self.result.stages[e.stage] += 1
+            # an account closed out is counted as over, as the timeline words it, not recovered
+            over = e.stage == "recovered" and e.mmr_after == 0
+            self.result.stages["over" if over else e.stage] += 1
             self._row(stage_words(e), e.account, e.market, row_price(e), e.equity_after,
                       stage_note(e), e.fund_after)  # fmt: skip
         elif kind == "FundingPaid":

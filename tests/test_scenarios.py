@@ -21,7 +21,7 @@ D = Decimal
 def test_cascade_reaches_every_stage():
     result = run_scenario("cascade", seed=1)
     assert result.ok, result.problems
-    for stage in ("cancel", "partial", "backstop", "book_close", "adl", "recovered"):
+    for stage in ("cancel", "partial", "backstop", "book_close", "adl", "over"):
         assert result.stages[stage] >= 1, stage
     assert any("fund" not in r.event and r.account == "cat" for r in result.rows)
     assert result.exchange.check_invariants() == []
