@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import argparse
 import csv
+import decimal
+import io
 import os
+import pickle
+import re
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import TextIO
+from typing import Any, TextIO
 
 from exchange_local.clock import seconds_to_ms
+from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError, StoreError
 from exchange_local.ledger import LedgerEntry
+from exchange_local.money import USD_QUANTUM, decimals_of
 from exchange_local.store import LedgerReader
 
 CSV_COLUMNS = ("txid", "time", "type", "asset", "amount", "balance", "ref")
@@ -53,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         help="export an account's ledger from a durable store (read-only)",
         description="Print an account's ledger legs with the balance after each, or write them "
         "as CSV (txid,time,type,asset,amount,balance,ref; time in exchange seconds, amounts as "
-        "exact decimals). The store is opened read-only and never modified.",
+        "exact decimals with every decimal place of their asset: USD 6, BTC 8). The store is "
+        "opened read-only and never modified.",
         epilog="Exit status: 0 done; 1 the store, account or CSV file cannot be used; "
         "2 bad options.",
     )
@@ -252,14 +259,15 @@ def export_ledger(
                 raise CliError(f"there is no account {account!r} in {db}; {_known(reader)}")
             # legs before --since are read too: the final balances count them
             entries = reader.iter_entries(account, None, until_ms)
+            text = AmountText(_asset_places(reader))
             if csv_path is None:
-                _print_table(entries, since_ms, account, until, sys.stdout)
+                _print_table(entries, since_ms, account, until, sys.stdout, text)
             elif csv_path == "-":
-                _write_csv(entries, since_ms, sys.stdout)
+                _write_csv(entries, since_ms, sys.stdout, text)
             else:
                 try:
                     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
-                        rows = _write_csv(entries, since_ms, fh)
+                        rows = _write_csv(entries, since_ms, fh, text)
                 except OSError as exc:
                     raise CliError(f"cannot write {csv_path}: {exc.strerror or exc}") from None
                 print(f"wrote {rows} ledger rows of {account} to {csv_path}")
@@ -300,24 +308,94 @@ def _plain(value: Decimal) -> str:
     return format(value, "f")
 
 
-def _fields(entry: LedgerEntry) -> list[str]:
+CONFIG_CLASSES = frozenset(
+    {
+        ("exchange_local.config", "ExchangeConfig"),
+        ("exchange_local.config", "AssetSpec"),
+        ("exchange_local.config", "MarketSpec"),
+        ("decimal", "Decimal"),
+    }
+)
+
+
+class _ConfigOnly(pickle.Unpickler):
+    """Unpickles the store's configuration and nothing else: an export only reads."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in CONFIG_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a configuration")
+        return super().find_class(module, name)
+
+
+def _asset_places(reader: LedgerReader) -> dict[str, int]:
+    """Decimal places per asset: the store's own configuration (the defaults when it cannot
+    be read), USD always at its quantum (MECHANICS section 0)."""
+    assets = ExchangeConfig().assets
+    try:
+        row = reader.db.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()
+        if row is not None:
+            assets = _ConfigOnly(io.BytesIO(bytes.fromhex(row[0]))).load().assets
+    except (pickle.UnpicklingError, ValueError, AttributeError, TypeError, EOFError, IndexError):
+        pass
+    places = {a.symbol: a.decimals for a in assets}
+    places["USD"] = decimals_of(USD_QUANTUM)
+    return places
+
+
+class AmountText:
+    """Amounts and balances with every decimal place of their asset (USD: 6, BTC: 8), so a
+    column reads the same on every row; never rounded (a value with more places keeps them)
+    and never a negative zero. Assets the configuration does not name are printed exactly."""
+
+    def __init__(self, places: dict[str, int]) -> None:
+        self.places = dict(places)
+
+    def __call__(self, asset: str, value: Decimal) -> str:
+        places = self.places.get(asset)
+        exponent = value.as_tuple().exponent
+        if places is not None and isinstance(exponent, int) and exponent > -places:
+            value = value.quantize(Decimal(1).scaleb(-places), context=EXACT)  # appends zeros
+        if value.is_zero():
+            value = value.copy_abs()
+        return format(value, "f")
+
+
+EXACT = decimal.Context(prec=1000, traps=[decimal.Inexact, decimal.InvalidOperation])
+FUNDING_REF = re.compile(r"funding (\S+) rate (-?[0-9]+(?:\.[0-9]+)?(?:E[-+]?[0-9]+)?)")
+
+
+def _ref(ref: str) -> str:
+    """A funding transaction's rate without the trailing zeros of its stored text
+    ("rate 0.0000125000000000000000000000000000000" -> "rate 0.0000125"); the stored ref is
+    unchanged, and every other ref is shown as stored."""
+    match = FUNDING_REF.fullmatch(ref)
+    if match is None:
+        return ref
+    rate = Decimal(match.group(2)).normalize(EXACT)
+    rate_text = "0" if rate.is_zero() else format(rate, "f")
+    return f"funding {match.group(1)} rate {rate_text}"
+
+
+def _fields(entry: LedgerEntry, text: AmountText) -> list[str]:
     return [
         str(entry.txid),
         _plain(entry.time),
         entry.type,
         entry.asset,
-        _plain(entry.amount),
-        _plain(entry.balance),
-        entry.ref,
+        text(entry.asset, entry.amount),
+        text(entry.asset, entry.balance),
+        _ref(entry.ref),
     ]
 
 
-def _write_csv(entries: Iterable[LedgerEntry], since_ms: int | None, out: TextIO) -> int:
+def _write_csv(
+    entries: Iterable[LedgerEntry], since_ms: int | None, out: TextIO, text: AmountText
+) -> int:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     rows = 0
     for entry in _in_range(entries, since_ms, {}):
-        writer.writerow(_fields(entry))
+        writer.writerow(_fields(entry, text))
         rows += 1
     return rows
 
@@ -328,9 +406,10 @@ def _print_table(
     account: str,
     until: str | None,
     out: TextIO,
+    text: AmountText,
 ) -> None:
     final: dict[str, Decimal] = {}
-    rows = [_fields(e) for e in _in_range(entries, since_ms, final)]
+    rows = [_fields(e, text) for e in _in_range(entries, since_ms, final)]
     if rows:
         table = [list(CSV_COLUMNS), *rows]
         widths = [max(len(row[i]) for row in table) for i in range(len(CSV_COLUMNS))]
@@ -347,11 +426,11 @@ def _print_table(
     out.write(f"\nfinal balance{when}:\n")
     if not final:
         out.write("  (none)\n")
-    texts = {asset: _plain(balance) for asset, balance in final.items()}
+    texts = {asset: text(asset, balance) for asset, balance in final.items()}
     asset_width = max((len(asset) for asset in texts), default=0)
-    value_width = max((len(text) for text in texts.values()), default=0)
-    for asset, text in texts.items():
-        out.write(f"  {asset.ljust(asset_width)}  {text.rjust(value_width)}\n")
+    value_width = max((len(value) for value in texts.values()), default=0)
+    for asset, value in texts.items():
+        out.write(f"  {asset.ljust(asset_width)}  {value.rjust(value_width)}\n")
 
 
 if __name__ == "__main__":

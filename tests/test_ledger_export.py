@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from exchange_local import Exchange, ExchangeConfig
-from exchange_local.cli import CSV_COLUMNS, main
+from exchange_local.cli import CSV_COLUMNS, AmountText, main
 from exchange_local.ledger import LedgerEntry
 
 D = Decimal
@@ -82,9 +83,19 @@ def _digest(path: str) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+PLACES = {"USD": 6, "BTC": 8}  # the USD quantum (MECHANICS section 0), BTC's own decimals
+
+
+def _money(asset: str, value: Decimal) -> str:
+    """Every decimal place of the asset, exactly, and no negative zero."""
+    text = f"{value:.{PLACES[asset]}f}"
+    assert D(text) == value
+    return text.lstrip("-") if D(text) == 0 else text
+
+
 def _fields(e: LedgerEntry) -> list[str]:
-    return [str(e.txid), format(e.time, "f"), e.type, e.asset, format(e.amount, "f"),
-            format(e.balance, "f"), e.ref]  # fmt: skip
+    return [str(e.txid), format(e.time, "f"), e.type, e.asset, _money(e.asset, e.amount),
+            _money(e.asset, e.balance), e.ref]  # fmt: skip
 
 
 def _read_csv(path: Path) -> list[list[str]]:
@@ -186,7 +197,7 @@ def test_table_with_until_shows_the_balance_at_that_time(built, capsys):
     assert len(head.splitlines()) == 1 + len(built.ranged[("30", "60")])
     finals = dict(line.split() for line in tail.splitlines())
     # BTC has no leg between 30 and 60, its balance from before the range still counts
-    assert finals == {"USD": format(at_60["USD"], "f"), "BTC": "0.50000001"}
+    assert finals == {"USD": _money("USD", at_60["USD"]), "BTC": "0.50000001"}
 
 
 def test_the_store_file_is_never_modified(tmp_path, capsys):
@@ -213,7 +224,7 @@ def test_export_while_an_exchange_has_the_store_open(tmp_path):
     ex.deposit("bob", "USD", D("0.000001"))  # acknowledged: the next export sees it
     rows = _export_rows(path, tmp_path)
     assert rows == [_fields(e) for e in ex.ledger("bob")]
-    assert rows[-1][2:6] == ["DEPOSIT", "USD", "0.000001", format(ex.balances("bob")["USD"], "f")]
+    assert rows[-1][2:6] == ["DEPOSIT", "USD", "0.000001", _money("USD", ex.balances("bob")["USD"])]
     ex.close()
 
 
@@ -332,3 +343,62 @@ def test_a_csv_that_cannot_be_written(built, tmp_path, capsys):
     out = tmp_path / "missing-dir" / "a.csv"
     argv = ["ledger", "--db", built.path, "--account", "alice", "--csv", str(out)]
     _refused(capsys, argv, 1, "cannot write", "No such file or directory")
+
+
+# --- amounts: every decimal place of the asset, refs as stored but a funding rate's zeros ---
+
+
+@pytest.mark.parametrize("account", ["alice", "bob", "SETTLEMENT_CLEARING"])
+def test_every_amount_has_its_assets_decimal_places(built, tmp_path, account, capsys):
+    """USD printed with 0, 5 or 6 decimals (`100`, `-10.96200`, `-0.00000`): now always 6,
+    BTC always 8, never a negative zero; the table's final balances too."""
+    shape = {"USD": re.compile(r"-?[0-9]+\.[0-9]{6}"), "BTC": re.compile(r"-?[0-9]+\.[0-9]{8}")}
+    rows = _export(built, tmp_path, account)
+    assert rows
+    for row in rows:
+        for cell in row[4:6]:
+            assert shape[row[3]].fullmatch(cell), row
+            assert not (cell.startswith("-") and D(cell) == 0), row
+    assert main(["ledger", "--db", built.path, "--account", account]) == 0
+    tail = capsys.readouterr().out.split("final balance:\n", 1)[1]
+    for asset, value in (line.split() for line in tail.splitlines()):
+        assert shape[asset].fullmatch(value), (asset, value)
+
+
+def test_amount_text_pads_never_rounds_and_has_no_negative_zero():
+    text = AmountText({"USD": 6, "BTC": 8})
+    assert text("USD", D("0")) == "0.000000"
+    assert text("USD", D("-0.00000")) == "0.000000"
+    assert text("USD", D("-10.96200")) == "-10.962000"
+    assert text("USD", D("1E+2")) == "100.000000"
+    assert text("USD", D("0.0000001")) == "0.0000001"  # more places than the quantum: kept
+    assert text("BTC", D("0.5")) == "0.50000000"
+    assert text("ZZZ", D("-0E-3")) == "0.000"  # an asset the configuration does not name
+
+
+def test_a_funding_rate_is_shown_without_its_trailing_zeros(tmp_path, capsys):
+    path = str(tmp_path / "f.sqlite")
+    ex = Exchange(ExchangeConfig(mark_source="index"), store=path)
+    for name in ("alice", "bob"):
+        ex.create_account(name)
+        ex.deposit(name, "USD", D(1_000_000))
+    ex.place_order("alice", BTC, "sell", D("1"), price=D(100000))
+    ex.place_order("bob", BTC, "buy", D("1"), price=D(100000))
+    ex.place_order("alice", BTC, "sell", D("5"), price=D(100100))
+    ex.place_order("alice", BTC, "buy", D("5"), price=D(100030))
+    ex.set_index_price("BTC", D("99999"))  # a premium whose mean has 34 digits
+    ex.advance(D(3600))
+    stored = [e.ref for e in ex.ledger("bob") if e.type == "FUNDING"]
+    ex.close()
+    assert stored == ["funding BTC-PERP rate 0.0000125000000000000000000000000000000"]
+    assert main(["ledger", "--db", path, "--account", "bob", "--csv", "-"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    refs = [r[6] for r in rows[1:] if r[2] == "FUNDING"]
+    assert len(refs) == len(stored)
+    for shown, kept in zip(refs, stored, strict=True):
+        rate = kept.rsplit(" ", 1)[1]
+        assert shown == f"funding BTC-PERP rate {format(D(rate).normalize(), 'f')}"
+        assert not shown.endswith("0") and D(shown.rsplit(" ", 1)[1]) == D(rate)
+    again = Exchange(store=path)  # the stored refs are unchanged
+    assert [e.ref for e in again.ledger("bob") if e.type == "FUNDING"] == stored
+    again.close()

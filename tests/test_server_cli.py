@@ -68,6 +68,48 @@ def test_admin_offline_creates_lists_and_revokes(
             pass
 
 
+def test_offline_accounts_and_keys_are_in_the_audit_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`create-account`, `create-key` and `revoke` with --db were missing from the audit log
+    (reset, adjust and halt were there): now each is an `offline-cli` row at the store's
+    exchange time, as the server writes its own; a refused one leaves no row."""
+    db = str(tmp_path / "class.sqlite")
+    assert main(["admin", "create-account", "alice", "--deposit", "USD=10000", "--db", db]) == 0
+    assert main(["admin", "create-key", "proj", "--scope", "read", "--db", db]) == 0
+    key_id = re.findall(r"key ([0-9a-f]{8}) \(read\)", capsys.readouterr().out)
+    assert len(key_id) == 1
+    assert main(["admin", "create-key", "t", "--scope", "trade", "--db", db]) == 2  # refused
+    assert main(["admin", "revoke", "proj", "--db", db]) == 0
+    assert main(["admin", "revoke", "proj", "--db", db]) == 1  # no live key: nothing done
+    with store_lock(db):  # keys also change while a server runs
+        assert main(["admin", "create-key", "ta", "--scope", "read", "--db", db]) == 0
+        assert main(["admin", "revoke", "ta", "--db", db]) == 0
+    from exchange_local.server.market import open_exchange
+
+    ex = open_exchange(db)
+    now = ex.now_ms
+    ex.close()
+    keys = KeyStore(keys_path(db))
+    audit = keys.audit_log()
+    keys.close()
+    assert [(a["keyName"], a["action"]) for a in audit] == [
+        ("offline-cli", "revoke_key"),
+        ("offline-cli", "create_key"),
+        ("offline-cli", "revoke_key"),
+        ("offline-cli", "create_key"),
+        ("offline-cli", "create_account"),
+    ]
+    assert audit[2]["detail"] == {"keyId": "proj"}
+    assert audit[3]["detail"] == {"account": None, "keyId": key_id[0], "scopes": ["read"]}
+    assert audit[4]["detail"] == {
+        "account": "alice",
+        "deposits": {"USD": "10000"},
+        "scopes": ["trade"],
+    }
+    assert {a["ts"] for a in audit} == {now}  # exchange time: the clock did not move
+
+
 def test_serve_refuses_a_public_host_without_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
@@ -157,10 +199,63 @@ def test_teacher_actions_offline_on_the_store(
         ("offline-cli", "halt"),
         ("offline-cli", "reset_account"),
         ("offline-cli", "adjust_balance"),
+        ("offline-cli", "create_account"),
     ]
     with store_lock(db):  # a running server holds the store: act through it
         assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 1
         assert "--url" in capsys.readouterr().err
+
+
+def test_scenario_status_after_a_restart_says_what_it_knows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A restarted server knows no live scenario, but the steps run before stay in effect:
+    the status said "no live scenario has run", which was not true."""
+    c = make_class(blp=True)
+    before = c.ex.prices["BTC"]
+    with live_server(c.app) as live:
+        online = ["--url", live.base_url, "--key", c.key["admin"]]
+        assert main(["admin", "scenario", "gap", "--fraction", "-0.02", *online]) == 0
+        assert "scenario gap (done)" in capsys.readouterr().out
+    moved = c.ex.prices["BTC"]
+    assert moved < before
+    with live_server(create_app(c.ex, c.keys, speed=0)) as live:  # the restarted server
+        online = ["--url", live.base_url, "--key", c.key["admin"]]
+        assert main(["admin", "scenario", "status", *online]) == 0
+    assert capsys.readouterr().out == (
+        "no live scenario since this server started; steps run before a restart stay in effect\n"
+    )
+    assert c.ex.prices["BTC"] == moved
+
+
+def test_adjust_amounts_follow_the_apis_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`1e3` was taken as 1000 (the API refuses exponents); `0.0000001` was echoed as 1E-7;
+    the same refusals offline and online, and nothing changes."""
+    db = str(tmp_path / "class.sqlite")
+    assert main(["admin", "create-account", "bob", "--deposit", "USD=10000", "--db", db]) == 0
+    capsys.readouterr()
+    c = make_class()
+    with live_server(c.app) as live:
+        for where in (["--db", db], ["--url", live.base_url, "--key", c.key["admin"]]):
+            for amount in ("1e3", "1E+3", "+5", " 5", "5.", "１"):
+                assert main(["admin", "adjust", "bob", "USD", amount, *where]) == 2, amount
+                err = capsys.readouterr().err
+                assert f"{amount!r} is not a plain decimal" in err and "no exponent" in err
+            assert main(["admin", "adjust", "bob", "USD", "0.0000001", *where]) == 1
+            err = capsys.readouterr().err
+            assert "amount 0.0000001 has more decimals than USD allows (6)" in err, err
+            assert main(["admin", "adjust", "bob", "USD", "0", *where]) == 1
+            assert "amount must not be 0" in capsys.readouterr().err
+            assert main(["admin", "adjust", "bob", "USD", "-0.50", *where]) == 0
+            assert "bob USD -0.5: balance " in capsys.readouterr().out
+    from exchange_local.server.market import open_exchange
+
+    ex = open_exchange(db)
+    assert ex.balances("bob") == {"USD": Decimal("9999.5")}
+    ex.close()
+    assert c.ex.balances("bob") == {"USD": Decimal("999999.5")}
 
 
 def test_teacher_actions_online(capsys: pytest.CaptureFixture[str]) -> None:

@@ -143,6 +143,38 @@ async def test_adjust_a_balance() -> None:
         assert events[-1]["action"] == "adjust_balance" and events[-1]["keyName"] == "admin"
 
 
+async def test_adjust_refusals_say_what_was_typed() -> None:
+    """An adjustment is signed: a 0 said "amount must be positive"; an amount finer than the
+    asset came back as 1E-7. Nothing changes, and no admin event."""
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        before = c.state()
+        cases = [
+            ("0", "amount must not be 0"),
+            ("-0.000", "amount must not be 0"),
+            ("0.0000001", "amount 0.0000001 has more decimals than USD allows (6)"),
+            ("-12.0000001", "amount -12.0000001 has more decimals than USD allows (6)"),
+        ]
+        for amount, detail in cases:
+            r = await http.post(
+                "/api/v1/admin/accounts/bob/adjust",
+                headers=adm,
+                json={"asset": "USD", "amount": amount},
+            )
+            assert (r.status_code, r.json()["code"]) == (400, "INVALID_REQUEST"), r.text
+            assert r.json()["detail"].startswith(detail), (amount, r.text)
+            assert "must be positive" not in r.json()["detail"] and "E-" not in r.json()["detail"]
+        r = await http.post(
+            "/api/v1/admin/accounts/bob/adjust",
+            headers=adm,
+            json={"asset": "USD", "amount": "1.5000000"},  # trailing zeros: 1 decimal
+        )
+        assert r.status_code == 200 and r.json()["balance"] == "1000001.5", r.text
+        assert c.state() != before
+        assert [e["action"] for e in await admin_events(http)] == ["adjust_balance"]
+
+
 async def test_pause_and_resume_the_class_market() -> None:
     c = make_class()
     adm = c.auth("admin")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from exchange_local.server.admin_cli import (
@@ -20,6 +20,8 @@ from exchange_local.server.admin_cli import (
     call_admin,
 )
 from exchange_local.server.admin_text import clock
+from exchange_local.server.market import check_adjustment
+from exchange_local.server.schemas import DECIMAL_TEXT, shown
 from exchange_local.server.wire import plain
 
 
@@ -37,14 +39,16 @@ def run_action(args: argparse.Namespace) -> int:
     return _offline(args)
 
 
-def _amount(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
-        raise SystemExit(f"exchange-local admin adjust: error: {text!r} is not an amount")
-    return value
+def _amount(text: str) -> str:
+    """The amount as typed, if the admin API would take it: a plain decimal, no exponent
+    (`1e3` was taken as 1000 here while the API refuses it)."""
+    if not DECIMAL_TEXT.fullmatch(text):
+        raise SystemExit(
+            f"exchange-local admin adjust: error: {shown(text)} is not a plain decimal (ASCII "
+            "digits 0-9, one optional point; at most 24 digits before it and 18 after; no "
+            "exponent, spaces or newline)"
+        )
+    return text
 
 
 def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
@@ -54,7 +58,7 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]
         deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
         return "POST", f"/accounts/{args.name}/reset", {"deposits": deposits}
     if cmd == "adjust":
-        body = {"asset": args.asset.upper(), "amount": format(_amount(args.amount), "f")}
+        body = {"asset": args.asset.upper(), "amount": _amount(args.amount)}
         return "POST", f"/accounts/{args.name}/adjust", body
     if cmd in ("halt", "unhalt"):
         return "POST", f"/markets/{args.symbol}/{cmd}", None
@@ -139,11 +143,12 @@ def _apply(ex: Any, args: argparse.Namespace, body: dict[str, Any]) -> dict[str,
             "moved": {a: plain(v) for a, v in done.moved.items()},
         }
     if cmd == "adjust":
+        check_adjustment(ex, body["asset"], Decimal(body["amount"]))
         balance = ex.adjust_balance(args.name, body["asset"], Decimal(body["amount"]))
         return {
             "accountId": args.name,
             "asset": body["asset"],
-            "amount": body["amount"],
+            "amount": plain(Decimal(body["amount"])),  # as the API answers
             "balance": plain(balance),
         }
     halted = cmd == "halt"
@@ -180,7 +185,11 @@ def describe(cmd: str, data: dict[str, Any], body: dict[str, Any] | None = None)
         dropped = len(data["droppedSteps"])
         return f"stopped {data['scenario']}; {dropped} step{'' if dropped == 1 else 's'} dropped"
     if current is None:
-        return "no live scenario has run"
+        # the server keeps the live scenario in memory: after a restart it knows of none,
+        # though the steps run before it stay in effect (journaled commands)
+        return (
+            "no live scenario since this server started; steps run before a restart stay in effect"
+        )
     if "remainingSteps" not in current:  # calm: the living market
         if data.get("started"):
             return "the living market (index walk and bots) started"

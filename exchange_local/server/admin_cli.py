@@ -6,8 +6,9 @@ server must not be running: the store has one writer); during class the server o
 store, so `--url` and an admin key go through the admin API instead. Keys alone (`create-key`,
 `list`, `revoke`) live in the key file and can change while the server runs. The teacher's
 actions (`reset`, `adjust`, `halt`, `unhalt`) work both ways; `pause`, `resume` and
-`scenario` act on a running server's clock, so they are online only. Offline actions are
-written to the audit log as `offline-cli`.
+`scenario` act on a running server's clock, so they are online only. Offline actions (the
+teacher's, and creating accounts and keys and revoking keys) are written to the audit log as
+`offline-cli`, at the store's exchange time like the server's own rows.
 """
 
 from __future__ import annotations
@@ -161,6 +162,9 @@ def _run(args: argparse.Namespace) -> int:
                         file=sys.stderr,
                     )
                     return 1
+                keys.audit(
+                    exchange_time_ms(args.db), OFFLINE_NAME, "revoke_key", {"keyId": args.key}
+                )
                 print(f"revoked {args.key}")
                 return 0
             try:
@@ -168,6 +172,12 @@ def _run(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"exchange-local admin create-key: error: {exc}", file=sys.stderr)
                 return 2
+            detail = {
+                "account": args.account,
+                "keyId": record.key_id,
+                "scopes": sorted(record.scopes),
+            }
+            keys.audit(exchange_time_ms(args.db), OFFLINE_NAME, "create_key", detail)
             print(
                 f"key {record.key_id} ({','.join(sorted(record.scopes))}) for "
                 f"{record.account or 'no account'}; shown once:\n{secret}"
@@ -196,6 +206,7 @@ def _create_offline(args: argparse.Namespace) -> int:
                 ex.create_account(args.name)
                 for asset, amount in deposits.items():
                     ex.deposit(args.name, asset, amount)
+                created_ms = ex.now_ms
             except ExchangeError as exc:
                 print(f"exchange-local admin: error: {exc}", file=sys.stderr)
                 return 1
@@ -211,6 +222,8 @@ def _create_offline(args: argparse.Namespace) -> int:
     keys = KeyStore(keys_path(args.db))
     try:
         secret, record = keys.create(args.name, args.name, args.scope or ["trade"])
+        detail = {"account": args.name, "deposits": deposits, "scopes": sorted(record.scopes)}
+        keys.audit(created_ms, OFFLINE_NAME, "create_account", detail)
     finally:
         keys.close()
     funded = ", ".join(f"{v} {k}" for k, v in deposits.items()) or "nothing"
@@ -219,6 +232,28 @@ def _create_offline(args: argparse.Namespace) -> int:
         f"({','.join(sorted(record.scopes))}), shown once:\n{secret}"
     )
     return 0
+
+
+def exchange_time_ms(db: str) -> int:
+    """The store's exchange time (its latest journaled command or snapshot) for an audit row
+    of a key change, read without writing, so it works while a server runs; the wall clock
+    when there is no store (yet). The server's audit rows are at exchange time too."""
+    import sqlite3
+    import time
+
+    from exchange_local.errors import StoreError
+    from exchange_local.store import LedgerReader
+
+    latest = None
+    try:
+        with LedgerReader(db) as reader:
+            latest = reader.db.execute(
+                "SELECT MAX(t) FROM (SELECT MAX(time_ms) AS t FROM journal "
+                "UNION ALL SELECT MAX(time_ms) FROM snapshots)"
+            ).fetchone()[0]
+    except (StoreError, sqlite3.Error, OSError):
+        pass
+    return int(latest) if latest is not None else int(time.time() * 1000)
 
 
 def call_admin(

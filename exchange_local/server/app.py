@@ -111,10 +111,9 @@ def create_app(
 ) -> FastAPI:
     """The server over `exchange`. `speed`: exchange seconds per wall second (0 = paused; the
     admin API and tests advance it). `rate`/`burst`: each key's token bucket."""
-    runtime = ExchangeRuntime(exchange, speed, tick_seconds)
-    ctx = ServerContext(
-        runtime, keys or KeyStore(), RateLimiter(rate, burst), allow_deposits, max_body
-    )
+    keys = keys or KeyStore()
+    runtime = ExchangeRuntime(exchange, speed, tick_seconds, counters=keys)
+    ctx = ServerContext(runtime, keys, RateLimiter(rate, burst), allow_deposits, max_body)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

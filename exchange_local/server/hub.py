@@ -7,15 +7,27 @@ counter (book: the engine's own book seq, so REST `GET .../book` and the WebSock
 each update carries `seq` and `prevSeq` (the previous message's seq on that stream), so a
 client sees a gap at once. A subscriber whose queue is full is dropped (slow consumer) instead
 of growing the server's memory.
+
+Why public event ids are reserved in the key file: the recent events are in memory only, so
+a counter that restarted at 1 after a restart (kill -9 included) made a client polling
+`GET /events?since=lastId` miss every new event until the ids passed its old lastId. The ids
+are a counter that goes on across restarts: before an id past the reserved mark is handed out,
+the mark moves EVENT_ID_BLOCK ahead in the key file (`Counters`, one small write per block),
+and a restarted hub starts above the mark, so its ids exceed every id an earlier run gave
+(they jump by up to a block). Why not derive them from the exchange clock: a paused clock
+restarts at the very millisecond of the last events, so a run cannot know how many ids of
+that millisecond the run before it used. The exchange's store is not touched (no migration).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sqlite3
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from exchange_local.events import (
     BookDelta,
@@ -39,6 +51,18 @@ StreamKey = tuple[str, ...]
 ORDER_EVENTS = (OrderAccepted, OrderCanceled, OrderFilled, OrderTriggered, OrderAmended)
 RECENT_EVENTS = 500  # market-wide events kept for GET /events and the events snapshot
 DEFAULT_QUEUE = 2_000
+EVENT_ID_BLOCK = 1_000  # public event ids reserved per write to the key file
+EVENT_COUNTER = "public_event_id"  # the mark's name in the key file
+
+log = logging.getLogger("exchange_local.server")
+
+
+class Counters(Protocol):
+    """Where the reserved mark of the event ids survives a restart (server.keys.KeyStore)."""
+
+    def counter(self, name: str) -> int: ...
+
+    def set_counter(self, name: str, value: int) -> None: ...
 
 
 def encode(message: dict[str, Any]) -> str:
@@ -65,7 +89,7 @@ class Outbox:
 
 
 class Hub:
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: Any, counters: Counters | None = None) -> None:
         self.ex = exchange
         self.subs: dict[StreamKey, set[Outbox]] = defaultdict(set)
         self.seq: dict[StreamKey, int] = defaultdict(int)
@@ -74,7 +98,10 @@ class Hub:
         self.dirty_accounts: set[str] = set()
         self.prices_moved = False  # every account's summary is due
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_EVENTS)
-        self.event_seq = 0
+        # every id an earlier run gave is at most its reserved mark: this run starts above it
+        self._counters = counters
+        self.last_event_id = counters.counter(EVENT_COUNTER) if counters is not None else 0
+        self._reserved_id = self.last_event_id
         self.sent = 0
         self.slow_dropped = 0
         self.updated_ms: dict[int, int] = {}  # order id -> last change (Order's updatedAt)
@@ -232,17 +259,28 @@ class Hub:
 
     def _public(self, ev: Event) -> dict[str, Any]:
         """A market-wide event for GET /events and the `events` channel."""
-        self.event_seq += 1
-        data = {"id": self.event_seq, "kind": ev.kind, "ts": ev.time_ms, **wire.dump(ev)}
+        data = {"id": self.event_id(), "kind": ev.kind, "ts": ev.time_ms, **wire.dump(ev)}
         data.pop("timeMs", None)
         self.recent.append(data)
         self.publish(("events",), {"type": "update", "channel": "events", "data": data})
         return data
 
+    def event_id(self) -> int:
+        """The next public event's id; past the reserved mark, the mark moves a block ahead
+        in the key file first, so no id is seen before the mark covers it."""
+        self.last_event_id += 1
+        if self.last_event_id > self._reserved_id:
+            self._reserved_id = self.last_event_id + EVENT_ID_BLOCK - 1
+            if self._counters is not None:
+                try:
+                    self._counters.set_counter(EVENT_COUNTER, self._reserved_id)
+                except sqlite3.Error:  # ids still grow in this run; keep serving
+                    log.exception("could not reserve public event ids in the key file")
+        return self.last_event_id
+
     def note(self, kind: str, ts: int, detail: dict[str, Any]) -> None:
         """A server-side event (an admin action) on the public events stream."""
-        self.event_seq += 1
-        data = {"id": self.event_seq, "kind": kind, "ts": ts, **detail}
+        data = {"id": self.event_id(), "kind": kind, "ts": ts, **detail}
         self.recent.append(data)
         self.publish(("events",), {"type": "update", "channel": "events", "data": data})
 

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_ms INTEGER NOT NULL,
     PRIMARY KEY (account, kind, key)
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     time_ms INTEGER NOT NULL,
@@ -204,6 +208,19 @@ class KeyStore:
                     int(time.time() * 1000),
                 ),
             )
+
+    # --- counters ----------------------------------------------------------------------------
+
+    def counter(self, name: str) -> int:
+        """A number the server keeps across restarts (0 until set): the public events' id mark
+        (server.hub). The table is created on open, so an older key file simply gains it."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row is not None else 0
+
+    def set_counter(self, name: str, value: int) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (name, value))
 
     # --- audit ----------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from exchange_local.bots import BotSet, paper_config
 from exchange_local.config import ExchangeConfig
+from exchange_local.errors import InvalidRequest
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
 from exchange_local.money import decimals_of
@@ -48,6 +49,21 @@ def deposit_refusal(ex: Any, deposits: dict[str, Decimal]) -> str | None:
         if decimals_of(amount) > spec.decimals:
             return f"{amount} {asset} has more decimals than {asset} allows ({spec.decimals})"
     return None
+
+
+def check_adjustment(ex: Any, asset: str, amount: Decimal) -> None:
+    """Refuse an adjustment the engine would refuse for its amount, said the admin's way
+    (InvalidRequest; the engine checks the rest: the asset, and a removal's balance and
+    margin). Why here: adjust_balance checks the size of the amount as a deposit's, so a 0
+    was "amount must be positive" (an adjustment is signed) and 0.0000001 came back as 1E-7."""
+    if amount == 0:
+        raise InvalidRequest("amount must not be 0 (a positive amount adds, a negative removes)")
+    spec = next((a for a in ex.config.assets if a.symbol == asset.upper()), None)
+    if spec is not None and decimals_of(amount) > spec.decimals:
+        raise InvalidRequest(
+            f"amount {format(amount, 'f')} has more decimals than {spec.symbol} allows "
+            f"({spec.decimals})"
+        )
 
 
 def living_market_running(ex: Any) -> bool:

@@ -301,14 +301,20 @@ class PublicEvent(BaseModel):
     kind of event may bring new fields)."""
 
     model_config = ConfigDict(extra="allow")
-    id: int
+    id: int = Field(
+        description="increasing, also across restarts of the server (which may skip up to "
+        "1,000 ids)"
+    )
     kind: str = Field(examples=["LiquidationStage", "MarketEvent", "AdminAction"])
     ts: Millis
 
 
 class EventsPage(Closed):
     events: list[PublicEvent] = Field(description="oldest first")
-    lastId: int = Field(description="the newest event's id: pass as `since` next time")
+    lastId: int = Field(
+        description="pass as `since` next time: the last event's id on a full page (more may "
+        "follow), else the newest id (also across server restarts, ids only grow)"
+    )
 
 
 class InsuranceFund(Closed):
@@ -558,7 +564,10 @@ class LiveScenario(Closed):
 
 class ScenarioList(Closed):
     available: dict[str, str]
-    current: LiveScenario | None
+    current: LiveScenario | None = Field(
+        description="the running or last live scenario since this server started; null when "
+        "none has run since (steps run before a restart stay in effect)"
+    )
 
 
 class CalmStarted(Closed):

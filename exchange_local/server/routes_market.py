@@ -127,7 +127,18 @@ async def events(
     request: Request, since: Annotated[int, Query(ge=0)] = 0, limit: Limit = 200
 ) -> dict[str, Any]:
     """Market-wide events (liquidation stages, market halts and settlements, funding, admin
-    actions), oldest first; `since` is an event id (the last one a client saw)."""
+    actions), oldest first: the last 500 since the server started (they are kept in memory;
+    the ledger and the audit log keep everything). `since` is an event id: pass the answer's
+    `lastId` (the last event returned, or the newest id when all were returned) to get only
+    what came after.
+
+    Ids increase, also across a restart of the server on its store (kill -9 included): the
+    key file beside the store keeps a mark reserved ahead of the ids given, and a restarted
+    server's ids start above it (a jump of up to 1,000), so a client polling with
+    `since=lastId` misses nothing after a restart and its lastId never goes back. Events from
+    before a restart are not served again."""
     hub = context(request).runtime.hub
-    rows = [e for e in hub.recent if e["id"] > since]
-    return {"events": rows[:limit], "lastId": hub.event_seq}
+    rows = [e for e in hub.recent if e["id"] > since][:limit]
+    # a full page may have more after it: its last id, so the next call starts there
+    last = rows[-1]["id"] if len(rows) == limit else hub.last_event_id
+    return {"events": rows, "lastId": last}

@@ -16,6 +16,7 @@ from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.idempotency import once
 from exchange_local.server.live_scenarios import BUILDERS, LIVE
+from exchange_local.server.market import check_adjustment
 from exchange_local.server.problems import ApiError
 from exchange_local.server.responses import (
     Adjusted,
@@ -82,7 +83,9 @@ async def advance(request: Request, body: AdvanceBody, key: Admin) -> dict[str, 
 
 @router.get("/scenarios", **declared(ScenarioList))
 async def scenarios(request: Request, key: Admin) -> dict[str, Any]:
-    """The scenarios a live class market runs, and the running (or last) one with its steps."""
+    """The scenarios a live class market runs, and the running (or last) one with its steps:
+    `current` is null when none has run since this server started (a restart forgets the
+    scenario; the steps it ran stay in effect, and the audit log has its start)."""
     rt = context(request).runtime
     current = rt.scenario or rt.last_scenario
     return {
@@ -217,6 +220,7 @@ async def adjust(
     user_account(ctx, accountId)
 
     def apply() -> dict[str, Any]:
+        check_adjustment(ctx.ex, body.asset, body.amount)
         balance = ctx.ex.adjust_balance(accountId, body.asset, body.amount)
         ctx.runtime.hub.dirty_accounts.add(accountId)
         return {

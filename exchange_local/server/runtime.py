@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from exchange_local.clock import seconds_to_ms
 from exchange_local.server import wire
-from exchange_local.server.hub import Hub
+from exchange_local.server.hub import Counters, Hub
 from exchange_local.server.live_scenarios import LiveScenario
 
 T = TypeVar("T")
@@ -34,11 +34,15 @@ SHUTDOWN_INFO = {"type": "info", "code": "SHUTDOWN", "message": "server stopping
 
 class ExchangeRuntime:
     def __init__(
-        self, exchange: Any, speed: Decimal | int | str = 0, tick_seconds: float = TICK_SECONDS
+        self,
+        exchange: Any,
+        speed: Decimal | int | str = 0,
+        tick_seconds: float = TICK_SECONDS,
+        counters: Counters | None = None,
     ) -> None:
         self.ex = exchange
         self.lock = asyncio.Lock()
-        self.hub = Hub(exchange)
+        self.hub = Hub(exchange, counters)  # counters: the key file keeps the event ids' mark
         self.speed = Decimal(speed)
         if self.speed < 0:
             raise ValueError("speed must be >= 0")
