@@ -402,5 +402,6 @@ async def test_the_teachers_actions_read_as_sentences_in_a_students_events(
         await wait_for(halted)  # the engine's own "ETH-PERP: halted", and the teacher's action:
         line = next(line for line in lines if line.startswith("class: "))
         assert "halted" in line and "*" not in line and "True" not in line, line
+        assert not line.endswith(" by admin"), line  # the sentence names the key already
     finally:
         await venue.stop()

@@ -6,6 +6,10 @@ Why REST for the snapshot and the WebSocket for the book and events: a snapshot 
 parallel GETs (cheap on a LAN and always consistent with itself), while the book changes many
 times a second and events must not be missed; the stream keeps a local book (snapshot + deltas,
 resync on a gap) and a queue of events, and says how fresh it is (live / reconnecting / stale).
+Why the market-wide events are also fetched by REST: the stream carries only what happens
+while it is connected, so a student who joins mid-class (or reconnects) would miss the
+liquidation stages and the teacher's actions before; GET /events?since=<the last id taken in>
+fills that in, and each event is taken in once, by its id.
 Why a clientOrderId on every order: a timed-out POST is looked up by that id and, if the server
 never saw it, sent again; the server answers a repeat with the original order, never a second.
 """
@@ -65,6 +69,8 @@ from perptui.venues.base import (
 from perptui.venues.tasks import cancel
 
 EVENTS_KEPT = 20_000
+BACKFILL_LIMIT = 1000  # GET /events answers at most this many per page
+BACKFILL_PAGES = 25  # the server keeps a few hundred; this only bounds a misbehaving one
 INDEX_CANDLES = "index_candles" in getattr(VenueSnapshot, "__dataclass_fields__", {})
 PING_SECONDS = 2.0  # app-level ping: latency, and liveness when the market is quiet
 REFRESH_S = 0.5  # REST parts of a snapshot at most twice a second (the book streams)
@@ -143,6 +149,9 @@ class RemoteVenue(Venue):
         self._http: httpx.AsyncClient | None = None
         self._markets: list[str] = []
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self._event_id: int | None = None  # the newest market-wide event id taken in
+        self._events_behind = False  # an events snapshot came: fetch what was missed by REST
+        self._events_snapshot: list[dict[str, Any]] = []  # its rows, if REST cannot answer
         self._books: dict[str, LocalBook] = {}
         self._seqs: dict[tuple[str, ...], int] = {}
         self._want: set[tuple[str, ...]] = set()  # streams to (re)subscribe on every connect
@@ -179,6 +188,10 @@ class RemoteVenue(Venue):
         self._want = {("events",)}
         if self.account:
             self._want.add(("account",))
+        # the class's events before this client: on the first frame, not only after the
+        # stream is up (which catches up again, from the last id, on every (re)subscription)
+        with contextlib.suppress(ExchangeError):
+            await self._backfill_events()
         self._stream_task = asyncio.get_running_loop().create_task(self._stream())
 
     async def stop(self) -> None:
@@ -481,6 +494,8 @@ class RemoteVenue(Venue):
                             ops = self.handle(json.loads(raw))
                             if ops:
                                 await self._send(ops)
+                            if self._events_behind:  # before the updates queued behind it
+                                await self._catch_up_events()
                     finally:
                         pinger.cancel()
             except asyncio.CancelledError:
@@ -541,8 +556,11 @@ class RemoteVenue(Venue):
         seq = int(msg.get("seq", 0))
         if kind == "snapshot":
             self._seqs[stream] = seq
-            if channel == "events":
-                pass  # history, already known or shown elsewhere
+            if channel == "events":  # a (re)subscription: what was missed comes by REST
+                rows = msg.get("data")
+                rows = rows if isinstance(rows, list) else []
+                self._events_snapshot = [r for r in rows if isinstance(r, dict)]
+                self._events_behind = True
             return []
         if self._seqs.get(stream) != msg.get("prevSeq"):
             return self._gap(stream, msg)
@@ -550,7 +568,7 @@ class RemoteVenue(Venue):
         if channel == "account":
             self._account_event(msg)
         elif channel == "events":
-            self._market_event(msg["data"])
+            self._public_event(msg["data"])
         return []
 
     def _gap(self, stream: tuple[str, ...], msg: dict[str, Any]) -> list[dict[str, Any]]:
@@ -584,6 +602,48 @@ class RemoteVenue(Venue):
         elif event == "margin" and isinstance(data, dict):
             self._events.append(w.load(MarginEvent, data))
 
+    async def _catch_up_events(self) -> None:
+        """After the events snapshot of a (re)connection or a resync: the events since the
+        last one taken in; if REST cannot answer, at least the snapshot's own rows. (The
+        stream waits meanwhile: the updates behind the snapshot come after what it fetched.)"""
+        rows, self._events_snapshot = self._events_snapshot, []
+        try:
+            await self._backfill_events()
+        except ExchangeError:
+            for row in rows:
+                self._public_event(row)
+        finally:
+            self._events_behind = False
+
+    async def _backfill_events(self) -> None:
+        """GET /events since the last id taken in (from the start on the first call), page by
+        page, oldest first, through the same path as streamed events. Ids are only compared,
+        never assumed to start at 1 or to be dense; a server whose newest id is below the
+        last one taken in numbers afresh (restarted), so all it keeps is new."""
+        since = self._event_id or 0
+        for _ in range(BACKFILL_PAGES):
+            page = await self._get("/events", since=since, limit=BACKFILL_LIMIT)
+            newest = _as_id(page.get("lastId"))
+            if since and newest is not None and newest < since:
+                self._event_id, since = None, 0
+                continue
+            rows = [r for r in page.get("events") or () if isinstance(r, dict)]
+            for row in rows:
+                self._public_event(row)
+            last = _as_id(rows[-1].get("id")) if rows else None
+            if len(rows) < BACKFILL_LIMIT or last is None or last <= since:
+                return
+            since = last
+
+    def _public_event(self, data: dict[str, Any]) -> None:
+        """One market-wide event, streamed or backfilled: taken in once (by its id)."""
+        event_id = _as_id(data.get("id"))
+        if event_id is not None:
+            if self._event_id is not None and event_id <= self._event_id:
+                return  # already taken in (the backfill and the stream overlap)
+            self._event_id = event_id
+        self._market_event(data)
+
     def _market_event(self, data: dict[str, Any]) -> None:
         kind = data.get("kind")
         fields = {**data, "timeMs": data.get("ts", 0)}
@@ -599,10 +659,8 @@ class RemoteVenue(Venue):
                 rec = w.load(w.FundingRecord, record)
                 self._events.append(FundingPaid(int(fields["timeMs"]), rec))
         elif kind == "AdminAction":  # the server's own sentence; the raw detail as a fallback
-            text = data.get("text")
-            detail = {"by": data.get("keyName")}
-            if not text:
-                detail.update(data.get("detail") or {})
+            text = data.get("text")  # names the key already ("admin paused the class market")
+            detail = {} if text else {"by": data.get("keyName"), **(data.get("detail") or {})}
             what = str(text or data.get("action"))
             self._events.append(MarketEvent(int(fields["timeMs"]), "class", what, detail))
         elif kind == "ScenarioStep":  # the teacher's live lesson, step by step
@@ -615,6 +673,16 @@ class RemoteVenue(Venue):
 
 async def _none() -> None:
     return None
+
+
+def _as_id(value: Any) -> int | None:
+    """An event id as the server sends it (an integer, possibly a large one), or None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _order_body(r: OrderRequest) -> dict[str, Any]:

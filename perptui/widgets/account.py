@@ -16,12 +16,22 @@ from perptui import format as fmt
 from perptui.widgets.cached import update_static
 
 WORD_STYLE = {"HEALTHY": "$success", "WATCH": "$warn", "DANGER": "$danger",
-              "LIQUIDATING": "$liq", "NO EQUITY": "$liq"}  # fmt: skip
+              "LIQUIDATING": "$liq", "NO EQUITY": "$liq", "NO ACCOUNT": "$primary"}  # fmt: skip
+NO_ACCOUNT = "NO ACCOUNT"
+
+
+def watch_only(health: AccountHealth) -> bool:
+    """A venue with no account (a server key bound to none: the projector's, the teacher's)
+    hands over an empty health without an account id; its zeros are nobody's equity."""
+    return not health.account
 
 
 def account_word(health: AccountHealth) -> str:
     """The panel's word: MECHANICS' status, except that an account a liquidation left flat
-    with nothing is not called HEALTHY (students read that as "nothing happened")."""
+    with nothing is not called HEALTHY (students read that as "nothing happened"), and that
+    a key with no account is not called anything an account can be."""
+    if watch_only(health):
+        return NO_ACCOUNT
     if health.status == "ok" and not health.positions and health.equity <= 0:
         return "NO EQUITY"
     return fmt.health_word(health.status, health.warning)
@@ -71,6 +81,8 @@ def status_markup(health: AccountHealth) -> str:
 def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     """The panel as content markup; `narrow` is the one-line form of the 80-column layout."""
     h = health
+    if watch_only(h):
+        return watch_only_markup(narrow)
     near = nearest_liquidation(h)
     near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
     lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
@@ -108,6 +120,18 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
     if any(c.amount < 0 for c in h.collateral):
         lines.append(" [$warn]USD is negative: a loan against your coins (u: convert to repay)[/]")
     return "\n".join(lines)
+
+
+def watch_only_markup(narrow: bool = False) -> str:
+    """The panel of a key bound to no account: what it is, not an empty account's zeros."""
+    word = f"[b {WORD_STYLE[NO_ACCOUNT]}]{NO_ACCOUNT}[/]"
+    if narrow:
+        return f"{word} watch-only: the market only"  # one line of 80 columns
+    return "\n".join([
+        f"[b]Account[/b] · watch-only   {word}",
+        " watch-only: this key has no account — the market only",
+        " (no equity, margin, positions or orders of its own)",
+    ])  # fmt: skip
 
 
 class AccountPanel(Static):
