@@ -338,8 +338,11 @@ class Backstop(SettlementJobs):
         """Why no BLP takes a single lot: none exist, or each one's limit, in words."""
         cfg = self.config
         notes = []
-        for acct in sorted(self._accounts.values(), key=lambda a: a.account_id):
-            if acct.kind != "backstop":
+        accounts = self._accounts  # by the configured names: sorting all 100,000 accounts for
+        # each account a crash liquidates made the crash bench 4x slower
+        for name in sorted(self.config.backstop_accounts):
+            acct = accounts.get(name)
+            if acct is None:
                 continue
             window = self._blp_capacity(acct)  # also sets the loss-cap baseline
             sums = self._sums(acct)
