@@ -14,14 +14,6 @@ from perptui.cli import _remember_if_connected, _remote_venue
 from perptui.screens.connect import ConnectApp, ConnectChoice
 from perptui.settings import Settings, load_settings
 from perptui.venues.remote import RemoteVenue
-from tests.test_server_support import live_server, make_class
-
-
-@pytest.fixture
-def served() -> Any:
-    c = make_class()
-    with live_server(c.app) as live:
-        yield c, live
 
 
 def closed_port() -> int:

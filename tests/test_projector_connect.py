@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.widgets import Digits, Input
@@ -19,16 +18,8 @@ from perptui.teaching import move_index_near_liquidation, teaching_venue
 from perptui.venues.remote import RemoteVenue
 from perptui.widgets.header import MarketHeader
 from perptui.widgets.history import EventsLog, RowsTable
-from tests.test_server_support import live_server, make_class
 
 D = Decimal
-
-
-@pytest.fixture
-def served() -> Any:
-    c = make_class()
-    with live_server(c.app) as live:
-        yield c, live
 
 
 async def test_the_projector_shows_the_mark_the_fund_liquidations_and_the_class():

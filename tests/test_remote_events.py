@@ -23,13 +23,6 @@ from tests.test_server_support import Class, Live, live_server, make_class
 D = Decimal
 
 
-@pytest.fixture
-def served() -> Any:
-    c = make_class()
-    with live_server(c.app) as live:
-        yield c, live
-
-
 async def admin(live: Live, c: Class, *paths: str) -> None:
     async with httpx.AsyncClient(base_url=live.base_url) as http:
         for path in paths:

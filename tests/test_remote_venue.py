@@ -33,13 +33,6 @@ async def wait_for(pred: Any, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-def served() -> Any:
-    c = make_class()
-    with live_server(c.app) as live:
-        yield c, live
-
-
 async def started(live: Live, key: str, **options: Any) -> RemoteVenue:
     venue = RemoteVenue(live.base_url, key, **options)
     await venue.start()

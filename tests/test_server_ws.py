@@ -58,13 +58,6 @@ async def place(http: httpx.AsyncClient, c: Class, who: str, **order: str) -> di
     return dict(r.json())
 
 
-@pytest.fixture
-def served() -> Any:
-    c = make_class()
-    with live_server(c.app) as live:
-        yield c, live
-
-
 async def test_book_snapshot_updates_gap_and_resync(served: tuple[Class, Live]) -> None:
     c, live = served
     async with (
