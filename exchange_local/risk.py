@@ -287,9 +287,13 @@ class Risk(Trading):
 
     def _order_impact(
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
-        may_rest: bool,
+        may_rest: bool, fill_at: Decimal | None = None,
     ) -> OrderImpact:  # fmt: skip
         """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market).
+
+        `fill_at`: a stop or take-profit as the check will see it when it triggers, a market
+        order filled whole at that price (its trigger, the mark then) as a taker; nothing is
+        walked.
 
         One departure from section 2's formula, E_im' = E_im - fee - adverse: the part that
         takes and closes a position settles it then (section 6), so E_im' also counts what
@@ -303,12 +307,17 @@ class Risk(Trading):
         buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
         open_before = margin.open_size(s, buys, sells)
         signed = qty if is_buy else -qty
-        lots = int(qty / m.lot)
-        limit_ticks = self._protection_limit(m, is_buy) if price is None else int(price / m.tick)
-        filled_lots, notional_ticks = m.book.sweep(is_buy, lots, limit_ticks, acct.account_id)
-        take_qty = filled_lots * m.lot
+        est: Decimal | None
+        if fill_at is None:
+            lots = int(qty / m.lot)
+            limit_ticks = (self._protection_limit(m, is_buy) if price is None
+                           else int(price / m.tick))  # fmt: skip
+            filled_lots, notional_ticks = m.book.sweep(is_buy, lots, limit_ticks, acct.account_id)
+            take_qty = filled_lots * m.lot
+            est = (Decimal(notional_ticks) / filled_lots) * m.tick if filled_lots else None
+        else:
+            take_qty, est = qty, fill_at
         rest_qty = (qty - take_qty) if may_rest else ZERO
-        est = (Decimal(notional_ticks) / filled_lots) * m.tick if filled_lots else None
         fee = ZERO
         adverse = ZERO
         direction = 1 if is_buy else -1

@@ -12,10 +12,10 @@ from typing import Any
 from exchange_local import margin
 from exchange_local.errors import ExchangeError, InvalidOrder
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
-from exchange_local.money import ZERO, quantize_usd_up, to_decimal
+from exchange_local.money import ZERO, to_decimal
 from exchange_local.orders import ORDER_TYPES, SIDES, TRIGGER_TYPES
 from exchange_local.positions import Position
-from exchange_local.risk import OrderImpact, Risk
+from exchange_local.risk import Risk
 from exchange_local.state import Account
 
 LIQ_WARNING_DISTANCE = Decimal("0.10")
@@ -133,7 +133,7 @@ class RiskViews(Risk):
         would_reject: str | None = None
         max_size: Decimal | None = None
         if trigger is not None:
-            impact = self._trigger_impact(acct, m, is_buy, qty, trigger)
+            impact = self._order_impact(acct, m, is_buy, qty, None, False, fill_at=trigger)
             try:  # place_order's own refusals: trigger already reached, halted market, ...
                 order = self._validate_new_order(
                     acct, m, side, qty, None, type, tif, post_only, reduce_only, trigger, None
@@ -188,27 +188,6 @@ class RiskViews(Risk):
             before_pos.bankruptcy_price if before_pos else None,
             after_pos.bankruptcy_price if after_pos else None,
             s, size_after, would_reject, max_size, warnings,
-        )  # fmt: skip
-
-    def _trigger_impact(
-        self, acct: Account, m: Any, is_buy: bool, qty: Decimal, trigger: Decimal
-    ) -> OrderImpact:
-        """A stop or take-profit as the pre-trade check will see it when it triggers: a market
-        order filled whole at its trigger price (the mark then), paying the taker fee. Valued
-        at today's mark, selling below it (or buying above) costs the distance, as for a limit."""
-        pos = acct.positions.get(m.symbol)
-        s = pos.size if pos else ZERO
-        buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
-        open_before = margin.open_size(s, buys, sells)
-        signed = qty if is_buy else -qty
-        open_after = margin.open_size(s + signed, buys, sells)
-        reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s)
-        fee = quantize_usd_up(qty * trigger * m.spec.taker_fee)
-        adverse = qty * max(ZERO, (trigger - m.mark) if is_buy else (m.mark - trigger))
-        after = self._sums(acct, m.symbol, s, open_after)
-        return OrderImpact(
-            reducing, qty, ZERO, trigger, fee, adverse, after.initial_equity - fee - adverse,
-            after.imr, open_after, s + signed, open_before,
         )  # fmt: skip
 
     def _risk_after_fill(
