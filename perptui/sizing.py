@@ -36,7 +36,7 @@ async def largest_size(
     a halted market) still lets an order that only reduces through: the position then.
     """
     reduces = position != 0 and (position > 0) != (form.side == "buy")
-    if form.reduce_only or form.type in ("stop_market", "take_profit"):
+    if form.sent_reduce_only:
         return abs(position) if reduces else Decimal(0)
     size = 2 * (estimate + abs(position)) + lot
     for _ in range(PROBES):

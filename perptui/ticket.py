@@ -11,6 +11,7 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from exchange_local.engine import MarketState
 from exchange_local.health import AccountHealth, OrderPreview
+from exchange_local.orders import TRIGGER_TYPES
 from perptui import format as fmt
 from perptui.venues.base import OrderRequest
 
@@ -52,12 +53,22 @@ class TicketForm:
     reduce_only: bool = False
     post_only: bool = False
 
+    @property
+    def is_trigger(self) -> bool:
+        return self.type in TRIGGER_TYPES
+
+    @property
+    def sent_reduce_only(self) -> bool:
+        """What the order goes out as: stops and take-profits always reduce-only, here a
+        protection for a position, whatever the box said for a limit or market order."""
+        return self.reduce_only or self.is_trigger
+
     def request(self, client_order_id: str | None = None) -> OrderRequest:
         size = parse_decimal(self.size, "size")
         price = trigger = None
         if self.type == "limit":
             price = parse_decimal(self.price, "price")
-        elif self.type in ("stop_market", "take_profit"):
+        elif self.is_trigger:
             trigger = parse_decimal(self.price, "trigger price")
         return OrderRequest(
             self.market, self.side, size, self.type, price, trigger,
@@ -65,7 +76,7 @@ class TicketForm:
             # limit orders only: anything else there is refused ("ioc" was, for every market order)
             self.tif if self.type == "limit" else "gtc",
             self.post_only and self.type == "limit",
-            self.reduce_only or self.type in ("stop_market", "take_profit"),
+            self.sent_reduce_only,
             client_order_id,
         )  # fmt: skip
 

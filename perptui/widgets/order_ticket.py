@@ -217,10 +217,9 @@ class OrderTicket(Vertical):
     def _top(self) -> Decimal:
         """100 %: the exchange's largest passing size when it has said (`set_gate_max`), else
         the free-collateral estimate until it does."""
-        if self.gate_max is not None and self.gate_max[0] == self._gate_key():
+        if self.gate_max is not None and self.gate_max[0] == self._gate_key(self.form):
             return self.gate_max[1]
-        assert self.market_state is not None and self.health is not None
-        return max_size(self.health, self.market_state, self.leverage, self._sizing_price())
+        return self.sizing_estimate()
 
     def sizing_estimate(self) -> Decimal:
         """The free-collateral estimate of the largest size: the first probe's scale."""
@@ -228,16 +227,15 @@ class OrderTicket(Vertical):
             return Decimal(0)
         return max_size(self.health, self.market_state, self.leverage, self._sizing_price())
 
-    def _gate_key(self) -> tuple[TicketForm, Decimal]:
+    def _gate_key(self, form: TicketForm) -> tuple[TicketForm, Decimal]:
         """What the largest size depends on: the order as typed but its size, and leverage."""
-        return dataclasses.replace(self.form, size=""), self.leverage
+        return dataclasses.replace(form, size=""), self.leverage
 
     def set_gate_max(self, form: TicketForm, size: Decimal | None) -> None:
         """The largest size the exchange's gate passes for `form`'s order (None: the venue
         could not say): the max and the 25-100 % buttons while the order stays as it was
         (but its size); any other edit shows the estimate until the gate is asked again."""
-        self.gate_max = None if size is None else (
-            (dataclasses.replace(form, size=""), self.leverage), size)  # fmt: skip
+        self.gate_max = None if size is None else (self._gate_key(form), size)
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
 
     def _sizing_price(self) -> Decimal | None:
@@ -294,11 +292,10 @@ class OrderTicket(Vertical):
         self.query_one("#tif", Select).disabled = not is_limit
         # stops and take-profits are sent reduce-only: the box says so, locked; the trader's
         # own choice (form.reduce_only) comes back with a limit or market order
-        trigger = self.form.type in ("stop_market", "take_profit")
         box = self.query_one("#reduce", Checkbox)
         with box.prevent(Checkbox.Changed):
-            box.value = trigger or self.form.reduce_only
-        box.disabled = trigger
+            box.value = self.form.sent_reduce_only
+        box.disabled = self.form.is_trigger
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         self._changed()
 
