@@ -35,7 +35,7 @@ async def largest_size(
     leverage, closing and flipping can pass. A refusal that names no size (reduce-only mode,
     a halted market) still lets an order that only reduces through: the position then.
     """
-    reduces = position != 0 and (position > 0) != (form.side == "buy")
+    reduces = _reduces(position, form.side)
     if form.sent_reduce_only:
         return abs(position) if reduces else Decimal(0)
     size = 2 * (estimate + abs(position)) + lot
@@ -56,8 +56,13 @@ async def largest_size(
 def percent_of(top: Decimal, pct: Decimal, position: Decimal, side: str, lot: Decimal) -> Decimal:
     """pct % of the largest size, in lots, rounded down. What adds risk keeps EDGE_MARGIN from
     the edge; an order that only reduces (up to the position) may take all of it."""
-    only_reduces = position != 0 and (position > 0) != (side == "buy") and top <= abs(position)
+    only_reduces = _reduces(position, side) and top <= abs(position)
     raw = top * pct / 100
     if not only_reduces:
         raw = min(raw, top * (1 - EDGE_MARGIN))
     return (raw / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+
+
+def _reduces(position: Decimal, side: str) -> bool:
+    """An order of `side` goes against the position (it reduces it, up to its size)."""
+    return position != 0 and (position > 0) != (side == "buy")
