@@ -85,6 +85,13 @@ class MarketHalted(ExchangeError):
     code = "market_halted"
 
 
+class MarketSettled(ExchangeError):
+    """The market has been settled: it closed every position at one price and stays closed,
+    so settling it again (at a new price) is refused."""
+
+    code = "market_settled"
+
+
 class InsufficientMargin(ExchangeError):
     """The order or withdrawal would leave initial equity below the requirement.
 

@@ -24,6 +24,7 @@ from exchange_local.errors import (
     InsufficientBalance,
     InvalidRequest,
     MarketHalted,
+    MarketSettled,
     NotAuthorized,
     UnknownAsset,
 )
@@ -52,9 +53,15 @@ class AccountReset:
 class Operator(LiquidationJobs):
     def settle_market(self, market: str, price: Any) -> int:
         """Set the market reduce-only and close every position at `price` (a multiple of the
-        tick). Returns the number of positions closed. Operator only (the server's admin scope)."""
+        tick). Returns the number of positions closed. Operator only (the server's admin scope).
+        Once only: a second settlement would announce a second closing price for positions
+        closed at the first (MarketSettled, nothing changes)."""
         m = self._market(market)
         settle = self._parse_price(m, price, "price")
+        if m.settled:
+            raise MarketSettled(
+                f"{m.symbol} has already been settled; a market is settled once and stays closed"
+            )
         m.reduce_only = True
         m.settled = True
         for acct in self._accounts.values():

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from exchange_local import Exchange, ExchangeConfig, MarketHalted
+from exchange_local import Exchange, ExchangeConfig, MarketHalted, MarketSettled
 from exchange_local.config import default_markets
 from exchange_local.ledger import INSURANCE
 from tests.helpers import Recorder, funded
@@ -190,6 +190,19 @@ def test_settle_market_closes_everything_at_the_price():
     with pytest.raises(MarketHalted):
         ex.place_order(u, BTC, "buy", D(1), price=D(100000))
     assert ex.check_invariants() == []
+
+
+def test_a_market_is_settled_once():
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "100000")
+    open_long(ex, u, "1")
+    ex.settle_market(BTC, D(101000))
+    balance, entries, seen = usd(ex, u), len(ex.ledger(u)), []
+    ex.subscribe(seen.append)
+    with pytest.raises(MarketSettled, match="already been settled"):
+        ex.settle_market(BTC, D(90000))
+    assert (usd(ex, u), len(ex.ledger(u)), seen) == (balance, entries, [])
 
 
 def test_rollback_reverses_trades_refunds_fees_and_leaves_funding():

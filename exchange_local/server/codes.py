@@ -28,6 +28,7 @@ STATUS_BY_CODE: dict[str, tuple[int, str]] = {
     errors.InsufficientBalance.code: (422, "INSUFFICIENT_BALANCE"),
     errors.TooManyOrders.code: (422, "TOO_MANY_ORDERS"),
     errors.MarketHalted.code: (422, "MARKET_HALTED"),
+    errors.MarketSettled.code: (409, "MARKET_SETTLED"),
     errors.InsufficientMargin.code: (422, "INSUFFICIENT_MARGIN"),
     errors.ReduceOnlyMode.code: (422, "REDUCE_ONLY_MODE"),
     errors.OpenInterestCap.code: (422, "OPEN_INTEREST_CAP"),

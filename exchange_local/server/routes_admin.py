@@ -237,31 +237,12 @@ def set_index_price(ex: Any, asset: str, price: Decimal) -> Decimal:
 
 @router.post("/markets/{symbol}/settle", **declared(Settled))
 async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> dict[str, Any]:
-    """Close every position of `symbol` at `price` and keep the market closed. Once only: a
-    settled market answers 409 MARKET_SETTLED, no event (it was settled again at each new
-    price, each time with a "settled" event)."""
+    """Close every position of `symbol` at `price` and keep the market closed. Once only: the
+    engine refuses a settled market (409 MARKET_SETTLED, no event)."""
     ctx = context(request)
-
-    def settle_once() -> int:
-        if market_settled(ctx.ex, symbol):
-            raise ApiError(
-                409,
-                "MARKET_SETTLED",
-                f"{symbol} has already been settled; a market is settled once and stays closed",
-            )
-        return int(ctx.ex.settle_market(symbol, body.price))
-
-    closed = await ctx.runtime.run(settle_once)
+    closed = int(await ctx.runtime.run(ctx.ex.settle_market, symbol, body.price))
     await audit(ctx, key, "settle_market", symbol=symbol, price=body.price, positions=closed)
     return {"symbol": symbol, "price": wire.dec(body.price), "positionsClosed": closed}
-
-
-def market_settled(ex: Any, symbol: str) -> bool:
-    """Whether `settle_market` has run on `symbol`. Why the engine's own market record: the
-    facade has no public flag for it (resume_market and rollback_trades read the same
-    `settled`); an unknown symbol is False, and settle_market then says so (404)."""
-    m = getattr(ex, "_markets", {}).get(symbol)
-    return bool(getattr(m, "settled", False))
 
 
 @router.post("/markets/{symbol}/rollback", **declared(RolledBack))
