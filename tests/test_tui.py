@@ -244,7 +244,7 @@ async def test_main_screen_healthy_snapshot():
         await venue.advance(D(61))
         await app.frame()
         await pilot.pause()
-        assert_snapshot(app, "main_healthy")
+        await assert_snapshot(pilot, app, "main_healthy")
 
 
 async def test_main_screen_near_liquidation_snapshot():
@@ -255,7 +255,7 @@ async def test_main_screen_near_liquidation_snapshot():
         move_index_near_liquidation(venue, "BTC-PERP", D("1.01"))
         await app.frame()
         await pilot.pause()
-        assert_snapshot(app, "main_near_liquidation")
+        await assert_snapshot(pilot, app, "main_near_liquidation")
 
 
 async def test_main_screen_after_liquidation_snapshot():
@@ -272,7 +272,7 @@ async def test_main_screen_after_liquidation_snapshot():
         log = app.main.query_one(EventsLog)
         log.scroll_end(animate=False, immediate=True)
         await pilot.pause()
-        assert_snapshot(app, "main_after_liquidation")
+        await assert_snapshot(pilot, app, "main_after_liquidation")
 
 
 async def test_narrow_80x24_snapshot():
@@ -283,7 +283,7 @@ async def test_narrow_80x24_snapshot():
         await app.frame()
         await pilot.pause()
         assert "Eq " in text_of(app.main.query_one(AccountPanel))
-        assert_snapshot(app, "narrow_80x24")
+        await assert_snapshot(pilot, app, "narrow_80x24")
 
 
 async def test_order_confirmation_snapshot():
@@ -294,7 +294,7 @@ async def test_order_confirmation_snapshot():
         app.main.query_one(OrderTicket).submit()
         await pilot.pause()
         await pilot.pause()
-        assert_snapshot(app, "order_confirmation")
+        await assert_snapshot(pilot, app, "order_confirmation")
 
 
 @pytest.mark.parametrize(("key", "name"), [("t", "explain"), ("S", "stress")])
@@ -308,7 +308,7 @@ async def test_position_screen_snapshot(key: str, name: str):
         await pilot.press(key)
         await pilot.pause()
         await pilot.pause()
-        assert_snapshot(app, name)
+        await assert_snapshot(pilot, app, name)
 
 
 async def test_a_venue_that_stops_answering_is_shown_stale_not_live():

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from textual.app import App
+from textual.pilot import Pilot
 
 from perptui.app import PerpApp
 from perptui.settings import Settings
@@ -20,6 +21,7 @@ from perptui.teaching import teaching_venue
 from perptui.venues.local import LocalVenue
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
+SETTLE_TRIES = 20  # pauses a snapshot waits at most for the screen to stop changing
 __all__ = ["teaching_venue"]
 
 
@@ -59,10 +61,22 @@ def normalise(svg: str) -> str:
     return re.sub(r"terminal-\d+-", "terminal-", svg)
 
 
-def assert_snapshot(app: PerpApp, name: str) -> None:
-    """Compare the screen with tests/snapshots/NAME.svg; UPDATE_SNAPSHOTS=1 rewrites it."""
+async def assert_snapshot(pilot: Pilot[None], app: PerpApp, name: str) -> None:
+    """Compare the screen with tests/snapshots/NAME.svg; UPDATE_SNAPSHOTS=1 rewrites it.
+
+    Why wait for two equal exports first: a DataTable sizes its columns when the app is idle,
+    and on a busy machine one pause can end before that (a positions row was caught with its
+    cells cut to the header's widths); the screens here run on a manual clock, so once laid
+    out they stay the same.
+    """
     freeze(app)
     svg = normalise(app.export_screenshot(title=name))
+    for _ in range(SETTLE_TRIES):
+        await pilot.pause()
+        again = normalise(app.export_screenshot(title=name))
+        if again == svg:
+            break
+        svg = again
     path = SNAPSHOTS / f"{name}.svg"
     if os.environ.get("UPDATE_SNAPSHOTS") or not path.exists():
         if os.environ.get("CI") and not path.exists():
