@@ -50,11 +50,23 @@ def pct(fraction: Decimal | None, places: int = 2, sign: bool = False) -> str:
     return num(fraction * 100, places, sign) + "%"
 
 
+RATE_PLACES = (4, 6)  # decimals of a percent a funding rate shows: at least, at most
+
+
 def rate(fraction: Decimal | None) -> str:
-    """A funding rate per hour: 0.0000125 -> `+0.0013%`."""
+    """A funding rate per hour: 0.0000125 -> `+0.00125%`, 0.0001 -> `+0.0100%`.
+
+    Why up to six decimals of a percent: the usual hourly rate (0.00125 %) cut to four read
+    0.0012 %, and a payment of 1.25 USD per 100,000 of notional could not be checked against
+    it; six keep a 100,000 USD position's payment right to the tenth of a cent."""
     if fraction is None:
         return DASH
-    return pct(fraction, 4, sign=True)
+    fewest, most = RATE_PLACES
+    text = pct(fraction, most, sign=True)[:-1]
+    keep = len(text) - (most - fewest)
+    while len(text) > keep and text.endswith("0"):
+        text = text[:-1]
+    return text + "%"
 
 
 def compact(value: Decimal | None, places: int = 1) -> str:

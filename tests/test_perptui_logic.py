@@ -28,8 +28,12 @@ def test_numbers_read_like_a_trading_screen():
     assert fmt.usd(D("-0.001"), sign=True) == "0.00"  # no "-0.00"
     assert fmt.price(D("58456.26"), D("0.5")) == "58,456.3"
     assert fmt.pct(D("0.0542")) == "5.42%"
-    assert fmt.rate(D("0.0000126")) == "+0.0013%"
-    assert fmt.rate(D("0.0000125")) == "+0.0012%"  # half to even, as MECHANICS rounds
+    assert fmt.rate(D("0.0000126")) == "+0.00126%"
+    assert fmt.rate(D("0.0000125")) == "+0.00125%"  # the usual hour: 1.25 USD per 100,000
+    assert fmt.rate(D("0.0001")) == "+0.0100%"  # at least four decimals of a percent
+    assert fmt.rate(D("-0.00008125")) == "-0.008125%"
+    assert fmt.rate(D("0.000237553")) == "+0.023755%"  # half to even past six
+    assert fmt.rate(D(0)) == "0.0000%"
     assert fmt.compact(D("410000000")) == "410.0M"
     assert fmt.clock(2467) == "41:07" and fmt.clock(3725) == "1:02:05"
     assert fmt.decimals_of(D("0.0001")) == 4 and fmt.decimals_of(D("1")) == 0
@@ -395,3 +399,23 @@ def test_averages_read_to_the_cent_and_fills_with_their_tick():
     fill = Fill(1, 0, "BTC-PERP", D("100576.0"), D("0.1"), "buy", "me", "x", 1, 2, D(5), D(2))
     line = describe(ev.FillEvent(0, fill), "me")
     assert line is not None and "@ 100,576.00 (taker)" in line.text  # it read "@ 100576.0"
+
+
+async def test_the_funding_line_gives_up_its_least_read_pieces_to_fit():
+    from perptui.screens.main import funding_line
+    from perptui.venues.local import LocalVenue
+
+    venue = LocalVenue(clock="manual", seed=1)
+    await venue.start()
+    await venue.advance(D(3600 * 2 + 30))  # two payments and a predicted rate
+    snap = await venue.snapshot("BTC-PERP")
+    whole = funding_line(snap)
+    assert all(word in whole for word in ("24h", "pred", "8h-equiv", "APR", "fund $"))
+    for width in (40, 56, 70, len(whole)):
+        line = funding_line(snap, width=width)
+        assert len(line) <= width and ("pred +" in line or "pred -" in line), (width, line)
+    assert funding_line(snap, width=len(whole)) == whole
+    under_chart = funding_line(snap, width=56)
+    assert "APR" in under_chart and "fund" not in under_chart
+    assert funding_line(snap, width=10) == " Funding " + whole.split("  ")[1]  # the rate stays
+    await venue.stop()

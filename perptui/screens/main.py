@@ -39,8 +39,12 @@ WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 col
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def funding_line(snap: VenueSnapshot, paper: bool = True) -> str:
-    """Hourly funding history as a sparkline, with the predicted rate and its APR."""
+def funding_line(snap: VenueSnapshot, paper: bool = True, width: int | None = None) -> str:
+    """Hourly funding history as a sparkline, with the predicted rate and its APR.
+
+    Why pieces dropped by width: under the chart the line has about 56 columns at 160, and the
+    whole of it needs about 80, so it was cut in the middle of the APR; what is left out is
+    the least read first (the fund's size, the history, the 8-hour figure), never the rate."""
     ms = snap.markets[snap.market]
     rates = [r.rate for r in snap.funding_history][-24:]
     if rates:
@@ -52,8 +56,17 @@ def funding_line(snap: VenueSnapshot, paper: bool = True) -> str:
     pred = ms.predicted_funding_rate
     apr = fmt.pct(pred * 24 * 365, 1, sign=True) if pred is not None else fmt.DASH
     eight = fmt.rate(pred * 8) if pred is not None else fmt.DASH
-    fund = f"  fund ${fmt.compact(snap.insurance_fund)}" if paper else ""
-    return f" Funding 24h {spark}  pred {fmt.rate(pred)}/h  8h-equiv {eight}  APR {apr}{fund}"
+    # (place on the line, text), in the order they are given up when the line is too narrow
+    optional = [(4, f"fund ${fmt.compact(snap.insurance_fund)}")] if paper else []
+    optional += [(0, f"24h {spark}"), (2, f"8h-equiv {eight}"), (3, f"APR {apr}")]
+    kept = [(1, f"pred {fmt.rate(pred)}/h"), *optional[::-1]]
+    while width is not None and len(kept) > 1 and len(_funding_text(kept)) > width:
+        kept.remove(optional.pop(0))
+    return _funding_text(kept)
+
+
+def _funding_text(pieces: list[tuple[int, str]]) -> str:
+    return " Funding " + "  ".join(text for _, text in sorted(pieces))
 
 
 class MainScreen(Screen[None]):
@@ -144,7 +157,9 @@ class MainScreen(Screen[None]):
                 lines.append(ChartLine(f"{o.side} {o.order_id}", level, "order"))
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
                                                    ms.mark, lines, snap.index_candles))  # fmt: skip
-        update_static(self.query_one("#funding", Static), escape(funding_line(snap, paper)))
+        funding = self.query_one("#funding", Static)
+        width = funding.size.width or None
+        update_static(funding, escape(funding_line(snap, paper, width)))
         stale = snap.connection.state == "stale"
         self.query_one(PositionsTable).show(h.positions, snap.markets, snap.open_orders, stale,
                                             venue_liqs)  # fmt: skip
