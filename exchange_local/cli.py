@@ -14,7 +14,6 @@ import decimal
 import io
 import os
 import pickle
-import re
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -24,7 +23,7 @@ from typing import Any, TextIO
 from exchange_local.clock import seconds_to_ms
 from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError, StoreError
-from exchange_local.ledger import LedgerEntry
+from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.money import USD_QUANTUM, decimals_of
 from exchange_local.store import LedgerReader
 
@@ -361,19 +360,6 @@ class AmountText:
 
 
 EXACT = decimal.Context(prec=1000, traps=[decimal.Inexact, decimal.InvalidOperation])
-FUNDING_REF = re.compile(r"funding (\S+) rate (-?[0-9]+(?:\.[0-9]+)?(?:E[-+]?[0-9]+)?)")
-
-
-def _ref(ref: str) -> str:
-    """A funding transaction's rate without the trailing zeros of its stored text
-    ("rate 0.0000125000000000000000000000000000000" -> "rate 0.0000125"); the stored ref is
-    unchanged, and every other ref is shown as stored."""
-    match = FUNDING_REF.fullmatch(ref)
-    if match is None:
-        return ref
-    rate = Decimal(match.group(2)).normalize(EXACT)
-    rate_text = "0" if rate.is_zero() else format(rate, "f")
-    return f"funding {match.group(1)} rate {rate_text}"
 
 
 def _fields(entry: LedgerEntry, text: AmountText) -> list[str]:
@@ -384,7 +370,7 @@ def _fields(entry: LedgerEntry, text: AmountText) -> list[str]:
         entry.asset,
         text(entry.asset, entry.amount),
         text(entry.asset, entry.balance),
-        _ref(entry.ref),
+        readable_ref(entry.ref),
     ]
 
 

@@ -8,8 +8,10 @@ so the sum over all other accounts per asset is exactly net external deposits (M
 
 from __future__ import annotations
 
+import decimal
+import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -69,6 +71,30 @@ class LedgerEntry:
     amount: Decimal
     balance: Decimal
     ref: str
+
+
+def of_type(entries: Iterable[LedgerEntry], type_prefix: str) -> list[LedgerEntry]:
+    """The legs whose type starts with `type_prefix`, in any case ("fund" finds FUNDING):
+    the filter the terminal's Ledger tab and the server's `/ledger?type=` share."""
+    wanted = type_prefix.strip().upper()
+    return [e for e in entries if e.type.upper().startswith(wanted)]
+
+
+FUNDING_REF = re.compile(r"funding (\S+) rate (-?[0-9]+(?:\.[0-9]+)?(?:E[-+]?[0-9]+)?)")
+_EXACT = decimal.Context(prec=1000, traps=[decimal.Inexact, decimal.InvalidOperation])
+
+
+def readable_ref(ref: str) -> str:
+    """A funding transaction's rate without the trailing zeros of its stored text
+    ("rate 0.0000125000000000000000000000000000000" -> "rate 0.0000125"), for every reader
+    (the export, the wire, the terminal); the stored ref is unchanged, and every other ref is
+    shown as stored."""
+    match = FUNDING_REF.fullmatch(ref)
+    if match is None:
+        return ref
+    rate = Decimal(match.group(2)).normalize(_EXACT)
+    rate_text = "0" if rate.is_zero() else format(rate, "f")
+    return f"funding {match.group(1)} rate {rate_text}"
 
 
 class UnbalancedTransaction(AssertionError):

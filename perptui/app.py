@@ -219,9 +219,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             rows = funding_rows(await self.venue.funding_payments())
             self.main.query_one("#funding-table", RowsTable).set_rows(rows)
         elif active == "ledger":
-            entries = await self.venue.ledger(1000)
             flt = self.main.query_one("#ledger-filter", Input).value
-            self.main.query_one("#ledger-table", RowsTable).set_rows(ledger_rows(entries, flt))
+            entries = await self.venue.ledger(1000, flt)
+            self.main.query_one("#ledger-table", RowsTable).set_rows(ledger_rows(entries))
 
     async def _preview(self) -> None:
         self._preview_dirty = False

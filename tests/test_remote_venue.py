@@ -107,6 +107,9 @@ async def test_place_cancel_preview_explain_and_history(served: tuple[Class, Liv
         assert sum(f.size for f in fills) == D("1.2")
         ledger = await venue.ledger(limit=3)
         assert ledger == c.ex.ledger("alice")[-3:]
+        deposits = [e for e in c.ex.ledger("alice") if e.type == "DEPOSIT"]
+        assert deposits and ledger[0].type != "DEPOSIT"  # older than the newest three
+        assert await venue.ledger(limit=3, type_prefix="dep") == deposits[-3:]
         assert await venue.funding_payments() == []
         await venue.set_leverage("BTC-PERP", D(5))
         assert c.ex.leverage("alice")["BTC-PERP"] == 5

@@ -275,6 +275,11 @@ async def test_account_orders_fills_ledger_preview_explain() -> None:
         assert ledger["entries"][0]["type"] == "DEPOSIT" and ledger["nextCursor"] == "2"
         rest = (await http.get("/api/v1/ledger", headers=a, params={"cursor": 2})).json()
         assert len(ledger["entries"]) + len(rest["entries"]) == len(c.ex.ledger("alice"))
+        fees = (await http.get("/api/v1/ledger", headers=a, params={"type": "fe"})).json()
+        kinds = [e.type for e in c.ex.ledger("alice")]
+        assert {e["type"] for e in fees["entries"]} == {"FEE"} and fees["total"] == kinds.count(
+            "FEE"
+        )
         preview = (
             await http.post(
                 "/api/v1/orders/preview",

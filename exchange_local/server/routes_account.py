@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from exchange_local.leaderboard import standings
+from exchange_local.ledger import of_type
 from exchange_local.server import wire
 from exchange_local.server.deps import account_of, context, read_key, trade_key
 from exchange_local.server.idempotency import once
@@ -109,10 +110,15 @@ async def ledger(
     until: Millis = None,
     cursor: Annotated[int | None, Query(ge=0)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    type: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
-    """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues."""
+    """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues.
+    `type`: only legs whose type starts with it, in any case ("fund" finds FUNDING), so a
+    terminal's filter pages through every payment rather than the newest legs of all kinds."""
     rt = context(request).runtime
     rows = await rt.run(rt.ex.ledger, account_of(key), _seconds(since), _seconds(until))
+    if type:
+        rows = of_type(rows, type)
     return wire.ledger_page(rows, cursor, limit)
 
 

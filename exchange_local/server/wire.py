@@ -18,7 +18,7 @@ from exchange_local.config import AssetSpec, MarketSpec
 from exchange_local.engine import BookSnapshot, MarketState
 from exchange_local.funding import AccountFunding, FundingRecord
 from exchange_local.health import AccountHealth, PositionRisk
-from exchange_local.ledger import LedgerEntry
+from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.money import quantize_usd
 from exchange_local.orders import Fill, OrderInfo
@@ -290,7 +290,7 @@ def ledger_json(e: LedgerEntry) -> dict[str, Any]:
         "asset": e.asset,
         "amount": dec(e.amount),
         "balance": dec(e.balance),
-        "ref": e.ref,
+        "ref": readable_ref(e.ref),
     }
 
 

@@ -167,7 +167,9 @@ class Venue(abc.ABC):
     async def funding_payments(self, limit: int = 200) -> list[AccountFunding]: ...
 
     @abc.abstractmethod
-    async def ledger(self, limit: int = 500) -> list[LedgerEntry]: ...
+    async def ledger(self, limit: int = 500, type_prefix: str = "") -> list[LedgerEntry]:
+        """The newest `limit` legs whose type starts with `type_prefix` (any case), oldest
+        first: the filter applies before the limit, so an old payment is still found."""
 
     # --- what-if --------------------------------------------------------------------------------
     @abc.abstractmethod

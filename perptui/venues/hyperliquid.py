@@ -335,7 +335,7 @@ class HyperliquidVenue(LiveUpdates, Venue):
     async def funding_payments(self, limit: int = 200) -> list[AccountFunding]:
         return sorted(self._funding.values(), key=lambda p: (p.time, p.market))[-limit:]
 
-    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+    async def ledger(self, limit: int = 500, type_prefix: str = "") -> list[LedgerEntry]:
         return []  # HL's userNonFundingLedgerUpdates is not mapped yet (issue 9, what remains)
 
     async def preview_order(self, request: OrderRequest) -> OrderPreview:

@@ -37,6 +37,7 @@ from perptui.venues.base import (
     Venue,
     VenueSnapshot,
 )
+from perptui.venues.ledger_tail import LedgerTail, newest
 from perptui.venues.tasks import cancel
 
 PAPER_ACCOUNT = "paper"
@@ -82,6 +83,7 @@ class LocalVenue(Venue):
         self.paused = False
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._fills: deque[Fill] = deque(maxlen=FILLS_KEPT)
+        self._ledger = LedgerTail()
         self._driver: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self.events_seen = 0
@@ -242,8 +244,8 @@ class LocalVenue(Venue):
         rows = self._exchange().funding_history(account=self.account)
         return [r for r in rows if isinstance(r, AccountFunding)][-limit:]
 
-    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
-        return self._exchange().ledger(self.account)[-limit:]
+    async def ledger(self, limit: int = 500, type_prefix: str = "") -> list[LedgerEntry]:
+        return newest(self._ledger.read(self._exchange(), self.account), limit, type_prefix)
 
     async def leaderboard(self) -> list[LeaderboardRow]:
         """The people on this exchange (not the bots or backstop providers), ranked by trading

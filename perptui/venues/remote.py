@@ -367,13 +367,14 @@ class RemoteVenue(Venue):
         data = await self._get("/funding-payments")
         return [w.account_funding(p) for p in data["payments"]][-limit:]
 
-    async def ledger(self, limit: int = 500) -> list[LedgerEntry]:
+    async def ledger(self, limit: int = 500, type_prefix: str = "") -> list[LedgerEntry]:
         if not self.account:
             return []
         limit = min(limit, 5000)
-        head = await self._get("/ledger", limit=1)
+        kind = {"type": type_prefix.strip()} if type_prefix.strip() else {}
+        head = await self._get("/ledger", limit=1, **kind)
         start = max(0, int(head.get("total", 0)) - limit)
-        data = await self._get("/ledger", cursor=start, limit=limit)
+        data = await self._get("/ledger", cursor=start, limit=limit, **kind)
         return [w.ledger_entry(e) for e in data["entries"]]
 
     # --- what-if --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from exchange_local.funding import AccountFunding
-from exchange_local.ledger import LedgerEntry
+from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
 from perptui.eventtext import EventLine
@@ -104,15 +104,14 @@ def funding_rows(payments: Iterable[AccountFunding]) -> list[Row]:
 LEDGER_COLUMNS = ("Tx", "Time", "Type", "Asset", "Amount", "Balance", "Ref")
 
 
-def ledger_rows(entries: Iterable[LedgerEntry], type_filter: str = "") -> list[Row]:
-    wanted = type_filter.strip().upper()
+def ledger_rows(entries: Iterable[LedgerEntry]) -> list[Row]:
+    """Newest first; the venue has chosen the legs (its type filter applies before its limit)."""
     rows: list[Row] = []
     for i, e in enumerate(reversed(list(entries))):
-        if wanted and not e.type.upper().startswith(wanted):
-            continue
         rows.append((f"{e.txid}-{e.asset}-{i}", (
             str(e.txid), fmt.exchange_time(int(e.time * 1000)), e.type, e.asset,
-            right(fmt.num(e.amount, 6, sign=True)), right(fmt.num(e.balance, 6)), e.ref,
+            right(fmt.num(e.amount, 6, sign=True)), right(fmt.num(e.balance, 6)),
+            readable_ref(e.ref),
         )))  # fmt: skip
     return rows
 
