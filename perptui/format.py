@@ -116,7 +116,8 @@ def duration(seconds: float) -> str:
     if s >= 86400:
         return f"{s // 86400} d {s % 86400 // 3600} h"
     if s >= 3600:
-        return f"{s // 3600} h {s % 3600 // 60} min"
+        minutes = s % 3600 // 60
+        return f"{s // 3600} h {minutes} min" if minutes else f"{s // 3600} h"
     if s >= 60:
         return f"{s // 60} min"
     return f"{s} s"

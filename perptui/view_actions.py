@@ -100,16 +100,24 @@ class ViewActions(AppState):
         self.notify(f"{ms.underlying} index shocked {fmt.pct(Decimal(fraction), 0, sign=True)}")
         await self.frame()
 
-    async def action_advance(self, seconds: str) -> None:
-        span = fmt.duration(float(seconds))
-        self.notify(f"advancing the clock {span}: the market runs through it now")
-        try:
-            await self.venue.advance(Decimal(seconds))
-        except TradingDisabled as refusal:
-            self.notify(str(refusal), severity="error")
-            return
-        self.notify(f"clock advanced {span}")
-        await self.frame()
+    def action_advance(self, seconds: str) -> None:
+        from perptui.screens.advancing import Advanced, AdvanceScreen
+
+        asked = Decimal(seconds)
+
+        async def finished(done: Advanced | None) -> None:
+            if done is None:
+                return
+            if done.refusal is not None:
+                self.notify(done.refusal, severity="error")
+            elif done.seconds < asked:
+                self.notify(f"clock advanced {fmt.duration(float(done.seconds))} "
+                            f"of {fmt.duration(float(asked))}: stopped")  # fmt: skip
+            else:
+                self.notify(f"clock advanced {fmt.duration(float(done.seconds))}")
+            await self.frame()
+
+        self.push_screen(AdvanceScreen(asked, self.venue.advance), finished)
 
     def action_teach(self) -> None:
         from perptui.screens.explain import ExplainScreen

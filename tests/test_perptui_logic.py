@@ -34,6 +34,12 @@ def test_numbers_read_like_a_trading_screen():
     assert fmt.rate(D("-0.00008125")) == "-0.008125%"
     assert fmt.rate(D("0.000237553")) == "+0.023755%"  # half to even past six
     assert fmt.rate(D(0)) == "0.0000%"
+
+
+def test_durations_read_as_words():
+    assert [fmt.duration(s) for s in (40, 600, 3600, 3660, 90000)] == [
+        "40 s", "10 min", "1 h", "1 h 1 min", "1 d 1 h"
+    ]  # fmt: skip
     assert fmt.compact(D("410000000")) == "410.0M"
     assert fmt.clock(2467) == "41:07" and fmt.clock(3725) == "1:02:05"
     assert fmt.decimals_of(D("0.0001")) == 4 and fmt.decimals_of(D("1")) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -718,3 +719,42 @@ async def test_a_watch_only_venue_says_so_before_the_confirmation():
         await pilot.pause()
         assert type(app.screen).__name__ != "ConfirmScreen"
         assert "read-only" in text_of(app.main.query_one("#message"))
+
+
+async def test_advancing_the_clock_shows_its_progress_takes_the_keys_and_can_stop():
+    from perptui.screens.advancing import AdvanceScreen
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        start = venue.ex.now_ms
+        steps: list[Decimal] = []
+        real_advance = venue.advance
+
+        busy = asyncio.Event()  # the market's third minute takes until the keys are pressed
+
+        async def one_minute_at_a_time(seconds: Decimal) -> None:
+            steps.append(seconds)
+            await real_advance(seconds)
+            if len(steps) == 3:
+                await busy.wait()
+
+        venue.advance = one_minute_at_a_time  # type: ignore[method-assign]
+        await app.run_action("advance('3600')")
+        await pilot.pause()
+        assert isinstance(app.screen, AdvanceScreen)
+        await pilot.press("b")  # a key meant for the market while it runs: the screen has it
+        await pilot.press("escape")
+        busy.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not isinstance(app.screen, AdvanceScreen)
+        ran = venue.ex.now_ms - start
+        assert 0 < ran < 3_600_000 and ran % 60_000 == 0 and set(steps) == {D(60)}
+        assert app.main.query_one(OrderTicket).form.side == "buy"  # the default, untouched
+        assert any("stopped" in n.message for n in app._notifications)
+        await app.run_action("advance('30')")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert venue.ex.now_ms - start == ran + 30_000
+        assert any(n.message == "clock advanced 30 s" for n in app._notifications)
