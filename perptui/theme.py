@@ -12,6 +12,13 @@ from textual.theme import Theme
 MARKET_VARIABLES = ("bid", "ask", "up", "down", "liq", "warn", "danger", "profit", "loss")
 
 
+def rich_colour(value: str) -> str:
+    """A theme's colour as a Rich style reads it. Why: Textual's ansi themes (the terminal's
+    own palette) name colours "ansi_green", which Textual's CSS knows and Rich does not; a
+    Rich Style built from one raised while drawing and hung the app."""
+    return value.removeprefix("ansi_")
+
+
 def _vars(up: str, down: str, liq: str, warn: str, danger: str) -> dict[str, str]:
     return {"bid": up, "ask": down, "up": up, "down": down, "profit": up, "loss": down,
             "liq": liq, "warn": warn, "danger": danger}  # fmt: skip

@@ -758,3 +758,33 @@ async def test_advancing_the_clock_shows_its_progress_takes_the_keys_and_can_sto
         await pilot.pause()
         assert venue.ex.now_ms - start == ran + 30_000
         assert any(n.message == "clock advanced 30 s" for n in app._notifications)
+
+
+@pytest.mark.parametrize("theme", ["ansi-dark", "ansi-light"])
+async def test_the_terminals_own_colours_draw_every_screen(theme: str):
+    """Textual's ansi themes name colours "ansi_green", which Rich styles do not know: the
+    stress screen raised while drawing and the app hung for good."""
+    from perptui.app import PerpApp
+    from perptui.screens.stress import StressScreen
+    from perptui.settings import Settings
+
+    venue = teaching_venue()
+    app = PerpApp(venue, Settings(theme=theme), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+        move_index_near_liquidation(venue, "BTC-PERP", D("1.01"))  # a margin call, in colour
+        await venue.advance(D(1))
+        await app.frame()
+        await pilot.press("6")
+        await pilot.pause()
+        assert any(line.mine for line in app.main.query_one(EventsLog).lines_seen)
+        await pilot.press("1")
+        await pilot.press("S")
+        await pilot.pause()
+        assert isinstance(app.screen, StressScreen)
+        await pilot.press("escape")
+        await pilot.press("t")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main and app.is_running

@@ -25,6 +25,7 @@ from exchange_local.health import AccountHealth
 from perptui import format as fmt
 from perptui.derivation import colour
 from perptui.stress import ALL, StressCell, StressGrid, stress_grid
+from perptui.theme import rich_colour
 from perptui.venues.base import Venue, describe
 
 POLL_S = 1.0  # ~1 Hz: a grid of 13 x (n + 1) exact recomputations is cheap but not free
@@ -124,7 +125,7 @@ class StressScreen(Screen[None]):
 
     def styled(self, cell: StressCell) -> Text:
         variables = getattr(self.app, "theme_variables", {}) or {}
-        style = Style(color=colour(variables, cell.status),
+        style = Style(color=rich_colour(colour(variables, cell.status)),
                       bold=cell.status != "ok", reverse=cell.status == "bankrupt")  # fmt: skip
         return Text(cell_text(cell), style=style, justify="left")
 

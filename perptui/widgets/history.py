@@ -18,6 +18,7 @@ from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
 from perptui.eventtext import EventLine
+from perptui.theme import rich_colour
 from perptui.widgets.keyed_table import KeyedTable
 
 Row = tuple[str, Sequence[str | Text]]
@@ -128,6 +129,7 @@ class EventsLog(RichLog):
         self.lines_seen: deque[EventLine] = deque(maxlen=2000)
 
     def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
+        highlight, liq = rich_colour(highlight), rich_colour(liq)
         for line in lines:
             self.lines_seen.append(line)
             stamp = fmt.exchange_time(line.time_ms)

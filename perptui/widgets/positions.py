@@ -18,6 +18,7 @@ from exchange_local.engine import MarketState
 from exchange_local.health import PositionRisk
 from exchange_local.orders import OrderInfo
 from perptui import format as fmt
+from perptui.theme import rich_colour
 from perptui.venues.base import VenueLiquidation
 from perptui.widgets.keyed_table import KeyedTable
 
@@ -131,7 +132,7 @@ def sorted_positions(positions: list[PositionRisk], column: str | None, reverse:
 
 
 def theme_colours(variables: dict[str, str]) -> Colours:
-    return {k: variables.get(k, PLAIN[k]) for k in PLAIN}
+    return {k: rich_colour(variables.get(k, PLAIN[k])) for k in PLAIN}
 
 
 class PositionsTable(KeyedTable):
