@@ -20,14 +20,28 @@ from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.keys import BINDINGS, SPEEDS, key_display
 from perptui.screens.help import HelpScreen
+from perptui.screens.main import MainScreen
 from perptui.venues.base import TradingDisabled
 from perptui.widgets.book import OrderBookView
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.positions import PositionsTable
 
+# keys of the app that mean the same on every screen; the others act on the main screen
+EVERY_SCREEN = frozenset({"help", "screenshot", "quit", "speed", "pause"})
+
 
 class ViewActions(AppState):
     """Looking around: nothing here changes the account."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The main screen's keys only where the main screen is. Why: they are the app's
+        bindings, so they reached through the explain and stress screens: Enter on explain
+        sent the hidden ticket's order, x/c/l opened their dialogs, digits switched the
+        hidden tabs and t/S stacked screens without end. Actions run by name (the palette)
+        are not keys and are not asked here."""
+        if action in EVERY_SCREEN or not self.screen_stack:
+            return True
+        return isinstance(self.screen, MainScreen)
 
     async def action_watch_next(self) -> None:
         watch = getattr(self.venue, "watch_next", None)
@@ -57,9 +71,13 @@ class ViewActions(AppState):
         that `x`, `d` and `a` act on (they scrolled the right-hand column before)."""
         pane = "funding-tab" if tab == "funding" else tab
         self.main.query_one(TabbedContent).active = pane
-        tables = self.main.query(f"#{pane} DataTable")
-        if tables:
-            tables.first().focus()
+        # the events log too: left on the hidden ledger table, the keyboard moved on to the
+        # ledger's filter, which took the tab back and the next digits as its text
+        scrollable = self.main.query(f"#{pane} DataTable, #{pane} EventsLog")
+        if scrollable:
+            scrollable.first().focus()
+        else:
+            self.set_focus(None)
 
     def action_grouping(self) -> None:
         self.main.query_one(OrderBookView).cycle_grouping()

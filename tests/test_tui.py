@@ -788,3 +788,50 @@ async def test_the_terminals_own_colours_draw_every_screen(theme: str):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.main and app.is_running
+
+
+async def test_the_main_screens_keys_stay_on_the_main_screen():
+    from perptui.screens.explain import ExplainScreen
+    from perptui.screens.stress import StressScreen
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_order(pilot, app, "buy", "0.01")
+        await pilot.press("escape", "t")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        await pilot.press("enter", "x", "c", "l", "5", "S", "s")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen) and len(app.screen_stack) == 3
+        assert app.main.query_one(TabbedContent).active == "positions"
+        assert app.main.query_one(OrderTicket).form.side == "buy"
+        assert venue.ex.open_orders(venue.account) == [] and not venue.ex.positions(venue.account)
+        await pilot.press("escape", "S")
+        await pilot.pause()
+        assert isinstance(app.screen, StressScreen)
+        await pilot.press("t", "6", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StressScreen) and len(app.screen_stack) == 3
+        await pilot.press("escape", "6")
+        await pilot.pause()
+        assert app.screen is app.main and app.main.query_one(TabbedContent).active == "events"
+
+
+async def test_every_tab_key_switches_from_every_tab_and_takes_the_keyboard_there():
+    from perptui.widgets.history import EventsLog as Log
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.frame()
+        tabs = app.main.query_one(TabbedContent)
+        for start in "123456":
+            for key in "123456":
+                await pilot.press(start, key)
+                await pilot.pause()
+                wanted = ("positions", "orders", "fills", "funding-tab", "ledger", "events")
+                assert tabs.active == wanted[int(key) - 1], (start, key)
+                assert not isinstance(app.focused, Input), (start, key)
+        assert isinstance(app.focused, Log)  # the last was 6: arrows scroll the events
+        assert app.main.query_one("#ledger-filter", Input).value == ""
