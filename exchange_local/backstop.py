@@ -288,6 +288,7 @@ class Backstop(SettlementJobs):
         plan = Plan({}, [], [], ZERO)
         fund_before = self._fund()
         prices: dict[str, tuple[Decimal, Decimal]] = {}
+        parts: dict[str, Decimal] = {}  # each market's own cash to the fund
         for m, pos, mmf, shares in allocations:
             if solvent:
                 # rounded in the account's favour, the BLP's price in the fund's: residuals >= 0
@@ -298,14 +299,19 @@ class Backstop(SettlementJobs):
             else:
                 zp = blp_price = m.mark
             prices[m.symbol] = (zp, blp_price)
+            fund_so_far = plan.fund_delta
             for blp, q in shares:
                 self._trade_legs(plan, m.symbol, acct.account_id, -q, zp, blp, blp_price)
                 if blp not in plan.counterparties:
                     plan.counterparties.append(blp)
+            parts[m.symbol] = plan.fund_delta - fund_so_far
+        residual = ZERO  # closing out: the rounding residual (>= 0), or the deficit paid (< 0)
         if complete:
             receiver = max(allocations[0][3], key=lambda s: abs(s[1]))[0]
             self._pass_collateral(plan, acct, receiver)
+            fund_so_far = plan.fund_delta
             self._close_out(plan, acct, keeps_collateral=False)
+            residual = plan.fund_delta - fund_so_far
         try:
             self._commit(plan, TxType.BACKSTOP, f"backstop {acct.account_id}", allocations[0][0])
         except StageRefused as why:
@@ -314,25 +320,65 @@ class Backstop(SettlementJobs):
         for m, _, _, shares in allocations:
             for blp, q in shares:
                 self._accounts[blp].backstop_takeovers.append((self.now_ms, abs(q) * m.mark))
+        self._announce_takeovers(acct, allocations, sums, prices, parts, residual, fund_before)
+        return None if complete else "the rest is beyond the backstop providers' capacity left"
+
+    def _announce_takeovers(
+        self, acct: Account,
+        allocations: list[tuple[MarketRuntime, Position, Decimal, list[tuple[str, Decimal]]]],
+        before: Sums, prices: dict[str, tuple[Decimal, Decimal]], parts: dict[str, Decimal],
+        residual: Decimal, fund_before: Decimal,
+    ) -> None:  # fmt: skip
+        """One "backstop" event per market, each with its own part: the fund, the equity and
+        the MMR run on from one event to the next and the last ends where the ledger does.
+
+        Why: the takeover is one transaction for all the account's markets, and each event
+        used to give the whole transaction's fund move and deficit, so a class read the same
+        payment once per market (8,558.69 twice for BTC and ETH). The close-out's part (the
+        rounding residual, or the deficit the fund pays) is the account's, paid once: it is
+        on the last event, and the others say so."""
         after = self._sums(acct)
-        for m, pos, _, shares in allocations:
+        last = allocations[-1][0]
+        fund, equity, mmr = fund_before, before.equity, before.mmr
+        for m, pos, mmf, shares in allocations:
             size = sum((q for _, q in shares), ZERO)
             zp, blp_price = prices[m.symbol]
-            if solvent:
+            part = parts[m.symbol]
+            if m is last:
+                part += residual
+                fund_after, equity_after, mmr_after = self._fund(), after.equity, after.mmr
+            else:
+                fund_after = fund + part
+                equity_after = equity - size * (m.mark - zp)  # sold at zp (bought, short)
+                rest = pos.size - size
+                _, rest_mmf = self._fractions(acct, m, rest, abs(rest))
+                mmr_after = mmr - (mmf * abs(pos.size) - rest_mmf * abs(rest)) * m.mark
+            if before.equity >= 0:
                 how = (f"at the zero price {price_text(zp, m)}; the BLPs pay "
                        f"{price_text(blp_price, m)} (2/3 ZP + 1/3 mark, rounded to the tick in "
-                       "the fund's favour), the difference to the fund")  # fmt: skip
+                       f"the fund's favour), the difference {usd_text(parts[m.symbol])} USD to "
+                       "the fund")  # fmt: skip
+                if m is last and residual:
+                    how += (f", and {usd_text(residual)} USD of rounding as the account closes "
+                            "out")  # fmt: skip
             else:
-                how = (f"at the mark {price_text(zp, m)}; the fund pays the deficit "
-                       f"{usd_text(-sums.equity)} USD")  # fmt: skip
+                how = f"at the mark {price_text(zp, m)}"
+                if residual and m is last:
+                    how += f"; the fund pays the deficit {usd_text(-residual)} USD"
+                    if len(allocations) > 1:
+                        how += " (the account's, once, for all its positions)"
+                elif residual:
+                    how += (f"; the account's deficit is paid once, with the {last.symbol} "
+                            "takeover")  # fmt: skip
             if size != pos.size:
                 how = (f"{how}: {abs(size)} of {abs(pos.size)}, all the providers' capacity "
                        "left; the rest goes to the book")  # fmt: skip
             blps = tuple(b for b, _ in shares)
-            self._emit_stage(acct, m, "backstop", size, None, sums, after, blps, fund_before,
-                             self._fund(), how, fill_price=zp,
+            self._emit_stage(acct, m, "backstop", size, None, replace(before, equity=equity,
+                             mmr=mmr), replace(after, equity=equity_after, mmr=mmr_after), blps,
+                             fund, fund_after, how, fill_price=zp,
                              counter_price=blp_price)  # fmt: skip
-        return None if complete else "the rest is beyond the backstop providers' capacity left"
+            fund, equity, mmr = fund_after, equity_after, mmr_after
 
     def _no_blp_reason(self) -> str:
         """Why no BLP takes a single lot: none exist, or each one's limit, in words."""
@@ -399,15 +445,18 @@ class Backstop(SettlementJobs):
 
     # --- stage 4: the insurance fund pays a deficit -----------------------------------------
 
-    def _cover_deficit(self, acct: Account, fund_start: Decimal) -> Decimal:
+    def _cover_deficit(self, acct: Account, fund_start: Decimal) -> bool:
         """A flat account with negative equity: its coins pass to the fund at their weighted
         value first (so the fund never pays a deficit the account could pay itself), then the
-        fund pays what is left, up to its step budget. Returns what the fund paid."""
+        fund pays what is left, up to its step budget. Returns whether it was announced: a
+        payment of 0.00 of a 0.00 deficit (a residue below the cent) is booked but is not an
+        event, since nothing a reader can see happened (a class read "the fund paid 0.00 of
+        the 0.00 USD deficit"); if the account's coins passed, the event says that instead."""
         if any(p.size for p in acct.positions.values()):
-            return ZERO
+            return False
         sums = self._sums(acct)
         if sums.equity >= 0:
-            return ZERO
+            return False
         plan = Plan({}, [], [], ZERO)
         self._pass_collateral(plan, acct, INSURANCE)
         coins = -sum((a for who, asset, a in plan.legs if who == INSURANCE and asset == "USD"),
@@ -419,19 +468,28 @@ class Backstop(SettlementJobs):
         if pay > 0:
             plan.legs += [(INSURANCE, "USD", -pay), (acct.account_id, "USD", pay)]
         if not plan.legs:
-            return ZERO
+            return False
         before = self._fund()
         try:
             self._commit(plan, TxType.INSURANCE_COVER, f"deficit of {acct.account_id}", None)
         except StageRefused as why:
             self._halt_stage(acct, None, "insurance", str(why))
-            return ZERO
-        words = f"the fund paid {usd_text(pay)} of the {usd_text(-sums.equity)} USD deficit"
-        if coins:  # the fund's USD moved by both
-            words += f", after buying the account's coins at their weighted value {usd_text(coins)}"
+            return True  # the refusal was announced
+        deficit, paid = usd_text(-sums.equity), usd_text(pay)
+        bought = f"the account's coins at their weighted value {usd_text(coins)}"
+        if deficit == paid == usd_text(ZERO):  # under half a cent: "paid 0.00 of 0.00"
+            if not any(asset != "USD" for _, asset, _ in plan.legs):
+                return False
+            # coins the account kept after a close-out dipped a little: what happened is
+            # the purchase, which moved the fund's USD and took the coins
+            words = f"a deficit under a cent: the fund bought {bought}"
+        else:
+            words = f"the fund paid {paid} of the {deficit} USD deficit"
+            if coins:  # the fund's USD moved by both
+                words += f", after buying {bought}"
         self._emit_stage(acct, None, "insurance", None, None, sums, self._sums(acct), (),
                          before, self._fund(), words)  # fmt: skip
-        return pay
+        return True
 
     # --- stage 5: auto-deleveraging -----------------------------------------------------------
 

@@ -152,10 +152,12 @@ class LiquidationEvent(Event):
     """One stage of MECHANICS section 4 for one account (and market, when it has one).
 
     stage: "cancel" (1), "partial" (2), "backstop" (3), "book_close" (3 without BLPs),
-    "insurance" (4), "adl" (5), "recovered", "halted" (6: a check failed, market reduce-only).
+    "insurance" (4), "adl" (5), "over", "recovered", "halted" (6: a check failed, market
+    reduce-only).
     An ADL that the fund first pays part of is two events at one time: "insurance" (the
     fund's payment: equity and fund before -> after) then "adl" (the rest, at the zero price).
-    "recovered" with mmr_after 0 means every position is closed: the liquidation is over.
+    "over": every position is closed, the liquidation is over (with or without equity left);
+    "recovered": the account keeps positions and is back above maintenance.
 
     price: the IOC's limit for "partial" and "book_close"; the zero price for "adl".
     fill_price: the account's average price in this stage: the IOC's average fill

@@ -21,6 +21,8 @@ from exchange_local.state import Account, MarketRuntime
 ADL_REFRESH_MS = 30_000
 ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
 FILLABLE_BAND = Decimal("1.5")
+NO_EQUITY_LEFT = "closed out, no equity"  # README's words, to the cent
+EQUITY_LEFT = "closed out, equity left"
 
 
 class LiquidationFill(NamedTuple):
@@ -102,7 +104,7 @@ class LiquidationJobs(Backstop):
             elif sums.equity < 0 and not sums.notional:
                 acct.liquidation_status = "bankrupt"  # a deficit with no position: stage 4
                 self._liquidating.add(account_id)
-                self._after_stage(acct, fund_start)
+                self._after_stage(acct, fund_start, quiet=True)
             sums = self._sums(acct)
             self._record_level(acct, sums)
             if acct.liquidation_status is None:
@@ -139,12 +141,26 @@ class LiquidationJobs(Backstop):
         self._emit_stage(acct, None, "cancel", None, None, sums, sums, (), fund, fund,
                          f"{len(canceled)} open orders canceled")  # fmt: skip
 
-    def _recovered(self, acct: Account, sums: Sums) -> None:
+    def _end_liquidation(self, acct: Account) -> None:
         acct.liquidation_status = None
         self._last_attempt.pop(acct.account_id, None)
         self._liquidating.discard(acct.account_id)
+
+    def _recovered(self, acct: Account, sums: Sums) -> None:
+        """Back above maintenance with positions still open: the only real recovery."""
+        self._end_liquidation(acct)
         fund = self._fund()
         self._emit_stage(acct, None, "recovered", None, None, sums, sums, (), fund, fund)
+
+    def _closed_out(self, acct: Account, sums: Sums) -> None:
+        """Every position closed by the liquidation and no deficit left: stage "over", never
+        "recovered" (README: a class read "margin restored" for an account left with nothing).
+        The detail says whether equity is left, to the cent as the line shows it (a residue
+        far below it, from coins at their weights, is no equity)."""
+        self._end_liquidation(acct)
+        fund = self._fund()
+        words = NO_EQUITY_LEFT if usd_text(sums.equity) == "0.00" else EQUITY_LEFT
+        self._emit_stage(acct, None, "over", None, None, sums, sums, (), fund, fund, words)
 
     # --- stages 2-5 -----------------------------------------------------------------------------
 
@@ -179,14 +195,22 @@ class LiquidationJobs(Backstop):
                 self._adl(acct, sums, fund_start)
         self._after_stage(acct, fund_start)
 
-    def _after_stage(self, acct: Account, fund_start: Decimal) -> None:
-        """A closed-out account: the fund covers what it may, then the status resolves."""
+    def _after_stage(self, acct: Account, fund_start: Decimal, *, quiet: bool = False) -> None:
+        """A closed-out account: the fund covers what it may, then the status resolves to
+        "over" (closed out) or stays "bankrupt" (a deficit the fund's budget left).
+
+        `quiet`: the account was outside liquidation (already over, its coins moving with
+        their index, or never liquidated); when the fund's cover of its deficit is not worth
+        an event (0.00 of 0.00), neither is a second "over"."""
         if any(p.size for p in acct.positions.values()):
             return
-        self._cover_deficit(acct, fund_start)
+        announced = self._cover_deficit(acct, fund_start)
         sums = self._sums(acct)
         if sums.equity >= 0:
-            self._recovered(acct, sums)
+            if quiet and not announced:
+                self._end_liquidation(acct)
+            else:
+                self._closed_out(acct, sums)
         else:
             acct.liquidation_status = "bankrupt"
 

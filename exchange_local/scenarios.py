@@ -46,11 +46,10 @@ class Row:
 
 
 def stage_words(e: LiquidationEvent) -> str:
-    """The timeline's words for a stage; an account closed out is "over", not "recovered"."""
-    if e.stage == "recovered" and e.mmr_after == 0:
-        if e.equity_after <= 0:
-            return "liquidation over: closed out, no equity"
-        return "liquidation over: closed out, equity left"
+    """The timeline's words for a stage; an account closed out is "over", not "recovered"
+    (the engine's own stage, whose detail says whether equity is left, to the cent)."""
+    if e.stage == "over":
+        return f"liquidation over: {e.detail}"
     return f"liquidation: {e.stage}"
 
 
@@ -158,9 +157,7 @@ class Run:
     def _on_event(self, e: Event) -> None:
         kind = e.kind
         if isinstance(e, LiquidationEvent):
-            # an account closed out is counted as over, as the timeline words it, not recovered
-            over = e.stage == "recovered" and e.mmr_after == 0
-            self.result.stages["over" if over else e.stage] += 1
+            self.result.stages[e.stage] += 1  # a closed-out account is "over", not recovered
             self._row(stage_words(e), e.account, e.market, row_price(e), e.equity_after,
                       stage_note(e), e.fund_after)  # fmt: skip
         elif kind == "FundingPaid":

@@ -21,11 +21,13 @@ STAGE_WORDS = {
     "insurance": "stage 4: insurance fund paid",
     "adl": "stage 5: auto-deleveraged",
     "recovered": "recovered: margin restored",
+    "over": "liquidation over",
     "halted": "stage 6: check failed, market reduce-only",
 }
 
 
 NUMBER = re.compile(r"-?\d+\.\d+")
+CENT = Decimal("0.01")
 
 
 def detail_value(value: object) -> str:
@@ -46,6 +48,21 @@ def detail_value(value: object) -> str:
     return str(value)
 
 
+def closed_out(event: ev.LiquidationEvent) -> bool:
+    """Every position closed by the liquidation: stage "over", or "recovered" with no MMR
+    left from a server older than that stage. Never "recovered: margin restored", which a
+    class read for accounts left with nothing."""
+    return event.stage == "over" or (event.stage == "recovered" and event.mmr_after == 0)
+
+
+def over_words(event: ev.LiquidationEvent) -> str:
+    """README: "closed out, no equity" or "closed out, equity left", to the cent as the line
+    shows it (a residue far below it, from coins at their weights, is no equity)."""
+    if event.equity_after.quantize(CENT) > 0:
+        return "closed out, equity left"
+    return "closed out, no equity"
+
+
 @dataclass(frozen=True, slots=True)
 class EventLine:
     time_ms: int
@@ -63,8 +80,8 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         stage_words = STAGE_WORDS.get(event.stage, event.stage)
         if event.stage in ("partial", "book_close") and event.size == 0:
             stage_words += ", nothing filled (nothing within the limit); retried each second"
-        if event.stage == "recovered" and event.equity_after == 0 and event.mmr_after == 0:
-            stage_words = "liquidation over: every position closed, nothing left at risk"
+        if closed_out(event):
+            stage_words = f"liquidation over: {over_words(event)}"
         parts = [f"{who}: {stage_words}"]
         if event.market:
             parts.append(event.market)
@@ -79,13 +96,16 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append(f"BLPs @ {fmt.tick_price(event.counter_price)}")
         if event.fee:
             parts.append(f"fee {fmt.usd(event.fee)} to the fund")
-        parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
-        parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
+        if closed_out(event):  # nothing moved: what is left, once
+            parts.append(f"equity {fmt.usd(event.equity_after)}")
+        else:
+            parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
+            parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
             parts.append(f"fund USD {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
-        if event.detail:
+        if event.detail and not closed_out(event):  # "over": the words above say it
             parts.append(event.detail)
         mine = event.account == me or me in event.counterparties
         return EventLine(t, "liquidation", " · ".join(parts), mine)
@@ -93,8 +113,9 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         words = {"warning": "margin call: equity below 2 × MMR", "reduce_only":
                  "reduce-only: equity below IMR", "recovered": "margin recovered"}  # fmt: skip
         who = you if event.account == me else event.account
-        if event.level == "recovered" and event.equity <= 0 and event.mmr == 0:
-            words["recovered"] = "margin calls over: nothing left at risk, no equity left"
+        if event.level == "recovered" and event.mmr == 0:  # flat: nothing was "recovered"
+            left = ", no equity left" if event.equity.quantize(CENT) <= 0 else ""
+            words["recovered"] = f"margin calls over: nothing left at risk{left}"
         text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
                 f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)

@@ -84,7 +84,7 @@ def test_stage_2_partial_chunks_above_100k_and_cooldown():
     ex.advance(1)  # t = 32: the whole position, limit 94,654 (Q = 4,190.60 / 4,560)
     assert ex.positions(u) == []
     assert ex.insurance_fund() - fund0 == D("189.4") + D("757.6")
-    assert stages(rec, u)[-2:] == [("partial", BTC), ("recovered", None)]
+    assert stages(rec, u)[-2:] == [("partial", BTC), ("over", None)]
     assert ex.check_invariants() == []
 
 
@@ -98,7 +98,7 @@ def test_stage_3_backstop_takeover_with_positive_equity():
     fund0 = ex.insurance_fund()
     ex.set_index_price("BTC", D(95000))  # E 1,000 < ACMR 1,425: ZP = 94,000
     ex.advance(2)
-    assert stages(rec, u) == [("cancel", None), ("backstop", BTC), ("recovered", None)]
+    assert stages(rec, u) == [("cancel", None), ("backstop", BTC), ("over", None)]
     assert ex.positions(u) == [] and usd(ex, u) == 0
     pos = ex.positions(blp)[0]
     assert pos.size == 1 and pos.entry_price == D("94333.5")  # 2/3 ZP + 1/3 M, to the tick
