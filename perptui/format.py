@@ -151,6 +151,18 @@ def tick_price(value: Decimal) -> str:
     return num(value, places)
 
 
+def aligned(values: list[Decimal], most: int = 8) -> list[str]:
+    """Sizes of one column with the decimals of the finest among them, so the points line up
+    where the lot is not at hand (orders and fills of several markets): 0.5, 0.01, 0.125 ->
+    0.500, 0.010, 0.125."""
+    places = 0
+    for value in values:
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int):
+            places = max(places, min(most, -exponent))
+    return [num(value, places) for value in values]
+
+
 def average_price(value: Decimal) -> str:
     """An average of fills (off every tick): cents above 1, six significant digits below, so
     94,776.78173741 reads 94,776.78 and a JELLY average 0.2997312 reads 0.299731."""

@@ -60,13 +60,19 @@ ORDER_COLUMNS = ("Id", "Market", "Side", "Type", "Size", "Filled", "Price", "Tri
                  "Flags", "Status")  # fmt: skip
 
 
+ORDER_TYPES = {"stop_market": "stop", "take_profit": "take-profit"}  # as the ticket names them
+
+
 def order_rows(orders: Iterable[OrderInfo]) -> list[Row]:
+    orders = list(orders)
+    sizes = fmt.aligned([o.size for o in orders] + [o.filled for o in orders])
     rows: list[Row] = []
-    for o in orders:
+    for i, o in enumerate(orders):
         flags = " ".join(f for f, on in (("reduce", o.reduce_only), ("post", o.post_only)) if on)
         rows.append((str(o.order_id), (
-            str(o.order_id), o.market, o.side.upper(), o.type, right(str(o.size)),
-            right(str(o.filled)), right(fmt.tick_price(o.price) if o.price else "market"),
+            str(o.order_id), o.market, o.side.upper(), ORDER_TYPES.get(o.type, o.type),
+            right(sizes[i]), right(sizes[len(orders) + i]),
+            right(fmt.tick_price(o.price) if o.price else "market"),
             right(fmt.tick_price(o.trigger_price) if o.trigger_price else fmt.DASH), o.tif.upper(),
             flags or fmt.DASH, str(o.status.value if hasattr(o.status, "value") else o.status),
         )))  # fmt: skip
@@ -77,13 +83,15 @@ FILL_COLUMNS = ("Time", "Market", "Side", "Size", "Price", "Fee", "Role")
 
 
 def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
+    newest_first = list(reversed(list(fills)))
+    sizes = fmt.aligned([f.size for f in newest_first])
     rows: list[Row] = []
-    for f in reversed(list(fills)):
+    for f, size in zip(newest_first, sizes, strict=True):
         taker = f.taker == me
         side = f.taker_side if taker else ("sell" if f.taker_side == "buy" else "buy")
         fee = f.taker_fee if taker else f.maker_fee
         rows.append((str(f.fill_id), (
-            fmt.exchange_time(f.time_ms), f.market, side.upper(), right(str(f.size)),
+            fmt.exchange_time(f.time_ms), f.market, side.upper(), right(size),
             right(fmt.tick_price(f.price)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
         )))  # fmt: skip
     return rows
