@@ -26,8 +26,10 @@ from perptui.widgets.book import OrderBookView
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.positions import PositionsTable
 
-# keys of the app that mean the same on every screen; the others act on the main screen
+# perptui's keys that mean the same on every screen; its others act on the main screen
+# (Textual's own, like the palette's ctrl+p, are left alone)
 EVERY_SCREEN = frozenset({"help", "screenshot", "quit", "speed", "pause"})
+MAIN_SCREEN_ONLY = frozenset(b.action.split("(")[0] for b in BINDINGS) - EVERY_SCREEN
 
 
 class ViewActions(AppState):
@@ -39,7 +41,7 @@ class ViewActions(AppState):
         sent the hidden ticket's order, x/c/l opened their dialogs, digits switched the
         hidden tabs and t/S stacked screens without end. Actions run by name (the palette)
         are not keys and are not asked here."""
-        if action in EVERY_SCREEN or not self.screen_stack:
+        if action not in MAIN_SCREEN_ONLY or not self.screen_stack:
             return True
         return isinstance(self.screen, MainScreen)
 
