@@ -113,6 +113,22 @@ async def test_numbers_match_exchange_local_and_the_whatif_moves() -> None:
     await app.venue.stop()
 
 
+async def test_a_zero_price_below_nothing_reads_as_none_in_the_header() -> None:
+    app = PaperHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        venue = app.venue
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.05"), type="market"))
+        screen = ExplainScreen(venue, "BTC-PERP")
+        await app.push_screen(screen)
+        await pilot.pause()
+        assert screen.expl is not None and screen.expl.zero_price is not None
+        assert screen.expl.zero_price < 0  # 22,600 of collateral behind 5,000 of BTC
+        title = plain(screen.query_one("#explain-title", Static))
+        assert title.endswith("zero —") and "-" not in title.split("zero")[-1], title
+        assert fmt.usd(screen.expl.zero_price) in derivation(screen)  # the formula's answer
+    await app.venue.stop()
+
+
 async def test_no_position_says_so_and_t_closes() -> None:
     app = PaperHost()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -36,6 +36,13 @@ STEP = Decimal("0.01")  # one key press moves the what-if price by 1 % of the ma
 # --- the screen -------------------------------------------------------------------------------
 
 
+def reachable(price: Decimal | None) -> Decimal | None:
+    """A price a market can trade at, or None. Why: a long well covered by collateral has a
+    zero price below 0 (the formula's honest answer, kept in the derivation below), and the
+    header read "zero -12,885.3" beside "liq —" and "bk —"."""
+    return price if price is not None and price > 0 else None
+
+
 class ExplainScreen(Screen[None]):
     """`ExplainScreen(venue, market)`: the derivation and the what-if of one position."""
 
@@ -173,7 +180,7 @@ class ExplainScreen(Screen[None]):
             f" · {side} {fmt.size(abs(e.size), lot)} · mark {fmt.price(e.mark, tick)} · MMF "
             f"{fmt.pct(e.mmf)} · liq {self.liq_text(e, tick)} · bk "
             f"{fmt.liq_price(e.bankruptcy_price, e.mark, tick)} · zero "
-            f"{fmt.price(e.zero_price, tick)}",
+            f"{fmt.price(reachable(e.zero_price), tick)}",
             stale,
         ))  # fmt: skip
         width = steps[0].content_region.width or None  # 0 before the first layout
