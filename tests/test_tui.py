@@ -835,3 +835,18 @@ async def test_every_tab_key_switches_from_every_tab_and_takes_the_keyboard_ther
                 assert not isinstance(app.focused, Input), (start, key)
         assert isinstance(app.focused, Log)  # the last was 6: arrows scroll the events
         assert app.main.query_one("#ledger-filter", Input).value == ""
+
+
+@pytest.mark.parametrize(("width", "chart"), [(100, False), (110, False), (124, True), (160, True)])
+async def test_the_chart_is_shown_only_where_it_has_room(width: int, chart: bool):
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(width, 36)) as pilot:
+        await app.frame()
+        await pilot.pause()
+        left = app.main.query_one("#left")
+        assert left.display == chart
+        if chart:
+            assert left.size.width >= 32
+        right = app.main.query_one("#right")
+        assert right.size.width >= 54

@@ -36,6 +36,9 @@ from perptui.widgets.tape import TradeTape
 TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
 NARROW_WIDTH = 100
 WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 columns
+# below this the medium layout leaves the chart under 32 columns (9 at 100: "Chart BT"),
+# so it gives the chart's room to the account and ticket column instead
+CHART_WIDTH = 124
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -82,7 +85,8 @@ class MainScreen(Screen[None]):
     #ledger-filter { height: 1; }
     MainScreen.-medium #right { width: 54; }
     MainScreen.-medium #mid { width: 36; }
-    MainScreen.-narrow #left { display: none; }
+    MainScreen.-narrow #left, MainScreen.-no-chart #left { display: none; }
+    MainScreen.-no-chart #right { width: 1fr; }
     MainScreen.-narrow TradeTape { display: none; }
     MainScreen.-narrow #mid { width: 34; }
     MainScreen.-narrow #bottom { height: 7; }
@@ -122,6 +126,7 @@ class MainScreen(Screen[None]):
         narrow = self.size.width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
         self.set_class(NARROW_WIDTH <= self.size.width < WIDE_WIDTH, "-medium")
+        self.set_class(NARROW_WIDTH <= self.size.width < CHART_WIDTH, "-no-chart")
         self.query_one(AccountPanel).narrow = narrow
         self.query_one(PositionsTable).narrow = narrow
 
