@@ -19,7 +19,7 @@ from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.keys import BINDINGS, SPEEDS, key_display
-from perptui.screens.help import HelpScreen
+from perptui.screens.help import HelpScreen, help_sections
 from perptui.screens.main import MainScreen
 from perptui.venues.base import TradingDisabled
 from perptui.widgets.book import OrderBookView
@@ -151,11 +151,10 @@ class ViewActions(AppState):
         self.push_screen(StressScreen(self.venue))
 
     def action_help(self) -> None:
-        rows = []
-        for b in BINDINGS:
-            keys = self.get_key_display(b) if hasattr(self, "get_key_display") else b.key
-            rows.append((str(keys), str(b.description), str(b.id)))
-        self.push_screen(HelpScreen(rows))
+        if isinstance(self.screen, HelpScreen):
+            return
+        here = None if isinstance(self.screen, MainScreen) else type(self.screen)
+        self.push_screen(HelpScreen(help_sections(here)))
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Textual's own action, with a notice that says where the SVG went."""

@@ -120,3 +120,26 @@ async def test_reduce_only_and_post_only_show_off_without_colour():
         app.main.query_one("#reduce", Checkbox).value = True
         await pilot.pause()
         assert ticket.form.reduce_only is True  # still the ticket's Checkbox.Changed
+
+
+async def test_help_lists_every_screens_keys_the_one_it_was_opened_from_first():
+    from perptui.screens.explain import ExplainScreen
+
+    settings = Settings(confirm_orders=False, keymap={"explain.price_input": "P"})
+    app = app_for(teaching_venue())
+    app.settings = settings
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        source = app.screen.query_one(Markdown).source
+        headings = [line for line in source.splitlines() if line.startswith("## ")]
+        assert headings == ["## Explain (t)", "## Main screen", "## Stress (S)", "## Dialogs",
+                            "## This help"]  # fmt: skip
+        assert "| `P` | Exact price | explain.price_input |" in source
+        assert "| `y` | Yes | modal.yes |" in source and "| stress.close |" in source
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)

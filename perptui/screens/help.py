@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
@@ -23,6 +24,41 @@ already below its maintenance requirement, "bankrupt" below zero.
 """
 
 
+Section = tuple[str, list[Binding]]  # a heading and the keys of one screen
+
+
+def help_sections(first: type | None = None) -> list[Section]:
+    """Every screen's keys under its name, the screen help was opened from first. Why all of
+    them: each id can be remapped in settings.toml, and help listed only the main screen's,
+    so the explain screen's `p` (explain.price_input) or a dialog's `y` had no place."""
+    from perptui.screens.advancing import AdvanceScreen
+    from perptui.screens.explain import ExplainScreen
+    from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
+    from perptui.screens.stress import StressScreen
+
+    dialogs: dict[str, Binding] = {}
+    if first in (ValueScreen, AmendScreen, AdvanceScreen):
+        first = ConfirmScreen  # one section for every dialog
+    for screen in (ConfirmScreen, ValueScreen, AmendScreen, AdvanceScreen):
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.id:
+                dialogs.setdefault(binding.id, binding)
+    screens: list[tuple[type | None, Section]] = [
+        (None, ("Main screen", list(BINDINGS))),
+        (ExplainScreen, ("Explain (t)", _own(ExplainScreen))),
+        (StressScreen, ("Stress (S)", _own(StressScreen))),
+        (ConfirmScreen, ("Dialogs", list(dialogs.values()))),
+        (HelpScreen, ("This help", _own(HelpScreen))),
+    ]
+    return [section for cls, section in screens if cls is first and first is not None] + [
+        section for cls, section in screens if cls is not first or first is None
+    ]
+
+
+def _own(screen: type[DOMNode]) -> list[Binding]:
+    return [b for b in screen.BINDINGS if isinstance(b, Binding)]
+
+
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
@@ -31,16 +67,17 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,f1,question_mark", "app.pop_screen", "Close", id="help.close")]
 
-    def __init__(self, bindings: list[tuple[str, str, str]]) -> None:
+    def __init__(self, sections: list[Section]) -> None:
         super().__init__()
-        self.rows = bindings
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
         keymap = self.app._keymap  # what Textual applies: set_keymap's, normalised
-        by_id = {b.id: b for b in BINDINGS if b.id}
-        rows = [(key_display(self.app, by_id[i], keymap) if i in by_id else k, d, i)
-                for k, d, i in self.rows]  # fmt: skip
-        table = ["| key | action | id |", "|---|---|---|"]
-        table += [f"| `{k}` | {d} | {i} |" for k, d, i in rows]
+        parts = [INTRO]
+        for title, bindings in self.sections:
+            parts += [f"## {title}", "", "| key | action | id |", "|---|---|---|"]
+            parts += [f"| `{key_display(self.app, b, keymap)}` | {b.description} | {b.id} |"
+                      for b in bindings]  # fmt: skip
+            parts.append("")
         with VerticalScroll():
-            yield Markdown(INTRO + "\n" + "\n".join(table))
+            yield Markdown("\n".join(parts))
