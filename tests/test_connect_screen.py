@@ -87,3 +87,16 @@ async def test_a_server_is_remembered_only_once_it_answered(served, tmp_path):
     await good.stop()
     _remember_if_connected(settings, good)
     assert load_settings(path).recent_servers == [good.base_url]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (160, 48)])
+async def test_the_form_fits_the_terminal_with_recent_servers(size: tuple[int, int]):
+    settings = Settings(recent_servers=["http://127.0.0.1:8700", "http://10.0.0.7:8700"])
+    app = ConnectApp(settings)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = app.screen.region
+        form = app.query_one("#form").region
+        assert screen.contains_region(form), (form, screen)
+        for button in ("#test", "#connect"):
+            assert form.contains_region(app.query_one(button).region), button

@@ -43,14 +43,20 @@ class ConnectApp(App[ConnectChoice | None]):
     TITLE = "perptui · connect"
     CSS = """
     Screen { align: center middle; }
-    #form { width: 80; height: auto; border: thick $primary; padding: 1 2; background: $surface; }
+    #form { width: 80; max-width: 100%; height: auto; max-height: 100%; border: thick $primary;
+            padding: 1 2; background: $surface; overflow-y: auto; }
     #form Label { margin-top: 1; color: $text-muted; }
     #recent { height: auto; max-height: 6; }
+    /* 80 x 24 with a recent server: the form was 29 rows and 84 columns, its buttons cut */
+    Screen.-short #form { padding: 0 1; }
+    Screen.-short #form Label { margin-top: 0; }
+    Screen.-short #recent { max-height: 3; }
     #result { margin-top: 1; height: auto; }
     #buttons { height: auto; margin-top: 1; align-horizontal: right; }
     #buttons Button { margin-left: 2; }
     """
     BINDINGS = [Binding("escape", "quit", "Cancel", id="connect.cancel")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, settings: Settings, url: str = "", key: str = "") -> None:
         super().__init__()
