@@ -77,7 +77,8 @@ def binding_groups() -> list[list[Binding]]:
     return [_class_bindings(App) + BINDINGS] + [_class_bindings(cls) for cls in screens]
 
 
-def _keys(keys: str) -> list[str]:
+def keys_of(keys: str) -> list[str]:
+    """A binding's keys as Textual names them ("h,F1" -> ["h", "f1"])."""
     return [key for key in _normalize_key_list(keys).split(",") if key]
 
 
@@ -101,7 +102,7 @@ def resolve_keymap(
     for binding_id, keys in keymap.items():
         if binding_id not in known:
             problems.append(f'keymap "{binding_id}": no such binding id (F1 lists them); ignored')
-        elif not _keys(keys):
+        elif not keys_of(keys):
             problems.append(f'keymap "{binding_id}": no key given; ignored')
         else:
             kept[binding_id] = keys
@@ -112,15 +113,15 @@ def resolve_keymap(
             owner: dict[str, Binding] = {}
             for b in group:
                 if b.id not in kept:
-                    for key in _keys(b.key):
+                    for key in keys_of(b.key):
                         owner.setdefault(key, b)
             for binding_id, keys in list(kept.items()):
                 mine = next((b for b in group if b.id == binding_id), None)
                 if mine is None:
                     continue
-                taken = next((key for key in _keys(keys) if key in owner), None)
+                taken = next((key for key in keys_of(keys) if key in owner), None)
                 if taken is None:
-                    for key in _keys(keys):
+                    for key in keys_of(keys):
                         owner[key] = mine
                     continue
                 problems.append(
@@ -152,4 +153,4 @@ def key_display(app: App[object], binding: Binding, keymap: Mapping[str, str]) -
     them."""
     keys = keymap.get(binding.id or "", "") or binding.key
     return ", ".join(app.get_key_display(binding.with_key(key, key_display=None))
-                    for key in _keys(keys))  # fmt: skip
+                    for key in keys_of(keys))  # fmt: skip

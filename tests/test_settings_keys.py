@@ -143,3 +143,15 @@ async def test_help_lists_every_screens_keys_the_one_it_was_opened_from_first():
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, ExplainScreen)
+
+
+async def test_a_remapped_help_key_opens_and_closes_help():
+    app = app_for(teaching_venue())
+    app.settings = Settings(confirm_orders=False, keymap={"app.help": "h"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("h")
+        await pilot.pause()
+        assert app.screen is app.main

@@ -3,6 +3,7 @@ with the keys the keymap in settings.toml gave them (as the footer shows)."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,7 +11,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-from perptui.keys import BINDINGS, key_display
+from perptui.keys import BINDINGS, key_display, keys_of
 
 INTRO = """\
 # perptui keys
@@ -70,6 +71,15 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, sections: list[Section]) -> None:
         super().__init__()
         self.sections = sections
+
+    def on_key(self, event: events.Key) -> None:
+        """A help key remapped in settings.toml closes help as f1 and ? do: a modal screen
+        shuts the app's own bindings out, so "app.help" = "h" opened help and could not
+        close it."""
+        remapped = self.app._keymap.get("app.help", "")
+        if remapped and event.key in keys_of(remapped):
+            event.stop()
+            self.app.pop_screen()
 
     def compose(self) -> ComposeResult:
         keymap = self.app._keymap  # what Textual applies: set_keymap's, normalised
