@@ -40,7 +40,14 @@ from exchange_local.ledger import (
 from exchange_local.liq_watch import LiquidationWatch
 from exchange_local.mark import RobustMark
 from exchange_local.marketdata import Candle, CandleSeries, Trade
-from exchange_local.money import ZERO, decimals_of, to_decimal
+from exchange_local.money import (
+    MAX_AMOUNT,
+    MAX_PRICE,
+    ZERO,
+    above_maximum,
+    decimals_of,
+    to_decimal,
+)
 from exchange_local.orders import Fill, Order
 from exchange_local.state import Account, MarketRuntime
 
@@ -241,9 +248,14 @@ class ExchangeCore:
         return [a.account_id for a in self._accounts.values() if a.kind != "system"]
 
     def _amount(self, spec: AssetSpec, amount: Any) -> Decimal:
+        """A deposit, withdrawal or convert amount: positive, at most MAX_AMOUNT (above it
+        the ledger's 34-digit sums stop being exact), within the asset's decimals."""
         value = to_decimal(amount, "amount")
         if value <= 0:
             raise InvalidRequest(f"amount must be positive, got {value}")
+        refusal = above_maximum(value, "amount", MAX_AMOUNT)
+        if refusal is not None:
+            raise InvalidRequest(f"{refusal} {spec.symbol}")
         if decimals_of(value) > spec.decimals:
             raise InvalidRequest(
                 f"amount {value} has more decimals than {spec.symbol} allows ({spec.decimals})"
@@ -346,6 +358,9 @@ class ExchangeCore:
         value = to_decimal(price, "price")
         if value <= 0:
             raise InvalidRequest(f"price must be positive, got {value}")
+        refusal = above_maximum(value, "price", MAX_PRICE)
+        if refusal is not None:
+            raise InvalidRequest(refusal)
         m = self._market_by_underlying.get(spec.symbol)
         if m is not None:
             value = self._quantize_to_tick(value, m.tick)
@@ -416,6 +431,7 @@ class ExchangeCore:
     def trades(self, symbol: str, limit: int = 100) -> list[Trade]:
         """The most recent trades, oldest first."""
         m = self._market(symbol)
+        _check_limit(limit, zero_means_all=True)
         trades = list(m.data.trades)
         return trades[-limit:] if limit else trades
 
@@ -424,6 +440,7 @@ class ExchangeCore:
     ) -> list[Candle]:
         """OHLCV candles of trades ("trades"), the mark ("mark") or the index ("index")."""
         m = self._market(symbol)
+        _check_limit(limit)
         if source == "trades":
             return m.data.trade_candles.candles(interval, limit)
         if source == "mark":
@@ -511,3 +528,12 @@ class ExchangeCore:
         if acct.kind == "system":
             raise NotAuthorized("system accounts cannot be used directly")
         return acct
+
+
+def _check_limit(limit: Any, zero_means_all: bool = False) -> None:
+    """A row limit is None (or 0 where it means all) or a positive integer: a string or a
+    list reached a slice and raised a bare TypeError."""
+    if limit is None or (zero_means_all and limit == 0 and type(limit) is int):
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidRequest(f"limit must be a positive integer, got {limit!r}")

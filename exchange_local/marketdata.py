@@ -43,15 +43,19 @@ class Candle:
     low: Decimal
     close: Decimal
     volume: Decimal
+    trades: int = 0  # trades in the candle (API.md's `n`); 0 for mark and index candles
 
 
 class CandleSeries:
     """1-minute OHLCV buckets, oldest first; `max_minutes` bounds memory (default 30 days)."""
 
     def __init__(self, max_minutes: int = 30 * 1440) -> None:
-        self._buckets: deque[list] = deque(maxlen=max_minutes)  # [start_ms, o, h, l, c, v]
+        # [start_ms, o, h, l, c, v, n]; buckets restored from a snapshot taken before the
+        # trade count existed have no n (counted as 0)
+        self._buckets: deque[list] = deque(maxlen=max_minutes)
 
-    def add(self, time_ms: int, price: Decimal, volume: Decimal = ZERO) -> None:
+    def add(self, time_ms: int, price: Decimal, volume: Decimal = ZERO, count: int = 0) -> None:
+        """Record a price (and, for trades, its volume and count 1) in its minute."""
         start = time_ms - time_ms % MINUTE_MS
         buckets = self._buckets
         if buckets and buckets[-1][0] == start:
@@ -62,27 +66,34 @@ class CandleSeries:
                 b[3] = price
             b[4] = price
             b[5] += volume
+            if count:
+                if len(b) > 6:
+                    b[6] += count
+                else:
+                    b.append(count)
         else:
-            buckets.append([start, price, price, price, price, volume])
+            buckets.append([start, price, price, price, price, volume, count])
 
     def candles(self, interval: str, limit: int | None = None) -> list[Candle]:
-        if interval not in INTERVALS_MS:
+        if not isinstance(interval, str) or interval not in INTERVALS_MS:  # [] is unhashable
             raise InvalidRequest(
                 f"unknown candle interval {interval!r}; use one of {', '.join(INTERVALS_MS)}"
             )
         step = INTERVALS_MS[interval]
         out: list[list] = []
-        for start, o, h, low, c, v in self._buckets:
+        for start, o, h, low, c, v, *n in self._buckets:
             bucket = start - start % step
+            count = n[0] if n else 0
             if out and out[-1][0] == bucket:
                 cur = out[-1]
                 cur[2] = max(cur[2], h)
                 cur[3] = min(cur[3], low)
                 cur[4] = c
                 cur[5] += v
+                cur[6] += count
             else:
-                out.append([bucket, o, h, low, c, v])
-        rows = [Candle(Decimal(b[0]) / 1000, b[1], b[2], b[3], b[4], b[5]) for b in out]
+                out.append([bucket, o, h, low, c, v, count])
+        rows = [Candle(Decimal(b[0]) / 1000, b[1], b[2], b[3], b[4], b[5], b[6]) for b in out]
         return rows[-limit:] if limit else rows
 
     def window(self, since_ms: int) -> list[list]:
@@ -101,7 +112,7 @@ class MarketData:
 
     def record_trade(self, trade: Trade) -> None:
         self.trades.append(trade)
-        self.trade_candles.add(trade.time_ms, trade.price, trade.size)
+        self.trade_candles.add(trade.time_ms, trade.price, trade.size, 1)
         self.last_price = trade.price
 
     def record_mark(self, time_ms: int, mark: Decimal) -> None:

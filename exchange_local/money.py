@@ -23,6 +23,27 @@ ONE = Decimal(1)
 
 Number = Decimal | int | str
 
+# Upper bounds of what the facade accepts. Why: the one Decimal context keeps 34 significant
+# digits, and a value past it is rounded or raises decimal.InvalidOperation deep in the margin
+# math (a quantize to the USD quantum of a 1e40 notional), so a huge order was a 500 and a
+# deposit of 1e30 made a later 0.000001 vanish from the sum. Below these bounds every price x
+# size, fee and ledger sum (at most 1e15 * many accounts, with 6 to 8 decimals) stays well
+# inside 34 digits and therefore exact. They are far beyond any real market (a price of a
+# trillion USD, a trillion contracts, a quadrillion USD of notional or collateral).
+MAX_PRICE = Decimal(10) ** 12  # USD per unit: prices, trigger prices, index prices
+MAX_SIZE = Decimal(10) ** 12  # units of the underlying in one order
+MAX_NOTIONAL = Decimal(10) ** 15  # USD of one order (size x price, or x mark for a market)
+MAX_AMOUNT = Decimal(10) ** 15  # one deposit, withdrawal or convert, in the asset's units
+
+
+def above_maximum(value: Decimal, field: str, maximum: Decimal) -> str | None:
+    """The refusal text when `value` exceeds `maximum` (None when it does not), naming the
+    field and the maximum in plain digits, for the caller's own error class."""
+    if value <= maximum:
+        return None
+    shown = format(value, "f") if value.adjusted() < 40 else str(value)
+    return f"{field} {shown} is above the maximum of {format(maximum, 'f')}"
+
 
 def to_decimal(value: object, field: str = "value") -> Decimal:
     """Parse a money value from Decimal, int or str; refuse float, bool, NaN and infinities.

@@ -530,7 +530,8 @@ class Risk(Trading):
         x = to_decimal(leverage, "leverage")
         if x < 1 or x > m.spec.max_leverage:
             raise InvalidRequest(
-                f"leverage for {m.symbol} must be between 1 and {m.spec.max_leverage}, got {x}"
+                f"leverage for {m.symbol} must be between 1 and {m.spec.max_leverage} (the "
+                f"market's maximum), got {x}"
             )
         before = acct.leverage.get(m.symbol)
         acct.leverage[m.symbol] = x

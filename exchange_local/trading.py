@@ -32,7 +32,15 @@ from exchange_local.events import (
 )
 from exchange_local.ledger import FEES, SETTLEMENT_CLEARING, TxType
 from exchange_local.marketdata import Trade
-from exchange_local.money import ZERO, quantize_usd_up, to_decimal
+from exchange_local.money import (
+    MAX_NOTIONAL,
+    MAX_PRICE,
+    MAX_SIZE,
+    ZERO,
+    above_maximum,
+    quantize_usd_up,
+    to_decimal,
+)
 from exchange_local.orders import (
     ORDER_TYPES,
     SIDES,
@@ -72,8 +80,16 @@ class FillGate(Protocol):
     def __call__(self, maker_owner: str, price: int, lots: int) -> int: ...
 
 
+_MAXIMUM = {"lot": MAX_SIZE, "tick": MAX_PRICE}
+
+
 def _units(value: Decimal, step: Decimal, field: str, what: str) -> int:
-    """Value as an integer count of step (tick or lot); refuse values between steps."""
+    """Value as an integer count of step (tick or lot); refuse values between steps and
+    values above the maximum of sizes (lot) or prices (tick), before dividing: past them the
+    34-digit context is no longer exact (money.MAX_SIZE)."""
+    refusal = above_maximum(value, field, _MAXIMUM[what])
+    if refusal is not None:
+        raise InvalidOrder(refusal)
     units = value / step
     integral = units.to_integral_value()
     if units != integral:
@@ -189,6 +205,7 @@ class Trading(ExchangeCore):
             raise InvalidOrder("trigger_price applies to stop_market and take_profit orders only")
         if reduce_only:
             qty = self._clip_reduce_only(acct, m, side == "buy", qty)
+        self._check_notional(m, qty, limit if limit is not None else trigger)
         if post_only:
             touch = self._post_only_takes(m, side == "buy", limit)  # type: ignore[arg-type]
             if touch is not None:
@@ -213,8 +230,21 @@ class Trading(ExchangeCore):
         price = to_decimal(value, field)
         if price <= 0:
             raise InvalidOrder(f"{field} must be positive, got {price}")
-        _units(price, m.tick, field, "tick")
+        _units(price, m.tick, field, "tick")  # also refuses a price above MAX_PRICE
         return price
+
+    @staticmethod
+    def _check_notional(m: MarketRuntime, qty: Decimal, price: Decimal | None) -> None:
+        """Refuse an order worth more than MAX_NOTIONAL USD at its price (limit or trigger),
+        or at the mark for a market order: size and price are each bounded, but their
+        product is what the ledger books (fees, cash), so it has its own bound."""
+        at = price if price is not None else m.mark
+        notional = qty * at
+        if notional > MAX_NOTIONAL:
+            raise InvalidOrder(
+                f"order notional {notional:f} USD (size {qty} x price {at}) is above the "
+                f"maximum of {MAX_NOTIONAL:f} USD"
+            )
 
     @staticmethod
     def _post_only_takes(m: MarketRuntime, is_buy: bool, price: Decimal) -> str | None:
@@ -500,6 +530,7 @@ class Trading(ExchangeCore):
             if order.reduce_only:
                 pos = acct.positions.get(m.symbol)
                 new_size = min(new_size, order.filled + (abs(pos.size) if pos else ZERO))
+        self._check_notional(m, new_size, new_price if new_price is not None else new_trigger)
         if (
             order.post_only
             and new_price is not None
@@ -546,6 +577,9 @@ class Trading(ExchangeCore):
     def order(self, account: str, order_id: int) -> OrderInfo | None:
         """Look up one of the account's orders (None for an unknown id or another's order)."""
         acct = self._account(account)
+        if isinstance(order_id, bool) or not isinstance(order_id, int):
+            # a list or dict is unhashable: the dict look-up raised a bare TypeError
+            raise InvalidOrder(f"order_id must be an integer, got {order_id!r}")
         order = self._orders.get(order_id)
         if order is None or order.account != acct.account_id:
             return None

@@ -102,9 +102,12 @@ class RiskViews(Risk):
         qty = to_decimal(size, "size")
         if qty <= 0:
             raise InvalidOrder(f"size must be positive, got {qty}")
-        limit = self._parse_price(m, price, "price") if type == "limit" else None
-        if type == "limit" and limit is None:
+        from exchange_local.trading import _units
+
+        _units(qty, m.lot, "size", "lot")  # first: also refuses a size above MAX_SIZE
+        if type == "limit" and price is None:  # before parsing: place_order's words
             raise InvalidOrder("a limit order needs a price")
+        limit = self._parse_price(m, price, "price") if type == "limit" else None
         trigger: Decimal | None = None
         if type in TRIGGER_TYPES:
             if trigger_price is None:
@@ -112,9 +115,6 @@ class RiskViews(Risk):
             trigger = self._parse_price(m, trigger_price, "trigger_price")
         elif trigger_price is not None:
             raise InvalidOrder("trigger_price applies to stop_market and take_profit orders only")
-        from exchange_local.trading import _units
-
-        _units(qty, m.lot, "size", "lot")
         is_buy = side == "buy"
         warnings: list[str] = []
         pos = acct.positions.get(m.symbol)
@@ -129,6 +129,8 @@ class RiskViews(Risk):
             elif qty > abs(s):
                 warnings.append(f"reduce-only would be clipped to the position ({abs(s)})")
                 qty = abs(s)
+        # after the clip, as place_order: a size or price past its maximum is already refused
+        self._check_notional(m, qty, limit if limit is not None else trigger)
         may_rest = type == "limit" and tif == "gtc"
         would_reject: str | None = None
         max_size: Decimal | None = None

@@ -142,6 +142,7 @@ def create_app(
     for module in ROUTE_MODULES:
         app.include_router(module.router, **common)
     app.include_router(ws.router, prefix=PREFIX)
+    ws.quiet_refusals()  # uvicorn logs an ERROR for each refused WebSocket key (ws.py)
     app.add_middleware(FastOrders, ctx=ctx)  # inside BodyLimit: the same body limit
     app.add_middleware(BodyLimit, limit=max_body)
     _declare_problem(app)

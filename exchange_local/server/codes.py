@@ -8,6 +8,7 @@ refusal reads the same in-process and over the network.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from exchange_local import errors
@@ -71,6 +72,27 @@ def classify(exc: ExchangeError) -> tuple[int, str]:
             if needle in exc.message:
                 return status, finer
     return status, code
+
+
+# the engine's Python names (right for Python callers) -> the names a wire client sent
+WIRE_NAMES = {
+    "trigger_price": "triggerPx",
+    "stop_market": "stopMarket",
+    "take_profit": "takeProfit",
+    "reduce_only": "reduceOnly",
+    "client_order_id": "clientOrderId",
+    "partially_filled": "partiallyFilled",
+    "order_id": "orderId",
+    "tif": "timeInForce",
+}
+_PYTHON_NAME = re.compile(r"\b(" + "|".join(WIRE_NAMES) + r")\b")
+
+
+def wire_message(message: str) -> str:
+    """An exchange refusal in the wire's words: "a stop_market order needs a trigger_price"
+    reads "a stopMarket order needs a triggerPx" to a client that sent `stopMarket` and
+    `triggerPx`. Why here and not in the engine: its Python callers pass the Python names."""
+    return _PYTHON_NAME.sub(lambda m: WIRE_NAMES[m.group(1)], message)
 
 
 def _all_subclasses(cls: type[ExchangeError]) -> list[type[ExchangeError]]:

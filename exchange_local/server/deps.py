@@ -70,20 +70,36 @@ def authenticate(keys: KeyStore, header: str | None) -> ApiKey | None:
     return key
 
 
+RATE_HEADERS = "rate_headers"  # request.state: the RateLimit headers every answer carries
+
+
 async def gate(request: Request, response: Response) -> None:
-    """App-wide: authenticate if a key is given, then take a token from the caller's bucket."""
+    """App-wide: authenticate if a key is given, then take a token from the caller's bucket.
+
+    A bad key (unknown, revoked, malformed header) is limited per address like a caller
+    without one, before its 401: otherwise a loop guessing keys was never slowed down and
+    its answers carried no RateLimit headers. The headers are kept on the request so that
+    error answers (problem+json) carry them too."""
     ctx = context(request)
-    key = authenticate(ctx.keys, request.headers.get("authorization"))
+    refusal: ApiError | None = None
+    try:
+        key = authenticate(ctx.keys, request.headers.get("authorization"))
+    except ApiError as exc:
+        key, refusal = None, exc
     verdict = request.scope.pop(VERDICT, None)
     if verdict is None:
         client = request.client.host if request.client else "unknown"
         who = f"key:{key.key_id}" if key is not None else f"ip:{client}"
         verdict = ctx.limiter.take(who)
     headers = ctx.limiter.headers(verdict)
+    setattr(request.state, RATE_HEADERS, headers)
     if not verdict.allowed:
         raise ApiError(
             429, "RATE_LIMITED", f"too many requests; try again in {verdict.retry_after} s", headers
         )
+    if refusal is not None:
+        refusal.headers = {**headers, **refusal.headers}
+        raise refusal
     response.headers.update(headers)
     request.state.key = key
 

@@ -21,7 +21,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange_local.errors import ExchangeError
-from exchange_local.server.deps import VERDICT, ServerContext, bearer
+from exchange_local.server.deps import RATE_HEADERS, VERDICT, ServerContext, bearer
+from exchange_local.server.json_body import unique_keys
 from exchange_local.server.problems import ApiError, api_error_response, exchange_error_response
 from exchange_local.server.routes_orders import place
 from exchange_local.server.schemas import OrderBody
@@ -61,18 +62,20 @@ class FastOrders:
         parsed: OrderBody | None = None
         if content_type == b"application/json":
             try:
-                parsed = OrderBody.model_validate(json.loads(body))
-            except Exception:  # malformed, refused, or too deep to parse: FastAPI says which
+                parsed = OrderBody.model_validate(json.loads(body, object_pairs_hook=unique_keys))
+            except Exception:  # malformed, refused, duplicate keys or too deep: FastAPI says
                 parsed = None
         if parsed is None:
             await self.app(scope, _replay(body, receive), send)  # FastAPI's 400
             return
+        request = Request(scope)
+        setattr(request.state, RATE_HEADERS, ctx.limiter.headers(verdict))  # on refusals too
         try:
             status, payload = await place(ctx, key.account, parsed)
         except ApiError as exc:  # as the app's exception handlers answer them
-            response: Any = api_error_response(Request(scope), exc)
+            response: Any = api_error_response(request, exc)
         except ExchangeError as exc:
-            response = exchange_error_response(Request(scope), exc)
+            response = exchange_error_response(request, exc)
         else:
             response = JSONResponse(payload, status_code=status)
             response.headers.update(ctx.limiter.headers(verdict))

@@ -17,7 +17,7 @@ from exchange_local.config import ExchangeConfig
 from exchange_local.errors import InvalidRequest
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
-from exchange_local.money import decimals_of
+from exchange_local.money import MAX_AMOUNT, decimals_of
 
 SCENARIOS = ("calm", "none")
 
@@ -46,6 +46,8 @@ def deposit_refusal(ex: Any, deposits: dict[str, Decimal]) -> str | None:
             return f"{asset} is not a collateral asset here"
         if amount <= 0:
             return f"the deposit of {asset} must be positive, got {amount}"
+        if amount > MAX_AMOUNT:  # the engine's deposit refuses it too, but after the account
+            return f"the deposit of {asset} {amount:f} is above the maximum of {MAX_AMOUNT:f}"
         if decimals_of(amount) > spec.decimals:
             return f"{amount} {asset} has more decimals than {asset} allows ({spec.decimals})"
     return None

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange_local.errors import ExchangeError, InsufficientMargin
-from exchange_local.server.codes import EXCHANGE_CODE_BY_WIRE, TITLES, classify
+from exchange_local.server.codes import EXCHANGE_CODE_BY_WIRE, TITLES, classify, wire_message
 from exchange_local.server.wire import dec
 
 PROBLEM_JSON = "application/problem+json"
@@ -79,6 +79,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    rate = getattr(request.state, "rate_headers", None)  # deps.RATE_HEADERS, set by the gate
+    if rate:  # every answer carries the caller's RateLimit headers, refusals too
+        headers = {**rate, **(headers or {})}
     body = {
         "type": f"/api/v1/errors/{code.lower().replace('_', '-')}",
         "title": TITLES.get(status, "Error"),
@@ -107,7 +110,7 @@ def exchange_error_response(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, InsufficientMargin):
         extra["shortfall"] = dec(exc.shortfall)
         extra["maxSize"] = dec(exc.max_size)
-    return problem_response(request, status, code, exc.message, **extra)
+    return problem_response(request, status, code, wire_message(exc.message), **extra)
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -163,7 +166,9 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
-    code = codes.get(exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL")
+    code = getattr(exc, "code", None) or codes.get(  # json_body.BodyRefused carries its code
+        exc.status_code, "BAD_REQUEST" if exc.status_code < 500 else "INTERNAL"
+    )
     detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = f"there is no endpoint {request.method} {request.url.path}"

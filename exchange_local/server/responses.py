@@ -120,6 +120,7 @@ class Candle(Closed):
     l: DecimalText  # noqa: E741 (the wire's name)
     c: DecimalText
     v: DecimalText
+    n: int = Field(ge=0, description="number of trades (0 for mark and index candles)")
 
 
 class Candles(Closed):

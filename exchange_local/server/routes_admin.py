@@ -18,6 +18,7 @@ from exchange_local.server import wire
 from exchange_local.server.admin_text import sentence
 from exchange_local.server.deps import ServerContext, admin_key, context
 from exchange_local.server.idempotency import once
+from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
@@ -44,7 +45,7 @@ from exchange_local.server.schemas import (
     RollbackBody,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=UniqueKeysRoute)
 Admin = Annotated[ApiKey, Depends(admin_key)]
 AccountId = Annotated[str, Path(pattern=NAME)]
 MAX_INDEX_MOVE = 10  # shock_index's largest fraction: the living walk moves at most 11x at once
@@ -249,6 +250,10 @@ async def settle(request: Request, symbol: str, body: PriceBody, key: Admin) -> 
 async def rollback(request: Request, symbol: str, body: RollbackBody, key: Admin) -> dict[str, Any]:
     """Reverse every fill with start <= time <= end (ms of exchange time)."""
     ctx = context(request)
+    if body.end < body.start:  # the engine's refusal names its seconds since/until
+        raise ApiError(
+            400, "INVALID_REQUEST", f"end ({body.end} ms) is before start ({body.start} ms)"
+        )
     since, until = Decimal(body.start) / 1000, Decimal(body.end) / 1000
     n = await ctx.runtime.run(ctx.ex.rollback_trades, symbol, since, until)
     await audit(ctx, key, "rollback", symbol=symbol, start=body.start, end=body.end, fills=n)

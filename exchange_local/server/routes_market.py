@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
+from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.responses import (
     Assets,
     Book,
@@ -25,7 +26,7 @@ from exchange_local.server.responses import (
     declared,
 )
 
-router = APIRouter(tags=["market data"])
+router = APIRouter(tags=["market data"], route_class=UniqueKeysRoute)
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Millis = Annotated[int | None, Query(ge=0, le=2**62)]
 # Declared as the intervals there are (an enum); validated by the looser pattern, so that an

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from exchange_local.events import FillEvent, OrderAccepted
 from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, account_of, context, read_key, trade_key
+from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
 from exchange_local.server.responses import (
@@ -29,7 +30,7 @@ from exchange_local.server.responses import (
 )
 from exchange_local.server.schemas import CLIENT_ORDER_ID, AmendBody, OrderBody
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], route_class=UniqueKeysRoute)
 Read = Annotated[ApiKey, Depends(read_key)]
 Trade = Annotated[ApiKey, Depends(trade_key)]
 OrderId = Annotated[int, Path(ge=1, le=2**62)]

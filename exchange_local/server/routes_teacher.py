@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Request, Response
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.idempotency import once
+from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.live_scenarios import BUILDERS, LIVE
 from exchange_local.server.market import check_adjustment
 from exchange_local.server.problems import ApiError
@@ -36,7 +37,7 @@ from exchange_local.server.schemas import (
     SpeedBody,
 )
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=UniqueKeysRoute)
 
 
 @router.post("/pause", **declared(ServerTime))

@@ -205,6 +205,7 @@ def candle_json(c: Candle) -> dict[str, Any]:
         "l": dec(c.low),
         "c": dec(c.close),
         "v": dec(c.volume),
+        "n": c.trades,
     }
 
 

@@ -117,7 +117,9 @@ def trade(t: dict[str, Any]) -> Trade:
 
 
 def candle(c: dict[str, Any]) -> Candle:
-    return Candle(seconds(c["t"]), D(c["o"]), D(c["h"]), D(c["l"]), D(c["c"]), D(c["v"]))
+    return Candle(
+        seconds(c["t"]), D(c["o"]), D(c["h"]), D(c["l"]), D(c["c"]), D(c["v"]), int(c.get("n", 0))
+    )
 
 
 def funding_record(r: dict[str, Any]) -> FundingRecord:

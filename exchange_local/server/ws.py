@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
+import logging
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -20,13 +22,36 @@ from fastapi.responses import JSONResponse
 from exchange_local.errors import ExchangeError
 from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
-from exchange_local.server.codes import classify
+from exchange_local.server.codes import classify, wire_message
 from exchange_local.server.deps import ServerContext, authenticate, bearer
 from exchange_local.server.hub import Outbox, StreamKey, encode
+from exchange_local.server.json_body import DuplicateKey, unique_keys
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import PROBLEM_JSON, ApiError
 
 router = APIRouter()
+log = logging.getLogger("exchange_local.server")
+# uvicorn's websockets-sansio protocol (the default with websockets >= 14) sends a denial
+# response (`websocket.http.response.*`, our 401) correctly but never marks the handshake
+# complete, so it logs this ERROR for every refused key although nothing failed. The filter
+# drops exactly that record, and only for a connection this module refused (the flag is a
+# context variable of the connection's own task): any other handshake left open still logs.
+UVICORN_UNFINISHED = "ASGI callable returned without completing handshake."
+_refused_here: contextvars.ContextVar[bool] = contextvars.ContextVar("ws_refused", default=False)
+
+
+class _RefusedHandshakeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_refused_here.get() and record.getMessage() == UVICORN_UNFINISHED)
+
+
+def quiet_refusals(logger_name: str = "uvicorn.error") -> None:
+    """Install the filter above on uvicorn's logger once (create_app calls it)."""
+    logger = logging.getLogger(logger_name)
+    if not any(isinstance(f, _RefusedHandshakeFilter) for f in logger.filters):
+        logger.addFilter(_RefusedHandshakeFilter())
+
+
 MAX_MESSAGE = 4096  # characters of one client message
 MAX_SUBSCRIPTIONS = 64
 IDLE_SECONDS = 10.0  # a connection with no auth and no subscription is closed after this
@@ -58,7 +83,10 @@ class Session:
             self.error(None, "MESSAGE_TOO_LARGE", f"messages are limited to {MAX_MESSAGE} chars")
             return
         try:
-            msg = json.loads(text)
+            msg = json.loads(text, object_pairs_hook=unique_keys)
+        except DuplicateKey as exc:
+            self.error(None, "BAD_REQUEST", str(exc).replace("JSON body", "message"))
+            return
         except ValueError:
             self.error(None, "BAD_REQUEST", "the message is not valid JSON")
             return
@@ -85,7 +113,10 @@ class Session:
         except ApiError as exc:
             self.error(req_id, exc.code, exc.detail)
         except ExchangeError as exc:
-            self.error(req_id, classify(exc)[1], exc.message)
+            self.error(req_id, classify(exc)[1], wire_message(exc.message))
+        except Exception:  # a bug, not the client's mistake: say so, log it, keep serving
+            log.exception("WebSocket message %r failed", text[:200])
+            self.error(req_id, "INTERNAL", "the server failed on this message; this is a bug")
 
     def auth(self, msg: dict[str, Any], req_id: Any) -> None:
         secret = msg.get("apiKey")
@@ -112,7 +143,15 @@ class Session:
             if not key.allows("read"):
                 raise ApiError(403, "FORBIDDEN_SCOPE", "the account channel needs the read scope")
             wanted = msg.get("accountId", key.account)
-            if wanted is None or (wanted != key.account and not key.allows("admin")):
+            if key.account is None and not key.allows("admin"):  # as REST's account_of
+                raise ApiError(
+                    403, "FORBIDDEN_SCOPE", f"the key {key.name!r} is not bound to an account"
+                )
+            if wanted is None:
+                raise ApiError(
+                    400, "BAD_REQUEST", "this key has no account: name one with accountId"
+                )
+            if wanted != key.account and not key.allows("admin"):
                 raise ApiError(403, "FORBIDDEN_SCOPE", "this key may watch only its own account")
             if not isinstance(wanted, str) or wanted not in self.ctx.ex.accounts():
                 raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {wanted!r}")
@@ -134,7 +173,7 @@ class Session:
                 )
         if channel == "candles":
             interval = msg.get("interval", "1m")
-            if interval not in INTERVALS_MS:
+            if not isinstance(interval, str) or interval not in INTERVALS_MS:  # [] unhashable
                 raise ApiError(
                     400, "BAD_REQUEST", f"interval must be one of {', '.join(INTERVALS_MS)}"
                 )
@@ -217,12 +256,18 @@ async def _reader(ws: WebSocket, session: Session) -> None:
         idle = session.key is None and not session.streams
         timeout = max(0.0, IDLE_SECONDS - (loop.time() - opened)) if idle else None
         try:
-            text = await asyncio.wait_for(ws.receive_text(), timeout)
+            message = await asyncio.wait_for(ws.receive(), timeout)
         except TimeoutError:
             session.error(None, "IDLE", "no auth or subscription within 10 s; closing")
             await asyncio.sleep(0.05)
             return
-        await session.handle(text)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:  # receive_text() raised KeyError on a binary frame: a silent close
+            session.error(None, "BAD_REQUEST", "messages are JSON text frames, not binary")
+        else:
+            await session.handle(text)
         if session.box.dropped.is_set():
             return
         # Messages already received come back without suspending: without this, a client
@@ -256,6 +301,7 @@ async def websocket(ws: WebSocket) -> None:
             if "websocket.http.response" not in ws.scope.get("extensions", {}):
                 await ws.close(code=1008, reason="unknown or revoked API key")  # no such server
                 return
+            _refused_here.set(True)  # uvicorn's log of the unfinished handshake is ours
             await ws.send_denial_response(
                 JSONResponse(
                     {
@@ -281,6 +327,7 @@ async def websocket(ws: WebSocket) -> None:
     dropped = asyncio.create_task(box.dropped.wait())
     revoked = asyncio.create_task(_revocation_watch(session))
     tasks = (writer, reader, dropped, revoked)
+    failed = False
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -289,11 +336,23 @@ async def websocket(ws: WebSocket) -> None:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
+            try:
                 await task
+            except (asyncio.CancelledError, WebSocketDisconnect):
+                pass  # the client left, or the connection is ending anyway
+            except Exception:
+                # the reader or the revocation watch failing is a bug: logged, never silent;
+                # the writer fails when the peer is gone, which is no news
+                if task is writer:
+                    log.debug("WebSocket writer ended", exc_info=True)
+                else:
+                    failed = True
+                    log.exception("WebSocket connection failed")
     code, reason = (1013, "slow consumer") if dropped in done else (1000, "bye")
     if revoked in done:
         code, reason = 1008, "API key revoked"
+    if failed:
+        code, reason = 1011, "internal error"
     if dropped in done or reader in done or revoked in done:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(code=code, reason=reason), 2)
