@@ -423,3 +423,15 @@ async def test_a_market_is_settled_once() -> None:
             "/api/v1/admin/markets/ZZZ-PERP/settle", headers=adm, json={"price": "1"}
         )
         assert r.status_code == 404
+
+
+async def test_a_scenario_is_announced_before_its_first_step() -> None:
+    """The class read "lesson crash: BTC index -5.0%" before "admin started the crash lesson"."""
+    c = make_class()
+    async with c.client() as http:
+        r = await http.post("/api/v1/admin/scenarios/crash", headers=c.auth("admin"))
+        assert r.status_code == 200, r.text
+        events = (await http.get("/api/v1/events", params={"limit": 1000})).json()["events"]
+    kinds = [(e["kind"], e.get("action")) for e in events
+             if e["kind"] in ("AdminAction", "ScenarioStep")]  # fmt: skip
+    assert kinds.index(("AdminAction", "scenario")) < kinds.index(("ScenarioStep", None))

@@ -54,20 +54,26 @@ MAX_INDEX_MOVE = 10  # shock_index's largest fraction: the living walk moves at 
 async def audit(ctx: ServerContext, key: ApiKey, action: str, **detail: Any) -> None:
     """The audit log's row and the events stream's AdminAction, whose `text` says what was
     done in a sentence (admin_text.sentence) beside the `detail` data."""
+    async with ctx.runtime.lock:
+        note_action(ctx, key, action, **detail)
+
+
+def note_action(ctx: ServerContext, key: ApiKey, action: str, **detail: Any) -> None:
+    """`audit` for a caller that already holds the engine lock: an action whose own effects
+    are events (a scenario's first step) is announced before them, in the same lock hold."""
     ts = ctx.ex.now_ms
     ctx.keys.audit(ts, key.name, action, detail)
     data = wire.dump(detail)
-    async with ctx.runtime.lock:
-        ctx.runtime.hub.note(
-            "AdminAction",
-            ts,
-            {
-                "keyName": key.name,
-                "action": action,
-                "detail": data,
-                "text": sentence(key.name, action, data),
-            },
-        )
+    ctx.runtime.hub.note(
+        "AdminAction",
+        ts,
+        {
+            "keyName": key.name,
+            "action": action,
+            "detail": data,
+            "text": sentence(key.name, action, data),
+        },
+    )
 
 
 def user_account(ctx: ServerContext, account: str) -> None:

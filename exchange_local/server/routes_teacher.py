@@ -28,7 +28,13 @@ from exchange_local.server.responses import (
     ServerTime,
     declared,
 )
-from exchange_local.server.routes_admin import AccountId, Admin, audit, user_account
+from exchange_local.server.routes_admin import (
+    AccountId,
+    Admin,
+    audit,
+    note_action,
+    user_account,
+)
 from exchange_local.server.schemas import (
     AdjustBody,
     AdvanceBody,
@@ -133,14 +139,16 @@ async def scenario(
                 f"the scenario {rt.scenario.name!r} is running; stop it first "
                 "(exchange-local admin scenario stop, or DELETE /api/v1/admin/scenarios/current)",
             )
-        rt.scenario = builder(ctx.ex, key.name, params)
-        rt.run_scenario()  # its first step is due now
+        rt.scenario = builder(ctx.ex, key.name, params)  # refuses bad params: no audit
+        # announced before its first step, which is due now (the class read the index fall
+        # before "admin started the crash lesson"), in one lock hold so no step gets between
+        note_action(ctx, key, "scenario", name=name, params=rt.scenario.params)
+        rt.run_scenario()
         live = rt.scenario or rt.last_scenario
         assert live is not None
         return live.json()
 
     result = await rt.run(start)
-    await audit(ctx, key, "scenario", name=name, params=result["params"])
     return {"scenario": name, "started": True, **result}
 
 
