@@ -7,6 +7,7 @@ the last frame, so the screen never falls behind the market (shared/TUI.md).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import time
@@ -15,6 +16,7 @@ from decimal import Decimal
 from textual import on
 from textual.app import App
 from textual.css.query import NoMatches
+from textual.markup import escape
 from textual.widgets import Input, TabbedContent
 
 from exchange_local.errors import ExchangeError
@@ -26,10 +28,12 @@ from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
 from perptui.sizing import largest_size, percent_of
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.ticket import TicketError
+from perptui.ticket import TicketError, describe_arithmetic
 from perptui.trading_actions import TradingActions
 from perptui.venues.base import Connection, Venue, VenueSnapshot, unknown_market
 from perptui.view_actions import ViewActions
+from perptui.widgets.account import AccountPanel
+from perptui.widgets.cached import update_static
 from perptui.widgets.chart import PriceChart
 from perptui.widgets.history import (
     EventsLog,
@@ -41,7 +45,9 @@ from perptui.widgets.history import (
 )
 from perptui.widgets.order_ticket import OrderTicket
 
+REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 FRAME_S = 0.1
+CALLS_WAIT_S = 0.5  # a frame waits this long for fills, history and the preview
 HISTORY_EVERY_FRAMES = 10  # fills, funding and ledger tabs: once a second while visible
 PREVIEW_EVERY_FRAMES = 5  # the preview follows the mark twice a second even without typing
 
@@ -67,6 +73,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self._preview_dirty = True
         self._order_seq = 0
         self._last_default: str | None = None
+        self._calls: asyncio.Task[None] | None = None  # fills, history, preview under way
 
     # --- start and stop ---------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -138,17 +145,29 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         try:
             await self._draw(snap)
         except ExchangeError as problem:  # the venue went away mid-frame: stale, not a crash
-            self._venue_problem(problem)
-            self._show_stale()
+            if snap.connection.state in ("live", "paused"):
+                self._venue_problem(problem)
+                self._show_stale()
+            # otherwise the header already says why (reconnecting, rate limited, key refused):
+            # a toast of each failing call and a STALE 0s over it only hid the reason
 
     async def _draw(self, snap: VenueSnapshot) -> None:
-        """The rest of a frame, from a snapshot; its other venue calls may fail like it."""
-        fills = await self.venue.fills(500) if self.frames % HISTORY_EVERY_FRAMES == 0 else None
-        if fills is not None:
-            self._own_trade_ids = {f.fill_id for f in fills}
+        """The rest of a frame, from a snapshot; its other venue calls may fail like it.
+
+        The frame is drawn first, and the other venue calls (fills, history, preview) hold it
+        at most CALLS_WAIT_S: against a hung server each held the frame for the whole request
+        timeout (the header froze on "● live", then counted in 5 s steps). While the venue's
+        numbers are old (STALE: not answering, rate limited, key refused) they are not made at
+        all: each failure was another toast over a header that already says why."""
+        # a venue that says why (not answering, rate limited, refused) is not asked more;
+        # a quiet stream alone (a watched real venue) may still answer REST
+        quiet = snap.connection.state in ("stale", "limited") and bool(snap.connection.cause)
+        due = self.frames % HISTORY_EVERY_FRAMES == 0 and not quiet
         self.main.show(snap, self.venue.name, self.venue.paper, self.venue.paused_for_s,
                        getattr(self, "_own_trade_ids", set()),
                        self.venue.venue_liquidations())  # fmt: skip
+        if snap.connection.cause == "refused":
+            self._show_refused(snap.connection.detail)
         events = self.venue.drain_events()
         self.events_absorbed += len(events)
         me = self.venue.account
@@ -158,10 +177,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             v = self.theme_variables
             self.main.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
         self.main.query_one("#orders-table", RowsTable).set_rows(order_rows(snap.open_orders))
-        if self.frames % HISTORY_EVERY_FRAMES == 0:
-            await self._refresh_history(fills)
-        if self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0:
-            await self._preview()
+        preview = not quiet and (self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0)
+        if due or preview:
+            await self._venue_calls(due, preview)
         self._ask_pending_decision()
         notice = self.venue.take_notice()
         if notice:
@@ -172,6 +190,41 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    async def _venue_calls(self, history: bool, preview: bool) -> None:
+        """Fills and the visible history tab (`history`) and the ticket's preview, waited for
+        at most CALLS_WAIT_S: what has not answered by then finishes in the background (its
+        refusal said as a toast while the venue looks live) and the frame goes on; the next
+        ones wait until it has."""
+        running = self._calls
+        if running is not None and not running.done():
+            return
+        task = asyncio.get_running_loop().create_task(self._calls_now(history, preview))
+        self._calls = task
+        done, _ = await asyncio.wait({task}, timeout=CALLS_WAIT_S)
+        if task in done:
+            task.result()  # a refusal goes to frame()'s handler, as before
+        else:
+            task.add_done_callback(self._late_calls)
+
+    async def _calls_now(self, history: bool, preview: bool) -> None:
+        fills = await self.venue.fills(500) if history else None
+        if fills is not None:
+            self._own_trade_ids = {f.fill_id for f in fills}
+            await self._refresh_history(fills)
+        if preview:
+            await self._preview()
+
+    def _late_calls(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        problem = task.exception()
+        if isinstance(problem, ExchangeError):
+            live = self.snapshot is not None and self.snapshot.connection.state == "live"
+            if live:
+                self._venue_problem(problem)
+        elif isinstance(problem, Exception):  # a bug, not the venue: as any other crash
+            self._handle_exception(problem)
 
     def _ask_pending_decision(self) -> None:
         """A question the venue cannot answer alone (prices back with a jump), asked once."""
@@ -202,6 +255,18 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             self.main.show(stale, self.venue.name, self.venue.paper, self.venue.paused_for_s,
                            getattr(self, "_own_trade_ids", set()))  # fmt: skip
 
+    def _show_refused(self, reason: str) -> None:
+        """The key was refused (revoked): the account panel says so and what to do instead
+        of the last equity under a HEALTHY it no longer knows (the header says it too)."""
+        panel = self.main.query_one(AccountPanel)
+        markup = "\n".join([
+            "[b]Account[/b]   [b $error]KEY REFUSED[/]",
+            f" [$error]{escape(reason)}[/]",
+            " no numbers of this account are current any more;",
+            f" {REFUSED_HINT}",
+        ])  # fmt: skip
+        update_static(panel, markup)
+
     def _venue_problem(self, problem: Exception) -> None:
         """Say what went wrong once per kind of problem, not ten times a second."""
         text = f"{type(problem).__name__}: {problem}"
@@ -224,15 +289,22 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             self.main.query_one("#ledger-table", RowsTable).set_rows(ledger_rows(entries))
 
     async def _preview(self) -> None:
+        """The ticket's preview and largest size. A number no decimal context can hold (a
+        price of 1e40 reaching a venue) is a refusal on the ticket, never a crash: the venue
+        is not trusted to bound what it is given."""
         self._preview_dirty = False
         ticket = self.main.query_one(OrderTicket)
-        if ticket.form.market and ticket.market_state is not None and self.snapshot is not None:
-            position = self._position_size(ticket.form.market)
-            form = dataclasses.replace(ticket.form)  # as it is now; typing may go on meanwhile
-            top = await largest_size(
-                self.venue, form, ticket.sizing_estimate(), position, ticket.market_state.lot
-            )
-            ticket.set_gate_max(form, top)
+        try:
+            if ticket.form.market and ticket.market_state is not None and self.snapshot:
+                position = self._position_size(ticket.form.market)
+                form = dataclasses.replace(ticket.form)  # as it is now; typing may go on
+                top = await largest_size(
+                    self.venue, form, ticket.sizing_estimate(), position, ticket.market_state.lot
+                )
+                ticket.set_gate_max(form, top)
+        except ArithmeticError as problem:
+            ticket.show_preview(None, f"cannot size this order: {describe_arithmetic(problem)}")
+            return
         if not ticket.form.market or not ticket.form.size:
             ticket.show_preview(None)
             return
@@ -245,6 +317,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         except ExchangeError as refusal:
             ticket.show_preview(None, str(refusal))
             return
+        except ArithmeticError as problem:
+            ticket.show_preview(None, f"cannot preview: {describe_arithmetic(problem)}")
+            return
         ticket.show_preview(preview)
 
     @on(OrderTicket.SizeWanted)
@@ -255,12 +330,17 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             return
         form = dataclasses.replace(ticket.form)
         position = self._position_size(form.market)
-        top = await largest_size(self.venue, form, ticket.sizing_estimate(), position, ms.lot)
-        if top is not None:
-            ticket.set_gate_max(form, top)
-        else:
-            top = ticket.sizing_estimate()
-        size = percent_of(top, message.percent, position, form.side, ms.lot)
+        try:
+            top = await largest_size(self.venue, form, ticket.sizing_estimate(), position, ms.lot)
+            if top is not None:
+                ticket.set_gate_max(form, top)
+            else:
+                top = ticket.sizing_estimate()
+            size = percent_of(top, message.percent, position, form.side, ms.lot)
+        except ArithmeticError as problem:  # a price no market holds: a refusal, not a crash
+            ticket.show_message(f"✗ cannot size this order: {describe_arithmetic(problem)}",
+                                ok=False)  # fmt: skip
+            return
         if size <= 0:
             ticket.show_message("no size of this order passes now (free collateral, or "
                                 "nothing to reduce)", ok=False)  # fmt: skip

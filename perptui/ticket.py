@@ -29,7 +29,16 @@ class TicketError(ValueError):
     """The form cannot become an order yet; the message says which field and why."""
 
 
+MAX_INPUT = Decimal("1e12")  # no market's price or size comes near a trillion
+MAX_INPUT_PLACES = 18  # the finest tick or lot has far fewer decimals
+
+
 def parse_decimal(text: str, field: str) -> Decimal:
+    """The form's text as a positive Decimal, or a TicketError naming the field.
+
+    Why a bound: a price of 1e40 is a valid Decimal, but margin and fee arithmetic on it
+    overflows the decimal context (InvalidOperation) and took the whole terminal down; no
+    market can hold it, so the ticket refuses it before anything is computed."""
     cleaned = text.replace(",", "").replace("_", "").strip()
     if not cleaned:
         raise TicketError(f"{field} is empty")
@@ -39,7 +48,20 @@ def parse_decimal(text: str, field: str) -> Decimal:
         raise TicketError(f"{field} {text!r} is not a number") from None
     if not value.is_finite() or value <= 0:
         raise TicketError(f"{field} must be a positive number")
+    if value > MAX_INPUT:
+        raise TicketError(f"{field} {text.strip()} is larger than any market takes "
+                          f"(at most {MAX_INPUT:,.0f})")  # fmt: skip
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_INPUT_PLACES:
+        raise TicketError(f"{field} {text.strip()} has more decimals than any market takes "
+                          f"(at most {MAX_INPUT_PLACES})")  # fmt: skip
     return value
+
+
+def describe_arithmetic(problem: ArithmeticError) -> str:
+    """An overflow or invalid operation in words: Decimal's own message is a list of signal
+    classes (`[<class 'decimal.InvalidOperation'>]`), which tells a trader nothing."""
+    return f"a number too large or too precise to compute ({type(problem).__name__})"
 
 
 @dataclass(slots=True)

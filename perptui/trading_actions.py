@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 from textual.widgets import Input, TabbedContent
 
@@ -16,7 +17,7 @@ from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
-from perptui.ticket import TYPE_LABELS, TicketError, TicketForm
+from perptui.ticket import TYPE_LABELS, TicketError, TicketForm, describe_arithmetic
 from perptui.venues.base import OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
@@ -73,6 +74,8 @@ class TradingActions(AppState):
             preview = await self.venue.preview_order(request)
         except (ExchangeError, TradingDisabled) as refusal:
             return str(refusal)
+        except ArithmeticError as problem:  # a venue that overflowed on it: refused, not a crash
+            return describe_arithmetic(problem)
         return preview.would_reject
 
     async def _place(self, request: OrderRequest) -> None:
@@ -80,8 +83,19 @@ class TradingActions(AppState):
         try:
             result = await self.venue.place_order(request)
         except (ExchangeError, TradingDisabled) as refusal:
+            settle = getattr(refusal, "settle", None)
+            if settle is not None:  # the answer was lost: not a refusal, a question for later
+                text = f"? unknown: {refusal}"
+                ticket.show_message(text, ok=False)
+                self.notify(str(refusal), title="Order: no answer", severity="warning")
+                self.run_worker(self._settle(settle, request, text), exit_on_error=False)
+                return
             ticket.show_message(f"✗ refused: {refusal}", ok=False)
             self.notify(str(refusal), title="Order refused", severity="error")
+            return
+        except ArithmeticError as problem:  # a venue that overflowed on it: nothing was placed
+            ticket.show_message(f"✗ refused: {describe_arithmetic(problem)}", ok=False)
+            self.notify(describe_arithmetic(problem), title="Order refused", severity="error")
             return
         status = result.status.value if hasattr(result.status, "value") else result.status
         text = f"✓ order {result.order_id} {str(status).replace('_', ' ')}"
@@ -93,6 +107,31 @@ class TradingActions(AppState):
             text += f" ({str(result.canceled_reason).replace('_', ' ')})"
         ticket.show_message(text, ok=True)
         self.screen.set_focus(None)  # digits switch tabs again; b / s come back to the ticket
+        await self.frame()
+
+    async def _settle(self, settle: Any, request: OrderRequest, shown: str) -> None:
+        """Once the venue answers again: what became of an order whose answer was lost
+        (`settle()` looks it up by its client order id). The ticket's "may or may not have
+        been placed" stayed after the server was back although the order rested in the
+        book; now it is replaced by the truth (unless the ticket has moved on: a toast then)."""
+        coid = request.client_order_id or "?"
+        try:
+            info = await settle()
+        except (ExchangeError, TradingDisabled) as problem:
+            text, ok = f"? order {coid}: still unknown ({problem})", False
+        else:
+            if info is None:
+                text, ok = (f"✗ order {coid} was not placed (the server never got it); "
+                            "send it again if you still want it"), False  # fmt: skip
+            else:
+                status = info.status.value if hasattr(info.status, "value") else info.status
+                text = (f"✓ order {info.order_id} {str(status).replace('_', ' ')} "
+                        f"(placed; its answer had been lost)")  # fmt: skip
+                ok = True
+        ticket = self.main.query_one(OrderTicket)
+        if ticket.message == shown:
+            ticket.show_message(text, ok=ok)
+        self.notify(text, title=f"Order {coid}", severity="information" if ok else "warning")
         await self.frame()
 
     # --- actions ----------------------------------------------------------------------------
@@ -117,6 +156,9 @@ class TradingActions(AppState):
             await coro  # type: ignore[misc]
         except (ExchangeError, TradingDisabled) as refusal:
             self.notify(str(refusal), title=f"{what} refused", severity="error")
+            return False
+        except ArithmeticError as problem:  # an amend to 1e40: refused, never a crash
+            self.notify(describe_arithmetic(problem), title=f"{what} refused", severity="error")
             return False
         await self.frame()
         return True

@@ -425,3 +425,56 @@ async def test_the_funding_line_gives_up_its_least_read_pieces_to_fit():
     assert "APR" in under_chart and "fund" not in under_chart
     assert funding_line(snap, width=10) == " Funding " + whole.split("  ")[1]  # the rate stays
     await venue.stop()
+
+
+async def test_at_160_columns_the_whole_header_shows_once_a_funding_rate_exists():
+    """The width test took the padding off twice: a 158-cell line was cut to the short form."""
+    from textual.app import App, ComposeResult
+    from textual.content import Content
+
+    from perptui.venues.base import ClockInfo, Connection
+    from perptui.widgets.header import MarketHeader, header_markup
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.advance(D(3700))  # an hour's funding paid: the rate exists beside the predicted one
+    ms = ex.market("BTC-PERP")
+    assert ms.funding_rate is not None
+    server, clock = Connection("live", latency_ms=6.0), ClockInfo(ex.now_ms, D(1), False, False)
+    full = Content.from_markup(
+        header_markup(ms, server, clock, "127.0.0.1:18741", True, named=False)
+    ).plain
+    assert len(full) == 158  # 160 columns less the header's padding: it just fits
+
+    class Bar(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MarketHeader()
+
+    async with Bar().run_test(size=(160, 3)) as pilot:
+        header = pilot.app.query_one(MarketHeader)
+        header.show(ms, server, clock, "127.0.0.1:18741", True)
+        text = str(header.render())
+        assert "Index" in text and "24h" in text and "OI" in text and "pred" in text
+        assert text == full
+
+
+def test_the_connection_chip_says_why_it_is_not_live():
+    from perptui.venues.base import Connection
+    from perptui.widgets.header import connection_chip
+
+    def chip(conn: Connection) -> str:
+        from rich.text import Text
+
+        return Text.from_markup(connection_chip(conn, "srv", True).replace("$", "")).plain
+
+    assert chip(Connection("stale", age_s=3.9, cause="no answer")) == "srv ○ STALE 3s not answering"
+    limited = Connection("limited", cause="rate limited", detail="retry in 2s")
+    assert chip(limited) == "srv ◐ rate limited, retry in 2s"
+    stale_limited = Connection("stale", age_s=4.2, cause="rate limited", detail="retry in 1s")
+    assert chip(stale_limited) == "srv ○ STALE 4s rate limited, retry in 1s"
+    refused = Connection("stale", age_s=9, cause="refused", detail="the API key was revoked; [x]")
+    assert chip(refused) == "srv ✗ KEY REFUSED: the API key was revoked; [x]"
+    down = Connection("stale", attempts=2, age_s=5, cause="reconnecting", detail="server stopping")
+    assert chip(down) == "srv ○ STALE 5s ◐ reconnecting (2): server stopping"
+    back = Connection("reconnecting", attempts=1, cause="reconnecting", detail="server stopping")
+    assert chip(back) == "srv ◐ reconnecting (1): server stopping"
+    assert chip(Connection("stale", age_s=12)) == "srv ○ STALE 12s"  # other venues: as before

@@ -45,12 +45,19 @@ class OrderRequest:
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """The header chip: "live" with latency, "reconnecting" with attempts, "stale" with age."""
+    """The header chip: "live" with latency, "reconnecting" with attempts, "stale" with age.
 
-    state: str  # "live" | "reconnecting" | "stale" | "paused"
+    `cause` and `detail` say why it is not live, so the header can say it: a rate limit is
+    not an outage and a refused key is not a network problem (a bare "STALE 12s" read as a
+    hang). "stale" is kept for every state whose numbers are old (the book and positions mark
+    themselves on it); "limited" is a rate limit whose numbers are still fresh."""
+
+    state: str  # "live" | "reconnecting" | "stale" | "paused" | "limited"
     latency_ms: float | None = None
     attempts: int = 0
     age_s: float = 0.0
+    cause: str = ""  # "" | "rate limited" | "refused" | "reconnecting" | "no answer"
+    detail: str = ""  # the server's own words where it gave any ("server stopping; …")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,15 @@ liquidation stages and the teacher's actions before; GET /events?since=<the last
 fills that in, and each event is taken in once, by its id.
 Why a clientOrderId on every order: a timed-out POST is looked up by that id and, if the server
 never saw it, sent again; the server answers a repeat with the original order, never a second.
+When even the lookup gets no answer, the refusal carries `settle()`: the terminal asks again
+once the server answers and replaces "may or may not have been placed" with what happened.
+Why the REST parts of a frame are refreshed in the background: a hung server (kill -STOP) held
+every frame for the whole request timeout, so the header said "● live" for seconds and its
+STALE counter moved in 5 s steps; now a frame never waits on the network (except the first
+of a market, and briefly after a command) and says STALE once its numbers are ANSWER_S old.
+Why a 429 and a 401 are not "unavailable": a rate limit ends after Retry-After (so the venue
+waits exactly that long and says "rate limited"), and a revoked key never comes back (so the
+venue stops asking, says so in the server's words, and tells the user what to do).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import math
 import random
 import secrets
 import time
@@ -30,7 +40,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from exchange_local import errors
 from exchange_local.engine import BookSnapshot
@@ -75,8 +85,15 @@ INDEX_CANDLES = "index_candles" in getattr(VenueSnapshot, "__dataclass_fields__"
 PING_SECONDS = 2.0  # app-level ping: latency, and liveness when the market is quiet
 REFRESH_S = 0.5  # REST parts of a snapshot at most twice a second (the book streams)
 STALE_SECONDS = 6.0  # no message for this long on an open stream: STALE
+ANSWER_S = 3.0  # a ping or a frame's numbers this old without an answer: STALE
+FRAME_WAIT_S = 0.25  # a frame waits this long for its REST parts, then shows the last ones
+COMMAND_WAIT_S = 1.0  # ... this long after a command (its effect belongs in the next frame)
+DOWN_RETRY_S = 1.0  # while the server does not answer, ask it again this often
 BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
+SHUTDOWN_RETRY_S = 1.0  # after the server's SHUTDOWN notice: it means to be back in seconds
+SHUTDOWN_FAST_ATTEMPTS = 60  # ... for about a minute; then the usual backoff again
+REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 
 
 class VenueUnavailable(ExchangeError):
@@ -84,6 +101,50 @@ class VenueUnavailable(ExchangeError):
     changed, except where the message says an order's fate is unknown)."""
 
     code = "unavailable"
+
+
+class OrderFateUnknown(VenueUnavailable):
+    """An order was sent, its answer lost and the lookup by clientOrderId unanswered too.
+    `settle()` waits until the server answers again and says what became of it."""
+
+    def __init__(self, message: str, venue: RemoteVenue, client_order_id: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id
+        self._venue = venue
+
+    async def settle(self, retry_s: float = DOWN_RETRY_S) -> OrderInfo | None:
+        """The order as the server has it, or None if the server never got it. Asks until
+        it answers (a rate limit or a dead server only delay the answer); a refused key raises.
+        "Unknown" is asked twice, `retry_s` apart: a POST held in a hung server's socket may
+        be handled after the first lookup."""
+        path = f"/orders/by-client-id/{quote(self.client_order_id, safe='')}"
+        unknown = 0
+        while True:
+            try:
+                return w.order_info(await self._venue._get(path))
+            except errors.UnknownOrder:
+                unknown += 1
+                if unknown >= 2:
+                    return None
+            except KeyRefused:
+                raise
+            except (VenueUnavailable, RateLimited):
+                pass
+            await asyncio.sleep(max(retry_s, self._venue._limited_until - time.monotonic()))
+
+
+class RateLimited(ExchangeError):
+    """429: this key asked too often (its own script, or a burst); nothing was done. The venue
+    sends nothing more until Retry-After has passed."""
+
+    code = "rate_limited"
+
+
+class KeyRefused(errors.NotAuthorized):
+    """401: the server does not know this key (revoked, or never issued). Final for this key:
+    the venue stops asking until perptui is started with another."""
+
+    code = "unauthenticated"
 
 
 class LocalBook:
@@ -165,7 +226,20 @@ class RemoteVenue(Venue):
         self._next_id = 0
         self.resyncs = 0  # gaps seen and repaired (tests and the status line)
         self.refresh_s = refresh_s
-        self._cached: tuple[tuple[str, str], float, VenueSnapshot] | None = None
+        # (market, interval), when fetched, the snapshot, the command generation it saw
+        self._cached: tuple[tuple[str, str], float, VenueSnapshot, int] | None = None
+        self._generation = 0  # every command: the next frame must show its effect
+        self._key_shown: tuple[str, str] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+        self._next_probe = 0.0  # no REST refresh before this (the server was not answering)
+        self._rest_problem = ""
+        self.answer_s = ANSWER_S
+        self._limited_until = 0.0
+        self._rest_limited = False  # the last refresh was a 429: "rate limited" until one passes
+        self._refused: str | None = None  # the server's words when it refused the key
+        self._shutdown: str | None = None  # the server's SHUTDOWN notice, until live again
+        self._notice: str | None = None
+        self._wake = asyncio.Event()  # ends the stream's backoff (the server answers again)
 
     # --- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -197,6 +271,8 @@ class RemoteVenue(Venue):
     async def stop(self) -> None:
         task, self._stream_task = self._stream_task, None
         await cancel(task)
+        refresh, self._refresh = self._refresh, None
+        await cancel(refresh)
         if self._http is not None:
             await self._http.aclose()
             self._http = None
@@ -205,9 +281,15 @@ class RemoteVenue(Venue):
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         if self._http is None:
             raise VenueUnavailable(f"{self.name}: the venue is not started")
+        if self._refused is not None:  # final: asking again only gets the same 401
+            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {REFUSED_HINT}")
         started = time.monotonic()
+        wait = self._limited_until - started
+        if wait > 0:  # Retry-After has not passed: nothing is sent, nothing was done
+            raise RateLimited(f"{self.name}: rate limited; nothing sent, retry in "
+                              f"{math.ceil(wait)} s")  # fmt: skip
         if method != "GET":
-            self._cached = None  # a command changes what the next frame must show
+            self._generation += 1  # a command changes what the next frame must show
         try:
             r = await self._http.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -220,17 +302,40 @@ class RemoteVenue(Venue):
             body = r.json() if r.content else {}
         except ValueError:
             body = {"detail": r.text[:200]}
+        problem = body if isinstance(body, dict) else {}
+        if r.status_code == 429:
+            retry = _retry_after(r.headers.get("Retry-After"))
+            self._limited_until = max(self._limited_until, time.monotonic() + retry)
+            raise RateLimited(f"{self.name}: rate limited ({problem.get('detail') or '429'}); "
+                              f"retry in {math.ceil(retry)} s")  # fmt: skip
+        if r.status_code == 401:
+            self._refuse(str(problem.get("detail") or "the API key was refused"))
+            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {REFUSED_HINT}")
+        if self._state != "live":
+            self._wake.set()  # the server answers: the stream need not sit out its backoff
         if r.status_code >= 400:
-            raise self._error(body if isinstance(body, dict) else {}, r.status_code)
+            raise self._error(problem, r.status_code)
         return body
+
+    def _refuse(self, reason: str) -> None:
+        """The key is refused (401, or the stream's UNAUTHENTICATED / close 1008): stop asking,
+        stop reconnecting, and say so once with what to do."""
+        if self._refused is not None:
+            return
+        self._refused = reason
+        self._notice = f"{self.name} refused this key: {reason}. To go on, {REFUSED_HINT}."
+        self._wake.set()
+        ws = self._ws
+        if ws is not None:
+            asyncio.get_running_loop().create_task(ws.close(code=1000, reason="key refused"))
 
     @staticmethod
     def _error(problem: dict[str, Any], status: int) -> ExchangeError:
         if "exchangeCode" not in problem and status in (401, 403):
             err: ExchangeError = errors.NotAuthorized(str(problem.get("detail") or "forbidden"))
             return err
-        if status == 429:
-            return VenueUnavailable(str(problem.get("detail") or "rate limited"))
+        if status == 429:  # _request raises RateLimited itself; this is the fallback
+            return RateLimited(str(problem.get("detail") or "rate limited"))
         if status >= 500 and "exchangeCode" not in problem:
             return VenueUnavailable(str(problem.get("detail") or f"server error {status}"))
         return error_from_problem(problem, status)
@@ -255,14 +360,27 @@ class RemoteVenue(Venue):
     def markets(self) -> list[str]:
         return list(self._markets)
 
+    def take_notice(self) -> str | None:
+        """The server's SHUTDOWN notice, or a refused key with what to do: said once."""
+        notice, self._notice = self._notice, None
+        return notice
+
     def connection(self) -> Connection:
+        """The stream's state: live; STALE once a message or a ping's answer is overdue (a
+        hung server keeps the socket open and says nothing); reconnecting, with the server's
+        SHUTDOWN notice if it gave one; refused (final) once the key was refused."""
         now = time.monotonic()
+        if self._refused is not None:
+            age = now - self._last_message if self._last_message else 0.0
+            return Connection("stale", None, self._attempts, age, "refused", self._refused)
         if self._state == "live":
             age = now - self._last_message
-            if age > self.stale_seconds:
-                return Connection("stale", self._latency_ms, self._attempts, age)
+            unanswered = min(self._ping_sent.values(), default=now)
+            if age > self.stale_seconds or now - unanswered > self.answer_s:
+                return Connection("stale", self._latency_ms, self._attempts, age, "no answer")
             return Connection("live", self._latency_ms, 0, age)
-        return Connection("reconnecting", self._latency_ms, self._attempts, 0.0)
+        return Connection("reconnecting", self._latency_ms, max(self._attempts, 1), 0.0,
+                          "reconnecting", self._shutdown or "")  # fmt: skip
 
     def watch(self, market: str) -> None:
         """Stream this market's book (the one on screen); other markets come by REST."""
@@ -280,13 +398,29 @@ class RemoteVenue(Venue):
                 self._books.pop(key[1], None)
             asyncio.get_running_loop().create_task(self._send(ops))
 
-    def _chip(self, paused: bool) -> Connection:
-        """The header's connection chip; "paused" while the teacher has paused the class, as
-        a paused paper market says (a live chip over frozen countdowns read as a hang)."""
-        connection = self.connection()
-        if paused and connection.state == "live":
-            return dataclasses.replace(connection, state="paused")
-        return connection
+    def _chip(self, paused: bool, fetched_at: float) -> Connection:
+        """The header's connection chip for a frame whose REST parts were fetched at
+        `fetched_at`: the stream's state, made STALE when those numbers are `answer_s` old
+        (the server stopped answering), "limited" while a rate limit lasts, "paused" while the
+        teacher has paused the class, as a paused paper market says (a live chip over frozen
+        countdowns read as a hang)."""
+        conn = self.connection()
+        if conn.cause == "refused":
+            return conn
+        now = time.monotonic()
+        age = max(now - fetched_at, conn.age_s if conn.state == "stale" else 0.0)
+        limited = self._limited_until - now
+        if limited > 0 or self._rest_limited:  # not "live" again before a request has passed
+            wait = f"retry in {math.ceil(limited)}s" if limited > 0 else "retrying"
+            state = "stale" if age > self.answer_s else "limited"
+            return Connection(state, conn.latency_ms, conn.attempts, age, "rate limited", wait)
+        if now - fetched_at > self.answer_s:
+            cause = "reconnecting" if conn.state == "reconnecting" else "no answer"
+            detail = conn.detail or self._rest_problem
+            return Connection("stale", conn.latency_ms, conn.attempts, age, cause, detail)
+        if paused and conn.state == "live":
+            return dataclasses.replace(conn, state="paused")
+        return conn
 
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
         """A frame of the market. The REST parts are fetched at most every `refresh_s` (ten
@@ -294,21 +428,61 @@ class RemoteVenue(Venue):
         per-key rate limit); in between, the last frame is returned with the streamed book
         and the current connection state. Any command invalidates it."""
         self.watch(market)
-        now = time.monotonic()
+        key = (market, candle_interval)
+        self._key_shown = key
         cached = self._cached
-        if (
-            cached is not None
-            and cached[0] == (market, candle_interval)
-            and (now - cached[1] < self.refresh_s)
-        ):
-            snap = cached[2]
-            live = self._books.get(market) if self._state == "live" else None
-            book = live.snapshot(market, 40) if live is not None else snap.book
-            chip = self._chip(snap.clock.paused)
-            return dataclasses.replace(snap, connection=chip, book=book)
-        snap = await self._fetch_snapshot(market, candle_interval)
-        self._cached = ((market, candle_interval), now, snap)
-        return snap
+        if cached is None or cached[0] != key:  # nothing of this market to show meanwhile
+            generation = self._generation
+            snap = await self._fetch_snapshot(market, candle_interval)
+            cached = self._cached = (key, time.monotonic(), snap, generation)
+            return self._frame(cached)
+        now = time.monotonic()
+        dirty = cached[3] != self._generation
+        due = dirty or now - cached[1] >= self.refresh_s
+        if due and now >= self._next_probe and now >= self._limited_until and not self._refused:
+            refresh = self._start_refresh(key)
+            if refresh is not None and not self._rest_problem:
+                # an answering server's numbers belong in this frame (a command's effect
+                # above all); a server that does not answer holds the frame this long at most
+                await asyncio.wait({refresh}, timeout=COMMAND_WAIT_S if dirty else FRAME_WAIT_S)
+        return self._frame(self._cached or cached)
+
+    def _frame(self, cached: tuple[tuple[str, str], float, VenueSnapshot, int]) -> VenueSnapshot:
+        """The cached frame with the streamed book and the connection as of now."""
+        market, snap = cached[0][0], cached[2]
+        live = self._books.get(market) if self._state == "live" else None
+        book = live.snapshot(market, 40) if live is not None else snap.book
+        chip = self._chip(snap.clock.paused, cached[1])
+        return dataclasses.replace(snap, connection=chip, book=book)
+
+    def _start_refresh(self, key: tuple[str, str]) -> asyncio.Task[None] | None:
+        """A refresh in the background, unless one is running: the new task, or None (a
+        frame does not wait again on a refresh that is already overdue)."""
+        if self._refresh is not None and not self._refresh.done():
+            return None
+        self._refresh = asyncio.get_running_loop().create_task(self._refresh_snapshot(key))
+        return self._refresh
+
+    async def _refresh_snapshot(self, key: tuple[str, str]) -> None:
+        """Fetch a frame's REST parts in the background; on failure remember why (the chip
+        says it once the numbers are old) and ask again DOWN_RETRY_S later. A command sent
+        meanwhile makes it fetch once more: the frame after a command shows its effect."""
+        while True:
+            generation = self._generation
+            try:
+                snap = await self._fetch_snapshot(*key)
+            except RateLimited as problem:  # asked again the moment Retry-After has passed
+                self._rest_problem, self._rest_limited = str(problem), True
+                return
+            except (ExchangeError, KeyError, TypeError, ValueError, ArithmeticError) as problem:
+                self._rest_problem = str(problem) or type(problem).__name__
+                self._next_probe = time.monotonic() + DOWN_RETRY_S
+                return
+            self._rest_problem, self._rest_limited = "", False
+            if key == self._key_shown:
+                self._cached = (key, time.monotonic(), snap, generation)
+            if generation == self._generation:
+                return
 
     async def _fetch_snapshot(self, market: str, candle_interval: str) -> VenueSnapshot:
         live_book = self._books.get(market) if self._state == "live" else None
@@ -341,7 +515,7 @@ class RemoteVenue(Venue):
         return VenueSnapshot(
             clock=ClockInfo(int(clock["serverTime"]), Decimal(str(clock.get("speed", "1"))),
                             paused, adjustable=False),
-            connection=self._chip(paused),
+            connection=self._chip(paused, time.monotonic()),
             market=market,
             markets=markets,
             book=live_book.snapshot(market, 40) if live_book is not None else w.book(book),
@@ -409,9 +583,11 @@ class RemoteVenue(Venue):
         except errors.UnknownOrder:
             pass
         except VenueUnavailable:
-            raise VenueUnavailable(
+            raise OrderFateUnknown(
                 f"{self.name} is not answering; order {coid} may or may not have been placed "
-                "(it will not be placed twice)"
+                "(it will not be placed twice; checking again once it answers)",
+                self,
+                coid,
             ) from None
         data: dict[str, Any] = await self._request("POST", "/orders", json=body)
         return data
@@ -476,7 +652,7 @@ class RemoteVenue(Venue):
     async def _stream(self) -> None:
         """Connect, subscribe, read; on any failure wait (jittered exponential backoff) and
         start again: the snapshots that answer the subscriptions replace all local state."""
-        while True:
+        while self._refused is None:
             try:
                 async with connect(
                     self.ws_url, additional_headers={"Authorization": f"Bearer {self._key}"},
@@ -485,8 +661,11 @@ class RemoteVenue(Venue):
                     self._ws = ws
                     self._books.clear()
                     self._seqs.clear()
+                    self._ping_sent.clear()  # pings of a dead connection are never answered
                     await self._send([self._subscribe(k) for k in sorted(self._want)])
                     self._state, self._attempts = "live", 0
+                    self._shutdown = None
+                    self._next_probe = 0.0  # the server is back: the frame's REST parts now
                     self._last_message = time.monotonic()
                     pinger = asyncio.get_running_loop().create_task(self._pings())
                     try:
@@ -501,13 +680,26 @@ class RemoteVenue(Venue):
                         pinger.cancel()
             except asyncio.CancelledError:
                 raise
+            except InvalidStatus as exc:  # the handshake refused: 401 is the key
+                if exc.response.status_code == 401:
+                    self._refuse(_problem_detail(exc.response.body) or "the API key was refused")
+            except ConnectionClosed as exc:  # 1008: the server closed on the key (revoked)
+                if exc.rcvd is not None and exc.rcvd.code == 1008:
+                    self._refuse(exc.rcvd.reason or "the API key was refused")
             except (OSError, WebSocketException, TimeoutError, ValueError):
                 pass
             self._ws = None
+            if self._refused is not None:
+                self._state = "refused"
+                return
             self._state = "reconnecting"
             self._attempts += 1
             delay = min(BACKOFF_MAX, self.backoff_start * 2 ** (self._attempts - 1))
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            if self._shutdown is not None and self._attempts <= SHUTDOWN_FAST_ATTEMPTS:
+                delay = min(delay, SHUTDOWN_RETRY_S)  # announced: back in seconds, not 30
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):  # or sooner: REST answers again
+                await asyncio.wait_for(self._wake.wait(), delay * random.uniform(0.5, 1.0))
 
     def _subscribe(self, key: tuple[str, ...], op: str = "subscribe") -> dict[str, Any]:
         msg: dict[str, Any] = {"op": op, "channel": key[0]}
@@ -540,6 +732,13 @@ class RemoteVenue(Venue):
             sent = self._ping_sent.pop(msg.get("id"), None)  # type: ignore[arg-type]
             if sent is not None:
                 self._latency_ms = (time.monotonic() - sent) * 1000
+            return []
+        if kind == "info" and msg.get("code") == "SHUTDOWN":
+            self._shutdown = str(msg.get("message") or "server stopping")
+            self._notice = f"{self.name}: {self._shutdown}"
+            return []
+        if kind == "error" and msg.get("code") == "UNAUTHENTICATED" and msg.get("id") is None:
+            self._refuse(str(msg.get("message") or "the API key was refused"))
             return []
         if kind not in ("snapshot", "update") or not isinstance(channel, str):
             return []  # acks, errors, info and anything newer than this client
@@ -698,6 +897,24 @@ def _order_body(r: OrderRequest) -> dict[str, Any]:
     if r.trigger_price is not None:
         body["triggerPx"] = _text(r.trigger_price)
     return body
+
+
+def _problem_detail(body: bytes | bytearray | None) -> str:
+    """The `detail` of a problem+json body (a refused WebSocket handshake), or ""."""
+    try:
+        problem = json.loads(body or b"{}")
+    except ValueError:
+        return ""
+    return str(problem.get("detail") or "") if isinstance(problem, dict) else ""
+
+
+def _retry_after(header: str | None) -> float:
+    """Retry-After in seconds (the server sends whole seconds; an HTTP date or a missing one
+    counts as 1 s, the shortest the server ever asks for)."""
+    try:
+        return min(300.0, max(0.0, float(header))) if header is not None else 1.0
+    except ValueError:
+        return 1.0
 
 
 def _text(value: Decimal) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from textual.content import Content
+from textual.markup import escape
 from textual.widgets import Static
 
 from exchange_local.engine import MarketState
@@ -20,16 +21,33 @@ COMPACT_WIDTH = 100  # columns under which the header takes its short form
 
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
-    """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused`."""
+    """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused`, with the
+    reason where the venue gives one: `◐ rate limited, retry in 2s`, `✗ KEY REFUSED: the API
+    key was revoked`, `○ STALE 4s ◐ reconnecting (2): server stopping…`. The age is whole
+    seconds, counted up (3.9 s without an answer is "3s", never rounded to a live-looking 4)."""
     label = f"[b]{venue}[/b]" if paper else f"[b $accent]{venue}[/]"
+    detail = escape(conn.detail)
+    if conn.cause == "refused":
+        return f"{label} [b $error]✗ KEY REFUSED: {detail}[/]"
     if conn.state == "live":
         latency = f" {conn.latency_ms:.0f}ms" if conn.latency_ms else ""
         return f"{label} [$success]● live{latency}[/]"
+    if conn.state == "limited":
+        return f"{label} [$warning]◐ rate limited, {detail}[/]"
     if conn.state == "reconnecting":
-        return f"{label} [$warning]◐ reconnecting ({conn.attempts})[/]"
+        why = f": {detail}" if detail else ""
+        return f"{label} [$warning]◐ reconnecting ({conn.attempts}){why}[/]"
     if conn.state == "paused":
         return f"{label} [$warning]⏸ paused[/]"
-    return f"{label} [$error]○ STALE {conn.age_s:.0f}s[/]"
+    stale = f"{label} [$error]○ STALE {int(conn.age_s)}s[/]"
+    if conn.cause == "rate limited":
+        return f"{stale} [$warning]rate limited, {detail}[/]"
+    if conn.cause == "reconnecting":
+        why = f": {detail}" if detail else ""
+        return f"{stale} [$warning]◐ reconnecting ({conn.attempts}){why}[/]"
+    if conn.cause == "no answer":
+        return f"{stale} [$error]not answering[/]"
+    return stale
 
 
 def header_markup(
@@ -129,7 +147,9 @@ class MarketHeader(Static):
         # resumed note (the start-up toast says it too), then the short form
         for named, resumed, short in ((False, paused_for_s, compact), (False, 0.0, compact),
                                       (False, 0.0, True)):  # fmt: skip
-            if not width or Content.from_markup(markup).cell_length <= width - 2:
+            # `size` is the content box, the padding already taken off (`width - 2` took it
+            # off twice and dropped Index, 24h and OI at 160 columns with 158 to show)
+            if not width or Content.from_markup(markup).cell_length <= width:
                 break
             markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named)
         update_static(self, markup)

@@ -20,6 +20,7 @@ from exchange_local.engine import MarketState
 from exchange_local.health import AccountHealth, OrderPreview
 from perptui import format as fmt
 from perptui.ticket import (
+    MAX_INPUT,
     ORDER_TYPES,
     TIFS,
     TYPE_LABELS,
@@ -202,7 +203,10 @@ class OrderTicket(Vertical):
             parts.append(Content.from_markup(f"[{styles[style]}]$t[/]" if style else "$t", t=text))
         widget.update(Content("\n").join(parts))
 
+    message = ""  # the line under the ticket as last shown (a late answer replaces only its own)
+
     def show_message(self, text: str, ok: bool) -> None:
+        self.message = text
         colour = "$success" if ok else "$error"
         self.query_one("#message", Static).update(
             Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content("")
@@ -247,7 +251,8 @@ class OrderTicket(Vertical):
             price = Decimal(self.form.price.replace(",", ""))
         except ArithmeticError:
             return None
-        return price if price.is_finite() and price > 0 else None
+        # a price no market holds (the ticket refuses it) sizes nothing: not "max ≈ 0.0000"
+        return price if price.is_finite() and 0 < price <= MAX_INPUT else None
 
     def _changed(self) -> None:
         self.show_message("", ok=True)  # a result or refusal is about the order before the edit
