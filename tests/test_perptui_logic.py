@@ -478,3 +478,35 @@ def test_the_connection_chip_says_why_it_is_not_live():
     back = Connection("reconnecting", attempts=1, cause="reconnecting", detail="server stopping")
     assert chip(back) == "srv ◐ reconnecting (1): server stopping"
     assert chip(Connection("stale", age_s=12)) == "srv ○ STALE 12s"  # other venues: as before
+
+
+async def test_at_80_columns_a_long_venue_name_gives_way_to_the_countdowns():
+    """`perptui demo cascade` and a server's address ran the funding and settlement
+    countdowns off the 80-column line; the tightest form keeps them."""
+    from textual.app import App, ComposeResult
+
+    from perptui.venues.base import ClockInfo, Connection
+    from perptui.widgets.header import MarketHeader
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.advance(D(3500))
+    ms = ex.market("BTC-PERP")
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MarketHeader()
+
+    for venue, paper, conn, speed in (
+        ("DEMO cascade", True, Connection("live"), D(5)),
+        ("127.0.0.1:18777", False, Connection("live", latency_ms=1.0), D(1)),
+        ("PAPER", True, Connection("live"), D(2)),
+    ):
+        app = Host()
+        async with app.run_test(size=(80, 3)) as pilot:
+            header = app.query_one(MarketHeader)
+            header.show(ms, conn, ClockInfo(ex.now_ms, speed, False, True), venue, paper)
+            await pilot.pause()
+            line = str(header.render())
+            assert "⏱" in line and " S 0" in line and line.rstrip().endswith(line.split()[-1])
+            assert len(line.rstrip()) <= 78, line
+            assert "BTC-PERP" in line and fmt.price(ms.mark, ms.tick) in line

@@ -25,7 +25,7 @@ def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
     reason where the venue gives one: `◐ rate limited, retry in 2s`, `✗ KEY REFUSED: the API
     key was revoked`, `○ STALE 4s ◐ reconnecting (2): server stopping…`. The age is whole
     seconds, counted up (3.9 s without an answer is "3s", never rounded to a live-looking 4)."""
-    label = f"[b]{venue}[/b]" if paper else f"[b $accent]{venue}[/]"
+    label = "" if not venue else f"[b]{venue}[/b]" if paper else f"[b $accent]{venue}[/]"
     detail = escape(conn.detail)
     if conn.cause == "refused":
         return f"{label} [b $error]✗ KEY REFUSED: {detail}[/]"
@@ -59,13 +59,16 @@ def header_markup(
     paused_for_s: float = 0.0,
     compact: bool = False,
     named: bool = True,
+    tight: bool = False,
 ) -> str:
     """One line of the header as Textual content markup (values are numbers: nothing to escape).
 
     `compact` is the 80-column form: the same venue, market, mark, funding and settlement
     countdowns in short words, without the name, the index, the 24 h change and OI, which
     otherwise pushed the countdowns off the line. `named=False` drops only the program's name:
-    the step before it, which a server's address and latency in the chip need at 160."""
+    the step before it, which a server's address and latency in the chip need at 160.
+    `tight` is the last resort of the compact form: the chip without the venue's name (a
+    server's address, a demo's lesson), the mark beside the symbol, so the countdowns stay."""
     stale = conn.state == "stale"
     dim = "[dim]" if stale else ""
     undim = "[/dim]" if stale else ""
@@ -75,7 +78,7 @@ def header_markup(
     colour = "$up" if change > 0 else "$down" if change < 0 else "$foreground"
     now_s = Decimal(clock.now_ms) / 1000
     if compact:
-        return _compact(ms, conn, clock, venue, paper, now_s, dim, undim)
+        return _compact(ms, conn, clock, "" if tight else venue, paper, now_s, dim, undim, tight)
     parts = [
         *(["[b]perptui[/b]"] if named else []),
         connection_chip(conn, venue, paper)
@@ -91,12 +94,13 @@ def header_markup(
 
 
 def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
-             now_s: Decimal, dim: str, undim: str) -> str:  # fmt: skip
-    parts = [
-        connection_chip(conn, venue, paper),
-        f"[b]{ms.symbol}[/b]",
-        f"{dim}Mark [b]{fmt.price(ms.mark, ms.tick)}[/b]{undim}",
-    ]
+             now_s: Decimal, dim: str, undim: str, tight: bool = False) -> str:  # fmt: skip
+    mark = f"{dim}[b]{fmt.price(ms.mark, ms.tick)}[/b]{undim}"
+    parts = [connection_chip(conn, venue, paper).lstrip()]
+    if tight:
+        parts.append(f"[b]{ms.symbol}[/b] {mark}")
+    else:
+        parts += [f"[b]{ms.symbol}[/b]", f"{dim}Mark [b]{fmt.price(ms.mark, ms.tick)}[/b]{undim}"]
     return " │ ".join(parts + _countdowns(ms, clock, now_s, dim, undim, short=True))
 
 
@@ -145,11 +149,12 @@ class MarketHeader(Static):
         # a long venue (a server's address and latency, a demo's lesson, "resumed after 3
         # min") pushed the countdowns off: first without the program's name, then without the
         # resumed note (the start-up toast says it too), then the short form
-        for named, resumed, short in ((False, paused_for_s, compact), (False, 0.0, compact),
-                                      (False, 0.0, True)):  # fmt: skip
+        steps = ((False, paused_for_s, compact, False), (False, 0.0, compact, False),
+                 (False, 0.0, True, False), (False, 0.0, True, True))
+        for named, resumed, short, tight in steps:
             # `size` is the content box, the padding already taken off (`width - 2` took it
             # off twice and dropped Index, 24h and OI at 160 columns with 158 to show)
             if not width or Content.from_markup(markup).cell_length <= width:
                 break
-            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named)
+            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named, tight)
         update_static(self, markup)
