@@ -149,8 +149,12 @@ class MarketHeader(Static):
         # a long venue (a server's address and latency, a demo's lesson, "resumed after 3
         # min") pushed the countdowns off: first without the program's name, then without the
         # resumed note (the start-up toast says it too), then the short form
-        steps = ((False, paused_for_s, compact, False), (False, 0.0, compact, False),
-                 (False, 0.0, True, False), (False, 0.0, True, True))
+        steps = (
+            (False, paused_for_s, compact, False),
+            (False, 0.0, compact, False),
+            (False, 0.0, True, False),
+            (False, 0.0, True, True),
+        )
         for named, resumed, short, tight in steps:
             # `size` is the content box, the padding already taken off (`width - 2` took it
             # off twice and dropped Index, 24h and OI at 160 columns with 158 to show)
