@@ -30,7 +30,7 @@ from perptui.sizing import largest_size, percent_of
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TicketError, describe_arithmetic
 from perptui.trading_actions import TradingActions
-from perptui.venues.base import Connection, Venue, VenueSnapshot, unknown_market
+from perptui.venues.base import Connection, NotAsked, Venue, VenueSnapshot, unknown_market
 from perptui.view_actions import ViewActions
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.cached import update_static
@@ -305,6 +305,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         except ArithmeticError as problem:
             ticket.show_preview(None, f"cannot size this order: {describe_arithmetic(problem)}")
             return
+        except NotAsked as problem:  # no verdict: the venue did not answer
+            ticket.show_preview(None, f"cannot preview now: {problem}")
+            return
         if not ticket.form.market or not ticket.form.size:
             ticket.show_preview(None)
             return
@@ -313,6 +316,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             preview = await self.venue.preview_order(request)
         except TicketError as problem:
             ticket.show_preview(None, str(problem))
+            return
+        except NotAsked as problem:  # no verdict: the venue did not answer
+            ticket.show_preview(None, f"cannot preview now: {problem}")
             return
         except ExchangeError as refusal:
             ticket.show_preview(None, str(refusal))

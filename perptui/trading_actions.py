@@ -18,7 +18,7 @@ from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
 from perptui.ticket import TYPE_LABELS, TicketError, TicketForm, describe_arithmetic
-from perptui.venues.base import OrderRequest, TradingDisabled
+from perptui.venues.base import NotAsked, OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
@@ -40,7 +40,12 @@ class TradingActions(AppState):
         except TicketError as problem:
             ticket.show_message(str(problem), ok=False)
             return
-        refusal = await self._refusal(request)
+        try:
+            refusal = await self._refusal(request)
+        except NotAsked as problem:  # the venue did not answer: not a verdict on the order
+            ticket.show_message(f"✗ not sent: {problem}", ok=False)
+            self.notify(str(problem), title="Order not sent", severity="error")
+            return
         if refusal is not None:  # nothing to confirm: say why, send nothing
             ticket.show_message(f"✗ would be refused, not sent: {refusal}", ok=False)
             self.notify(refusal, title="Order not sent", severity="error")
@@ -67,11 +72,14 @@ class TradingActions(AppState):
 
     async def _refusal(self, request: OrderRequest) -> str | None:
         """Why the exchange's own gate would refuse this order now, or None: the preview and
-        the decision are one computation, so an order it refuses is never put to the user."""
+        the decision are one computation, so an order it refuses is never put to the user.
+        A venue that could not be asked raises NotAsked: that is no verdict."""
         if not self.venue.can_trade:  # a read key: say so before the confirmation, not after
             return f"{self.venue.name} is read-only here: watching, not trading"
         try:
             preview = await self.venue.preview_order(request)
+        except NotAsked:
+            raise
         except (ExchangeError, TradingDisabled) as refusal:
             return str(refusal)
         except ArithmeticError as problem:  # a venue that overflowed on it: refused, not a crash

@@ -474,3 +474,28 @@ def dataclasses_replace(obj: Any, **changes: Any) -> Any:
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
+
+
+async def test_an_order_the_venue_could_not_be_asked_about_is_not_called_refused() -> None:
+    """ "✗ would be refused, not sent: cannot reach …" read as if the order were wrong."""
+    venue = teaching_venue()
+    app = app_for(venue)
+
+    async def unreachable(request: OrderRequest) -> Any:
+        raise VenueUnavailable("cannot reach 127.0.0.1:18777: All connection attempts failed")
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        venue.preview_order = unreachable  # type: ignore[method-assign]
+        await pilot.press("b")
+        app.main.query_one("#size").value = "0.01"  # type: ignore[attr-defined]
+        await pilot.pause()
+        await app.frame()
+        await pilot.pause()
+        preview = str(app.main.query_one("#preview").render())
+        assert preview.startswith("cannot preview now: cannot reach") and "refused" not in preview
+        await app.send_order(app.main.query_one(OrderTicket).form)
+        await pilot.pause()
+        message = app.main.query_one(OrderTicket).message
+        assert message.startswith("✗ not sent: cannot reach") and "refused" not in message
+        assert venue.ex.open_orders(venue.account) == []

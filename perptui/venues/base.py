@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from exchange_local.engine import BookSnapshot, MarketState
+from exchange_local.errors import ExchangeError
 from exchange_local.events import Event
 from exchange_local.explain import Explanation
 from exchange_local.funding import AccountFunding, FundingRecord
@@ -21,6 +22,14 @@ from exchange_local.health import AccountHealth, OrderPreview
 from exchange_local.ledger import LedgerEntry
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.orders import Fill, OrderInfo, OrderResult
+
+
+class NotAsked(ExchangeError):
+    """The venue could not be asked (not reachable, not answering, rate limited): nothing was
+    decided, so it is not the exchange's refusal and is not worded as one ("would be refused,
+    not sent: cannot reach …" read as if the order were wrong)."""
+
+    code = "not_asked"
 
 
 class TradingDisabled(Exception):

@@ -71,6 +71,7 @@ from perptui.venues.base import (
     ClockInfo,
     Connection,
     LeaderboardRow,
+    NotAsked,
     OrderRequest,
     TradingDisabled,
     Venue,
@@ -96,7 +97,7 @@ SHUTDOWN_FAST_ATTEMPTS = 60  # ... for about a minute; then the usual backoff ag
 REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 
 
-class VenueUnavailable(ExchangeError):
+class VenueUnavailable(NotAsked):
     """The server could not be reached or did not answer in time (nothing is known to have
     changed, except where the message says an order's fate is unknown)."""
 
@@ -133,7 +134,7 @@ class OrderFateUnknown(VenueUnavailable):
             await asyncio.sleep(max(retry_s, self._venue._limited_until - time.monotonic()))
 
 
-class RateLimited(ExchangeError):
+class RateLimited(NotAsked):
     """429: this key asked too often (its own script, or a burst); nothing was done. The venue
     sends nothing more until Retry-After has passed."""
 
