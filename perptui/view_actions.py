@@ -43,6 +43,9 @@ class ViewActions(AppState):
         are not keys and are not asked here."""
         if action not in MAIN_SCREEN_ONLY or not self.screen_stack:
             return True
+        screen = type(self.screen).__name__
+        if (action, screen) in (("teach", "ExplainScreen"), ("stress", "StressScreen")):
+            return True  # its own key closes it, whatever the keymap made that key
         return isinstance(self.screen, MainScreen)
 
     async def action_watch_next(self) -> None:
@@ -142,12 +145,18 @@ class ViewActions(AppState):
     def action_teach(self) -> None:
         from perptui.screens.explain import ExplainScreen
 
+        if isinstance(self.screen, ExplainScreen):  # the teach key, remapped too, toggles
+            self.pop_screen()
+            return
         market = self.main.query_one(PositionsTable).selected_market or self.market
         self.push_screen(ExplainScreen(self.venue, market))
 
     def action_stress(self) -> None:
         from perptui.screens.stress import StressScreen
 
+        if isinstance(self.screen, StressScreen):  # the stress key, remapped too, toggles
+            self.pop_screen()
+            return
         self.push_screen(StressScreen(self.venue))
 
     def action_help(self) -> None:

@@ -155,3 +155,19 @@ async def test_a_remapped_help_key_opens_and_closes_help():
         await pilot.press("h")
         await pilot.pause()
         assert app.screen is app.main
+
+
+async def test_a_remapped_teach_key_opens_and_closes_explain_and_says_itself():
+    from perptui.screens.explain import ExplainScreen
+
+    app = app_for(teaching_venue())
+    app.settings = Settings(confirm_orders=False, keymap={"screen.teach": "e"})
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplainScreen)
+        said = str(app.screen.query_one("#no-position").render())
+        assert "come back with e;" in said
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen is app.main and len(app.screen_stack) == 2

@@ -27,6 +27,7 @@ from exchange_local.health import AccountHealth
 from perptui import format as fmt
 from perptui import whatif
 from perptui.derivation import Derivation, colour
+from perptui.keys import BINDINGS, key_display
 from perptui.stress import STATUS_WORDS
 from perptui.venues.base import Venue, describe
 from perptui.widgets.whatif_plot import WhatIfPlot
@@ -162,9 +163,11 @@ class ExplainScreen(Screen[None]):
         e = self.expl
         if e is None:
             title.update(Content.assemble((f"Explain {self.market}", "bold"), stale))
+            teach = next(b for b in BINDINGS if b.id == "screen.teach")
+            key = key_display(self.app, teach, self.app._keymap)  # as settings.toml set it
             no_pos.update(f"There is no {self.market} position, so there is no liquidation or "
-                          "bankruptcy price to explain.\nOpen a position and come back with t; "
-                          "escape goes back.")  # fmt: skip
+                          f"bankruptcy price to explain.\nOpen a position and come back with "
+                          f"{key}; escape goes back.")  # fmt: skip
             no_pos.display = True
             whatif_panel.display = False
             for s in steps:
