@@ -409,3 +409,20 @@ async def test_preview_passes_post_only_and_reduce_only_by_keyword(
     assert len(args) == 4  # account, symbol, side, size; everything else by name
     assert (first["post_only"], first["reduce_only"]) == (True, False)
     assert (second["post_only"], second["reduce_only"]) == (False, True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/ledger?until=0.0", "/api/v1/ledger?limit=2.0", "/api/v1/fills?cursor=1e3",
+     "/api/v1/orders/1.0", "/api/v1/markets/BTC-PERP/book?depth=5.5"],
+)  # fmt: skip
+async def test_whole_numbers_in_a_url_are_written_in_digits(path: str) -> None:
+    """pydantic read "0.0" as 0: `?until=0.0` was served as `?until=0` (schemathesis)."""
+    c = make_class()
+    async with c.client() as http:
+        r = await http.get(path, headers=c.auth("alice"))
+        assert r.status_code in (400, 422), (path, r.status_code, r.text)
+        assert "whole number" in r.text, r.text
+        good = path.replace("0.0", "0").replace("2.0", "2").replace("1e3", "1000")
+        good = good.replace("1.0", "1").replace("5.5", "5")
+        assert (await http.get(good, headers=c.auth("alice"))).status_code in (200, 404)

@@ -19,6 +19,7 @@ from exchange_local.server.idempotency import once
 from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
+from exchange_local.server.query import WHOLE
 from exchange_local.server.responses import (
     Account,
     AssetAmount,
@@ -45,7 +46,7 @@ from exchange_local.server.schemas import (
 router = APIRouter(tags=["account"], route_class=UniqueKeysRoute)
 Read = Annotated[ApiKey, Depends(read_key)]
 Trade = Annotated[ApiKey, Depends(trade_key)]
-Millis = Annotated[int | None, Query(ge=0, le=2**62)]
+Millis = Annotated[int | None, Query(ge=0, le=2**62), WHOLE]
 
 
 def _seconds(ms_value: int | None) -> Decimal | None:
@@ -75,8 +76,8 @@ async def fills(
     key: Read,
     symbol: str | None = None,
     since: Millis = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    cursor: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000), WHOLE] = 200,
+    cursor: Annotated[int | None, Query(ge=1, le=2**62), WHOLE] = None,
 ) -> dict[str, Any]:
     """Newest first; `nextCursor` pages to older fills. The exchange keeps its last 20,000
     fills (all accounts together); older ones are in the ledger (`fill:<id>` refs)."""
@@ -111,8 +112,8 @@ async def ledger(
     key: Read,
     since: Millis = None,
     until: Millis = None,
-    cursor: Annotated[int | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    cursor: Annotated[int | None, Query(ge=0), WHOLE] = None,
+    limit: Annotated[int, Query(ge=1, le=5000), WHOLE] = 500,
     type: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
     """The account's ledger legs, oldest first, `limit` at a time; `nextCursor` continues.

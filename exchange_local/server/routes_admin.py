@@ -22,6 +22,7 @@ from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
+from exchange_local.server.query import WHOLE
 from exchange_local.server.responses import (
     AccountList,
     AdminDeposit,
@@ -291,8 +292,8 @@ async def whole_ledger(
     request: Request,
     key: Admin,
     account: Annotated[str, Query(max_length=64)],
-    cursor: Annotated[int | None, Query(ge=0)] = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    cursor: Annotated[int | None, Query(ge=0), WHOLE] = None,
+    limit: Annotated[int, Query(ge=1, le=5000), WHOLE] = 500,
 ) -> dict[str, Any]:
     """Any account's ledger, system accounts (INSURANCE, FEES, ...) included."""
     ctx = context(request)
@@ -304,6 +305,6 @@ async def whole_ledger(
 
 @router.get("/audit", **declared(AuditLog))
 async def audit_log(
-    request: Request, key: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    request: Request, key: Admin, limit: Annotated[int, Query(ge=1, le=1000), WHOLE] = 100
 ) -> dict[str, Any]:
     return {"audit": context(request).keys.audit_log(limit)}

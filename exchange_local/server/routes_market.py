@@ -11,6 +11,7 @@ from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.json_body import UniqueKeysRoute
+from exchange_local.server.query import WHOLE
 from exchange_local.server.responses import (
     Assets,
     Book,
@@ -27,8 +28,8 @@ from exchange_local.server.responses import (
 )
 
 router = APIRouter(tags=["market data"], route_class=UniqueKeysRoute)
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Millis = Annotated[int | None, Query(ge=0, le=2**62)]
+Limit = Annotated[int, Query(ge=1, le=1000), WHOLE]
+Millis = Annotated[int | None, Query(ge=0, le=2**62), WHOLE]
 # Declared as the intervals there are (an enum); validated by the looser pattern, so that an
 # interval of the right shape that does not exist ("7m") gets the engine's refusal, which
 # names the ones there are.
@@ -74,7 +75,7 @@ async def tickers(request: Request) -> dict[str, Any]:
 
 @router.get("/markets/{symbol}/book", **declared(Book))
 async def book(
-    request: Request, symbol: str, depth: Annotated[int, Query(ge=1, le=500)] = 50
+    request: Request, symbol: str, depth: Annotated[int, Query(ge=1, le=500), WHOLE] = 50
 ) -> dict[str, Any]:
     rt = context(request).runtime
     return await rt.run(lambda: wire.book_json(rt.ex.book(symbol, depth), rt.ex.now_ms))
@@ -95,7 +96,7 @@ async def candles(
     start: Millis = None,
     end: Millis = None,
     source: Annotated[str, Query(pattern=r"^(trades|mark|index)$")] = "trades",
-    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    limit: Annotated[int, Query(ge=1, le=5000), WHOLE] = 1000,
 ) -> dict[str, Any]:
     rt = context(request).runtime
     rows = await rt.run(rt.ex.candles, symbol, interval, source)
@@ -125,7 +126,7 @@ async def insurance_fund(request: Request) -> dict[str, Any]:
 
 @router.get("/events", **declared(EventsPage))
 async def events(
-    request: Request, since: Annotated[int, Query(ge=0)] = 0, limit: Limit = 200
+    request: Request, since: Annotated[int, Query(ge=0), WHOLE] = 0, limit: Limit = 200
 ) -> dict[str, Any]:
     """Market-wide events (liquidation stages, market halts and settlements, funding, admin
     actions), oldest first: the last 500 since the server started (they are kept in memory;

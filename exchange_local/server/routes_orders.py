@@ -20,6 +20,7 @@ from exchange_local.server.deps import ServerContext, account_of, context, read_
 from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
+from exchange_local.server.query import WHOLE
 from exchange_local.server.responses import (
     Canceled,
     Order,
@@ -33,7 +34,7 @@ from exchange_local.server.schemas import CLIENT_ORDER_ID, AmendBody, OrderBody
 router = APIRouter(tags=["orders"], route_class=UniqueKeysRoute)
 Read = Annotated[ApiKey, Depends(read_key)]
 Trade = Annotated[ApiKey, Depends(trade_key)]
-OrderId = Annotated[int, Path(ge=1, le=2**62)]
+OrderId = Annotated[int, Path(ge=1, le=2**62), WHOLE]
 # `:path`: API.md allows "/" in a clientOrderId ("qa/one", sent as qa%2Fone or as is), which a
 # plain path parameter never matched (404 "no endpoint"); the pattern still checks the id
 ClientId = Annotated[str, Path(pattern=CLIENT_ORDER_ID)]
@@ -145,7 +146,7 @@ async def orders(
     key: Read,
     status: Annotated[str, Query(pattern=r"^(open|closed|filled|canceled|all)$")] = "open",
     symbol: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000), WHOLE] = 100,
 ) -> dict[str, Any]:
     """`open` (the default): every open and untriggered order, oldest first. `closed`
     (filled or canceled), `filled`, `canceled`, `all`: the newest `limit` (at most 1000),
