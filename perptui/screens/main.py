@@ -79,6 +79,8 @@ class MainScreen(Screen[None]):
     #left { width: 1fr; border-right: solid $panel-lighten-2; }
     #mid { width: 38; border-right: solid $panel-lighten-2; }
     #right { width: 64; scrollbar-size-vertical: 1; }
+    /* the ticket stays in view under the account, which scrolls above it when short */
+    #right #ticket { dock: bottom; }
     #funding { height: 1; color: $text-muted; }
     #bottom { height: 30%; min-height: 7; }
     #bottom TabPane { padding: 0; }

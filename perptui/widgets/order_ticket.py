@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from exchange_local.engine import MarketState
@@ -59,23 +60,40 @@ class OrderTicket(Vertical):
     OrderTicket Horizontal { height: 1; margin-bottom: 0; }
     OrderTicket Button { min-width: 8; margin-right: 1; }
     OrderTicket #side-buy, OrderTicket #side-sell { width: 16; }
-    OrderTicket #side-buy.-active { background: $bid; color: $background; text-style: bold; }
-    OrderTicket #side-sell.-active { background: $ask; color: $background; text-style: bold; }
+    OrderTicket #side-buy.-selected { background: $bid; color: $background; text-style: bold; }
+    OrderTicket #side-sell.-selected { background: $ask; color: $background; text-style: bold; }
+    OrderTicket #side-buy.-selected:ansi {
+        background: ansi_default; color: $bid; text-style: bold reverse;
+    }
+    OrderTicket #side-sell.-selected:ansi {
+        background: ansi_default; color: $ask; text-style: bold reverse;
+    }
+    OrderTicket #side-buy.-selected:focus, OrderTicket #side-sell.-selected:focus {
+        text-style: bold underline;
+    }
+    OrderTicket #side-buy.-selected:ansi:focus, OrderTicket #side-sell.-selected:ansi:focus {
+        text-style: bold reverse underline;
+    }
     OrderTicket Input { width: 1fr; }
     OrderTicket .label { width: 8; }
     OrderTicket Select { width: 16; }
     OrderTicket #tif { width: 10; }
     OrderTicket Checkbox { margin-right: 2; }
-    OrderTicket #preview { height: auto; min-height: 4; color: $text; }
-    OrderTicket #message { height: auto; }
+    OrderTicket #message { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    OrderTicket #preview {
+        height: auto; min-height: 5; color: $text; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    OrderTicket.-compact #preview { min-height: 4; }
     OrderTicket #submit { width: 1fr; margin-top: 0; }
     OrderTicket #title { height: 1; text-style: bold; }
     OrderTicket.-short #side-buy, OrderTicket.-short #side-sell { width: 8; }
     OrderTicket.-short Button { min-width: 5; }
-    OrderTicket.-short Select { width: 12; }
-    OrderTicket.-short #tif { width: 9; }
+    OrderTicket.-short Select { width: 14; }
+    OrderTicket.-short #tif { width: 8; }
     """
     SHORT_WIDTH = 60  # under this many columns: BUY / SELL, narrower buttons (80x24 layout)
+    # under this many rows in the column (80x24, 100x30): three preview lines, not four
+    COMPACT_HEIGHT = 24
 
     class PreviewWanted(Message):
         def __init__(self, form: TicketForm) -> None:
@@ -107,7 +125,7 @@ class OrderTicket(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("Order", id="title")
         with Horizontal():
-            yield Button("▶ BUY / LONG", id="side-buy", compact=True, classes="-active")
+            yield Button("▶ BUY / LONG", id="side-buy", compact=True, classes="-selected")
             yield Button("SELL / SHORT", id="side-sell", compact=True)
             yield Select([(TYPE_LABELS[t], t) for t in ORDER_TYPES], value="limit",
                          allow_blank=False, compact=True, id="type")  # fmt: skip
@@ -126,8 +144,10 @@ class OrderTicket(Vertical):
         with Horizontal():
             yield TickBox("reduce-only", compact=True, id="reduce")
             yield TickBox("post-only", compact=True, id="post")
-        yield Static("", id="preview")
+        # the last result over the preview: "✓ order 7 filled" stays in view above the verdict
+        # on sending the same order again, which is the preview's last line, over the button
         yield Static("", id="message")
+        yield Static("", id="preview")
         yield Button("BUY", id="submit", variant="success", compact=True)
 
     # --- attributes down ----------------------------------------------------------------------
@@ -140,6 +160,7 @@ class OrderTicket(Vertical):
             f"[b]Order[/b] {ms.symbol} · cross · lev [b]{leverage}x[/b] (l)",
         )
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
+        self._fit_height()  # the screen's height may have changed, not the ticket's
         if first:
             # a size in coins means another amount in another market (0.5 BTC is not 0.5 SOL):
             # a market switch clears it rather than carry it over unnoticed
@@ -159,8 +180,11 @@ class OrderTicket(Vertical):
         if self.market_state is not None and price.value == self._auto_price:
             self._fill_price(self.market_state.mark)
         self.form.side = side
-        self.query_one("#side-buy").set_class(side == "buy", "-active")
-        self.query_one("#side-sell").set_class(side == "sell", "-active")
+        # -selected, not -active: Button's own -active is its press flash, which Textual
+        # takes off again (pressing the side shown left no side marked) and which the ansi
+        # themes draw as a blank $ansi-background (the label vanished)
+        self.query_one("#side-buy").set_class(side == "buy", "-selected")
+        self.query_one("#side-sell").set_class(side == "sell", "-selected")
         self._label_sides()
         self._update_submit()
         self._changed()
@@ -181,36 +205,93 @@ class OrderTicket(Vertical):
         if short != self.has_class("-short"):
             self.set_class(short, "-short")
             self._label_sides()
+            self._redraw_preview()
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Three preview lines where the column is short (80x24, 100x30): with the ticket
+        pinned under the account, a fourth line and a refusal wrapped over three took the
+        rows the account's own figures need, and before that pushed the button out of view."""
+        parent = self.parent
+        height = parent.size.height if isinstance(parent, Widget) else self.screen.size.height
+        compact = 0 < height < self.COMPACT_HEIGHT
+        if compact != self.has_class("-compact"):
+            self.set_class(compact, "-compact")
+            self._redraw_preview()
 
     def cycle_type(self) -> str:
         i = ORDER_TYPES.index(self.form.type)
         self.query_one("#type", Select).value = ORDER_TYPES[(i + 1) % len(ORDER_TYPES)]
         return ORDER_TYPES[(i + 1) % len(ORDER_TYPES)]
 
+    _shown: tuple[OrderPreview | None, str | None] = (None, None)  # as last given
+    _shown_lines: list[tuple[str, str]] | None = None
+
     def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
-        widget = self.query_one("#preview", Static)
-        if error is not None or preview is None or self.market_state is None:
-            self._shown_lines = None
-            widget.update(Content.from_markup("[$warning]$msg[/]", msg=error or ""))
-            return
-        lines = preview_lines(preview, self.market_state, narrow=self.size.width < 60)
-        if lines == getattr(self, "_shown_lines", None):
+        """The preview as key figures, then verdict lines over the button: why the order would
+        be refused, each warning, or that it would be accepted; a problem with the form or the
+        venue stands in their place. Every line is one row, cut with "…" where it does not
+        fit: the whole text is the tooltip, the toast on sending and the confirmation's."""
+        self._shown = (preview, error)
+        lines = self._preview_lines(preview, error)
+        if lines == self._shown_lines:
             return
         self._shown_lines = lines
-        styles = {"": "", "warn": "$warn", "danger": "$danger"}
+        styles = {"": "", "ok": "$success", "problem": "$warning", "warn": "$warn",
+                  "danger": "$danger"}  # fmt: skip
         parts = []
         for style, text in lines:
             parts.append(Content.from_markup(f"[{styles[style]}]$t[/]" if style else "$t", t=text))
+        widget = self.query_one("#preview", Static)
         widget.update(Content("\n").join(parts))
+        widget.tooltip = self._verdict_text(preview, error) or None
 
-    message = ""  # the line under the ticket as last shown (a late answer replaces only its own)
+    def _verdict_text(self, preview: OrderPreview | None, error: str | None) -> str:
+        """Every verdict line in full, those a short column leaves out too."""
+        if preview is None or self.market_state is None:
+            return error or ""
+        lines = preview_lines(preview, self.market_state)
+        return "\n".join(text for style, text in lines if style)
+
+    def _redraw_preview(self) -> None:
+        self._shown_lines = None
+        if self.is_mounted:
+            self.show_preview(*self._shown)
+
+    def _preview_lines(
+        self, preview: OrderPreview | None, error: str | None
+    ) -> list[tuple[str, str]]:
+        if error is not None or preview is None or self.market_state is None:
+            return [("problem", error)] if error else []
+        compact = self.has_class("-compact")
+        narrow = self.size.width < self.SHORT_WIDTH
+        lines = preview_lines(preview, self.market_state, narrow=narrow)
+        figures = [line for line in lines if not line[0]]
+        verdicts = [line for line in lines if line[0]] or [("ok", "✓ would be accepted now")]
+        if compact:  # liq and margin fraction after on one line; bkr and position left out
+            figures = [*figures[:2], ("", self._liq_line(preview, narrow))]
+            if any(style == "danger" for style, _ in verdicts):  # refused: its warnings wait
+                verdicts = [line for line in verdicts if line[0] == "danger"]
+        return figures + verdicts
+
+    def _liq_line(self, p: OrderPreview, narrow: bool) -> str:
+        assert self.market_state is not None
+        mark, tick = self.market_state.mark, self.market_state.tick
+        liq = (f"Est. liq {fmt.liq_price(p.liquidation_price_before, mark, tick)} → "
+               f"{fmt.liq_price(p.liquidation_price_after, mark, tick)}")  # fmt: skip
+        if narrow:
+            return f"{liq} · MF → {fmt.pct(p.margin_fraction_after)}"
+        return (f"{liq}   Margin frac {fmt.pct(p.margin_fraction_before)} → "
+                f"{fmt.pct(p.margin_fraction_after)}")  # fmt: skip
+
+    message = ""  # the result line, over the preview, as last shown (a late answer: only its own)
 
     def show_message(self, text: str, ok: bool) -> None:
         self.message = text
         colour = "$success" if ok else "$error"
-        self.query_one("#message", Static).update(
-            Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content("")
-        )
+        widget = self.query_one("#message", Static)
+        widget.update(Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content(""))
+        widget.tooltip = text or None  # one row, cut with "…": the whole of it here
 
     # --- messages up ----------------------------------------------------------------------------
     def _max(self) -> str:
