@@ -29,25 +29,24 @@ def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
     detail = escape(conn.detail)
     if conn.cause == "refused":
         return f"{label} [b $error]✗ KEY REFUSED: {detail}[/]"
+    why = f": {detail}" if detail else ""
+    waiting = {  # the reason, where the venue gives one: the same words live or stale
+        "limited": f"[$warning]rate limited, {detail}[/]",
+        "rate limited": f"[$warning]rate limited, {detail}[/]",
+        "reconnecting": f"[$warning]◐ reconnecting ({conn.attempts}){why}[/]",
+        "no answer": "[$error]not answering[/]",
+    }
     if conn.state == "live":
         latency = f" {conn.latency_ms:.0f}ms" if conn.latency_ms else ""
         return f"{label} [$success]● live{latency}[/]"
     if conn.state == "limited":
-        return f"{label} [$warning]◐ rate limited, {detail}[/]"
+        return f"{label} [$warning]◐[/] {waiting['limited']}"
     if conn.state == "reconnecting":
-        why = f": {detail}" if detail else ""
-        return f"{label} [$warning]◐ reconnecting ({conn.attempts}){why}[/]"
+        return f"{label} {waiting['reconnecting']}"
     if conn.state == "paused":
         return f"{label} [$warning]⏸ paused[/]"
     stale = f"{label} [$error]○ STALE {int(conn.age_s)}s[/]"
-    if conn.cause == "rate limited":
-        return f"{stale} [$warning]rate limited, {detail}[/]"
-    if conn.cause == "reconnecting":
-        why = f": {detail}" if detail else ""
-        return f"{stale} [$warning]◐ reconnecting ({conn.attempts}){why}[/]"
-    if conn.cause == "no answer":
-        return f"{stale} [$error]not answering[/]"
-    return stale
+    return f"{stale} {waiting[conn.cause]}" if conn.cause in waiting else stale
 
 
 def header_markup(
