@@ -78,6 +78,8 @@ async def render(name: str, out: Path) -> Path:
         await scene(app, venue)
         for _ in range(3):
             await pilot.pause()
+        await app.frame()  # what the scene typed has reached the ticket: its preview now
+        await pilot.pause()
         await asyncio.sleep(0.3)  # screens poll their venue on timers: let them draw once
         await pilot.pause()
         path = app.save_screenshot(filename=f"{name}.svg", path=str(out))
