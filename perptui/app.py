@@ -178,6 +178,10 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             self.main.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
         self.main.query_one("#orders-table", RowsTable).set_rows(order_rows(snap.open_orders))
         preview = not quiet and (self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0)
+        if quiet:  # a preview from before would still say "✓ would be accepted now"
+            why = snap.connection.detail or snap.connection.cause
+            self.main.query_one(OrderTicket).show_preview(None, f"cannot preview now: {why}")
+            self._preview_dirty = True  # asked afresh as soon as the venue answers
         if due or preview:
             await self._venue_calls(due, preview)
         self._ask_pending_decision()
@@ -190,6 +194,21 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    async def _history_on_demand(self, fills: bool) -> None:
+        """The visible tab's rows now (a tab shown, a filter typed), unless the venue already
+        says its numbers are old, and never for longer than CALLS_WAIT_S. Why: with the
+        server down, hung or the key refused, a tab key raised VenueUnavailable out of this
+        handler and perptui exited; against a hung server the screen went blank for the
+        request's whole timeout. The tables keep what they showed; the header says why."""
+        conn = self.snapshot.connection if self.snapshot is not None else None
+        if conn is not None and conn.cause and conn.state != "live":
+            return
+        try:
+            async with asyncio.timeout(CALLS_WAIT_S * 2):
+                await self._refresh_history(await self.venue.fills(500) if fills else None)
+        except (ExchangeError, TimeoutError):
+            return
 
     async def _venue_calls(self, history: bool, preview: bool) -> None:
         """Fills and the visible history tab (`history`) and the ticket's preview, waited for
@@ -365,11 +384,11 @@ class PerpApp(TradingActions, ViewActions, App[None]):
 
     @on(Input.Changed, "#ledger-filter")
     async def _ledger_filter(self) -> None:
-        await self._refresh_history(None)
+        await self._history_on_demand(fills=False)
 
     @on(TabbedContent.TabActivated)
     async def _tab_shown(self) -> None:
-        await self._refresh_history(await self.venue.fills(500))
+        await self._history_on_demand(fills=True)
         if self.main.query_one(TabbedContent).active == "events":
             # lines written while the tab was hidden are laid out now: show the newest
             log = self.main.query_one(EventsLog)

@@ -76,9 +76,10 @@ class ViewActions(AppState):
         that `x`, `d` and `a` act on (they scrolled the right-hand column before)."""
         pane = "funding-tab" if tab == "funding" else tab
         self.main.query_one(TabbedContent).active = pane
+        # the ledger's filter takes letters and lets digits through (widgets/type_filter.py);
         # the events log too: left on the hidden ledger table, the keyboard moved on to the
         # ledger's filter, which took the tab back and the next digits as its text
-        scrollable = self.main.query(f"#{pane} DataTable, #{pane} EventsLog")
+        scrollable = self.main.query(f"#{pane} TypeFilter, #{pane} DataTable, #{pane} EventsLog")
         if scrollable:
             scrollable.first().focus()
         else:

@@ -499,3 +499,72 @@ async def test_an_order_the_venue_could_not_be_asked_about_is_not_called_refused
         message = app.main.query_one(OrderTicket).message
         assert message.startswith("✗ not sent: cannot reach") and "refused" not in message
         assert venue.ex.open_orders(venue.account) == []
+
+
+async def test_a_tab_key_while_the_venue_is_unreachable_keeps_the_terminal_running() -> None:
+    """With the server down, hung or the key refused, `2` raised VenueUnavailable out of the
+    tab handler and perptui exited."""
+    venue = teaching_venue()
+    app = app_for(venue)
+    hang = asyncio.Event()
+
+    async def down(limit: int = 500) -> Any:
+        raise VenueUnavailable("cannot reach 127.0.0.1:18761: All connection attempts failed")
+
+    async def hung(limit: int = 500) -> Any:
+        await hang.wait()
+        return []
+
+    async def refused(limit: int = 500, type_prefix: str = "") -> Any:
+        raise KeyRefused("127.0.0.1:18761 refused this key: the API key was revoked")
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        venue.fills = down  # type: ignore[method-assign]
+        venue.ledger = refused  # type: ignore[method-assign]
+        for key in "234561":
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.is_running
+        venue.fills = hung  # type: ignore[method-assign]
+        t0 = time.monotonic()
+        await pilot.press("3")
+        await pilot.pause()
+        assert time.monotonic() - t0 < 3.0 and app.is_running  # not the request's timeout
+        hang.set()
+
+
+async def test_a_refused_key_withdraws_the_tickets_preview_and_sends_nothing() -> None:
+    """After a revoke the ticket still said "✓ would be accepted now", and Enter put "would be
+    refused, not sent" above it: the order was never judged."""
+    venue = teaching_venue()
+    app = app_for(venue)
+    snapshot = venue.snapshot
+    refused = KeyRefused("127.0.0.1:18761 refused this key: the API key was revoked")
+
+    async def revoked(market: str, interval: str = "1m") -> Any:
+        snap = await snapshot(market, interval)
+        conn = Connection("stale", None, 0, 1.0, "refused", str(refused))
+        return dataclasses_replace(snap, connection=conn)
+
+    async def refuse(request: OrderRequest) -> Any:
+        raise refused
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("b")
+        app.main.query_one("#size").value = "0.01"  # type: ignore[attr-defined]
+        await pilot.pause()
+        await app.frame()
+        await pilot.pause()
+        assert "would be accepted" in str(app.main.query_one("#preview").render())
+        venue.snapshot = revoked  # type: ignore[method-assign]
+        venue.preview_order = refuse  # type: ignore[method-assign]
+        await app.frame()
+        await pilot.pause()
+        shown = str(app.main.query_one("#preview").render())
+        assert "cannot preview now" in shown and "accepted" not in shown, shown
+        await app.send_order(app.main.query_one(OrderTicket).form)
+        await pilot.pause()
+        message = app.main.query_one(OrderTicket).message
+        assert message.startswith("✗ not sent:") and "would be refused" not in message
+        assert venue.ex.open_orders(venue.account) == []

@@ -832,9 +832,15 @@ async def test_every_tab_key_switches_from_every_tab_and_takes_the_keyboard_ther
                 await pilot.pause()
                 wanted = ("positions", "orders", "fills", "funding-tab", "ledger", "events")
                 assert tabs.active == wanted[int(key) - 1], (start, key)
-                assert not isinstance(app.focused, Input), (start, key)
+                typing = app.focused is app.main.query_one("#ledger-filter")
+                assert typing == (key == "5"), (start, key, app.focused)
         assert isinstance(app.focused, Log)  # the last was 6: arrows scroll the events
         assert app.main.query_one("#ledger-filter", Input).value == ""
+        market = app.market
+        await pilot.press("5", "f", "u", "n", "d", "6")  # letters filter, a digit moves on
+        await pilot.pause()
+        assert app.main.query_one("#ledger-filter", Input).value == "fund"
+        assert tabs.active == "events" and app.market == market
 
 
 @pytest.mark.parametrize(("width", "chart"), [(100, False), (110, False), (124, True), (160, True)])

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from perptui import format as fmt
 from perptui.venues.base import VenueLiquidation, VenueSnapshot
@@ -32,6 +32,7 @@ from perptui.widgets.history import (
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 from perptui.widgets.tape import TradeTape
+from perptui.widgets.type_filter import TypeFilter
 
 TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
 NARROW_WIDTH = 100
@@ -117,8 +118,9 @@ class MainScreen(Screen[None]):
             with TabPane("4 Funding", id="funding-tab"):
                 yield RowsTable(FUNDING_COLUMNS, id="funding-table")
             with TabPane("5 Ledger", id="ledger"):
-                yield Input(placeholder="filter by type: SETTLE, FUNDING, FEE, TRADE, LIQ…",
-                            id="ledger-filter", compact=True)  # fmt: skip
+                yield TypeFilter(placeholder="filter by type: SETTLE, FUNDING, FEE, TRADE, LIQ…"
+                                 " (type; digits switch tabs)", id="ledger-filter",
+                                 compact=True)  # fmt: skip
                 yield RowsTable(LEDGER_COLUMNS, id="ledger-table")
             with TabPane("6 Events", id="events"):
                 yield EventsLog(id="events-log")

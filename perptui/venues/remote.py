@@ -141,9 +141,10 @@ class RateLimited(NotAsked):
     code = "rate_limited"
 
 
-class KeyRefused(errors.NotAuthorized):
+class KeyRefused(errors.NotAuthorized, NotAsked):
     """401: the server does not know this key (revoked, or never issued). Final for this key:
-    the venue stops asking until perptui is started with another."""
+    the venue stops asking until perptui is started with another. NotAsked too: the order
+    was never judged, so the ticket says "not sent", not "would be refused"."""
 
     code = "unauthenticated"
 
