@@ -151,8 +151,9 @@ def preview_lines(
                  f"Position {p.position_before} → {p.position_after}"),
         ]  # fmt: skip
     if p.would_reject:
+        # the largest size that passes first: the line is one row, cut at its end
         hint = f" (max ≈ {p.max_size})" if p.max_size else ""  # none, or 0: nothing to offer
-        lines.append(("danger", f"✗ would be refused: {p.would_reject}{hint}"))
+        lines.append(("danger", f"✗ would be refused{hint}: {p.would_reject}"))
     for w in p.warnings:
         if not w.startswith("would be rejected"):
             lines.append(("warn", f"⚠ {w}"))

@@ -510,3 +510,20 @@ async def test_at_80_columns_a_long_venue_name_gives_way_to_the_countdowns():
             assert "⏱" in line and " S 0" in line and line.rstrip().endswith(line.split()[-1])
             assert len(line.rstrip()) <= 78, line
             assert "BTC-PERP" in line and fmt.price(ms.mark, ms.tick) in line
+
+
+def test_a_refusal_gives_the_largest_size_that_passes_before_its_reasons():
+    """The verdict is one row cut at its end: "(max ≈ …)" at the end was the part lost."""
+    from perptui.ticket import preview_lines
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    for name in ("a", "mm"):
+        ex.create_account(name)
+    ex.deposit("a", "USD", D(1_000))
+    ex.deposit("mm", "USD", D(10_000_000))
+    ex.place_order("mm", "BTC-PERP", "sell", D(10), price=D(100000))
+    preview = ex.preview_order("a", "BTC-PERP", "buy", D(5), price=D(100000))
+    assert preview.would_reject and preview.max_size
+    (verdict,) = [text for style, text in preview_lines(preview, ex.market("BTC-PERP"))
+                  if style == "danger"]  # fmt: skip
+    assert verdict.startswith(f"✗ would be refused (max ≈ {preview.max_size}): "), verdict
