@@ -856,3 +856,17 @@ async def test_the_chart_is_shown_only_where_it_has_room(width: int, chart: bool
             assert left.size.width >= 32
         right = app.main.query_one("#right")
         assert right.size.width >= 54
+
+
+@pytest.mark.parametrize("size", [(100, 30), (130, 30)])
+async def test_a_short_terminal_keeps_the_accounts_essentials_in_view(size: tuple[int, int]):
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=size) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.5"), type="market")
+        await app.frame()
+        await pilot.pause()
+        panel = app.main.query_one(AccountPanel)
+        said = text_of(panel)
+        assert "Eq " in said and "liq" in said and "use" in said, said
+        assert app.screen.region.contains_region(panel.region)

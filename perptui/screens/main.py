@@ -40,6 +40,10 @@ WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 col
 # below this the medium layout leaves the chart under 32 columns (9 at 100: "Chart BT"),
 # so it gives the chart's room to the account and ticket column instead
 CHART_WIDTH = 124
+# below this many rows the docked ticket leaves the account panel too little room for its
+# table (at 100x30 it showed six lines, not the margin fraction or the nearest liquidation):
+# it takes its one-line form, as at 80 columns
+SHORT_HEIGHT = 34
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -131,7 +135,7 @@ class MainScreen(Screen[None]):
         self.set_class(narrow, "-narrow")
         self.set_class(NARROW_WIDTH <= self.size.width < WIDE_WIDTH, "-medium")
         self.set_class(NARROW_WIDTH <= self.size.width < CHART_WIDTH, "-no-chart")
-        self.query_one(AccountPanel).narrow = narrow
+        self.query_one(AccountPanel).narrow = narrow or self.size.height < SHORT_HEIGHT
         self.query_one(PositionsTable).narrow = narrow
 
     def show(self, snap: VenueSnapshot, venue_name: str, paper: bool, paused_for_s: float,
