@@ -131,12 +131,15 @@ def preview_lines(
     value = p.size * (p.est_fill_price or ms.mark)
     liq_before = fmt.liq_price(p.liquidation_price_before, ms.mark, tick)
     liq_after = fmt.liq_price(p.liquidation_price_after, ms.mark, tick)
+    # in the lot's decimals with a sign: "0 → 0.1000" and "0.0000 → -5" mixed the engine's forms
+    pos_before = fmt.size(p.position_before, ms.lot, sign=True)
+    pos_after = fmt.size(p.position_after, ms.lot, sign=True)
     if narrow:  # the 80-column ticket: the same facts, "after" values only where tight
         lines = [
             ("", f"Est. fill {fill} · fee {fmt.usd(p.fee)}"),
             ("", f"IMR → {fmt.usd(p.imr_after)} · free → {fmt.usd(p.free_collateral_after)}"),
             ("", f"Est. liq {liq_before} → {liq_after}"),
-            ("", f"MF → {fmt.pct(p.margin_fraction_after)} · pos → {p.position_after}"),
+            ("", f"MF → {fmt.pct(p.margin_fraction_after)} · pos → {pos_after}"),
         ]
     else:
         lines = [
@@ -148,7 +151,7 @@ def preview_lines(
                  f"{fmt.liq_price(p.bankruptcy_price_after, ms.mark, tick)}"),
             ("", f"Margin frac {fmt.pct(p.margin_fraction_before)} → "
                  f"{fmt.pct(p.margin_fraction_after)}   "
-                 f"Position {p.position_before} → {p.position_after}"),
+                 f"Position {pos_before} → {pos_after}"),
         ]  # fmt: skip
     if p.would_reject:
         # the largest size that passes first: the line is one row, cut at its end

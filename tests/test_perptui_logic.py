@@ -527,3 +527,19 @@ def test_a_refusal_gives_the_largest_size_that_passes_before_its_reasons():
     (verdict,) = [text for style, text in preview_lines(preview, ex.market("BTC-PERP"))
                   if style == "danger"]  # fmt: skip
     assert verdict.startswith(f"✗ would be refused (max ≈ {preview.max_size}): "), verdict
+
+
+def test_the_preview_gives_positions_in_the_lots_decimals_with_a_sign():
+    """It read "Position 0 → 0.1000" flat and "Position 0 → -5" for a take-profit."""
+    from perptui.ticket import preview_lines
+
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    for name in ("a", "mm"):
+        ex.create_account(name)
+        ex.deposit(name, "USD", D(10_000_000))
+    ex.place_order("mm", "BTC-PERP", "buy", D(10), price=D(100000))
+    preview = ex.preview_order("a", "BTC-PERP", "sell", D(5), type="market")
+    texts = [text for _, text in preview_lines(preview, ex.market("BTC-PERP"))]
+    assert any(t.endswith("Position 0.0000 → -5.0000") for t in texts), texts
+    narrow = [text for _, text in preview_lines(preview, ex.market("BTC-PERP"), narrow=True)]
+    assert any(t.endswith("pos → -5.0000") for t in narrow), narrow
