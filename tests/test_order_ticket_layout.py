@@ -170,3 +170,17 @@ async def test_a_side_chosen_with_its_own_button_stays_marked():
         text, after = label_style(app, app.main.query_one("#side-sell"))
         assert "▶ SELL" in text
         assert after.bgcolor != before.bgcolor, (before, after)
+
+
+async def test_an_order_with_only_warnings_still_says_it_would_be_accepted():
+    """With a warning alone (liquidation within 10 % of the mark) the ✓ line was missing."""
+    app = app_for(teaching_venue())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("b")
+        await type_size(pilot, app, "4")
+        shown = str(app.main.query_one("#preview").render())
+        assert "⚠" in shown and "✗" not in shown, shown
+        lines = shown.splitlines()
+        ok = [i for i, line in enumerate(lines) if "✓ would be accepted now" in line]
+        warn = [i for i, line in enumerate(lines) if line.startswith("⚠")]
+        assert ok and warn and ok[0] < warn[0], shown

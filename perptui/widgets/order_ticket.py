@@ -267,7 +267,9 @@ class OrderTicket(Vertical):
         narrow = self.size.width < self.SHORT_WIDTH
         lines = preview_lines(preview, self.market_state, narrow=narrow)
         figures = [line for line in lines if not line[0]]
-        verdicts = [line for line in lines if line[0]] or [("ok", "✓ would be accepted now")]
+        verdicts = [line for line in lines if line[0]]
+        if not any(style == "danger" for style, _ in verdicts):  # warnings alone: accepted
+            verdicts.insert(0, ("ok", "✓ would be accepted now"))
         if compact:  # liq and margin fraction after on one line; bkr and position left out
             figures = [*figures[:2], ("", self._liq_line(preview, narrow))]
             if any(style == "danger" for style, _ in verdicts):  # refused: its warnings wait
