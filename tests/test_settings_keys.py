@@ -168,6 +168,13 @@ async def test_a_remapped_teach_key_opens_and_closes_explain_and_says_itself():
         assert isinstance(app.screen, ExplainScreen)
         said = str(app.screen.query_one("#no-position").render())
         assert "come back with e;" in said
+        await pilot.press("f1")
+        await pilot.pause()
+        source = app.screen.query_one(Markdown).source
+        explain = source.split("## Explain (t)")[1].split("##")[0]
+        assert "| `e` | Teach | screen.teach |" in explain  # the key that closes it here
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("e")
         await pilot.pause()
         assert app.screen is app.main and len(app.screen_stack) == 2

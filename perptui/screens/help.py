@@ -44,12 +44,15 @@ def help_sections(first: type | None = None) -> list[Section]:
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.id:
                 dialogs.setdefault(binding.id, binding)
+    by_id = {b.id: b for b in BINDINGS}
+    # the main screen's key that opens a screen also closes it (a remapped one too)
+    closes = {i: by_id[i] for i in ("screen.teach", "screen.stress", "app.help")}
     screens: list[tuple[type | None, Section]] = [
         (None, ("Main screen", list(BINDINGS))),
-        (ExplainScreen, ("Explain (t)", _own(ExplainScreen))),
-        (StressScreen, ("Stress (S)", _own(StressScreen))),
+        (ExplainScreen, ("Explain (t)", [*_own(ExplainScreen), closes["screen.teach"]])),
+        (StressScreen, ("Stress (S)", [*_own(StressScreen), closes["screen.stress"]])),
         (ConfirmScreen, ("Dialogs", list(dialogs.values()))),
-        (HelpScreen, ("This help", _own(HelpScreen))),
+        (HelpScreen, ("This help", [*_own(HelpScreen), closes["app.help"]])),
     ]
     return [section for cls, section in screens if cls is first and first is not None] + [
         section for cls, section in screens if cls is not first or first is None
