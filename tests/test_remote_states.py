@@ -197,6 +197,10 @@ async def test_a_shutdown_notice_shows_reconnecting_and_a_restarted_server_is_li
         assert snap.connection.state == "stale" and snap.connection.cause == "reconnecting"
         assert "◐ reconnecting" in chip_text(snap.connection)
         assert "server stopping" in chip_text(snap.connection)
+        venue._shutdown_at -= 30  # half a minute on, "reconnect in 5 s" is no longer true
+        later = venue.connection().detail
+        assert later.startswith("the server said it was stopping ") and later.endswith(" s ago")
+        assert int(later.split()[-3]) >= 33, later
         again = create_app(c.ex, c.keys, speed=0)
         with live_server(again, port=port):
             back = time.monotonic()

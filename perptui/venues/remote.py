@@ -94,6 +94,7 @@ BACKOFF_START = 1.0
 BACKOFF_MAX = 30.0
 SHUTDOWN_RETRY_S = 1.0  # after the server's SHUTDOWN notice: it means to be back in seconds
 SHUTDOWN_FAST_ATTEMPTS = 60  # ... for about a minute; then the usual backoff again
+SHUTDOWN_FRESH_S = 10.0  # its words ("reconnect in 5 s") this long; then how long ago
 REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 
 
@@ -240,6 +241,7 @@ class RemoteVenue(Venue):
         self._rest_limited = False  # the last refresh was a 429: "rate limited" until one passes
         self._refused: str | None = None  # the server's words when it refused the key
         self._shutdown: str | None = None  # the server's SHUTDOWN notice, until live again
+        self._shutdown_at = 0.0  # when it came (monotonic)
         self._notice: str | None = None
         self._wake = asyncio.Event()  # ends the stream's backoff (the server answers again)
 
@@ -382,7 +384,17 @@ class RemoteVenue(Venue):
                 return Connection("stale", self._latency_ms, self._attempts, age, "no answer")
             return Connection("live", self._latency_ms, 0, age)
         return Connection("reconnecting", self._latency_ms, max(self._attempts, 1), 0.0,
-                          "reconnecting", self._shutdown or "")  # fmt: skip
+                          "reconnecting", self._shutdown_words(now))  # fmt: skip
+
+    def _shutdown_words(self, now: float) -> str:
+        """The server's SHUTDOWN notice while it is fresh; later how long ago it came, since
+        "reconnect in 5 s" read the same 20 s on ("" if there was none)."""
+        if self._shutdown is None:
+            return ""
+        ago = now - self._shutdown_at
+        if ago <= SHUTDOWN_FRESH_S:
+            return self._shutdown
+        return f"the server said it was stopping {int(ago)} s ago"
 
     def watch(self, market: str) -> None:
         """Stream this market's book (the one on screen); other markets come by REST."""
@@ -737,6 +749,7 @@ class RemoteVenue(Venue):
             return []
         if kind == "info" and msg.get("code") == "SHUTDOWN":
             self._shutdown = str(msg.get("message") or "server stopping")
+            self._shutdown_at = time.monotonic()
             self._notice = f"{self.name}: {self._shutdown}"
             return []
         if kind == "error" and msg.get("code") == "UNAUTHENTICATED" and msg.get("id") is None:
