@@ -28,7 +28,7 @@ from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
 from perptui.sizing import largest_size, percent_of
 from perptui.theme import DEFAULT_VARIABLES, THEMES
-from perptui.ticket import TicketError, describe_arithmetic
+from perptui.ticket import TicketError, TicketForm, describe_arithmetic
 from perptui.trading_actions import TradingActions
 from perptui.venues.base import Connection, NotAsked, Venue, VenueSnapshot, unknown_market
 from perptui.view_actions import ViewActions
@@ -313,19 +313,12 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         is not trusted to bound what it is given."""
         self._preview_dirty = False
         ticket = self.main.query_one(OrderTicket)
-        try:
+        try:  # largest_size takes the venue's refusals (NotAsked too) as "cannot say"
             if ticket.form.market and ticket.market_state is not None and self.snapshot:
-                position = self._position_size(ticket.form.market)
                 form = dataclasses.replace(ticket.form)  # as it is now; typing may go on
-                top = await largest_size(
-                    self.venue, form, ticket.sizing_estimate(), position, ticket.market_state.lot
-                )
-                ticket.set_gate_max(form, top)
+                ticket.set_gate_max(form, await self._largest_size(ticket, form))
         except ArithmeticError as problem:
             ticket.show_preview(None, f"cannot size this order: {describe_arithmetic(problem)}")
-            return
-        except NotAsked as problem:  # no verdict: the venue did not answer
-            ticket.show_preview(None, f"cannot preview now: {problem}")
             return
         if not ticket.form.market or not ticket.form.size:
             ticket.show_preview(None)
@@ -356,7 +349,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         form = dataclasses.replace(ticket.form)
         position = self._position_size(form.market)
         try:
-            top = await largest_size(self.venue, form, ticket.sizing_estimate(), position, ms.lot)
+            top = await self._largest_size(ticket, form)
             if top is not None:
                 ticket.set_gate_max(form, top)
             else:
@@ -371,6 +364,14 @@ class PerpApp(TradingActions, ViewActions, App[None]):
                                 "nothing to reduce)", ok=False)  # fmt: skip
             return
         ticket.set_size(size)
+
+    async def _largest_size(self, ticket: OrderTicket, form: TicketForm) -> Decimal | None:
+        """The exchange's largest passing size for `form` (sizing.largest_size), from the
+        ticket's estimate and the position it would reduce."""
+        ms = ticket.market_state
+        assert ms is not None
+        position = self._position_size(form.market)
+        return await largest_size(self.venue, form, ticket.sizing_estimate(), position, ms.lot)
 
     def _position_size(self, market: str) -> Decimal:
         snap = self.snapshot
