@@ -13,14 +13,14 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from exchange_local.risk_params import DynamicRisk
+from exchange_local.once import OnceRequests
 from exchange_local.store import Store
 
 COMMANDS = (
     "create_account", "deposit", "withdraw", "convert", "place_order", "amend_order",
     "cancel_order", "cancel_all", "set_leverage", "set_index_price", "advance",
     "settle_market", "rollback_trades", "shock_index", "start_living_market",
-    "halt_market", "resume_market", "reset_account", "adjust_balance",
+    "halt_market", "resume_market", "reset_account", "adjust_balance", "run_once",
 )  # fmt: skip
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
@@ -31,7 +31,7 @@ TRANSIENT = (
 )  # fmt: skip
 
 
-class Durable(DynamicRisk):
+class Durable(OnceRequests):
     """Mixed into Exchange; active only when a store path is given."""
 
     _store: Store | None = None

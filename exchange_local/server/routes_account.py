@@ -140,14 +140,13 @@ async def set_leverage(
     except LeverageRefused as refused:
         raise ApiError(400, "INVALID_REQUEST", str(refused)) from None
 
-    def apply() -> dict[str, Any]:
-        ctx.ex.set_leverage(account, symbol, leverage)
+    def answer(_: None) -> dict[str, Any]:
         return {"symbol": symbol, "leverage": wire.leverage_value(leverage)}
 
     # the parsed value: 10, "10" and "10.0" are one request for Idempotency-Key
     request_data = {"leverage": format(leverage, "f")}
-    result: dict[str, Any] = await once(request, response, account, request_data, apply)
-    return result
+    args = {"account": account, "market": symbol, "leverage": leverage}
+    return await once(request, response, account, request_data, "set_leverage", args, answer)
 
 
 @router.post("/orders/preview", **declared(Preview))
@@ -183,26 +182,22 @@ async def explain(request: Request, symbol: str, key: Read) -> dict[str, Any]:
 async def withdraw(
     request: Request, response: Response, body: AssetAmountBody, key: Trade
 ) -> dict[str, Any]:
-    ctx = context(request)
     account = account_of(key)
 
-    def apply() -> dict[str, Any]:
-        ctx.ex.withdraw(account, body.asset, body.amount)
+    def answer(_: None) -> dict[str, Any]:
         return {"asset": body.asset, "amount": wire.dec(body.amount)}
 
-    result: dict[str, Any] = await once(request, response, account, body.model_dump(), apply)
-    return result
+    args = {"account": account, "asset": body.asset, "amount": body.amount}
+    return await once(request, response, account, body.model_dump(), "withdraw", args, answer)
 
 
 @router.post("/converts", **declared(Converted))
 async def convert(
     request: Request, response: Response, body: ConvertBody, key: Trade
 ) -> dict[str, Any]:
-    ctx = context(request)
     account = account_of(key)
 
-    def apply() -> dict[str, Any]:
-        got = ctx.ex.convert(account, body.from_asset, body.to_asset, body.amount)
+    def answer(got: Decimal) -> dict[str, Any]:
         return {
             "from": body.from_asset,
             "to": body.to_asset,
@@ -210,8 +205,13 @@ async def convert(
             "received": wire.dec(got),
         }
 
-    result: dict[str, Any] = await once(request, response, account, body.model_dump(), apply)
-    return result
+    args = {
+        "account": account,
+        "from_asset": body.from_asset,
+        "to_asset": body.to_asset,
+        "amount": body.amount,
+    }
+    return await once(request, response, account, body.model_dump(), "convert", args, answer)
 
 
 @router.post("/deposits", **declared(AssetAmount))

@@ -142,12 +142,12 @@ async def deposit(
     ctx = context(request)
     user_account(ctx, accountId)
 
-    def apply() -> dict[str, Any]:
-        ctx.ex.deposit(accountId, body.asset, body.amount)
+    def answer(_: None) -> dict[str, Any]:
         return {"accountId": accountId, "asset": body.asset, "amount": wire.dec(body.amount)}
 
     owner = f"admin:{key.key_id}"
-    result: dict[str, Any] = await once(request, response, owner, body.model_dump(), apply)
+    args = {"account": accountId, "asset": body.asset, "amount": body.amount}
+    result = await once(request, response, owner, body.model_dump(), "deposit", args, answer)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "deposit", account=accountId, asset=body.asset, amount=body.amount)
     return result

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from exchange_local.operator import AccountReset
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.idempotency import once
@@ -196,8 +197,7 @@ async def reset(
     if body.initialBalance is not None:
         deposits["USD"] = deposits.get("USD", Decimal(0)) + body.initialBalance
 
-    def apply() -> dict[str, Any]:
-        done = ctx.ex.reset_account(accountId, deposits)
+    def answer(done: AccountReset) -> dict[str, Any]:
         hub = ctx.runtime.hub
         hub.dirty_accounts.add(accountId)
         hub.dirty_accounts.update(b for _, _, _, takers in done.closed for b in takers)
@@ -213,7 +213,8 @@ async def reset(
         }
 
     owner = f"admin:{key.key_id}"
-    result: dict[str, Any] = await once(request, response, owner, body.model_dump(), apply)
+    args = {"account": accountId, "deposits": deposits}
+    result = await once(request, response, owner, body.model_dump(), "reset_account", args, answer)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "reset_account", **result)
     return result
@@ -228,9 +229,10 @@ async def adjust(
     ctx = context(request)
     user_account(ctx, accountId)
 
-    def apply() -> dict[str, Any]:
+    def check() -> None:
         check_adjustment(ctx.ex, body.asset, body.amount)
-        balance = ctx.ex.adjust_balance(accountId, body.asset, body.amount)
+
+    def answer(balance: Decimal) -> dict[str, Any]:
         ctx.runtime.hub.dirty_accounts.add(accountId)
         return {
             "accountId": accountId,
@@ -240,7 +242,9 @@ async def adjust(
         }
 
     owner = f"admin:{key.key_id}"
-    result: dict[str, Any] = await once(request, response, owner, body.model_dump(), apply)
+    args = {"account": accountId, "asset": body.asset, "amount": body.amount}
+    data = body.model_dump()
+    result = await once(request, response, owner, data, "adjust_balance", args, answer, check)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "adjust_balance", **result)
     return result
