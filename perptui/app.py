@@ -159,9 +159,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         timeout (the header froze on "● live", then counted in 5 s steps). While the venue's
         numbers are old (STALE: not answering, rate limited, key refused) they are not made at
         all: each failure was another toast over a header that already says why."""
-        # a venue that says why (not answering, rate limited, refused) is not asked more;
-        # a quiet stream alone (a watched real venue) may still answer REST
-        quiet = snap.connection.state in ("stale", "limited") and bool(snap.connection.cause)
+        quiet = snap.connection.says_why_old
         due = self.frames % HISTORY_EVERY_FRAMES == 0 and not quiet
         self.main.show(snap, self.venue.name, self.venue.paper, self.venue.paused_for_s,
                        getattr(self, "_own_trade_ids", set()),
@@ -201,9 +199,8 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         server down, hung or the key refused, a tab key raised VenueUnavailable out of this
         handler and perptui exited; against a hung server the screen went blank for the
         request's whole timeout. The tables keep what they showed; the header says why."""
-        conn = self.snapshot.connection if self.snapshot is not None else None
-        if conn is not None and conn.cause and conn.state != "live":
-            return
+        if self.snapshot is not None and self.snapshot.connection.says_why_old:
+            return  # the rule of the frame's own calls (_draw)
         try:
             async with asyncio.timeout(CALLS_WAIT_S * 2):
                 await self._refresh_history(await self.venue.fills(500) if fills else None)

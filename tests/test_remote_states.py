@@ -572,3 +572,39 @@ async def test_a_refused_key_withdraws_the_tickets_preview_and_sends_nothing() -
         message = app.main.query_one(OrderTicket).message
         assert message.startswith("✗ not sent:") and "would be refused" not in message
         assert venue.ex.open_orders(venue.account) == []
+
+
+@pytest.mark.parametrize(
+    ("connection", "asked"),
+    [
+        (Connection("reconnecting", 5.0, 1, 0.0, "reconnecting"), True),  # REST still answers
+        (Connection("live", 5.0), True),
+        (Connection("stale", 5.0, 2, 4.0, "no answer"), False),
+        (Connection("limited", 5.0, 0, 0.5, "rate limited", "retry in 2s"), False),
+        (Connection("stale", None, 0, 1.0, "refused", "the API key was revoked"), False),
+    ],
+)
+async def test_a_tab_asks_the_venue_exactly_when_a_frame_would(
+    connection: Connection, asked: bool
+) -> None:
+    """One rule for the frame's calls and a tab's: a tab shown while the stream reconnected
+    (REST still answering) kept its old rows until the next frame, since the tab's own rule
+    was "any cause that is not live" and the frame's "stale or limited, with a cause"."""
+    venue = teaching_venue()
+    app = app_for(venue)
+    calls: list[int] = []
+    fills = venue.fills
+
+    async def counted(limit: int = 500) -> Any:
+        calls.append(limit)
+        return await fills(limit)
+
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        assert app.snapshot is not None
+        app.snapshot = dataclasses_replace(app.snapshot, connection=connection)
+        venue.fills = counted  # type: ignore[method-assign]
+        await pilot.press("3")
+        await pilot.pause()
+        assert bool(calls) is asked
+        assert connection.says_why_old is not asked

@@ -68,6 +68,14 @@ class Connection:
     cause: str = ""  # "" | "rate limited" | "refused" | "reconnecting" | "no answer"
     detail: str = ""  # the server's own words where it gave any ("server stopping; …")
 
+    @property
+    def says_why_old(self) -> bool:
+        """The venue's numbers are old or rationed and it says why (not answering, rate
+        limited, key refused): asking it more only repeats the header's reason as toasts.
+        A stream that is reconnecting while REST still answers is not such a state, nor a
+        quiet stream with no cause (a watched real venue may still answer REST)."""
+        return self.state in ("stale", "limited") and bool(self.cause)
+
 
 @dataclass(frozen=True, slots=True)
 class ClockInfo:
