@@ -543,3 +543,16 @@ def test_the_preview_gives_positions_in_the_lots_decimals_with_a_sign():
     assert any(t.endswith("Position 0.0000 → -5.0000") for t in texts), texts
     narrow = [text for _, text in preview_lines(preview, ex.market("BTC-PERP"), narrow=True)]
     assert any(t.endswith("pos → -5.0000") for t in narrow), narrow
+
+
+def test_your_own_trade_on_the_tape_says_you_in_any_column_width():
+    """The book's column is 35 wide between 100 and 160 terminal columns: " you" after the
+    time was cut to " y"."""
+    from exchange_local.marketdata import Trade
+    from perptui.widgets.tape import own_row, tape_rows
+
+    trade = Trade(7, 10_000, Decimal("100116.5"), Decimal("0.05"), "buy")
+    ((_, text),) = tape_rows([trade], Decimal("0.5"), Decimal("0.0001"))
+    assert own_row(text, 35).endswith("▲      you") and len(own_row(text, 35)) <= 35
+    assert own_row(text, 60) == text + " you"
+    assert own_row(text, 35).startswith(text[:-8])  # price, size and side as before

@@ -61,5 +61,18 @@ class TradeTape(Widget):
         style = self.get_component_rich_style(f"tape--{kind}")
         if self._ids[i] in self._own:
             style += self.get_component_rich_style("tape--own")
-            text = text + " you"
+            text = own_row(text, width)
         return Strip([Segment(text[:width].ljust(width), style)])
+
+
+def own_row(text: str, width: int) -> str:
+    """A row of the tape that is your own trade, marked "you" after its time, or in its
+    time's place where the column is too narrow for both (the book's column, 35 wide between
+    100 and 160 terminal columns, cut the word to "y"): the reverse style alone is lost in
+    monochrome and on a projector."""
+    if len(text) + 4 <= width:
+        return text + " you"
+    return text[:-TIME_WIDTH] + "you".rjust(TIME_WIDTH)
+
+
+TIME_WIDTH = len("00:00:00")
