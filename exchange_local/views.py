@@ -170,25 +170,44 @@ class RiskViews(Risk):
             warnings.insert(0, f"would be rejected: {not_reducing}")
         before = self.health(account)
         before_pos = next((p for p in before.positions if p.market == m.symbol), None)
-        after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
-        after_pos = next((p for p in after.positions if p.market == m.symbol), None)
-        if size_after == 0:
-            after_pos = None
-        liq_after = after_pos.liquidation_price if after_pos else None
-        if liq_after is not None and abs(liq_after - m.mark) / m.mark < LIQ_WARNING_DISTANCE:
-            toward = ROUND_CEILING if liq_after < m.mark else ROUND_FLOOR  # as displays round it
-            shown = (liq_after / m.tick).to_integral_value(rounding=toward) * m.tick
-            warnings.append(f"liquidation price {shown} would be within 10 % of the mark {m.mark}")
-        if after_pos and after_pos.liq_state != "ok":
-            warnings.append("the account would be under liquidation after this order")
+        if not_reducing is not None:
+            # refused whatever the book or margin, so nothing changes: "after" is "before" (it
+            # showed the position the order would have opened, 0 -> +0.05, beside the refusal)
+            imr_after, free_after, mf_after = (
+                before.imr,
+                before.free_collateral,
+                before.margin_fraction,
+            )
+            liq_after = before_pos.liquidation_price if before_pos else None
+            bk_after = before_pos.bankruptcy_price if before_pos else None
+            size_after = s
+        else:
+            after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
+            imr_after, free_after, mf_after = (
+                after.imr,
+                after.free_collateral,
+                after.margin_fraction,
+            )
+            after_pos = next((p for p in after.positions if p.market == m.symbol), None)
+            if size_after == 0:
+                after_pos = None
+            liq_after = after_pos.liquidation_price if after_pos else None
+            bk_after = after_pos.bankruptcy_price if after_pos else None
+            gap = abs(liq_after - m.mark) / m.mark if liq_after is not None else None
+            if liq_after is not None and gap is not None and gap < LIQ_WARNING_DISTANCE:
+                toward = ROUND_CEILING if liq_after < m.mark else ROUND_FLOOR  # as displays do
+                shown = (liq_after / m.tick).to_integral_value(rounding=toward) * m.tick
+                warnings.append(
+                    f"liquidation price {shown} would be within 10 % of the mark {m.mark}"
+                )
+            if after_pos and after_pos.liq_state != "ok":
+                warnings.append("the account would be under liquidation after this order")
         return OrderPreview(
             m.symbol, side, qty, impact.est_fill_price if impact.take_qty else limit,
             ZERO if trigger is not None else impact.take_qty, impact.fee, before.imr,
-            after.imr, before.free_collateral, after.free_collateral, before.margin_fraction,
-            after.margin_fraction,
+            imr_after, before.free_collateral, free_after, before.margin_fraction, mf_after,
             before_pos.liquidation_price if before_pos else None, liq_after,
-            before_pos.bankruptcy_price if before_pos else None,
-            after_pos.bankruptcy_price if after_pos else None,
+            before_pos.bankruptcy_price if before_pos else None, bk_after,
             s, size_after, would_reject, max_size, warnings,
         )  # fmt: skip
 

@@ -458,9 +458,21 @@ def test_a_reduce_only_order_that_would_not_reduce_is_previewed_as_refused():
     with pytest.raises(InvalidOrder) as refused:
         ex.place_order(acct, BTC, "buy", D("0.1"), type="market", reduce_only=True)
     assert p.would_reject == str(refused.value)  # it previewed a position 0 -> 0.1 before
+    # and nothing happens: every figure after is the one before
+    assert p.position_after == p.position_before == 0
+    assert (p.imr_after, p.free_collateral_after) == (p.imr_before, p.free_collateral_before)
+    assert p.margin_fraction_after == p.margin_fraction_before
+    assert p.liquidation_price_after is None and p.bankruptcy_price_after is None
     stop = ex.preview_order(acct, BTC, "sell", D("0.1"), type="stop_market",
                             trigger_price=D(90000), reduce_only=True)  # fmt: skip
     assert stop.would_reject is not None and len(stop.warnings) == 1
+    assert stop.position_after == 0 and stop.imr_after == stop.imr_before == 0
+    ex.place_order(acct, BTC, "buy", D("0.1"), type="market")  # long 0.1: a buy adds to it
+    more = ex.preview_order(acct, BTC, "buy", D("0.1"), type="market", reduce_only=True)
+    held = ex.health(acct).positions[0]
+    assert more.would_reject is not None and more.position_after == D("0.1")
+    assert more.liquidation_price_after == more.liquidation_price_before == held.liquidation_price
+    assert more.imr_after == more.imr_before
 
 
 def test_a_resting_limit_that_closes_is_previewed_as_one_booked_state():
