@@ -54,6 +54,9 @@ class NumberInput(Input):
             event.prevent_default()  # not Input's either: it bubbles on to the bindings
 
 
+MARKET_PRICE_WORDS = "the book's best prices now (Est. fill below)"
+
+
 class OrderTicket(Vertical):
     DEFAULT_CSS = """
     OrderTicket { height: auto; padding: 0 1; border-top: solid $panel-lighten-2; }
@@ -79,6 +82,8 @@ class OrderTicket(Vertical):
     OrderTicket Select { width: 16; }
     OrderTicket #tif { width: 10; }
     OrderTicket Checkbox { margin-right: 2; }
+    OrderTicket #price-market { width: 1fr; height: 1; color: $text-muted; display: none;
+        text-wrap: nowrap; text-overflow: ellipsis; }
     OrderTicket #message { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     OrderTicket #preview {
         height: auto; min-height: 5; color: $text; text-wrap: nowrap; text-overflow: ellipsis;
@@ -134,6 +139,7 @@ class OrderTicket(Vertical):
         with Horizontal():
             yield Static("Price", classes="label", id="price-label")
             yield NumberInput(placeholder="limit price", restrict=NUMBER, compact=True, id="price")
+            yield Static(MARKET_PRICE_WORDS, id="price-market")
         with Horizontal():
             yield Static("Size", classes="label")
             yield NumberInput(placeholder="size in coins", restrict=NUMBER, compact=True, id="size")
@@ -374,8 +380,11 @@ class OrderTicket(Vertical):
         is_limit = self.form.type == "limit"
         label = "Price" if is_limit else "Market" if self.form.type == "market" else "Trigger"
         self.query_one("#price-label", Static).update(label)
-        price = self.query_one("#price", Input)
-        price.disabled = self.form.type == "market"
+        # a market order has no price: the limit typed before waits, hidden, for a limit
+        # order again (greyed out, it read as the price the market order would pay)
+        at_market = self.form.type == "market"
+        self.query_one("#price", Input).display = not at_market
+        self.query_one("#price-market", Static).display = at_market
         self.query_one("#post", Checkbox).disabled = not is_limit
         self.query_one("#tif", Select).disabled = not is_limit
         # stops and take-profits are sent reduce-only: the box says so, locked; the trader's
