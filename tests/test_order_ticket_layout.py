@@ -184,3 +184,30 @@ async def test_an_order_with_only_warnings_still_says_it_would_be_accepted():
         ok = [i for i, line in enumerate(lines) if "✓ would be accepted now" in line]
         warn = [i for i, line in enumerate(lines) if line.startswith("⚠")]
         assert ok and warn and ok[0] < warn[0], shown
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_a_market_order_shows_no_price_and_a_limit_gets_its_price_back(
+    size: tuple[int, int],
+) -> None:
+    """The greyed-out limit price stayed in a market order's row and read as the price it
+    would pay; it now says the book's prices and the limit comes back with a limit order."""
+    from perptui.widgets.order_ticket import OrderTicket
+
+    app = app_for(teaching_venue())
+    async with app.run_test(size=size) as pilot:
+        await type_size(pilot, app, "0.5")
+        ticket = app.main.query_one(OrderTicket)
+        price = ticket.query_one("#price")
+        limit = price.value  # type: ignore[attr-defined]
+        row = price.region.y
+        await pilot.press("m")  # limit -> market
+        await pilot.pause()
+        assert ticket.form.type == "market"
+        shown = row_text(app, row, ticket.region)
+        assert "best prices" in shown and limit not in shown.replace(",", "")
+        for _ in range(3):  # market -> stop -> take-profit -> limit
+            await pilot.press("m")
+            await pilot.pause()
+        assert ticket.form.type == "limit" and ticket.form.price == limit
+        assert limit in row_text(app, row, ticket.region)
