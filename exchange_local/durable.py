@@ -9,10 +9,13 @@ no row. Nested calls (bots and scenarios calling the facade) journal only at the
 from __future__ import annotations
 
 import inspect
+import logging
 import pickle
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from exchange_local.errors import StoreError
 from exchange_local.once import OnceRequests
 from exchange_local.store import Store
 
@@ -22,11 +25,12 @@ COMMANDS = (
     "settle_market", "rollback_trades", "shock_index", "start_living_market",
     "halt_market", "resume_market", "reset_account", "adjust_balance", "run_once",
 )  # fmt: skip
+log = logging.getLogger(__name__)
 SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
 TRANSIENT = (
     "_store", "_subscribers", "_in_command", "_replaying", "_weight_cache", "_weight_limits",
-    "_fraction_floors", "_last_snapshot", "_config_given", "_adl_cache",
+    "_fraction_floors", "_last_snapshot", "_config_given", "_adl_cache", "store_failure",
     *COMMANDS,
 )  # fmt: skip
 
@@ -37,6 +41,8 @@ class Durable(OnceRequests):
     _store: Store | None = None
     _in_command = False
     _replaying = False
+    # why the store stopped taking writes (a failed commit), or None: see _commit_failed
+    store_failure: str | None = None
 
     def _attach_store(self, store: Store) -> None:
         """Restore from the store (snapshot + journal) or initialise it; then journal."""
@@ -91,6 +97,8 @@ class Durable(OnceRequests):
         def command(*args: Any, **kwargs: Any) -> Any:
             if self._in_command:
                 return method(self, *args, **kwargs)
+            if self.store_failure is not None:
+                raise StoreError(self.store_failure)
             store = self._store
             assert store is not None
             self._in_command = True
@@ -105,13 +113,38 @@ class Durable(OnceRequests):
             bound.apply_defaults()
             arguments = dict(bound.arguments)
             arguments.pop("self")
-            store.commit_command(self.now_ms, name, arguments)
-            self._maybe_snapshot()
+            try:
+                store.commit_command(self.now_ms, name, arguments)
+            except Exception as failure:
+                raise self._commit_failed(name, failure) from failure
+            try:
+                self._maybe_snapshot()
+            except sqlite3.Error as failure:  # the journal has it all; try again later
+                log.warning("a snapshot could not be written (%s); the journal keeps every "
+                            "command, so the next start replays more", failure)  # fmt: skip
             return result
 
         command.__doc__ = method.__doc__
         command.__name__ = name
         return command
+
+    def _commit_failed(self, name: str, failure: Exception) -> StoreError:
+        """Fail-stop after a command whose journal row could not be written (a full disk).
+
+        Why stop rather than go on: the command has already changed the state in memory (a
+        fill, its ledger legs), and nothing can take that back. Going on served fills the
+        store never saw, and a clean stop then wrote them into the final snapshot, whose
+        balances no longer matched the ledger. So every later command and the final
+        snapshot are refused; the store holds everything up to the command before, and a
+        restart (once the disk has room) resumes from there."""
+        self.store_failure = (
+            f"the exchange store {self._store.path if self._store else ''} could not be "
+            f"written ({failure}); the exchange stopped taking commands and its last "
+            f"command ({name}) is not saved: free the disk and restart it, everything "
+            "before that command is in the store"
+        )
+        log.error("%s", self.store_failure)
+        return StoreError(self.store_failure)
 
     def _maybe_snapshot(self, force: bool = False) -> None:
         store = self._store
@@ -139,6 +172,7 @@ class Durable(OnceRequests):
     def close(self) -> None:
         """Write a final snapshot (fast restart) and close the store. Safe to call twice."""
         if self._store is not None:
-            self._maybe_snapshot(force=True)
+            if self.store_failure is None:  # never a snapshot of a state the store lacks
+                self._maybe_snapshot(force=True)
             self._store.close()
             self._store = None

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from exchange_local.clock import seconds_to_ms
+from exchange_local.errors import StoreError
 from exchange_local.server import wire
 from exchange_local.server.hub import Counters, Hub
 from exchange_local.server.live_scenarios import LiveScenario
@@ -61,10 +62,28 @@ class ExchangeRuntime:
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the engine under the lock; the hub flushes what the call produced."""
         async with self.lock:
+            self._check_store()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.hub.flush()
+                self._flush()
+
+    def _check_store(self) -> None:
+        """After a failed store write every call is 503 UNAVAILABLE with the engine's words
+        (exchange_local/durable.py): reads too, since the engine's state then holds the
+        failed command's effects, which the store never saw and a restart will not have."""
+        failure = getattr(self.ex, "store_failure", None)
+        if failure is not None:
+            raise StoreError(failure)
+
+    def _flush(self) -> None:
+        """The events a call produced to the hub; those of a command whose store write
+        failed are dropped (their fills and ledger legs never happened as far as a restarted
+        exchange knows)."""
+        if getattr(self.ex, "store_failure", None) is not None:
+            self.hub.pending.clear()
+            return
+        self.hub.flush()
 
     def account_json(self, account: str) -> dict[str, Any]:
         """GET /account's body (called under the lock)."""
@@ -124,6 +143,8 @@ class ExchangeRuntime:
                 await self._periodic()
             except asyncio.CancelledError:
                 raise
+            except StoreError:  # said once by the engine; every request now answers 503
+                self.paused = True
             except Exception:  # the engine refused a step: stop the clock, keep serving
                 log.exception("the clock driver failed; the market is paused")
                 self.paused = True
@@ -148,6 +169,7 @@ class ExchangeRuntime:
         """One lock hold of exchange time toward `target_ms`: at most MAX_STEP_MS, and never
         past the live scenario's next step, which runs right after at its due time."""
         async with self.lock:
+            self._check_store()
             try:
                 now = self.ex.now_ms
                 step = min(target_ms - now, MAX_STEP_MS)
@@ -159,7 +181,7 @@ class ExchangeRuntime:
                 self.steps += 1
                 self.run_scenario()
             finally:
-                self.hub.flush()
+                self._flush()
 
     async def advance(self, seconds: Decimal) -> None:
         """The admin's manual advance: the same steps as the clock's, scenario included.
@@ -192,6 +214,8 @@ class ExchangeRuntime:
             self.last_scenario = scenario
 
     async def _periodic(self) -> None:
+        if getattr(self.ex, "store_failure", None) is not None:
+            return  # no summaries of a state the store never saw
         now = time.monotonic()
         summaries = now - self._last_summary >= SUMMARY_SECONDS
         if summaries:
