@@ -556,3 +556,64 @@ def test_your_own_trade_on_the_tape_says_you_in_any_column_width():
     assert own_row(text, 35).endswith("▲      you") and len(own_row(text, 35)) <= 35
     assert own_row(text, 60) == text + " you"
     assert own_row(text, 35).startswith(text[:-8])  # price, size and side as before
+
+
+async def test_a_killed_perptui_is_reopened_with_its_real_pause(tmp_path, monkeypatch):
+    """The pause file was written on a clean close only: after a kill -9 the reopened market
+    said no pause, or the pause after the last clean close (an hour for six seconds)."""
+    import asyncio
+
+    from perptui.venues import local
+
+    monkeypatch.setattr(local, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(local, "TICK_S", 0.01)
+    db = tmp_path / "paper.sqlite"
+    pause_file = db.with_suffix(".sqlite.perptui.json")
+    venue = LocalVenue(db, speed=D(0))
+    await venue.start()
+    pause_file.write_text(json.dumps({"closed_at": time.time() - 3600}))  # an old clean close
+    for _ in range(100):  # the running market's heartbeat replaces it within HEARTBEAT_S
+        await asyncio.sleep(0.01)
+        if json.loads(pause_file.read_text())["closed_at"] > time.time() - 60:
+            break
+    # killed here: no stop(), so no clean close is written; the lock goes with the process
+    venue._driver.cancel()  # type: ignore[union-attr]
+    venue._store_lock.close()
+    again = LocalVenue(db, clock="manual")
+    await again.start()
+    assert again.paused_for_s < 5  # not the hour of the old close
+    await again.stop()
+
+
+async def test_a_store_that_cannot_be_written_stops_the_paper_market_and_says_why(
+    tmp_path, monkeypatch
+):
+    """A full disk under the running market: the clock stops, the notice says why, orders
+    are refused in the engine's words, and quitting writes no snapshot of the unsaved step."""
+    import asyncio
+
+    from perptui.venues import local
+    from tests.test_store_failure import FullDisk
+
+    monkeypatch.setattr(local, "TICK_S", 0.01)
+    venue = LocalVenue(tmp_path / "paper.sqlite", speed=D(100))
+    await venue.start()
+    store = venue._exchange()._store
+    disk = FullDisk(store.db)
+    disk.full = True
+    store.db = disk
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if venue.stopped:
+            break
+    assert venue.stopped
+    notice = venue.take_notice() or ""
+    assert "could not be written (database or disk is full)" in notice and "Quit" in notice
+    with pytest.raises(Exception, match="disk is full"):
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.1"), "market"))
+    disk.full = False
+    await venue.stop()
+    again = LocalVenue(tmp_path / "paper.sqlite", clock="manual")
+    await again.start()
+    assert again._exchange().check_invariants() == []
+    await again.stop()

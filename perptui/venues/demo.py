@@ -42,7 +42,6 @@ class DemoVenue(LocalVenue):
         self.scenario = SteppedScenario(scenario, seed)
         self.read_only_reason = f"demo {scenario}: you are watching scripted accounts"
         self._run_seen: object = None
-        self._notice: str | None = None
 
     async def start(self) -> None:
         self.scenario.start()
@@ -80,10 +79,6 @@ class DemoVenue(LocalVenue):
             i = names.index(self.account) if self.account in names else -1
             self.account = names[(i + 1) % len(names)]
         return self.account
-
-    def take_notice(self) -> str | None:
-        notice, self._notice = self._notice, None
-        return notice
 
     async def stop(self) -> None:
         if self._driver is not None:

@@ -291,6 +291,9 @@ class MirrorVenue(LocalVenue):
         )
 
     def take_notice(self) -> str | None:
+        own = super().take_notice()  # the paper store's failure, said first
+        if own is not None:
+            return own
         mirror = self.mirror
         if mirror is None:
             return None

@@ -45,6 +45,7 @@ PAPER_ACCOUNT = "paper"
 PAPER_FUNDING = (("USD", Decimal("10000")), ("BTC", Decimal("0.1")), ("ETH", Decimal("1")))
 TICK_S = 0.1  # the real-time driver advances the exchange this often (wall seconds)
 MAX_STEP_S = Decimal(5)  # a stalled loop catches up at most this much exchange time at once
+HEARTBEAT_S = 5.0  # how often the pause file notes that the market is running (wall seconds)
 ADVANCE_STEP = Decimal(60)  # advance(): exchange seconds between two turns of the screen
 NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, not as a log
 EVENTS_KEPT = 20_000
@@ -89,6 +90,7 @@ class LocalVenue(Venue):
         self.events_seen = 0
         self.read_only_reason: str | None = None  # set by a venue that only watches
         self._carry = Decimal(0)  # exchange time owed to the clock, less than a second
+        self._notice: str | None = None  # said once on screen (take_notice)
         self._store_lock = contextlib.ExitStack()  # the paper store's lock while it is open
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -146,7 +148,8 @@ class LocalVenue(Venue):
             self._unsubscribe()
             self._unsubscribe = None
         if self.ex is not None:
-            self._write_pause()
+            if getattr(self.ex, "store_failure", None) is None:
+                self._write_pause()
             self.ex.close()
         self._store_lock.close()
 
@@ -170,15 +173,38 @@ class LocalVenue(Venue):
             path.write_text(json.dumps({"closed_at": time.time()}))
 
     async def _drive(self) -> None:
-        """Advance exchange time with wall time x speed, in small steps, forever."""
+        """Advance exchange time with wall time x speed, in small steps, until the store
+        fails. Every HEARTBEAT_S it notes the wall time in the pause file, so a perptui
+        killed (kill -9, a closed terminal) is reopened with its real pause: the file was
+        written on a clean close only, and a crash read as no pause or the last clean one."""
         last = time.monotonic()
+        beat = last
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
             elapsed = Decimal(str(round(now - last, 3)))
             last = now
+            if now - beat >= HEARTBEAT_S:
+                beat = now
+                self._write_pause()
             if not self.paused and self.speed > 0:
-                self._run_clock(elapsed * self.speed)
+                try:
+                    self._run_clock(elapsed * self.speed)
+                except StoreError as failure:
+                    self._store_failed(failure)
+                    return
+
+    def take_notice(self) -> str | None:
+        notice, self._notice = self._notice, None
+        return notice
+
+    def _store_failed(self, failure: StoreError) -> None:
+        """The store could not be written (a full disk): the engine has stopped taking
+        commands (exchange_local/durable.py), so the clock stops, trading is refused with
+        the engine's words, and the user is told once. Nothing is written on the way out."""
+        self.paused = True
+        self.read_only_reason = str(failure)
+        self._notice = f"{failure}. Quit perptui: nothing after this is saved."
 
     def _run_clock(self, exchange_seconds: Decimal) -> None:
         """Move the market by whole seconds, carrying the fractions to the next tick.
