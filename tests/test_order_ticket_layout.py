@@ -211,3 +211,23 @@ async def test_a_market_order_shows_no_price_and_a_limit_gets_its_price_back(
             await pilot.pause()
         assert ticket.form.type == "limit" and ticket.form.price == limit
         assert limit in row_text(app, row, ticket.region)
+
+
+@pytest.mark.parametrize("size", [(120, 36), (124, 40), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_every_collateral_balance_is_in_view_above_the_ticket(size: tuple[int, int]) -> None:
+    """At 120x36 (a size TUI.md names) the full panel needed 13 rows of the 10 above the
+    ticket, and its collateral rows were under it: a tight form takes over where it must."""
+    from perptui.widgets.account import AccountPanel
+
+    app = app_for(teaching_venue())
+    async with app.run_test(size=size) as pilot:
+        await app.frame()
+        await pilot.pause()
+        await app.frame()
+        await pilot.pause()
+        panel = app.main.query_one(AccountPanel)
+        assert panel.region.height >= panel.virtual_region.height  # nothing scrolled away
+        shown = "\n".join(row_text(app, y) for y in range(app.screen.size.height))
+        assets = [c.asset for c in app.snapshot.health.collateral if c.amount]  # type: ignore[union-attr]
+        assert assets and all(f" {asset} " in shown for asset in assets), (assets, shown)
+        assert "Usage" in shown and "Free" in shown

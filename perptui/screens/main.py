@@ -145,7 +145,11 @@ class MainScreen(Screen[None]):
         h = snap.health
         self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, venue_name, paper,
                                           paused_for_s)  # fmt: skip
-        self.query_one(AccountPanel).show(h)
+        account = self.query_one(AccountPanel)
+        right, ticket = self.query_one("#right"), self.query_one(OrderTicket)
+        height = right.size.height  # 0 before the first layout: no limit yet
+        account.rows = height - ticket.outer_size.height if height else None
+        account.show(h)
         pos = next((p for p in h.positions if p.market == snap.market), None)
         liq_prices = tuple(
             p.liquidation_price for p in h.positions if p.liquidation_price is not None

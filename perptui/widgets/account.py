@@ -8,6 +8,7 @@ MECHANICS' own number, 100 % is exactly where liquidation starts, and the warnin
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from textual.widgets import Static
 
@@ -78,8 +79,12 @@ def status_markup(health: AccountHealth) -> str:
     return f"[b {WORD_STYLE[word]}]● {word}{detail}[/]"
 
 
-def account_markup(health: AccountHealth, narrow: bool = False) -> str:
-    """The panel as content markup; `narrow` is the one-line form of the 80-column layout."""
+def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None = None) -> str:
+    """The panel as content markup; `narrow` is the one-line form of the 80-column layout.
+    `rows`: the rows the panel has above the ticket; where the full form needs more, the
+    tight form drops the gauge's legend, puts the nearest liquidation beside the leverage and
+    writes each balance as "amount @ price × weight = value" with no header (at 120x36 the
+    full form hid every collateral row under the ticket)."""
     h = health
     if watch_only(h):
         return watch_only_markup(narrow)
@@ -97,6 +102,13 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
         return f"[{colour}]{fmt.usd(v, sign=True):>{width}}[/]"
 
+    full = _full_lines(h, near_text, lev, pnl)
+    if rows is None or len(full) <= rows:
+        return "\n".join(full)
+    return "\n".join(_tight_lines(h, near_text, lev, pnl))
+
+
+def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
     lines = [
         f"[b]Account[/b] · cross · USD   {status_markup(h)}",
         f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
@@ -117,9 +129,34 @@ def account_markup(health: AccountHealth, narrow: bool = False) -> str:
             f"  {c.asset:<5} {fmt.num(c.amount, places):>10} {fmt.num(c.price, 2):>11}"
             f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
         )
+    lines += _negative_usd(h)
+    return lines
+
+
+def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
+    lines = [
+        f"[b]Account[/b] · cross · USD   {status_markup(h)}",
+        f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
+        f" Unsettled   {pnl(h.unsettled_pnl, 11)}  uPnL      {pnl(h.unrealized_pnl, 11)}",
+        f" IMR         {fmt.usd(h.imr):>11}  MMR       {fmt.usd(h.mmr):>11}",
+        f" ACMR        {fmt.usd(h.acmr):>11}  Free      {fmt.usd(h.free_collateral):>11}",
+        f" Usage {gauge(h)}",
+        f" Margin frac {fmt.pct(h.margin_fraction, 2)}  Lev {lev}  Nearest liq {near_text}",
+    ]
+    for c in h.collateral:
+        if c.amount == 0:
+            continue
+        places = 2 if c.asset in ("USD", "USDC", "EUR") else 4
+        lines.append(f" [b]{c.asset:<4}[/b] {fmt.num(c.amount, places):>9} @ "
+                     f"{fmt.num(c.price, 2):>10} × {fmt.num(c.weight, 3)} = "
+                     f"{fmt.usd(c.value):>9}")  # fmt: skip
+    return lines + _negative_usd(h)
+
+
+def _negative_usd(h: AccountHealth) -> list[str]:
     if any(c.amount < 0 for c in h.collateral):
-        lines.append(" [$warn]USD is negative: a loan against your coins (u: convert to repay)[/]")
-    return "\n".join(lines)
+        return [" [$warn]USD is negative: a loan against your coins (u: convert to repay)[/]"]
+    return []
 
 
 def watch_only_markup(narrow: bool = False) -> str:
@@ -142,6 +179,7 @@ class AccountPanel(Static):
     """
 
     narrow = False
+    rows: int | None = None  # the rows above the ticket (MainScreen), None: no limit
 
     def show(self, health: AccountHealth) -> None:
-        update_static(self, account_markup(health, self.narrow))
+        update_static(self, account_markup(health, self.narrow, self.rows))
