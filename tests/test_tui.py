@@ -870,3 +870,27 @@ async def test_a_short_terminal_keeps_the_accounts_essentials_in_view(size: tupl
         said = text_of(panel)
         assert "Eq " in said and "liq" in said and "use" in said, said
         assert app.screen.region.contains_region(panel.region)
+
+
+async def test_the_events_log_wraps_again_when_the_terminal_narrows():
+    """RichLog keeps each line as drawn when written: a projector plugged in mid-lesson (160
+    columns to 120) cut every stage's line, the fund's before -> after at its end included."""
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+        move_index_near_liquidation(venue, "BTC-PERP", D("0.97"))
+        await venue.advance(D(5))
+        await app.frame()
+        await pilot.press("6")
+        await pilot.pause()
+        log = app.main.query_one(EventsLog)
+        longest = max((line.text for line in log.lines_seen), key=len)
+        assert len(longest) > 120  # a line that must wrap at 120 columns
+        await pilot.resize_terminal(120, 36)
+        for _ in range(3):
+            await pilot.pause()
+        width = log.scrollable_content_region.width
+        shown = "".join(strip.text.strip() for strip in log.lines)
+        assert all(len(strip.text.rstrip()) <= width for strip in log.lines)
+        assert "".join(longest.split()) in "".join(shown.split())  # every word, in order

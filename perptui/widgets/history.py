@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.table import Table
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from exchange_local.funding import AccountFunding
@@ -135,8 +136,26 @@ class EventsLog(RichLog):
         # the end of a long line, and it is what the lesson is about
         super().__init__(max_lines=2000, wrap=True, markup=False, **kwargs)  # type: ignore[arg-type]
         self.lines_seen: deque[EventLine] = deque(maxlen=2000)
+        self._colours = ("", "")  # the theme's accent and liq of the last add, for a reflow
+        self._laid_out_width = 0
+
+    def on_resize(self, event: Resize) -> None:
+        """Lay the lines out again at a new width. Why: RichLog keeps each line as drawn at
+        the width it had when written, so a projector plugged in mid-lesson (160 columns to
+        120) cut every stage's line, the fund's before -> after at its end included."""
+        super().on_resize(event)
+        width = event.size.width
+        if not width or width == self._laid_out_width:
+            return  # hidden in its tab (0), or no change
+        known, self._laid_out_width = self._laid_out_width, width
+        if known and self.lines_seen:
+            lines = list(self.lines_seen)
+            self.lines_seen.clear()
+            self.clear()
+            self.add(lines, *self._colours)
 
     def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
+        self._colours = (highlight, liq)
         highlight, liq = rich_colour(highlight), rich_colour(liq)
         for line in lines:
             self.lines_seen.append(line)
