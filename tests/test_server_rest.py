@@ -518,3 +518,29 @@ async def test_the_fast_order_path_answers_as_the_route_does(
         assert r.status_code == 401
         r = await http.post("/api/v1/orders", json=order, headers=c.auth("alice-read"))
         assert r.status_code == 403
+
+
+async def test_the_insurance_fund_answers_with_its_history() -> None:
+    """API.md: "fund balance and history"; it gave the balance alone."""
+    c = make_class(blp=True)
+    c.ex.create_account("carol")
+    c.ex.deposit("carol", "USD", D(6_000))
+    c.ex.place_order("carol", "BTC-PERP", "buy", D(1), type="market")  # 20x at 100,100
+    c.ex.set_index_price("BTC", D(94_500))  # under its MMR: the liquidation engine acts
+    c.ex.advance(3)
+    legs = [e for e in c.ex.ledger("INSURANCE") if e.asset == "USD"]
+    assert len(legs) >= 2, legs  # the seed and what the liquidation brought or cost
+    async with c.client() as http:
+        fund = (await http.get("/api/v1/insurance-fund")).json()
+        assert D(fund["balance"]) == c.ex.insurance_fund() == legs[-1].balance
+        history = fund["history"]
+        assert [h["txid"] for h in history] == [e.txid for e in reversed(legs)][:50]
+        assert history[-1]["ref"] == "insurance fund seed" and history[0]["type"] != "DEPOSIT"
+        assert D(history[0]["balance"]) == c.ex.insurance_fund()
+        one = (await http.get("/api/v1/insurance-fund", params={"history": 1})).json()
+        assert one["history"] == history[:1]
+        none = (await http.get("/api/v1/insurance-fund", params={"history": 0})).json()
+        assert none["history"] == [] and none["balance"] == fund["balance"]
+        for bad in ("-1", "1001", "1.5", "x"):
+            r = await http.get("/api/v1/insurance-fund", params={"history": bad})
+            assert r.status_code == 400, (bad, r.text)

@@ -321,6 +321,7 @@ class EventsPage(Closed):
 class InsuranceFund(Closed):
     balance: DecimalText
     ts: Millis
+    history: list[LedgerEntry] = Field(description="the fund's newest ledger legs, newest first")
 
 
 # --- account: funding, ledger, money movements, preview, explain -----------------------------

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from exchange_local.ledger import INSURANCE
 from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
@@ -119,9 +120,24 @@ async def funding(
 
 
 @router.get("/insurance-fund", **declared(InsuranceFund))
-async def insurance_fund(request: Request) -> dict[str, Any]:
-    ex = context(request).ex
-    return {"balance": wire.dec(ex.insurance_fund()), "ts": ex.now_ms}
+async def insurance_fund(
+    request: Request, history: Annotated[int, Query(ge=0, le=1000), WHOLE] = 50
+) -> dict[str, Any]:
+    """The fund's balance and its `history` newest legs, newest first (0 for the balance
+    alone): every liquidation fee and takeover share it received, every deficit it paid, with
+    the balance after each, as the ledger has them (the INSURANCE account's USD legs)."""
+    rt = context(request).runtime
+
+    def read() -> dict[str, Any]:
+        ex = rt.ex
+        legs = ex.ledger(INSURANCE)[-history:] if history else []
+        return {
+            "balance": wire.dec(ex.insurance_fund()),
+            "ts": ex.now_ms,
+            "history": [wire.ledger_json(e) for e in reversed(legs)],
+        }
+
+    return await rt.run(read)
 
 
 @router.get("/events", **declared(EventsPage))

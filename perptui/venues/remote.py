@@ -506,7 +506,7 @@ class RemoteVenue(Venue):
             self._get(f"/markets/{market}/trades", limit=60),
             self._get(f"/markets/{market}/candles", interval=candle_interval, source="mark",
                       limit=240),
-            self._get("/insurance-fund"),
+            self._get("/insurance-fund?history=0"),  # the balance alone: polled
             self._get(f"/markets/{market}/funding"),
             self._get(f"/markets/{market}/book", depth=40) if live_book is None else _none(),
             self._get(f"/markets/{market}/candles", interval=candle_interval, source="index",
