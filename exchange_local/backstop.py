@@ -354,7 +354,10 @@ class Backstop(SettlementJobs):
                 _, rest_mmf = self._fractions(acct, m, rest, abs(rest))
                 mmr_after = mmr - (mmf * abs(pos.size) - rest_mmf * abs(rest)) * m.mark
             if before.equity >= 0:
-                how = (f"at the zero price {price_text(zp, m)}; the BLPs pay "
+                # the BLPs take the account's side: a long they buy, a short they sell (they
+                # "pay" the price only for a long: a class read it for a short taken over)
+                taken = "long" if pos.size > 0 else "short"
+                how = (f"at the zero price {price_text(zp, m)}; the BLPs take the {taken} at "
                        f"{price_text(blp_price, m)} (2/3 ZP + 1/3 mark, rounded to the tick in "
                        f"the fund's favour), the difference {usd_text(parts[m.symbol])} USD to "
                        "the fund")  # fmt: skip
@@ -540,10 +543,12 @@ class Backstop(SettlementJobs):
             plan.legs += [(INSURANCE, "USD", -gift), (acct.account_id, "USD", gift)]
             sums = replace(sums, equity=sums.equity + gift,
                            initial_equity=sums.initial_equity + gift)  # fmt: skip
-        done: list[tuple[MarketRuntime, Decimal, Decimal, list[str]]] = []
+        # (market, size closed, price on the tick, takers, the exact zero price)
+        done: list[tuple[MarketRuntime, Decimal, Decimal, list[str], Decimal]] = []
         for m, pos, mmf in rows:
             # rounded in the bankrupt account's favour, so the close-out residual is >= 0
-            zp = self._round_tick(self._zero_price(m, pos.size, sums, mmf), m, up=pos.size > 0)
+            exact = self._zero_price(m, pos.size, sums, mmf)
+            zp = self._round_tick(exact, m, up=pos.size > 0)
             if zp <= 0:
                 zp = m.tick
             remaining = abs(pos.size)
@@ -560,8 +565,9 @@ class Backstop(SettlementJobs):
                 self._trade_legs(plan, m.symbol, acct.account_id, signed, zp, other, zp)
                 takers.append(other)
                 remaining -= q
-            done.append((m, pos.size - (remaining if pos.size > 0 else -remaining), zp, takers))
-        if not any(t for *_, t in done):
+            done.append((m, pos.size - (remaining if pos.size > 0 else -remaining), zp, takers,
+                         exact))  # fmt: skip
+        if not any(takers for _, _, _, takers, _ in done):
             return
         if all(self._copy_pos(plan, acct.account_id, m.symbol).size == 0 for m, *_ in done):
             self._close_out(plan, acct, keeps_collateral=True)
@@ -579,16 +585,19 @@ class Backstop(SettlementJobs):
                      "zero price")  # fmt: skip
             self._emit_stage(acct, None, "insurance", None, None, before_gift, sums, (),
                              fund_before, fund_gave, words)  # fmt: skip
-        for m, size, zp, takers in done:
+        for m, size, zp, takers, exact in done:
             for other in takers:
                 for order in [o for o in self._accounts[other].open_orders.values()
                               if o.market == m.symbol]:  # fmt: skip
                     self._finish_cancel(order, CancelReason.ADL)
                 self._flush_book(m)
+            words = f"at the bankrupt position's zero price {price_text(zp, m)}"
+            if zp != exact:  # a class read the fund's extra cents as a mistake
+                words = (f"at the bankrupt position's zero price {price_text(exact, m)}, "
+                         f"{price_text(zp, m)} on the tick (rounded in the account's favour: "
+                         "what that leaves goes to the fund)")  # fmt: skip
             self._emit_stage(acct, m, "adl", size, zp, sums, after, tuple(takers), fund_gave,
-                             self._fund(), f"at the bankrupt position's zero price "
-                             f"{price_text(zp, m)}", fill_price=zp,
-                             counter_price=zp)  # fmt: skip
+                             self._fund(), words, fill_price=zp, counter_price=zp)  # fmt: skip
 
     def _equity(self, acct: Account) -> Decimal:
         """E_mm alone (collateral at its weights plus unsettled PnL): no requirements."""

@@ -242,9 +242,13 @@ class LiquidationJobs(Backstop):
             acct.liquidation_full_next = True
         if not self._worth_announcing(acct, "partial", done.filled):
             return
+        # which order of MECHANICS 4.2 this is: a share first, or the whole position (after a
+        # share, or a small position at once); the event's size is what filled, not asked
+        share = "the whole position" if size == whole else f"part of the position ({whole})"
+        words = f"{share}: {self._order_words(m, size, limit, done)}"
         self._emit_stage(acct, m, "partial", done.filled, limit, sums, self._sums(acct), (),
-                         fund_before, self._fund(), self._order_words(m, size, limit, done),
-                         fill_price=done.price, fee=done.fee)  # fmt: skip
+                         fund_before, self._fund(), words, fill_price=done.price,
+                         fee=done.fee)  # fmt: skip
 
     def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal, why: str) -> None:
         """Stage 3 for what BLPs do not take (`why`: no capacity, or a deficit past the fund's

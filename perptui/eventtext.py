@@ -15,7 +15,9 @@ from perptui import format as fmt
 
 STAGE_WORDS = {
     "cancel": "stage 1: orders canceled",
-    "partial": "stage 2: partial liquidation on the book",
+    # "partial" is MECHANICS 4's name for stage 2, but after a first order of 20 % its next
+    # order is for the whole position: liquidation_words says which when the event can tell
+    "partial": "stage 2: liquidation order on the book",
     "backstop": "stage 3: backstop takeover",
     "book_close": "stage 3: closed on the book",
     "insurance": "stage 4: insurance fund paid",
@@ -63,6 +65,49 @@ def over_words(event: ev.LiquidationEvent) -> str:
     return "closed out, no equity"
 
 
+# the engine's detail of a stage 2 order opens with which order of MECHANICS 4.2 it is
+ORDER_SHARES = ("the whole position", "part of the position")
+
+
+def order_share(event: ev.LiquidationEvent) -> tuple[str, str]:
+    """("for the whole position" or "for part of the position (2.0000)", the detail after
+    it) of a stage 2 order, from the engine's own words; ("", detail) for any other event.
+    Why not "partial" for every stage 2 order: after a first order of 20 % the next one is
+    for the whole position (MECHANICS 4.2), and a class read "partial" above it."""
+    detail = event.detail
+    if event.stage == "partial":
+        for share in ORDER_SHARES:
+            if detail.startswith(share):
+                head, _, rest = detail.partition(": ")
+                return f" for {head}", rest
+    return "", detail
+
+
+def nothing_filled_words(event: ev.LiquidationEvent) -> str:
+    """An order on the book that filled nothing, and what comes of the position only where
+    the event can tell. Stage 2 runs nothing after its order in the tick, so its position is
+    still open (the next order may wait out the 30 s cooldown: no "each second" promise). A
+    stage 3 close may be followed in the same tick by the fund (stage 4) or ADL (stage 5),
+    which close the position, and the event does not say whether they will: it promises
+    nothing (a class read "retried each second" above the ADL that closed it), and their
+    events speak for what happened next."""
+    words = ", nothing filled within the limit"
+    if event.stage == "partial":
+        return words + "; the position stays open"
+    return words
+
+
+NOTHING_CLOSED = {"book_close": "stage 3: close on the book"}  # not "closed": nothing filled
+
+
+def liquidation_words(event: ev.LiquidationEvent) -> str:
+    """The stage in words, before the figures: which stage, and what its order did."""
+    words = STAGE_WORDS.get(event.stage, event.stage) + order_share(event)[0]
+    if event.stage in ("partial", "book_close") and event.size == 0:
+        words = NOTHING_CLOSED.get(event.stage, words) + nothing_filled_words(event)
+    return words
+
+
 @dataclass(frozen=True, slots=True)
 class EventLine:
     time_ms: int
@@ -77,9 +122,7 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
     t = event.time_ms
     if isinstance(event, ev.LiquidationEvent):
         who = you if event.account == me else event.account
-        stage_words = STAGE_WORDS.get(event.stage, event.stage)
-        if event.stage in ("partial", "book_close") and event.size == 0:
-            stage_words += ", nothing filled (nothing within the limit); retried each second"
+        stage_words = liquidation_words(event)
         if closed_out(event):
             stage_words = f"liquidation over: {over_words(event)}"
         parts = [f"{who}: {stage_words}"]
@@ -105,8 +148,9 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
             parts.append(f"fund USD {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
-        if event.detail and not closed_out(event):  # "over": the words above say it
-            parts.append(event.detail)
+        detail = order_share(event)[1]  # what the words above took from it, left out
+        if detail and not closed_out(event):  # "over": the words above say it
+            parts.append(detail)
         mine = event.account == me or me in event.counterparties
         return EventLine(t, "liquidation", " · ".join(parts), mine)
     if isinstance(event, ev.MarginEvent):

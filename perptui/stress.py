@@ -49,7 +49,9 @@ STAGES = {
     "warning": "none (margin call)",
     "liquidating": "stage 1-2: on the book",
     "backstop": "stage 3: backstop",
-    "bankrupt": "bankrupt: fund or ADL",
+    # MECHANICS 4.3-4.5: BLPs take it at the mark and the fund pays the deficit; ADL takes
+    # what they cannot ("fund or ADL" left out the takeover that comes first)
+    "bankrupt": "stage 3-5: backstop takeover, fund pays the deficit, else ADL",
 }
 
 

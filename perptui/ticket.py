@@ -6,6 +6,7 @@ promise, so it is tested as text; the widget only lays it out.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -118,6 +119,29 @@ def max_size(
     return (raw / ms.lot).to_integral_value(rounding=ROUND_FLOOR) * ms.lot
 
 
+# the engine's warning (exchange_local/views.py preview_order), numbers as str(Decimal) gives
+LIQ_NEAR_MARK = re.compile(
+    r"liquidation price (?P<liq>\S+) would be within (?P<gap>.+?) of the mark (?P<mark>\S+)"
+)
+
+
+def warning_text(warning: str, tick: Decimal) -> str:
+    """An engine warning as the ticket shows it: the prices of the "liquidation price ...
+    within 10 % of the mark ..." warning on the tick with separators, like every other price
+    on screen (it read 108325.5 beside 108,325.5); any other warning as the engine wrote it."""
+    found = LIQ_NEAR_MARK.fullmatch(warning)
+    if found is None:
+        return warning
+    try:
+        liq, mark = Decimal(found["liq"]), Decimal(found["mark"])
+    except InvalidOperation:
+        return warning
+    if not (liq.is_finite() and mark.is_finite()):
+        return warning
+    return (f"liquidation price {fmt.price(liq, tick)} would be within {found['gap']} of the "
+            f"mark {fmt.price(mark, tick)}")  # fmt: skip
+
+
 def preview_lines(
     preview: OrderPreview, ms: MarketState, narrow: bool = False
 ) -> list[tuple[str, str]]:
@@ -159,5 +183,5 @@ def preview_lines(
         lines.append(("danger", f"✗ would be refused{hint}: {p.would_reject}"))
     for w in p.warnings:
         if not w.startswith("would be rejected"):
-            lines.append(("warn", f"⚠ {w}"))
+            lines.append(("warn", f"⚠ {warning_text(w, tick)}"))
     return lines
