@@ -521,18 +521,21 @@ class Risk(Trading):
         }
 
     def set_leverage(self, account: str, market: str, leverage: Any) -> None:
-        """Choose the account's leverage in a market: 1 <= x <= max leverage (IMF >= 1/x).
+        """Choose the account's leverage in a market: a whole number, 1 <= x <= max leverage
+        (IMF >= 1/x). Whole, as on the wire (API.md's leverage is an integer everywhere): 2.7
+        was taken here and then served as "2.7" beside the integers of other markets.
 
         Refused if it would leave the account below its initial requirement.
         """
         acct = self._account(account)
         m = self._market(market)
         x = to_decimal(leverage, "leverage")
-        if x < 1 or x > m.spec.max_leverage:
+        if x != x.to_integral_value() or x < 1 or x > m.spec.max_leverage:
             raise InvalidRequest(
-                f"leverage for {m.symbol} must be between 1 and {m.spec.max_leverage} (the "
-                f"market's maximum), got {x}"
+                f"leverage for {m.symbol} must be a whole number between 1 and "
+                f"{m.spec.max_leverage} (the market's maximum), got {x}"
             )
+        x = x.quantize(ONE)  # 5.0 is 5
         before = acct.leverage.get(m.symbol)
         acct.leverage[m.symbol] = x
         self._margin_dirty.add(acct.account_id)

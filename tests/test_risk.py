@@ -213,14 +213,16 @@ def test_set_leverage_changes_imf_and_refuses_bad_values():
     before = state_fingerprint(ex)
     with pytest.raises(InsufficientMargin):
         ex.set_leverage(acct, BTC, 4)  # IMR 12,500 > 10,000
-    for bad in (0, 21, D("0.5")):
-        with pytest.raises(Exception, match="between 1 and 20"):
+    for bad in (0, 21, D("0.5"), D("2.7"), "19.5"):
+        with pytest.raises(Exception, match="a whole number between 1 and 20"):
             ex.set_leverage(acct, BTC, bad)
     with pytest.raises(Exception, match="float"):
         ex.set_leverage(acct, BTC, 2.0)
     with pytest.raises(Exception, match="no market"):
         ex.set_leverage(acct, "XRP-PERP", 2)
     assert state_fingerprint(ex) == before
+    ex.set_leverage(acct, BTC, D("5.0"))  # whole, written with a decimal point
+    assert str(ex.leverage(acct)[BTC]) == "5"
 
 
 def test_margin_call_warning_moves_with_size():
