@@ -894,3 +894,27 @@ async def test_the_events_log_wraps_again_when_the_terminal_narrows():
         shown = "".join(strip.text.strip() for strip in log.lines)
         assert all(len(strip.text.rstrip()) <= width for strip in log.lines)
         assert "".join(longest.split()) in "".join(shown.split())  # every word, in order
+
+
+async def test_escape_stops_the_advancing_clock_after_the_minute_it_is_in():
+    """Each minute gave the screen one turn of the event loop, and a key needs several to
+    reach it: Esc at the start of an hour stopped it 12-18 minutes later."""
+    from textual import events
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        steps: list[Decimal] = []
+        pressed_at: list[int] = []
+
+        async def minute(seconds: Decimal) -> None:  # the engine's step: no turn inside it
+            steps.append(seconds)
+            if len(steps) == 2:
+                app.post_message(events.Key("escape", None))
+                pressed_at.append(len(steps))
+
+        venue.advance = minute  # type: ignore[method-assign]
+        await app.run_action("advance('3600')")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert pressed_at == [2] and len(steps) <= 3, len(steps)

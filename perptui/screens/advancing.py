@@ -10,6 +10,7 @@ minute) and closes with what was done.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from perptui.screens.modals import MODAL_CSS
 from perptui.venues.base import TradingDisabled
 
 STEP = Decimal(60)  # exchange seconds run between two looks at the screen
+TURN_S = 0.02  # wall seconds given to the screen's messages (keys, redraws) after each step
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class AdvanceScreen(ModalScreen[Advanced]):
                 step = min(STEP, self.seconds - self.done)
                 await self.advance(step)
                 self.done += step
+                # a key needs several turns of the event loop to reach this screen, and each
+                # minute gave it one: Esc at the start of an hour stopped it 12-18 minutes on.
+                # A short real pause lets every waiting message through (about 1 % of an
+                # hour's computing time, at 60 pauses an hour)
+                await asyncio.sleep(TURN_S)
                 self.query_one("#progress", ProgressBar).update(progress=float(self.done))
                 self.query_one("#what", Static).update(
                     f"{fmt.duration(float(self.done))} of {fmt.duration(float(self.seconds))} run"
