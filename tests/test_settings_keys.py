@@ -172,9 +172,23 @@ async def test_a_remapped_teach_key_opens_and_closes_explain_and_says_itself():
         await pilot.pause()
         source = app.screen.query_one(Markdown).source
         explain = source.split("## Explain (t)")[1].split("##")[0]
-        assert "| `e` | Teach | screen.teach |" in explain  # the key that closes it here
+        assert "| `e` | Back | screen.teach |" in explain  # the key that closes it here
+        assert "| `t` | Back | explain.close_t |" in explain  # and explain's own
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("e")
         await pilot.pause()
         assert app.screen is app.main and len(app.screen_stack) == 2
+
+
+async def test_help_lists_a_key_that_closes_a_screen_once():
+    """F1 on explain listed "t Back" and "t Teach", on stress "S Back" and "S Stress"."""
+    app = app_for(teaching_venue())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        source = app.screen.query_one(Markdown).source
+        explain = source.split("## Explain (t)")[1].split("##")[0]
+        stress = source.split("## Stress (S)")[1].split("##")[0]
+        assert explain.count("| `t` |") == 1 and "Teach" not in explain
+        assert stress.count("| `S` |") == 1 and "| Stress |" not in stress

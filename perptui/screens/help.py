@@ -3,6 +3,8 @@ with the keys the keymap in settings.toml gave them (as the footer shows)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -45,14 +47,21 @@ def help_sections(first: type | None = None) -> list[Section]:
             if isinstance(binding, Binding) and binding.id:
                 dialogs.setdefault(binding.id, binding)
     by_id = {b.id: b for b in BINDINGS}
-    # the main screen's key that opens a screen also closes it (a remapped one too)
-    closes = {i: by_id[i] for i in ("screen.teach", "screen.stress", "app.help")}
+
+    def keys(screen: type[DOMNode], opened_by: str) -> list[Binding]:
+        """The screen's own keys and the main screen's key that opened it, which closes it
+        too (a remapped one as well), as "Back": it read "Teach" beside "t Back", two
+        meanings of one key. Where it is the same key as the screen's own Back, the help
+        screen lists it once (HelpScreen.compose)."""
+        opener = dataclasses.replace(by_id[opened_by], description="Back")
+        return [*_own(screen), opener]
+
     screens: list[tuple[type | None, Section]] = [
         (None, ("Main screen", list(BINDINGS))),
-        (ExplainScreen, ("Explain (t)", [*_own(ExplainScreen), closes["screen.teach"]])),
-        (StressScreen, ("Stress (S)", [*_own(StressScreen), closes["screen.stress"]])),
+        (ExplainScreen, ("Explain (t)", keys(ExplainScreen, "screen.teach"))),
+        (StressScreen, ("Stress (S)", keys(StressScreen, "screen.stress"))),
         (ConfirmScreen, ("Dialogs", list(dialogs.values()))),
-        (HelpScreen, ("This help", [*_own(HelpScreen), closes["app.help"]])),
+        (HelpScreen, ("This help", keys(HelpScreen, "app.help"))),
     ]
     return [section for cls, section in screens if cls is first and first is not None] + [
         section for cls, section in screens if cls is not first or first is None
@@ -89,8 +98,12 @@ class HelpScreen(ModalScreen[None]):
         parts = [INTRO]
         for title, bindings in self.sections:
             parts += [f"## {title}", "", "| key | action | id |", "|---|---|---|"]
-            parts += [f"| `{key_display(self.app, b, keymap)}` | {b.description} | {b.id} |"
-                      for b in bindings]  # fmt: skip
+            said: set[tuple[str, str]] = set()  # a key listed twice for one action: once
+            for b in bindings:
+                key = key_display(self.app, b, keymap)
+                if (key, b.description) not in said:
+                    said.add((key, b.description))
+                    parts.append(f"| `{key}` | {b.description} | {b.id} |")
             parts.append("")
         with VerticalScroll():
             yield Markdown("\n".join(parts))
