@@ -67,3 +67,16 @@ async def test_the_local_venue_filters_its_whole_history():
     assert await venue.ledger(2, "dep") == wanted[-2:]
     assert await venue.ledger(2) == everything[-2:]
     await venue.stop()
+
+
+def test_coins_keep_their_eight_decimals_and_money_its_six():
+    """BTC read "+0.100000" and a 0.12345678 BTC deposit lost its last two digits."""
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    ex.create_account("u")
+    ex.deposit("u", "BTC", Decimal("0.12345678"))
+    ex.deposit("u", "USD", Decimal("10.5"))
+    rows = {cells[3]: cells for _, cells in ledger_rows(ex.ledger("u"))}
+    assert str(rows["BTC"][4]).strip() == "+0.12345678" and str(rows["BTC"][5]).strip() == (
+        "0.12345678"
+    )
+    assert str(rows["USD"][4]).strip() == "+10.500000"

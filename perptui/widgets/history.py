@@ -118,12 +118,23 @@ def ledger_rows(entries: Iterable[LedgerEntry]) -> list[Row]:
     """Newest first; the venue has chosen the legs (its type filter applies before its limit)."""
     rows: list[Row] = []
     for i, e in enumerate(reversed(list(entries))):
+        places = ledger_places(e.asset)
         rows.append((f"{e.txid}-{e.asset}-{i}", (
             str(e.txid), fmt.exchange_time(int(e.time * 1000)), e.type, e.asset,
-            right(fmt.num(e.amount, 6, sign=True)), right(fmt.num(e.balance, 6)),
+            right(fmt.num(e.amount, places, sign=True)), right(fmt.num(e.balance, places)),
             readable_ref(e.ref),
         )))  # fmt: skip
     return rows
+
+
+# money counted to the micro-unit (the exchange's USD quantum); coins to the satoshi
+MICRO_ASSETS = ("USD", "USDC", "EUR")
+
+
+def ledger_places(asset: str) -> int:
+    """Decimals of an asset's legs in the Ledger tab: six for money, eight for coins (BTC
+    read "+0.100000", and a 0.12345678 BTC deposit lost its last two digits)."""
+    return 6 if asset in MICRO_ASSETS else 8
 
 
 class EventsLog(RichLog):
