@@ -224,3 +224,32 @@ def test_a_narrow_derivation_keeps_the_words_of_its_terms_whole():
         line for line in text.splitlines() if "collatera" in line and "collateral" not in line
     ]
     assert "collateral" in text and not broken  # at 100 columns it was "collatera" / "l"
+
+
+async def test_the_adl_queue_is_explained_with_the_exchanges_own_ranking() -> None:
+    """TUI.md's teach screen has an ADL explanation; it had none. Its score is the engine's."""
+    from perptui.adl_text import adl_score
+
+    app = PaperHost()
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue = app.venue
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.5"), type="market"))
+        ex = venue.ex
+        assert ex is not None
+        ex.set_index_price("BTC", D(101_000))
+        screen = ExplainScreen(venue, "BTC-PERP")
+        await app.push_screen(screen)
+        await pilot.pause()
+        health = ex.health(venue.account)
+        position = next(p for p in health.positions if p.market == "BTC-PERP")
+        ranking = ex._adl_ranking(ex._markets["BTC-PERP"], long_side=True)
+        engine = next(-score for score, _, who in ranking if who == venue.account)
+        ratio, leverage, score = adl_score(position, health.equity)
+        assert score == engine
+        text = plain(screen.query_one("#adl", Static))
+        assert text.startswith("Auto-deleveraging (stage 5)")
+        assert "If a short goes bankrupt" in text and "closes long positions" in text
+        assert f"mark / entry {fmt.num(ratio, 4)} × notional / E_mm {fmt.num(leverage, 2)}" in text
+        assert f"score {fmt.num(score, 2)}" in text
+        quintile = position.adl_quintile
+        assert (f"quintile {quintile} of 5" if quintile else "not ranked yet") in text

@@ -26,6 +26,7 @@ from exchange_local.explain import Explanation
 from exchange_local.health import AccountHealth
 from perptui import format as fmt
 from perptui import whatif
+from perptui.adl_text import adl_lines
 from perptui.derivation import Derivation, colour
 from perptui.keys import BINDINGS, key_display
 from perptui.stress import STATUS_WORDS
@@ -96,6 +97,7 @@ class ExplainScreen(Screen[None]):
             with VerticalScroll(id="derivation"):
                 for i in range(6):
                     yield Static(id=f"step-{i}")
+                yield Static(id="adl")
                 yield Static(id="no-position")
             with Vertical(id="whatif"):
                 yield Static(id="whatif-head")
@@ -172,6 +174,7 @@ class ExplainScreen(Screen[None]):
             whatif_panel.display = False
             for s in steps:
                 s.display = False
+            self.query_one("#adl", Static).display = False
             return
         no_pos.display = False
         whatif_panel.display = True
@@ -191,6 +194,11 @@ class ExplainScreen(Screen[None]):
         for static, table in zip(steps, tables, strict=True):
             static.display = True
             static.update(table)
+        adl = self.query_one("#adl", Static)
+        lines = adl_lines(self.health, e.market) if self.health is not None else []
+        adl.display = bool(lines)
+        if lines:
+            adl.update(Content.assemble((lines[0], "bold"), "\n" + "\n".join(lines[1:])))
 
     @staticmethod
     def liq_text(e: Explanation, tick: Decimal) -> str:
