@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="perptui",
         description="Terminal trading client for perpetual futures. With no arguments it opens "
         "a live local paper market with a funded paper account.",
-        epilog="Also: perptui demo NAME (a teaching scenario; perptui demo --list) and "
+        epilog="Also: perptui demo NAME (a teaching scenario; perptui demo --list), "
+        "perptui replay (a recorded session played again; perptui replay --help) and "
         "perptui connect [URL] (a server, with the connect screen).",
     )
     where = parser.add_mutually_exclusive_group()
@@ -123,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         from perptui.demo import main as demo_main
 
         return demo_main(args_list[1:])
+    if args_list[:1] == ["replay"]:
+        from perptui.replay import main as replay_main
+
+        return replay_main(args_list[1:])
     connect_screen = args_list[:1] == ["connect"]
     if connect_screen:
         args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
