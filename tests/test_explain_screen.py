@@ -253,3 +253,25 @@ async def test_the_adl_queue_is_explained_with_the_exchanges_own_ranking() -> No
         assert f"score {fmt.num(score, 2)}" in text
         quintile = position.adl_quintile
         assert (f"quintile {quintile} of 5" if quintile else "not ranked yet") in text
+
+
+async def test_the_ladder_marks_liq_and_bk_on_their_own_prices_with_what_they_bring() -> None:
+    """ "◀ liq" sat on the row nearest p_liq, 225 above it and still WATCH; "◀ bk" on a
+    BACKSTOP row: the rows are now drawn at those prices, with the status a tick past them."""
+    from perptui.widgets.whatif_plot import WhatIfPlot
+
+    app = PaperHost()
+    async with app.run_test(size=(160, 48)) as pilot:
+        venue = app.venue
+        await venue.place_order(OrderRequest("BTC-PERP", "buy", D(3), type="market"))
+        screen = ExplainScreen(venue, "BTC-PERP")
+        await app.push_screen(screen)
+        await pilot.pause()
+        e = screen.expl
+        assert e is not None and e.liquidation_price and e.bankruptcy_price
+        rows = screen.query_one(WhatIfPlot).render().plain.splitlines()
+        tick = screen.tick()
+        liq = next(r for r in rows if r.rstrip().endswith("◀ liq"))
+        bk = next(r for r in rows if r.rstrip().endswith("◀ bk"))
+        assert liq.split()[0] == fmt.price(e.liquidation_price, tick) and " LIQ " in liq
+        assert bk.split()[0] == fmt.price(e.bankruptcy_price, tick) and " BANKRUPT " in bk

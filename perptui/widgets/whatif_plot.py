@@ -14,6 +14,8 @@ from perptui.stress import STATUS_WORDS
 
 # --- the what-if chart ------------------------------------------------------------------------
 
+THRESHOLDS = {"liq", "bk"}  # marks where a status begins: their rows show the one past them
+
 
 class WhatIfPlot(Widget):
     """Equity (bar) against the maintenance line (┃) over a price range, one row per price,
@@ -58,7 +60,10 @@ class WhatIfPlot(Widget):
         labels: dict[int, list[str]] = {}
         for name, p in self.marks.items():
             if lo - step / 2 <= p <= hi + step / 2:
-                labels.setdefault(int(((hi - p) / step).to_integral_value()), []).append(name)
+                row = int(((hi - p) / step).to_integral_value())
+                if row not in labels and row < len(prices):  # drawn at the marked price
+                    prices[row] = p  # itself: at the row's own, "◀ liq" sat on a WATCH row
+                labels.setdefault(row, []).append(name)
         variables = getattr(self.app, "theme_variables", {}) or {}
         out = [Content.from_markup(f"[dim]{'price':>11} █ equity E(p)  ┃ maintenance MMR(p)[/]")]
         for i, p in enumerate(prices):
@@ -66,9 +71,14 @@ class WhatIfPlot(Widget):
             filled = int(max(Decimal(0), e) / scale) if e > 0 else 0
             at = min(bar_w - 1, int(mmr / scale))
             cells = ["┃" if j == at else ("█" if j < filled else "·") for j in range(bar_w)]
-            status = line.status_at(p)
-            bar = "".join(cells)
             tag = " ".join(labels.get(i, ()))
+            status = line.status_at(p)
+            if set(labels.get(i, ())) & THRESHOLDS:
+                # at p_liq itself E = MMR, which is not yet liquidation: the row says what a
+                # tick past it brings, so "◀ liq" sits on LIQ and "◀ bk" on BANKRUPT
+                beyond = self.tick if p > line.mark else -self.tick
+                status = line.status_at(p + beyond)
+            bar = "".join(cells)
             text = f"{fmt.price(p, self.tick):>11} "
             out.append(Content.assemble(
                 text, (bar, colour(variables, status)),
