@@ -14,6 +14,7 @@ from textual.widgets import Input, TabbedContent
 
 from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError
+from exchange_local.health import OrderPreview
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
@@ -41,7 +42,7 @@ class TradingActions(AppState):
             ticket.show_message(str(problem), ok=False)
             return
         try:
-            refusal = await self._refusal(request)
+            refusal, preview = await self._judged(request)
         except NotAsked as problem:  # the venue did not answer: not a verdict on the order
             ticket.show_message(f"✗ not sent: {problem}", ok=False)
             self.notify(str(problem), title="Order not sent", severity="error")
@@ -51,6 +52,11 @@ class TradingActions(AppState):
             self.notify(refusal, title="Order not sent", severity="error")
             return
         if self.settings.confirm_orders:
+            # the figures of the verdict just asked, on the ticket and in the question: the
+            # ticket's last preview could be a beat older than the ticket's refreshed lines
+            # behind the question (its Est. fill beside a newer IMR)
+            if preview is not None:
+                ticket.show_preview(preview)
             preview_text = str(self.main.query_one("#preview").render())
             what = (f"{request.side.upper()} {request.size} {request.market} "
                     f"{TYPE_LABELS[request.type]}"
@@ -71,20 +77,25 @@ class TradingActions(AppState):
         await self._place(request)
 
     async def _refusal(self, request: OrderRequest) -> str | None:
-        """Why the exchange's own gate would refuse this order now, or None: the preview and
-        the decision are one computation, so an order it refuses is never put to the user.
-        A venue that could not be asked raises NotAsked: that is no verdict."""
+        """Why the exchange's own gate would refuse this order now, or None."""
+        return (await self._judged(request))[0]
+
+    async def _judged(self, request: OrderRequest) -> tuple[str | None, OrderPreview | None]:
+        """(why the exchange's own gate would refuse this order now or None, the preview it
+        judged by): the preview and the decision are one computation, so an order it refuses
+        is never put to the user. A venue that could not be asked raises NotAsked: that is
+        no verdict."""
         if not self.venue.can_trade:  # a read key: say so before the confirmation, not after
-            return f"{self.venue.name} is read-only here: watching, not trading"
+            return f"{self.venue.name} is read-only here: watching, not trading", None
         try:
             preview = await self.venue.preview_order(request)
         except NotAsked:
             raise
         except (ExchangeError, TradingDisabled) as refusal:
-            return str(refusal)
+            return str(refusal), None
         except ArithmeticError as problem:  # a venue that overflowed on it: refused, not a crash
-            return describe_arithmetic(problem)
-        return preview.would_reject
+            return describe_arithmetic(problem), None
+        return preview.would_reject, preview
 
     async def _place(self, request: OrderRequest) -> None:
         ticket = self.main.query_one(OrderTicket)

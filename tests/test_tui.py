@@ -918,3 +918,32 @@ async def test_escape_stops_the_advancing_clock_after_the_minute_it_is_in():
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert pressed_at == [2] and len(steps) <= 3, len(steps)
+
+
+async def test_the_confirmation_gives_the_figures_of_the_verdict_just_asked():
+    """It copied the ticket's last preview, a beat older than the verdict asked on Enter: a
+    class saw its Est. fill beside the ticket's newer IMR behind it."""
+    from perptui.venues.base import OrderRequest
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("b", "m")  # a market buy
+        await pilot.pause()
+        app.main.query_one("#size", Input).value = "0.4"
+        await pilot.pause()
+        await app.frame()
+        await pilot.pause()
+        before = str(app.main.query_one("#preview").render())
+        venue.ex.create_account("cheap")
+        venue.ex.deposit("cheap", "USD", D(10_000_000))
+        venue.ex.place_order("cheap", "BTC-PERP", "sell", D(1), price=D(99_950))  # a better ask
+        fresh = await venue.preview_order(OrderRequest("BTC-PERP", "buy", D("0.4"), "market"))
+        assert fresh.est_fill_price is not None
+        shown = fmt.price(fresh.est_fill_price, D("0.5"))
+        assert shown not in before  # the ticket's preview is from before the new ask
+        await pilot.press("enter")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        body = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert shown in body, body
