@@ -422,7 +422,7 @@ async def test_the_funding_line_gives_up_its_least_read_pieces_to_fit():
         assert len(line) <= width and ("pred +" in line or "pred -" in line), (width, line)
     assert funding_line(snap, width=len(whole)) == whole
     under_chart = funding_line(snap, width=56)
-    assert "APR" in under_chart and "fund" not in under_chart
+    assert "APR" in under_chart and "fund $" in under_chart and "8h-equiv" not in under_chart
     assert funding_line(snap, width=10) == " Funding " + whole.split("  ")[1]  # the rate stays
     await venue.stop()
 

@@ -52,7 +52,9 @@ def funding_line(snap: VenueSnapshot, paper: bool = True, width: int | None = No
 
     Why pieces dropped by width: under the chart the line has about 56 columns at 160, and the
     whole of it needs about 80, so it was cut in the middle of the APR; what is left out is
-    the least read first (the fund's size, the history, the 8-hour figure), never the rate."""
+    the least read first (the 8-hour figure, the history, the APR), never the rate, and the
+    insurance fund last of the others: a teacher's liquidation demo is about it, and at 160
+    columns it was the first to go, so the main screen showed it nowhere."""
     ms = snap.markets[snap.market]
     rates = [r.rate for r in snap.funding_history][-24:]
     if rates:
@@ -65,8 +67,9 @@ def funding_line(snap: VenueSnapshot, paper: bool = True, width: int | None = No
     apr = fmt.pct(pred * 24 * 365, 1, sign=True) if pred is not None else fmt.DASH
     eight = fmt.rate(pred * 8) if pred is not None else fmt.DASH
     # (place on the line, text), in the order they are given up when the line is too narrow
-    optional = [(4, f"fund ${fmt.compact(snap.insurance_fund)}")] if paper else []
-    optional += [(0, f"24h {spark}"), (2, f"8h-equiv {eight}"), (3, f"APR {apr}")]
+    optional = [(2, f"8h-equiv {eight}"), (0, f"24h {spark}"), (3, f"APR {apr}")]
+    if paper:
+        optional.append((4, f"fund ${fmt.compact(snap.insurance_fund)}"))
     kept = [(1, f"pred {fmt.rate(pred)}/h"), *optional[::-1]]
     while width is not None and len(kept) > 1 and len(_funding_text(kept)) > width:
         kept.remove(optional.pop(0))
