@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
 import pickle
 import sqlite3
 from decimal import Decimal
@@ -72,15 +73,87 @@ def decode(value: Any) -> Any:
     return value
 
 
-def open_validated(path: str) -> sqlite3.Connection:
+def _dir_writable(path: str) -> bool:
+    """Whether files can be created beside `path` (SQLite's -wal and -shm files)."""
+    return os.access(os.path.dirname(os.path.abspath(path)) or ".", os.W_OK)
+
+
+def _connect_read_only(path: str, immutable: bool) -> sqlite3.Connection:
+    """A `mode=ro` connection that has opened the file (SQLite opens on first use, so a file
+    that cannot be opened fails here, not on some later query)."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    uri = f"{pathlib.Path(os.path.abspath(path)).as_uri()}?{query}"  # ? and # escaped
+    ro = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        ro.execute("PRAGMA schema_version").fetchone()
+    except BaseException:
+        ro.close()
+        raise
+    return ro
+
+
+def _cannot_open(exc: sqlite3.Error) -> bool:
+    """Whether SQLite could not open the file (or its -shm file) rather than read it: the
+    primary code CANTOPEN ("unable to open database file") or READONLY (READONLY_DIRECTORY:
+    "attempt to write a readonly database", SQLite >= 3.22 in a directory it cannot write)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY)
+    text = str(exc)
+    return "unable to open database file" in text or "readonly database" in text
+
+
+def _open_read_only(path: str, immutable_fallback: bool) -> sqlite3.Connection:
+    """Open `path` read-only. A WAL store needs its -shm file, which SQLite creates beside it:
+    in a directory that is not writable (a read-only mount) a cleanly closed store (no -wal
+    file left) cannot be opened `mode=ro`. With `immutable_fallback` such a store is opened
+    `immutable=1`: nothing can be writing it (a writer would need the -wal file) and there is
+    no WAL content to miss. Otherwise the StoreError says why the file cannot be opened."""
+    try:
+        return _connect_read_only(path, immutable=False)
+    except sqlite3.Error as exc:
+        if not _cannot_open(exc):
+            raise
+        error = exc
+    if _dir_writable(path):
+        raise StoreError(f"{path} cannot be opened read-only: {error}")
+    folder = os.path.dirname(os.path.abspath(path))
+    wal = f"{path}-wal"
+    if os.path.exists(wal):
+        raise StoreError(
+            f"{path} cannot be read: it was not closed cleanly or is still open (its "
+            f"{os.path.basename(wal)} file is there) and its directory {folder} is not writable, "
+            "so SQLite cannot create the -shm file it needs; copy the store with its -wal file "
+            "to a writable directory"
+        )
+    if not immutable_fallback:
+        raise StoreError(
+            f"{path} cannot be opened: its directory {folder} is not writable (SQLite needs to "
+            "create its -wal and -shm files there)"
+        )
+    try:
+        return _connect_read_only(path, immutable=True)
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"{path} cannot be read (directory {folder} not writable): {exc}"
+        ) from None
+
+
+def open_validated(path: str, immutable_fallback: bool = False) -> sqlite3.Connection:
     """A read-only connection to an existing store, after checking that it is ours, of our
-    schema version and not corrupt. Nothing here writes to the file."""
-    with open(path, "rb") as fh:
-        header = fh.read(100)
+    schema version and not corrupt. Nothing here writes to the file. `immutable_fallback`:
+    see _open_read_only (a store in a directory that is not writable)."""
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not an exchange store")
+    try:
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
         raise StoreError(f"{path} is not an exchange store (not an SQLite database, or truncated)")
     try:
-        ro = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        ro = _open_read_only(path, immutable_fallback)
         try:
             app_id = ro.execute("PRAGMA application_id").fetchone()[0]
             if app_id != APPLICATION_ID:
@@ -197,7 +270,8 @@ class Store(LedgerWriter):
 class LedgerReader(LedgerQueries):
     """A store opened read-only (SQLite `mode=ro`) for exports: validated like Store, and
     nothing here can write to the file. Safe while an exchange has the store open: WAL readers
-    see the last committed command."""
+    see the last committed command. A cleanly closed store in a directory that is not writable
+    (a read-only mount) is opened `immutable=1` (open_validated)."""
 
     def __init__(self, path: str) -> None:
         if not os.path.exists(path):
@@ -207,7 +281,7 @@ class LedgerReader(LedgerQueries):
         if os.path.getsize(path) == 0:
             raise StoreError(f"{path} is empty: not an exchange store")
         self.path = path
-        self.db = open_validated(path)
+        self.db = open_validated(path, immutable_fallback=True)
 
     def __enter__(self) -> LedgerReader:
         return self

@@ -4,6 +4,10 @@ Why: the engine is the store's only writer and replays its own journal; a second
 second server, the offline admin CLI, a second perptui on the same paper market) opening the
 same store would fork its history, and one of them failed on a duplicate journal entry. The
 lock is advisory (fcntl) and released when the process dies, so a crash never leaves it held.
+
+Why the lock is named after the resolved path (os.path.realpath): a symlink to the store or
+another relative path to it would otherwise take another lock file and let a second process
+open the same store.
 """
 
 from __future__ import annotations
@@ -13,14 +17,32 @@ import os
 from collections.abc import Iterator
 from typing import IO
 
+from exchange_local.errors import StoreError
+
 
 class StoreLocked(Exception):
     """Another process has the store open."""
 
 
+def lock_path(db: str) -> str:
+    """The lock file of the store `db`: one per file, whatever the path used to name it."""
+    return os.path.realpath(db) + ".lock"
+
+
+def _unusable(db: str, path: str, exc: OSError) -> StoreError:
+    """A StoreError naming the store for a lock file that cannot be created or opened."""
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        return StoreError(f"cannot open {db}: the directory {folder} does not exist")
+    return StoreError(
+        f"cannot open {db}: cannot create its lock file {path}: {exc.strerror or exc}"
+    )
+
+
 @contextlib.contextmanager
 def store_lock(db: str | None) -> Iterator[None]:
-    """Hold `<db>.lock` exclusively for the block; StoreLocked if someone else holds it."""
+    """Hold `<db>.lock` (of the resolved path) exclusively for the block; StoreLocked if
+    someone else holds it, StoreError (naming the path) if the lock file cannot be opened."""
     if db is None:
         yield
         return
@@ -29,7 +51,11 @@ def store_lock(db: str | None) -> Iterator[None]:
     except ImportError:  # not POSIX: no lock (documented)
         yield
         return
-    fh: IO[str] = open(f"{db}.lock", "a+")  # noqa: SIM115 (held for the whole block)
+    path = lock_path(db)
+    try:
+        fh: IO[str] = open(path, "a+")  # noqa: SIM115 (held for the whole block)
+    except OSError as exc:
+        raise _unusable(db, path, exc) from None
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

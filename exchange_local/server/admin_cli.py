@@ -120,17 +120,37 @@ def _deposits(items: list[str]) -> dict[str, Decimal]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """An admin command. A store (or key file) given with --db that cannot be used is one
+    line on stderr naming the path, and status 1 (no traceback)."""
+    import sqlite3
+
+    from exchange_local.errors import StoreError
+    from exchange_local.server.serve import check_store_path, open_key_store, store_problem
+
+    db = getattr(args, "db", None)
+    offline = bool(db) and not getattr(args, "url", None)
     try:
+        if offline and db is not None:
+            check_store_path(db)
+            open_key_store(db).close()  # a bad key file is refused before the store changes
         return _run(args)
     except SystemExit as exc:
         if isinstance(exc.code, str):
             print(exc.code, file=sys.stderr)
             return 2
         raise
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        if not offline or isinstance(exc, BrokenPipeError):
+            raise
+        print(
+            f"exchange-local admin {args.admin_command}: error: {store_problem(db, exc)}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
-    from exchange_local.server.keys import KeyStore, keys_path
+    from exchange_local.server.serve import open_key_store
 
     cmd = args.admin_command
     if cmd == "create-account" and getattr(args, "url", None):
@@ -145,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
             + (" (or --url and --key)" if cmd == "create-account" else "")
         )
     if cmd != "create-account":
-        keys = KeyStore(keys_path(args.db))
+        keys = open_key_store(args.db)
         try:
             if cmd == "list":
                 for k in keys.all():
@@ -190,14 +210,19 @@ def _run(args: argparse.Namespace) -> int:
 
 def _create_offline(args: argparse.Namespace) -> int:
     from exchange_local.errors import ExchangeError
-    from exchange_local.server.keys import KeyStore, keys_path
-    from exchange_local.server.market import deposit_refusal, open_exchange
-    from exchange_local.server.serve import StoreLocked, store_lock
+    from exchange_local.server.market import deposit_refusal
+    from exchange_local.server.serve import (
+        StoreLocked,
+        open_class_store,
+        open_key_store,
+        store_lock,
+    )
 
     deposits = _deposits(args.deposit)
     try:
         with store_lock(args.db):
-            ex = open_exchange(args.db)
+            ex, keys = open_class_store(args.db)  # a bad key file: refused before any change
+            keys.close()
             try:
                 refusal = deposit_refusal(ex, deposits)  # before anything is stored
                 if refusal is not None:
@@ -219,7 +244,7 @@ def _create_offline(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    keys = KeyStore(keys_path(args.db))
+    keys = open_key_store(args.db)
     try:
         secret, record = keys.create(args.name, args.name, args.scope or ["trade"])
         detail = {"account": args.name, "deposits": deposits, "scopes": sorted(record.scopes)}
