@@ -400,3 +400,13 @@ def test_ledger_reads_a_store_in_a_read_only_directory(
         "class.sqlite",
         "class.sqlite.lock",
     ]
+
+
+def test_a_symlink_to_a_store_finds_the_stores_own_keys(tmp_path: Path) -> None:
+    from exchange_local.server.keys import keys_path
+
+    real = tmp_path / "real.sqlite"
+    real.write_bytes(b"")
+    alias = tmp_path / "alias.sqlite"
+    alias.symlink_to(real)
+    assert keys_path(str(alias)) == keys_path(str(real)) == str(tmp_path / "real.keys.sqlite")

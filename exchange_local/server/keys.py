@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import threading
@@ -75,9 +76,13 @@ class ApiKey:
 
 
 def keys_path(store_path: str | None) -> str:
-    """Where the keys of an exchange store live (`:memory:` without a store)."""
+    """Where the keys of an exchange store live (`:memory:` without a store): beside the
+    store's real file, so a symlink to it finds the same keys (it made a key file of its own
+    and printed a new admin key)."""
     if store_path is None or store_path == ":memory:":
         return ":memory:"
+    if os.path.islink(store_path):
+        store_path = os.path.realpath(store_path)
     base = store_path[:-7] if store_path.endswith(".sqlite") else store_path
     return f"{base}.keys.sqlite"
 
