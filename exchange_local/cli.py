@@ -177,14 +177,17 @@ def print_risk_params(minutes: int, seed: int) -> int:
     ex.advance(minutes * 60)
     print(f"after {minutes} minutes of the living market (seed {seed}):")
     print(f"{'market':<10} {'daily vol':>9} {'depth 1 % USD':>14} {'max lev':>13} "
-          f"{'OI cap USD':>27} {'weight (tot)':>15}")  # fmt: skip
+          f"{'OI cap USD':>31} {'weight (tot)':>19}")  # fmt: skip
+    configured_weight = {a.symbol: a.weight_total for a in config.assets if a.collateral}
     for market in ex.markets():
         s = ex.risk_parameters(market)
         vol = f"{s.daily_vol:.2%}" if s.daily_vol is not None else "n/a"
         weight = f"{s.weight_total:.3f}" if s.weight_total is not None else "n/a"
+        cfg = configured_weight.get(s.configured.underlying)  # none: not collateral (SOL)
+        weight += f" (cfg {cfg:.3f})" if cfg is not None else " (not collateral)"
         print(f"{market:<10} {vol:>9} {s.depth_usd:>14,.0f} "
               f"{s.max_leverage:>5} (cfg {s.configured.max_leverage:>3}) "
-              f"{s.oi_cap:>14,.0f} (cfg {s.configured.oi_cap:>7,.0f}) {weight:>15}")  # fmt: skip
+              f"{s.oi_cap:>14,.0f} (cfg {s.configured.oi_cap:>11,.0f}) {weight:>19}")  # fmt: skip
     print("suggested values, with the configured ones in brackets; formula: see "
           "exchange_local/risk_params.py")  # fmt: skip
     return 0

@@ -98,6 +98,9 @@ def test_risk_params_command(capsys):
     assert main(["risk-params", "--minutes", "5"]) == 0
     out = capsys.readouterr().out
     assert "BTC-PERP" in out and "cfg" in out
+    btc = next(line for line in out.splitlines() if line.startswith("BTC-PERP"))
+    assert btc.endswith("(cfg 0.975)")  # the weight's configured value too, as the rest
+    assert "(not collateral)" in next(line for line in out.splitlines() if line.startswith("SOL"))
     assert main(["risk-params", "--minutes", "1"]) == 2
 
 
