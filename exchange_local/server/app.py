@@ -25,7 +25,14 @@ from exchange_local.server import (
     routes_teacher,
     ws,
 )
-from exchange_local.server.deps import ServerContext, admin_key, gate, read_key, trade_key
+from exchange_local.server.deps import (
+    RateGate,
+    ServerContext,
+    admin_key,
+    gate,
+    read_key,
+    trade_key,
+)
 from exchange_local.server.fast_orders import FastOrders
 from exchange_local.server.keys import KeyStore
 from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
@@ -145,6 +152,7 @@ def create_app(
     ws.quiet_refusals()  # uvicorn logs an ERROR for each refused WebSocket key (ws.py)
     app.add_middleware(FastOrders, ctx=ctx)  # inside BodyLimit: the same body limit
     app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(RateGate, ctx=ctx)  # outermost: every request takes its token first
     _declare_problem(app)
     return app
 

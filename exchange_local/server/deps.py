@@ -1,7 +1,10 @@
 """What every route needs: the server context, the caller's key, its scope and its account.
 
-Why the rate limit is a dependency of the whole app: it must run before any work, per key
-(or per address without one), and its headers must reach every successful response too.
+Why the rate limit is an ASGI middleware around the whole app (RateGate) and not a route
+dependency: a dependency runs only once a route has matched and its body has been read, so a
+malformed or oversized body, a duplicate JSON key, an unknown path, a wrong method or the
+OpenAPI document was answered without taking a token and without the RateLimit headers, and
+a loop sending them was never slowed down. The gate dependency now only authenticates.
 """
 
 from __future__ import annotations
@@ -9,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange_local.server.keys import ApiKey, KeyStore
-from exchange_local.server.problems import ApiError
+from exchange_local.server.problems import ApiError, problem_response
 from exchange_local.server.ratelimit import RateLimiter
 from exchange_local.server.runtime import ExchangeRuntime
 
-VERDICT = "exchange_local.rate_verdict"  # scope key: the fast path already took the token
+CALLER = "exchange_local.caller"  # scope key: the live key RateGate found (None: per address)
+RATE_HEADERS = "rate_headers"  # scope["state"]: the RateLimit headers every answer carries
 
 
 @dataclass
@@ -48,7 +53,9 @@ def bearer(header: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(keys: KeyStore, header: str | None) -> ApiKey | None:
+def authenticate(keys: KeyStore, header: str | None, known: ApiKey | None = None) -> ApiKey | None:
+    """The live key the header names (None without the header); 401 for a malformed header or
+    an unknown or revoked key. `known`: the key RateGate already found for this header."""
     token = bearer(header)
     if token is None:
         return None
@@ -59,7 +66,7 @@ def authenticate(keys: KeyStore, header: str | None) -> ApiKey | None:
             "use the header Authorization: Bearer <api key>",
             {"WWW-Authenticate": "Bearer"},
         )
-    key = keys.lookup(token)
+    key = known or keys.lookup(token)
     if key is None:
         raise ApiError(
             401,
@@ -70,38 +77,72 @@ def authenticate(keys: KeyStore, header: str | None) -> ApiKey | None:
     return key
 
 
-RATE_HEADERS = "rate_headers"  # request.state: the RateLimit headers every answer carries
+def caller(keys: KeyStore, scope: Scope) -> tuple[str, ApiKey | None]:
+    """Whose bucket a request takes its token from: its key's when the Authorization bearer
+    names a live key, else its address's. A bad key (unknown, revoked, malformed header) is
+    limited per address like a caller without one, so guessing keys costs the same as any
+    other request (its 401 comes later, from the gate)."""
+    header = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":  # the first one, as Request.headers.get reads it
+            header = value.decode("latin-1")
+            break
+    token = bearer(header)
+    key = keys.lookup(token) if token else None
+    if key is not None:
+        return f"key:{key.key_id}", key
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}", None
 
 
-async def gate(request: Request, response: Response) -> None:
-    """App-wide: authenticate if a key is given, then take a token from the caller's bucket.
+class RateGate:
+    """The outermost layer of the app: every HTTP request takes one token from its caller's
+    bucket before anything else runs (body limit, the fast order path, body parsing, duplicate
+    keys, route matching), and every answer carries the RateLimit headers; an empty bucket is
+    answered 429 with Retry-After here. The one place a token is taken, so none is counted
+    twice. WebSocket handshakes and the lifespan pass through untouched."""
 
-    A bad key (unknown, revoked, malformed header) is limited per address like a caller
-    without one, before its 401: otherwise a loop guessing keys was never slowed down and
-    its answers carried no RateLimit headers. The headers are kept on the request so that
-    error answers (problem+json) carry them too."""
+    def __init__(self, app: ASGIApp, ctx: ServerContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limiter = self.ctx.limiter
+        who, key = caller(self.ctx.keys, scope)
+        scope[CALLER] = key
+        verdict = limiter.take(who)
+        headers = limiter.headers(verdict)
+        scope.setdefault("state", {})[RATE_HEADERS] = headers  # problem_response reads them
+        if not verdict.allowed:
+            detail = f"too many requests; try again in {verdict.retry_after} s"
+            refusal = problem_response(Request(scope), 429, "RATE_LIMITED", detail, headers)
+            await refusal(scope, receive, send)
+            return
+        raw = [  # allowed: no Retry-After
+            (b"ratelimit-policy", headers["RateLimit-Policy"].encode()),
+            (b"ratelimit", headers["RateLimit"].encode()),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = list(message.get("headers", ()))
+                # a problem response has them already (problem_response reads the state)
+                if not any(name.lower() == b"ratelimit" for name, _ in present):
+                    message = {**message, "headers": present + raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def gate(request: Request) -> None:
+    """App-wide: authenticate if a key is given (RateGate has taken the token already). A bad
+    key is refused 401 here, with the RateLimit headers of its address's bucket."""
     ctx = context(request)
-    refusal: ApiError | None = None
-    try:
-        key = authenticate(ctx.keys, request.headers.get("authorization"))
-    except ApiError as exc:
-        key, refusal = None, exc
-    verdict = request.scope.pop(VERDICT, None)
-    if verdict is None:
-        client = request.client.host if request.client else "unknown"
-        who = f"key:{key.key_id}" if key is not None else f"ip:{client}"
-        verdict = ctx.limiter.take(who)
-    headers = ctx.limiter.headers(verdict)
-    setattr(request.state, RATE_HEADERS, headers)
-    if not verdict.allowed:
-        raise ApiError(
-            429, "RATE_LIMITED", f"too many requests; try again in {verdict.retry_after} s", headers
-        )
-    if refusal is not None:
-        refusal.headers = {**headers, **refusal.headers}
-        raise refusal
-    response.headers.update(headers)
-    request.state.key = key
+    header = request.headers.get("authorization")
+    request.state.key = authenticate(ctx.keys, header, request.scope.get(CALLER))
 
 
 def require(request: Request, scope: str) -> ApiKey:

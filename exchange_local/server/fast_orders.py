@@ -4,11 +4,13 @@ Why: profiled under 50 clients, an order cost the server ~0.8 ms of CPU, of whic
 own work was ~0.2 ms; FastAPI's route matching (a linear walk over ~70 routes with per-route
 context), dependency solving and response validation took most of the rest. This ASGI
 middleware answers an order that is well-formed and authorised directly: the same key
-look-up, the same token bucket, the same `OrderBody` model, the same `routes_orders.place`
-and the same problem responses for the exchange's refusals, so the answer is identical.
-Anything else (no or a bad key, another scope, an empty bucket, malformed JSON, a field the
-model refuses) is handed, untouched, to the FastAPI app, which answers it as it always did;
-the route there stays the one the OpenAPI document describes.
+(the one deps.RateGate, outside it, found and charged the token to), the same `OrderBody`
+model, the same `routes_orders.place` and the same problem responses for the exchange's
+refusals, so the answer is identical; RateGate adds the RateLimit headers, as to every
+answer. Anything else (no or a bad key, another scope, malformed JSON, a field the model
+refuses) is handed, untouched, to the FastAPI app, which answers it as it always did; the
+route there stays the one the OpenAPI document describes. An empty bucket never gets here:
+RateGate has answered it 429.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange_local.errors import ExchangeError
-from exchange_local.server.deps import RATE_HEADERS, VERDICT, ServerContext, bearer
+from exchange_local.server.deps import CALLER, ServerContext
 from exchange_local.server.json_body import unique_keys
 from exchange_local.server.problems import ApiError, api_error_response, exchange_error_response
 from exchange_local.server.routes_orders import place
@@ -39,23 +41,14 @@ class FastOrders:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
             await self.app(scope, receive, send)
             return
-        ctx = self.ctx
-        auth = content_type = None
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                auth = value.decode("latin-1")
-            elif name == b"content-type":
-                content_type = value
-        token = bearer(auth)
-        key = ctx.keys.lookup(token) if token else None
+        key = scope.get(CALLER)  # RateGate's look-up of the Authorization bearer
         if key is None or key.account is None or not key.allows("trade"):
             await self.app(scope, receive, send)  # FastAPI answers 401 / 403
             return
-        verdict = ctx.limiter.take(f"key:{key.key_id}")
-        if not verdict.allowed:
-            await self.app(scope, receive, send)  # the gate refuses it again: 429
-            return
-        scope[VERDICT] = verdict  # charged once: the gate must not take a second token
+        content_type = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
         body, complete = await _read_body(receive)
         if not complete:  # the client left, or the body was over the limit (BodyLimit: 413)
             return
@@ -68,17 +61,15 @@ class FastOrders:
         if parsed is None:
             await self.app(scope, _replay(body, receive), send)  # FastAPI's 400
             return
-        request = Request(scope)
-        setattr(request.state, RATE_HEADERS, ctx.limiter.headers(verdict))  # on refusals too
+        request = Request(scope)  # its state holds RateGate's headers: refusals carry them
         try:
-            status, payload = await place(ctx, key.account, parsed)
+            status, payload = await place(self.ctx, key.account, parsed)
         except ApiError as exc:  # as the app's exception handlers answer them
             response: Any = api_error_response(request, exc)
         except ExchangeError as exc:
             response = exchange_error_response(request, exc)
         else:
             response = JSONResponse(payload, status_code=status)
-            response.headers.update(ctx.limiter.headers(verdict))
             if status == 200:
                 response.headers["Idempotent-Replayed"] = "true"
         await response(scope, receive, send)

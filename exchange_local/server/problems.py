@@ -79,8 +79,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    rate = getattr(request.state, "rate_headers", None)  # deps.RATE_HEADERS, set by the gate
-    if rate:  # every answer carries the caller's RateLimit headers, refusals too
+    rate = getattr(request.state, "rate_headers", None)  # deps.RATE_HEADERS, set by RateGate
+    if rate:  # every answer carries them; here too for a 500 answered outside RateGate
         headers = {**rate, **(headers or {})}
     body = {
         "type": f"/api/v1/errors/{code.lower().replace('_', '-')}",
