@@ -79,7 +79,8 @@ class AdvanceScreen(ModalScreen[Advanced]):
                 # minute gave it one: Esc at the start of an hour stopped it 12-18 minutes on.
                 # A short real pause lets every waiting message through (about 1 % of an
                 # hour's computing time, at 60 pauses an hour)
-                await asyncio.sleep(TURN_S)
+                if self.done < self.seconds:
+                    await asyncio.sleep(TURN_S)
                 self.query_one("#progress", ProgressBar).update(progress=float(self.done))
                 self.query_one("#what", Static).update(
                     f"{fmt.duration(float(self.done))} of {fmt.duration(float(self.seconds))} run"
