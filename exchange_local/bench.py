@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     growth = bench_store_growth(int(3600 * scale))
     print(
         f"  durable living market, {growth['seconds']:,} s in 1 s steps as perptui runs it:"
-        f" store grows {growth['mb_per_day']:.1f} MB a day (target <= 100 MB)"
+        f" store grows {growth['mb_per_day']:.1f} MB a day (target <= 100 MB), of which"
+        f" the snapshot {growth['snapshot_mb_per_day']:.1f} MB (it is"
+        f" {growth['snapshot_mb']:.1f} MB); the file {growth['file_mb_per_day']:.1f} MB a day;"
+        f" orders kept {growth['orders_kept'][0]:,} -> {growth['orders_kept'][1]:,}"
     )
     for name, run in (("no risk", engine), ("risk", risky), ("check", check),
                       ("settlement", settle), ("liquidation", liq), ("living market", living),

@@ -52,6 +52,10 @@ from exchange_local.orders import Fill, Order
 from exchange_local.state import Account, MarketRuntime
 
 MAX_FILLS_KEPT = 20_000  # fills an operator rollback can reach (they ride in every snapshot)
+# closed orders (filled or canceled) each account keeps, newest closes first; the API lists at
+# most 1,000. Orders placed with a client order id are always kept (API.md: addressable for the
+# exchange's lifetime), open and untriggered orders are never dropped.
+CLOSED_ORDERS_KEPT = 1_000
 MAX_STAGES_KEPT = 10_000
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -449,6 +453,53 @@ class ExchangeCore:
             return m.data.__dict__.get("index_candles", CandleSeries()).candles(interval, limit)
         raise InvalidRequest(f"source must be 'trades', 'mark' or 'index', got {source!r}")
 
+    # --- closed orders: bounded per account -------------------------------------------------
+
+    def _closed_orders_kept(self) -> int:
+        """How many closed orders (without a client id) an account keeps: CLOSED_ORDERS_KEPT,
+        never fewer than an account may have open, so one cancel_all or account reset never
+        drops an order it closes before the command is over."""
+        return max(CLOSED_ORDERS_KEPT, self.config.max_open_orders)
+
+    def _order_closed(self, acct: Account, order: Order) -> None:
+        """An order left the account's open orders: remember it among the account's closed
+        ones and forget the oldest closed order beyond the limit (O(1)). Deterministic: the same
+        commands close the same orders in the same order, so a replay drops the same ids."""
+        if order.client_order_id is not None:
+            return  # kept for the exchange's lifetime: order_by_client_id finds it
+        kept = acct.closed_orders
+        if kept is None:  # restored from a snapshot of before: index every such account
+            kept = self._index_closed_orders(acct, order)
+        kept.append(order.order_id)
+        limit = self._closed_orders_kept()
+        orders = self._orders
+        while len(kept) > limit:
+            orders.pop(kept.popleft(), None)
+
+    def _index_closed_orders(self, acct: Account, closing: Order) -> deque[int]:
+        """Snapshots written before closed orders were bounded kept every order: index the
+        closed ones (without a client id) of each account restored from such a snapshot, by
+        id, in one pass, and drop all but the newest of each. Returns `acct`'s, without the
+        order being closed (the caller appends it: the newest, whatever its id)."""
+        legacy = [a for a in self._accounts.values() if a.closed_orders is None]
+        by_account: dict[str, deque[int]] = {}
+        for a in legacy:
+            a.closed_orders = by_account[a.account_id] = deque()
+        limit = self._closed_orders_kept()
+        for o in list(self._orders.values()):
+            kept = by_account.get(o.account)
+            if (
+                kept is not None
+                and not o.is_open
+                and o.client_order_id is None
+                and o is not closing
+            ):
+                kept.append(o.order_id)
+        for kept in by_account.values():
+            while len(kept) > limit:
+                self._orders.pop(kept.popleft(), None)
+        return by_account[acct.account_id]
+
     # --- invariants (MECHANICS section 7) --------------------------------------------------
 
     def check_invariants(self) -> list[str]:
@@ -466,10 +517,20 @@ class ExchangeCore:
         )
         if clearing != expected:
             problems.append(f"SETTLEMENT_CLEARING is {clearing}, -sum(s*S) is {expected}")
+        limit = self._closed_orders_kept()
         for a in self._accounts.values():
             if a.resting != a.count_resting():
                 problems.append(f"{a.account_id}: kept resting sizes {a.resting} != the open "
                                 f"orders' {a.count_resting()}")  # fmt: skip
+            if any(self._orders.get(oid) is not o for oid, o in a.open_orders.items()):
+                problems.append(f"{a.account_id}: an open order is missing from the orders")
+            kept = a.closed_orders
+            if kept is not None and (
+                len(kept) > limit
+                or any((o := self._orders.get(oid)) is None or o.is_open for oid in kept)
+            ):
+                problems.append(f"{a.account_id}: {len(kept)} closed orders kept (at most "
+                                f"{limit}), or one of them is open or forgotten")  # fmt: skip
         for m in self._markets.values():
             sizes = [a.positions[m.symbol].size for a in self._accounts.values()
                      if m.symbol in a.positions]  # fmt: skip

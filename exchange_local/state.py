@@ -6,6 +6,7 @@ keeping them in one small module makes the shape of the state easy to see and to
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -41,6 +42,11 @@ class Account:
     # no margin). Kept as orders are accepted, fill, shrink, grow and close, so the pre-trade
     # check and health() read it in O(1) instead of walking up to 200 orders each time.
     resting: dict[str, list[Decimal]] = field(default_factory=dict)
+    # ids of the account's closed orders placed without a client order id, oldest close first:
+    # the engine keeps only the newest of them (engine.CLOSED_ORDERS_KEPT), so the orders of a
+    # busy account (a bot) stop growing memory and every snapshot. None: restored from a
+    # snapshot written before they were bounded (the engine indexes them on the next close).
+    closed_orders: deque[int] | None = field(default_factory=deque)
 
     def rest(self, order: Order, change: Decimal) -> None:
         """Add `change` (negative: remove) to the resting size of `order`'s market and side."""
@@ -63,10 +69,13 @@ class Account:
         return counted
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Snapshots written before `resting` existed: recount it from the open orders."""
+        """Snapshots written before `resting` existed: recount it from the open orders;
+        before `closed_orders` existed: None, the engine indexes them from its orders."""
         self.__dict__.update(state)
         if "resting" not in state:
             self.resting = self.count_resting()
+        if "closed_orders" not in state:
+            self.closed_orders = None
 
     def position(self, market: str) -> Position:
         pos = self.positions.get(market)

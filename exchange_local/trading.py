@@ -435,6 +435,7 @@ class Trading(ExchangeCore):
             acct.rest(order, order.filled - order.size)
             if order.reduce_only:
                 acct.reduce_only_orders -= 1
+            self._order_closed(acct, order)  # the account's oldest closed order may go
 
     def _finish_cancel(self, order: Order, reason: str, in_book: bool = True) -> None:
         """Cancel an accepted order (from the book or the trigger lists) with a reason."""
@@ -575,7 +576,11 @@ class Trading(ExchangeCore):
         return order
 
     def order(self, account: str, order_id: int) -> OrderInfo | None:
-        """Look up one of the account's orders (None for an unknown id or another's order)."""
+        """Look up one of the account's orders (None for an unknown id or another's order).
+
+        Open orders and orders placed with a client order id are always found; of the others,
+        each account keeps its newest 1,000 closed ones (engine.CLOSED_ORDERS_KEPT), and an
+        older closed order is unknown, as if never placed (its fills are in the ledger)."""
         acct = self._account(account)
         if isinstance(order_id, bool) or not isinstance(order_id, int):
             # a list or dict is unhashable: the dict look-up raised a bare TypeError
@@ -602,7 +607,7 @@ class Trading(ExchangeCore):
     ) -> list[OrderInfo]:
         """The account's orders, newest first, at most `limit` (1-1000). status: "open" (open,
         partially filled, untriggered), "closed" (filled or canceled), "filled", "canceled"
-        or "all"."""
+        or "all". Closed orders: those the exchange keeps (see `order`)."""
         acct = self._account(account)
         wanted = ORDER_STATUS_GROUPS.get(status) if isinstance(status, str) else None
         if wanted is None:
@@ -691,8 +696,8 @@ class Trading(ExchangeCore):
         while up and up[0][0] <= mark:
             fired.append(up.pop(0)[1])
         for oid in sorted(fired):
-            order = self._orders[oid]
-            if order.status is not OrderStatus.UNTRIGGERED:
+            order = self._orders.get(oid)  # an armed order is open, so kept; never a KeyError
+            if order is None or order.status is not OrderStatus.UNTRIGGERED:
                 continue
             acct = self._accounts[order.account]
             order.status = OrderStatus.OPEN
