@@ -138,8 +138,10 @@ class LiquidationJobs(Backstop):
             self._markets[o.market].symbol: self._markets[o.market] for o in canceled
         }.values():
             self._flush_book(m)
-        self._emit_stage(acct, None, "cancel", None, None, sums, sums, (), fund, fund,
-                         f"{len(canceled)} open orders canceled")  # fmt: skip
+        n = len(canceled)  # "0 open orders canceled" read as if something had been
+        words = ("no open orders to cancel" if n == 0 else
+                 f"{n} open order{'s' if n > 1 else ''} canceled")  # fmt: skip
+        self._emit_stage(acct, None, "cancel", None, None, sums, sums, (), fund, fund, words)
 
     def _end_liquidation(self, acct: Account) -> None:
         acct.liquidation_status = None

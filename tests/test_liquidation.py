@@ -52,6 +52,8 @@ def test_stage_1_cancel_then_recovery_without_a_fill():
     ex.set_index_price("BTC", D(97100) - D(100) * 3)  # 96,800: E 2,800 < MMR 2,904
     ex.advance(1)
     assert stages(rec, u) == [("cancel", None)]
+    cancel = next(e for e in rec.of("LiquidationEvent") if e.account == u)
+    assert cancel.detail == "1 open order canceled"  # "0 open orders canceled" read oddly
     assert ex.open_orders(u) == [] and ex.health(u).status == "liquidating"
     ex.set_index_price("BTC", D(99000))  # recovers before the next tick
     ex.advance(1)

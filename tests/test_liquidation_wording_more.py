@@ -274,3 +274,12 @@ def test_adl_off_the_tick_says_the_exact_zero_price_and_where_the_rounding_goes(
     assert adl.fund_after - adl.fund_before == D("0.3")
     assert fund0 - ex.insurance_fund() == D("1199.7")
     assert ex.check_invariants() == []
+
+
+def test_a_liquidation_with_no_orders_to_cancel_says_so():
+    from exchange_local.scenarios import run_scenario
+
+    result = run_scenario("cascade", seed=1)
+    notes = [r.note for r in result.rows if r.event == "liquidation: cancel"]
+    assert notes and all("0 open orders" not in n for n in notes), notes
+    assert "no open orders to cancel" in notes
