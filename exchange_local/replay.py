@@ -14,6 +14,7 @@ import json
 import pickle
 import sqlite3
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from exchange_local.errors import StoreError
@@ -29,7 +30,8 @@ class JournalReplay:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._db = open_validated(path)
+        # a store in a read-only directory is read as `ledger` reads it (immutable)
+        self._db = open_validated(path, immutable_fallback=True)
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key='config'").fetchone()
             if row is None:
@@ -45,6 +47,26 @@ class JournalReplay:
         self.ex._replaying = True  # as on a restart: the commands' own effects, nothing more
         self.seq = 0  # the last command applied
         self._rows: deque[tuple[int, int, str, str]] = deque()
+
+    def first_time_ms(self) -> int:
+        """The exchange time of the session's first command (a server's clock starts at the
+        wall time it was created, a paper market's at 0)."""
+        row = self._db.execute("SELECT MIN(time_ms) FROM journal").fetchone()
+        return int(row[0] or 0)
+
+    def account_names(self) -> list[str]:
+        """Every account the session created, in order, from its journal alone (the replay
+        may not have reached their creation yet)."""
+        rows = self._db.execute(
+            "SELECT args FROM journal WHERE command = 'create_account' ORDER BY seq"
+        ).fetchall()
+        return [str(decode(json.loads(args)).get("name", "")) for (args,) in rows]
+
+    def play_until_account(self, wanted: Callable[[list[str]], bool]) -> None:
+        """Apply commands until `wanted(accounts)` holds (an account the viewer asked for,
+        or any person at all, exists), or the session ends."""
+        while not wanted(self.ex.accounts()) and (row := self._next()) is not None:
+            self.play_until(row[1])
 
     @property
     def finished(self) -> bool:

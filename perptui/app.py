@@ -145,7 +145,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         try:
             await self._draw(snap)
         except ExchangeError as problem:  # the venue went away mid-frame: stale, not a crash
-            if snap.connection.state in ("live", "paused"):
+            if snap.connection.state in ("live", "paused", "replay"):
                 self._venue_problem(problem)
                 self._show_stale()
             # otherwise the header already says why (reconnecting, rate limited, key refused):

@@ -3,7 +3,8 @@
 The paper market's store (or a class server's, `--db`) holds every command of the session;
 the replay rebuilds it on a clock you control: `p` pauses, `+`/`-` change the speed, `w`
 watches the next account, and the events tab shows every liquidation stage as it happened.
-`--from 00:42:00` starts at that exchange time (the session up to there is computed first).
+`--from 17:42` starts at that time as the screens show it (the session up to there is
+computed first; "1d 17:42" the same time a day later).
 """
 
 from __future__ import annotations
@@ -16,24 +17,40 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from exchange_local.errors import StoreError
+from perptui import format as fmt
 from perptui.settings import data_dir, load_settings
+from perptui.venues.replay import ReplayVenue, watchable
 
 CLOCK = re.compile(r"^(?:(\d+)d)?\s*(\d+):(\d{2})(?::(\d{2}))?$")
 
 
+DAY_MS = 86_400_000
+
+
 def exchange_ms(text: str) -> int:
-    """ "00:42", "00:42:10" or "2d 03:00:00" (an exchange time, as the screens show it) in
-    exchange milliseconds."""
+    """ "00:42", "00:42:10" or "2d 03:00" (the time of day the screens show, and whole days
+    after the session's first) in milliseconds from that day's midnight."""
     found = CLOCK.match(text.strip())
     if found is None:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an exchange time: write HH:MM or HH:MM:SS, as the screens show "
-            'it ("2d 03:00:00" for a later day)'
+            'it ("1d 03:00" for the same time a day later)'
         )
     days, hours, minutes, seconds = (int(g or 0) for g in found.groups())
-    if minutes > 59 or seconds > 59:
-        raise argparse.ArgumentTypeError(f"{text!r}: minutes and seconds run to 59")
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise argparse.ArgumentTypeError(f"{text!r}: a time of day runs to 23:59:59")
     return (((days * 24 + hours) * 60 + minutes) * 60 + seconds) * 1000
+
+
+def start_ms(first_ms: int, wanted_ms: int) -> int:
+    """The exchange time `--from` names: the screens show the time of day (a class server's
+    clock started at the wall time it was created, a paper market's at 0), so HH:MM is its
+    first occurrence at or after the session's first command, plus any whole days given."""
+    days, time_of_day = divmod(wanted_ms, DAY_MS)
+    at = first_ms - first_ms % DAY_MS + time_of_day
+    if at < first_ms:
+        at += DAY_MS
+    return at + days * DAY_MS
 
 
 def _speed(text: str) -> Decimal:
@@ -47,6 +64,22 @@ def _speed(text: str) -> Decimal:
 
 
 def main(argv: list[str]) -> int:
+    opened = open_replay(argv)
+    if isinstance(opened, int):
+        return opened
+    from perptui.app import PerpApp
+    from perptui.keys import check_keymap
+
+    settings = load_settings()
+    check_keymap(settings)
+    app = PerpApp(opened, settings)
+    app.run()
+    return app.return_code or 0
+
+
+def open_replay(argv: list[str]) -> ReplayVenue | int:
+    """The replay venue the command line asks for, played to where it starts, or the exit
+    status after saying on stderr what is wrong."""
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="perptui replay", description=__doc__,
                                      formatter_class=raw)  # fmt: skip
@@ -69,27 +102,29 @@ def main(argv: list[str]) -> int:
     except StoreError as problem:
         print(f"perptui replay: error: {problem}", file=sys.stderr)
         return 1
-    if args.account is not None and args.account not in replay.ex.accounts():
-        replay.play_until(replay.end_ms)  # accounts created later in the session count too
-        known = [a for a in replay.ex.accounts() if not a.startswith("bot-")]
+    people = watchable(replay.account_names())  # from the journal: the replay is at its start
+    if args.account is not None and args.account not in people:
         replay.close()
         print(f"perptui replay: error: no account {args.account!r} in {db} (its accounts: "
-              f"{', '.join(known) or 'none'})", file=sys.stderr)  # fmt: skip
+              f"{', '.join(people) or 'none'})", file=sys.stderr)  # fmt: skip
         return 2
     started = time.monotonic()
+    first = replay.first_time_ms()
     if args.start is not None:
-        print(f"replaying {db} to {args.start // 1000} s of exchange time…", file=sys.stderr)
-        replay.play_until(args.start)
-        print(f"  there in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        target = start_ms(first, args.start)
+        if target > replay.end_ms:
+            replay.close()
+            print(f"perptui replay: error: the recording ends at "
+                  f"{fmt.exchange_time(replay.end_ms)}, before {fmt.exchange_time(target)}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print(f"replaying {db} to {fmt.exchange_time(target)}…", file=sys.stderr)
+        replay.play_until(target)
     else:
-        replay.play_until(replay.next_time_ms() or 0)  # the session's first moment
-    from perptui.app import PerpApp
-    from perptui.keys import check_keymap
-    from perptui.venues.replay import ReplayVenue
-
-    venue = ReplayVenue(replay, account=args.account, speed=args.speed)
-    settings = load_settings()
-    check_keymap(settings)
-    app = PerpApp(venue, settings)
-    app.run()
-    return app.return_code or 0
+        replay.play_until(first)  # the session's first moment
+    # the watched account exists from here: a class's students join after the server starts
+    wanted = args.account
+    replay.play_until_account(lambda names: wanted in names if wanted else bool(watchable(names)))
+    if args.start is not None:
+        print(f"  there in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return ReplayVenue(replay, account=args.account, speed=args.speed)

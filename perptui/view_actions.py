@@ -110,7 +110,10 @@ class ViewActions(AppState):
         if clock is None or not clock.adjustable:
             self.notify("this venue's clock is not ours to pause", severity="warning")
             return
-        await self.venue.set_paused(not clock.paused)
+        try:
+            await self.venue.set_paused(not clock.paused)
+        except TradingDisabled as refusal:  # a paper store that failed: it stays stopped
+            self.notify(str(refusal), severity="error")
 
     async def action_shock(self, fraction: str) -> None:
         ms = self.snapshot.markets[self.market] if self.snapshot else None

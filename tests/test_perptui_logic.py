@@ -611,6 +611,13 @@ async def test_a_store_that_cannot_be_written_stops_the_paper_market_and_says_wh
     assert "could not be written (database or disk is full)" in notice and "Quit" in notice
     with pytest.raises(Exception, match="disk is full"):
         await venue.place_order(OrderRequest("BTC-PERP", "buy", D("0.1"), "market"))
+    snap = await venue.snapshot("BTC-PERP")
+    assert snap.connection.state == "failed" and "nothing after it is saved" in (
+        snap.connection.detail
+    )
+    with pytest.raises(Exception, match="disk is full"):  # p: it said "live", stopped for good
+        await venue.set_paused(False)
+    assert venue.stopped
     disk.full = False
     await venue.stop()
     again = LocalVenue(tmp_path / "paper.sqlite", clock="manual")

@@ -13,7 +13,7 @@ import pytest
 
 from exchange_local import Exchange, ExchangeConfig
 from exchange_local.replay import JournalReplay
-from perptui.replay import exchange_ms
+from perptui.replay import exchange_ms, open_replay, start_ms
 from perptui.replay import main as replay_main
 from perptui.venues.base import OrderRequest
 from perptui.venues.replay import ReplayVenue
@@ -72,6 +72,7 @@ async def test_the_replay_venue_plays_on_its_clock_and_trades_nothing(tmp_path: 
     venue = ReplayVenue(replay, clock="manual")
     await venue.start()
     assert venue.account == "ann"  # the session's person, not a bot
+    assert (await venue.snapshot(BTC)).connection.state == "replay"  # never "live"
     assert venue.watch_next() == "ann"  # the only one: watching stays on her
     await venue.advance(D(28))  # the order came at 00:00:29
     assert venue._exchange().positions("ann") == []
@@ -83,7 +84,7 @@ async def test_the_replay_venue_plays_on_its_clock_and_trades_nothing(tmp_path: 
     assert replay.finished and venue.paused
     assert "the recording ends here, at 00:03:00" in (venue.take_notice() or "")
     snap = await venue.snapshot(BTC)
-    assert snap.connection.state == "paused"
+    assert (snap.connection.state, snap.connection.detail) == ("replay", "ended")
     await venue.stop()
 
 
@@ -98,6 +99,9 @@ def test_the_command_line_says_what_is_wrong(tmp_path: Path, capsys: Any) -> Non
     assert replay_main(["--db", db, "--account", "zed"]) == 2
     err = capsys.readouterr().err
     assert "no account 'zed'" in err and "(its accounts: ann)" in err
+    venue = open_replay(["--db", db, "--account", "ann"])  # ann's creation is not yet played
+    assert isinstance(venue, ReplayVenue) and venue.account == "ann"
+    venue.replay.close()
     with pytest.raises(SystemExit):
         replay_main(["--db", db, "--from", "7pm"])
     assert "is not an exchange time" in capsys.readouterr().err
@@ -107,3 +111,69 @@ def test_exchange_times_read_as_the_screens_show_them() -> None:
     assert exchange_ms("00:42") == 42 * 60_000
     assert exchange_ms("01:02:03") == 3_723_000
     assert exchange_ms("2d 03:00:00") == (2 * 24 + 3) * 3_600_000
+    day = 86_400_000
+    assert start_ms(0, exchange_ms("00:42")) == 42 * 60_000  # a paper market's clock
+    server = 20_787 * day + 17 * 3_600_000  # a server created at 17:00 one day
+    assert start_ms(server, exchange_ms("17:11")) == server + 11 * 60_000
+    assert start_ms(server, exchange_ms("01:00")) == server + 8 * 3_600_000  # after midnight
+    assert start_ms(server, exchange_ms("1d 17:11")) == server + day + 11 * 60_000
+
+
+def class_session(db: str) -> int:
+    """A server-like store: its clock at a wall time (17:00 on a day of 2026), a student who
+    joins a minute in and one who joins later. Returns the clock's start."""
+    start = 20_787 * 86_400 + 17 * 3_600
+    ex = Exchange(ExchangeConfig(mark_source="index", start_time_seconds=start), store=db)
+    ex.create_account("mm")
+    ex.deposit("mm", "USD", D(10_000_000))
+    ex.place_order("mm", BTC, "sell", D(5), price=D(100_100))
+
+    def run(seconds: int) -> None:  # as a server's clock driver: at most a second a step
+        for _ in range(seconds):
+            ex.advance(1)
+
+    run(60)
+    ex.create_account("alice")
+    ex.deposit("alice", "USD", D(10_000))
+    run(600)
+    ex.create_account("carl")
+    ex.deposit("carl", "USD", D(10_000))
+    ex.place_order("carl", BTC, "buy", D(1), type="market")
+    run(60)
+    ex.close()
+    return start * 1000
+
+
+def test_a_class_store_opens_at_the_time_of_day_and_with_a_student_who_joined_later(
+    tmp_path: Path, capsys: Any
+) -> None:
+    """--from on a server's store (its clock at the wall time) played nothing and opened
+    blank screens; --account refused every account, those it listed too."""
+    db = str(tmp_path / "class.sqlite")
+    start = class_session(db)
+    venue = open_replay(["--db", db, "--from", "17:05"])
+    assert isinstance(venue, ReplayVenue)
+    assert venue._exchange().now_ms == start + 5 * 60_000 and venue.account == "mm"
+    venue.replay.close()
+    venue = open_replay(["--db", db, "--account", "carl"])  # joins at 17:11
+    assert isinstance(venue, ReplayVenue) and venue.account == "carl"
+    assert venue._exchange().now_ms == start + 660_000  # played to where carl exists
+    venue.replay.close()
+    assert open_replay(["--db", db, "--from", "18:30"]) == 2
+    assert "the recording ends at 17:12:00, before 18:30:00" in capsys.readouterr().err
+
+
+def test_the_header_says_replay_and_not_saved_in_words() -> None:
+    from rich.text import Text
+
+    from perptui.venues.base import Connection
+    from perptui.widgets.header import connection_chip
+
+    def chip(conn: Connection) -> str:
+        return Text.from_markup(connection_chip(conn, "", True).replace("$", "")).plain
+
+    assert chip(Connection("replay")).strip() == "▶ replay"
+    assert chip(Connection("replay", detail="paused")).strip() == "⏸ replay paused"
+    assert chip(Connection("replay", detail="ended")).strip() == "■ replay ended"
+    failed = chip(Connection("failed", detail="the store could not be written"))
+    assert failed.strip() == "✗ NOT SAVED: the store could not be written"

@@ -61,7 +61,7 @@ class Connection:
     hang). "stale" is kept for every state whose numbers are old (the book and positions mark
     themselves on it); "limited" is a rate limit whose numbers are still fresh."""
 
-    state: str  # "live" | "reconnecting" | "stale" | "paused" | "limited"
+    state: str  # "live" | "reconnecting" | "stale" | "paused" | "limited" | "replay" | "failed"
     latency_ms: float | None = None
     attempts: int = 0
     age_s: float = 0.0

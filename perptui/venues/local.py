@@ -91,6 +91,7 @@ class LocalVenue(Venue):
         self.read_only_reason: str | None = None  # set by a venue that only watches
         self._carry = Decimal(0)  # exchange time owed to the clock, less than a second
         self._notice: str | None = None  # said once on screen (take_notice)
+        self.store_failure: str | None = None  # the header's words once the store failed
         self._store_lock = contextlib.ExitStack()  # the paper store's lock while it is open
 
     # --- life cycle -------------------------------------------------------------------------------
@@ -204,6 +205,7 @@ class LocalVenue(Venue):
         the engine's words, and the user is told once. Nothing is written on the way out."""
         self.paused = True
         self.read_only_reason = str(failure)
+        self.store_failure = "the store could not be written; nothing after it is saved"
         self._notice = f"{failure}. Quit perptui: nothing after this is saved."
 
     def _run_clock(self, exchange_seconds: Decimal) -> None:
@@ -249,7 +251,11 @@ class LocalVenue(Venue):
         markets = {m: ex.market(m) for m in ex.markets()}
         return VenueSnapshot(
             clock=ClockInfo(ex.now_ms, self.speed, self.stopped, adjustable=True),
-            connection=Connection("paused" if self.stopped else "live", latency_ms=0.0),
+            connection=(
+                Connection("failed", detail=self.store_failure)
+                if self.store_failure is not None
+                else Connection("paused" if self.stopped else "live", latency_ms=0.0)
+            ),
             market=market,
             markets=markets,
             book=ex.book(market, 40),
@@ -372,7 +378,10 @@ class LocalVenue(Venue):
 
     async def set_paused(self, paused: bool) -> None:
         """`p`. Resuming a clock slowed to 0x runs it at 1x again, else `p` could not
-        restart it."""
+        restart it. After a store failure the clock stays stopped (`p` made the header say
+        live over a clock that had stopped for good)."""
+        if self.store_failure is not None:
+            raise TradingDisabled(self.read_only_reason or self.store_failure)
         self.paused = paused
         if not paused and self.speed == 0:
             self.speed = Decimal(1)

@@ -87,8 +87,8 @@ class ReplayVenue(LocalVenue):
 
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
         snap = await super().snapshot(market, candle_interval)
-        if self.replay.finished:
-            snap.connection = type(snap.connection)("paused", latency_ms=None)
+        state = "ended" if self.replay.finished else "paused" if self.stopped else ""
+        snap.connection = type(snap.connection)("replay", detail=state)
         return snap
 
     async def shock(self, asset: str, fraction: Decimal) -> None:

@@ -21,7 +21,8 @@ COMPACT_WIDTH = 100  # columns under which the header takes its short form
 
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
-    """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused`, with the
+    """`PAPER ● live 14ms` / `◐ reconnecting (3)` / `○ STALE 12s` / `⏸ paused` / `▶ replay` /
+    `✗ NOT SAVED: …` (a paper store that could not be written), with the
     reason where the venue gives one: `◐ rate limited, retry in 2s`, `✗ KEY REFUSED: the API
     key was revoked`, `○ STALE 4s ◐ reconnecting (2): server stopping…`. The age is whole
     seconds, counted up (3.9 s without an answer is "3s", never rounded to a live-looking 4)."""
@@ -39,6 +40,11 @@ def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
     if conn.state == "live":
         latency = f" {conn.latency_ms:.0f}ms" if conn.latency_ms else ""
         return f"{label} [$success]● live{latency}[/]"
+    if conn.state == "replay":  # a recorded session: never "live", also where the name is cut
+        icon = {"": "▶", "paused": "⏸", "ended": "■"}.get(conn.detail, "▶")
+        return f"{label} [$accent]{icon} replay{' ' + detail if detail else ''}[/]"
+    if conn.state == "failed":  # the store could not be written: nothing is saved any more
+        return f"{label} [b $error]✗ NOT SAVED: {detail}[/]"
     if conn.state == "limited":
         return f"{label} [$warning]◐[/] {waiting['limited']}"
     if conn.state == "reconnecting":
