@@ -63,10 +63,14 @@ def store_lock(db: str | None) -> Iterator[None]:
             raise StoreLocked(
                 f"{db} is open in another process (a perptui or an exchange-local)"
             ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
+        try:  # the holder's pid, for a person looking; the flock is the lock, not this text
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+        except OSError:  # a full disk: the store's own open will say so in its words
+            pass
         yield
     finally:
-        fh.close()
+        with contextlib.suppress(OSError):  # a pid that could not be flushed: nothing lost
+            fh.close()

@@ -174,6 +174,9 @@ def test_a_lock_file_that_cannot_be_created_is_one_line(
     assert main(["serve", "--port", "0", "--db", db]) == 1
     line = one_error_line(capsys.readouterr().err, "exchange-local serve: error: ", db)
     assert os.strerror(code) in line and ".lock" in line
+    assert main(["admin", "create-account", "bob", "--db", db]) == 1
+    line = one_error_line(capsys.readouterr().err, "exchange-local admin create-account", db)
+    assert os.strerror(code) in line
     assert main(["admin", "halt", "BTC-PERP", "--db", db]) == 1
     line = one_error_line(capsys.readouterr().err, "exchange-local admin halt: error: ", db)
     assert os.strerror(code) in line
@@ -410,3 +413,56 @@ def test_a_symlink_to_a_store_finds_the_stores_own_keys(tmp_path: Path) -> None:
     alias = tmp_path / "alias.sqlite"
     alias.symlink_to(real)
     assert keys_path(str(alias)) == keys_path(str(real)) == str(tmp_path / "real.keys.sqlite")
+
+
+def test_a_lock_file_that_cannot_be_written_on_a_full_disk_still_locks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk the pid written into the lock file failed at close: a traceback from
+    serve instead of the store's own one-line 'database or disk is full'."""
+    import errno
+
+    from exchange_local import store_lock as module
+
+    class FullFile:
+        def __init__(self, path: str) -> None:
+            self.real = open(path, "a+")  # noqa: SIM115
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+        def seek(self, *args: Any) -> None:
+            self.real.seek(*args)
+
+        def truncate(self) -> None:
+            self.real.truncate()
+
+        def write(self, text: str) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        flush = write  # type: ignore[assignment]
+
+        def close(self) -> None:
+            self.real.close()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(module, "open", lambda path, mode: FullFile(path), raising=False)
+    db = str(tmp_path / "s.sqlite")
+    # still held (the flock is the lock), though its pid could not be written
+    with module.store_lock(db), pytest.raises(module.StoreLocked), module.store_lock(db):
+        pass
+
+
+@pytest.mark.parametrize("args", [["list"], ["create-key", "zz", "--scope", "read"]])
+def test_key_commands_refuse_a_file_that_is_not_a_store_or_a_typo(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`admin create-key --db typo.sqlite` printed a "shown once" key into a key file of its
+    own beside nothing; `list` on a junk file printed nothing, status 0."""
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("junk\n")
+    for db, says in ((junk, "is not an exchange store"), (tmp_path / "typo.sqlite", "no store")):
+        assert main(["admin", *args, "--db", str(db)]) == 1
+        line = one_error_line(capsys.readouterr().err, "exchange-local admin", str(db))
+        assert says in line and "shown once" not in line
+        assert not Path(keys_path(str(db))).exists()  # nothing made beside it

@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if offline and db is not None:
             check_store_path(db)
+            if args.admin_command != "create-account":
+                _existing_store(db)  # keys beside a typo or a stranger's file: no server reads them
             open_key_store(db).close()  # a bad key file is refused before the store changes
         return _run(args)
     except SystemExit as exc:
@@ -147,6 +149,25 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _existing_store(db: str) -> None:
+    """StoreError unless `db` is an exchange store (or a class's key file is already there):
+    `admin create-key --db typo.sqlite` printed a "shown once" key into a new key file beside
+    nothing, which no server would ever read, and `list` showed an empty list as if fine."""
+    import os
+
+    from exchange_local.errors import StoreError
+    from exchange_local.server.keys import keys_path
+    from exchange_local.store import open_validated
+
+    if os.path.exists(db) and os.path.getsize(db) > 0:
+        open_validated(db).close()  # "is not an exchange store", "was written by schema ..."
+    elif not os.path.exists(keys_path(db)):
+        raise StoreError(
+            f"there is no store at {db}: check the path (exchange-local serve --db or admin "
+            "create-account --db creates one)"
+        )
 
 
 def _run(args: argparse.Namespace) -> int:
