@@ -231,3 +231,10 @@ async def test_every_collateral_balance_is_in_view_above_the_ticket(size: tuple[
         assets = [c.asset for c in app.snapshot.health.collateral if c.amount]  # type: ignore[union-attr]
         assert assets and all(f" {asset} " in shown for asset in assets), (assets, shown)
         assert "Usage" in shown and "Free" in shown
+        await type_size(pilot, app, "1.5")  # a preview in the ticket: more rows below
+        await app.frame()
+        await pilot.pause()
+        assert panel.region.height >= panel.virtual_region.height
+        shown = "\n".join(row_text(app, y) for y in range(app.screen.size.height))
+        assert all(f" {asset} " in shown for asset in assets), (assets, shown)
+        assert "Usage" in shown and "Equity" in shown

@@ -105,7 +105,18 @@ def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None
     full = _full_lines(h, near_text, lev, pnl)
     if rows is None or len(full) <= rows:
         return "\n".join(full)
-    return "\n".join(_tight_lines(h, near_text, lev, pnl))
+    tight = _tight_lines(h, near_text, lev, pnl)
+    for line in TIGHT_DROPS:  # a preview in the ticket takes more rows: give up these first
+        if len(tight) <= rows:
+            break
+        tight = [t for t in tight if not t.startswith(line)]
+    return "\n".join(tight)
+
+
+# rows the tight form gives up, in order, where even it does not fit above the ticket (a
+# preview showing): each balance stays, the ETH row went under the ticket unseen. Unsettled
+# PnL and uPnL are in the positions table, Free in the preview, ACMR on the gauge's scale.
+TIGHT_DROPS = (" Unsettled ", " ACMR ", " IMR ")
 
 
 def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
