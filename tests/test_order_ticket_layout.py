@@ -8,6 +8,8 @@ clipping it) and the row there shows its text.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from rich.style import Style
 from textual.geometry import Region
@@ -18,6 +20,7 @@ from perptui.app import PREVIEW_EVERY_FRAMES, PerpApp
 from perptui.settings import Settings
 from tests.tui_support import app_for, teaching_venue
 
+D = Decimal
 SIZES = [(80, 24), (100, 30), (130, 30), (120, 36), (160, 48)]
 
 
@@ -218,6 +221,7 @@ async def test_every_collateral_balance_is_in_view_above_the_ticket(size: tuple[
     """At 120x36 (a size TUI.md names) the full panel needed 13 rows of the 10 above the
     ticket, and its collateral rows were under it: a tight form takes over where it must."""
     from perptui.widgets.account import AccountPanel
+    from perptui.widgets.order_ticket import OrderTicket
 
     app = app_for(teaching_venue())
     async with app.run_test(size=size) as pilot:
@@ -231,10 +235,13 @@ async def test_every_collateral_balance_is_in_view_above_the_ticket(size: tuple[
         assets = [c.asset for c in app.snapshot.health.collateral if c.amount]  # type: ignore[union-attr]
         assert assets and all(f" {asset} " in shown for asset in assets), (assets, shown)
         assert "Usage" in shown and "Free" in shown
-        await type_size(pilot, app, "1.5")  # a preview in the ticket: more rows below
+        venue = app.venue
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("1.5"), type="market")
+        await type_size(pilot, app, "20")  # a refusal previewed in the ticket: more rows below
         await app.frame()
         await pilot.pause()
-        assert panel.region.height >= panel.virtual_region.height
-        shown = "\n".join(row_text(app, y) for y in range(app.screen.size.height))
-        assert all(f" {asset} " in shown for asset in assets), (assets, shown)
-        assert "Usage" in shown and "Equity" in shown
+        ticket = app.main.query_one(OrderTicket)
+        column = app.main.query_one("#right").region
+        above = "\n".join(row_text(app, y, column) for y in range(panel.region.y, ticket.region.y))
+        assert all(f" {asset} " in above for asset in assets), (assets, above)
+        assert "Usage" in above and "Equity" in above
