@@ -246,7 +246,9 @@ class LiquidationJobs(Backstop):
             return
         # which order of MECHANICS 4.2 this is: a share first, or the whole position (after a
         # share, or a small position at once); the event's size is what filled, not asked
-        share = "the whole position" if size == whole else f"part of the position ({whole})"
+        share = (
+            "the whole position" if size == whole else f"part of the position ({size} of {whole})"
+        )
         words = f"{share}: {self._order_words(m, size, limit, done)}"
         self._emit_stage(acct, m, "partial", done.filled, limit, sums, self._sums(acct), (),
                          fund_before, self._fund(), words, fill_price=done.price,

@@ -128,11 +128,15 @@ def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
         parts = [f"{who}: {stage_words}"]
         if event.market:
             parts.append(event.market)
-        if event.size is not None:
-            parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
         on_book = event.stage in ("partial", "book_close")
-        if on_book and event.fill_price is not None:  # what it traded at, then its limit
-            parts.append(f"filled @ {fmt.average_price(event.fill_price)}")
+        if event.size is not None and on_book:  # what the IOC filled, not what it asked
+            filled = f"filled {fmt.num(abs(event.size), 4)}"
+            if event.fill_price is not None:  # at its average price, then its limit
+                filled += f" @ {fmt.average_price(event.fill_price)}"
+            if event.size:
+                parts.append(filled)
+        elif event.size is not None:
+            parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
         if event.price is not None:
             parts.append(f"{'limit' if on_book else '@'} {fmt.tick_price(event.price)}")
         if event.counter_price is not None and event.counter_price != event.price:

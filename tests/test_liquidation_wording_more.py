@@ -78,8 +78,8 @@ def test_a_stage_2_order_that_fills_nothing_leaves_the_position_open():
     assert ex.positions(u)[0].size == 2
     line = text(partial)
     assert line.startswith("u: stage 2: liquidation order on the book for part of the position "
-                           "(2.0000), nothing filled within the limit; the position stays open "
-                           "· BTC-PERP")  # fmt: skip
+                           "(0.4000 of 2.0000), nothing filled within the limit; the position "
+                           "stays open · BTC-PERP · limit")  # fmt: skip
     assert "retried" not in line and "each second" not in line and "partial" not in line
 
 
@@ -100,10 +100,10 @@ def test_the_order_for_the_whole_position_is_not_called_partial():
     assert [e.size for e in orders] == [D("0.4"), D("1.6")]
     first, whole = (text(e) for e in orders)
     assert first.startswith("u: stage 2: liquidation order on the book for part of the "
-                            "position (2.0000) · BTC-PERP · size 0.4")  # fmt: skip
+                            "position (0.4000 of 2.0000) · BTC-PERP · filled 0.4000 @")  # fmt: skip
     assert "whole position" not in first and "asked 0.4000 at" in first
     assert whole.startswith("u: stage 2: liquidation order on the book for the whole position "
-                            "· BTC-PERP · size 1.6000")  # fmt: skip
+                            "· BTC-PERP · filled 1.6000 @")  # fmt: skip
     assert "partial" not in whole and "· asked 1.6000 at" in whole
 
 
@@ -116,7 +116,7 @@ def test_a_stage_2_order_says_which_order_it_is_with_another_position_open():
                              fee=D(10))  # fmt: skip
     line = text(event)
     assert line.startswith("u: stage 2: liquidation order on the book for the whole position "
-                           "· BTC-PERP · size 0.5")  # fmt: skip
+                           "· BTC-PERP · filled 0.5000 · limit")  # fmt: skip
     assert line.endswith("· asked 0.5 at 94,100.00 or better") and "partial" not in line
 
 

@@ -54,7 +54,7 @@ class NumberInput(Input):
             event.prevent_default()  # not Input's either: it bubbles on to the bindings
 
 
-MARKET_PRICE_WORDS = "the book's best prices now (Est. fill below)"
+MARKET_PRICE_WORDS = "best book prices, see Est. fill"  # 80 columns: fits
 
 
 class OrderTicket(Vertical):
