@@ -13,26 +13,16 @@ from rich.text import Text
 from textual.widgets import Static
 
 from exchange_local.events import LiquidationEvent
-from perptui.eventtext import describe
 from perptui.screens.stress import StressScreen, detail_text
 from perptui.stress import ALL, SHOCKS, STAGES, stress_grid
 from perptui.ticket import preview_lines, warning_text
 from perptui.venues.base import OrderRequest
 from tests.helpers import Recorder, exact_exchange, funded
 from tests.test_liquidation import BTC, exchange, open_long
+from tests.test_liquidation_wording import liquidations, text
 from tests.tui_support import PaperHost
 
 D = Decimal
-
-
-def liquidations(rec: Recorder, account: str) -> list[LiquidationEvent]:
-    return [e for e in rec.of("LiquidationEvent") if e.account == account]
-
-
-def text(event: LiquidationEvent) -> str:
-    line = describe(event, "")
-    assert line is not None
-    return line.text
 
 
 # --- 1: no retry promised when stages 4-5 close the position in the same tick -----------------

@@ -259,15 +259,20 @@ async def test_main_screen_near_liquidation_snapshot():
         await assert_snapshot(pilot, app, "main_near_liquidation")
 
 
+async def liquidated_with_events_shown(pilot, app, venue) -> None:  # type: ignore[no-untyped-def]
+    """A 3 BTC long taken through liquidation by a 3 % fall, the events tab shown."""
+    venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
+    move_index_near_liquidation(venue, "BTC-PERP", D("0.97"))
+    await venue.advance(D(5))
+    await app.frame()
+    await pilot.press("6")
+
+
 async def test_main_screen_after_liquidation_snapshot():
     venue = teaching_venue()
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
-        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
-        move_index_near_liquidation(venue, "BTC-PERP", D("0.97"))
-        await venue.advance(D(5))
-        await app.frame()
-        await pilot.press("6")
+        await liquidated_with_events_shown(pilot, app, venue)
         for _ in range(3):
             await pilot.pause()
         log = app.main.query_one(EventsLog)
@@ -881,11 +886,7 @@ async def test_the_events_log_wraps_again_when_the_terminal_narrows():
     venue = teaching_venue()
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
-        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D(3), type="market")
-        move_index_near_liquidation(venue, "BTC-PERP", D("0.97"))
-        await venue.advance(D(5))
-        await app.frame()
-        await pilot.press("6")
+        await liquidated_with_events_shown(pilot, app, venue)
         await pilot.pause()
         log = app.main.query_one(EventsLog)
         longest = max((line.text for line in log.lines_seen), key=len)

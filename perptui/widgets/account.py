@@ -119,14 +119,25 @@ def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None
 TIGHT_DROPS = (" Unsettled ", " ACMR ", " IMR ")
 
 
-def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
-    lines = [
+def _figures(h: AccountHealth, pnl: Any) -> list[str]:
+    """The title, equity and requirement rows and the gauge: the same in both forms."""
+    return [
         f"[b]Account[/b] · cross · USD   {status_markup(h)}",
         f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
         f" Unsettled   {pnl(h.unsettled_pnl, 11)}  uPnL      {pnl(h.unrealized_pnl, 11)}",
         f" IMR         {fmt.usd(h.imr):>11}  MMR       {fmt.usd(h.mmr):>11}",
         f" ACMR        {fmt.usd(h.acmr):>11}  Free      {fmt.usd(h.free_collateral):>11}",
         f" Usage {gauge(h)}",
+    ]
+
+
+def _balance_places(asset: str) -> int:
+    return 2 if asset in ("USD", "USDC", "EUR") else 4
+
+
+def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
+    lines = [
+        *_figures(h, pnl),
         f"        warn 50% ┊ liq 100% ┃ backstop ║ {fmt.pct(h.mmr / h.acmr, 0) if h.acmr else ''}",
         f" Margin frac {fmt.pct(h.margin_fraction, 2):>11}  Leverage  {lev:>11}",
         f" Nearest liq {near_text:>11}",
@@ -135,7 +146,7 @@ def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[st
     for c in h.collateral:
         if c.amount == 0:
             continue
-        places = 2 if c.asset in ("USD", "USDC", "EUR") else 4
+        places = _balance_places(c.asset)
         lines.append(
             f"  {c.asset:<5} {fmt.num(c.amount, places):>10} {fmt.num(c.price, 2):>11}"
             f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
@@ -146,18 +157,13 @@ def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[st
 
 def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
     lines = [
-        f"[b]Account[/b] · cross · USD   {status_markup(h)}",
-        f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
-        f" Unsettled   {pnl(h.unsettled_pnl, 11)}  uPnL      {pnl(h.unrealized_pnl, 11)}",
-        f" IMR         {fmt.usd(h.imr):>11}  MMR       {fmt.usd(h.mmr):>11}",
-        f" ACMR        {fmt.usd(h.acmr):>11}  Free      {fmt.usd(h.free_collateral):>11}",
-        f" Usage {gauge(h)}",
+        *_figures(h, pnl),
         f" Margin frac {fmt.pct(h.margin_fraction, 2)}  Lev {lev}  Nearest liq {near_text}",
     ]
     for c in h.collateral:
         if c.amount == 0:
             continue
-        places = 2 if c.asset in ("USD", "USDC", "EUR") else 4
+        places = _balance_places(c.asset)
         lines.append(f" [b]{c.asset:<4}[/b] {fmt.num(c.amount, places):>9} @ "
                      f"{fmt.num(c.price, 2):>10} × {fmt.num(c.weight, 3)} = "
                      f"{fmt.usd(c.value):>9}")  # fmt: skip
