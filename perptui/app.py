@@ -22,7 +22,7 @@ from textual.widgets import Input, TabbedContent
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.eventtext import describe
-from perptui.keys import BINDINGS
+from perptui.keys import BINDINGS, key_display
 from perptui.screens.main import MainScreen
 from perptui.screens.modals import ConfirmScreen
 from perptui.settings import Settings
@@ -44,6 +44,7 @@ from perptui.widgets.history import (
     order_rows,
 )
 from perptui.widgets.order_ticket import OrderTicket
+from perptui.widgets.watch_panel import WatchState
 
 REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 FRAME_S = 0.1
@@ -163,7 +164,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         due = self.frames % HISTORY_EVERY_FRAMES == 0 and not quiet
         self.main.show(snap, self.venue.name, self.venue.paper, self.venue.paused_for_s,
                        getattr(self, "_own_trade_ids", set()),
-                       self.venue.venue_liquidations())  # fmt: skip
+                       self.venue.venue_liquidations(), self._watching(snap))  # fmt: skip
         if snap.connection.cause == "refused":
             self._show_refused(snap.connection.detail)
         events = self.venue.drain_events()
@@ -176,6 +177,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
             self.main.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
         self.main.query_one("#orders-table", RowsTable).set_rows(order_rows(snap.open_orders))
         preview = not quiet and (self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0)
+        preview = preview and self.venue.can_trade  # a venue that only watches has no ticket
         if quiet:  # a preview from before would still say "✓ would be accepted now"
             why = snap.connection.detail or snap.connection.cause
             self.main.query_one(OrderTicket).show_preview(None, f"cannot preview now: {why}")
@@ -192,6 +194,18 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         self.frames += 1
         if self.first_frame_at is None:
             self.first_frame_at = time.perf_counter()
+
+    def _watching(self, snap: VenueSnapshot) -> WatchState | None:
+        """The watch panel's state where the venue cannot trade, else None (the ticket)."""
+        if self.venue.can_trade:
+            return None
+        wanted = {"clock.pause", "clock.faster", "clock.slower", "demo.watch_next",
+                  "screen.teach", "tab.events"}  # fmt: skip
+        keys = {b.id: key_display(self, b, self._keymap).split(", ")[0]  # its first key: room
+                for b in BINDINGS if b.id in wanted}  # fmt: skip
+        reason = getattr(self.venue, "read_only_reason", None) or self.venue.watch_words
+        return WatchState(self.venue.account, reason, snap.clock,
+                          hasattr(self.venue, "watch_next"), keys)  # fmt: skip
 
     async def _history_on_demand(self, fills: bool) -> None:
         """The visible tab's rows now (a tab shown, a filter typed), unless the venue already

@@ -7,7 +7,7 @@ Why here and not in a widget: the teaching value is in the words ("backstop took
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from exchange_local import events as ev
@@ -114,11 +114,27 @@ class EventLine:
     kind: str  # liquidation, margin, market, funding, order, fill, invariant
     text: str
     mine: bool
+    event: ev.Event | None = field(default=None, compare=False)  # to re-mark it (below)
 
 
 def describe(event: ev.Event, me: str, you: str = "YOU") -> EventLine | None:
     """A line for the events tab, or None for events the tab does not list. `you` names the
     watched account (a demo watches a scripted account, not the user's own)."""
+    line = _describe(event, me, you)
+    return None if line is None else replace(line, event=event)
+
+
+def remark(line: EventLine, me: str, you: str) -> EventLine:
+    """The line as it reads for another watched account (a demo's or a replay's `w`): its
+    own words for the events it lists, else the line as written but no longer marked as
+    ours (another account's fill, in its name: still what happened)."""
+    if line.event is None:
+        return line
+    again = describe(line.event, me, you)
+    return again if again is not None else replace(line, mine=False)
+
+
+def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
     t = event.time_ms
     if isinstance(event, ev.LiquidationEvent):
         who = you if event.account == me else event.account

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -148,7 +149,7 @@ def check_keymap(settings: Settings) -> None:
         settings.problem = "; ".join(said + [escape(p) for p in problems])
 
 
-def key_display(app: App[object], binding: Binding, keymap: Mapping[str, str]) -> str:
+def key_display(app: App[Any], binding: Binding, keymap: Mapping[str, str]) -> str:
     """The keys a binding has now (its keymap remap, else its defaults), as the footer shows
     them."""
     keys = keymap.get(binding.id or "", "") or binding.key

@@ -24,12 +24,16 @@ from perptui.screens.main import MainScreen
 from perptui.venues.base import TradingDisabled
 from perptui.widgets.book import OrderBookView
 from perptui.widgets.chart import PriceChart
+from perptui.widgets.history import EventsLog
 from perptui.widgets.positions import PositionsTable
 
 # perptui's keys that mean the same on every screen; its others act on the main screen
 # (Textual's own, like the palette's ctrl+p, are left alone)
 EVERY_SCREEN = frozenset({"help", "screenshot", "quit", "speed", "pause"})
 MAIN_SCREEN_ONLY = frozenset(b.action.split("(")[0] for b in BINDINGS) - EVERY_SCREEN
+# the keys that send, change or cancel orders: none where the venue cannot trade
+TRADING = frozenset({"side", "cycle_type", "leverage", "submit", "close_position", "close_all",
+                     "cancel_all", "cancel_selected", "amend_selected", "convert"})  # fmt: skip
 
 
 class ViewActions(AppState):
@@ -41,6 +45,8 @@ class ViewActions(AppState):
         sent the hidden ticket's order, x/c/l opened their dialogs, digits switched the
         hidden tabs and t/S stacked screens without end. Actions run by name (the palette)
         are not keys and are not asked here."""
+        if not self._offered(action):
+            return False  # off the footer, and the key does nothing (the watch panel says why)
         if action not in MAIN_SCREEN_ONLY or not self.screen_stack:
             return True
         screen = type(self.screen).__name__
@@ -48,12 +54,23 @@ class ViewActions(AppState):
             return True  # its own key closes it, whatever the keymap made that key
         return isinstance(self.screen, MainScreen)
 
+    def _offered(self, action: str) -> bool:
+        """Whether this venue has the action at all: a venue that only watches (a demo, a
+        replay, a read key) has no trading keys, and only a demo or a replay watches the next
+        account. The footer, the keys and the palette ask alike."""
+        if action in TRADING:
+            return self.venue.can_trade
+        return action != "watch_next" or hasattr(self.venue, "watch_next")
+
     async def action_watch_next(self) -> None:
         watch = getattr(self.venue, "watch_next", None)
         if watch is None:
             self.notify("only a demo watches other accounts", severity="warning")
             return
-        self.notify(f"watching {watch()}")
+        account = watch()
+        you = "YOU" if self.venue.can_trade else account
+        self.main.query_one(EventsLog).remark(account, you)
+        self.notify(f"watching {account}")
         await self.frame()
 
     async def action_next_market(self) -> None:
@@ -178,7 +195,9 @@ class ViewActions(AppState):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in BINDINGS:  # with the key the keymap gave it, as help and the footer show
-            keys = key_display(self, b, self._keymap)  # type: ignore[arg-type]  # mixed into App
+            if not self._offered(b.action.split("(")[0]):
+                continue
+            keys = key_display(self, b, self._keymap)
             yield SystemCommand(f"{b.description} ({keys})", f"binding {b.id}",
                                 _runner(self, b.action))  # fmt: skip
         for market in self.venue.markets():

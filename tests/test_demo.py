@@ -55,3 +55,34 @@ async def test_the_cascade_demo_shows_every_stage_and_refuses_trading():
         with pytest.raises(TradingDisabled):
             await venue.place_order(OrderRequest("BTC-PERP", "buy", Decimal(1), "market"))
         assert venue.watch_next() == "ben"
+
+
+async def test_w_watches_the_next_account_in_the_panel_and_re_marks_the_events_log():
+    """After `w` the log kept the first account's lines marked ▶ as ours and the new one's
+    unmarked; the ticket's place names whom we watch and the keys a demo has."""
+    venue = DemoVenue("cascade", clock="manual")
+    app = PerpApp(venue, Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(12):
+            await venue.advance(Decimal(50))
+            await app.frame()
+        await pilot.pause()
+        panel = app.main.query_one("#watch")
+        words = str(panel.render())
+        assert "Watching ada" in words and "demo cascade" in words
+        for offered in ("p pause", "+ faster", "- slower", "w next account", "t explain"):
+            assert offered in words, offered
+        log = app.main.query_one(EventsLog)
+
+        def marked(account: str) -> list[bool]:
+            ours = f"{account}:"
+            return [line.mine for line in log.lines_seen
+                    if line.kind == "liquidation" and line.text.startswith(ours)]  # fmt: skip
+
+        assert marked("ada") and all(marked("ada")) and marked("ben") and not any(marked("ben"))
+        await pilot.press("w")
+        await pilot.pause()
+        assert all(marked("ben")) and not any(marked("ada"))
+        assert "Watching ben" in str(panel.render())
+        footer = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert "watch_next" in footer and "cancel_all" not in footer

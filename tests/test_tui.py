@@ -714,16 +714,28 @@ async def test_leverage_is_a_whole_number_on_every_venue():
         assert venue.ex.leverage(venue.account)["BTC-PERP"] == 5
 
 
-async def test_a_watch_only_venue_says_so_before_the_confirmation():
+async def test_a_watch_only_venue_shows_why_in_the_tickets_place_and_offers_no_trading_key():
+    """A read key (a demo, a replay): the ticket offered a size and "BUY ? ↵" and the footer
+    Buy, Sell, Close and Cancel all, each refused when pressed."""
     venue = teaching_venue()
     venue.can_trade = False  # as a class server's read key
+    venue.read_only_reason = "class: this key can only watch (scope read)"
     app = app_for(venue, confirm=True)
     async with app.run_test(size=(160, 48)) as pilot:
-        await type_order(pilot, app, "buy", "0.1", "99000")
-        await pilot.press("enter")
+        await app.frame()
         await pilot.pause()
-        assert type(app.screen).__name__ != "ConfirmScreen"
-        assert "read-only" in text_of(app.main.query_one("#message"))
+        assert not app.main.query_one(OrderTicket).display
+        panel = app.main.query_one("#watch")
+        assert panel.display
+        words = text_of(panel)
+        assert "this key can only watch (scope read)" in words
+        footer = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not {"side('buy')", "cancel_all", "close_position", "submit"} & footer
+        for key in ("b", "x", "c", "enter"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ == "MainScreen"  # no dialog, no confirmation
+        assert venue.ex.open_orders(venue.account) == []
 
 
 async def test_advancing_the_clock_shows_its_progress_takes_the_keys_and_can_stop():

@@ -33,6 +33,7 @@ from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 from perptui.widgets.tape import TradeTape
 from perptui.widgets.type_filter import TypeFilter
+from perptui.widgets.watch_panel import WatchPanel, WatchState
 
 TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
 NARROW_WIDTH = 100
@@ -88,7 +89,10 @@ class MainScreen(Screen[None]):
     #mid { width: 38; border-right: solid $panel-lighten-2; }
     #right { width: 64; scrollbar-size-vertical: 1; }
     /* the ticket stays in view under the account, which scrolls above it when short */
-    #right #ticket { dock: bottom; }
+    #right #ticket, #right #watch { dock: bottom; }
+    /* a venue that only watches (a demo, a replay, a read key): the watch panel, no ticket */
+    MainScreen.-watching #ticket, MainScreen #watch { display: none; }
+    MainScreen.-watching #watch { display: block; }
     #funding { height: 1; color: $text-muted; }
     #bottom { height: 30%; min-height: 7; }
     #bottom TabPane { padding: 0; }
@@ -115,6 +119,7 @@ class MainScreen(Screen[None]):
             with VerticalScroll(id="right"):
                 yield AccountPanel(id="account")
                 yield OrderTicket(id="ticket")
+                yield WatchPanel(id="watch")
         with TabbedContent(id="bottom", initial="positions"):
             with TabPane("1 Positions", id="positions"):
                 yield PositionsTable(id="positions-table")
@@ -143,13 +148,19 @@ class MainScreen(Screen[None]):
 
     def show(self, snap: VenueSnapshot, venue_name: str, paper: bool, paused_for_s: float,
              own_trade_ids: set[int],
-             venue_liqs: dict[str, VenueLiquidation] | None = None) -> None:  # fmt: skip
+             venue_liqs: dict[str, VenueLiquidation] | None = None,
+             watching: WatchState | None = None) -> None:  # fmt: skip
+        """`watching`: the venue cannot trade; the watch panel stands in the ticket's place."""
         ms = snap.markets[snap.market]
         h = snap.health
         self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, venue_name, paper,
                                           paused_for_s)  # fmt: skip
+        self.set_class(watching is not None, "-watching")
+        if watching is not None:
+            self.query_one(WatchPanel).show(watching)
         account = self.query_one(AccountPanel)
-        right, ticket = self.query_one("#right"), self.query_one(OrderTicket)
+        right = self.query_one("#right")
+        ticket = self.query_one(WatchPanel) if watching is not None else self.query_one(OrderTicket)
         height = right.size.height  # 0 before the first layout: no limit yet
         account.rows = height - ticket.outer_size.height if height else None
         account.show(h)

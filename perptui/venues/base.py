@@ -146,6 +146,8 @@ class Venue(abc.ABC):
     name: str = "venue"  # shown in the header: "PAPER", a server's host, "Hyperliquid"
     paper: bool = True
     can_trade: bool = True
+    # where can_trade is False and the venue gives no read_only_reason: the watch panel's why
+    watch_words: str = "this venue only watches: no order is sent from here"
     account: str = ""
     paused_for_s: float = 0.0  # how long the market was paused before this session
     default_market: str | None = None  # the market a venue wants shown first (a demo's lesson)

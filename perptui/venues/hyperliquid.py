@@ -79,6 +79,7 @@ class HyperliquidVenue(LiveUpdates, Venue):
 
     paper = False
     can_trade = False
+    watch_words = "Hyperliquid watch mode: this account is read, perptui never signs an order"
 
     def __init__(
         self,

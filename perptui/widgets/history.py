@@ -18,7 +18,7 @@ from exchange_local.funding import AccountFunding
 from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
-from perptui.eventtext import EventLine
+from perptui.eventtext import EventLine, remark
 from perptui.theme import rich_colour
 from perptui.widgets.keyed_table import KeyedTable
 
@@ -164,6 +164,15 @@ class EventsLog(RichLog):
             self.lines_seen.clear()
             self.clear()
             self.add(lines, *self._colours)
+
+    def remark(self, me: str, you: str) -> None:
+        """Mark the lines afresh for another watched account (a demo's or a replay's `w`).
+        Why: the log kept the first account's lines marked ▶ and bold, so after `w` the
+        new account's liquidation read as somebody else's and the old one's as ours."""
+        lines = [remark(line, me, you) for line in self.lines_seen]
+        self.lines_seen.clear()
+        self.clear()
+        self.add(lines, *self._colours)
 
     def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
         self._colours = (highlight, liq)
