@@ -31,6 +31,19 @@ def open_long(ex, acct, size, price=ENTRY, maker="mm"):
     assert res.filled == D(size)
 
 
+def two_btc_long(bid: bool = True) -> tuple[Exchange, str]:
+    """u long 2 BTC (200,000 USD: stage 2 closes it in chunks of 20 %) on 14,500 USD, and mm
+    bidding 5 BTC at 94,700 to close into (`bid`): at index 95,000 its E 4,500 is under MMR
+    5,700 and above ACMR 2,850, the partial liquidation the wording and event tests read."""
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "14500")
+    open_long(ex, u, "2")
+    if bid:
+        ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    return ex, u
+
+
 def stages(rec, account):
     return [(e.stage, e.market) for e in rec.of("LiquidationEvent") if e.account == account]
 
@@ -65,11 +78,7 @@ def test_stage_1_cancel_then_recovery_without_a_fill():
 
 
 def test_stage_2_partial_chunks_above_100k_and_cooldown():
-    ex = exchange()
-    funded(ex, "mm", "100000000")
-    u = funded(ex, "u", "14500")
-    open_long(ex, u, "2")  # 200,000 notional: chunks of 20 %
-    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex, u = two_btc_long()  # 200,000 notional: chunks of 20 %
     rec = Recorder(ex)
     fund0 = ex.insurance_fund()
     ex.set_index_price("BTC", D(95000))  # E 4,500; MMR 5,700; ACMR 2,850

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from exchange_local.events import LiquidationEvent
 from tests.helpers import Recorder, funded
-from tests.test_liquidation import BTC, exchange, open_long
+from tests.test_liquidation import BTC, exchange, open_long, two_btc_long
 
 D = Decimal
 
@@ -17,11 +17,7 @@ def liquidations(rec: Recorder, account: str) -> list[LiquidationEvent]:
 
 
 def test_a_partial_event_shows_the_fee_moving_the_fund():
-    ex = exchange()
-    funded(ex, "mm", "100000000")
-    u = funded(ex, "u", "14500")
-    open_long(ex, u, "2")
-    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex, u = two_btc_long()
     rec = Recorder(ex)
     fund0 = ex.insurance_fund()
     ex.set_index_price("BTC", D(95000))  # E 4,500 between ACMR 2,850 and MMR 5,700

@@ -12,7 +12,7 @@ from exchange_local.ledger import INSURANCE
 from exchange_local.scenarios import stage_words
 from perptui.eventtext import describe
 from tests.helpers import Recorder, funded
-from tests.test_liquidation import BTC, exchange, open_long
+from tests.test_liquidation import BTC, exchange, open_long, two_btc_long
 
 D = Decimal
 ETH = "ETH-PERP"
@@ -49,11 +49,7 @@ def test_a_takeover_that_closes_everything_is_over_with_no_equity():
 
 
 def test_a_book_close_that_leaves_equity_is_over_with_equity_left():
-    ex = exchange()
-    funded(ex, "mm", "100000000")
-    u = funded(ex, "u", "14500")
-    open_long(ex, u, "2")
-    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex, u = two_btc_long()
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(95000))
     ex.advance(32)  # stage 2: 0.4, then after the cooldown the rest: every position closed

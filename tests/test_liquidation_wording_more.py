@@ -18,7 +18,7 @@ from perptui.stress import ALL, SHOCKS, STAGES, stress_grid
 from perptui.ticket import preview_lines, warning_text
 from perptui.venues.base import OrderRequest
 from tests.helpers import Recorder, exact_exchange, funded
-from tests.test_liquidation import BTC, exchange, open_long
+from tests.test_liquidation import BTC, exchange, two_btc_long
 from tests.test_liquidation_wording import liquidations, text
 from tests.tui_support import PaperHost
 
@@ -56,10 +56,7 @@ def test_a_book_close_that_fills_nothing_before_adl_promises_no_retry():
 def test_a_stage_2_order_that_fills_nothing_leaves_the_position_open():
     """A 20 % order with no bid within its limit: the position is still open, and the next
     order waits out the 30 s cooldown, so no "each second" either."""
-    ex = exchange()
-    funded(ex, "mm", "100000000")
-    u = funded(ex, "u", "14500")
-    open_long(ex, u, "2")
+    ex, u = two_btc_long(bid=False)
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(95000))  # E 4,500 < MMR 5,700, >= ACMR: stage 2, no bids
     ex.advance(2)
@@ -78,11 +75,7 @@ def test_a_stage_2_order_that_fills_nothing_leaves_the_position_open():
 
 def test_the_order_for_the_whole_position_is_not_called_partial():
     """2 BTC, 200,000 USD: first 20 % (0.4), then after the cooldown the whole 1.6 left."""
-    ex = exchange()
-    funded(ex, "mm", "100000000")
-    u = funded(ex, "u", "14500")
-    open_long(ex, u, "2")
-    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex, u = two_btc_long()
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(95000))
     ex.advance(32)
