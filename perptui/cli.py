@@ -18,7 +18,9 @@ from perptui.settings import Settings, data_dir, load_settings
 from perptui.venues.base import Venue
 
 
-def _speed(text: str) -> Decimal:
+def speed_argument(text: str) -> Decimal:
+    """`--speed`: exchange seconds per real second, 0 (start still) to 10,000; one rule for
+    the paper market and a replay."""
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--yes", action="store_true", help="answer yes to --reset's question")
     parser.add_argument(
-        "--speed", type=_speed, default=Decimal(1), help="exchange seconds per real second"
+        "--speed", type=speed_argument, default=Decimal(1), help="exchange seconds per real second"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of a new paper market")
     parser.add_argument("--market", help="market to show first (default: BTC-PERP)")

@@ -13,11 +13,12 @@ import argparse
 import re
 import sys
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from exchange_local.errors import StoreError
 from perptui import format as fmt
+from perptui.cli import speed_argument
 from perptui.settings import data_dir, load_settings
 from perptui.venues.replay import ReplayVenue, watchable
 
@@ -53,16 +54,6 @@ def start_ms(first_ms: int, wanted_ms: int) -> int:
     return at + days * DAY_MS
 
 
-def _speed(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise argparse.ArgumentTypeError(f"speed {text!r} is not a number") from None
-    if not value.is_finite() or value <= 0 or value > 10_000:
-        raise argparse.ArgumentTypeError("speed must be above 0 and at most 10000")
-    return value
-
-
 def main(argv: list[str]) -> int:
     opened = open_replay(argv)
     if isinstance(opened, int):
@@ -88,7 +79,7 @@ def open_replay(argv: list[str]) -> ReplayVenue | int:
     parser.add_argument("--account", help="the account to watch first (default: yours)")
     parser.add_argument("--from", dest="start", type=exchange_ms, default=None,
                         help="start at this exchange time, HH:MM[:SS]")  # fmt: skip
-    parser.add_argument("--speed", type=_speed, default=Decimal(1),
+    parser.add_argument("--speed", type=speed_argument, default=Decimal(1),
                         help="exchange seconds per real second (default 1)")  # fmt: skip
     args = parser.parse_args(argv)
     db = args.db if args.db is not None else data_dir() / "paper.sqlite"

@@ -41,7 +41,9 @@ def watch_markup(state: WatchState) -> str:
     lines = [f"[b]Watching {who}[/b]", f"[$text-muted]{escape(state.reason)}[/]"]
     clock = state.clock
     if clock is not None and clock.adjustable:
-        if clock.paused:
+        if clock.speed == 0:  # `--speed 0`: still until a faster speed is chosen
+            lines.append(f"⏸ still (speed 0)   {key('clock.faster', 'plays')}")
+        elif clock.paused:
             lines.append(f"⏸ paused at {clock.speed}x   {key('clock.pause', 'play')}")
         else:
             lines.append(f"▶ playing at {clock.speed}x   {key('clock.pause', 'pause')}")
