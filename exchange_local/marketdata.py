@@ -75,29 +75,48 @@ class CandleSeries:
             buckets.append([start, price, price, price, price, volume, count])
 
     def candles(self, interval: str, limit: int | None = None) -> list[Candle]:
+        """Candles of `interval`, oldest first; the newest `limit` of them when given.
+
+        Why from the newest bucket back: the screen asks for its 240 candles ten times a
+        second, and aggregating every bucket kept (30 days: 43,200) before keeping the last
+        240 cost 35 ms a frame after 36 hours and 325 ms after 30 days, so a paper market at
+        --speed 100 stopped answering keys within ten simulated hours."""
         if not isinstance(interval, str) or interval not in INTERVALS_MS:  # [] is unhashable
             raise InvalidRequest(
                 f"unknown candle interval {interval!r}; use one of {', '.join(INTERVALS_MS)}"
             )
         step = INTERVALS_MS[interval]
-        out: list[list] = []
-        for start, o, h, low, c, v, *n in self._buckets:
+        newest_first: list[list] = []
+        for start, o, h, low, c, v, *n in reversed(self._buckets):
             bucket = start - start % step
             count = n[0] if n else 0
-            if out and out[-1][0] == bucket:
-                cur = out[-1]
-                cur[2] = max(cur[2], h)
-                cur[3] = min(cur[3], low)
-                cur[4] = c
+            if newest_first and newest_first[-1][0] == bucket:
+                cur = newest_first[-1]  # an earlier minute of the same candle: its open
+                cur[1] = o
+                if h > cur[2]:
+                    cur[2] = h
+                if low < cur[3]:
+                    cur[3] = low
                 cur[5] += v
                 cur[6] += count
+            elif limit and len(newest_first) == limit:
+                break  # the candle before the newest `limit`: not asked for
             else:
-                out.append([bucket, o, h, low, c, v, count])
-        rows = [Candle(Decimal(b[0]) / 1000, b[1], b[2], b[3], b[4], b[5], b[6]) for b in out]
-        return rows[-limit:] if limit else rows
+                newest_first.append([bucket, o, h, low, c, v, count])
+        return [Candle(Decimal(b[0]) / 1000, b[1], b[2], b[3], b[4], b[5], b[6])
+                for b in reversed(newest_first)]  # fmt: skip
 
     def window(self, since_ms: int) -> list[list]:
-        return [b for b in self._buckets if b[0] >= since_ms - since_ms % MINUTE_MS]
+        """The buckets from `since_ms`'s minute on, oldest first, read from the newest back
+        (the 24 h statistics ask for a day of the 30 kept, every frame)."""
+        first = since_ms - since_ms % MINUTE_MS
+        newest_first = []
+        for b in reversed(self._buckets):
+            if b[0] < first:
+                break
+            newest_first.append(b)
+        newest_first.reverse()
+        return newest_first
 
 
 class MarketData:
