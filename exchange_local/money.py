@@ -36,13 +36,30 @@ MAX_NOTIONAL = Decimal(10) ** 15  # USD of one order (size x price, or x mark fo
 MAX_AMOUNT = Decimal(10) ** 15  # one deposit, withdrawal or convert, in the asset's units
 
 
+PLAIN_DIGITS = 40  # past this many digits before or after the point, plain() keeps E-notation
+
+
+def plain(value: Decimal) -> str:
+    """A user's number as a refusal's message shows it: plain decimal notation, as typed
+    ("0.000000001", "98000.0"), never Python's scientific str ("1E-9", which reads like a
+    typo and is not what anybody entered). Why a limit: a value such as 1E+999999 or
+    1E-999999 written out would be a million characters, so beyond PLAIN_DIGITS digits on
+    either side of the point the compact form is kept (no real amount is that long)."""
+    if not value.is_finite():
+        return str(value)
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if value.adjusted() >= PLAIN_DIGITS or exponent < -PLAIN_DIGITS:
+        return str(value)
+    return format(value, "f")
+
+
 def above_maximum(value: Decimal, field: str, maximum: Decimal) -> str | None:
     """The refusal text when `value` exceeds `maximum` (None when it does not), naming the
     field and the maximum in plain digits, for the caller's own error class."""
     if value <= maximum:
         return None
-    shown = format(value, "f") if value.adjusted() < 40 else str(value)
-    return f"{field} {shown} is above the maximum of {format(maximum, 'f')}"
+    return f"{field} {plain(value)} is above the maximum of {plain(maximum)}"
 
 
 def to_decimal(value: object, field: str = "value") -> Decimal:

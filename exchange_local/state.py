@@ -42,7 +42,7 @@ class Account:
     # no margin). Kept as orders are accepted, fill, shrink, grow and close, so the pre-trade
     # check and health() read it in O(1) instead of walking up to 200 orders each time.
     resting: dict[str, list[Decimal]] = field(default_factory=dict)
-    # ids of the account's closed orders placed without a client order id, oldest close first:
+    # ids of the account's closed orders, oldest close first:
     # the engine keeps only the newest of them (engine.CLOSED_ORDERS_KEPT), so the orders of a
     # busy account (a bot) stop growing memory and every snapshot. None: restored from a
     # snapshot written before they were bounded (the engine indexes them on the next close).

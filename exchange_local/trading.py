@@ -578,9 +578,9 @@ class Trading(ExchangeCore):
     def order(self, account: str, order_id: int) -> OrderInfo | None:
         """Look up one of the account's orders (None for an unknown id or another's order).
 
-        Open orders and orders placed with a client order id are always found; of the others,
-        each account keeps its newest 1,000 closed ones (engine.CLOSED_ORDERS_KEPT), and an
-        older closed order is unknown, as if never placed (its fills are in the ledger)."""
+        Open and untriggered orders are always found; each account keeps its newest 1,000
+        closed ones (engine.CLOSED_ORDERS_KEPT), and an older closed order is unknown, as if
+        never placed (its fills are in the ledger)."""
         acct = self._account(account)
         if isinstance(order_id, bool) or not isinstance(order_id, int):
             # a list or dict is unhashable: the dict look-up raised a bare TypeError
@@ -592,8 +592,10 @@ class Trading(ExchangeCore):
 
     def order_by_client_id(self, account: str, client_order_id: str) -> OrderInfo | None:
         """Look up one of the account's orders by its client order id (None if the account
-        never placed one with it). Every order placed with an id is found, whoever placed it
-        (the TUI in process, a server, a script), also after a restart."""
+        never placed one with it, or the order is closed and older than the closed orders the
+        account keeps: see `order`). An open order placed with an id is always found, whoever
+        placed it (the TUI in process, a server, a script), also after a restart; the id stays
+        taken for the exchange's lifetime (placing it again answers the original result)."""
         acct = self._account(account)
         coid = client_order_id
         if not isinstance(coid, str) or not 0 < len(coid) <= MAX_CLIENT_ORDER_ID:

@@ -98,7 +98,7 @@ async def test_reset_and_adjust_refusals_change_nothing() -> None:
             ("alice/reset", {"deposits": {"USD": "10"}}, 400, "INVALID_REQUEST"),
             ("bob/reset", {"deposits": {"USD": "-1"}}, 400, "INVALID_REQUEST"),
             ("bob/reset", {"deposits": {"USD": 10}}, 400, "INVALID_DECIMAL"),
-            ("bob/reset", {"deposits": {"SOL": "1"}}, 404, "UNKNOWN_ASSET"),
+            ("bob/reset", {"deposits": {"SOL": "1"}}, 400, "INVALID_REQUEST"),  # a body field
             ("bob/reset", {"deposit": {"USD": "1"}}, 400, "BAD_REQUEST"),
             ("bob/reset", {}, 400, "BAD_REQUEST"),  # was 200: the account emptied
             ("bob/reset", {"deposits": {}}, 400, "BAD_REQUEST"),

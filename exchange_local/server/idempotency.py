@@ -19,15 +19,55 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from fastapi import Request, Response
+from pydantic import BaseModel
 
 from exchange_local.server.deps import context
 from exchange_local.server.problems import ApiError
 
 KEY = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 HEADER = "idempotency-key"
+
+
+def canonical(value: Any) -> Any:
+    """A parsed request body in a form where equal requests are equal: every Decimal as its
+    value's shortest plain text ("98000.0", "98000" and "98000.000" are all "98000"; -0 is
+    "0"), a model as its fields' parsed values, dicts, lists and everything else as they
+    are. Why: a retry that writes a number differently is the same order or the same
+    withdrawal; comparing the text answered 409 CLIENT_ORDER_ID_CONFLICT to a client whose
+    library prints 98000 as "98000.0". Other fields stay exact ("ETH" and "eth", "buy" and
+    "sell" still differ). Why a model's fields and not `model_dump()`: its decimals are
+    serialized back to the text they came as (schemas.Dec), which is what was compared."""
+    if isinstance(value, Decimal):
+        return "0" if value == 0 else format(value.normalize(), "f")
+    if isinstance(value, BaseModel):
+        return {name: canonical(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def digest(data: Any) -> str:
+    """SHA-256 of `data` as sorted-key JSON (Decimals etc. by str, after `canonical`)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def request_fingerprint(method: str, path: str, request_data: Any) -> str:
+    """The fingerprint an Idempotency-Key remembers: method, path and the canonical body."""
+    return digest([method, path, canonical(request_data)])
+
+
+def legacy_request_fingerprint(method: str, path: str, request_data: Any) -> str:
+    """The fingerprint versions before `canonical` stored (the numbers' text); still
+    accepted, so a key remembered by them replays a byte-identical retry after an upgrade."""
+    if isinstance(request_data, BaseModel):
+        request_data = request_data.model_dump()
+    return digest([method, path, request_data])
 
 
 async def once(
@@ -41,18 +81,19 @@ async def once(
     check: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Run the engine's `command(**args)` under the engine lock, at most once per (owner,
-    Idempotency-Key), and answer `answer(result)`. `check` runs first, under the lock, when
-    the command is about to run (not on a replay)."""
+    Idempotency-Key), and answer `answer(result)`. `request_data`: the parsed body (a model)
+    or what stands for it; its numbers are compared by value (`canonical`). `check` runs
+    first, under the lock, when the command is about to run (not on a replay)."""
     ctx = context(request)
     ex = ctx.ex
     key = request.headers.get(HEADER)
     if key is not None and not KEY.fullmatch(key):  # `$` alone lets a final newline through
         raise ApiError(400, "BAD_REQUEST", "Idempotency-Key must be 1-64 of A-Z a-z 0-9 . _ : / -")
-    text = json.dumps([request.method, request.url.path, request_data], sort_keys=True, default=str)
-    fingerprint = hashlib.sha256(text.encode()).hexdigest()
+    fingerprint = request_fingerprint(request.method, request.url.path, request_data)
+    same = {fingerprint, legacy_request_fingerprint(request.method, request.url.path, request_data)}
 
     def conflict(used: str) -> None:
-        if used != fingerprint:
+        if used not in same:
             raise ApiError(
                 409,
                 "IDEMPOTENCY_KEY_CONFLICT",

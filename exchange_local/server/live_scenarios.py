@@ -18,6 +18,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from exchange_local.errors import ExchangeError, InvalidRequest
+from exchange_local.money import plain
 
 WHALE = "house-whale"  # the funding scenario's bidder: a house account, never a student's
 WHALE_DEPOSIT = Decimal(50_000_000)
@@ -98,7 +99,7 @@ class LiveScenario:
 def _fraction(params: dict[str, Any], name: str, default: str) -> Decimal:
     value = Decimal(str(params.get(name, default)))
     if not Decimal("-0.9") <= value <= Decimal(1):
-        raise InvalidRequest(f"{name} must be between -0.9 and 1, got {value}")
+        raise InvalidRequest(f"{name} must be between -0.9 and 1, got {plain(value)}")
     return value
 
 
@@ -136,7 +137,7 @@ def funding(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
     ex.market(symbol)  # UnknownMarket for a bad symbol
     premium = _fraction(params, "premium", "0.003")
     if premium <= 0:
-        raise InvalidRequest(f"premium must be positive, got {premium}")
+        raise InvalidRequest(f"premium must be positive, got {plain(premium)}")
     every = _seconds(params, "everySeconds", 30, 600)
     minutes = _seconds(params, "minutes", 15, 180)
     now = ex.now_ms

@@ -17,7 +17,7 @@ from exchange_local.config import ExchangeConfig
 from exchange_local.errors import InvalidRequest
 from exchange_local.exchange import Exchange
 from exchange_local.feeds import RandomWalkFeed, attach
-from exchange_local.money import MAX_AMOUNT, decimals_of
+from exchange_local.money import MAX_AMOUNT, decimals_of, plain
 
 SCENARIOS = ("calm", "none")
 
@@ -39,17 +39,18 @@ def open_exchange(db: str | None, seed: int = 1) -> Any:
 
 def deposit_refusal(ex: Any, deposits: dict[str, Decimal]) -> str | None:
     """Why these opening deposits would be refused (checked before an account is created, so
-    a refusal leaves nothing behind), or None."""
+    a refusal leaves nothing behind), or None. In the engine's words (Exchange.deposit):
+    "X is not accepted as collateral", amounts as typed (money.plain, never 1E-9)."""
     for asset, amount in deposits.items():
         spec = next((a for a in ex.config.assets if a.symbol == asset), None)
         if spec is None or not spec.collateral:
-            return f"{asset} is not a collateral asset here"
+            return f"{asset} is not accepted as collateral"
         if amount <= 0:
-            return f"the deposit of {asset} must be positive, got {amount}"
+            return f"the deposit of {asset} must be positive, got {plain(amount)}"
         if amount > MAX_AMOUNT:  # the engine's deposit refuses it too, but after the account
-            return f"the deposit of {asset} {amount:f} is above the maximum of {MAX_AMOUNT:f}"
+            return f"the deposit of {asset} {plain(amount)} is above the maximum of {MAX_AMOUNT:f}"
         if decimals_of(amount) > spec.decimals:
-            return f"{amount} {asset} has more decimals than {asset} allows ({spec.decimals})"
+            return f"amount {plain(amount)} has more decimals than {asset} allows ({spec.decimals})"
     return None
 
 
@@ -63,8 +64,7 @@ def check_adjustment(ex: Any, asset: str, amount: Decimal) -> None:
     spec = next((a for a in ex.config.assets if a.symbol == asset.upper()), None)
     if spec is not None and decimals_of(amount) > spec.decimals:
         raise InvalidRequest(
-            f"amount {format(amount, 'f')} has more decimals than {spec.symbol} allows "
-            f"({spec.decimals})"
+            f"amount {plain(amount)} has more decimals than {spec.symbol} allows ({spec.decimals})"
         )
 
 

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from exchange_local.errors import ExchangeError, InsufficientMargin
+from exchange_local.errors import ExchangeError, InsufficientMargin, UnknownAsset
 from exchange_local.server.codes import EXCHANGE_CODE_BY_WIRE, TITLES, classify, wire_message
 from exchange_local.server.wire import dec
 
@@ -106,11 +106,22 @@ def api_error_response(request: Request, exc: Exception) -> JSONResponse:
 def exchange_error_response(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExchangeError)
     status, code = classify(exc)
+    if isinstance(exc, UnknownAsset) and "asset" not in request.path_params:
+        status, code = BODY_ASSET  # the asset came from the body (or query), not the URL
     extra: dict[str, Any] = {"exchangeCode": exc.code}
     if isinstance(exc, InsufficientMargin):
         extra["shortfall"] = dec(exc.shortfall)
         extra["maxSize"] = dec(exc.max_size)
     return problem_response(request, status, code, wire_message(exc.message), **extra)
+
+
+# An unknown or non-collateral asset named in a request body (`{"asset": "DOGE"}` to
+# /withdrawals, a convert's `from`/`to`, an account's `deposits`) is an invalid field: 400,
+# as API.md's status map says of one. Why not UNKNOWN_ASSET's 404: that says the URL's
+# resource does not exist, and a client reading 404 "Not found" on POST /withdrawals looks
+# for a wrong path. Only PUT /admin/index/{asset} names an asset in the URL; there it stays
+# 404. `exchangeCode` still says unknown_asset, so the remote venue raises UnknownAsset.
+BODY_ASSET = (400, "INVALID_REQUEST")
 
 
 def _location(loc: tuple[Any, ...]) -> str:

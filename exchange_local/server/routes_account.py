@@ -188,7 +188,7 @@ async def withdraw(
         return {"asset": body.asset, "amount": wire.dec(body.amount)}
 
     args = {"account": account, "asset": body.asset, "amount": body.amount}
-    return await once(request, response, account, body.model_dump(), "withdraw", args, answer)
+    return await once(request, response, account, body, "withdraw", args, answer)
 
 
 @router.post("/converts", **declared(Converted))
@@ -211,7 +211,7 @@ async def convert(
         "to_asset": body.to_asset,
         "amount": body.amount,
     }
-    return await once(request, response, account, body.model_dump(), "convert", args, answer)
+    return await once(request, response, account, body, "convert", args, answer)
 
 
 @router.post("/deposits", **declared(AssetAmount))

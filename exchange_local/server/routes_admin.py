@@ -147,7 +147,7 @@ async def deposit(
 
     owner = f"admin:{key.key_id}"
     args = {"account": accountId, "asset": body.asset, "amount": body.amount}
-    result = await once(request, response, owner, body.model_dump(), "deposit", args, answer)
+    result = await once(request, response, owner, body, "deposit", args, answer)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "deposit", account=accountId, asset=body.asset, amount=body.amount)
     return result

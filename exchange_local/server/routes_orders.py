@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from exchange_local.events import FillEvent, OrderAccepted
 from exchange_local.server import wire
 from exchange_local.server.deps import ServerContext, account_of, context, read_key, trade_key
+from exchange_local.server.idempotency import canonical, digest
 from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
@@ -41,6 +42,15 @@ ClientId = Annotated[str, Path(pattern=CLIENT_ORDER_ID)]
 
 
 def fingerprint(body: OrderBody) -> str:
+    """What a clientOrderId remembers of its order: the parsed body with its numbers
+    compared by value (idempotency.canonical), so "98000.0" retries an order sent with
+    "98000" and is not a 409."""
+    return digest(canonical(body))
+
+
+def legacy_fingerprint(body: OrderBody) -> str:
+    """The fingerprint of versions before `canonical` (the numbers' text), still accepted:
+    a record they left in a durable key store replays a byte-identical retry."""
     data = body.model_dump(mode="json")
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -68,12 +78,13 @@ async def place(ctx: ServerContext, account: str, body: OrderBody) -> tuple[int,
     hub = ctx.runtime.hub
     fp = fingerprint(body)
     coid = body.clientOrderId
+    same = {fp, legacy_fingerprint(body)} if coid is not None else set()
 
     def run() -> tuple[int, dict[str, Any]]:
         if coid is not None:
             prior = ctx.keys.remembered(account, "coid", coid)
             if prior is not None:
-                if prior[0] != fp:
+                if prior[0] not in same:
                     raise ApiError(
                         409,
                         "CLIENT_ORDER_ID_CONFLICT",

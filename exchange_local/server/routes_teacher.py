@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 
+from exchange_local.money import plain
 from exchange_local.operator import AccountReset
 from exchange_local.server import wire
 from exchange_local.server.deps import context
@@ -70,7 +71,7 @@ async def speed(request: Request, body: SpeedBody, key: Admin) -> dict[str, Any]
     ctx = context(request)
     if not 0 <= body.speed <= 1000:
         raise ApiError(
-            400, "INVALID_REQUEST", f"speed must be between 0 and 1000, got {body.speed}"
+            400, "INVALID_REQUEST", f"speed must be between 0 and 1000, got {plain(body.speed)}"
         )
     ctx.runtime.set_speed(body.speed)
     await audit(ctx, key, "speed", speed=body.speed)
@@ -214,7 +215,7 @@ async def reset(
 
     owner = f"admin:{key.key_id}"
     args = {"account": accountId, "deposits": deposits}
-    result = await once(request, response, owner, body.model_dump(), "reset_account", args, answer)
+    result = await once(request, response, owner, body, "reset_account", args, answer)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "reset_account", **result)
     return result
@@ -243,8 +244,7 @@ async def adjust(
 
     owner = f"admin:{key.key_id}"
     args = {"account": accountId, "asset": body.asset, "amount": body.amount}
-    data = body.model_dump()
-    result = await once(request, response, owner, data, "adjust_balance", args, answer, check)
+    result = await once(request, response, owner, body, "adjust_balance", args, answer, check)
     if response.headers.get("Idempotent-Replayed") is None:
         await audit(ctx, key, "adjust_balance", **result)
     return result

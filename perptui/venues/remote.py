@@ -900,12 +900,27 @@ def _as_id(value: Any) -> int | None:
         return None
 
 
+def _time_in_force(r: OrderRequest) -> str:
+    """The wire's `timeInForce` of a request: API.md has one field for both, GTC | IOC | FOK
+    | ALO, where ALO is post-only and therefore GTC. So post-only is sent as ALO only with
+    GTC; a post-only IOC or FOK has no wire form and is refused here, before anything is
+    sent, in the exchange's own words (the in-process venue raises the same). Why not send
+    ALO anyway: it silently became a resting order, the opposite of an IOC or FOK; and an
+    unknown tif was sent as GTC. Both are refused in the order the exchange checks them."""
+    if r.tif not in TIFS:
+        raise errors.InvalidOrder(f"tif must be one of {', '.join(TIFS)}, got {r.tif!r}")
+    if not r.post_only:
+        return TIFS[r.tif]
+    if r.tif != "gtc":
+        raise errors.InvalidOrder("post_only applies to GTC limit orders only")
+    return "ALO"  # with a type other than limit the server refuses it in the same words
+
+
 def _order_body(r: OrderRequest) -> dict[str, Any]:
     """An order in the wire's words: the body of POST /orders and of its preview."""
     body: dict[str, Any] = {
         "symbol": r.market, "side": r.side, "type": ORDER_TYPES.get(r.type, r.type),
-        "size": _text(r.size), "timeInForce": "ALO" if r.post_only else TIFS.get(r.tif, "GTC"),
-        "reduceOnly": r.reduce_only,
+        "size": _text(r.size), "timeInForce": _time_in_force(r), "reduceOnly": r.reduce_only,
     }  # fmt: skip
     if r.price is not None:
         body["price"] = _text(r.price)
