@@ -75,6 +75,25 @@ def collateral_weight(w_max: Decimal, f: Decimal, balance: Decimal) -> Decimal:
     return min(w_max, WEIGHT_CEILING / (ONE + f * balance.sqrt()))
 
 
+def balance_for_value(value: Decimal, price: Decimal, w_max: Decimal, f: Decimal) -> Decimal:
+    """The smallest balance b whose weighted value b*price*collateral_weight(w_max, f, b)
+    reaches `value` (0 when value <= 0), unrounded: what a withdrawal must leave.
+
+    Why closed form: the value min(b*P*w_max, 1.1*P*b / (1 + f*sqrt(b))) grows with b in
+    both branches, so the answer is the larger of the two branches' roots; with u = sqrt(b)
+    the haircut branch is the quadratic 1.1*P*u^2 - value*f*u - value = 0. A bisection on
+    the asset's quanta took some forty square roots for the same number.
+    """
+    if value <= 0:
+        return ZERO
+    flat = value / (price * w_max)
+    if f == 0:
+        return flat
+    a = WEIGHT_CEILING * price
+    u = (value * f + (value * value * f * f + 4 * a * value).sqrt()) / (2 * a)
+    return max(flat, u * u)
+
+
 # --- section 2: requirements ----------------------------------------------------------------
 
 

@@ -152,6 +152,58 @@ class Risk(Trading):
             rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
         return rows
 
+    @staticmethod
+    def _reduce_only_resting(acct: Account) -> dict[str, tuple[Decimal, Decimal]]:
+        """Unfilled (buys, sells) of the account's resting reduce-only limit orders per market:
+        one walk of its open orders, and none at all for the many accounts without any."""
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        if not acct.reduce_only_orders:
+            return out
+        for o in acct.open_orders.values():
+            if o.reduce_only and o.type == "limit":
+                buys, sells = out.get(o.market, (ZERO, ZERO))
+                if o.side == "buy":
+                    out[o.market] = (buys + o.size - o.filled, sells)
+                else:
+                    out[o.market] = (buys, sells + o.size - o.filled)
+        return out
+
+    @staticmethod
+    def _effective_resting(
+        buys: Decimal, sells: Decimal, ro: tuple[Decimal, Decimal] | None, size: Decimal
+    ) -> tuple[Decimal, Decimal]:
+        """Resting (buys, sells) as they can move a position of `size`: reduce-only orders
+        count only up to what they can still reduce, |size| on the side that reduces it and
+        nothing when flat or on the wrong side.
+
+        Why: the engine clips them to the position after every fill and cancels them once it
+        is gone (MECHANICS section 2), so together they never take it past flat. Counted in
+        full, two take-profits of 0.5 on a 0.5 long read as a 0.5 short once a market sell
+        closed the long, and the gate asked initial margin for it (closing was refused).
+        """
+        if ro is None:
+            return buys, sells
+        ro_buys, ro_sells = ro
+        buys -= ro_buys
+        sells -= ro_sells
+        if size > 0:
+            sells += ro_sells if ro_sells < size else size
+        elif size < 0:
+            buys += ro_buys if ro_buys < -size else -size
+        return buys, sells
+
+    def _resting_for(
+        self, acct: Account, symbol: str, size: Decimal,
+        ro: dict[str, tuple[Decimal, Decimal]] | None = None,
+    ) -> tuple[Decimal, Decimal]:  # fmt: skip
+        """The resting (buys, sells) of `symbol` that can move a position of `size`."""
+        buys, sells = acct.resting.get(symbol, (ZERO, ZERO))
+        if not acct.reduce_only_orders:
+            return buys, sells
+        if ro is None:
+            ro = self._reduce_only_resting(acct)
+        return self._effective_resting(buys, sells, ro.get(symbol), size)
+
     def _position_input(
         self,
         acct: Account,
@@ -166,8 +218,7 @@ class Risk(Trading):
         held = pos is not None and pos.size != 0
         s = size if size is not None else (pos.size if held else ZERO)  # type: ignore[union-attr]
         if open_size is None:
-            buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
-            open_size = margin.open_size(s, buys, sells)
+            open_size = margin.open_size(s, *self._resting_for(acct, m.symbol, s))
         imf, mmf = self._fractions(acct, m, s, open_size)
         sp = settle if settle is not None else (pos.settle_price if held else m.mark)  # type: ignore[union-attr]
         ep = pos.entry_price if held else sp  # type: ignore[union-attr]
@@ -263,6 +314,7 @@ class Risk(Trading):
                 symbols.append(sym)
         if market is not None and market not in symbols:
             symbols.append(market)
+        ro = self._reduce_only_resting(acct) if acct.reduce_only_orders else None
         unsettled = imr = mmr = notional = ZERO
         for sym in symbols:
             m = self._markets[sym]
@@ -275,6 +327,8 @@ class Risk(Trading):
                 s, open_here = size, open_sz
             else:
                 buys, sells = resting.get(sym, (ZERO, ZERO))
+                if ro is not None:
+                    buys, sells = self._effective_resting(buys, sells, ro.get(sym), s)
                 open_here = margin.open_size(s, buys, sells)
             imf, mmf = self._fractions(acct, m, s, open_here)
             imr += imf * open_here * mark
@@ -287,7 +341,7 @@ class Risk(Trading):
 
     def _order_impact(
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
-        may_rest: bool, fill_at: Decimal | None = None,
+        may_rest: bool, fill_at: Decimal | None = None, reduce_only: bool = False,
     ) -> OrderImpact:  # fmt: skip
         """E_im' and IMR' of MECHANICS section 2 for an order of qty (limit `price` or market).
 
@@ -301,11 +355,16 @@ class Risk(Trading):
         opens no risk") is counted, a loss other markets' profit hid is charged. Without it a
         flip of a profitable position was refused although the account passed once the fill
         was booked (and closing, then reopening, passed).
+
+        Resting reduce-only orders (this one's rest too, when `reduce_only`) count in the
+        after-state only up to what they can still reduce from the position after the part
+        that takes, as the engine re-clips them after the fill (`_effective_resting`).
         """
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
         buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
-        open_before = margin.open_size(s, buys, sells)
+        ro = self._reduce_only_resting(acct).get(m.symbol) if acct.reduce_only_orders else None
+        open_before = margin.open_size(s, *self._effective_resting(buys, sells, ro, s))
         signed = qty if is_buy else -qty
         est: Decimal | None
         if fill_at is None:
@@ -332,10 +391,14 @@ class Risk(Trading):
                 fee += quantize_usd_up(rest_qty * price * m.spec.maker_fee)
                 adverse += rest_qty * max(ZERO, direction * (price - m.mark))
             # what takes is position now, only the rest adds to the resting side
-            open_after = margin.open_size(s_taken, buys + rest_qty, sells) if is_buy else (
-                margin.open_size(s_taken, buys, sells + rest_qty))  # fmt: skip
-        else:
-            open_after = margin.open_size(s_taken, buys, sells)
+            if is_buy:
+                buys += rest_qty
+            else:
+                sells += rest_qty
+            if reduce_only:
+                ro_buys, ro_sells = ro if ro is not None else (ZERO, ZERO)
+                ro = (ro_buys + rest_qty, ro_sells) if is_buy else (ro_buys, ro_sells + rest_qty)
+        open_after = margin.open_size(s_taken, *self._effective_resting(buys, sells, ro, s_taken))
         reducing = s != 0 and (s > 0) != is_buy and qty <= abs(s) and open_after <= open_before
         after = self._sums(acct, m.symbol, s, open_after)
         credit = ZERO
@@ -373,13 +436,14 @@ class Risk(Trading):
 
     def _max_passing_size(
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
-        may_rest: bool,
+        may_rest: bool, reduce_only: bool = False,
     ) -> Decimal:  # fmt: skip
         """The largest lot multiple <= qty whose impact passes (binary search; refusals only)."""
         lo, hi = 0, int(qty / m.lot)
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            imp = self._order_impact(acct, m, is_buy, mid * m.lot, price, may_rest)
+            imp = self._order_impact(acct, m, is_buy, mid * m.lot, price, may_rest,
+                                     reduce_only=reduce_only)  # fmt: skip
             if imp.reducing or imp.initial_equity_after >= imp.imr_after:
                 lo = mid
             else:
@@ -387,9 +451,15 @@ class Risk(Trading):
         return lo * m.lot
 
     def _gate(self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal,
-              price: Decimal | None, may_rest: bool) -> OrderImpact:  # fmt: skip
-        """Raise the refusal MECHANICS section 2 prescribes, or return the passing impact."""
-        impact = self._order_impact(acct, m, is_buy, qty, price, may_rest)
+              price: Decimal | None, may_rest: bool, reduce_only: bool = False,
+              amend: Order | None = None) -> OrderImpact:  # fmt: skip
+        """Raise the refusal MECHANICS section 2 prescribes, or return the passing impact.
+
+        `amend`: the order an amend would replace (qty is then its remaining size), so the
+        refusal speaks of the total size the amend asks for, as amend_order takes it.
+        """
+        impact = self._order_impact(acct, m, is_buy, qty, price, may_rest,
+                                    reduce_only=reduce_only)  # fmt: skip
         if impact.reducing:
             return impact
         if m.reduce_only:
@@ -411,14 +481,26 @@ class Risk(Trading):
             )
         self._check_oi_caps(acct, m, is_buy, qty, impact)
         if not passes:
-            best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest)
+            best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest, reduce_only)
             e_im, im = cents_against(impact.initial_equity_after, impact.imr_after)
             short = impact.shortfall.quantize(CENT, rounding=ROUND_CEILING)
+            side = "buy" if is_buy else "sell"
+            if amend is None:
+                what = f"this {side} of {qty} {m.symbol}"
+                largest = f"the largest size that would pass is {best}"
+            else:  # amend_order takes the total size, filled part included: speak its terms
+                best = amend.filled + best
+                what = (f"amending {side} order {amend.order_id} to a total size of {amend.size} "
+                        f"{m.symbol} ({amend.filled} filled)")  # fmt: skip
+                largest = (
+                    f"the largest total size that would pass is {best}"
+                    if best > amend.filled
+                    else f"no total size above the filled {amend.filled} would pass"
+                )
             raise InsufficientMargin(
-                f"insufficient margin: this {'buy' if is_buy else 'sell'} of {qty} {m.symbol} "
-                f"needs initial margin {im} USD, but initial equity after fee and price impact "
-                f"would be {e_im} USD: short by {short} USD; the largest size that would pass "
-                f"is {best}",
+                f"insufficient margin: {what} needs initial margin {im} USD, but initial "
+                f"equity after fee and price impact would be {e_im} USD: short by {short} USD; "
+                f"{largest}",
                 shortfall=impact.shortfall,
                 max_size=best,
             )
@@ -452,7 +534,7 @@ class Risk(Trading):
                 raise MarketHalted(f"{m.symbol} accepts only risk-reducing orders")
             return  # untriggered orders carry no margin; they are checked when they trigger
         may_rest = order.type == "limit" and order.tif == "gtc"
-        self._gate(acct, m, order.is_buy, order.size, order.price, may_rest)
+        self._gate(acct, m, order.is_buy, order.size, order.price, may_rest, order.reduce_only)
 
     def _check_amend(self, acct: Account, m: MarketRuntime, order: Order, draft: Order) -> None:
         if draft.size <= order.size and draft.price == order.price:
@@ -463,7 +545,8 @@ class Risk(Trading):
         saved = acct.open_orders.pop(order.order_id)
         acct.rest(saved, saved.filled - saved.size)
         try:
-            self._gate(acct, m, order.is_buy, draft.size - draft.filled, draft.price, True)
+            self._gate(acct, m, order.is_buy, draft.size - draft.filled, draft.price, True,
+                       order.reduce_only, amend=draft)  # fmt: skip
         finally:
             acct.open_orders[order.order_id] = saved
             acct.rest(saved, saved.size - saved.filled)
@@ -476,20 +559,100 @@ class Risk(Trading):
 
     def _triggered_order_allowed(self, acct: Account, m: MarketRuntime, order: Order) -> str | None:
         try:
-            self._gate(acct, m, order.is_buy, order.remaining, None, False)
+            self._gate(acct, m, order.is_buy, order.remaining, None, False, order.reduce_only)
         except (InsufficientMargin, ReduceOnlyMode):
             return CancelReason.INSUFFICIENT_MARGIN
         except (OpenInterestCap, MarketHalted):
             return CancelReason.OPEN_INTEREST_CAP
         return None
 
-    def _check_withdraw(self, acct: Account, asset: str, amount: Decimal) -> None:
-        self._check_collateral_change(acct, {asset: -amount}, "withdraw")
+    def withdraw(self, account: str, asset: str, amount: Any) -> None:
+        """As ExchangeCore.withdraw; a refusal for the balance also says what can go now.
 
-    def _check_collateral_change(
-        self, acct: Account, changes: dict[str, Decimal], what: str
-    ) -> None:
-        """MECHANICS section 2: E_im' >= max(IMR, 0.10 N) and E_mm' >= MMR after the change."""
+        Why: "the balance is 2" alone invites a second refusal (for margin) when part of the
+        balance backs positions; the person asked wants the one number that passes.
+        """
+        try:
+            super().withdraw(account, asset, amount)
+        except InsufficientBalance as refusal:
+            acct, spec = self._account(account), self._asset(asset)
+            most = self._max_withdrawal(acct, spec.symbol)
+            raise InsufficientBalance(
+                f"{refusal}; at most {_text(most)} {spec.symbol} can be withdrawn now"
+            ) from None
+
+    def max_withdrawal(self, account: str, asset: str) -> Decimal:
+        """The largest amount of `asset` the account can withdraw now: floored to the asset's
+        decimals, never above its balance, zero when there is none (or a loan).
+
+        Why a method: free collateral (E_im - IMR) overstates it, since the withdraw rule of
+        MECHANICS section 2 is E_im' >= max(IMR, 0.10 N) and E_mm' >= MMR, and a weighted
+        coin's value is not linear in its balance (large balances count less).
+        """
+        acct = self._account(account)
+        return self._max_withdrawal(acct, self._asset(asset).symbol)
+
+    def _max_withdrawal(self, acct: Account, asset: str) -> Decimal:
+        """max_withdrawal's search. Only this asset's value changes, so from the account's
+        sums the rule reads "the balance left keeps initial value >= keep_i and total value
+        >= keep_t", which margin.balance_for_value solves in closed form (USD: one division).
+        The withdraw check itself then confirms the answer and the next quantum's refusal,
+        stepping a quantum where rounding at the 34th digit disagreed, so the answer is the
+        largest amount withdraw() accepts."""
+        spec = self._assets[asset]
+        quantum = spec.quantum
+        balance = self._ledger.balances[acct.account_id].get(asset, ZERO)
+        whole = balance.quantize(quantum, rounding=ROUND_FLOOR) if balance > 0 else ZERO
+        if whole <= 0:
+            return ZERO
+        risk = self._sums(acct)
+        price = self.prices[asset]
+        wt, wi = self._weights(asset, balance)
+        keep_i = max(risk.imr, risk.notional / 10) - (risk.initial_equity - balance * price * wi)
+        keep_t = risk.mmr - (risk.equity - balance * price * wt)
+        if balance * price * wi < keep_i or balance * price * wt < keep_t:
+            return ZERO  # short already: no withdrawal passes
+        f = spec.size_factor
+        left = max(
+            margin.balance_for_value(keep_i, price, spec.weight_initial, f),
+            margin.balance_for_value(keep_t, price, spec.weight_total, f),
+        )
+        most = min(whole, max(ZERO, (balance - left).quantize(quantum, rounding=ROUND_FLOOR)))
+
+        def passes(amount: Decimal) -> bool:
+            return self._collateral_refusal(acct, {asset: -amount}) is None
+
+        for _ in range(4):
+            if most > 0 and not passes(most):
+                most -= quantum
+            elif most < whole and passes(most + quantum):
+                most += quantum
+            else:
+                return most.quantize(quantum) if most > 0 else ZERO
+        lo, hi = 0, int(whole / quantum)  # never seen: then bisect with the rule itself
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if passes(mid * quantum):
+                lo = mid
+            else:
+                hi = mid - 1
+        return (lo * quantum).quantize(quantum) if lo else ZERO
+
+    def _check_withdraw(self, acct: Account, asset: str, amount: Decimal) -> None:
+        refusal = self._collateral_refusal(acct, {asset: -amount})
+        if refusal is not None:
+            most = self._max_withdrawal(acct, asset)
+            raise InsufficientMargin(
+                f"cannot withdraw: {refusal[0]}; at most {_text(most)} {asset} can be withdrawn "
+                "now",
+                shortfall=refusal[1],
+            )
+
+    def _collateral_refusal(
+        self, acct: Account, changes: dict[str, Decimal]
+    ) -> tuple[str, Decimal] | None:
+        """MECHANICS section 2: E_im' >= max(IMR, 0.10 N) and E_mm' >= MMR after the change;
+        None when it passes, else (why, shortfall in USD)."""
         balances = dict(self._ledger.balances[acct.account_id])
         for asset, delta in changes.items():
             balances[asset] = balances.get(asset, ZERO) + delta
@@ -500,15 +663,16 @@ class Risk(Trading):
                 rows.append(margin.CollateralInput(asset, amount, self.prices[asset], wt, wi))
         after = margin.account_risk(rows, self._position_inputs(acct))
         need_im = max(after.imr, after.notional / 10)
-        if after.initial_equity < need_im or after.equity < after.mmr:
-            e_im, im = cents_against(after.initial_equity, need_im)
-            e_mm, mm = cents_against(after.equity, after.mmr)
-            raise InsufficientMargin(
-                f"cannot {what}: afterwards initial equity would be {e_im} USD against the "
-                f"required {im} USD (max of IMR and 10 % of notional) and maintenance equity "
-                f"{e_mm} USD against MMR {mm} USD",
-                shortfall=max(need_im - after.initial_equity, after.mmr - after.equity),
-            )
+        if after.initial_equity >= need_im and after.equity >= after.mmr:
+            return None
+        e_im, im = cents_against(after.initial_equity, need_im)
+        e_mm, mm = cents_against(after.equity, after.mmr)
+        return (
+            f"afterwards initial equity would be {e_im} USD against the required {im} USD (max "
+            f"of IMR and 10 % of notional) and maintenance equity {e_mm} USD against MMR {mm} "
+            "USD",
+            max(need_im - after.initial_equity, after.mmr - after.equity),
+        )
 
     # --- leverage and convert ---------------------------------------------------------------
 
@@ -567,14 +731,18 @@ class Risk(Trading):
             raise InsufficientBalance(
                 f"cannot convert {qty} {src.symbol}: the balance is {balance}"
             )
-        gross = qty * self.prices[src.symbol] / self.prices[dst.symbol]
-        quantum = dst.quantum
-        gross = gross.quantize(quantum, rounding=ROUND_FLOOR)
-        fee = (gross * self.config.convert_spread).quantize(quantum, rounding="ROUND_CEILING")
-        net = gross - fee
+        gross, fee, net = self._convert_amounts(src.symbol, dst.symbol, qty)
         if net <= 0:
             raise InvalidRequest(f"{qty} {src.symbol} is too small to convert")
-        self._check_collateral_change(acct, {src.symbol: -qty, dst.symbol: net}, "convert")
+        refusal = self._collateral_refusal(acct, {src.symbol: -qty, dst.symbol: net})
+        if refusal is not None:
+            most = self._max_convert(acct, src.symbol, dst.symbol, qty)
+            raise InsufficientMargin(
+                f"cannot convert: {refusal[0]}; at most {_text(most)} {src.symbol} can be "
+                f"converted to {dst.symbol} now",
+                shortfall=refusal[1],
+            )
+        src_price, dst_price = _text(self.prices[src.symbol]), _text(self.prices[dst.symbol])
         self._post_tx(
             TxType.CONVERT,
             [
@@ -582,10 +750,38 @@ class Risk(Trading):
                 (EXTERNAL, dst.symbol, -gross), (acct.account_id, dst.symbol, net),
                 (FEES, dst.symbol, fee),
             ],
-            f"convert {src.symbol}->{dst.symbol} at {self.prices[src.symbol]}",
+            # both USD prices and the spread: "at 1" alone read as the price of the coin bought
+            f"convert {src.symbol}->{dst.symbol}: {src.symbol} at {src_price}, {dst.symbol} at "
+            f"{dst_price}, spread {_text(fee)} {dst.symbol}",
         )  # fmt: skip
         self._after_collateral_change(acct)
         return net
+
+    def _convert_amounts(
+        self, src: str, dst: str, qty: Decimal
+    ) -> tuple[Decimal, Decimal, Decimal]:
+        """(gross, spread, net) of `dst` for qty of `src`: at the indexes, floored to dst's
+        decimals; the spread rounds up (against the converter)."""
+        quantum = self._assets[dst].quantum
+        gross = (qty * self.prices[src] / self.prices[dst]).quantize(quantum, rounding=ROUND_FLOOR)
+        fee = (gross * self.config.convert_spread).quantize(quantum, rounding=ROUND_CEILING)
+        return gross, fee, gross - fee
+
+    def _max_convert(self, acct: Account, src: str, dst: str, qty: Decimal) -> Decimal:
+        """A convert of `src` <= qty that passes the margin rule, for the refusal to name:
+        bisection on src's quanta, each step the check itself (refusals only). The largest
+        one while more converted only tightens the rule (src counts at least as much as what
+        it buys: the coin-to-USD loan repayment counts more, but that one rarely fails)."""
+        quantum = self._assets[src].quantum
+        lo, hi = 0, int(qty / quantum)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            net = self._convert_amounts(src, dst, mid * quantum)[2]
+            if net > 0 and self._collateral_refusal(acct, {src: -mid * quantum, dst: net}) is None:
+                lo = mid
+            else:
+                hi = mid - 1
+        return (lo * quantum).quantize(quantum) if lo else ZERO
 
     # --- margin-call levels -----------------------------------------------------------------
 
@@ -651,3 +847,12 @@ class Risk(Trading):
 
     def _after_command(self) -> None:
         self._refresh_marks(self.now_ms)
+
+
+def _text(value: Decimal) -> str:
+    """A price or amount for a ledger reference, without trailing zeros ("100000", not
+    "100000.0"; "0.00001", not "0.00001000")."""
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"

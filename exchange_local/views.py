@@ -10,13 +10,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from exchange_local import margin
-from exchange_local.errors import ExchangeError, InvalidOrder
+from exchange_local.errors import ExchangeError, InvalidOrder, TooManyOrders
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
 from exchange_local.money import ZERO, to_decimal
-from exchange_local.orders import ORDER_TYPES, SIDES, TRIGGER_TYPES
+from exchange_local.orders import ORDER_TYPES, SIDES, TIFS, TRIGGER_TYPES
 from exchange_local.positions import Position
-from exchange_local.risk import Risk
-from exchange_local.state import Account
+from exchange_local.risk import OrderImpact, Risk
+from exchange_local.state import Account, MarketRuntime
 
 LIQ_WARNING_DISTANCE = Decimal("0.10")
 
@@ -74,7 +74,7 @@ class RiskViews(Risk):
         side: str,
         size: Any,
         price: Any = None,
-        type: str = "limit",
+        type: str | None = None,
         tif: str = "gtc",
         reduce_only: bool = False,
         post_only: bool = False,
@@ -92,13 +92,30 @@ class RiskViews(Risk):
         verdict is the gate's. A post-only order that would take, and a fill-or-kill order the
         book cannot fill whole now, are said so in the warnings (the first as the refusal it
         would be). Changes nothing.
+
+        Free collateral after follows the gate's accounting on the part that opens or adds:
+        no credit for a favourable gap between its price and the mark, the adverse one
+        charged (a buy resting below the mark read as instant profit, and free collateral
+        rose while IMR grew); see `_risk_after_fill`.
+
+        `type` defaults to "market" without a price and "limit" with one (DESIGN.md previews
+        `price=None` as a market order). Input place_order refuses whatever the state (a tif
+        or post-only a type cannot take, a price a market order cannot take) raises in its
+        words; a refusal that depends on the state (the cap of open orders, a post-only order
+        that would take, a reduce-only order with nothing to reduce) is `would_reject`.
         """
         acct = self._account(account)
         m = self._market(market)
+        if type is None:
+            type = "limit" if price is not None else "market"
         if side not in SIDES:
             raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
         if type not in ORDER_TYPES:
             raise InvalidOrder(f"type must be one of {', '.join(ORDER_TYPES)}, got {type!r}")
+        if tif not in TIFS:  # place_order's checks of the same inputs, in its order and words
+            raise InvalidOrder(f"tif must be one of {', '.join(TIFS)}, got {tif!r}")
+        if not isinstance(post_only, bool) or not isinstance(reduce_only, bool):
+            raise InvalidOrder("post_only and reduce_only must be true or false")
         qty = to_decimal(size, "size")
         if qty <= 0:
             raise InvalidOrder(f"size must be positive, got {qty}")
@@ -108,6 +125,12 @@ class RiskViews(Risk):
         if type == "limit" and price is None:  # before parsing: place_order's words
             raise InvalidOrder("a limit order needs a price")
         limit = self._parse_price(m, price, "price") if type == "limit" else None
+        if type != "limit" and price is not None:
+            raise InvalidOrder(f"a {type} order takes no price (it executes at the market)")
+        if type != "limit" and tif != "gtc":
+            raise InvalidOrder(f"tif {tif!r} applies to limit orders only")
+        if post_only and (type != "limit" or tif != "gtc"):
+            raise InvalidOrder("post_only applies to GTC limit orders only")
         trigger: Decimal | None = None
         if type in TRIGGER_TYPES:
             if trigger_price is None:
@@ -151,12 +174,18 @@ class RiskViews(Risk):
                     f"margin {impact.imr_after:.2f} USD"
                 )
         else:
-            impact = self._order_impact(acct, m, is_buy, qty, limit, may_rest)
+            impact = self._order_impact(acct, m, is_buy, qty, limit, may_rest,
+                                        reduce_only=reduce_only)  # fmt: skip
             try:
-                self._gate(acct, m, is_buy, qty, limit, may_rest)
+                self._gate(acct, m, is_buy, qty, limit, may_rest, reduce_only)
             except ExchangeError as refusal:
                 would_reject = str(refusal)
                 max_size = getattr(refusal, "max_size", None)
+                warnings.append(f"would be rejected: {refusal}")
+            try:  # place_order refuses this before its margin check: it says it first
+                self._check_open_orders(acct, type, tif)
+            except TooManyOrders as refusal:
+                would_reject, max_size = str(refusal), None
                 warnings.append(f"would be rejected: {refusal}")
         if type == "limit" and tif == "fok" and impact.take_qty < qty:
             warnings.append(f"fill-or-kill: only {impact.take_qty} fillable now, so the whole "
@@ -182,12 +211,10 @@ class RiskViews(Risk):
             bk_after = before_pos.bankruptcy_price if before_pos else None
             size_after = s
         else:
-            after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
-            imr_after, free_after, mf_after = (
-                after.imr,
-                after.free_collateral,
-                after.margin_fraction,
+            after, size_after, free_after = self._risk_after_fill(
+                acct, m, is_buy, impact, limit, trigger is not None
             )
+            imr_after, mf_after = after.imr, after.margin_fraction
             after_pos = next((p for p in after.positions if p.market == m.symbol), None)
             if size_after == 0:
                 after_pos = None
@@ -211,33 +238,85 @@ class RiskViews(Risk):
             s, size_after, would_reject, max_size, warnings,
         )  # fmt: skip
 
+    def _check_open_orders(self, acct: Account, type: str, tif: str) -> None:
+        """place_order's cap of open orders (trading._validate_new_order), in its words: what
+        placing refuses, so does the preview (it passed the 201st order placing refused)."""
+        may_rest = type in TRIGGER_TYPES or (type == "limit" and tif == "gtc")
+        cap = self.config.max_open_orders
+        if may_rest and len(acct.open_orders) >= cap:
+            raise TooManyOrders(
+                f"account {acct.account_id} already has {len(acct.open_orders)} open orders, "
+                f"the maximum is {cap}"
+            )
+
     def _risk_after_fill(
-        self, acct: Account, m: Any, is_buy: bool, impact: Any, limit: Decimal | None
-    ) -> tuple[margin.AccountRisk, Decimal]:
-        """Risk as if the whole order filled (takes at the estimate, rests at its limit);
-        returns it with the position size after. Built from inputs, never by touching state."""
+        self, acct: Account, m: MarketRuntime, is_buy: bool, impact: OrderImpact,
+        limit: Decimal | None, at_trigger: bool = False,
+    ) -> tuple[margin.AccountRisk, Decimal, Decimal]:  # fmt: skip
+        """The account as if the whole order filled (takes at the estimate, rests at its
+        limit, a stop or take-profit at its trigger), with the position size after and the
+        free collateral after in the gate's accounting. Built from inputs, never by touching
+        state.
+
+        Why two figures: the risk (liquidation and bankruptcy price, margin fraction) is the
+        fill as booked, since a liquidation price is a price level and the same wherever the
+        mark is when the order fills. Free collateral is E_im - IMR at today's marks, and
+        there the gap between the fill price and the mark is no money on the part that opens
+        or adds: a buy resting below the mark, booked at its limit against the kept settle
+        price, read as cash and free collateral rose while IMR grew, which the gate never
+        credits (MECHANICS section 2 charges only the adverse side). So that part counts no
+        favourable gap and its adverse one in full; the part that closes keeps its fill
+        price, its realised result whatever the mark does until it fills. A stop or
+        take-profit fills when the mark is at its trigger: no gap either way.
+        """
         pos = acct.positions.get(m.symbol)
-        trial = (
-            Position(m.symbol, pos.size, pos.settle_price, pos.entry_price)
-            if pos
-            else Position(m.symbol)
-        )
+        size, settle, entry = (pos.size, pos.settle_price, pos.entry_price) if pos else (
+            ZERO, ZERO, ZERO)  # fmt: skip
+        booked = Position(m.symbol, size, settle, entry)
+        gated = Position(m.symbol, size, settle, entry)
         direction = 1 if is_buy else -1
-        cash = ZERO
+        cash = gate_cash = ZERO
+        fills = []
         if impact.take_qty:
-            cash += trial.apply_fill(direction * impact.take_qty, impact.est_fill_price)
+            assert impact.est_fill_price is not None
+            fills.append((impact.take_qty, impact.est_fill_price))
         if impact.rest_qty and limit is not None:
-            cash += trial.apply_fill(direction * impact.rest_qty, limit)
-        buys, sells = acct.resting.get(m.symbol, (ZERO, ZERO))
+            fills.append((impact.rest_qty, limit))
+        mark = m.mark
+        for qty, price in fills:
+            cash += booked.apply_fill(direction * qty, price)
+            if at_trigger:
+                continue
+            held = gated.size
+            if held == 0:  # opened at the mark (S := M), the adverse distance charged
+                gated.apply_fill(direction * qty, mark)
+                gate_cash -= qty * max(ZERO, direction * (price - mark))
+                continue
+            # S is kept (as the engine books it, flips too): the gap of the part that opens
+            # or adds is cash here, so its favourable side is taken back out
+            gate_cash += gated.apply_fill(direction * qty, price)
+            closing = min(qty, abs(held)) if (held > 0) != is_buy else ZERO
+            gate_cash -= (qty - closing) * max(ZERO, direction * (mark - price))
+        buys, sells = self._resting_for(acct, m.symbol, booked.size)
         override = self._position_input(
-            acct, m, size=trial.size, open_size=margin.open_size(trial.size, buys, sells),
-            settle=trial.settle_price if trial.size else None,
+            acct, m, size=booked.size, open_size=margin.open_size(booked.size, buys, sells),
+            settle=booked.settle_price if booked.size else None,
         )  # fmt: skip
         risk = margin.account_risk(
             self._collateral_inputs(acct, usd_delta=cash - impact.fee),
             self._position_inputs(acct, override),
         )
-        return risk, trial.size
+        if at_trigger or (gate_cash == cash and gated.settle_price == booked.settle_price):
+            return risk, booked.size, risk.free_collateral
+        override = self._position_input(
+            acct, m, size=gated.size, open_size=override.open_size,
+            settle=gated.settle_price if gated.size else None,
+        )  # fmt: skip
+        gate_risk = margin.account_risk(
+            self._collateral_inputs(acct, usd_delta=gate_cash - impact.fee),
+            self._position_inputs(acct, override),
+        )
+        return risk, booked.size, gate_risk.free_collateral
 
     def explain(self, account: str, market: str) -> margin.Explanation:
         """The terms behind p_liq, p_bk and the zero price of one position, each summing exactly."""

@@ -120,7 +120,7 @@ CASES: list[tuple[str, Call, str, tuple[str, ...]]] = [
     # preview's refusal of a limit without a price is place_order's, not a type error
     (
         "preview limit no price",
-        _preview(price=None),
+        _preview(price=None, type="limit"),  # no type and no price: a market preview
         "invalid_order",
         ("a limit order needs a price",),
     ),

@@ -192,6 +192,8 @@ class Account(Closed):
     leverage: DecimalText | None
     leverageBySymbol: dict[str, LeverageOut]
     positions: list[Position]
+    # the most of each held asset a withdrawal passes now (GET /account; not the WS summary)
+    withdrawableByAsset: dict[str, DecimalText] | None = None
 
 
 # --- orders and fills ---------------------------------------------------------------------------

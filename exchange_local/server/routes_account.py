@@ -67,7 +67,7 @@ async def whoami(request: Request, key: Read) -> dict[str, Any]:
 @router.get("/account", **declared(Account))
 async def account(request: Request, key: Read) -> dict[str, Any]:
     rt = context(request).runtime
-    return await rt.run(rt.account_json, account_of(key))
+    return await rt.run(rt.account_json, account_of(key), True)
 
 
 @router.get("/fills", **declared(Fills))

@@ -85,14 +85,18 @@ class ExchangeRuntime:
             return
         self.hub.flush()
 
-    def account_json(self, account: str) -> dict[str, Any]:
-        """GET /account's body (called under the lock)."""
+    def account_json(self, account: str, withdrawable: bool = False) -> dict[str, Any]:
+        """GET /account's body (called under the lock). `withdrawable`: with what each held
+        asset can withdraw now (GET /account asks; the account channel's summary every tick
+        does not, as it costs a withdraw check per asset)."""
         ex = self.ex
+        h = ex.health(account)
         return wire.account_json(
-            ex.health(account),
+            h,
             self.hub.seq[("account", account)],
             ex.now_ms,
             ex.leverage(account) if hasattr(ex, "leverage") else {},
+            wire.withdrawable_by_asset(ex, account, h) if withdrawable else None,
         )
 
     # --- the clock ---------------------------------------------------------------------------

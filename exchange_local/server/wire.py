@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -334,12 +335,28 @@ def position_json(p: PositionRisk, leverage: Decimal | None) -> dict[str, Any]:
     }
 
 
+def withdrawable_by_asset(ex: Any, account: str, h: AccountHealth) -> dict[str, Decimal]:
+    """Per asset the account holds, the most it can withdraw now (Exchange.max_withdrawal):
+    what account_json's `withdrawableByAsset` shows. Apart from health() on purpose, so the
+    health() every mark move recomputes for every account does not pay for it."""
+    return {c.asset: ex.max_withdrawal(account, c.asset) for c in h.collateral}
+
+
 def account_json(
-    h: AccountHealth, seq: int, ts: int, leverage: dict[str, Decimal]
+    h: AccountHealth,
+    seq: int,
+    ts: int,
+    leverage: dict[str, Decimal],
+    withdrawable: Mapping[str, Decimal] | None = None,
 ) -> dict[str, Any]:
     """GET /account: API.md's cross summary with our model's fields, and the chosen leverage
-    per market (`leverageBySymbol`, which the order ticket shows)."""
-    return {
+    per market (`leverageBySymbol`, which the order ticket shows).
+
+    `withdrawable` (from `withdrawable_by_asset()`): `withdrawableByAsset`, the most of each
+    held asset a withdrawal passes now. `available` (free collateral, E_im - IMR) overstates
+    it: the withdraw rule is E_im' >= max(IMR, 10 % of notional) and E_mm' >= MMR, and a coin
+    counts at its weight. Only present when given, as the caller pays for it."""
+    body = {
         "accountId": h.account,
         "ts": ts,
         "seq": seq,
@@ -373,3 +390,6 @@ def account_json(
         "leverageBySymbol": {k: leverage_value(v) for k, v in leverage.items()},
         "positions": [position_json(p, leverage.get(p.market)) for p in h.positions],
     }
+    if withdrawable is not None:
+        body["withdrawableByAsset"] = {k: plain(v) for k, v in withdrawable.items()}
+    return body
