@@ -28,6 +28,32 @@ STAGE_WORDS = {
 }
 
 
+# why an order was canceled, as words: the engine's CancelReason values read as code
+# ("canceled: self_trade_prevention"); the events tab and the ticket's results both use these
+REASON_WORDS = {
+    "user": "by you",
+    "ioc_remainder": "IOC: not filled at once",
+    "fok_not_fillable": "FOK: not fillable in full at once",
+    "market_protection_band": "beyond the market-order price band",
+    "no_liquidity": "no liquidity in the book",
+    "self_trade_prevention": "self-trade prevention",
+    "reduce_only_position_gone": "reduce-only: position gone",
+    "open_interest_cap": "open-interest cap reached",
+    "insufficient_margin": "insufficient margin",
+    "liquidation": "liquidation",
+    "auto_deleveraging": "auto-deleveraging",
+    "market_settled": "market settled",
+    "account_reset": "account reset",
+}
+
+
+def reason_words(reason: object) -> str:
+    """A cancel reason (CancelReason or its string) in words; an unknown one with its
+    underscores as spaces, so a newer server's reason still reads as words."""
+    key = str(getattr(reason, "value", reason))
+    return REASON_WORDS.get(key, key.replace("_", " "))
+
+
 NUMBER = re.compile(r"-?\d+\.\d+")
 CENT = Decimal("0.01")
 
@@ -203,7 +229,7 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
     if isinstance(event, ev.OrderCanceled) and event.order.account == me:
         o = event.order
         return EventLine(t, "order", f"{you}: order {o.order_id} {o.side} {o.size} {o.market} "
-                         f"canceled: {event.reason}", True)  # fmt: skip
+                         f"canceled: {reason_words(event.reason)}", True)  # fmt: skip
     if isinstance(event, ev.OrderTriggered) and event.order.account == me:
         o = event.order
         return EventLine(t, "order", f"{you}: {o.type} {o.order_id} triggered at mark "

@@ -169,3 +169,59 @@ def average_price(value: Decimal) -> str:
     if abs(value) >= 1:
         return num(value, 2)
     return f"{value:.6g}"
+
+
+def fill_price(value: Decimal, tick: Decimal) -> str:
+    """The price of a fill or an order's average fill: on the market's tick with its decimals
+    when it is on the tick (as the book shows it: 100,100.0 at a 0.5 tick, not 100,100.000),
+    else an average between ticks with format.average_price's digits."""
+    if tick > 0 and value % tick == 0:
+        return price(value, tick)
+    return average_price(value)
+
+
+def trimmed(value: Decimal, most: int, least: int = 2) -> str:
+    """`value` with the digits it has, at most `most` decimals and at least `least`:
+    0.00999 -> 0.00999, 0.1 -> 0.10, 0.951234567 -> 0.951234567. Why: a collateral line
+    reads amount x price x weight = value, and a rounded amount or price made that sum not
+    add up (0.00999 BTC shown as 0.0100)."""
+    least = min(least, most)
+    exponent = value.normalize().as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) else least
+    return num(value, max(least, min(most, places)))
+
+
+def _default_asset_decimals() -> dict[str, int]:
+    from exchange_local.config import default_assets
+
+    return {a.symbol: a.decimals for a in default_assets()}
+
+
+# the decimals an asset is counted in (AssetSpec.decimals) where a venue does not say: the
+# exchange's own defaults, and 8 for an asset it does not know
+ASSET_DECIMALS: dict[str, int] = _default_asset_decimals()
+UNKNOWN_ASSET_DECIMALS = 8
+
+
+def remember_asset_decimals(decimals: dict[str, int]) -> None:
+    """Note the decimals a venue's exchange counts its assets in (LocalVenue.start). Why a
+    note here and not a field of the records: a collateral line and a ledger leg are the
+    exchange's own records, the same from every venue (a remote one decodes them from the
+    wire), and they carry none; a venue that does not know keeps the defaults."""
+    ASSET_DECIMALS.update(decimals)
+
+
+def asset_decimals(asset: str) -> int:
+    """The decimals `asset` is counted in (AssetSpec.decimals), as the venue noted them or
+    by the exchange's defaults; UNKNOWN_ASSET_DECIMALS for an asset nobody described."""
+    return ASSET_DECIMALS.get(asset, UNKNOWN_ASSET_DECIMALS)
+
+
+def _default_market_steps() -> dict[str, tuple[Decimal, Decimal]]:
+    from exchange_local.config import default_markets
+
+    return {m.symbol: (m.tick, m.lot) for m in default_markets()}
+
+
+# (tick, lot) of each market where a caller has no MarketState at hand: the exchange's defaults
+MARKET_STEPS: dict[str, tuple[Decimal, Decimal]] = _default_market_steps()

@@ -12,8 +12,9 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from exchange_local.engine import MarketState
 from exchange_local.health import AccountHealth, OrderPreview
-from exchange_local.orders import TRIGGER_TYPES
+from exchange_local.orders import TRIGGER_TYPES, OrderInfo, OrderResult
 from perptui import format as fmt
+from perptui.eventtext import reason_words
 from perptui.venues.base import OrderRequest
 
 ORDER_TYPES = ("limit", "market", "stop_market", "take_profit")
@@ -24,6 +25,13 @@ TYPE_LABELS = {
     "take_profit": "Take-profit",
 }
 TIFS = ("gtc", "ioc", "fok")
+
+
+def post_only_allowed(order_type: str, tif: str) -> bool:
+    """Post-only is for a resting GTC limit order alone: the exchange refuses it with IOC or
+    FOK ("post_only applies to GTC limit orders only"), and a market or trigger order never
+    rests, so the ticket neither offers nor sends it there."""
+    return order_type == "limit" and tif == "gtc"
 
 
 class TicketError(ValueError):
@@ -98,7 +106,7 @@ class TicketForm:
             # a market order is immediate by nature and the exchange takes a time in force for
             # limit orders only: anything else there is refused ("ioc" was, for every market order)
             self.tif if self.type == "limit" else "gtc",
-            self.post_only and self.type == "limit",
+            self.post_only and post_only_allowed(self.type, self.tif),
             self.sent_reduce_only,
             client_order_id,
         )  # fmt: skip
@@ -185,3 +193,103 @@ def preview_lines(
         if not w.startswith("would be rejected"):
             lines.append(("warn", f"⚠ {warning_text(w, tick)}"))
     return lines
+
+
+# how a result reads: "ok" (done as asked), "partial" (some filled, some not), "warn" (nothing
+# filled: a canceled IOC, FOK or market order is no success, though nothing was refused)
+ResultLevel = str
+
+
+def _status(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _fill_text(size: Decimal, avg: Decimal | None, ms: MarketState | None) -> str:
+    """`0.3000 @ 100,100.0`: the lot's decimals and the tick's (an average between ticks
+    with format.average_price's), as the book and the orders tab show them."""
+    amount = fmt.size(size, ms.lot) if ms is not None else str(size)
+    if avg is None:
+        return amount
+    at = fmt.fill_price(avg, ms.tick) if ms is not None else fmt.average_price(avg)
+    return f"{amount} @ {at}"
+
+
+def result_words(
+    result: OrderResult, size: Decimal, ms: MarketState | None
+) -> tuple[str, ResultLevel]:
+    """What became of a sent order, in words, and how it reads: filled, partly filled (the
+    rest resting or canceled), or canceled with nothing filled, which is a warning and not a
+    success tick (a FOK that could not fill read "✓ order 81 canceled")."""
+    status = _status(result.status)
+    oid = result.order_id
+    why = f" ({reason_words(result.canceled_reason)})" if result.canceled_reason else ""
+    filled = result.filled
+    rest = size - filled
+    if status == "canceled" and not filled:
+        return f"⚠ order {oid} canceled, nothing filled{why}", "warn"
+    if filled and status == "filled":
+        return f"✓ order {oid} filled: {_fill_text(filled, result.avg_price, ms)}", "ok"
+    if filled:
+        what = "canceled" + why if status == "canceled" else "resting"
+        rest_text = fmt.size(rest, ms.lot) if ms is not None else str(rest)
+        return (f"◐ order {oid} partly filled: {_fill_text(filled, result.avg_price, ms)}; "
+                f"the rest {rest_text} {what}"), "partial"  # fmt: skip
+    return f"✓ order {oid} {status.replace('_', ' ')}{why}", "ok"
+
+
+def _new_fill_average(before: OrderInfo, after: OrderInfo) -> Decimal | None:
+    """The average price of the fills an amend made: the order's average covers its earlier
+    fills too, so theirs is taken out."""
+    new = after.filled - before.filled
+    if new <= 0 or after.avg_price is None:
+        return None
+    earlier = (before.avg_price or Decimal(0)) * before.filled
+    return (after.avg_price * after.filled - earlier) / new
+
+
+QUEUE_LOST = "back of the queue: a price move or size increase loses time priority"
+QUEUE_KEPT = "keeps its place in the queue: only the size shrank"
+
+
+def amend_words(
+    before: OrderInfo, after: OrderInfo, ms: MarketState | None
+) -> tuple[str, ResultLevel]:
+    """What an amend did. A new price that crosses takes liquidity: "order 7 amended" hid
+    that it filled, so the fill is said (in full, or in part with the rest resting), and a
+    resting order says whether it kept its place in the queue."""
+    oid = after.order_id
+
+    def px(value: Decimal | None) -> str:
+        if value is None:
+            return fmt.DASH
+        return fmt.price(value, ms.tick) if ms is not None else fmt.tick_price(value)
+
+    def sz(value: Decimal) -> str:
+        return fmt.size(value, ms.lot) if ms is not None else str(value)
+
+    changes = []
+    if after.trigger_price != before.trigger_price:
+        changes.append(f"trigger {px(before.trigger_price)} → {px(after.trigger_price)}")
+    if after.price != before.price:
+        changes.append(f"price {px(before.price)} → {px(after.price)}")
+    if after.size != before.size:
+        changes.append(f"size {sz(before.size)} → {sz(after.size)}")
+    head = f"order {oid} amended" + (f" ({', '.join(changes)})" if changes else "")
+    status = _status(after.status)
+    new = after.filled - before.filled
+    fills = _fill_text(new, _new_fill_average(before, after), ms) if new > 0 else ""
+    why = f" ({reason_words(after.canceled_reason)})" if after.canceled_reason else ""
+    if status == "filled" and new > 0:
+        return f"✓ {head}: it crossed and filled {fills}", "ok"
+    if status == "canceled":
+        done = f"filled {fills}, the rest canceled" if new > 0 else "canceled, nothing filled"
+        return f"⚠ {head}: {done}{why}", "warn"
+    if status == "untriggered":
+        return f"✓ {head}", "ok"
+    lost = after.price != before.price or after.size > before.size
+    queue = QUEUE_LOST if lost else QUEUE_KEPT
+    rest = sz(after.size - after.filled)
+    if new > 0:
+        return (f"◐ {head}: it crossed, partly filled {fills}; the rest {rest} rests at "
+                f"{px(after.price)} ({queue})"), "partial"  # fmt: skip
+    return f"✓ {head}; {queue}", "ok"

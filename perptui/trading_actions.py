@@ -10,21 +10,88 @@ import time
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from textual.widgets import Input, TabbedContent
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Label, Select, Static, TabbedContent
 
-from exchange_local.config import ExchangeConfig
 from exchange_local.errors import ExchangeError
-from exchange_local.health import OrderPreview
+from exchange_local.health import CollateralLine, OrderPreview
 from perptui import format as fmt
 from perptui.app_state import AppState
-from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
-from perptui.ticket import TYPE_LABELS, TicketError, TicketForm, describe_arithmetic
+from perptui.screens.modals import MODAL_CSS, AmendScreen, ConfirmScreen, ValueScreen
+from perptui.ticket import (
+    TYPE_LABELS,
+    TicketError,
+    TicketForm,
+    amend_words,
+    describe_arithmetic,
+    result_words,
+)
 from perptui.venues.base import NotAsked, OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 
-CONVERT_SPREAD: Decimal = ExchangeConfig.convert_spread  # the default, for the estimate
+
+def repay_amount(owed: Decimal, coin: CollateralLine, spread: Decimal) -> Decimal:
+    """How much of `coin` brings a USD balance of -`owed` back to at least 0 after the
+    venue's spread and the exchange's rounding: on the coin's own decimals plus one step,
+    at most the holding."""
+    step = Decimal(1).scaleb(-fmt.asset_decimals(coin.asset))
+    need = owed / (coin.price * (1 - spread))
+    return min(need.quantize(step, rounding=ROUND_CEILING) + step, coin.amount)
+
+
+def convertible(collateral: list[CollateralLine]) -> list[CollateralLine]:
+    """What can repay a USD loan: every asset held but USD (USDC too), largest value first,
+    the dialog's default."""
+    held = [c for c in collateral if c.asset != "USD" and c.amount > 0]
+    return sorted(held, key=lambda c: c.value, reverse=True)
+
+
+class ConvertScreen(ValueScreen):
+    """The value dialog with the asset to sell in a Select above the amount: the largest
+    holding was the only choice, and a trader keeping BTC had to sell it to repay USD.
+    Choosing another asset fills in that asset's amount to repay and its words."""
+
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="ConvertScreen")
+        + """
+    ConvertScreen Select { margin-bottom: 1; }
+    """
+    )
+
+    def __init__(self, choices: dict[str, tuple[str, str]]) -> None:
+        """`choices`: asset -> (prompt, amount to repay), the default first."""
+        self.choices = choices
+        self.asset = next(iter(choices))
+        prompt, value = choices[self.asset]
+        super().__init__(self._title(), prompt, value)
+
+    def _title(self) -> str:
+        return f"Convert {self.asset} to USD"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title", id="convert-title")
+            yield Select([(a, a) for a in self.choices], value=self.asset, allow_blank=False,
+                         id="asset")  # fmt: skip
+            yield Static(self.prompt, id="prompt")
+            yield Input(self.value, restrict=r"[0-9.]*", id="value")
+            yield Static("", classes="error", id="error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="no")
+                yield Button("OK (↵)", id="yes", variant="primary")
+
+    @on(Select.Changed, "#asset")
+    def _asset(self, event: Select.Changed) -> None:
+        self.asset = str(event.value)
+        prompt, value = self.choices[self.asset]
+        self.query_one("#convert-title", Label).update(self._title())
+        self.query_one("#prompt", Static).update(prompt)
+        self.query_one("#value", Input).value = value
+        self.query_one("#error", Static).update("")
 
 
 class TradingActions(AppState):
@@ -116,15 +183,11 @@ class TradingActions(AppState):
             ticket.show_message(f"✗ refused: {describe_arithmetic(problem)}", ok=False)
             self.notify(describe_arithmetic(problem), title="Order refused", severity="error")
             return
-        status = result.status.value if hasattr(result.status, "value") else result.status
-        text = f"✓ order {result.order_id} {str(status).replace('_', ' ')}"
-        if result.filled:
-            ms = self.snapshot.markets.get(request.market) if self.snapshot else None
-            places = fmt.decimals_of(ms.tick) + 2 if ms is not None else 2
-            text += f": {result.filled} @ {fmt.num(result.avg_price, places)}"
-        if result.canceled_reason:
-            text += f" ({str(result.canceled_reason).replace('_', ' ')})"
-        ticket.show_message(text, ok=True)
+        ms = self.snapshot.markets.get(request.market) if self.snapshot else None
+        text, level = result_words(result, request.size, ms)
+        ticket.show_message(text, ok=level == "ok", warn=level != "ok")
+        if level == "warn":  # nothing filled: said where the eye is too, not only in the line
+            self.notify(text, title="Order: nothing filled", severity="warning")
         self.screen.set_focus(None)  # digits switch tabs again; b / s come back to the ticket
         await self.frame()
 
@@ -171,16 +234,20 @@ class TradingActions(AppState):
         self.screen.set_focus(None)
 
     async def _guard(self, coro: object, what: str) -> bool:
+        return (await self._attempt(coro, what))[0]
+
+    async def _attempt(self, coro: object, what: str) -> tuple[bool, Any]:
+        """(done, the venue's answer): a refusal is a toast with the exchange's words."""
         try:
-            await coro  # type: ignore[misc]
+            answer = await coro  # type: ignore[misc]
         except (ExchangeError, TradingDisabled) as refusal:
             self.notify(str(refusal), title=f"{what} refused", severity="error")
-            return False
+            return False, None
         except ArithmeticError as problem:  # an amend to 1e40: refused, never a crash
             self.notify(describe_arithmetic(problem), title=f"{what} refused", severity="error")
-            return False
+            return False, None
         await self.frame()
-        return True
+        return True, answer
 
     def action_leverage(self) -> None:
         snap = self.snapshot
@@ -297,8 +364,18 @@ class TradingActions(AppState):
             if not changes:
                 self.notify("nothing changed", severity="warning")
                 return
-            if await self._guard(self.venue.amend_order(order.order_id, **changes), "Amend"):
+            done, after = await self._attempt(
+                self.venue.amend_order(order.order_id, **changes), "Amend"
+            )
+            if not done:
+                return
+            if after is None:  # a venue that answered nothing: what was asked, no more
                 self.notify(f"order {order.order_id} amended")
+                return
+            ms = self.snapshot.markets.get(order.market) if self.snapshot else None
+            text, level = amend_words(order, after, ms)
+            self.notify(text, title="Amend",
+                        severity="information" if level == "ok" else "warning")  # fmt: skip
 
         label = "trigger price" if is_trigger else "limit price"
         self.push_screen(AmendScreen(f"Amend order {order.order_id} ({order.side} "
@@ -306,33 +383,49 @@ class TradingActions(AppState):
                                      order.filled), chosen)  # fmt: skip
 
     def action_convert(self) -> None:
+        """`u`: sell collateral for USD to repay a negative USD balance. The dialog offers
+        every asset held (USDC too), the largest value first, at the venue's own spread, and
+        the result says how much USD came in."""
         snap = self.snapshot
         if snap is None:
             return
         usd = next((c for c in snap.health.collateral if c.asset == "USD"), None)
-        coins = [
-            c for c in snap.health.collateral if c.asset not in ("USD", "USDC") and c.amount > 0
-        ]
+        coins = convertible(snap.health.collateral)
         if not coins:
             self.notify("no collateral to convert", severity="warning")
             return
         if usd is None or usd.amount >= 0:
             self.notify("USD is not negative: there is no loan to repay", severity="warning")
             return
-        coin = max(coins, key=lambda c: c.value)
-        # enough to bring USD back to at least 0 after the 0.1 % spread and the exchange's
-        # rounding: up to 6 decimals (every coin takes those) plus one step, at most the holding
-        owed = -usd.amount / (coin.price * (1 - CONVERT_SPREAD))
-        step = Decimal("1e-6")
-        need = min(owed.quantize(step, rounding=ROUND_CEILING) + step, coin.amount)
+        spread = self.venue.convert_spread
+        choices = {
+            c.asset: (f"{c.asset} held {fmt.trimmed(c.amount, 18)}, sold at the index "
+                      f"({fmt.trimmed(c.price, 18)} USD) less the {fmt.pct(spread)} spread; "
+                      f"USD is {fmt.usd(usd.amount)}", str(repay_amount(-usd.amount, c, spread)))
+            for c in coins
+        }  # fmt: skip
+        screen = ConvertScreen(choices)
 
         async def chosen(value: Decimal | None) -> None:
-            if value is not None and await self._guard(
-                self.venue.convert(coin.asset, "USD", value), "Convert"
-            ):
-                self.notify(f"converted {value} {coin.asset} to USD")
+            if value is None:
+                return
+            asset = screen.asset
+            if await self._guard(self.venue.convert(asset, "USD", value), "Convert"):
+                received = await self._converted_usd()
+                got = f": received {fmt.usd(received)} USD" if received is not None else ""
+                self.notify(f"converted {value} {asset} to USD{got}")
 
-        self.push_screen(ValueScreen(f"Convert {coin.asset} to USD",
-                                     f"{coin.asset} to sell at the index ({fmt.usd(coin.price)}) "
-                                     f"less 0.1 %; USD is {fmt.usd(usd.amount)}", str(need)),
-                         chosen)  # fmt: skip
+        self.push_screen(screen, chosen)
+
+    async def _converted_usd(self) -> Decimal | None:
+        """The USD the newest conversion credited, from its ledger leg (None: the venue's
+        ledger did not say): the net after the spread, not the coins' value at the index."""
+        try:
+            legs = await self.venue.ledger(10, "convert")
+        except (ExchangeError, TradingDisabled):
+            return None
+        if not legs:
+            return None
+        newest = max(leg.txid for leg in legs)
+        usd = [leg.amount for leg in legs if leg.txid == newest and leg.asset == "USD"]
+        return usd[0] if usd else None

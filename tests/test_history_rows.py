@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from exchange_local import Exchange, ExchangeConfig
@@ -35,8 +36,12 @@ def test_orders_show_aligned_sizes_and_the_tickets_type_names():
                    trigger_price=D(120000), reduce_only=True)  # fmt: skip
     rows = [cells for _, cells in order_rows(ex.open_orders("a"))]
     sizes = [str(r[4]).strip() for r in rows]
-    assert sizes == ["0.500", "0.010", "0.125", "0.200", "0.200"]
-    assert {str(r[5]).strip() for r in rows} == {"0.000"}
+    assert sizes == ["0.5000", "0.0100", "0.1250", "0.2000", "0.2000"]  # BTC's lot: 0.0001
+    assert {str(r[5]).strip() for r in rows} == {"0.0000"}
+    # a market nobody knows: sizes lined up on the finest among them, as before
+    unknown = [replace(o, market="XYZ-PERP") for o in ex.open_orders("a")][:3]
+    odd = [cells for _, cells in order_rows(unknown)]
+    assert [str(r[4]).strip() for r in odd] == ["0.500", "0.010", "0.125"]
     assert [r[3] for r in rows] == ["limit", "limit", "limit", "stop", "take-profit"]
 
 

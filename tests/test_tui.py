@@ -417,7 +417,7 @@ async def test_trading_keys_work_from_the_ticket_fields_and_a_send_leaves_them()
         await app.frame()
         positions = venue.ex.positions(venue.account)
         assert [(p.market, p.size) for p in positions] == [("BTC-PERP", D("-0.1"))]
-        assert "filled: 0.1000 @ 99,900.000" in text_of(app.main.query_one("#message"))
+        assert "filled: 0.1000 @ 99,900.0" in text_of(app.main.query_one("#message"))
         assert app.focused is None  # sent: digits switch tabs again instead of typing
         await pilot.press("2")
         await pilot.pause()

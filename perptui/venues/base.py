@@ -151,6 +151,9 @@ class Venue(abc.ABC):
     account: str = ""
     paused_for_s: float = 0.0  # how long the market was paused before this session
     default_market: str | None = None  # the market a venue wants shown first (a demo's lesson)
+    # what `convert` keeps of the converted value (0.001: 0.1 %), for the `u` dialog's words
+    # and the amount it offers; a venue that knows its exchange's own sets it (LocalVenue)
+    convert_spread: Decimal = Decimal("0.001")
     _events: deque[Event]  # set by each venue: what arrived since the last drain_events()
 
     @property

@@ -27,6 +27,7 @@ from exchange_local.leaderboard import standings
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
 from exchange_local.store_lock import StoreLocked, store_lock
+from perptui import format as fmt
 from perptui.settings import data_dir
 from perptui.venues.base import (
     ClockInfo,
@@ -99,6 +100,9 @@ class LocalVenue(Venue):
         if self.ex is None:
             self.ex = self._open_exchange()
         ex = self.ex
+        self.convert_spread = ex.config.convert_spread  # this exchange's, for the `u` dialog
+        # the account panel and the Ledger tab show each asset on its own decimals
+        fmt.remember_asset_decimals({a.symbol: a.decimals for a in ex.config.assets})
         if self.living:
             ex.start_living_market(seed=self.seed)
         if self.account not in ex.accounts():

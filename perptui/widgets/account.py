@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.widgets import Static
 
-from exchange_local.health import AccountHealth
+from exchange_local.health import AccountHealth, CollateralLine
 from perptui import format as fmt
 from perptui.widgets.cached import update_static
 
@@ -131,8 +131,22 @@ def _figures(h: AccountHealth, pnl: Any) -> list[str]:
     ]
 
 
-def _balance_places(asset: str) -> int:
-    return 2 if asset in ("USD", "USDC", "EUR") else 4
+PRICE_PLACES = 10  # an index's own digits, at most: EUR 0.951234567 is nine
+
+
+def balance_amount(line: CollateralLine) -> str:
+    """A balance with the digits it has, on its asset's decimals (AssetSpec.decimals, as the
+    venue noted them, else the exchange's defaults), at least cents: 0.00999 BTC read 0.0100
+    and AAPL 6.666667 read 6.6667 on a fixed four, and the row did not add up."""
+    places = fmt.asset_decimals(line.asset)
+    return fmt.trimmed(line.amount, places)
+
+
+def balance_price(line: CollateralLine) -> str:
+    """The index with its own digits, at least cents: amount x price x weight then gives the
+    value shown to the cent (EUR at 0.951234567 read 0.95, and 1,000.00 x 0.95 x 0.99 is not
+    the 941.72 beside it)."""
+    return fmt.trimmed(line.price, PRICE_PLACES)
 
 
 def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
@@ -146,9 +160,8 @@ def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[st
     for c in h.collateral:
         if c.amount == 0:
             continue
-        places = _balance_places(c.asset)
         lines.append(
-            f"  {c.asset:<5} {fmt.num(c.amount, places):>10} {fmt.num(c.price, 2):>11}"
+            f"  {c.asset:<5} {balance_amount(c):>10} {balance_price(c):>11}"
             f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
         )
     lines += _negative_usd(h)
@@ -163,9 +176,8 @@ def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[s
     for c in h.collateral:
         if c.amount == 0:
             continue
-        places = _balance_places(c.asset)
-        lines.append(f" [b]{c.asset:<4}[/b] {fmt.num(c.amount, places):>9} @ "
-                     f"{fmt.num(c.price, 2):>10} × {fmt.num(c.weight, 3)} = "
+        lines.append(f" [b]{c.asset:<4}[/b] {balance_amount(c):>9} @ "
+                     f"{balance_price(c):>10} × {fmt.num(c.weight, 3)} = "
                      f"{fmt.usd(c.value):>9}")  # fmt: skip
     return lines + _negative_usd(h)
 

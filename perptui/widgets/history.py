@@ -7,13 +7,15 @@ table rebuilds only when the rows really changed, so the cursor stays where the 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 
 from rich.table import Table
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
+from exchange_local.engine import MarketState
 from exchange_local.funding import AccountFunding
 from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.orders import Fill, OrderInfo
@@ -64,17 +66,48 @@ ORDER_COLUMNS = ("Id", "Market", "Side", "Type", "Size", "Filled", "Price", "Tri
 ORDER_TYPES = {"stop_market": "stop", "take_profit": "take-profit"}  # as the ticket names them
 
 
-def order_rows(orders: Iterable[OrderInfo]) -> list[Row]:
+def order_steps(
+    order: OrderInfo, markets: Mapping[str, MarketState] | None
+) -> tuple[Decimal, Decimal] | None:
+    """(tick, lot) of an order's market: the venue's, else the exchange's default market's
+    where the order lies on them (another venue's BTC-PERP may have a finer lot, and its
+    0.00001 must not read 0.0000), else None (a market nobody here knows)."""
+    ms = markets.get(order.market) if markets is not None else None
+    if ms is not None:
+        return ms.tick, ms.lot
+    steps = fmt.MARKET_STEPS.get(order.market)
+    if steps is None:
+        return None
+    tick, lot = steps
+    prices = [p for p in (order.price, order.trigger_price) if p is not None]
+    if any(p % tick for p in prices) or order.size % lot or order.filled % lot:
+        return None
+    return steps
+
+
+def order_rows(
+    orders: Iterable[OrderInfo], markets: Mapping[str, MarketState] | None = None
+) -> list[Row]:
+    """Open orders with each market's tick and lot decimals, as the book and the ticket show
+    them: a 0.5 tick read 100,091.00 here and 100,091.0 there, a size 0.1 beside 0.1000."""
     orders = list(orders)
-    sizes = fmt.aligned([o.size for o in orders] + [o.filled for o in orders])
+    fallback = fmt.aligned([o.size for o in orders] + [o.filled for o in orders])
     rows: list[Row] = []
     for i, o in enumerate(orders):
+        steps = order_steps(o, markets)
+        if steps is not None:
+            tick, lot = steps
+            size, filled = fmt.size(o.size, lot), fmt.size(o.filled, lot)
+            price = fmt.price(o.price, tick) if o.price else "market"
+            trigger = fmt.price(o.trigger_price, tick) if o.trigger_price else fmt.DASH
+        else:  # sizes lined up on the finest among them, prices with the digits they have
+            size, filled = fallback[i], fallback[len(orders) + i]
+            price = fmt.tick_price(o.price) if o.price else "market"
+            trigger = fmt.tick_price(o.trigger_price) if o.trigger_price else fmt.DASH
         flags = " ".join(f for f, on in (("reduce", o.reduce_only), ("post", o.post_only)) if on)
         rows.append((str(o.order_id), (
             str(o.order_id), o.market, o.side.upper(), ORDER_TYPES.get(o.type, o.type),
-            right(sizes[i]), right(sizes[len(orders) + i]),
-            right(fmt.tick_price(o.price) if o.price else "market"),
-            right(fmt.tick_price(o.trigger_price) if o.trigger_price else fmt.DASH), o.tif.upper(),
+            right(size), right(filled), right(price), right(trigger), o.tif.upper(),
             flags or fmt.DASH, str(o.status.value if hasattr(o.status, "value") else o.status),
         )))  # fmt: skip
     return rows
@@ -127,14 +160,11 @@ def ledger_rows(entries: Iterable[LedgerEntry]) -> list[Row]:
     return rows
 
 
-# money counted to the micro-unit (the exchange's USD quantum); coins to the satoshi
-MICRO_ASSETS = ("USD", "USDC", "EUR")
-
-
 def ledger_places(asset: str) -> int:
-    """Decimals of an asset's legs in the Ledger tab: six for money, eight for coins (BTC
-    read "+0.100000", and a 0.12345678 BTC deposit lost its last two digits)."""
-    return 6 if asset in MICRO_ASSETS else 8
+    """Decimals of an asset's legs in the Ledger tab: the asset's own (AssetSpec.decimals:
+    USD to the micro-unit, BTC to the satoshi, AAPL to six). A fixed eight for every coin
+    showed AAPL legs with two digits it never has; six for every coin lost a satoshi."""
+    return fmt.asset_decimals(asset)
 
 
 class EventsLog(RichLog):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -28,6 +29,7 @@ from perptui.ticket import (
     TicketError,
     TicketForm,
     max_size,
+    post_only_allowed,
     preview_lines,
 )
 from perptui.widgets.cached import update_static
@@ -55,6 +57,12 @@ class NumberInput(Input):
 
 
 MARKET_PRICE_WORDS = "best book prices, see Est. fill"  # 80 columns: fits
+
+# Tab's way through the ticket: what the order is (side, type, TIF), then its price and size,
+# then the helpers and Send, and round again. In the screen's order Tab went from Size on to
+# the % buttons, the flags and Send and left; type, TIF and price took Shift+Tab.
+FOCUS_ORDER = ("#side-buy", "#side-sell", "#type", "#tif", "#price", "#size", "#pct-25",
+               "#pct-50", "#pct-75", "#pct-100", "#reduce", "#post", "#submit")  # fmt: skip
 
 
 class OrderTicket(Vertical):
@@ -96,6 +104,11 @@ class OrderTicket(Vertical):
     OrderTicket.-short Select { width: 14; }
     OrderTicket.-short #tif { width: 8; }
     """
+    BINDINGS = [
+        Binding("tab", "focus_step(1)", "Next field", show=False, id="ticket.next_field"),
+        Binding("shift+tab", "focus_step(-1)", "Previous field", show=False,
+                id="ticket.previous_field"),
+    ]  # fmt: skip
     SHORT_WIDTH = 60  # under this many columns: BUY / SELL, narrower buttons (80x24 layout)
     # under this many rows in the column (80x24, 100x30): three preview lines, not four
     COMPACT_HEIGHT = 24
@@ -225,6 +238,22 @@ class OrderTicket(Vertical):
             self.set_class(compact, "-compact")
             self._redraw_preview()
 
+    def action_focus_step(self, step: int) -> None:
+        """Tab / Shift+Tab within the ticket in FOCUS_ORDER, skipping what the order type
+        hides or disables (a market order's price, post-only off a GTC limit), round again
+        after Send."""
+        chain = [w for w in (self.query_one(selector) for selector in FOCUS_ORDER)
+                 if w.display and w.focusable]  # fmt: skip
+        if not chain:
+            return
+        focused = self.screen.focused
+        here = next((i for i, w in enumerate(chain)
+                     if focused is not None and (focused is w or w in focused.ancestors)),
+                    None)  # fmt: skip
+        target = chain[0 if here is None and step > 0 else -1 if here is None else
+                       (here + step) % len(chain)]  # fmt: skip
+        target.focus()
+
     def cycle_type(self) -> str:
         i = ORDER_TYPES.index(self.form.type)
         self.query_one("#type", Select).value = ORDER_TYPES[(i + 1) % len(ORDER_TYPES)]
@@ -294,9 +323,11 @@ class OrderTicket(Vertical):
 
     message = ""  # the result line, over the preview, as last shown (a late answer: only its own)
 
-    def show_message(self, text: str, ok: bool) -> None:
+    def show_message(self, text: str, ok: bool, warn: bool = False) -> None:
+        """The last result: green for done, red for refused, `warn` (amber) for an order that
+        did less than asked (canceled with nothing filled, or partly filled)."""
         self.message = text
-        colour = "$success" if ok else "$error"
+        colour = "$warning" if warn else "$success" if ok else "$error"
         widget = self.query_one("#message", Static)
         widget.update(Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content(""))
         widget.tooltip = text or None  # one row, cut with "…": the whole of it here
@@ -383,10 +414,13 @@ class OrderTicket(Vertical):
         # a market order has no price: the limit typed before waits, hidden, for a limit
         # order again (greyed out, it read as the price the market order would pay)
         at_market = self.form.type == "market"
-        self.query_one("#price", Input).display = not at_market
+        price = self.query_one("#price", Input)
+        if at_market and price.has_focus:  # `m` from the price field: on to the size, not
+            self.query_one("#size", Input).focus()  # to whatever Textual finds next
+        price.display = not at_market
         self.query_one("#price-market", Static).display = at_market
-        self.query_one("#post", Checkbox).disabled = not is_limit
         self.query_one("#tif", Select).disabled = not is_limit
+        self._offer_post_only()
         # stops and take-profits are sent reduce-only: the box says so, locked; the trader's
         # own choice (form.reduce_only) comes back with a limit or market order
         box = self.query_one("#reduce", Checkbox)
@@ -399,7 +433,19 @@ class OrderTicket(Vertical):
     @on(Select.Changed, "#tif")
     def _tif(self, event: Select.Changed) -> None:
         self.form.tif = str(event.value)
+        self._offer_post_only()
         self._changed()
+
+    def _offer_post_only(self) -> None:
+        """Post-only only where the exchange takes it, a GTC limit order: elsewhere the box is
+        off and disabled (with IOC the preview said ✓ and sending was refused)."""
+        allowed = post_only_allowed(self.form.type, self.form.tif)
+        box = self.query_one("#post", Checkbox)
+        box.disabled = not allowed
+        if not allowed:
+            self.form.post_only = False
+            with box.prevent(Checkbox.Changed):
+                box.value = False
 
     @on(Input.Changed, "#price")
     def _price(self, event: Input.Changed) -> None:
