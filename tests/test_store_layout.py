@@ -143,3 +143,21 @@ def test_a_failed_commit_leaves_no_trace(tmp_path, monkeypatch):
     assert store.db.execute("SELECT * FROM accounts").fetchall() == [(1, "x"), (2, "EXTERNAL")]
     assert [e.amount for e in store.entries("x", None, None)] == [D(5)]
     store.close()
+
+
+def test_the_write_ahead_log_shrinks_back_after_a_large_snapshot(tmp_path):
+    """A paper market at --speed 100 kept a 16 MB -wal file beside its store for as long as it
+    ran: after a checkpoint the log is cut back to store.WAL_KEPT_BYTES."""
+    import os
+
+    from exchange_local.store import WAL_KEPT_BYTES, Store
+
+    path = str(tmp_path / "s.sqlite")
+    store = Store(path)
+    store.write_snapshot(0, os.urandom(3 * WAL_KEPT_BYTES))  # a snapshot larger than the limit
+    assert os.path.getsize(path + "-wal") > 2 * WAL_KEPT_BYTES
+    for seq in (1, 2):  # the next snapshot frees the big one's pages; the one after is small
+        store.db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # as SQLite does every 1,000 pages
+        store.write_snapshot(seq, b"small")
+    assert os.path.getsize(path + "-wal") <= WAL_KEPT_BYTES
+    store.close()
