@@ -175,7 +175,8 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         if lines:
             v = self.theme_variables
             self.main.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
-        self.main.query_one("#orders-table", RowsTable).set_rows(order_rows(snap.open_orders))
+        orders = order_rows(snap.open_orders, snap.markets)  # each on its venue market's steps
+        self.main.query_one("#orders-table", RowsTable).set_rows(orders)
         preview = not quiet and (self._preview_dirty or self.frames % PREVIEW_EVERY_FRAMES == 0)
         preview = preview and self.venue.can_trade  # a venue that only watches has no ticket
         if quiet:  # a preview from before would still say "✓ would be accepted now"

@@ -238,6 +238,7 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         f = event.fill
         side = f.taker_side if f.taker == me else ("sell" if f.taker_side == "buy" else "buy")
         role = "taker" if f.taker == me else "maker"
-        text = f"{you} {side} {f.size} {f.market} @ {fmt.tick_price(f.price)} ({role})"
+        size, price = fmt.market_size(f.market, f.size), fmt.market_price(f.market, f.price)
+        text = f"{you} {side} {size} {f.market} @ {price} ({role})"
         return EventLine(t, "fill", text, True)
     return None

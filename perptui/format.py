@@ -225,3 +225,22 @@ def _default_market_steps() -> dict[str, tuple[Decimal, Decimal]]:
 
 # (tick, lot) of each market where a caller has no MarketState at hand: the exchange's defaults
 MARKET_STEPS: dict[str, tuple[Decimal, Decimal]] = _default_market_steps()
+
+
+def market_price(market: str, value: Decimal) -> str:
+    """A price of `market` where no MarketState is at hand (an event's line): on the market's
+    tick when the exchange's default market has one and the price lies on it (100,184.0 at a
+    0.5 tick, as the book shows it), else every digit it has (tick_price)."""
+    steps = MARKET_STEPS.get(market)
+    if steps is not None and value % steps[0] == 0:
+        return price(value, steps[0])
+    return tick_price(value)
+
+
+def market_size(market: str, value: Decimal) -> str:
+    """A size of `market` on its lot's decimals where the lot is known and the size lies on
+    it (0.1000 BTC, as the book and the orders tab show it), else as given."""
+    steps = MARKET_STEPS.get(market)
+    if steps is not None and value % steps[1] == 0:
+        return size(value, steps[1])
+    return str(value)

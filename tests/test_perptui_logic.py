@@ -404,7 +404,12 @@ def test_averages_read_to_the_cent_and_fills_with_their_tick():
 
     fill = Fill(1, 0, "BTC-PERP", D("100576.0"), D("0.1"), "buy", "me", "x", 1, 2, D(5), D(2))
     line = describe(ev.FillEvent(0, fill), "me")
-    assert line is not None and "@ 100,576.00 (taker)" in line.text  # it read "@ 100576.0"
+    # on the market's tick and lot, as the book shows them (it read "@ 100576.0", then
+    # "0.1 BTC-PERP @ 100,576.00")
+    assert line is not None and "YOU buy 0.1000 BTC-PERP @ 100,576.0 (taker)" in line.text
+    odd = Fill(2, 0, "BTC-PERP", D("100576.25"), D("0.00015"), "buy", "me", "x", 1, 2, D(5), D(2))
+    line = describe(ev.FillEvent(0, odd), "me")  # off this exchange's steps: every digit kept
+    assert line is not None and "0.00015 BTC-PERP @ 100,576.25 (taker)" in line.text
 
 
 async def test_the_funding_line_gives_up_its_least_read_pieces_to_fit():
