@@ -201,12 +201,13 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         if self.venue.can_trade:
             return None
         wanted = {"clock.pause", "clock.faster", "clock.slower", "demo.watch_next",
-                  "screen.teach", "tab.events"}  # fmt: skip
+                  "screen.teach", "tab.events", "app.quit"}  # fmt: skip
         keys = {b.id: key_display(self, b, self._keymap).split(", ")[0]  # its first key: room
                 for b in BINDINGS if b.id in wanted}  # fmt: skip
         reason = getattr(self.venue, "read_only_reason", None) or self.venue.watch_words
         return WatchState(self.venue.account, reason, snap.clock,
-                          hasattr(self.venue, "watch_next"), keys)  # fmt: skip
+                          hasattr(self.venue, "watch_next"), keys,
+                          bool(getattr(self.venue, "finished", False)))  # fmt: skip
 
     async def _history_on_demand(self, fills: bool) -> None:
         """The visible tab's rows now (a tab shown, a filter typed), unless the venue already

@@ -355,7 +355,8 @@ class TradingActions(AppState):
         choices = {
             c.asset: (f"{c.asset} held {fmt.trimmed(c.amount, 18)}, sold at the index "
                       f"({fmt.trimmed(c.price, 18)} USD) less the {fmt.pct(spread)} spread; "
-                      f"USD is {fmt.usd(usd.amount)}", str(repay_amount(-usd.amount, c, spread)))
+                      f"USD is {fmt.usd(usd.amount)}",
+                      fmt.plain(repay_amount(-usd.amount, c, spread)))
             for c in coins
         }  # fmt: skip
         screen = ConvertScreen(choices)
@@ -367,7 +368,7 @@ class TradingActions(AppState):
             if await self._guard(self.venue.convert(asset, "USD", value), "Convert"):
                 received = await self._converted_usd()
                 got = f": received {fmt.usd(received)} USD" if received is not None else ""
-                self.notify(f"converted {value} {asset} to USD{got}")
+                self.notify(f"converted {fmt.plain(value)} {asset} to USD{got}")
 
         self.push_screen(screen, chosen)
 

@@ -63,15 +63,19 @@ async def test_w_watches_the_next_account_in_the_panel_and_re_marks_the_events_l
     venue = DemoVenue("cascade", clock="manual")
     app = PerpApp(venue, Settings(), frame_loop=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        for _ in range(12):
-            await venue.advance(Decimal(50))
-            await app.frame()
+        await app.frame()
         await pilot.pause()
         panel = app.main.query_one("#watch")
         words = str(panel.render())
         assert "Watching ada" in words and "demo cascade" in words
         for offered in ("p pause", "+ faster", "- slower", "w next account", "t explain"):
             assert offered in words, offered
+        for _ in range(12):
+            await venue.advance(Decimal(50))
+            await app.frame()
+        await pilot.pause()
+        words = str(panel.render())  # the lesson is over: no clock left to offer
+        assert "■ ended" in words and "pause" not in words and "faster" not in words
         log = app.main.query_one(EventsLog)
 
         def marked(account: str) -> list[bool]:

@@ -629,3 +629,8 @@ async def test_a_store_that_cannot_be_written_stops_the_paper_market_and_says_wh
     await again.start()
     assert again._exchange().check_invariants() == []
     await again.stop()
+
+
+def test_a_tiny_amount_reads_as_typed_never_in_scientific_notation():
+    """The convert dialog offered 9.8E-7 in a field that takes digits and a point."""
+    assert fmt.plain(D("9.8E-7")) == "0.00000098" and fmt.plain(D("12.50")) == "12.50"

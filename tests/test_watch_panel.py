@@ -7,8 +7,8 @@ from decimal import Decimal
 from perptui.venues.base import ClockInfo
 from perptui.widgets.watch_panel import WatchState, watch_markup
 
-KEYS = {"clock.pause": "p", "clock.faster": "+", "clock.slower": "-",
-        "demo.watch_next": "w", "screen.teach": "t", "tab.events": "6"}  # fmt: skip
+KEYS = {"clock.pause": "p", "clock.faster": "+", "clock.slower": "-", "demo.watch_next": "w",
+        "screen.teach": "t", "tab.events": "6", "app.quit": "q"}  # fmt: skip
 
 
 def clock(speed: str, paused: bool, adjustable: bool = True) -> ClockInfo:
@@ -37,3 +37,10 @@ def test_a_remapped_key_is_the_one_shown_and_markup_in_names_is_escaped() -> Non
     keys = dict(KEYS, **{"clock.pause": "space"})
     text = watch_markup(WatchState("[red]x", "why", clock("1", False), True, keys))
     assert "[b]space[/b] pause" in text and "\\[red]x" in text
+
+
+def test_an_ended_demo_or_replay_offers_no_clock_keys() -> None:
+    """A finished demo said "▶ playing at 1x  p pause", and p only toggled the words."""
+    text = watch_markup(WatchState("ada", "demo cascade", clock("1", False), True, KEYS, True))
+    assert "■ ended" in text and "[b]q[/b] quits" in text
+    assert "playing" not in text and "pause" not in text and "faster" not in text

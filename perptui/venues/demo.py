@@ -116,6 +116,11 @@ class DemoVenue(LocalVenue):
         for _ in range(int(seconds)):
             self._step()
 
+    @property
+    def finished(self) -> bool:
+        """The lesson's script has run to its end (the watch panel then offers no clock)."""
+        return self.scenario.finished
+
     async def snapshot(self, market: str, candle_interval: str = "1m") -> VenueSnapshot:
         snap = await super().snapshot(market, candle_interval)
         if self.scenario.finished:

@@ -54,6 +54,11 @@ class ReplayVenue(LocalVenue):
         await super().stop()
         self.replay.close()
 
+    @property
+    def finished(self) -> bool:
+        """The recording has been played to its end (the watch panel then offers no clock)."""
+        return self.replay.finished
+
     def watch_next(self) -> str:
         names = watchable(self._exchange().accounts())
         if names:

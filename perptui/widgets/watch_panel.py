@@ -25,6 +25,7 @@ class WatchState:
     clock: ClockInfo | None
     can_watch_next: bool
     keys: dict[str, str]
+    ended: bool = False  # a demo's script or a replay's recording has run to its end
 
 
 def watch_markup(state: WatchState) -> str:
@@ -40,7 +41,9 @@ def watch_markup(state: WatchState) -> str:
     who = escape(state.account) if state.account else "the market"
     lines = [f"[b]Watching {who}[/b]", f"[$text-muted]{escape(state.reason)}[/]"]
     clock = state.clock
-    if clock is not None and clock.adjustable:
+    if state.ended:  # its clock has nothing left to play: p and + only toggled the words
+        lines.append(f"■ ended   {key('app.quit', 'quits')}")
+    elif clock is not None and clock.adjustable:
         if clock.speed == 0:  # `--speed 0`: still until a faster speed is chosen
             lines.append(f"⏸ still (speed 0)   {key('clock.faster', 'plays')}")
         elif clock.paused:
