@@ -80,18 +80,3 @@ def test_a_market_preview_needs_no_type_as_design_shows() -> None:
         ex.preview_order("u", BTC, "buy", D("0.2"), type="limit")
     with pytest.raises(InvalidOrder, match="takes no price"):  # place_order's refusal
         ex.preview_order("u", BTC, "buy", D("0.2"), price=D(90000), type="market")
-
-
-async def test_the_wire_preview_without_type_or_price_is_a_market_preview() -> None:
-    """POST /orders/preview {symbol, side, size} said "a limit order needs a price" while
-    Exchange.preview_order gave a market preview for the same words."""
-    from tests.test_server_support import make_class
-
-    c = make_class()
-    async with c.client() as http:
-        body = {"symbol": "BTC-PERP", "side": "buy", "size": "0.01"}
-        r = await http.post("/api/v1/orders/preview", headers=c.auth("alice"), json=body)
-        assert r.status_code == 200, r.text
-        r = await http.post("/api/v1/orders/preview", headers=c.auth("alice"),
-                            json=dict(body, type="limit"))  # fmt: skip
-        assert r.status_code == 422 and "needs a price" in r.json()["detail"], r.text

@@ -162,7 +162,7 @@ async def preview(request: Request, body: PreviewBody, key: Read) -> dict[str, A
         body.side,
         body.size,
         price=body.price,
-        type=wire.WIRE_ORDER_TYPES[body.type] if body.type is not None else None,
+        type=wire.WIRE_ORDER_TYPES[body.type],
         tif=tif,
         reduce_only=body.reduceOnly,
         post_only=body.timeInForce == "ALO",

@@ -171,9 +171,7 @@ class OrderBody(Strict):
 class PreviewBody(Strict):
     symbol: Symbol
     side: Literal["buy", "sell"]
-    # none given: a market preview without a price, a limit one with a price (preview_order's
-    # own rule, as DESIGN.md shows it); it said "a limit order needs a price" to a market one
-    type: Literal["limit", "market", "stopMarket", "takeProfit"] | None = None
+    type: Literal["limit", "market", "stopMarket", "takeProfit"] = "limit"
     size: Dec
     price: Dec | None = None
     triggerPx: Dec | None = None
