@@ -54,6 +54,13 @@ def plain(value: Decimal) -> str:
     return format(value, "f")
 
 
+def shortest(value: Decimal) -> str:
+    """A value's shortest plain text: no exponent, no trailing zeros ("98000.0", "98000" and
+    "98000.000" are all "98000"; -0 is "0"). One form for what is compared by value (a
+    retried request's numbers) and what a ledger reference names (a price, a spread)."""
+    return "0" if value == 0 else format(value.normalize(), "f")
+
+
 def above_maximum(value: Decimal, field: str, maximum: Decimal) -> str | None:
     """The refusal text when `value` exceeds `maximum` (None when it does not), naming the
     field and the maximum in plain digits, for the caller's own error class."""

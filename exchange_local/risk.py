@@ -24,7 +24,15 @@ from exchange_local.errors import (
 from exchange_local.events import MarginEvent
 from exchange_local.ledger import EXTERNAL, FEES, TxType
 from exchange_local.mark import RobustMark
-from exchange_local.money import CENT, ONE, ZERO, cents_against, quantize_usd_up, to_decimal
+from exchange_local.money import (
+    CENT,
+    ONE,
+    ZERO,
+    cents_against,
+    quantize_usd_up,
+    shortest,
+    to_decimal,
+)
 from exchange_local.orders import CancelReason, Order
 from exchange_local.state import Account, MarketRuntime
 from exchange_local.trading import FillGate, Trading
@@ -578,7 +586,7 @@ class Risk(Trading):
             acct, spec = self._account(account), self._asset(asset)
             most = self._max_withdrawal(acct, spec.symbol)
             raise InsufficientBalance(
-                f"{refusal}; at most {_text(most)} {spec.symbol} can be withdrawn now"
+                f"{refusal}; at most {shortest(most)} {spec.symbol} can be withdrawn now"
             ) from None
 
     def max_withdrawal(self, account: str, asset: str) -> Decimal:
@@ -643,7 +651,7 @@ class Risk(Trading):
         if refusal is not None:
             most = self._max_withdrawal(acct, asset)
             raise InsufficientMargin(
-                f"cannot withdraw: {refusal[0]}; at most {_text(most)} {asset} can be withdrawn "
+                f"cannot withdraw: {refusal[0]}; at most {shortest(most)} {asset} can be withdrawn "
                 "now",
                 shortfall=refusal[1],
             )
@@ -738,11 +746,11 @@ class Risk(Trading):
         if refusal is not None:
             most = self._max_convert(acct, src.symbol, dst.symbol, qty)
             raise InsufficientMargin(
-                f"cannot convert: {refusal[0]}; at most {_text(most)} {src.symbol} can be "
+                f"cannot convert: {refusal[0]}; at most {shortest(most)} {src.symbol} can be "
                 f"converted to {dst.symbol} now",
                 shortfall=refusal[1],
             )
-        src_price, dst_price = _text(self.prices[src.symbol]), _text(self.prices[dst.symbol])
+        src_price, dst_price = shortest(self.prices[src.symbol]), shortest(self.prices[dst.symbol])
         self._post_tx(
             TxType.CONVERT,
             [
@@ -752,7 +760,7 @@ class Risk(Trading):
             ],
             # both USD prices and the spread: "at 1" alone read as the price of the coin bought
             f"convert {src.symbol}->{dst.symbol}: {src.symbol} at {src_price}, {dst.symbol} at "
-            f"{dst_price}, spread {_text(fee)} {dst.symbol}",
+            f"{dst_price}, spread {shortest(fee)} {dst.symbol}",
         )  # fmt: skip
         self._after_collateral_change(acct)
         return net
@@ -847,12 +855,3 @@ class Risk(Trading):
 
     def _after_command(self) -> None:
         self._refresh_marks(self.now_ms)
-
-
-def _text(value: Decimal) -> str:
-    """A price or amount for a ledger reference, without trailing zeros ("100000", not
-    "100000.0"; "0.00001", not "0.00001000")."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+# an amount as typed (0.00000098, never 9.8E-7): the exchange's own refusals write it so
+from exchange_local.money import plain as plain
+
 DASH = "—"
 
 
@@ -244,9 +247,3 @@ def market_size(market: str, value: Decimal) -> str:
     if steps is not None and value % steps[1] == 0:
         return size(value, steps[1])
     return str(value)
-
-
-def plain(value: Decimal) -> str:
-    """An amount as a person types it: 0.00000098, never Python's 9.8E-7 (which the convert
-    dialog's field, taking digits and a point, could not even hold)."""
-    return format(value, "f")

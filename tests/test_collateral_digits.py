@@ -53,16 +53,6 @@ async def test_the_account_panel_shows_the_venues_decimals():
     await venue.stop()
 
 
-def test_the_ledger_shows_each_assets_own_decimals():
-    ex = Exchange(ExchangeConfig(mark_source="index"))
-    ex.create_account("u")
-    ex.deposit("u", "AAPL", D("1.5"))
-    ex.deposit("u", "BTC", D("0.12345678"))
-    rows = {cells[3]: cells for _, cells in ledger_rows(ex.ledger("u"))}
-    assert str(rows["AAPL"][4]).strip() == "+1.500000"  # six, as AAPL is counted
-    assert str(rows["BTC"][4]).strip() == "+0.12345678"
-
-
 def test_convert_offers_every_asset_held_largest_first_and_repays_at_the_spread():
     usdc = line("USDC", "500", "1", "1")
     btc = line("BTC", "0.1", "100000", "0.975")

@@ -75,7 +75,9 @@ def test_coins_keep_their_eight_decimals_and_money_its_six():
     ex.create_account("u")
     ex.deposit("u", "BTC", Decimal("0.12345678"))
     ex.deposit("u", "USD", Decimal("10.5"))
+    ex.deposit("u", "AAPL", Decimal("1.5"))
     rows = {cells[3]: cells for _, cells in ledger_rows(ex.ledger("u"))}
+    assert str(rows["AAPL"][4]).strip() == "+1.500000"  # six, as AAPL is counted (not 8)
     assert str(rows["BTC"][4]).strip() == "+0.12345678" and str(rows["BTC"][5]).strip() == (
         "0.12345678"
     )

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import Request, Response
 from pydantic import BaseModel
 
+from exchange_local.money import shortest
 from exchange_local.server.deps import context
 from exchange_local.server.problems import ApiError
 
@@ -42,7 +43,7 @@ def canonical(value: Any) -> Any:
     "sell" still differ). Why a model's fields and not `model_dump()`: its decimals are
     serialized back to the text they came as (schemas.Dec), which is what was compared."""
     if isinstance(value, Decimal):
-        return "0" if value == 0 else format(value.normalize(), "f")
+        return shortest(value)
     if isinstance(value, BaseModel):
         return {name: canonical(getattr(value, name)) for name in type(value).model_fields}
     if isinstance(value, dict):
