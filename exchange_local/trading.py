@@ -212,12 +212,7 @@ class Trading(ExchangeCore):
                 raise InvalidOrder(
                     f"post-only order at {limit} would take liquidity ({touch}); not placed"
                 )
-        may_rest = type in TRIGGER_TYPES or (type == "limit" and tif == "gtc")
-        if may_rest and len(acct.open_orders) >= self.config.max_open_orders:
-            raise TooManyOrders(
-                f"account {acct.account_id} already has {len(acct.open_orders)} open orders, "
-                f"the maximum is {self.config.max_open_orders}"
-            )
+        self._check_open_orders(acct, type, tif)
         status = OrderStatus.UNTRIGGERED if type in TRIGGER_TYPES else OrderStatus.OPEN
         order = Order(
             self._next_order_id, acct.account_id, m.symbol, side, type, tif, qty, limit, trigger,
@@ -225,6 +220,18 @@ class Trading(ExchangeCore):
         )  # fmt: skip
         order.updated_ms = self.now_ms
         return order
+
+    def _check_open_orders(self, acct: Account, type: str, tif: str) -> None:
+        """The per-account cap of open orders, for an order that may rest (a GTC limit or a
+        trigger order); placing and the preview ask alike, so the preview never passes the
+        201st order that placing refuses."""
+        may_rest = type in TRIGGER_TYPES or (type == "limit" and tif == "gtc")
+        cap = self.config.max_open_orders
+        if may_rest and len(acct.open_orders) >= cap:
+            raise TooManyOrders(
+                f"account {acct.account_id} already has {len(acct.open_orders)} open orders, "
+                f"the maximum is {cap}"
+            )
 
     def _parse_price(self, m: MarketRuntime, value: Any, field: str) -> Decimal:
         price = to_decimal(value, field)

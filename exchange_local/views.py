@@ -238,17 +238,6 @@ class RiskViews(Risk):
             s, size_after, would_reject, max_size, warnings,
         )  # fmt: skip
 
-    def _check_open_orders(self, acct: Account, type: str, tif: str) -> None:
-        """place_order's cap of open orders (trading._validate_new_order), in its words: what
-        placing refuses, so does the preview (it passed the 201st order placing refused)."""
-        may_rest = type in TRIGGER_TYPES or (type == "limit" and tif == "gtc")
-        cap = self.config.max_open_orders
-        if may_rest and len(acct.open_orders) >= cap:
-            raise TooManyOrders(
-                f"account {acct.account_id} already has {len(acct.open_orders)} open orders, "
-                f"the maximum is {cap}"
-            )
-
     def _risk_after_fill(
         self, acct: Account, m: MarketRuntime, is_buy: bool, impact: OrderImpact,
         limit: Decimal | None, at_trigger: bool = False,
