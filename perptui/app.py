@@ -53,8 +53,14 @@ HISTORY_EVERY_FRAMES = 10  # fills, funding and ledger tabs: once a second while
 PREVIEW_EVERY_FRAMES = 5  # the preview follows the mark twice a second even without typing
 
 
+# the bindings the watch panel names, by id (with the keys the keymap gave them)
+WATCH_KEYS = frozenset({"clock.pause", "clock.faster", "clock.slower", "demo.watch_next",
+                        "screen.teach", "tab.events", "app.quit"})  # fmt: skip
+
+
 class PerpApp(TradingActions, ViewActions, App[None]):
     TITLE = "perptui"
+    _watch_keys: dict[str, str] | None = None  # WATCH_KEYS' keys, worked out at first use
     BINDINGS = BINDINGS  # type: ignore[assignment]
     ENABLE_COMMAND_PALETTE = True
 
@@ -200,10 +206,12 @@ class PerpApp(TradingActions, ViewActions, App[None]):
         """The watch panel's state where the venue cannot trade, else None (the ticket)."""
         if self.venue.can_trade:
             return None
-        wanted = {"clock.pause", "clock.faster", "clock.slower", "demo.watch_next",
-                  "screen.teach", "tab.events", "app.quit"}  # fmt: skip
-        keys = {b.id: key_display(self, b, self._keymap).split(", ")[0]  # its first key: room
-                for b in BINDINGS if b.id in wanted}  # fmt: skip
+        keys = self._watch_keys
+        if keys is None:  # the keymap is set once, at start: not worked out every frame
+            keys = self._watch_keys = {
+                b.id: key_display(self, b, self._keymap).split(", ")[0]  # its first key: room
+                for b in BINDINGS if b.id in WATCH_KEYS
+            }  # fmt: skip
         reason = getattr(self.venue, "read_only_reason", None) or self.venue.watch_words
         return WatchState(self.venue.account, reason, snap.clock,
                           hasattr(self.venue, "watch_next"), keys,
