@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from exchange_local import snapshot_fork
 from exchange_local.errors import StoreError
 from exchange_local.once import OnceRequests
 from exchange_local.store import Store
@@ -30,7 +31,8 @@ SNAPSHOT_EVERY_COMMANDS = 2_000
 SNAPSHOT_EVERY_MS = 3_600_000
 TRANSIENT = (
     "_store", "_subscribers", "_in_command", "_replaying", "_weight_cache", "_weight_limits",
-    "_fraction_floors", "_last_snapshot", "_config_given", "_adl_cache", "store_failure",
+    "_fraction_floors", "_last_snapshot", "_forked_snapshot", "_config_given", "_adl_cache",
+    "store_failure",
     *COMMANDS,
 )  # fmt: skip
 
@@ -41,6 +43,10 @@ class Durable(OnceRequests):
     _store: Store | None = None
     _in_command = False
     _replaying = False
+    # snapshots pickled by a forked child where the platform allows (snapshot_fork.py);
+    # False keeps them inline (set on the class or the instance before the store opens)
+    fork_snapshots = True
+    _forked_snapshot: snapshot_fork.ForkedSnapshot | None = None
     # why the store stopped taking writes (a failed commit), or None: see _commit_failed
     store_failure: str | None = None
 
@@ -67,6 +73,9 @@ class Durable(OnceRequests):
         self._ledger.entries.clear()
         self._ledger.on_post.append(store.add_transaction)
         self._last_snapshot = (store.journal_seq, self.now_ms)
+        if snapshot_fork.AVAILABLE and self.fork_snapshots:
+            snapshot_fork.remove_leftovers(store.path)
+            self._forked_snapshot = snapshot_fork.ForkedSnapshot(store.path)
         for name in COMMANDS:
             setattr(self, name, self._journaled(name, getattr(type(self), name)))
 
@@ -147,16 +156,38 @@ class Durable(OnceRequests):
         return StoreError(self.store_failure)
 
     def _maybe_snapshot(self, force: bool = False) -> None:
+        """Snapshot every SNAPSHOT_EVERY_COMMANDS commands or exchange hour: in a forked child
+        where it can (snapshot_fork.py: the engine does not wait for the pickling), else here.
+        `force` (closing) writes it here and now, replacing a child still at work."""
         store = self._store
         assert store is not None
+        forked = self._forked_snapshot
+        if forked is not None and forked.busy:
+            if force:
+                forked.abandon()
+            else:
+                forked.collect(store.write_snapshot_blob)
         seq, t = self._last_snapshot
-        if (
+        if not (
             force
             or store.journal_seq - seq >= SNAPSHOT_EVERY_COMMANDS
             or (self.now_ms - t >= SNAPSHOT_EVERY_MS)
         ):
+            return
+        if forked is not None and not force:
+            if forked.busy:
+                return  # the child before is still writing; due again at the next command
+            forked.start(store.journal_seq, self.now_ms, self._snapshot_state)
+        else:
             store.write_snapshot(self.now_ms, self._snapshot_state())
-            self._last_snapshot = (store.journal_seq, self.now_ms)
+        self._last_snapshot = (store.journal_seq, self.now_ms)
+
+    def finish_snapshot(self) -> None:
+        """Wait for a snapshot being written by a child process and store it (tests, tools
+        that read the store next). Nothing to do when none is under way."""
+        forked = self._forked_snapshot
+        if self._store is not None and forked is not None:
+            forked.collect(self._store.write_snapshot_blob, wait=True)
 
     def _snapshot_state(self) -> dict[str, Any]:
         """Everything but the store, subscribers, caches and the scheduler's callbacks (the
@@ -174,5 +205,7 @@ class Durable(OnceRequests):
         if self._store is not None:
             if self.store_failure is None:  # never a snapshot of a state the store lacks
                 self._maybe_snapshot(force=True)
+            elif self._forked_snapshot is not None:
+                self._forked_snapshot.abandon()
             self._store.close()
             self._store = None

@@ -245,13 +245,24 @@ class Store(LedgerWriter):
         self._ledger_committed()
 
     def write_snapshot(self, time_ms: int, state: Any) -> None:
+        """The state as of the latest journaled command, pickled here and now."""
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        self.write_snapshot_blob(self.journal_seq, time_ms, blob)
+
+    def write_snapshot_blob(self, seq: int, time_ms: int, blob: bytes) -> None:
+        """A pickled state as of journal row `seq` (a forked child's, see snapshot_fork.py),
+        replacing every older snapshot; a newer one already stored is kept as the latest."""
         self.db.execute("BEGIN")
-        self.db.execute(
-            "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (self.journal_seq, time_ms, blob)
-        )
-        self.db.execute("DELETE FROM snapshots WHERE journal_seq < ?", (self.journal_seq,))
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?)", (seq, time_ms, blob)
+            )
+            self.db.execute("DELETE FROM snapshots WHERE journal_seq < ?", (seq,))
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     # --- reading -------------------------------------------------------------------------
 

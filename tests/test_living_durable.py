@@ -104,6 +104,7 @@ def test_killed_after_the_latest_snapshot_replays_the_bots_exactly(tmp_path):
     ex = Exchange(store=path)
     ids = user_session(ex)
     ex.advance(D("20.3"))
+    ex.finish_snapshot()  # one may be being written by a child process (snapshot_fork.py)
     seq = ex._store.journal_seq
     snapshot = ex._store.latest_snapshot()
     assert snapshot is not None and snapshot[0] < seq  # commands landed after the snapshot
@@ -142,6 +143,7 @@ def test_snapshots_taken_mid_run_restore_the_market(tmp_path, monkeypatch):
     ex.start_living_market(seed=1)
     for _ in range(7):
         ex.advance(D("3.7"))
+    ex.finish_snapshot()
     snapshot = ex._store.latest_snapshot()
     assert snapshot is not None and 0 < snapshot[0] < ex._store.journal_seq
     del ex

@@ -9,6 +9,7 @@ connection itself refusing one COMMIT, as a full disk does, so the store's own r
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -80,23 +81,38 @@ def test_a_failed_commit_stops_the_exchange_and_saves_nothing_of_it(tmp_path: Pa
     again.close()
 
 
-def test_a_failed_snapshot_is_not_a_failed_command(tmp_path: Path) -> None:
-    """The journal row is written; a snapshot is only a faster restart, tried again later."""
-    ex, _ = trading_exchange(str(tmp_path / "s.sqlite"))
-    original = ex._store.write_snapshot  # type: ignore[union-attr]
-
+@pytest.mark.parametrize("forked", [False, True], ids=["inline", "forked"])
+def test_a_failed_snapshot_is_not_a_failed_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
+) -> None:
+    """The journal row is written; a snapshot is only a faster restart, tried again later.
+    Forked (snapshot_fork.py), the failing write is the parent's insert of the child's bytes,
+    on the command after the child ended."""
+    monkeypatch.setattr(Exchange, "fork_snapshots", forked)
+    db = str(tmp_path / "s.sqlite")
+    ex, _ = trading_exchange(db)
+    store = ex._store
+    assert store is not None
     tried: list[int] = []
 
     def full(*args: Any) -> None:
         tried.append(1)
         raise sqlite3.OperationalError("database or disk is full")
 
-    ex._store.write_snapshot = full  # type: ignore[union-attr,method-assign]
+    monkeypatch.setattr(store, "write_snapshot_blob", full)
     ex.advance(3_700)  # an hour: a snapshot is due
+    if forked:
+        child = ex._forked_snapshot
+        assert child is not None and child.pid is not None
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, not yet collected
+        ex.place_order("a", BTC, "buy", D("0.1"), type="market")  # collects: the write fails
     assert tried and ex.store_failure is None
-    ex._store.write_snapshot = original  # type: ignore[union-attr,method-assign]
+    monkeypatch.undo()
     ex.place_order("a", BTC, "buy", D("0.1"), type="market")
-    ex.close()
+    ex.close()  # the final snapshot, written now that the disk has room
+    again = Exchange(store=db)
+    assert again._store is not None and again._store.latest_snapshot() is not None
+    again.close()
 
 
 async def test_the_server_answers_503_after_a_failed_write_and_restarts_whole(
