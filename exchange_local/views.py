@@ -10,18 +10,19 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from exchange_local import margin
+from exchange_local.custody import Custody
 from exchange_local.errors import ExchangeError, InvalidOrder, TooManyOrders
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
 from exchange_local.money import ZERO, to_decimal
 from exchange_local.orders import ORDER_TYPES, SIDES, TIFS, TRIGGER_TYPES
 from exchange_local.positions import Position
-from exchange_local.risk import OrderImpact, Risk
+from exchange_local.risk import OrderImpact
 from exchange_local.state import Account, MarketRuntime
 
 LIQ_WARNING_DISTANCE = Decimal("0.10")
 
 
-class RiskViews(Risk):
+class RiskViews(Custody):
     def _status(self, acct: Account, risk: margin.AccountRisk) -> str:
         """MECHANICS section 2's status word (the liquidation statuses arrive with issue 5)."""
         if acct.liquidation_status is not None:
