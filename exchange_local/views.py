@@ -83,16 +83,20 @@ class RiskViews(Custody):
     ) -> OrderPreview:
         """What the order would do to margin and liquidation prices, with the gate's verdict.
 
-        A limit order is assumed to fill at its limit price for the "after" figures (what
-        traders ask to see); a market order at the price estimated by walking the book; a
-        stop or take-profit whole at its trigger price, as the taker it becomes when the mark
-        gets there (nothing fills now). Every "after" figure (IMR, free collateral, margin
-        fraction, position, liq and bankruptcy price) is the account as it would be booked
-        after that whole fill, at today's marks: one state, not the gate's resting view beside
-        a filled position (a limit closing a short showed free collateral going negative). The
-        verdict is the gate's. A post-only order that would take, and a fill-or-kill order the
-        book cannot fill whole now, are said so in the warnings (the first as the refusal it
-        would be). Changes nothing.
+        A GTC limit order is assumed to take what the book has at its limit or better and
+        fill the rest at its limit for the "after" figures (what traders ask to see). An
+        order that cannot rest fills now or never, so only what walking the book fills counts:
+        a market order up to its protection band and an IOC up to its limit, the rest
+        canceled; a FOK whole or not at all. One that would fill nothing previews no fill
+        price (None), `fillable_now` 0, no fee, and "after" equal to "before", with a warning
+        that it would be canceled unfilled (an IOC below the book showed a fill at its limit).
+        A stop or take-profit fills whole at its trigger price, as the taker it becomes when
+        the mark gets there (nothing fills now). Every "after" figure (IMR, free collateral,
+        margin fraction, position, liq and bankruptcy price) is the account as it would be
+        booked after that fill, at today's marks: one state, not the gate's resting view
+        beside a filled position (a limit closing a short showed free collateral going
+        negative). The verdict is the gate's. A post-only order that would take is said in
+        the warnings as the refusal it would be. Changes nothing.
 
         Free collateral after follows the gate's accounting on the part that opens or adds:
         no credit for a favourable gap between its price and the mark, the adverse one
@@ -188,9 +192,12 @@ class RiskViews(Custody):
             except TooManyOrders as refusal:
                 would_reject, max_size = str(refusal), None
                 warnings.append(f"would be rejected: {refusal}")
-        if type == "limit" and tif == "fok" and impact.take_qty < qty:
-            warnings.append(f"fill-or-kill: only {impact.take_qty} fillable now, so the whole "
-                            "order would be canceled")  # fmt: skip
+        # an order that cannot rest (IOC, FOK, market) fills now or never: what the book
+        # cannot take is canceled, and a FOK short of whole fills nothing
+        unfilled = False
+        if trigger is None and not may_rest and impact.take_qty < qty and not_reducing is None:
+            unfilled = self._immediate_shortfall(m, is_buy, qty, impact.take_qty, limit, type,
+                                                 tif, warnings)  # fmt: skip
         touch = self._post_only_takes(m, is_buy, limit) if post_only and limit else None
         if touch is not None:  # the test place_order makes
             would_reject = f"post-only order at {limit} would take liquidity ({touch})"
@@ -200,9 +207,10 @@ class RiskViews(Custody):
             warnings.insert(0, f"would be rejected: {not_reducing}")
         before = self.health(account)
         before_pos = next((p for p in before.positions if p.market == m.symbol), None)
-        if not_reducing is not None:
-            # refused whatever the book or margin, so nothing changes: "after" is "before" (it
-            # showed the position the order would have opened, 0 -> +0.05, beside the refusal)
+        if not_reducing is not None or unfilled:
+            # refused whatever the book or margin, or canceled unfilled, so nothing changes:
+            # "after" is "before" (it showed the position the order would have opened, 0 ->
+            # +0.05, beside the refusal; an IOC below the book, a fill at its limit)
             imr_after, free_after, mf_after = (
                 before.imr,
                 before.free_collateral,
@@ -230,14 +238,49 @@ class RiskViews(Custody):
                 )
             if after_pos and after_pos.liq_state != "ok":
                 warnings.append("the account would be under liquidation after this order")
+        if unfilled:  # no fill, no fee, no price: a resting GTC alone shows its limit
+            est, fillable, fee = None, ZERO, ZERO
+        else:
+            est = impact.est_fill_price if impact.take_qty else limit
+            fillable = ZERO if trigger is not None else impact.take_qty
+            fee = impact.fee
         return OrderPreview(
-            m.symbol, side, qty, impact.est_fill_price if impact.take_qty else limit,
-            ZERO if trigger is not None else impact.take_qty, impact.fee, before.imr,
+            m.symbol, side, qty, est, fillable, fee, before.imr,
             imr_after, before.free_collateral, free_after, before.margin_fraction, mf_after,
             before_pos.liquidation_price if before_pos else None, liq_after,
             before_pos.bankruptcy_price if before_pos else None, bk_after,
             s, size_after, would_reject, max_size, warnings,
         )  # fmt: skip
+
+    def _immediate_shortfall(
+        self, m: MarketRuntime, is_buy: bool, qty: Decimal, take_qty: Decimal,
+        limit: Decimal | None, type: str, tif: str, warnings: list[str],
+    ) -> bool:  # fmt: skip
+        """Say what an order that cannot rest (IOC or FOK limit, market) does with the part
+        the book cannot fill now, appending the warning; True when nothing at all would fill.
+
+        Why: such an order is canceled where the book runs out (`_execute`), so the preview
+        must not show that part as filled. An IOC below the book previewed a fill at its
+        limit, and a FOK short of whole its partial fill, though both end canceled unfilled.
+        """
+        if limit is not None:
+            where = f"at {limit} or better"
+        else:  # a market order stops at the protection band, as `_execute` walks it
+            worst = self._protection_limit(m, is_buy) * m.tick
+            where = f"at {worst} or better (the market protection band)"
+        label = {"ioc": "immediate-or-cancel", "fok": "fill-or-kill"}.get(tif, "market order")
+        if not take_qty:
+            warnings.append(
+                f"{label}: nothing fillable now {where}, so the order would be canceled unfilled"
+            )
+            return True
+        if type == "limit" and tif == "fok":
+            warnings.append(f"fill-or-kill: only {take_qty} fillable now {where}, so the whole "
+                            "order would be canceled unfilled")  # fmt: skip
+            return True
+        warnings.append(f"{label}: only {take_qty} fillable now {where}; the other "
+                        f"{qty - take_qty} would be canceled")  # fmt: skip
+        return False
 
     def _risk_after_fill(
         self, acct: Account, m: MarketRuntime, is_buy: bool, impact: OrderImpact,
