@@ -192,8 +192,13 @@ class Account(Closed):
     leverage: DecimalText | None
     leverageBySymbol: dict[str, LeverageOut]
     positions: list[Position]
-    # the most of each held asset a withdrawal passes now (GET /account; not the WS summary)
-    withdrawableByAsset: dict[str, DecimalText] | None = None
+    # GET /account only (not the WS summary, which would pay a withdraw check per asset)
+    withdrawableByAsset: dict[str, DecimalText] | None = Field(
+        default=None,
+        description="the most of each collateral asset a withdrawal passes now: every asset "
+        'of the exchange, "0" where margin leaves nothing or the account holds none, so a '
+        "missing key is never a silent zero",
+    )
 
 
 # --- orders and fills ---------------------------------------------------------------------------

@@ -336,10 +336,20 @@ def position_json(p: PositionRisk, leverage: Decimal | None) -> dict[str, Any]:
 
 
 def withdrawable_by_asset(ex: Any, account: str, h: AccountHealth) -> dict[str, Decimal]:
-    """Per asset the account holds, the most it can withdraw now (Exchange.max_withdrawal):
-    what account_json's `withdrawableByAsset` shows. Apart from health() on purpose, so the
-    health() every mark move recomputes for every account does not pay for it."""
-    return {c.asset: ex.max_withdrawal(account, c.asset) for c in h.collateral}
+    """Per collateral asset of the exchange, the most the account can withdraw now
+    (Exchange.max_withdrawal): what account_json's `withdrawableByAsset` shows. Apart from
+    health() on purpose, so the health() every mark move recomputes for every account does
+    not pay for it.
+
+    Every collateral asset, held or not, in the exchange's order (then any other the account holds):
+    one the account holds whose withdrawal margin blocks is 0, and one it holds none of is
+    0 too, since nothing can be withdrawn of it. A key left out read as "unknown" to a
+    client, who could not tell it from "0"; a fixed set of keys means an absent one is no
+    asset of this exchange. An asset held none of costs no withdraw check (max_withdrawal
+    answers 0 from the balance)."""
+    held = [c.asset for c in h.collateral]
+    names = dict.fromkeys([*(a.symbol for a in ex.config.assets if a.collateral), *held])
+    return {name: ex.max_withdrawal(account, name) for name in names}
 
 
 def account_json(
@@ -353,9 +363,10 @@ def account_json(
     per market (`leverageBySymbol`, which the order ticket shows).
 
     `withdrawable` (from `withdrawable_by_asset()`): `withdrawableByAsset`, the most of each
-    held asset a withdrawal passes now. `available` (free collateral, E_im - IMR) overstates
-    it: the withdraw rule is E_im' >= max(IMR, 10 % of notional) and E_mm' >= MMR, and a coin
-    counts at its weight. Only present when given, as the caller pays for it."""
+    collateral asset a withdrawal passes now ("0" when none, held or not). `available` (free
+    collateral, E_im - IMR) overstates it: the withdraw rule is E_im' >= max(IMR, 10 % of
+    notional) and E_mm' >= MMR, and a coin counts at its weight. Only present when given, as
+    the caller pays for it."""
     body = {
         "accountId": h.account,
         "ts": ts,
