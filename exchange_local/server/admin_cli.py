@@ -4,11 +4,15 @@ class, offline on the store or online through a running server's admin API.
 Why two paths: before class the instructor creates accounts on the store file (`--db`, the
 server must not be running: the store has one writer); during class the server owns the
 store, so `--url` and an admin key go through the admin API instead. Keys alone (`create-key`,
-`list`, `revoke`) live in the key file and can change while the server runs. The teacher's
-actions (`reset`, `adjust`, `halt`, `unhalt`) work both ways; `pause`, `resume` and
-`scenario` act on a running server's clock, so they are online only. Offline actions (the
-teacher's, and creating accounts and keys and revoking keys) are written to the audit log as
-`offline-cli`, at the store's exchange time like the server's own rows.
+`list`, `revoke`) live in the key file, which may change while the server runs (on the
+server's machine); they also work through `--url`, like every command that can reach a
+server, for an instructor elsewhere. Online, `create-key` makes an account's read or trade
+key only (the admin API's `POST /admin/accounts/{id}/keys`); a watch-only or admin key is
+made on the key file. The teacher's actions (`reset`, `adjust`, `halt`, `unhalt`) work both
+ways; `pause`, `resume` and `scenario` act on a running server's clock, so they are online
+only. Offline actions (the teacher's, and creating accounts and keys and revoking keys) are
+written to the audit log as `offline-cli`, at the store's exchange time like the server's
+own rows; online ones by the server, with the admin key's name.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ ADMIN_KEY_ENV = "EXCHANGE_LOCAL_ADMIN_KEY"
 OFFLINE_NAME = "offline-cli"  # the audit log's key name for an action on the store itself
 BOTH_WAYS = ("reset", "adjust", "halt", "unhalt")
 ONLINE_ONLY = ("pause", "resume", "scenario")
+KEY_COMMANDS = ("create-key", "list", "revoke")  # the key file offline, the admin API online
 
 
 def add_parser(sub: Any) -> None:
@@ -50,10 +55,10 @@ def add_parser(sub: Any) -> None:
     key = cmds.add_parser(
         "create-key",
         help="another key: a read key for an account, a "
-        "watch-only read key (no --account) or an admin key",
+        "watch-only read key (no --account) or an admin key (those two with --db only)",
     )
     key.add_argument("name")
-    key.add_argument("--account", help="the account the key reads or trades")
+    key.add_argument("--account", help="the account the key reads or trades (required with --url)")
     key.add_argument("--scope", action="append", choices=("read", "trade", "admin"), required=True)
     cmds.add_parser("list", help="every key (ids, names, accounts, scopes; never secrets)")
     revoke = cmds.add_parser("revoke", help="revoke a key by id or name")
@@ -96,9 +101,10 @@ def add_parser(sub: Any) -> None:
     scenario.add_argument("--after", type=int, help="crash: seconds to the second fall (120)")
     scenario.add_argument("--fraction", help="gap: the jump, e.g. -0.2 (default -0.10)")
     scenario.add_argument("--swing", help="volatility: the first swing (default 0.002)")
-    for p in (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt):
+    both_ways = (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt)
+    for p in both_ways:
         p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
-    for p in (create, reset, adjust, halt, unhalt, *(cmds.choices[n] for n in ONLINE_ONLY)):
+    for p in (*both_ways, *(cmds.choices[n] for n in ONLINE_ONLY)):
         p.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
         p.add_argument(
             "--key", dest="admin_key", help=f"admin key for --url (or set {ADMIN_KEY_ENV})"
@@ -176,15 +182,14 @@ def _run(args: argparse.Namespace) -> int:
     cmd = args.admin_command
     if cmd == "create-account" and getattr(args, "url", None):
         return _create_online(args)
+    if cmd in KEY_COMMANDS and getattr(args, "url", None):
+        return _keys_online(args)
     if cmd in BOTH_WAYS + ONLINE_ONLY:
         from exchange_local.server.admin_actions import run_action
 
         return run_action(args)
     if not args.db:
-        raise SystemExit(
-            f"exchange-local admin {cmd}: error: give --db PATH"
-            + (" (or --url and --key)" if cmd == "create-account" else "")
-        )
+        raise SystemExit(f"exchange-local admin {cmd}: error: give --db PATH or --url and --key")
     if cmd != "create-account":
         keys = open_key_store(args.db)
         try:
@@ -346,4 +351,58 @@ def _create_online(args: argparse.Namespace) -> int:
         f"account {data['accountId']}; key {data['keyId']} ({','.join(data['scopes'])}), "
         f"shown once:\n{data['apiKey']}"
     )
+    return 0
+
+
+def _keys_online(args: argparse.Namespace) -> int:
+    """`create-key`, `list` and `revoke` through a running server's admin API, printing what
+    the offline path prints, so a script reads the same lines either way.
+
+    Why `create-key` needs `--account` here: the API creates an account's read or trade key
+    only (an admin key over the network, or one reading every account, is the key file's
+    owner's to make); refused before any call, status 2 as a bad option. `revoke` takes an
+    id or a name, as offline: the name is looked up in the key list, then each live key of
+    it is revoked by id."""
+    from urllib.parse import quote
+
+    cmd = args.admin_command
+    if cmd == "create-key":
+        if not args.account or "admin" in args.scope:
+            raise SystemExit(
+                "exchange-local admin create-key: error: with --url a key is an account's "
+                "(--account NAME, scope read or trade); a watch-only or admin key is made on "
+                "the key file: --db PATH (a running server picks it up)"
+            )
+        body = {"name": args.name, "scopes": sorted(set(args.scope))}
+        path = f"/accounts/{quote(args.account, safe='')}/keys"  # a name, never more path
+        data = call_admin(args, "POST", path, body, timeout=10, expect=201)
+        if data is None:
+            return 1
+        print(
+            f"key {data['keyId']} ({','.join(data['scopes'])}) for {data['accountId']}; "
+            f"shown once:\n{data['apiKey']}"
+        )
+        return 0
+    listing = call_admin(args, "GET", "/keys", None, timeout=10)
+    if listing is None:
+        return 1
+    rows = listing["keys"]
+    if cmd == "list":
+        for k in rows:
+            state = "revoked" if k["revokedAt"] else "live"
+            print(
+                f"{k['keyId']}  {k['name']:<20} {k['accountId'] or '-':<20} "
+                f"{','.join(k['scopes']):<16} {state}"
+            )
+        return 0
+    live = [
+        k["keyId"] for k in rows if k["revokedAt"] is None and args.key in (k["keyId"], k["name"])
+    ]
+    if not live:
+        print(f"exchange-local admin revoke: error: no live key {args.key!r}", file=sys.stderr)
+        return 1
+    for key_id in live:
+        if call_admin(args, "DELETE", f"/keys/{quote(key_id, safe='')}", None, 10) is None:
+            return 1
+    print(f"revoked {args.key}")
     return 0
