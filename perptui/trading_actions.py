@@ -365,12 +365,50 @@ class TradingActions(AppState):
             if value is None:
                 return
             asset = screen.asset
+            owed: Decimal | None = None
+            if screen.kept_suggestion(value):  # "repay the loan", not an amount of coins
+                fresh = await self._repay_now(asset)
+                if fresh is None:
+                    return
+                value, owed = fresh
             if await self._guard(self.venue.convert(asset, "USD", value), "Convert"):
                 received = await self._converted_usd()
                 got = f": received {fmt.usd(received)} USD" if received is not None else ""
                 self.notify(f"converted {fmt.plain(value)} {asset} to USD{got}")
+                if owed is not None and received is not None and received < owed:
+                    self.notify(f"USD is still {fmt.usd(received - owed)}: the {asset} price "
+                                "moved between the price read and the conversion; press u "
+                                "to repay the rest", title="Convert",
+                                severity="warning")  # fmt: skip
 
         self.push_screen(screen, chosen)
+
+    async def _repay_now(self, asset: str) -> tuple[Decimal, Decimal | None] | None:
+        """(amount of `asset`, USD owed) that repays the loan at the venue's price now, or
+        None, said, when there is nothing to repay or nothing to read; the USD owed is None
+        when the whole holding is too little to repay it (no move to blame then).
+
+        Why read again: the dialog's suggestion was worked out at the price of the frame that
+        opened it, and the living market moves every second; converted after a fall, that
+        amount left USD below zero, a loan the trader had asked to repay. On the local venue
+        the read and the conversion run with no pause between them, so no tick falls between."""
+        try:
+            snap = await self.venue.snapshot(self.market)
+        except Exception as problem:  # as in a frame: a venue hiccup, said, is no crash
+            self.notify(f"nothing converted: the balances could not be read ({problem})",
+                        title="Convert refused", severity="error")  # fmt: skip
+            return None
+        usd = next((c for c in snap.health.collateral if c.asset == "USD"), None)
+        coin = next((c for c in snap.health.collateral if c.asset == asset), None)
+        if usd is None or usd.amount >= 0:
+            self.notify("nothing converted: USD is no longer negative", title="Convert")
+            return None
+        if coin is None or coin.amount <= 0:
+            self.notify(f"nothing converted: no {asset} is held any more",
+                        title="Convert refused", severity="error")  # fmt: skip
+            return None
+        amount = repay_amount(-usd.amount, coin, self.venue.convert_spread)
+        return amount, (-usd.amount if amount < coin.amount else None)
 
     async def _converted_usd(self) -> Decimal | None:
         """The USD the newest conversion credited, from its ledger leg (None: the venue's

@@ -6,6 +6,8 @@ also asks which asset, and fills in that asset's amount and words when the choic
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -47,6 +49,12 @@ class ConvertScreen(ValueScreen):
             with Horizontal():
                 yield Button("Cancel (esc)", id="no")
                 yield Button("OK (↵)", id="yes", variant="primary")
+
+    def kept_suggestion(self, value: Decimal) -> bool:
+        """Whether `value` is the amount the dialog suggested for the asset chosen: the
+        trader asked to repay the loan, so the caller works the amount out again at the price
+        of the moment it converts; an amount typed is converted as typed."""
+        return value == Decimal(self.choices[self.asset][1])
 
     @on(Select.Changed, "#asset")
     def _asset(self, event: Select.Changed) -> None:
