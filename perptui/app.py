@@ -317,8 +317,9 @@ class PerpApp(TradingActions, ViewActions, App[None]):
     async def _refresh_history(self, fills: list | None) -> None:
         active = self.main.query_one(TabbedContent).active
         if active == "fills" and fills is not None:
+            markets = self.snapshot.markets if self.snapshot else None  # each fill's tick
             self.main.query_one("#fills-table", RowsTable).set_rows(
-                fill_rows(fills, self.venue.account)
+                fill_rows(fills, self.venue.account, markets)
             )
         elif active == "funding-tab":
             rows = funding_rows(await self.venue.funding_payments())

@@ -273,5 +273,8 @@ async def test_the_ladder_marks_liq_and_bk_on_their_own_prices_with_what_they_br
         tick = screen.tick()
         liq = next(r for r in rows if r.rstrip().endswith("◀ liq"))
         bk = next(r for r in rows if r.rstrip().endswith("◀ bk"))
-        assert liq.split()[0] == fmt.price(e.liquidation_price, tick) and " LIQ " in liq
-        assert bk.split()[0] == fmt.price(e.bankruptcy_price, tick) and " BANKRUPT " in bk
+        # on the tick toward the mark, as the title and the positions table show them
+        shown_liq = fmt.liq_price(e.liquidation_price, e.mark, tick)
+        shown_bk = fmt.liq_price(e.bankruptcy_price, e.mark, tick)
+        assert liq.split()[0] == shown_liq and " LIQ " in liq
+        assert bk.split()[0] == shown_bk and " BANKRUPT " in bk

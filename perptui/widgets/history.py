@@ -116,7 +116,13 @@ def order_rows(
 FILL_COLUMNS = ("Time", "Market", "Side", "Size", "Price", "Fee", "Role")
 
 
-def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
+def fill_rows(
+    fills: Iterable[Fill], me: str, markets: Mapping[str, MarketState] | None = None
+) -> list[Row]:
+    """Fills, newest first, each price on its market's tick as the book and the trades show
+    it (100,100.0 at a 0.5 tick, not 100,100.00; 149.730 at 0.001, not 149.73): the venue's
+    market where it is known, else the exchange's default market's, else every digit the
+    price has (a market nobody here knows, such as a remote venue's JELLY-PERP at 0.29973)."""
     newest_first = list(reversed(list(fills)))
     sizes = fmt.aligned([f.size for f in newest_first])
     rows: list[Row] = []
@@ -124,9 +130,15 @@ def fill_rows(fills: Iterable[Fill], me: str) -> list[Row]:
         taker = f.taker == me
         side = f.taker_side if taker else ("sell" if f.taker_side == "buy" else "buy")
         fee = f.taker_fee if taker else f.maker_fee
+        ms = markets.get(f.market) if markets is not None else None
+        price = (
+            fmt.fill_price(f.price, ms.tick)
+            if ms is not None
+            else fmt.market_price(f.market, f.price)
+        )
         rows.append((str(f.fill_id), (
             fmt.exchange_time(f.time_ms), f.market, side.upper(), right(size),
-            right(fmt.tick_price(f.price)), right(fmt.num(fee, 6)), "taker" if taker else "maker",
+            right(price), right(fmt.num(fee, 6)), "taker" if taker else "maker",
         )))  # fmt: skip
     return rows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 
 from textual.content import Content
@@ -46,6 +47,13 @@ class WhatIfPlot(Widget):
         pad = (hi - lo) * Decimal("0.08")
         return max(lo - pad, m / 100), hi + pad
 
+    def _price_text(self, p: Decimal, names: Collection[str], mark: Decimal) -> str:
+        """A row's price: the liquidation or bankruptcy price on its own row rounded toward
+        the mark, as the title, the positions table and the main chart show it (92,147.5,
+        where half-even read 92,147.4 beside "liq 92,147.5"); any other on the tick."""
+        own = [n for n in THRESHOLDS if n in names and self.marks.get(n) == p]
+        return fmt.liq_price(p, mark, self.tick) if own else fmt.price(p, self.tick)
+
     def render(self) -> Content:
         if self.line is None:
             return Content("")
@@ -79,7 +87,7 @@ class WhatIfPlot(Widget):
                 beyond = self.tick if p > line.mark else -self.tick
                 status = line.status_at(p + beyond)
             bar = "".join(cells)
-            text = f"{fmt.price(p, self.tick):>11} "
+            text = f"{self._price_text(p, labels.get(i, ()), line.mark):>11} "
             out.append(Content.assemble(
                 text, (bar, colour(variables, status)),
                 f" {STATUS_WORDS[status]:<8} ", (f"◀ {tag}" if tag else "", "bold"),
