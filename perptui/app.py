@@ -61,6 +61,7 @@ WATCH_KEYS = frozenset({"clock.pause", "clock.faster", "clock.slower", "demo.wat
 class PerpApp(TradingActions, ViewActions, App[None]):
     TITLE = "perptui"
     _watch_keys: dict[str, str] | None = None  # WATCH_KEYS' keys, worked out at first use
+    _watch_next_offered: bool | None = None  # `w` as the bindings last offered it
     BINDINGS = BINDINGS  # type: ignore[assignment]
     ENABLE_COMMAND_PALETTE = True
 
@@ -213,8 +214,11 @@ class PerpApp(TradingActions, ViewActions, App[None]):
                 for b in BINDINGS if b.id in WATCH_KEYS
             }  # fmt: skip
         reason = getattr(self.venue, "read_only_reason", None) or self.venue.watch_words
-        return WatchState(self.venue.account, reason, snap.clock,
-                          hasattr(self.venue, "watch_next"), keys,
+        can_watch_next = self._can_watch_next()
+        if can_watch_next != self._watch_next_offered:  # a replay's second account arrived
+            self._watch_next_offered = can_watch_next
+            self.refresh_bindings()
+        return WatchState(self.venue.account, reason, snap.clock, can_watch_next, keys,
                           bool(getattr(self.venue, "finished", False)))  # fmt: skip
 
     async def _history_on_demand(self, fills: bool) -> None:

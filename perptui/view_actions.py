@@ -60,12 +60,27 @@ class ViewActions(AppState):
         account. The footer, the keys and the palette ask alike."""
         if action in TRADING:
             return self.venue.can_trade
-        return action != "watch_next" or hasattr(self.venue, "watch_next")
+        return action != "watch_next" or self._can_watch_next()
+
+    def _can_watch_next(self) -> bool:
+        """Whether `w` would watch another account: a demo or a replay with an account to
+        watch besides the one on screen. Why not every demo: the calm and volatility lessons
+        script no account of their own, and `w` was offered there to say "watching paper"
+        about the account already watched."""
+        choices = getattr(self.venue, "watchable", None)
+        if choices is None or not hasattr(self.venue, "watch_next"):
+            return False
+        return any(name != self.venue.account for name in choices())
 
     async def action_watch_next(self) -> None:
         watch = getattr(self.venue, "watch_next", None)
         if watch is None:
-            self.notify("only a demo watches other accounts", severity="warning")
+            self.notify("only a demo or a replay watches other accounts", severity="warning")
+            return
+        if not self._can_watch_next():  # check_action keeps the key off; a direct call says why
+            who = self.venue.account or "the market"
+            self.notify(f"no other account to watch here: {who} is the only one",
+                        severity="warning")  # fmt: skip
             return
         account = watch()
         you = "YOU" if self.venue.can_trade else account

@@ -59,8 +59,13 @@ class ReplayVenue(LocalVenue):
         """The recording has been played to its end (the watch panel then offers no clock)."""
         return self.replay.finished
 
+    def watchable(self) -> list[str]:
+        """The accounts `w` moves between, as a demo's are (ViewActions offers `w` only
+        while there is one besides the account on screen)."""
+        return watchable(self._exchange().accounts())
+
     def watch_next(self) -> str:
-        names = watchable(self._exchange().accounts())
+        names = self.watchable()
         if names:
             i = names.index(self.account) if self.account in names else -1
             self.account = names[(i + 1) % len(names)]
