@@ -165,11 +165,7 @@ class ExplainScreen(Screen[None]):
         e = self.expl
         if e is None:
             title.update(Content.assemble((f"Explain {self.market}", "bold"), stale))
-            teach = next(b for b in BINDINGS if b.id == "screen.teach")
-            key = key_display(self.app, teach, self.app._keymap)  # as settings.toml set it
-            no_pos.update(f"There is no {self.market} position, so there is no liquidation or "
-                          f"bankruptcy price to explain.\nOpen a position and come back with "
-                          f"{key}; escape goes back.")  # fmt: skip
+            no_pos.update(self.no_position_words())
             no_pos.display = True
             whatif_panel.display = False
             for s in steps:
@@ -199,6 +195,32 @@ class ExplainScreen(Screen[None]):
         adl.display = bool(lines)
         if lines:
             adl.update(Content.assemble((lines[0], "bold"), "\n" + "\n".join(lines[1:])))
+
+    def no_position_words(self) -> str:
+        """Why there is nothing to explain, and what to do about it where this venue is.
+
+        Why two wordings: a demo, a replay or a read-only key cannot trade, and "Open a
+        position" sent a student looking for an order ticket that the watch panel replaces
+        there; they are told whom they watch and how to watch someone with a position."""
+        keys = {b.id: key_display(self.app, b, self.app._keymap)  # as settings.toml set them
+                for b in BINDINGS if b.id in ("screen.teach", "demo.watch_next")}  # fmt: skip
+        teach = keys["screen.teach"]
+        if self.venue.can_trade:
+            return (f"There is no {self.market} position, so there is no liquidation or "
+                    f"bankruptcy price to explain.\nOpen a position and come back with "
+                    f"{teach}; escape goes back.")  # fmt: skip
+        if not self.venue.account:  # a server key bound to no account: the market only
+            return (
+                "No account is watched here (this key sees the market only), so there is "
+                "no liquidation or bankruptcy price to explain; escape goes back."
+            )
+        can_watch_next = getattr(self.app, "_can_watch_next", None)
+        elsewhere = (f", where {keys['demo.watch_next']} watches the next account"
+                     if can_watch_next is not None and can_watch_next() else "")  # fmt: skip
+        return (f"{self.venue.account} has no {self.market} position, so there is no "
+                f"liquidation or bankruptcy price to explain.\nNothing is traded from here: "
+                f"you are watching. Come back with {teach} when the account you watch holds "
+                f"a {self.market} position; escape goes back{elsewhere}.")  # fmt: skip
 
     @staticmethod
     def liq_text(e: Explanation, tick: Decimal) -> str:
