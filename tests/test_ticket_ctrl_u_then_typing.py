@@ -61,3 +61,21 @@ async def test_enter_in_the_field_still_sends_the_ticket():
         await pilot.press("enter")
         await pilot.pause()
         assert "Send this order?" in str(app.screen.query_one("Label").render())
+
+
+async def test_the_dialogs_fields_take_their_keys_in_order_too():
+    """The value dialogs (leverage, convert, withdraw) and the explain screen's price."""
+    from perptui.screens.modals import ValueScreen
+
+    app = app_for(teaching_venue())
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        app.push_screen(ValueScreen("Leverage", "a whole number", value="10"))
+        await pilot.pause()
+        field = app.screen.query_one("#value", Input)
+        field.focus()
+        await pilot.pause()
+        burst(app, "ctrl+u", "2", "5", "backspace", "0")
+        await pilot.pause()
+        await pilot.pause()
+        assert field.value == "20"

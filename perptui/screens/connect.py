@@ -17,6 +17,7 @@ from textual.widgets import Button, Footer, Input, Label, OptionList, Static
 
 from perptui.settings import Settings
 from perptui.theme import DEFAULT_VARIABLES, THEMES
+from perptui.widgets.keys_in_order import KeysInOrderInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +71,12 @@ class ConnectApp(App[ConnectChoice | None]):
         with Vertical(id="form"):
             yield Static("[b]Connect to an exchange-local server[/b]")
             yield Label("Server URL")
-            yield Input(self.url or "http://127.0.0.1:8700", id="url")
+            yield KeysInOrderInput(self.url or "http://127.0.0.1:8700", id="url")
             if self.settings.recent_servers:
                 yield Label("Recent servers (enter to pick)")
                 yield OptionList(*self.settings.recent_servers, id="recent")
             yield Label("API key (your teacher gives you one; it is not stored)")
-            yield Input(self.key, password=True, id="key")
+            yield KeysInOrderInput(self.key, password=True, id="key")
             yield Static("", id="result")
             with Horizontal(id="buttons"):
                 yield Button("Test connection", id="test")

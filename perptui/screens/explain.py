@@ -31,6 +31,7 @@ from perptui.derivation import Derivation, colour
 from perptui.keys import BINDINGS, key_display
 from perptui.stress import STATUS_WORDS
 from perptui.venues.base import Venue, describe
+from perptui.widgets.keys_in_order import KeysInOrderInput
 from perptui.widgets.whatif_plot import WhatIfPlot
 
 POLL_S = 0.5  # ~2 Hz: cheap for the local venue, and the numbers never look stale
@@ -101,7 +102,7 @@ class ExplainScreen(Screen[None]):
                 yield Static(id="no-position")
             with Vertical(id="whatif"):
                 yield Static(id="whatif-head")
-                yield Input(placeholder="exact price, then enter", id="price",
+                yield KeysInOrderInput(placeholder="exact price, then enter", id="price",
                             restrict=r"[0-9.,]*")  # fmt: skip
                 yield WhatIfPlot(id="plot")
         yield Footer()

@@ -18,6 +18,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from perptui.ticket import TicketError, parse_decimal
 from perptui.widgets.checkbox import TickBox
+from perptui.widgets.keys_in_order import KeysInOrderInput
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -94,7 +95,7 @@ class ValueScreen(ModalScreen[Decimal | None]):
         with Vertical():
             yield Label(self.title_text, classes="title")
             yield Static(self.prompt)
-            yield Input(self.value, restrict=r"[0-9.]*", id="value")
+            yield KeysInOrderInput(self.value, restrict=r"[0-9.]*", id="value")
             yield Static("", classes="error", id="error")
             with Horizontal():
                 yield Button("Cancel (esc)", id="no")
@@ -159,10 +160,10 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
         with Vertical():
             yield Label(self.title_text, classes="title")
             yield Static(self.price_label)
-            yield Input(str(self.order_price), restrict=r"[0-9.]*", id="price")
+            yield KeysInOrderInput(str(self.order_price), restrict=r"[0-9.]*", id="price")
             filled = f", {self.filled} filled already" if self.filled else ""
             yield Static(f"total size{filled}")
-            yield Input(str(self.order_size), restrict=r"[0-9.]*", id="size")
+            yield KeysInOrderInput(str(self.order_size), restrict=r"[0-9.]*", id="size")
             yield Static("", classes="error", id="error")
             with Horizontal():
                 yield Button("Cancel (esc)", id="no")

@@ -34,12 +34,13 @@ from perptui.ticket import (
 )
 from perptui.widgets.cached import update_static
 from perptui.widgets.checkbox import TickBox
+from perptui.widgets.keys_in_order import KeysInOrderInput
 
 NUMBER = r"[0-9.,]*"
 NUMBER_CHARACTERS = frozenset("0123456789.,")
 
 
-class NumberInput(Input):
+class NumberInput(KeysInOrderInput):
     """A ticket field that lets the keys it can never take reach the app's bindings.
 
     A plain Input claims every printable key, so with the cursor in the size field `s`, `m`
@@ -55,24 +56,7 @@ class NumberInput(Input):
         if event.is_printable and event.character not in NUMBER_CHARACTERS:
             event.prevent_default()  # not Input's either: it bubbles on to the bindings
             return
-        if not event.is_printable and await self._own_binding(event.key):
-            event.stop()  # done: not again at the app
-            event.prevent_default()
-
-    async def _own_binding(self, key: str) -> bool:
-        """Run the field's own binding for `key` (ctrl+u, backspace, ctrl+w, the arrows...)
-        now, in the order it was typed; True if one handled it.
-
-        Why not leave it to Textual: a binding runs only once its key has bubbled from the
-        field through every container up to the app, and the digits a terminal delivered in
-        the same read were typed into the field before that. ctrl+u then 99500, typed
-        quickly, cleared the 99500 and left the field empty; 12, backspace, 3 read 12. The
-        field's bindings are the first Textual would try for a key (the app's priority ones
-        have run before the key reached the field), so only their timing changes."""
-        for binding in self._bindings.key_to_bindings.get(key, ()):
-            if not binding.priority and await self.app.run_action(binding.action, self):
-                return True
-        return False
+        # a key of the field's own (ctrl+u, backspace...): KeysInOrderInput, next in the MRO
 
 
 MARKET_PRICE_WORDS = "best book prices, see Est. fill"  # 80 columns: fits
