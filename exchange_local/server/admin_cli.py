@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -195,19 +196,11 @@ def _run(args: argparse.Namespace) -> int:
         try:
             if cmd == "list":
                 for k in keys.all():
-                    state = "revoked" if k.revoked_ms else "live"
-                    print(
-                        f"{k.key_id}  {k.name:<20} {k.account or '-':<20} "
-                        f"{','.join(sorted(k.scopes)):<16} {state}"
-                    )
+                    print(_key_line(k.key_id, k.name, k.account, k.scopes, bool(k.revoked_ms)))
                 return 0
             if cmd == "revoke":
                 if not keys.revoke(args.key):
-                    print(
-                        f"exchange-local admin revoke: error: no live key {args.key!r}",
-                        file=sys.stderr,
-                    )
-                    return 1
+                    return _no_live_key(args.key)
                 keys.audit(
                     exchange_time_ms(args.db), OFFLINE_NAME, "revoke_key", {"keyId": args.key}
                 )
@@ -389,20 +382,30 @@ def _keys_online(args: argparse.Namespace) -> int:
     rows = listing["keys"]
     if cmd == "list":
         for k in rows:
-            state = "revoked" if k["revokedAt"] else "live"
-            print(
-                f"{k['keyId']}  {k['name']:<20} {k['accountId'] or '-':<20} "
-                f"{','.join(k['scopes']):<16} {state}"
-            )
+            print(_key_line(k["keyId"], k["name"], k["accountId"], k["scopes"],
+                            bool(k["revokedAt"])))  # fmt: skip
         return 0
     live = [
         k["keyId"] for k in rows if k["revokedAt"] is None and args.key in (k["keyId"], k["name"])
     ]
     if not live:
-        print(f"exchange-local admin revoke: error: no live key {args.key!r}", file=sys.stderr)
-        return 1
+        return _no_live_key(args.key)
     for key_id in live:
         if call_admin(args, "DELETE", f"/keys/{quote(key_id, safe='')}", None, 10) is None:
             return 1
     print(f"revoked {args.key}")
     return 0
+
+
+def _key_line(
+    key_id: str, name: str, account: str | None, scopes: Iterable[str], revoked: bool
+) -> str:
+    """One row of `admin list`, the same offline (the key file) and online (the admin API)."""
+    state = "revoked" if revoked else "live"
+    return f"{key_id}  {name:<20} {account or '-':<20} {','.join(sorted(scopes)):<16} {state}"
+
+
+def _no_live_key(key: str) -> int:
+    """`admin revoke`'s refusal, either way: said on stderr, exit status 1."""
+    print(f"exchange-local admin revoke: error: no live key {key!r}", file=sys.stderr)
+    return 1
