@@ -8,6 +8,7 @@ import logging
 import os
 import pickle
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,6 +36,28 @@ def trading(path: str) -> Exchange:
         ex.create_account(name)
         ex.deposit(name, "USD", D(100_000))
     return ex
+
+
+def until(done: Callable[[], bool]) -> None:
+    """Wait, a minute at most, for another process to do something (a file it makes)."""
+    deadline = time.monotonic() + 60
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def waiting_for(
+    flag: Path, state: Callable[[], dict[str, object]], started: Path | None = None
+) -> Callable[[], dict[str, object]]:
+    """A _snapshot_state for the child only: it says it runs (`started`), past closing what
+    it inherited, then holds the pickling until the test makes `flag`."""
+
+    def waiting() -> dict[str, object]:
+        if started is not None:
+            started.touch()
+        until(flag.exists)
+        return state()
+
+    return waiting
 
 
 def test_the_child_stores_the_bytes_an_inline_snapshot_would_under_the_forks_row(
@@ -97,15 +120,7 @@ def test_closing_replaces_a_child_at_work_with_the_final_snapshot(
     flag = tmp_path / "never"
     ex = trading(str(path))
     ex.finish_snapshot()
-    original = ex._snapshot_state
-
-    def waits_for_flag() -> dict[str, object]:  # runs in the child only
-        deadline = time.monotonic() + 60
-        while not flag.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return original()
-
-    monkeypatch.setattr(ex, "_snapshot_state", waits_for_flag)
+    monkeypatch.setattr(ex, "_snapshot_state", waiting_for(flag, ex._snapshot_state))
     for _ in range(3):
         ex.advance(1)
     assert ex._forked_snapshot is not None and ex._forked_snapshot.busy
@@ -130,24 +145,13 @@ def test_a_child_still_pickling_does_not_keep_the_store_locked(
     with store_lock(path):
         ex = trading(path)
         ex.finish_snapshot()  # the one of the third command
-        original = ex._snapshot_state
-
-        def waits_for_flag() -> dict[str, object]:  # runs in the child only
-            started.touch()  # past closing what it inherited
-            deadline = time.monotonic() + 60
-            while not flag.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            return original()
-
-        monkeypatch.setattr(ex, "_snapshot_state", waits_for_flag)
+        monkeypatch.setattr(ex, "_snapshot_state", waiting_for(flag, ex._snapshot_state, started))
         for _ in range(3):
             ex.advance(1)
         child = ex._forked_snapshot
         assert child is not None and child.pid is not None
         pid = child.pid
-        deadline = time.monotonic() + 60
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)  # the child is a real process: wait until it runs
+        until(started.exists)  # the child is a real process: wait until it runs
     # the parent's lock is released: a second holder gets it although the child lives on
     with store_lock(path):
         assert os.waitpid(pid, os.WNOHANG) == (0, 0)  # still running

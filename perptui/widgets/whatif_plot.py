@@ -51,7 +51,7 @@ class WhatIfPlot(Widget):
         """A row's price: the liquidation or bankruptcy price on its own row rounded toward
         the mark, as the title, the positions table and the main chart show it (92,147.5,
         where half-even read 92,147.4 beside "liq 92,147.5"); any other on the tick."""
-        own = [n for n in THRESHOLDS if n in names and self.marks.get(n) == p]
+        own = any(n in names and self.marks.get(n) == p for n in THRESHOLDS)
         return fmt.liq_price(p, mark, self.tick) if own else fmt.price(p, self.tick)
 
     def render(self) -> Content:
