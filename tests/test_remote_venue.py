@@ -318,6 +318,17 @@ async def test_the_teachers_live_lesson_reaches_the_events_log(served: tuple[Cla
         await venue.stop()
 
 
+async def settled(venue: RemoteVenue, paused: bool, timeout: float = 5.0) -> Any:
+    """The venue's snapshot once its clock reads `paused` (or the last one, after `timeout`):
+    the venue learns of a pause or a resume from its next read of the server, not at once."""
+    end = time.monotonic() + timeout
+    while True:
+        snap = await venue.snapshot("BTC-PERP")
+        if snap.clock.paused == paused or time.monotonic() > end:
+            return snap
+        await asyncio.sleep(0.02)
+
+
 async def test_a_paused_class_says_paused_in_the_header_not_live(
     served: tuple[Class, Live],
 ) -> None:
@@ -329,11 +340,11 @@ async def test_a_paused_class_says_paused_in_the_header_not_live(
         async with httpx.AsyncClient(base_url=live.base_url) as admin:
             answer = await admin.post("/api/v1/admin/pause", headers=c.auth("admin"))
             assert answer.status_code == 200, answer.text
-            snap = await venue.snapshot("BTC-PERP")
+            snap = await settled(venue, paused=True)
             assert snap.clock.paused and snap.connection.state == "paused"
             answer = await admin.post("/api/v1/admin/resume", headers=c.auth("admin"))
             assert answer.status_code == 200, answer.text
-        snap = await venue.snapshot("BTC-PERP")
+        snap = await settled(venue, paused=False)
         assert not snap.clock.paused and snap.connection.state == "live"
     finally:
         await venue.stop()
