@@ -141,9 +141,10 @@ def test_snapshots_taken_mid_run_restore_the_market(tmp_path, monkeypatch):
     path = str(tmp_path / "paper.sqlite")
     ex = Exchange(CONFIG, store=path)
     ex.start_living_market(seed=1)
-    for _ in range(7):
+    for step in range(7):
+        if step == 6:  # the child at work stored, so one command lands after the latest
+            ex.finish_snapshot()
         ex.advance(D("3.7"))
-    ex.finish_snapshot()
     snapshot = ex._store.latest_snapshot()
     assert snapshot is not None and 0 < snapshot[0] < ex._store.journal_seq
     del ex
