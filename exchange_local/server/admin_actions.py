@@ -12,6 +12,7 @@ import argparse
 import sys
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from exchange_local.server.admin_cli import (
     BOTH_WAYS,
@@ -51,17 +52,32 @@ def _amount(text: str) -> str:
     return text
 
 
+def _segment(text: str, what: str) -> str:
+    """What was typed as one path segment, refused if it cannot be one: `reset ../keys`
+    answered "Method Not Allowed" and `halt x#y` "no endpoint POST .../markets/x", where the
+    server now says which name or market it does not know."""
+    if "/" in text or text in (".", ".."):
+        raise SystemExit(
+            f"exchange-local admin: error: {shown(text)} is not {what} (no '/', not '.' or '..')"
+        )
+    return quote(text, safe="")
+
+
 def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, Any] | None]:
     """(method, path under /api/v1/admin, JSON body) of the action."""
     cmd = args.admin_command
     if cmd == "reset":
         deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
-        return "POST", f"/accounts/{args.name}/reset", {"deposits": deposits}
+        return (
+            "POST",
+            f"/accounts/{_segment(args.name, 'an account name')}/reset",
+            {"deposits": deposits},
+        )
     if cmd == "adjust":
         body = {"asset": args.asset.upper(), "amount": _amount(args.amount)}
-        return "POST", f"/accounts/{args.name}/adjust", body
+        return "POST", f"/accounts/{_segment(args.name, 'an account name')}/adjust", body
     if cmd in ("halt", "unhalt"):
-        return "POST", f"/markets/{args.symbol}/{cmd}", None
+        return "POST", f"/markets/{_segment(args.symbol, 'a market symbol')}/{cmd}", None
     if cmd in ("pause", "resume"):
         return "POST", f"/{cmd}", None
     name = args.scenario
