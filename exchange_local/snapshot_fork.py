@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
 _PART = ".snapshot-part"  # written by the child; renamed when whole
 _DONE = ".snapshot"
+_UNREAPED: set[int] = set()  # children of snapshots dropped without collect() or abandon()
 
 
 def remove_leftovers(store_path: str) -> None:
@@ -62,8 +63,16 @@ class ForkedSnapshot:
         base = f"{self.store_path}.{self.seq}"
         return base + _PART, base + _DONE
 
+    def __del__(self) -> None:
+        # an exchange dropped without close(): its child is reaped by a later start(), so a
+        # process that opens exchange after exchange (tests, a reconnecting client) does not
+        # collect zombies
+        if self.pid is not None:
+            _UNREAPED.add(self.pid)
+
     def start(self, seq: int, time_ms: int, state: Callable[[], Any]) -> None:
         """Fork a child that pickles `state()` (the state as of the fork) into a file."""
+        _reap_dropped()
         self.seq, self.time_ms = seq, time_ms
         part, done = self._paths()
         with warnings.catch_warnings():
@@ -114,6 +123,17 @@ class ForkedSnapshot:
         os.waitpid(self.pid, 0)
         self.pid = None
         _remove(*self._paths())
+
+
+def _reap_dropped() -> None:
+    """Reap the finished children of dropped snapshots (never another child of the process)."""
+    for pid in list(_UNREAPED):
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # reaped already
+            done = pid
+        if done:
+            _UNREAPED.discard(pid)
 
 
 def _remove(*paths: str) -> None:

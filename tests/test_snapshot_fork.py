@@ -4,6 +4,7 @@ never holding the store after the engine is gone."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -180,3 +181,28 @@ def test_inline_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert ex._forked_snapshot is None
     assert [seq for seq, _ in stored_snapshots(ex)] == [3]
     ex.close()
+
+
+def _state_of(pid: int) -> str | None:
+    """The process's state letter from /proc ('Z' a zombie), None once it is reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def test_the_child_of_an_exchange_dropped_without_closing_is_reaped_by_the_next_fork(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(durable, "SNAPSHOT_EVERY_COMMANDS", 3)
+    dropped = trading(str(tmp_path / "dropped.sqlite"))
+    assert dropped._forked_snapshot is not None and dropped._forked_snapshot.busy
+    pid = dropped._forked_snapshot.pid
+    assert pid is not None
+    del dropped
+    gc.collect()
+    until(lambda: _state_of(pid) == "Z")  # finished; nobody waited for it
+    assert _state_of(pid) == "Z"
+    other = trading(str(tmp_path / "other.sqlite"))  # its own fork reaps the dropped child
+    assert _state_of(pid) is None
+    other.close()
