@@ -110,6 +110,20 @@ def test_the_book_marks_own_orders_and_a_liquidation_price_in_range():
     assert rows[4][1].startswith("•") and not rows[2][1].startswith("•")
 
 
+def test_the_books_liq_row_is_on_the_tick_rounded_toward_the_mark_as_the_positions_table():
+    # a long's 98.3 was shown "98.3" (off the 0.5 tick), grouped by 10 "98"; the positions
+    # table says 98.5, rounded toward the mark so that it warns early
+    for grouping in (1, 10):
+        state = BookState("BTC-PERP", D("0.5"), D("0.001"), bids=[(D(99), D(1)), (D(90), D(1))],
+                          asks=[(D(101), D(1))], liq_prices=(D("98.3"),), mark=D(100))  # fmt: skip
+        (liq,) = [text for kind, text, _, _ in book_rows(state, 5, grouping) if kind == "liq"]
+        assert liq == " ◀ your liq 98.5 ▶"  # fmt.liq_price(98.3, mark 100, tick 0.5)
+    short = BookState("BTC-PERP", D("0.5"), D("0.001"), bids=[(D(99), D(1))],
+                      asks=[(D(101), D(1)), (D(103), D(1))], liq_prices=(D("102.2"),),
+                      mark=D(100))  # fmt: skip
+    assert [t for k, t, _, _ in book_rows(short, 5, 1) if k == "liq"] == [" ◀ your liq 102.0 ▶"]
+
+
 async def test_preview_lines_say_why_an_order_would_be_refused():
     venue = LocalVenue(clock="manual")
     await venue.start()

@@ -173,7 +173,7 @@ class MainScreen(Screen[None]):
                         if o.market == snap.market and o.price is not None)  # fmt: skip
         self.query_one(OrderBookView).show(BookState(
             snap.market, ms.tick, ms.lot, snap.book.bids, snap.book.asks, own, liq_prices,
-            snap.connection.state == "stale"))  # fmt: skip
+            snap.connection.state == "stale", ms.mark))  # fmt: skip
         self.query_one(TradeTape).show(snap.trades, ms.tick, ms.lot, own_trade_ids)
         lines = []
         if pos is not None:

@@ -29,6 +29,7 @@ class BookState:
     own_prices: frozenset[Decimal] = frozenset()
     liq_prices: tuple[Decimal, ...] = ()
     stale: bool = False
+    mark: Decimal | None = None  # liq rows round toward it, as the positions table does
 
 
 def group_levels(
@@ -118,7 +119,8 @@ def _with_liq_markers(rows: list[Row], state: BookState, places: int) -> list[Ro
         for i, row in enumerate(rows):
             if row[3] is not None and row[3] >= liq:
                 index = i + 1
-        rows.insert(index, ("liq", f" ◀ your liq {fmt.num(liq, places)} ▶", Decimal(0), None))
+        shown = fmt.liq_price(liq, state.mark, state.tick) if state.mark else fmt.num(liq, places)
+        rows.insert(index, ("liq", f" ◀ your liq {shown} ▶", Decimal(0), None))
     return rows
 
 
