@@ -176,18 +176,21 @@ class MainScreen(Screen[None]):
             snap.connection.state == "stale", ms.mark))  # fmt: skip
         self.query_one(TradeTape).show(snap.trades, ms.tick, ms.lot, own_trade_ids)
         lines = []
+        liq_state = pos.liquidation_state if pos is not None else "ok"
         if pos is not None:
             lines.append(ChartLine("entry", pos.entry_price, "entry"))
-            if pos.liquidation_price is not None:
+            # below maintenance the prices are behind the mark: no line says "22% above"
+            if pos.liquidation_price is not None and liq_state == "ok":
                 lines.append(ChartLine("liq", pos.liquidation_price, "liq"))
-            if pos.bankruptcy_price is not None:
+            if pos.bankruptcy_price is not None and liq_state != "bankrupt":
                 lines.append(ChartLine("bkr", pos.bankruptcy_price, "bk"))
         for o in snap.open_orders:
             level = o.price or o.trigger_price
             if o.market == snap.market and level:
                 lines.append(ChartLine(f"{o.side} {o.order_id}", level, "order"))
         self.query_one(PriceChart).show(ChartState(snap.market, ms.tick, snap.candles, ms.index,
-                                                   ms.mark, lines, snap.index_candles))  # fmt: skip
+                                                   ms.mark, lines, snap.index_candles,
+                                                   liq_state))  # fmt: skip
         funding = self.query_one("#funding", Static)
         width = funding.size.width or None
         update_static(funding, escape(funding_line(snap, paper, width)))

@@ -89,12 +89,19 @@ def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None
     if watch_only(h):
         return watch_only_markup(narrow)
     near = nearest_liquidation(h)
-    near_text = f"{fmt.pct(near[1], 1)} {near[0]}" if near else fmt.DASH
-    lev = f"{h.leverage:.2f}x" if h.leverage is not None else "0.00x"
+    gone = next((p for p in h.positions if p.liquidation_state != "ok"), None)
+    if gone is not None:  # below maintenance: "0.0%" read as if a price were still ahead
+        distance = gone.liquidation_state
+        near_text = f"{distance} {gone.market}"
+    else:
+        distance = fmt.pct(near[1], 1) if near else fmt.DASH
+        near_text = f"{distance} {near[0]}" if near else fmt.DASH
+    # no leverage figure without equity: "0.00x" beside 326k of notional read as flat
+    undefined = fmt.DASH if h.notional else None
+    lev = f"{h.leverage:.2f}x" if h.leverage is not None else undefined or "0.00x"
     if narrow:  # one line of the 80-column layout: the word, equity, usage, leverage, nearest
         word = account_word(h)
-        short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else "0.0x"
-        distance = fmt.pct(near[1], 1) if near else fmt.DASH
+        short_lev = f"{h.leverage:.1f}x" if h.leverage is not None else undefined or "0.0x"
         return (f"[b {WORD_STYLE[word]}]{word}[/] Eq {fmt.num(h.equity, 0)} "
                 f"use {fmt.pct(h.margin_usage, 1)} {short_lev} liq {distance}")  # fmt: skip
 

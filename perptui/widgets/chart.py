@@ -39,6 +39,7 @@ class ChartState:
     mark: Decimal | None = None
     lines: list[ChartLine] = field(default_factory=list)
     index_candles: list[Candle] = field(default_factory=list)
+    liq_state: str = "ok"  # the position's: "now" or "bankrupt" has no liq price ahead
 
 
 Cell = tuple[str, str]  # (character, component class suffix or "")
@@ -111,7 +112,11 @@ def chart_grid(
         label = labels.get(r, "")
         grid[r] = [(ch, "axis") for ch in f"{label[: AXIS - 2]:>{AXIS - 2}} ┤"] + grid[r]
     liq = next((ln for ln in state.lines if ln.kind == "liq"), None)
-    if liq is not None:
+    if state.liq_state == "now":
+        notes.insert(0, "liquidation now: equity below maintenance")
+    elif state.liq_state == "bankrupt":
+        notes.insert(0, "bankrupt: equity below zero")
+    elif liq is not None:
         where = "below" if liq.price < mark else "above"
         notes.insert(0, f"liq is {fmt.pct(abs(liq.price - mark) / mark, 1)} {where} the mark")
     return grid, notes
