@@ -383,6 +383,20 @@ class Backstop(SettlementJobs):
                              counter_price=blp_price)  # fmt: skip
             fund, equity, mmr = fund_after, equity_after, mmr_after
 
+    def _blps_may_take_later(self) -> bool:
+        """Some BLP exists short of its hard loss cap: its minute and hour windows refill, so a
+        takeover it cannot make now may come later. None at all, or every one at its cap,
+        never will."""
+        cap = self.config.backstop_loss_cap
+        for name in self.config.backstop_accounts:
+            acct = self._accounts.get(name)
+            if acct is None or acct.kind != "backstop":
+                continue
+            baseline = acct.backstop_baseline
+            if baseline is None or baseline - self._sums(acct).equity < cap:
+                return True
+        return False
+
     def _no_blp_reason(self) -> str:
         """Why no BLP takes a single lot: none exist, or each one's limit, in words."""
         cfg = self.config

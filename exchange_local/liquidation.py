@@ -187,13 +187,20 @@ class LiquidationJobs(Backstop):
         why_book = self._backstop(acct, sums, fund_start)
         if why_book is not None:
             sums = self._sums(acct)  # a partial takeover moved it
+            filled = False
             if sums.equity >= 0 or self._fund_budget(fund_start) > 0:
-                self._book_close(acct, sums, fund_start, why_book)
+                filled = self._book_close(acct, sums, fund_start, why_book)
                 sums = self._sums(acct)
-            # ADL only takes what BLPs and the fund cannot absorb: a deficit within the fund's
-            # budget waits for the book (it is retried every second) instead
+            # ADL only takes what BLPs, the fund and the book cannot absorb. With equity left
+            # the rest waits for bids (retried every second), and so does a deficit within the
+            # fund's budget while the book fills some of it or a BLP may take it once its
+            # window refills; a bankrupt account that the book could not fill at all and that
+            # no BLP can ever take goes to ADL (without BLPs it stayed open on an empty book,
+            # its loss growing with the price while the fund was never asked)
             open_positions = any(p.size for p in acct.positions.values())
-            if open_positions and -sums.equity > self._fund_budget(fund_start):
+            beyond_fund = -sums.equity > self._fund_budget(fund_start)
+            stuck = sums.equity < 0 and not filled and not self._blps_may_take_later()
+            if open_positions and (beyond_fund or stuck):
                 self._adl(acct, sums, fund_start)
         self._after_stage(acct, fund_start)
 
@@ -254,11 +261,12 @@ class LiquidationJobs(Backstop):
                          fund_before, self._fund(), words, fill_price=done.price,
                          fee=done.fee)  # fmt: skip
 
-    def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal, why: str) -> None:
+    def _book_close(self, acct: Account, sums: Sums, fund_start: Decimal, why: str) -> bool:
         """Stage 3 for what BLPs do not take (`why`: no capacity, or a deficit past the fund's
         step budget): reduce-only IOCs whose limits may pass the zero price by as much as the
-        fund's step budget covers."""
+        fund's step budget covers. True if any of them filled."""
         budget = self._fund_budget(fund_start)
+        filled = False
         for m, pos, mmf in self._open_positions(acct):
             zp = self._zero_price(m, pos.size, sums, mmf)
             share = budget * mmf * abs(pos.size) * m.mark / sums.mmr  # the budget split by MMR
@@ -270,6 +278,7 @@ class LiquidationJobs(Backstop):
             size = abs(pos.size)  # the order changes the position in place
             fund_before = self._fund()  # per order: each one's fee moves it
             done = self._liquidation_order(acct, m, pos.size, size, limit, sums)
+            filled = filled or bool(done.filled)
             if not self._worth_announcing(acct, "book_close", done.filled):
                 continue
             words = (f"{why}; on the book, the limit past the zero price {price_text(zp, m)} "
@@ -278,6 +287,7 @@ class LiquidationJobs(Backstop):
             self._emit_stage(acct, m, "book_close", done.filled, limit, sums, self._sums(acct),
                              (), fund_before, self._fund(), words, fill_price=done.price,
                              fee=done.fee)  # fmt: skip
+        return filled
 
     @staticmethod
     def _order_words(m: MarketRuntime, size: Decimal, limit: Decimal, done: LiquidationFill) -> str:

@@ -275,8 +275,9 @@ def gap(seed: int, speed: float | None) -> ScenarioResult:
     """An index gap through two bankruptcy prices with no BLPs; the fund's step budget is 10 %
     of its balance at the second's start. Eve's deficit (3,050) is past it: the fund pays its
     1,200 (stage 4) and ADL closes her at the zero price after that payment (91,850). Fay's
-    (850) is within it: she closes on the book, past her zero price, over a few seconds, and
-    the fund pays what is left (1,000.91)."""
+    (850) is within it: she closes on the book, past her zero price, over a few seconds; when
+    the book fills nothing more within her limit (and no BLP exists to take it later), the
+    fund pays what is left (952.30) and ADL closes the rest at her zero price (90,000)."""
     run = _teaching_exchange(seed, speed, "gap", blps=False, insurance_fund=D(12000))
     desk = run.account("desk", D(100_000_000))
     for name, usd in (("eve", D(7000)), ("fay", D(9200))):

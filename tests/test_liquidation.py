@@ -463,3 +463,35 @@ def test_a_blps_deposits_and_withdrawals_do_not_move_its_loss_cap():
     ex.deposit(blp, "USD", D(300))  # not a gain
     assert ex._accounts[blp].backstop_baseline == baseline - D(700)
     assert ex._blp_capacity(ex._accounts[blp]) > 0  # still under its 500 loss cap
+
+
+def test_a_bankrupt_account_no_book_and_no_blp_can_take_goes_to_adl():
+    """Audit: no BLPs, an empty book and a fund whose step budget covers the deficit. The
+    account stayed open for good ("bankrupt", one unfilled book close, no ADL), its loss
+    growing with the price while the fund was never asked. Neither BLPs nor the book can
+    absorb it, so the fund pays the deficit and ADL closes it at the zero price."""
+    ex = exchange()
+    funded(ex, "mm", "1000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    fund0 = ex.insurance_fund()
+    ex.set_index_price("BTC", D(93000))  # E 6,000 - 7,000 = -1,000 with no fees here
+    ex.advance(3)
+    assert ex.positions(u) == [] and ex.positions("mm") == []  # mm's short took it
+    assert ex.health(u).equity == 0
+    assert ex.insurance_fund() == fund0 - D(1000)
+    assert ex.check_invariants() == []
+
+
+def test_a_bankrupt_account_waits_for_a_blp_whose_window_refills():
+    """The same with a BLP that exists but has not a lot's capacity a minute: it may take the
+    account later, so no ADL yet (the fund pays nothing before a takeover)."""
+    ex = exchange(backstop_accounts=("blp",), backstop_minute_capacity=D(1))
+    funded(ex, "mm", "1000000")
+    funded(ex, "blp", "10000000")
+    u = funded(ex, "u", "6000")
+    open_long(ex, u, "1")
+    ex.set_index_price("BTC", D(93000))
+    ex.advance(3)
+    assert [p.size for p in ex.positions(u)] == [D(1)]
+    assert ex.health(u).status == "bankrupt"

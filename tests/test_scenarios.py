@@ -139,7 +139,7 @@ def test_cascade_timeline_shows_fills_fees_and_the_funds_steps():
 
 def test_readme_states_the_cascade_and_gap_numbers():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    for number in ("317.00, not 316.67", "94,367", "2,126.44", "91,850", "1,000.91"):
+    for number in ("317.00, not 316.67", "94,367", "2,126.44", "91,850", "952.30"):
         assert number in readme, number
 
 
@@ -155,8 +155,10 @@ def test_gap_adl_at_the_zero_price_after_the_funds_whole_budget():
     assert eve[-2].price == D(91850)  # not 91,850.50: a 1e-33 residue is not a tick
     assert eve[-2].fund == D(10800)
     fay_paid = [r for r in result.rows if r.account == "fay" and "insurance" in r.event]
-    assert fay_paid[0].note == "fund paid 1,000.91 of the 1,000.91 deficit"
-    assert result.summary["fund"] == D("9799.087350")
+    assert fay_paid[0].note == "fund paid 952.30 of the 952.30 deficit"
+    fay_adl = [r for r in result.rows if r.account == "fay" and r.event == "liquidation: adl"]
+    assert [r.price for r in fay_adl] == [D(90000)]  # the book filled nothing more: ADL
+    assert result.summary["fund"] == D("9847.700800")
 
 
 def test_summaries_print_readably(capsys):
