@@ -99,7 +99,7 @@ def test_offline_accounts_and_keys_are_in_the_audit_log(
         ("offline-cli", "create_key"),
         ("offline-cli", "create_account"),
     ]
-    assert audit[2]["detail"] == {"keyId": "proj"}
+    assert audit[2]["detail"] == {"keyId": key_id[0]}  # the id, as the server records it
     assert audit[3]["detail"] == {"account": None, "keyId": key_id[0], "scopes": ["read"]}
     assert audit[4]["detail"] == {
         "account": "alice",

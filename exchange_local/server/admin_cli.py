@@ -199,11 +199,11 @@ def _run(args: argparse.Namespace) -> int:
                     print(_key_line(k.key_id, k.name, k.account, k.scopes, bool(k.revoked_ms)))
                 return 0
             if cmd == "revoke":
-                if not keys.revoke(args.key):
-                    return _no_live_key(args.key)
-                keys.audit(
-                    exchange_time_ms(args.db), OFFLINE_NAME, "revoke_key", {"keyId": args.key}
-                )
+                rows = [(k.key_id, k.name, k.revoked_ms is None) for k in keys.all()]
+                key_id = _one_live_key(rows, args.key)
+                if key_id is None or not keys.revoke(key_id):
+                    return 1
+                keys.audit(exchange_time_ms(args.db), OFFLINE_NAME, "revoke_key", {"keyId": key_id})
                 print(f"revoked {args.key}")
                 return 0
             try:
@@ -385,14 +385,13 @@ def _keys_online(args: argparse.Namespace) -> int:
             print(_key_line(k["keyId"], k["name"], k["accountId"], k["scopes"],
                             bool(k["revokedAt"])))  # fmt: skip
         return 0
-    live = [
-        k["keyId"] for k in rows if k["revokedAt"] is None and args.key in (k["keyId"], k["name"])
-    ]
-    if not live:
-        return _no_live_key(args.key)
-    for key_id in live:
-        if call_admin(args, "DELETE", f"/keys/{quote(key_id, safe='')}", None, 10) is None:
-            return 1
+    key_id = _one_live_key(
+        [(k["keyId"], k["name"], k["revokedAt"] is None) for k in rows], args.key
+    )
+    if key_id is None:
+        return 1
+    if call_admin(args, "DELETE", f"/keys/{quote(key_id, safe='')}", None, 10) is None:
+        return 1
     print(f"revoked {args.key}")
     return 0
 
@@ -405,7 +404,21 @@ def _key_line(
     return f"{key_id}  {name:<20} {account or '-':<20} {','.join(sorted(scopes)):<16} {state}"
 
 
-def _no_live_key(key: str) -> int:
-    """`admin revoke`'s refusal, either way: said on stderr, exit status 1."""
-    print(f"exchange-local admin revoke: error: no live key {key!r}", file=sys.stderr)
-    return 1
+def _one_live_key(rows: list[tuple[str, str, bool]], typed: str) -> str | None:
+    """The id of the one live key `typed` names, from (id, name, live) rows, either way; None
+    (said on stderr) when none or several do. An id wins over names: a student's account
+    may be called what another key's id is, and names need not be unique (`revoke dave`
+    revoked dave's key and eve's read key named dave, and `revoke <carol's id>` carol's key
+    and the account's of that name)."""
+    live = [(key_id, name) for key_id, name, is_live in rows if is_live]
+    if any(key_id == typed for key_id, _ in live):
+        return typed
+    named = [key_id for key_id, name in live if name == typed]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        print(f"exchange-local admin revoke: error: {len(named)} live keys are named "
+              f"{typed!r} ({', '.join(named)}); revoke one by its id", file=sys.stderr)  # fmt: skip
+    else:
+        print(f"exchange-local admin revoke: error: no live key {typed!r}", file=sys.stderr)
+    return None

@@ -168,13 +168,14 @@ class KeyStore:
         return [_record(r) for r in rows]
 
     def revoke(self, key_id: str, now_ms: int | None = None) -> bool:
-        """Revoke a key (by id or name); True if one was live."""
+        """Revoke one key by its id; True if it was live. By id only: names need not be
+        unique, and "id or name" revoked every key of that name and any whose id equalled it
+        (another student's). `live_keys_called` resolves what a person typed."""
         revoked = int(time.time() * 1000) if now_ms is None else now_ms
         with self._lock:
             cur = self._db.execute(
-                "UPDATE api_keys SET revoked_ms = ? WHERE (key_id = ? OR name = ?) "
-                "AND revoked_ms IS NULL",
-                (revoked, key_id, key_id),
+                "UPDATE api_keys SET revoked_ms = ? WHERE key_id = ? AND revoked_ms IS NULL",
+                (revoked, key_id),
             )
         self._cache.clear()
         return cur.rowcount > 0
@@ -183,7 +184,9 @@ class KeyStore:
         return any("admin" in k.scopes and k.revoked_ms is None for k in self.all())
 
     def accounts_with_keys(self) -> list[str]:
-        return sorted({k.account for k in self.all() if k.account and k.revoked_ms is None})
+        """Every account a key was ever issued for, revoked ones too: the class's roster.
+        Revoking a lost key, or locking a student out, must not erase their standing."""
+        return sorted({k.account for k in self.all() if k.account})
 
     # --- idempotency ------------------------------------------------------------------------
 

@@ -231,7 +231,7 @@ async def deposit(request: Request, body: AssetAmountBody, key: Trade) -> dict[s
 @router.get("/leaderboard", **declared(Leaderboard))
 async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
     """The class ranked by trading PnL (exchange_local.leaderboard, the same function
-    perptui's in-process venue ranks with): every account that has a key, with its equity,
+    perptui's in-process venue ranks with): every account that has or had a key, with its equity,
     its PnL, and `netDeposits`, the USD value at today's index of what was deposited minus
     withdrawn."""
     ctx = context(request)
