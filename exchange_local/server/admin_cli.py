@@ -120,8 +120,13 @@ def _deposits(items: list[str]) -> dict[str, Decimal]:
             value = Decimal(amount)
         except InvalidOperation:
             value = Decimal(-1)
-        if not sep or not asset or not value.is_finite() or value <= 0:
+        if not sep or not asset or not value.is_finite():
             raise SystemExit(f"exchange-local admin: error: --deposit {item!r} is not ASSET=AMOUNT")
+        if value <= 0:  # "is not ASSET=AMOUNT" said nothing of the sign
+            raise SystemExit(
+                f"exchange-local admin: error: --deposit {item!r}: the amount must be above 0 "
+                "(to take money away: exchange-local admin adjust NAME ASSET -AMOUNT)"
+            )
         out[asset.upper()] = out.get(asset.upper(), Decimal(0)) + value
     return out
 
@@ -270,12 +275,18 @@ def _create_offline(args: argparse.Namespace) -> int:
         keys.audit(created_ms, OFFLINE_NAME, "create_account", detail)
     finally:
         keys.close()
-    funded = ", ".join(f"{v} {k}" for k, v in deposits.items()) or "nothing"
-    print(
-        f"account {args.name} (deposited {funded}); key {record.key_id} "
-        f"({','.join(sorted(record.scopes))}), shown once:\n{secret}"
-    )
+    print(_created_line(args.name, deposits, record.key_id, sorted(record.scopes), secret))
     return 0
+
+
+def _created_line(
+    name: str, deposits: dict[str, Decimal], key_id: str, scopes: list[str], secret: str
+) -> str:
+    """What `create-account` prints, offline and online alike (online left out the
+    deposits), so a script reads the same lines either way."""
+    funded = ", ".join(f"{v} {k}" for k, v in deposits.items()) or "nothing"
+    return (f"account {name} (deposited {funded}); key {key_id} ({','.join(scopes)}), "
+            f"shown once:\n{secret}")  # fmt: skip
 
 
 def exchange_time_ms(db: str) -> int:
@@ -335,15 +346,14 @@ def call_admin(
 
 
 def _create_online(args: argparse.Namespace) -> int:
-    deposits = {k: format(v, "f") for k, v in _deposits(args.deposit).items()}
+    amounts = _deposits(args.deposit)
+    deposits = {k: format(v, "f") for k, v in amounts.items()}
     body = {"name": args.name, "deposits": deposits, "scopes": args.scope or ["trade"]}
     data = call_admin(args, "POST", "/accounts", body, timeout=10, expect=201)
     if data is None:
         return 1
-    print(
-        f"account {data['accountId']}; key {data['keyId']} ({','.join(data['scopes'])}), "
-        f"shown once:\n{data['apiKey']}"
-    )
+    scopes = sorted(data["scopes"])
+    print(_created_line(data["accountId"], amounts, data["keyId"], scopes, data["apiKey"]))
     return 0
 
 
