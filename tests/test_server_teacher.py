@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from exchange_local.server import create_app
+from exchange_local.server.admin_actions import describe
 from exchange_local.server.live_scenarios import WHALE
 from tests.test_server_support import Class, live_server, make_class
 
@@ -435,3 +436,45 @@ async def test_a_scenario_is_announced_before_its_first_step() -> None:
     kinds = [(e["kind"], e.get("action")) for e in events
              if e["kind"] in ("AdminAction", "ScenarioStep")]  # fmt: skip
     assert kinds.index(("AdminAction", "scenario")) < kinds.index(("ScenarioStep", None))
+
+
+async def test_stopping_volatility_mid_swing_returns_the_index_and_says_stopped() -> None:
+    """Class QA: `scenario stop` between a move and its way back left the index displaced
+    (up to 3 % late in the lesson), and `scenario status` then said "(done)" with "next:"
+    lines that had no time. The stop takes the way back now and the status says stopped."""
+    c = make_class()
+    adm = c.auth("admin")
+    async with c.client() as http:
+        r = await http.post(
+            "/api/v1/admin/scenarios/volatility",
+            headers=adm,
+            json={"minutes": 2, "everySeconds": 10, "swing": "0.01", "maxSwing": "0.0125"},
+        )
+        assert r.status_code == 200, r.text
+        started = r.json()
+        assert started["remainingStepsAt"][0] == started["startedAt"] + 10_000
+        assert c.ex.market(BTC).index == D(99_000)  # down 1 %, its way back due in 10 s
+        stop = await http.delete("/api/v1/admin/scenarios/current", headers=adm)
+        assert stop.status_code == 200, stop.text
+        assert stop.json()["undone"]["back"]["indexPx"] == "100000.0"
+        assert abs(c.ex.market(BTC).index - D(100_000)) < D("0.01")
+        state = (await http.get("/api/v1/admin/scenarios", headers=adm)).json()
+        assert state["current"]["stoppedAt"] == c.ex.now_ms
+        text = describe("scenario", state, None)
+        assert text.startswith("scenario volatility (stopped at ")
+        assert "(done)" not in text
+    assert c.ex.check_invariants() == []
+
+
+def test_the_status_says_when_each_next_step_is_due_and_counts_repeats() -> None:
+    t0 = 3_600_000
+    current = {
+        "name": "funding", "startedAt": t0, "running": True, "stoppedAt": None, "done": [],
+        "remainingSteps": ["the bid follows the index"] * 3 + ["the bid is withdrawn"],
+        "remainingStepsAt": [t0 + 30_000, t0 + 60_000, t0 + 90_000, t0 + 120_000],
+    }  # fmt: skip
+    lines = describe("scenario", {"current": current}, None).splitlines()
+    assert lines[1:] == [
+        "  next 01:00:30 UTC (+30 s): the bid follows the index (x3, the last at +90 s)",
+        "  next 01:02:00 UTC (+120 s): the bid is withdrawn",
+    ]

@@ -211,13 +211,32 @@ def describe(cmd: str, data: dict[str, Any], body: dict[str, Any] | None = None)
             return "the living market (index walk and bots) started"
         return "the living market (index walk and bots) was already running; nothing changed"
     start = int(current["startedAt"])
-    lines = [
-        f"scenario {current['name']} ({'running' if current['running'] else 'done'}), "
-        f"started {clock(start)}"
-    ]
+    state = "running" if current["running"] else "done"
+    if current.get("stoppedAt") is not None:  # "done" read as if it had run to its end
+        state = f"stopped at {clock(int(current['stoppedAt']))}"
+    lines = [f"scenario {current['name']} ({state}), started {clock(start)}"]
     lines += [
         f"  done {clock(row['ts'])} (+{(int(row['ts']) - start) // 1000} s): {row['step']}"
         for row in current["done"]
     ]
-    lines += [f"  next: {label}" for label in current["remainingSteps"][:5]]
-    return "\n".join(lines)
+    return "\n".join(lines + _next_lines(current, start))
+
+
+def _next_lines(current: dict[str, Any], start: int) -> list[str]:
+    """The next steps with when they are due (the crash's -15 % leg had no time), a run of
+    one label said once with its count and its last time (funding listed five identical
+    lines)."""
+    runs: list[list[Any]] = []  # [label, first due, last due, count]
+    for label, due in zip(current["remainingSteps"], current["remainingStepsAt"], strict=True):
+        if runs and runs[-1][0] == label:
+            runs[-1][2:] = [int(due), runs[-1][3] + 1]
+        else:
+            runs.append([label, int(due), int(due), 1])
+    shown = [
+        f"  next {clock(first)} (+{(first - start) // 1000} s): {label}"
+        + (f" (x{count}, the last at +{(last - start) // 1000} s)" if count > 1 else "")
+        for label, first, last, count in runs[:5]
+    ]
+    if len(runs) > 5:
+        shown.append(f"  ... {sum(run[3] for run in runs[5:])} more steps")
+    return shown

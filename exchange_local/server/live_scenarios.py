@@ -52,6 +52,7 @@ class LiveScenario:
     steps: list[Step]
     done: list[dict[str, Any]] = field(default_factory=list)
     on_stop: Callable[[Any], dict[str, Any]] | None = None
+    stopped_ms: int | None = None  # stopped by the teacher before its last step
 
     @property
     def next_due_ms(self) -> int | None:
@@ -74,7 +75,10 @@ class LiveScenario:
 
     def stop(self, ex: Any) -> dict[str, Any] | None:
         """Drop the remaining steps and undo what must not outlive the script (the whale's
-        bid). Called under the engine lock."""
+        bid, the volatility's swing still away from its level). Called under the engine
+        lock."""
+        if self.steps:
+            self.stopped_ms = ex.now_ms
         self.steps.clear()
         if self.on_stop is None:
             return None
@@ -90,8 +94,10 @@ class LiveScenario:
             "startedBy": self.key_name,
             "params": self.params,
             "running": bool(self.steps),
+            "stoppedAt": self.stopped_ms,
             "nextStepAt": self.next_due_ms,
             "remainingSteps": [s.label for s in self.steps],
+            "remainingStepsAt": [s.due_ms for s in self.steps],
             "done": self.done,
         }
 
@@ -228,18 +234,38 @@ def volatility(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
     now = ex.now_ms
     steps = []
     move = swing
+    away: list[Decimal] = []  # the move whose way back has not run yet
+
+    def swing_to(fraction: Decimal) -> Callable[[Any], dict[str, Any]]:
+        shock = _shock(asset, fraction)
+
+        def act(e: Any) -> dict[str, Any]:
+            result = shock(e)
+            away[:] = [] if away else [fraction]
+            return result
+
+        return act
+
+    def back_to_level(e: Any) -> dict[str, Any]:
+        """Stopped between a move and its way back: take the way back now, so the stop
+        leaves the index where the living walk has it (it was left up to 3 % off)."""
+        if not away:
+            return {}
+        back = 1 / (1 + away.pop()) - 1
+        return {"back": _shock(asset, back)(e)}
+
     for k in range(max(2, minutes * 60 // every // 2 * 2)):  # whole pairs: every move returns
         t = k * every
         size = min(most, swing * Decimal("1.25") ** (t // 60))
         if k % 2 == 0:  # a move: down on even pairs, up on odd ones
             move = -size if k % 4 == 0 else size
-            steps.append(Step(now + t * 1000, f"{asset} index {move:+.2%}", _shock(asset, move)))
+            steps.append(Step(now + t * 1000, f"{asset} index {move:+.2%}", swing_to(move)))
         else:  # the way back from the move before it
             back = 1 / (1 + move) - 1
-            steps.append(Step(now + t * 1000, f"{asset} index back", _shock(asset, back)))
+            steps.append(Step(now + t * 1000, f"{asset} index back", swing_to(back)))
     used = {"asset": asset, "swing": str(swing), "maxSwing": str(most), "everySeconds": every,
             "minutes": minutes}  # fmt: skip
-    return LiveScenario("volatility", now, key_name, used, steps)
+    return LiveScenario("volatility", now, key_name, used, steps, on_stop=back_to_level)
 
 
 BUILDERS: dict[str, Callable[[Any, str, dict[str, Any]], LiveScenario]] = {

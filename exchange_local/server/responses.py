@@ -566,8 +566,10 @@ class LiveScenario(Closed):
     startedBy: str
     params: dict[str, Any]
     running: bool
+    stoppedAt: Millis | None = Field(description="when the teacher stopped it; null if not")
     nextStepAt: Millis | None
     remainingSteps: list[str]
+    remainingStepsAt: list[Millis] = Field(description="when each remaining step is due")
     done: list[dict[str, Any]] = Field(description="each step run: ts, step, and its outcome")
 
 
