@@ -28,6 +28,7 @@ from perptui.widgets.history import EventsLog, RowsTable, right
 
 FRAME_S = 0.5
 BOARD_EVERY_FRAMES = 4
+STALE_STATES = ("stale", "reconnecting", "failed")  # numbers from before the last answer
 WALL_KINDS = ("liquidation", "funding", "market", "invariant")  # what a class talks about
 BOARD_COLUMNS = ("#", "Account", "Equity", "PnL", "Status", "Positions")
 
@@ -125,7 +126,8 @@ class ProjectorApp(App[None]):
         except Exception as problem:  # keep the wall up; say what is wrong once
             self._problem(problem)
             return
-        self._last_ok = time.monotonic()
+        if snap.connection.state not in STALE_STATES:  # old numbers are not a good frame
+            self._last_ok = time.monotonic()
         try:
             await self._draw(snap)
         except ExchangeError as problem:  # the server went away mid-frame
@@ -142,7 +144,9 @@ class ProjectorApp(App[None]):
         snap = self.snapshot
         if snap is None:
             return
-        age = time.monotonic() - self._last_ok
+        # the venue's own age when it knows the last live answer better (a cached snapshot
+        # read "STALE 0s" for as long as the server was down)
+        age = max(time.monotonic() - self._last_ok, snap.connection.age_s)
         ms = snap.markets[self.market]
         with contextlib.suppress(NoMatches):
             self.query_one(MarketHeader).show(ms, Connection("stale", age_s=age), snap.clock,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Digits, Input
@@ -133,3 +134,34 @@ async def test_the_projector_turns_stale_when_the_server_goes_away():
         assert "STALE" in str(header.render())
         said = [n for n in app._notifications if "cannot reach" in str(n.message)]
         assert len(said) == 1  # once, not every frame
+
+
+async def test_the_projectors_stale_age_counts_while_the_venue_answers_from_its_cache():
+    """Class QA: with the server stopped the remote venue still answers snapshot() from its
+    cache (connection "stale", its own age), and the leaderboard call then fails: the wall
+    read "STALE 0s" for as long as the server was down, where a student's view counted."""
+    from dataclasses import replace
+
+    from perptui.venues.base import Connection
+    from perptui.venues.remote import VenueUnavailable
+
+    venue = teaching_venue()
+    app = ProjectorApp(venue, Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.frame()
+        real = venue.snapshot
+
+        async def cached(market: str, interval: str = "1m") -> Any:
+            snap = await real(market, interval)
+            return replace(snap, connection=Connection("stale", age_s=24.0))
+
+        async def gone() -> Any:
+            raise VenueUnavailable("cannot reach 127.0.0.1:8741")
+
+        venue.snapshot = cached  # type: ignore[method-assign,assignment]
+        venue.leaderboard = gone  # type: ignore[method-assign,assignment]
+        for _ in range(4):  # the leaderboard is asked every fourth frame
+            await app.frame()
+        await pilot.pause()
+        text = str(app.query_one(MarketHeader).render())
+        assert "STALE 24s" in text, text
