@@ -275,7 +275,7 @@ def test_teacher_actions_online(capsys: pytest.CaptureFixture[str]) -> None:
         assert "scenario crash (running)" in capsys.readouterr().out
         assert main(["admin", "scenario", "status", *online]) == 0
         out = capsys.readouterr().out
-        assert "next: BTC index to -15.0% from the start" in out
+        assert "next 00:01:00 UTC (+60 s): BTC index to -15.0% from the start" in out
         assert "done 00:00:00 UTC (+0 s): BTC index -5.0%" in out  # was epoch milliseconds
         assert re.search(r"[0-9]{10}", out) is None
         assert main(["admin", "scenario", "funding", *online]) == 1  # one at a time

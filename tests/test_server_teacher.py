@@ -183,8 +183,18 @@ async def test_pause_and_resume_the_class_market() -> None:
         r = await http.post("/api/v1/admin/resume", headers=adm)
         assert r.json()["paused"] is False and r.json()["speed"] == "1"
         r = await http.post("/api/v1/admin/pause", headers=adm)
-        assert r.json()["paused"] is True
+        assert r.json()["paused"] is True and r.json()["changed"] is True
         assert [e["action"] for e in await admin_events(http)] == ["resume", "pause"]
+        # a second pause changes nothing: not logged, not announced again (class QA)
+        r = await http.post("/api/v1/admin/pause", headers=adm)
+        assert r.json()["paused"] is True and r.json()["changed"] is False
+        assert describe("pause", r.json()).startswith("class market paused (already);")
+        assert [e["action"] for e in await admin_events(http)] == ["resume", "pause"]
+        r = await http.post("/api/v1/admin/resume", headers=adm)
+        assert r.json()["changed"] is True
+        r = await http.post("/api/v1/admin/resume", headers=adm)
+        assert r.json()["changed"] is False
+        assert [e["action"] for e in await admin_events(http)] == ["resume", "pause", "resume"]
         r = await http.post("/api/v1/admin/pause", headers=c.auth("alice"))
         assert r.status_code == 403
 

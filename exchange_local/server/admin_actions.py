@@ -195,7 +195,8 @@ def describe(cmd: str, data: dict[str, Any], body: dict[str, Any] | None = None)
         return f"{data['symbol']} {state}" + ("" if data["changed"] else " (already)")
     if cmd in ("pause", "resume"):
         state = "paused" if data["paused"] else f"running at speed {data['speed']}"
-        return f"class market {state}; exchange time {clock(data['serverTime'])}"
+        already = "" if data.get("changed", True) else " (already)"
+        return f"class market {state}{already}; exchange time {clock(data['serverTime'])}"
     current = data.get("current", data)
     if "droppedSteps" in data:
         dropped = len(data["droppedSteps"])

@@ -273,6 +273,10 @@ class ServerTime(Closed):
     behindMs: int = Field(description="how far the exchange clock lags its schedule")
 
 
+class PausedOrResumed(ServerTime):
+    changed: bool = Field(description="false when the clock was already so (nothing logged)")
+
+
 class AssetInfo(Closed):
     asset: str
     weightTotal: DecimalText

@@ -23,6 +23,7 @@ from exchange_local.server.market import check_adjustment
 from exchange_local.server.problems import ApiError
 from exchange_local.server.responses import (
     Adjusted,
+    PausedOrResumed,
     ResetDone,
     ScenarioList,
     ScenarioStarted,
@@ -48,22 +49,28 @@ from exchange_local.server.schemas import (
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=UniqueKeysRoute)
 
 
-@router.post("/pause", **declared(ServerTime))
+@router.post("/pause", **declared(PausedOrResumed))
 async def pause(request: Request, key: Admin) -> dict[str, Any]:
+    """Pause the class clock; a second pause changes nothing and is neither logged nor
+    announced (it told the class "admin paused the class market" again)."""
     ctx = context(request)
-    ctx.runtime.set_paused(True)
-    await audit(ctx, key, "pause")
-    return ctx.runtime.clock_json()
+    changed = not ctx.runtime.paused
+    if changed:
+        ctx.runtime.set_paused(True)
+        await audit(ctx, key, "pause")
+    return {**ctx.runtime.clock_json(), "changed": changed}
 
 
-@router.post("/resume", **declared(ServerTime))
+@router.post("/resume", **declared(PausedOrResumed))
 async def resume(request: Request, key: Admin) -> dict[str, Any]:
     ctx = context(request)
+    changed = ctx.runtime.paused or ctx.runtime.speed == 0
     if ctx.runtime.speed == 0:
         ctx.runtime.speed = Decimal(1)
-    ctx.runtime.set_paused(False)
-    await audit(ctx, key, "resume")
-    return ctx.runtime.clock_json()
+    if changed:
+        ctx.runtime.set_paused(False)
+        await audit(ctx, key, "resume")
+    return {**ctx.runtime.clock_json(), "changed": changed}
 
 
 @router.put("/speed", **declared(ServerTime))
