@@ -318,25 +318,41 @@ class OrderBook:
 
     def sweep(
         self, is_buy: bool, lots: int, limit: int | None = None, exclude_owner: str | None = None
-    ) -> tuple[int, int]:
-        """(lots, notional) a taker would get, leaving the book as is: previews, impact prices."""
+    ) -> tuple[int, int, int]:
+        """(lots, notional, own lots) a taker would get, leaving the book as is: previews,
+        impact prices, the pre-trade check.
+
+        With `exclude_owner`, that owner's orders are passed over as match() passes them,
+        self-trade prevention canceling each one the walk reaches before it is done (the
+        third figure): the check then knows which of the account's resting orders the fill
+        removes (a preview counted a 10-lot bid the sell's STP cancels, IMR 1,350 for 150).
+        """
         keys, klim = self._side(is_buy, limit)
         if not keys or keys[-1] < klim:  # a passive order: nothing to walk (the pre-trade path)
-            return 0, 0
+            return 0, 0, 0
         got = 0
         notional = 0
+        own = 0
         for price, lv in self._walk(keys, klim):
             if got >= lots:
                 break
-            avail = lv[0]
-            if exclude_owner is not None:  # own orders would be STP-canceled, not filled
-                for r in lv[2:]:
-                    if r[2] == exclude_owner:
-                        avail -= r[1]
-            n = min(avail, lots - got)
-            got += n
-            notional += n * price
-        return got, notional
+            if exclude_owner is None:
+                n = min(lv[0], lots - got)
+                got += n
+                notional += n * price
+                continue
+            for r in lv[2:]:
+                if not r[1]:
+                    continue
+                if r[2] == exclude_owner:
+                    own += r[1]
+                    continue
+                n = min(r[1], lots - got)
+                got += n
+                notional += n * price
+                if got >= lots:
+                    break
+        return got, notional, own
 
     def sweep_notional(self, is_buy: bool, notional: int) -> tuple[int, int] | None:
         """Lots needed to trade `notional` (tick*lot units) through the book; None if too thin.

@@ -63,6 +63,7 @@ class OrderImpact:
     position_after: Decimal
     open_size_before: Decimal = ZERO
     realised_credit: Decimal = ZERO  # unsettled profit the fill turns into cash (see below)
+    stp_canceled: Decimal = ZERO  # the account's own opposite orders the walk cancels (STP)
 
     @property
     def shortfall(self) -> Decimal:
@@ -376,11 +377,19 @@ class Risk(Trading):
             lots = int(qty / m.lot)
             limit_ticks = (self._protection_limit(m, is_buy) if price is None
                            else int(price / m.tick))  # fmt: skip
-            filled_lots, notional_ticks = m.book.sweep(is_buy, lots, limit_ticks, acct.account_id)
+            filled_lots, notional_ticks, own_lots = m.book.sweep(
+                is_buy, lots, limit_ticks, acct.account_id
+            )
             take_qty = filled_lots * m.lot
             est = (Decimal(notional_ticks) / filled_lots) * m.tick if filled_lots else None
+            stp_canceled = own_lots * m.lot
+            if stp_canceled:  # the account's own orders the walk cancels rest no more
+                if is_buy:
+                    sells -= stp_canceled
+                else:
+                    buys -= stp_canceled
         else:
-            take_qty, est = qty, fill_at
+            take_qty, est, stp_canceled = qty, fill_at, ZERO
         rest_qty = (qty - take_qty) if may_rest else ZERO
         fee = ZERO
         adverse = ZERO
@@ -413,7 +422,7 @@ class Risk(Trading):
         return OrderImpact(
             reducing, take_qty, rest_qty, est, fee, adverse,
             after.initial_equity - fee - adverse + credit, after.imr, open_after, s + signed,
-            open_before, credit,
+            open_before, credit, stp_canceled,
         )  # fmt: skip
 
     @staticmethod

@@ -331,6 +331,9 @@ class RiskViews(Custody):
             closing = min(qty, abs(held)) if (held > 0) != is_buy else ZERO
             gate_cash -= (qty - closing) * max(ZERO, direction * (mark - price))
         buys, sells = self._resting_for(acct, m.symbol, booked.size)
+        if impact.stp_canceled:  # own orders the fill's walk cancels (self-trade prevention)
+            buys, sells = (buys, sells - impact.stp_canceled) if is_buy else (
+                buys - impact.stp_canceled, sells)  # fmt: skip
         override = self._position_input(
             acct, m, size=booked.size, open_size=margin.open_size(booked.size, buys, sells),
             settle=booked.settle_price if booked.size else None,
