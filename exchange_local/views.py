@@ -24,11 +24,22 @@ LIQ_WARNING_DISTANCE = Decimal("0.10")
 
 class RiskViews(Custody):
     def _status(self, acct: Account, risk: margin.AccountRisk) -> str:
-        """MECHANICS section 2's status word (the liquidation statuses arrive with issue 5)."""
-        if acct.liquidation_status is not None:
-            return acct.liquidation_status  # the engine's stage, until its next tick clears it
-        if risk.notional and risk.equity < risk.mmr:
-            return "liquidating"  # crossed since the last tick; the next tick starts stage 1
+        """MECHANICS section 2's status word, from its table's conditions at current marks.
+
+        With positions open it is the table's, whatever stage the engine ran at its last
+        tick: the engine's word alone lagged a tick (an account past zero read
+        "liquidating" until the next tick, one a partial fill had restored still read
+        "liquidating"; audit). With none left, an account the engine still holds (a deficit
+        the fund's budget left) keeps its word."""
+        if risk.notional:
+            if risk.equity < 0:
+                return "bankrupt"
+            if risk.equity < risk.acmr:
+                return "backstop"
+            if risk.equity < risk.mmr:
+                return "liquidating"
+        elif acct.liquidation_status is not None:
+            return acct.liquidation_status
         if risk.initial_equity < risk.imr:
             return "reduce_only"
         return "ok"

@@ -241,9 +241,11 @@ def test_insurance_fund_history_and_status_words():
     u = funded(ex, "u", "6000")
     open_long(ex, u, "1")
     ex.set_index_price("BTC", D(95000))
-    assert ex.health(u).status == "liquidating"  # crossed; the next tick starts stage 1
+    # E 1,000 < ACMR 1,425 (MMR 2,850): MECHANICS section 2's table says backstop, also
+    # before the tick and after stage 1 (which only cancels); it read "liquidating"
+    assert ex.health(u).status == "backstop"
     ex.advance(1)
-    assert ex.health(u).status == "liquidating"
+    assert ex.health(u).status == "backstop"
     ex.advance(1)
     assert ex.health(u).status == "ok"  # closed out: nothing left at risk
     fund_rows = ex.ledger(INSURANCE)
@@ -476,6 +478,7 @@ def test_a_bankrupt_account_no_book_and_no_blp_can_take_goes_to_adl():
     open_long(ex, u, "1")
     fund0 = ex.insurance_fund()
     ex.set_index_price("BTC", D(93000))  # E 6,000 - 7,000 = -1,000 with no fees here
+    assert ex.health(u).status == "bankrupt"  # the table's word before any tick ran
     ex.advance(3)
     assert ex.positions(u) == [] and ex.positions("mm") == []  # mm's short took it
     assert ex.health(u).equity == 0
