@@ -498,3 +498,25 @@ def test_a_bankrupt_account_waits_for_a_blp_whose_window_refills():
     ex.advance(3)
     assert [p.size for p in ex.positions(u)] == [D(1)]
     assert ex.health(u).status == "bankrupt"
+
+
+def test_a_liquidation_fill_posts_no_zero_fee_leg_for_the_account():
+    """Student QA: each liquidation fill wrote a "FEE 0.000000" row into the liquidated
+    account's ledger (a liquidation order pays only the liquidation fee). The maker's fee is
+    a FEE transaction of its own two legs now; a zero amount is no balance change."""
+    markets = tuple(replace(m, maker_fee=D("0.0002"), taker_fee=D("0.0005"))
+                    for m in default_markets())  # fmt: skip
+    ex = Exchange(ExchangeConfig(markets=markets, mark_source="index"))
+    funded(ex, "mm", "100000000")
+    u = funded(ex, "u", "14500")
+    open_long(ex, u, "2")
+    ex.place_order("mm", BTC, "buy", D(5), price=D(94700))
+    ex.set_index_price("BTC", D(95000))
+    ex.advance(3)
+    fills = [e for e in ex.ledger(u) if e.type == "LIQ_FILL"]
+    assert fills, "the position was closed on the book"
+    assert all(e.amount != 0 for e in ex.ledger(u) if e.type == "FEE")
+    assert not any(e.type == "FEE" for e in ex.ledger(u) if e.txid > fills[0].txid)
+    maker_fees = [e for e in ex.ledger("mm") if e.type == "FEE"]
+    assert maker_fees and all(e.amount < 0 for e in maker_fees)
+    assert ex.check_invariants() == []
