@@ -8,6 +8,7 @@ against them, so those lines are first-class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from rich.segment import Segment
@@ -21,6 +22,8 @@ from perptui import format as fmt
 AXIS = 12  # columns of the price axis
 LINE_RANGE = Decimal("0.25")  # lines farther than this from the mark are noted, not drawn
 INTERVALS = ("1m", "5m", "15m", "1h", "4h")
+TIME_LABEL_EVERY = 12  # columns between two time-axis labels (a label is 5 wide)
+LINE_TURNS = {(True, True): "╯", (True, False): "╭", (False, True): "╮", (False, False): "╰"}
 
 
 @dataclass(slots=True)
@@ -48,13 +51,18 @@ Cell = tuple[str, str]  # (character, component class suffix or "")
 def chart_grid(
     state: ChartState, width: int, height: int, mode: str
 ) -> tuple[list[list[Cell]], list[str]]:
-    """The plot as rows of cells plus its caption lines. Pure, for text tests."""
+    """The plot as rows of cells plus its caption lines; from 6 rows the last is the time
+    axis. Pure, for text tests."""
     plot_w = max(1, width - AXIS)
     candles = state.candles[-plot_w:]
     grid: list[list[Cell]] = [[(" ", "")] * plot_w for _ in range(height)]
     notes: list[str] = []
     if not candles or height < 3:
         return grid, ["no prices yet"]
+    with_times = height >= 6
+    if with_times:
+        grid.pop()
+        height -= 1
     lo = min(c.low for c in candles)
     hi = max(c.high for c in candles)
     mark = state.mark or candles[-1].close
@@ -84,12 +92,13 @@ def chart_grid(
         ch = {"liq": "━", "bk": "┅", "entry": "╌", "order": "┄"}.get(ln.kind, "─")
         grid[r] = [(ch, ln.kind)] * plot_w
     offset = plot_w - len(candles)
+    previous: int | None = None
     for x, c in enumerate(candles):
         col = offset + x
         up = c.close >= c.open
         kind = "up" if up else "down"
         if mode == "line":
-            grid[row(c.close)][col] = ("•", kind)
+            previous = _line_step(grid, col, previous, row(c.close), kind)
             continue
         top, bottom = row(c.high), row(c.low)
         body_top, body_bottom = row(max(c.open, c.close)), row(min(c.open, c.close))
@@ -111,6 +120,8 @@ def chart_grid(
     for r in range(height):
         label = labels.get(r, "")
         grid[r] = [(ch, "axis") for ch in f"{label[: AXIS - 2]:>{AXIS - 2}} ┤"] + grid[r]
+    if with_times:
+        grid.append(_time_axis(candles, offset, plot_w))
     liq = next((ln for ln in state.lines if ln.kind == "liq"), None)
     if state.liq_state == "now":
         notes.insert(0, "liquidation now: equity below maintenance")
@@ -120,6 +131,36 @@ def chart_grid(
         where = "below" if liq.price < mark else "above"
         notes.insert(0, f"liq is {fmt.pct(abs(liq.price - mark) / mark, 1)} {where} the mark")
     return grid, notes
+
+
+def _line_step(grid: list[list[Cell]], col: int, previous: int | None, r: int, kind: str) -> int:
+    """One column of the line chart: joined to the column before it with box-drawing turns,
+    so the closes read as one line (a dot per close read as scattered points)."""
+    if previous is None or previous == r:
+        grid[r][col] = ("─", kind)
+        return r
+    rising = r < previous  # rows count down from the top
+    grid[previous][col] = (LINE_TURNS[(rising, True)], kind)
+    for between in range(min(r, previous) + 1, max(r, previous)):
+        grid[between][col] = ("│", kind)
+    grid[r][col] = (LINE_TURNS[(rising, False)], kind)
+    return r
+
+
+def _time_axis(candles: list[Candle], offset: int, plot_w: int) -> list[Cell]:
+    """The bottom row: a tick `┴` under a candle every TIME_LABEL_EVERY columns, its start in
+    exchange time just left of it (HH:MM, or MM-DD for daily candles), counted from the
+    newest candle so the labels stay put as candles arrive."""
+    daily = len(candles) > 1 and candles[-1].start - candles[-2].start >= 86_400
+    shape = "%m-%d" if daily else "%H:%M"
+    row = [(" ", "axis")] * (AXIS - 1) + [("└", "axis")] + [("─", "axis")] * plot_w
+    for x in range(len(candles) - 1, -1, -TIME_LABEL_EVERY):
+        col = AXIS + offset + x
+        label = datetime.fromtimestamp(int(candles[x].start), tz=UTC).strftime(shape)
+        if col - len(label) < AXIS:
+            break
+        row[col - len(label) : col + 1] = [(ch, "axis") for ch in label + "┴"]
+    return row
 
 
 class PriceChart(Widget):
