@@ -77,3 +77,29 @@ async def test_the_what_if_charts_liq_and_bankruptcy_rows_round_toward_the_mark(
         bk_row = next(ln for ln in lines if "◀ bk" in ln)
         assert liq_row.split()[0] == liq, liq_row
         assert bk_row.split()[0] == bk, bk_row
+
+
+def size_cell(market: str, size: str) -> str:
+    ex = Exchange(ExchangeConfig(mark_source="index"))
+    markets = {m: ex.market(m) for m in ex.markets()}
+    btc = Fill(2, 0, "BTC-PERP", D(100000), D("0.0001"), "buy", "me", "them", 1, 2, D(0), D(0))
+    mine = Fill(1, 0, market, D(3000), D(size), "buy", "me", "them", 1, 2, D(0), D(0))
+    rows = fill_rows([mine, btc], "me", markets)  # BTC's four decimals beside it
+    return str(rows[1][1][3]).strip()
+
+
+def test_fill_sizes_show_their_markets_lot_decimals() -> None:
+    # student QA: ETH's 4.168 read 4.1680, aligned with BTC's 0.0001 lot
+    assert size_cell("ETH-PERP", "4.168") == "4.168"
+    assert size_cell("SOL-PERP", "2.5") == "2.50"
+
+
+def test_funding_sizes_carry_their_sign_as_the_positions_do() -> None:
+    from exchange_local.funding import AccountFunding
+    from perptui.widgets.history import funding_rows
+
+    paid = AccountFunding(D(3600), "BTC-PERP", D("1.5"), D("0.0001"), D("15"))
+    received = AccountFunding(D(3600), "ETH-PERP", D(-10), D("0.0001"), D("-3"))
+    rows = funding_rows([paid, received])
+    sizes = [str(cells[2]).strip() for _, cells in rows]
+    assert sizes == ["-10.000", "+1.5000"]  # newest first

@@ -126,11 +126,14 @@ def fill_rows(
     newest_first = list(reversed(list(fills)))
     sizes = fmt.aligned([f.size for f in newest_first])
     rows: list[Row] = []
-    for f, size in zip(newest_first, sizes, strict=True):
+    for f, aligned_size in zip(newest_first, sizes, strict=True):
         taker = f.taker == me
         side = f.taker_side if taker else ("sell" if f.taker_side == "buy" else "buy")
         fee = f.taker_fee if taker else f.maker_fee
         ms = markets.get(f.market) if markets is not None else None
+        # on the market's lot where it is known, as the positions show it (ETH's 4.168 read
+        # 4.1680 aligned with BTC's four decimals)
+        size = fmt.size(f.size, ms.lot) if ms is not None else aligned_size
         price = (
             fmt.fill_price(f.price, ms.tick)
             if ms is not None
@@ -150,10 +153,16 @@ def funding_rows(payments: Iterable[AccountFunding]) -> list[Row]:
     rows: list[Row] = []
     for i, p in enumerate(reversed(list(payments))):
         rows.append((f"{p.time}-{p.market}-{i}", (
-            fmt.exchange_time(int(p.time * 1000)), p.market, right(str(p.size)),
+            fmt.exchange_time(int(p.time * 1000)), p.market,
+            right(_signed(fmt.market_size(p.market, p.size))),
             right(fmt.rate(p.rate)), right(fmt.num(-p.amount, 6, sign=True)),
         )))  # fmt: skip
     return rows
+
+
+def _signed(size: str) -> str:
+    """A position's size with its sign, as the positions tab shows it (+1.5000, -10.000)."""
+    return size if size.startswith(("-", "+")) or size == "0" else "+" + size
 
 
 LEDGER_COLUMNS = ("Tx", "Time", "Type", "Asset", "Amount", "Balance", "Ref")
