@@ -24,13 +24,20 @@ from perptui import format as fmt
 from perptui.eventtext import describe
 from perptui.keys import BINDINGS, key_display
 from perptui.screens.main import MainScreen
-from perptui.screens.modals import ConfirmScreen
+from perptui.screens.modals import ConfirmScreen, QuitScreen
 from perptui.settings import Settings
 from perptui.sizing import largest_size, percent_of
 from perptui.theme import DEFAULT_VARIABLES, THEMES
 from perptui.ticket import TicketError, TicketForm, describe_arithmetic
 from perptui.trading_actions import TradingActions
-from perptui.venues.base import Connection, NotAsked, Venue, VenueSnapshot, unknown_market
+from perptui.venues.base import (
+    REFUSED_HINT,
+    Connection,
+    NotAsked,
+    Venue,
+    VenueSnapshot,
+    unknown_market,
+)
 from perptui.view_actions import ViewActions
 from perptui.widgets.account import AccountPanel
 from perptui.widgets.cached import update_static
@@ -46,7 +53,6 @@ from perptui.widgets.history import (
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.watch_panel import WatchState
 
-REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 FRAME_S = 0.1
 CALLS_WAIT_S = 0.5  # a frame waits this long for fills, history and the preview
 HISTORY_EVERY_FRAMES = 10  # fills, funding and ledger tabs: once a second while visible
@@ -124,6 +130,26 @@ class PerpApp(TradingActions, ViewActions, App[None]):
 
     async def on_unmount(self) -> None:
         await self.venue.stop()
+
+    async def action_quit(self) -> None:
+        """q, ctrl+q and the palette's Quit: at once, unless quitting loses what no store
+        keeps (a --memory paper market: one stray `q` lost a whole session of the market):
+        then a question first, Enter or y quits, Esc or n stays. A stored market, a class
+        server, a demo or a replay quits at once, as before."""
+        lost = self.venue.lost_on_quit
+        if lost is None:
+            self.exit()
+            return
+        if isinstance(self.screen, QuitScreen):
+            return  # asked already (ctrl+q reaches a dialog too): one question on screen
+
+        def answer(ok: bool | None) -> None:
+            if ok:
+                self.exit()
+
+        body = f"{lost[0].upper()}{lost[1:]}.\n\ny or Enter quits; n or Esc stays."
+        self.push_screen(QuitScreen("Quit perptui?", body, "Quit", danger=True, refuse="Stay"),
+                         answer)  # fmt: skip
 
     @property
     def main(self) -> MainScreen:

@@ -32,6 +32,8 @@ BINDINGS = [
     Binding("d", "cancel_selected", "Cancel order", id="order.cancel", show=False),
     Binding("a", "amend_selected", "Amend order", id="order.amend", show=False),
     Binding("u", "convert", "Repay USD", id="account.convert", show=False),
+    Binding("D", "deposit", "Deposit (paper)…", id="account.deposit", show=False),
+    Binding("W", "withdraw", "Withdraw…", id="account.withdraw", show=False),
     Binding("n", "next_market", "Market", id="market.next"),
     Binding("o", "sort_positions", "Sort positions", id="positions.sort", show=False),
     Binding("w", "watch_next", "Watch next", id="demo.watch_next", show=False),
@@ -70,11 +72,17 @@ def binding_groups() -> list[list[Binding]]:
     from perptui.screens.connect import ConnectApp
     from perptui.screens.explain import ExplainScreen
     from perptui.screens.help import HelpScreen
-    from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
+    from perptui.screens.modals import (
+        AmendScreen,
+        ConfirmScreen,
+        FundsScreen,
+        QuitScreen,
+        ValueScreen,
+    )
     from perptui.screens.stress import StressScreen
 
-    screens = (ExplainScreen, StressScreen, HelpScreen, ConfirmScreen, ValueScreen, AmendScreen,
-               ProjectorApp, ConnectApp)  # fmt: skip
+    screens = (ExplainScreen, StressScreen, HelpScreen, ConfirmScreen, QuitScreen, ValueScreen,
+               AmendScreen, FundsScreen, ProjectorApp, ConnectApp)  # fmt: skip
     return [_class_bindings(App) + BINDINGS] + [_class_bindings(cls) for cls in screens]
 
 

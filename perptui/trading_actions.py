@@ -12,12 +12,14 @@ from typing import Any
 
 from textual.widgets import Input, TabbedContent
 
+from exchange_local.engine import MarketState
 from exchange_local.errors import ExchangeError
 from exchange_local.health import CollateralLine, OrderPreview
+from exchange_local.orders import OrderInfo
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.screens.convert import ConvertScreen
-from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
+from perptui.screens.modals import AmendScreen, ConfirmScreen, FundsScreen, ValueScreen
 from perptui.ticket import (
     TYPE_LABELS,
     TicketError,
@@ -46,6 +48,41 @@ def convertible(collateral: list[CollateralLine]) -> list[CollateralLine]:
     the dialog's default."""
     held = [c for c in collateral if c.asset != "USD" and c.amount > 0]
     return sorted(held, key=lambda c: c.value, reverse=True)
+
+
+def _price_on_tick(value: Decimal, ms: MarketState | None) -> str:
+    """A price in a dialog as the book shows it: on the market's tick's decimals (BTC's mark
+    99,794.0, not 99,794.00), every digit it has where the market is not at hand."""
+    return fmt.price(value, ms.tick) if ms is not None else fmt.tick_price(value)
+
+
+def _size_on_lot(value: Decimal, ms: MarketState | None) -> str:
+    return fmt.size(value, ms.lot) if ms is not None else fmt.plain(value)
+
+
+def clipped_words(before: OrderInfo, after: OrderInfo, asked: Decimal | None,
+                  ms: MarketState | None) -> str:  # fmt: skip
+    """What became of a size the exchange did not take as asked: a reduce-only order never
+    exceeds the position it reduces, so the engine cuts a larger size to the position (plus
+    what filled) and says nothing; "✓ amended (trigger …)" with the size left at 10 read as
+    if the 12 had been taken. Empty when the size is as asked (or none was asked)."""
+    if asked is None or after.size == asked:
+        return ""
+    why = ("a reduce-only order is never larger than the position it reduces"
+           if before.reduce_only else "the exchange kept another size")  # fmt: skip
+    return (
+        f"size {_size_on_lot(asked, ms)} asked, clipped to {_size_on_lot(after.size, ms)} ({why})"
+    )
+
+
+def funds_words(line: CollateralLine | None, asset: str, most: Decimal | None = None) -> str:
+    """The line under an asset in the deposit or withdraw dialog: what is held and, for a
+    withdrawal, the most the margin rule lets leave now."""
+    held = fmt.trimmed(line.amount, 18) if line is not None else "0"
+    words = f"{asset} held {held}"
+    if most is not None:
+        words += f"; at most {fmt.trimmed(most, 18)} {asset} can be withdrawn now (margin rule)"
+    return words
 
 
 class TradingActions(AppState):
@@ -229,10 +266,11 @@ class TradingActions(AppState):
         if pos is None:
             self.notify(f"no {market} position to close", severity="warning")
             return
+        ms = snap.markets.get(market) if snap else None
         screen = ConfirmScreen(
             f"Close {market}?",
-            f"A reduce-only market order for {abs(pos.size)} at about the mark "
-            f"{fmt.tick_price(pos.mark_price)}; "
+            f"A reduce-only market order for {_size_on_lot(abs(pos.size), ms)} at about the "
+            f"mark {_price_on_tick(pos.mark_price, ms)}; "
             f"unrealised PnL {fmt.usd(pos.unrealized_pnl, sign=True)}.",
             "Close", danger=True, option="also cancel this market's open orders",
         )  # fmt: skip
@@ -264,11 +302,17 @@ class TradingActions(AppState):
                          answer)  # fmt: skip
 
     def action_cancel_all(self) -> None:
+        """`c`: every open order, after a question. With none open there is nothing to ask:
+        "Cancel all orders? 0 open orders" put a decision to the trader that decides nothing."""
+
         async def answer(ok: bool | None) -> None:
             if ok:
                 await self._guard(self.venue.cancel_all(None), "Cancel all")
 
         n = len(self.snapshot.open_orders) if self.snapshot else 0
+        if n == 0:
+            self.notify("no open orders to cancel", severity="warning")
+            return
         if self.settings.confirm_orders:
             self.push_screen(ConfirmScreen("Cancel all orders?", f"{n} open orders", "Cancel all",
                                            danger=True), answer)  # fmt: skip
@@ -328,6 +372,9 @@ class TradingActions(AppState):
                 return
             ms = self.snapshot.markets.get(order.market) if self.snapshot else None
             text, level = amend_words(order, after, ms)
+            clipped = clipped_words(order, after, changes.get("size"), ms)
+            if clipped:
+                text, level = f"{text}; {clipped}", "warn"
             self.notify(text, title="Amend",
                         severity="information" if level == "ok" else "warning")  # fmt: skip
 
@@ -335,6 +382,64 @@ class TradingActions(AppState):
         self.push_screen(AmendScreen(f"Amend order {order.order_id} ({order.side} "
                                      f"{order.market})", label, current, order.size,
                                      order.filled), chosen)  # fmt: skip
+
+    def _funding_refused(self) -> bool:
+        """True, said, where money cannot be paid in or out from here: a class server's
+        deposits are the teacher's (a student funding themselves would be no lesson), and
+        a watched account is not ours. The keys and the palette do not offer it there; a
+        direct call says why."""
+        if self.venue.can_trade and self.venue.paper_funding:
+            return False
+        self.notify(f"{self.venue.name}: deposits and withdrawals are made on the local paper "
+                    "market only (on a class server, ask the teacher)",
+                    title="Funds", severity="warning")  # fmt: skip
+        return True
+
+    async def _funds_choices(self, withdraw: bool) -> dict[str, str]:
+        """Each collateral asset's line for the dialog: held and, to withdraw, the most
+        that can go now, by the exchange's own rule."""
+        collateral = self.snapshot.health.collateral if self.snapshot else []
+        choices: dict[str, str] = {}
+        for asset in self.venue.collateral_assets():
+            line = next((c for c in collateral if c.asset == asset), None)
+            most = await self.venue.max_withdrawal(asset) if withdraw else None
+            choices[asset] = funds_words(line, asset, most)
+        return choices
+
+    async def action_deposit(self) -> None:
+        """Deposit paper money: the way back for a student liquidated on the paper market."""
+        await self._funds(withdraw=False)
+
+    async def action_withdraw(self) -> None:
+        """Withdraw paper money, held to the exchange's margin rule (its refusal names the
+        most that can go)."""
+        await self._funds(withdraw=True)
+
+    async def _funds(self, withdraw: bool) -> None:
+        if self._funding_refused():
+            return
+        try:
+            choices = await self._funds_choices(withdraw)
+        except (ExchangeError, TradingDisabled) as problem:
+            self.notify(str(problem), title="Funds", severity="error")
+            return
+        if not choices:
+            self.notify(f"{self.venue.name} takes no collateral here", severity="warning")
+            return
+        verb = "Withdraw" if withdraw else "Deposit"
+        title = "Withdraw from the paper account" if withdraw else "Deposit paper money"
+        screen = FundsScreen(title, verb, choices, "USD")
+
+        async def chosen(value: tuple[str, Decimal] | None) -> None:
+            if value is None:
+                return
+            asset, amount = value
+            move = self.venue.withdraw if withdraw else self.venue.deposit
+            if await self._guard(move(asset, amount), verb):
+                done = "withdrew" if withdraw else "deposited"
+                self.notify(f"{done} {fmt.plain(amount)} {asset}", title=verb)
+
+        self.push_screen(screen, chosen)
 
     def action_convert(self) -> None:
         """`u`: sell collateral for USD to repay a negative USD balance. The dialog offers

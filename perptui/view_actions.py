@@ -19,7 +19,7 @@ from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.app_state import AppState
 from perptui.keys import BINDINGS, SPEEDS, key_display
-from perptui.screens.help import HelpScreen, help_sections
+from perptui.screens.help import HelpScreen, help_sections, not_offered
 from perptui.screens.main import MainScreen
 from perptui.venues.base import TradingDisabled
 from perptui.widgets.book import OrderBookView
@@ -34,6 +34,9 @@ MAIN_SCREEN_ONLY = frozenset(b.action.split("(")[0] for b in BINDINGS) - EVERY_S
 # the keys that send, change or cancel orders: none where the venue cannot trade
 TRADING = frozenset({"side", "cycle_type", "leverage", "submit", "close_position", "close_all",
                      "cancel_all", "cancel_selected", "amend_selected", "convert"})  # fmt: skip
+# paying paper money in or out: the local paper market's only (a class's deposits are the
+# teacher's), and never where the venue only watches
+FUNDS = frozenset({"deposit", "withdraw"})
 
 
 class ViewActions(AppState):
@@ -60,6 +63,8 @@ class ViewActions(AppState):
         account. The footer, the keys and the palette ask alike."""
         if action in TRADING:
             return self.venue.can_trade
+        if action in FUNDS:
+            return self.venue.can_trade and self.venue.paper_funding
         return action != "watch_next" or self._can_watch_next()
 
     def _can_watch_next(self) -> bool:
@@ -199,7 +204,8 @@ class ViewActions(AppState):
         if isinstance(self.screen, HelpScreen):
             return
         here = None if isinstance(self.screen, MainScreen) else type(self.screen)
-        self.push_screen(HelpScreen(help_sections(here)))
+        self.push_screen(HelpScreen(help_sections(here, self._offered),
+                                    not_offered(self._offered)))  # fmt: skip
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Textual's own action, with a notice that says where the SVG went."""

@@ -63,8 +63,12 @@ async def test_the_connect_test_names_the_account_and_scopes(served):
     c, live = served
     line = await check_connection(live.base_url, c.key["alice"])
     assert "alice" in line and "trade" in line and "BTC-PERP" in line
-    with pytest.raises(Exception, match=r"(?i)key|auth|unknown"):
+    with pytest.raises(Exception, match=r"(?i)key|auth|unknown") as refused:
         await check_connection(live.base_url, "elk_nope_nope")
+    # on the connect screen (or the shell after --connect) a new key is pasted right there:
+    # "then quit (q) and run: perptui connect" told a student on that screen to leave it
+    assert "ask the teacher for a new key" in str(refused.value)
+    assert "quit (q)" not in str(refused.value)
 
 
 async def test_the_connect_screen_returns_what_was_typed(served):

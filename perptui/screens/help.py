@@ -4,6 +4,7 @@ with the keys the keymap in settings.toml gave them (as the footer shows)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from textual import events
 from textual.app import ComposeResult
@@ -28,21 +29,46 @@ already below its maintenance requirement, "bankrupt" below zero.
 
 
 Section = tuple[str, list[Binding]]  # a heading and the keys of one screen
+MAIN = "Main screen"
+# the main screen's keys this venue does not offer: under their own heading, not among the
+# keys that work, and still listed, since each id can be remapped in settings.toml
+NOT_HERE = "Not offered here (listed for their ids: each can be remapped in settings.toml)"
 
 
-def help_sections(first: type | None = None) -> list[Section]:
+def _action(binding: Binding) -> str:
+    return binding.action.split("(")[0]
+
+
+def not_offered(offered: Callable[[str], bool]) -> list[Binding]:
+    """The main screen's keys that do nothing on this venue (`offered`: the app's rule)."""
+    return [b for b in BINDINGS if not offered(_action(b))]
+
+
+def help_sections(first: type | None = None,
+                  offered: Callable[[str], bool] | None = None) -> list[Section]:  # fmt: skip
     """Every screen's keys under its name, the screen help was opened from first. Why all of
     them: each id can be remapped in settings.toml, and help listed only the main screen's,
-    so the explain screen's `p` (explain.price_input) or a dialog's `y` had no place."""
+    so the explain screen's `p` (explain.price_input) or a dialog's `y` had no place.
+
+    `offered(action)`: whether this venue has a main-screen action at all (the app's rule,
+    as the footer and the palette ask it); help listed `w` (watch next) on the paper market
+    and in lessons with no other account, where the key does nothing."""
     from perptui.screens.advancing import AdvanceScreen
     from perptui.screens.explain import ExplainScreen
-    from perptui.screens.modals import AmendScreen, ConfirmScreen, ValueScreen
+    from perptui.screens.modals import (
+        AmendScreen,
+        ConfirmScreen,
+        FundsScreen,
+        QuitScreen,
+        ValueScreen,
+    )
     from perptui.screens.stress import StressScreen
 
     dialogs: dict[str, Binding] = {}
-    if first in (ValueScreen, AmendScreen, AdvanceScreen):
+    if first in (ValueScreen, AmendScreen, AdvanceScreen, FundsScreen, QuitScreen):
         first = ConfirmScreen  # one section for every dialog
-    for screen in (ConfirmScreen, ValueScreen, AmendScreen, AdvanceScreen):
+    for screen in (ConfirmScreen, QuitScreen, ValueScreen, AmendScreen, FundsScreen,
+                   AdvanceScreen):  # fmt: skip
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.id:
                 dialogs.setdefault(binding.id, binding)
@@ -56,8 +82,9 @@ def help_sections(first: type | None = None) -> list[Section]:
         opener = dataclasses.replace(by_id[opened_by], description="Back")
         return [*_own(screen), opener]
 
+    main = [b for b in BINDINGS if offered is None or offered(_action(b))]
     screens: list[tuple[type | None, Section]] = [
-        (None, ("Main screen", list(BINDINGS))),
+        (None, (MAIN, main)),
         (ExplainScreen, ("Explain (t)", keys(ExplainScreen, "screen.teach"))),
         (StressScreen, ("Stress (S)", keys(StressScreen, "screen.stress"))),
         (ConfirmScreen, ("Dialogs", list(dialogs.values()))),
@@ -80,9 +107,11 @@ class HelpScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,f1,question_mark", "app.pop_screen", "Close", id="help.close")]
 
-    def __init__(self, sections: list[Section]) -> None:
+    def __init__(self, sections: list[Section], not_here: list[Binding] | None = None) -> None:
+        """`not_here`: the main screen's keys this venue does not offer (not_offered)."""
         super().__init__()
         self.sections = sections
+        self.not_here = not_here or []
 
     def on_key(self, event: events.Key) -> None:
         """A help key remapped in settings.toml closes help as f1 and ? do: a modal screen
@@ -94,16 +123,22 @@ class HelpScreen(ModalScreen[None]):
             self.app.pop_screen()
 
     def compose(self) -> ComposeResult:
-        keymap = self.app._keymap  # what Textual applies: set_keymap's, normalised
         parts = [INTRO]
         for title, bindings in self.sections:
-            parts += [f"## {title}", "", "| key | action | id |", "|---|---|---|"]
-            said: set[tuple[str, str]] = set()  # a key listed twice for one action: once
-            for b in bindings:
-                key = key_display(self.app, b, keymap)
-                if (key, b.description) not in said:
-                    said.add((key, b.description))
-                    parts.append(f"| `{key}` | {b.description} | {b.id} |")
-            parts.append("")
+            parts += [f"## {title}", "", *self._table(bindings), ""]
+            if title == MAIN and self.not_here:
+                parts += [f"### {NOT_HERE}", "", *self._table(self.not_here), ""]
         with VerticalScroll():
             yield Markdown("\n".join(parts))
+
+    def _table(self, bindings: list[Binding]) -> list[str]:
+        """The rows of one table of keys, each with the key the keymap gave it."""
+        keymap = self.app._keymap  # what Textual applies: set_keymap's, normalised
+        rows = ["| key | action | id |", "|---|---|---|"]
+        said: set[tuple[str, str]] = set()  # a key listed twice for one action: once
+        for b in bindings:
+            key = key_display(self.app, b, keymap)
+            if (key, b.description) not in said:
+                said.add((key, b.description))
+                rows.append(f"| `{key}` | {b.description} | {b.id} |")
+        return rows

@@ -1,4 +1,5 @@
-"""Modal dialogs: confirm an order, close a position, cancel all, set leverage, convert.
+"""Modal dialogs: confirm an order, close a position, cancel all, set leverage, convert,
+deposit or withdraw paper money, quit a market kept in memory only.
 
 Why confirmations are on by default: a paper account is for learning, and the confirmation is
 where the preview is read one more time; users switch it off in settings.toml.
@@ -14,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from perptui.ticket import TicketError, parse_decimal
 from perptui.widgets.checkbox import TickBox
@@ -75,6 +76,15 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class QuitScreen(ConfirmScreen):
+    """ "Quit and lose this market?": the confirmation with `n` for no besides Esc, as a
+    yes-or-no question is answered. Its own class so `n` means no here only (elsewhere in a
+    dialog it is nothing, and on the main screen the next market)."""
+
+    DEFAULT_CSS = MODAL_CSS.format(name="QuitScreen")
+    BINDINGS = [Binding("n", "answer(False)", "No", id="modal.no")]
 
 
 class ValueScreen(ModalScreen[Decimal | None]):
@@ -193,6 +203,70 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
             )
             return
         self.dismiss((price, size))
+
+    @on(Button.Pressed, "#no")
+    def _no(self) -> None:
+        self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FundsScreen(ModalScreen[tuple[str, Decimal] | None]):
+    """Deposit or withdraw: which collateral asset (a Select) and how much (a field), the
+    amount parsed by the ticket's own rule (a positive Decimal from text). Returns (asset,
+    amount) or None; what the exchange then refuses (a withdrawal the margin rule stops)
+    is said with the exchange's words by the caller, and nothing changes.
+
+    Why one screen for both: the two ask the same things; `choices` carries each asset's
+    words (held, and for a withdrawal the most the margin rule lets leave now)."""
+
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="FundsScreen")
+        + """
+    FundsScreen Select { margin-bottom: 1; }
+    """
+    )
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
+
+    def __init__(self, title: str, verb: str, choices: dict[str, str],
+                 asset: str | None = None) -> None:  # fmt: skip
+        """`choices`: asset -> the line shown under it; `asset`: the one chosen first."""
+        super().__init__()
+        self.title_text, self.verb, self.choices = title, verb, choices
+        self.asset = asset if asset in choices else next(iter(choices))
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.title_text, classes="title")
+            yield Select([(a, a) for a in self.choices], value=self.asset, allow_blank=False,
+                         id="asset")  # fmt: skip
+            yield Static(self.choices[self.asset], id="prompt")
+            yield KeysInOrderInput("", placeholder="amount", restrict=r"[0-9.,_]*",
+                                   id="value")  # fmt: skip
+            yield Static("", classes="error", id="error")
+            with Horizontal():
+                yield Button("Cancel (esc)", id="no")
+                yield Button(f"{self.verb} (↵)", id="yes", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#value", Input).focus()
+
+    @on(Select.Changed, "#asset")
+    def _asset(self, event: Select.Changed) -> None:
+        self.asset = str(event.value)
+        self.query_one("#prompt", Static).update(self.choices[self.asset])
+        self.query_one("#error", Static).update("")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#yes")
+    def _ok(self) -> None:
+        try:
+            amount = parse_decimal(self.query_one("#value", Input).value, "amount")
+        except TicketError as problem:
+            self.query_one("#error", Static).update(str(problem))
+            return
+        self.dismiss((self.asset, amount))
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

@@ -139,6 +139,12 @@ class LeaderboardRow:
     positions: int
 
 
+# what a student whose key was refused does next: where a key is asked for next (the connect
+# screen, the shell after `perptui --connect`) only the first; inside the terminal both
+NEW_KEY_HINT = "ask the teacher for a new key"
+REFUSED_HINT = f"{NEW_KEY_HINT}, then quit (q) and run: perptui connect"
+
+
 class Venue(abc.ABC):
     """A venue as the UI sees it. Commands raise exchange_local.ExchangeError (with the
     exchange's own message) when refused, TradingDisabled on a read-only venue."""
@@ -154,7 +160,26 @@ class Venue(abc.ABC):
     # what `convert` keeps of the converted value (0.001: 0.1 %), for the `u` dialog's words
     # and the amount it offers; a venue that knows its exchange's own sets it (LocalVenue)
     convert_spread: Decimal = Decimal("0.001")
+    # money can be paid in and out from the terminal: only a paper market of one's own (a
+    # liquidated student starts again); on a class server deposits are the teacher's
+    paper_funding: bool = False
     _events: deque[Event]  # set by each venue: what arrived since the last drain_events()
+
+    @property
+    def lost_on_quit(self) -> str | None:
+        """What quitting loses for good, in words for the question asked first (an
+        in-memory paper market); None: nothing, quit at once (a store keeps it, a server
+        keeps it)."""
+        return None
+
+    def collateral_assets(self) -> list[str]:
+        """The assets this venue takes as collateral, for the deposit and withdraw dialog
+        (a venue without paper funding has none to offer)."""
+        return []
+
+    async def max_withdrawal(self, asset: str) -> Decimal | None:
+        """The most of `asset` the margin rule lets leave now (None: the venue does not say)."""
+        return None
 
     @property
     def where(self) -> str:

@@ -59,6 +59,7 @@ class LocalVenue(Venue):
 
     paper = True
     can_trade = True
+    paper_funding = True  # the paper account is the user's own: deposit and withdraw freely
 
     def __init__(
         self,
@@ -145,6 +146,16 @@ class LocalVenue(Venue):
     @property
     def where(self) -> str:
         return f"the paper market in {self.db}" if self.db is not None else self.name
+
+    @property
+    def lost_on_quit(self) -> str | None:
+        """Why `q` asks first with --memory: no store holds this market, so quitting loses
+        the account, its positions and orders for good. A demo or a replay (nothing traded
+        here, run again as it was) and a stored market quit at once."""
+        if self.db is not None or not self.can_trade:
+            return None
+        return ("this paper market lives in memory only (--memory): its account, positions "
+                "and orders are gone for good when perptui closes")  # fmt: skip
 
     async def stop(self) -> None:
         task, self._driver = self._driver, None
@@ -363,6 +374,12 @@ class LocalVenue(Venue):
     async def withdraw(self, asset: str, amount: Decimal) -> None:
         self._writable()
         self._exchange().withdraw(self.account, asset, amount)
+
+    def collateral_assets(self) -> list[str]:
+        return [a.symbol for a in self._exchange().config.assets if a.collateral]
+
+    async def max_withdrawal(self, asset: str) -> Decimal | None:
+        return self._exchange().max_withdrawal(self.account, asset)
 
     async def convert(self, from_asset: str, to_asset: str, amount: Decimal) -> None:
         self._writable()

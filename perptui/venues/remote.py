@@ -68,6 +68,8 @@ from exchange_local.server import wire_decode as w
 from exchange_local.server.codes import error_from_problem
 from exchange_local.server.wire import ORDER_TYPES, TIFS
 from perptui.venues.base import (
+    NEW_KEY_HINT,
+    REFUSED_HINT,
     ClockInfo,
     Connection,
     LeaderboardRow,
@@ -95,7 +97,6 @@ BACKOFF_MAX = 30.0
 SHUTDOWN_RETRY_S = 1.0  # after the server's SHUTDOWN notice: it means to be back in seconds
 SHUTDOWN_FAST_ATTEMPTS = 60  # ... for about a minute; then the usual backoff again
 SHUTDOWN_FRESH_S = 10.0  # its words ("reconnect in 5 s") this long; then how long ago
-REFUSED_HINT = "ask the teacher for a new key, then quit (q) and run: perptui connect"
 
 
 class VenueUnavailable(NotAsked):
@@ -286,7 +287,7 @@ class RemoteVenue(Venue):
         if self._http is None:
             raise VenueUnavailable(f"{self.name}: the venue is not started")
         if self._refused is not None:  # final: asking again only gets the same 401
-            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {REFUSED_HINT}")
+            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {NEW_KEY_HINT}")
         started = time.monotonic()
         wait = self._limited_until - started
         if wait > 0:  # Retry-After has not passed: nothing is sent, nothing was done
@@ -314,7 +315,7 @@ class RemoteVenue(Venue):
                               f"retry in {math.ceil(retry)} s")  # fmt: skip
         if r.status_code == 401:
             self._refuse(str(problem.get("detail") or "the API key was refused"))
-            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {REFUSED_HINT}")
+            raise KeyRefused(f"{self.name} refused this key: {self._refused}; {NEW_KEY_HINT}")
         if self._state != "live":
             self._wake.set()  # the server answers: the stream need not sit out its backoff
         if r.status_code >= 400:
