@@ -35,3 +35,14 @@ def test_names_and_symbols_reach_the_server_as_one_segment(
         assert main(["admin", "halt", "BTC-PERP", *online]) == 0  # a plain one still works
         capsys.readouterr()
     assert [a["action"] for a in c.keys.audit_log()].count("halt") == 1
+
+
+@pytest.mark.parametrize("command", [["pause"], ["resume"], ["scenario", "crash"]])
+def test_clock_commands_given_a_store_say_they_need_the_server(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Class QA: `admin pause --db PATH` answered argparse's bare "unrecognized arguments"."""
+    assert main(["admin", *command, "--db", "class.sqlite"]) == 2
+    assert "give --url and --key, not --db (it acts on a running server's clock)" in (
+        capsys.readouterr().err
+    )

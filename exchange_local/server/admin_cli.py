@@ -105,6 +105,9 @@ def add_parser(sub: Any) -> None:
     both_ways = (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt)
     for p in both_ways:
         p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
+    for name in ONLINE_ONLY:  # taken, then refused with why (argparse said only
+        # "unrecognized arguments: --db"): the clock they act on runs in a server
+        cmds.choices[name].add_argument("--db", metavar="PATH", help=argparse.SUPPRESS)
     for p in (*both_ways, *(cmds.choices[n] for n in ONLINE_ONLY)):
         p.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
         p.add_argument(
@@ -141,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
 
     db = getattr(args, "db", None)
     offline = bool(db) and not getattr(args, "url", None)
+    if offline and args.admin_command in ONLINE_ONLY:  # status 2: bad options
+        print(f"exchange-local admin {args.admin_command}: error: give --url and --key, not "
+              "--db (it acts on a running server's clock)", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         if offline and db is not None:
             check_store_path(db)
