@@ -7,6 +7,7 @@ promise, so it is tested as text; the widget only lays it out.
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
@@ -150,32 +151,154 @@ def warning_text(warning: str, tick: Decimal) -> str:
             f"mark {fmt.price(mark, tick)}")  # fmt: skip
 
 
+def rests(form: TicketForm | None) -> bool:
+    """The order may rest on the book (a GTC limit order): what it does not take now waits
+    for a fill at its limit, so the preview's "after" figures are what happens if it fills."""
+    return form is not None and form.type == "limit" and form.tif == "gtc"
+
+
+def fills_now_or_never(form: TicketForm | None) -> bool:
+    """A market, IOC or FOK order: it fills against the book now or is canceled (the rest of
+    an IOC, the whole of a FOK short of whole, all of either with nothing fillable)."""
+    return form is not None and (form.type == "market" or
+                                 (form.type == "limit" and form.tif in ("ioc", "fok")))  # fmt: skip
+
+
+def limit_of(form: TicketForm | None) -> Decimal | None:
+    """The form's limit price, or None for another type or a price not typed yet."""
+    if form is None or form.type != "limit":
+        return None
+    try:
+        return parse_decimal(form.price, "price")
+    except TicketError:
+        return None
+
+
+def order_value(preview: OrderPreview, mark: Decimal, limit: Decimal | None) -> Decimal:
+    """The order's value at the prices it would trade at: what takes now at the est. fill,
+    the rest at the limit. Why not the mark: a FOK at 3100 that fills nothing has no est.
+    fill, and its value read the mark's 3,294.10 beside a limit of 3100. A market order
+    with nothing fillable has only the mark left to price it."""
+    est = preview.est_fill_price
+    if limit is None:
+        return preview.size * (est if est is not None else mark)
+    taken = preview.fillable_now if est is not None else Decimal(0)
+    return taken * (est or Decimal(0)) + (preview.size - taken) * limit
+
+
+# the engine's warning when the order would leave the account under liquidation (views.py)
+UNDER_LIQUIDATION = "the account would be under liquidation after this order"
+
+
+def liq_states(preview: OrderPreview, before: str) -> tuple[str, str]:
+    """The liquidation state before and after (MECHANICS section 3: "ok", "now", "bankrupt").
+
+    Why: after a liquidation the position's liquidation price is still a number, and the
+    ticket showed "Est. liq 97,706.5 → ..." for an account already under liquidation. Before
+    is the position's own state (`position_state`); after is the same where nothing would
+    fill (the position unchanged), "ok" with no position left, and "now" or "bankrupt"
+    (E_mm < 0: a negative margin fraction) where the engine warns the account would be
+    under liquidation after the order."""
+    if preview.position_after == preview.position_before:
+        return before, before
+    if preview.position_after == 0 or UNDER_LIQUIDATION not in preview.warnings:
+        return before, "ok"
+    mf = preview.margin_fraction_after
+    return before, "bankrupt" if mf is not None and mf < 0 else "now"
+
+
+def position_state(health: AccountHealth | None, market: str) -> str:
+    """The liquidation state of the account's position in `market`, "ok" without one."""
+    if health is None:
+        return "ok"
+    row = next((p for p in health.positions if p.market == market), None)
+    return row.liquidation_state if row is not None else "ok"
+
+
+def liq_labels(preview: OrderPreview, ms: MarketState, before_state: str = "ok") -> tuple[str, str]:
+    """Est. liq before and after as the ticket shows them: the state's word where the
+    account is already (or would be) under liquidation, else the price toward the mark."""
+    before, after = liq_states(preview, before_state)
+    return (fmt.liq_label(before, preview.liquidation_price_before, ms.mark, ms.tick),
+            fmt.liq_label(after, preview.liquidation_price_after, ms.mark, ms.tick))  # fmt: skip
+
+
+# the endings of the engine's warnings for an order canceled with nothing filled (views.py)
+UNFILLED_ENDINGS = (", so the order would be canceled unfilled",
+                    ", so the whole order would be canceled unfilled")  # fmt: skip
+
+
+def killed_unfilled(preview: OrderPreview, form: TicketForm | None) -> bool:
+    """A market, IOC or FOK order the gate passes that would fill nothing: the book has
+    nothing at its limit (or, for a FOK, not all of it). It is canceled on arrival, so the
+    ticket must not call it accepted (a FOK said "✓ would be accepted now" above "nothing
+    fillable now", and was sent to be canceled)."""
+    return (fills_now_or_never(form) and preview.would_reject is None
+            and preview.fillable_now == 0)  # fmt: skip
+
+
+def unfilled_verdict(preview: OrderPreview) -> tuple[str, str | None]:
+    """The verdict line of an order that would be canceled unfilled, with the engine's reason
+    in it, and the warning it was taken from (None: no such warning to leave out below)."""
+    for warning in preview.warnings:
+        for ending in UNFILLED_ENDINGS:
+            if warning.endswith(ending):
+                return f"✗ would be canceled unfilled: {warning.removesuffix(ending)}", warning
+    return "✗ would be canceled unfilled: nothing fillable now", None
+
+
+def _head_line(preview: OrderPreview, ms: MarketState, form: TicketForm | None,
+               narrow: bool) -> str:  # fmt: skip
+    """The first line: value, est. fill and fee, or for an order that rests in part or whole
+    the "if filled at" its limit that every "after" figure below assumes (a resting limit read
+    "Position -10.000 → 0.000" as if done)."""
+    p, tick = preview, ms.tick
+    limit = limit_of(form)
+    value = fmt.usd(order_value(p, ms.mark, limit))
+    fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
+    fee = fmt.usd(p.fee)
+    if limit is None or not rests(form) or p.fillable_now >= p.size:
+        if narrow:
+            return f"Est. fill {fill} · fee {fee}"
+        return f"Value {value}  Est. fill {fill}  Fee ~{fee}"
+    at = fmt.price(limit, tick)
+    cond = f"If filled ({fill} now, rest {at})" if p.fillable_now else f"If filled at {at}"
+    if narrow:
+        return f"{cond}: fee {fee}"
+    return f"{cond}: value {value}  fee ~{fee}"
+
+
 def preview_lines(
-    preview: OrderPreview, ms: MarketState, narrow: bool = False
+    preview: OrderPreview,
+    ms: MarketState,
+    narrow: bool = False,
+    form: TicketForm | None = None,
+    liq_state_before: str = "ok",
 ) -> list[tuple[str, str]]:
     """(style, text) lines: est. fill, fee, margin before -> after, liq before -> after, warnings.
 
     Style is "" or one of warn/danger for the widget to colour; the words carry the meaning.
+    `form` is the order previewed: its limit prices the value and says what rests, and a
+    market, IOC or FOK order that would fill nothing gets its verdict ("✗ would be canceled
+    unfilled") here. `liq_state_before`: the position's liquidation state (`position_state`).
     """
     p = preview
     tick = ms.tick
-    fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
-    value = p.size * (p.est_fill_price or ms.mark)
-    liq_before = fmt.liq_price(p.liquidation_price_before, ms.mark, tick)
-    liq_after = fmt.liq_price(p.liquidation_price_after, ms.mark, tick)
+    liq_before, liq_after = liq_labels(p, ms, liq_state_before)
     # in the lot's decimals with a sign: "0 → 0.1000" and "0.0000 → -5" mixed the engine's forms
     pos_before = fmt.size(p.position_before, ms.lot, sign=True)
     pos_after = fmt.size(p.position_after, ms.lot, sign=True)
+    head = _head_line(p, ms, form, narrow)
     if narrow:  # the 80-column ticket: the same facts, "after" values only where tight
         lines = [
-            ("", f"Est. fill {fill} · fee {fmt.usd(p.fee)}"),
+            ("", head),
             ("", f"IMR → {fmt.usd(p.imr_after)} · free → {fmt.usd(p.free_collateral_after)}"),
             ("", f"Est. liq {liq_before} → {liq_after}"),
             ("", f"MF → {fmt.pct(p.margin_fraction_after)} · pos → {pos_after}"),
         ]
     else:
         lines = [
-            ("", f"Value {fmt.usd(value)}  Est. fill {fill}  Fee ~{fmt.usd(p.fee)}"),
+            ("", head),
             ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
                  f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
             ("", f"Est. liq {liq_before} → {liq_after}   "
@@ -185,14 +308,29 @@ def preview_lines(
                  f"{fmt.pct(p.margin_fraction_after)}   "
                  f"Position {pos_before} → {pos_after}"),
         ]  # fmt: skip
+    said: str | None = None
     if p.would_reject:
-        # the largest size that passes first: the line is one row, cut at its end
+        # the largest size that passes first: the line may be cut at its end
         hint = f" (max ≈ {p.max_size})" if p.max_size else ""  # none, or 0: nothing to offer
         lines.append(("danger", f"✗ would be refused{hint}: {p.would_reject}"))
+    elif killed_unfilled(p, form):
+        verdict, said = unfilled_verdict(p)
+        lines.append(("danger", verdict))
     for w in p.warnings:
-        if not w.startswith("would be rejected"):
+        if not w.startswith("would be rejected") and w != said:
             lines.append(("warn", f"⚠ {warning_text(w, tick)}"))
     return lines
+
+
+def wrap_line(text: str, width: int, rows: int = 2) -> list[str]:
+    """A verdict or warning in at most `rows` rows of `width`, the next ones indented under
+    its words, the last cut with "…" only if it still does not fit. Why: cut to one row, the
+    refusal's reason ("post-only order at 3005 would take liquid…") was in a mouse tooltip
+    alone, out of reach of a keyboard trader."""
+    if width < 8 or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, subsequent_indent="  ", max_lines=rows, placeholder=" …",
+                         break_on_hyphens=False)  # fmt: skip
 
 
 # how a result reads: "ok" (done as asked), "partial" (some filled, some not), "warn" (nothing

@@ -26,6 +26,7 @@ from perptui.ticket import (
     TicketForm,
     amend_words,
     describe_arithmetic,
+    killed_unfilled,
     result_words,
 )
 from perptui.venues.base import NotAsked, OrderRequest, TradingDisabled
@@ -130,7 +131,13 @@ class TradingActions(AppState):
                 if ok:
                     await self._place(request)
 
-            self.push_screen(ConfirmScreen("Send this order?", body, "Send"), answer)
+            # an IOC, FOK or market order the book cannot fill is canceled on arrival: the
+            # question says so (it read "Send this order?" over "would be canceled unfilled")
+            doomed = preview is not None and killed_unfilled(preview, form)
+            title = "Send an order that would be canceled unfilled?" if doomed else (
+                "Send this order?")  # fmt: skip
+            self.push_screen(ConfirmScreen(title, body, "Send anyway" if doomed else "Send",
+                                           danger=doomed), answer)  # fmt: skip
             return
         await self._place(request)
 

@@ -28,9 +28,12 @@ from perptui.ticket import (
     TYPE_LABELS,
     TicketError,
     TicketForm,
+    liq_labels,
     max_size,
+    position_state,
     post_only_allowed,
     preview_lines,
+    wrap_line,
 )
 from perptui.widgets.cached import update_static
 from perptui.widgets.checkbox import TickBox
@@ -228,6 +231,8 @@ class OrderTicket(Vertical):
             self.set_class(short, "-short")
             self._label_sides()
             self._redraw_preview()
+        elif self._wrap_width() != self._wrapped_at:  # verdicts wrap to the new width
+            self._redraw_preview()
         self._fit_height()
 
     def _fit_height(self) -> None:
@@ -264,12 +269,16 @@ class OrderTicket(Vertical):
 
     _shown: tuple[OrderPreview | None, str | None] = (None, None)  # as last given
     _shown_lines: list[tuple[str, str]] | None = None
+    _wrapped_at = 0  # the width the verdict lines were last wrapped to
+    VERDICT_ROWS = 2  # a verdict or warning wraps onto a second row, then is cut with "…"
 
     def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
         """The preview as key figures, then verdict lines over the button: why the order would
-        be refused, each warning, or that it would be accepted; a problem with the form or the
-        venue stands in their place. Every line is one row, cut with "…" where it does not
-        fit: the whole text is the tooltip, the toast on sending and the confirmation's."""
+        be refused, that it would be canceled unfilled, each warning, or that it would be
+        accepted; a problem with the form or the venue stands in their place. A figure line is
+        one row, cut with "…" where it does not fit; a verdict or warning wraps onto a second
+        row (`wrap_line`), cut only past that: the whole text is also the tooltip, the toast on
+        sending and the confirmation's."""
         self._shown = (preview, error)
         lines = self._preview_lines(preview, error)
         if lines == self._shown_lines:
@@ -288,8 +297,18 @@ class OrderTicket(Vertical):
         """Every verdict line in full, those a short column leaves out too."""
         if preview is None or self.market_state is None:
             return error or ""
-        lines = preview_lines(preview, self.market_state)
+        lines = self._lines_of(preview, narrow=False)
         return "\n".join(text for style, text in lines if style)
+
+    def _lines_of(self, preview: OrderPreview, narrow: bool) -> list[tuple[str, str]]:
+        """`preview_lines` of the order as the form holds it, with the position's liquidation
+        state ("now" or "bankrupt" is said instead of a price that no longer applies)."""
+        assert self.market_state is not None
+        state = position_state(self.health, self.market_state.symbol)
+        return preview_lines(preview, self.market_state, narrow, self.form, state)
+
+    def _wrap_width(self) -> int:
+        return self.content_size.width
 
     def _redraw_preview(self) -> None:
         self._shown_lines = None
@@ -303,7 +322,7 @@ class OrderTicket(Vertical):
             return [("problem", error)] if error else []
         compact = self.has_class("-compact")
         narrow = self.size.width < self.SHORT_WIDTH
-        lines = preview_lines(preview, self.market_state, narrow=narrow)
+        lines = self._lines_of(preview, narrow)
         figures = [line for line in lines if not line[0]]
         verdicts = [line for line in lines if line[0]]
         if not any(style == "danger" for style, _ in verdicts):  # warnings alone: accepted
@@ -312,13 +331,25 @@ class OrderTicket(Vertical):
             figures = [*figures[:2], ("", self._liq_line(preview, narrow))]
             if any(style == "danger" for style, _ in verdicts):  # refused: its warnings wait
                 verdicts = [line for line in verdicts if line[0] == "danger"]
-        return figures + verdicts
+        self._wrapped_at = width = self._wrap_width()
+        return figures + self._wrapped(verdicts, width)
+
+    def _wrapped(self, verdicts: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
+        """Each verdict line onto a second row where it is too long, not cut at the first.
+        Under a refusal its warnings keep one row each: the order will not go, and rows
+        taken here are the account's above (its collateral rows went out of view)."""
+        refused = any(style == "danger" for style, _ in verdicts)
+        rows = []
+        for style, text in verdicts:
+            most = 1 if refused and style != "danger" else self.VERDICT_ROWS
+            rows += [(style, row) for row in wrap_line(text, width, most)]
+        return rows
 
     def _liq_line(self, p: OrderPreview, narrow: bool) -> str:
         assert self.market_state is not None
-        mark, tick = self.market_state.mark, self.market_state.tick
-        liq = (f"Est. liq {fmt.liq_price(p.liquidation_price_before, mark, tick)} → "
-               f"{fmt.liq_price(p.liquidation_price_after, mark, tick)}")  # fmt: skip
+        state = position_state(self.health, self.market_state.symbol)
+        before, after = liq_labels(p, self.market_state, state)
+        liq = f"Est. liq {before} → {after}"
         if narrow:
             return f"{liq} · MF → {fmt.pct(p.margin_fraction_after)}"
         return (f"{liq}   Margin frac {fmt.pct(p.margin_fraction_before)} → "
@@ -386,7 +417,13 @@ class OrderTicket(Vertical):
         verb = "BUY / LONG" if self.form.side == "buy" else "SELL / SHORT"
         size = self.form.size or "?"
         button = self.query_one("#submit", Button)
-        button.label = f"{verb} {size} {self.form.market} ↵"
+        # an IOC or FOK is said on the button too: what is sent is what the button shows
+        tif = (
+            f" {self.form.tif.upper()}"
+            if self.form.type == "limit" and self.form.tif != "gtc"
+            else ""
+        )
+        button.label = f"{verb} {size} {self.form.market}{tif} ↵"
         button.variant = "success" if self.form.side == "buy" else "error"
 
     @on(Button.Pressed, "#side-buy")
@@ -422,7 +459,7 @@ class OrderTicket(Vertical):
             self.query_one("#size", Input).focus()  # to whatever Textual finds next
         price.display = not at_market
         self.query_one("#price-market", Static).display = at_market
-        self.query_one("#tif", Select).disabled = not is_limit
+        self._show_tif(is_limit, at_market)
         self._offer_post_only()
         # stops and take-profits are sent reduce-only: the box says so, locked; the trader's
         # own choice (form.reduce_only) comes back with a limit or market order
@@ -432,6 +469,19 @@ class OrderTicket(Vertical):
         box.disabled = self.form.is_trigger
         update_static(self.query_one("#lev", Static), f" max ≈ {self._max()} ")
         self._changed()
+
+    def _show_tif(self, is_limit: bool, at_market: bool) -> None:
+        """A time in force is a limit order's alone: another type leaves it at GTC, what is
+        sent (a stop or take-profit waits for its trigger: shown, greyed out; a market order
+        fills now: hidden). Why reset it: disabled beside Market and Stop the select still
+        read FOK, and the next plain limit order went out as FOK unnoticed."""
+        tif = self.query_one("#tif", Select)
+        if not is_limit and self.form.tif != "gtc":
+            self.form.tif = "gtc"
+            with tif.prevent(Select.Changed):
+                tif.value = "gtc"
+        tif.disabled = not is_limit
+        tif.display = not at_market
 
     @on(Select.Changed, "#tif")
     def _tif(self, event: Select.Changed) -> None:
