@@ -38,9 +38,23 @@ from perptui.widgets.watch_panel import WatchPanel, WatchState
 TABS = ("positions", "orders", "fills", "funding", "ledger", "events")
 NARROW_WIDTH = 100
 WIDE_WIDTH = 150  # from here the account and ticket column gets its full 64 columns
-# below this the medium layout leaves the chart under 32 columns (9 at 100: "Chart BT"),
-# so it gives the chart's room to the account and ticket column instead
-CHART_WIDTH = 124
+# From CHART_WIDTH to WIDE_WIDTH (the medium layout) the three columns share the screen: the
+# book and tape column gets MID_WIDTH (their rows are 33 wide: less cut the tape's times),
+# the account and ticket column RIGHT_MIN, the chart the rest, CHART_MIN at 120 (34 columns to
+# draw in: the liquidation line across 22 candles). Past 120 the account and ticket column
+# grows first, to RIGHT_SHORT (the ticket takes its short form under 60 columns and needs 62
+# for its long one: at 60 to 63 its time in force was cut), and to RIGHT_MAX where the chart
+# keeps CHART_MIN. Below CHART_WIDTH the chart would get under 32 columns (9 at 100: "Chart
+# BT"): it gives its room to the account and ticket column instead.
+# Why the account does not fit at 120: its rows are up to 47 wide (figures), 58 (the tight
+# form's "Margin frac ... Lev ... Nearest liq 36.1% BTC-PERP") and 48 to 52 (a balance), so
+# with its padding and scrollbar it needs 61 (the ticket's long form 62): the chart 23. Here
+# it has 50 (its right padding goes) and a longer row ends in "…" rather than wrapping: a
+# wrapped row pushed the balances under the ticket, as its row count is by lines.
+CHART_WIDTH = 120
+MID_WIDTH = 34
+RIGHT_MIN, RIGHT_SHORT, RIGHT_MAX = 51, 59, 64
+CHART_MIN = CHART_WIDTH - MID_WIDTH - RIGHT_MIN
 # below this many rows the docked ticket leaves the account panel too little room for its
 # table (at 100x30 it showed six lines, not the margin fraction or the nearest liquidation):
 # it takes its one-line form, as at 80 columns
@@ -81,6 +95,13 @@ def _funding_text(pieces: list[tuple[int, str]]) -> str:
     return " Funding " + "  ".join(text for _, text in sorted(pieces))
 
 
+def right_width(width: int) -> int:
+    """The account and ticket column of the medium layout: what the chart can spare over
+    its CHART_MIN, from RIGHT_MIN to RIGHT_SHORT, then RIGHT_MAX once it can be spared."""
+    spare = width - MID_WIDTH - CHART_MIN
+    return RIGHT_MAX if spare >= RIGHT_MAX else max(RIGHT_MIN, min(RIGHT_SHORT, spare))
+
+
 class MainScreen(Screen[None]):
     DEFAULT_CSS = """
     MainScreen { layout: vertical; }
@@ -97,8 +118,13 @@ class MainScreen(Screen[None]):
     #bottom { height: 30%; min-height: 7; }
     #bottom TabPane { padding: 0; }
     #ledger-filter { height: 1; }
-    MainScreen.-medium #right { width: 54; }
-    MainScreen.-medium #mid { width: 36; }
+    /* MID_WIDTH; the medium layout's #right: right_width(), set in on_resize */
+    MainScreen.-medium #mid, MainScreen.-no-chart #mid { width: 34; }
+    /* the medium layout's account: a row too long for it ends in "…" (see CHART_WIDTH) */
+    MainScreen.-medium AccountPanel {
+        padding: 0 0 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    MainScreen.-medium TradeTape, MainScreen.-no-chart TradeTape { min-width: 33; }
     MainScreen.-narrow #left, MainScreen.-no-chart #left { display: none; }
     MainScreen.-no-chart #right { width: 1fr; }
     MainScreen.-narrow TradeTape { display: none; }
@@ -139,12 +165,19 @@ class MainScreen(Screen[None]):
         yield Footer()
 
     def on_resize(self) -> None:
-        narrow = self.size.width < NARROW_WIDTH
+        """The layout classes: `-narrow` under 100 columns, `-no-chart` from there to
+        CHART_WIDTH, `-medium` from there to WIDE_WIDTH, none from there on."""
+        width = self.size.width
+        narrow = width < NARROW_WIDTH
         self.set_class(narrow, "-narrow")
-        self.set_class(NARROW_WIDTH <= self.size.width < WIDE_WIDTH, "-medium")
-        self.set_class(NARROW_WIDTH <= self.size.width < CHART_WIDTH, "-no-chart")
+        medium = CHART_WIDTH <= width < WIDE_WIDTH
+        self.set_class(medium, "-medium")
+        self.set_class(NARROW_WIDTH <= width < CHART_WIDTH, "-no-chart")
+        # inline, as none of the classes can say it (a `max-width` on an `fr` column gave the
+        # chart 96 columns of a 130-column screen); None hands the width back to the classes
+        self.query_one("#right").styles.width = right_width(width) if medium else None
         self.query_one(AccountPanel).narrow = narrow or self.size.height < SHORT_HEIGHT
-        self.query_one(PositionsTable).narrow = narrow
+        self.query_one(PositionsTable).narrow = narrow  # wider: its columns fit its width
 
     def show(self, snap: VenueSnapshot, venue_name: str, paper: bool, paused_for_s: float,
              own_trade_ids: set[int],

@@ -130,7 +130,9 @@ class OrderBookView(Widget):
     COMPONENT_CLASSES = {"book--bid", "book--ask", "book--mid", "book--liq", "book--bar-bid",
                          "book--bar-ask", "book--title"}  # fmt: skip
     DEFAULT_CSS = """
-    OrderBookView { height: 1fr; min-width: 34; }
+    /* a row is 32 wide; at 34 the book overflowed the 33 its column has (narrow and medium
+       layouts) and the depth bars, scaled to 34, ended a column past its edge */
+    OrderBookView { height: 1fr; min-width: 33; }
     OrderBookView > .book--bid { color: $bid; }
     OrderBookView > .book--ask { color: $ask; }
     OrderBookView > .book--mid { color: $foreground; text-style: bold; }
@@ -169,11 +171,17 @@ class OrderBookView(Widget):
         self._rows = book_rows(self.state, per_side, self.grouping)
         self.refresh()
 
+    def _titles(self) -> list[str]:
+        """The title, longest first: where a long market name and its grouping do not fit
+        the book's width, the name goes (the header shows it), not the grouping's key."""
+        step = self.state.tick * self.grouping
+        group = f"group {fmt.num(step, fmt.decimals_of(step))} (g)"
+        return [f" Book {self.state.market}  {group}", f" Book  {group}"]
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
-            step = self.state.tick * self.grouping
-            title = f" Book {self.state.market}  group {fmt.num(step, fmt.decimals_of(step))} (g)"
+            title = fitted(self._titles(), width)
             return Strip(
                 [Segment(title[:width].ljust(width), self.get_component_rich_style("book--title"))]
             )
@@ -192,6 +200,8 @@ class OrderBookView(Widget):
         style = self.get_component_rich_style(f"book--{kind}")
         if self.state.stale:
             style += Style(dim=True, strike=True)
+        if kind == "mid":  # the spread's figures before its rules
+            text = fitted([text, text.replace("── ", "").replace(" ──", "")], width)
         text = text[:width].ljust(width)
         if kind not in ("ask", "bid"):
             return Strip([Segment(text, style)])
@@ -199,3 +209,8 @@ class OrderBookView(Widget):
         bar_style = self.get_component_rich_style(f"book--bar-{kind}")
         body, tail = text[: width - bar], text[width - bar :]
         return Strip([Segment(body, style), Segment(tail, style + bar_style)])
+
+
+def fitted(texts: list[str], width: int) -> str:
+    """The first of `texts` (longest first) that fits `width`, else the last, to be cut."""
+    return next((t for t in texts if len(t) <= width), texts[-1])

@@ -18,6 +18,14 @@ from perptui.venues.base import ClockInfo, Connection
 from perptui.widgets.cached import update_static
 
 COMPACT_WIDTH = 100  # columns under which the header takes its short form
+# What the full form gives up, in this order, before it falls to the short form: each is read
+# less than what is still there. At 120 columns the header went straight from the full form
+# to the short one, and the index, 24 h change and OI left the screen: the OI cap (a real
+# venue has none), the second funding rate (the last one paid stays, or the predicted one,
+# saying so), the " │ " between the pieces (two spaces, as in TUI.md's sketch), the words
+# "Fund" and "settle" (F and S, as in the short form), then OI and last the 24 h change;
+# mark, index and both countdowns go on to the short form.
+TRIMS = ("oi cap", "one rate", "bars", "letters", "oi", "24h")
 
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
@@ -65,6 +73,7 @@ def header_markup(
     compact: bool = False,
     named: bool = True,
     tight: bool = False,
+    trim: int = 0,
 ) -> str:
     """One line of the header as Textual content markup (values are numbers: nothing to escape).
 
@@ -73,7 +82,8 @@ def header_markup(
     otherwise pushed the countdowns off the line. `named=False` drops only the program's name:
     the step before it, which a server's address and latency in the chip need at 160.
     `tight` is the last resort of the compact form: the chip without the venue's name (a
-    server's address, a demo's lesson), the mark beside the symbol, so the countdowns stay."""
+    server's address, a demo's lesson), the mark beside the symbol, so the countdowns stay.
+    `trim`: how many of TRIMS the full form gives up (the steps between 160 and 100 columns)."""
     stale = conn.state == "stale"
     dim = "[dim]" if stale else ""
     undim = "[/dim]" if stale else ""
@@ -84,18 +94,22 @@ def header_markup(
     now_s = Decimal(clock.now_ms) / 1000
     if compact:
         return _compact(ms, conn, clock, "" if tight else venue, paper, now_s, dim, undim, tight)
+    gone = set(TRIMS[:trim])
+    cap = f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap and "oi cap" not in gone else ""
     parts = [
         *(["[b]perptui[/b]"] if named else []),
         connection_chip(conn, venue, paper)
         + (f" [$accent]resumed after {fmt.duration(paused_for_s)}[/]" if paused_for_s >= 1 else ""),
         f"[b]{ms.symbol}[/b]",
         f"{dim}Mark [b]{price(ms.mark)}[/b]  Index {price(ms.index)}{undim}",
-        f"{dim}24h [{colour}]{arrow}{fmt.pct(change, 2, sign=True)}[/]{undim}",
-        f"{dim}OI ${fmt.compact(ms.open_interest_usd)}"
-        + (f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap else "")  # a real venue publishes none
-        + undim,
-    ]
-    return " │ ".join(parts + _countdowns(ms, clock, now_s, dim, undim, short=False))
+        *([] if "24h" in gone else
+          [f"{dim}24h [{colour}]{arrow}{fmt.pct(change, 2, sign=True)}[/]{undim}"]),
+        # a real venue publishes no cap
+        *([] if "oi" in gone else [f"{dim}OI ${fmt.compact(ms.open_interest_usd)}{cap}{undim}"]),
+    ]  # fmt: skip
+    countdowns = _countdowns(ms, clock, now_s, dim, undim, short=False,
+                             one_rate="one rate" in gone, letters="letters" in gone)  # fmt: skip
+    return ("  " if "bars" in gone else " │ ").join(parts + countdowns)
 
 
 def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, paper: bool,
@@ -110,9 +124,12 @@ def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, pa
 
 
 def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, undim: str,
-                short: bool) -> list[str]:  # fmt: skip
+                short: bool, one_rate: bool = False,
+                letters: bool = False) -> list[str]:  # fmt: skip
     """A halt, the paper clock's speed, funding with its countdown and the settlement
-    countdown: the end of both header forms, in words or in letters (`short`)."""
+    countdown: the end of both header forms, in words or in letters (`short`). The full form
+    trimmed: `one_rate` (the last rate paid, else the predicted one, with its period),
+    `letters` (F and S for the words)."""
     parts = []
     # a halt and the clock's speed first: they matter most and a tight line cuts the end
     if ms.reduce_only:
@@ -125,6 +142,12 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
                 funding = f"F {fmt.rate(ms.funding_rate)}"
             else:
                 funding = f"F pred {fmt.rate(ms.predicted_funding_rate)}"
+        elif one_rate:  # the period stays: a rate without it is read per 8 h elsewhere
+            word = "F" if letters else "Fund"
+            if ms.funding_rate is not None:
+                funding = f"{word} {fmt.rate(ms.funding_rate)}/1h"
+            else:
+                funding = f"{word} pred {fmt.rate(ms.predicted_funding_rate)}/1h"
         else:
             funding = (f"Fund {fmt.rate(ms.funding_rate)}/1h "
                        f"pred {fmt.rate(ms.predicted_funding_rate)}")  # fmt: skip
@@ -132,7 +155,7 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
             funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
         parts.append(dim + funding + undim)
     if ms.next_settlement_time is not None:
-        label = "S" if short else "settle"
+        label = "S" if short or letters else "settle"
         parts.append(f"{label} {fmt.clock(int(ms.next_settlement_time - now_s))}")
     return parts
 
@@ -149,21 +172,26 @@ class MarketHeader(Static):
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
         width = self.size.width
-        compact = width < COMPACT_WIDTH
+        # the screen's columns, not the content's: at 100 the 98 left inside the padding took
+        # the short form, and with the chart hidden the index was nowhere on screen
+        compact = self.outer_size.width < COMPACT_WIDTH
         markup = header_markup(ms, conn, clock, venue, paper, paused_for_s, compact)
         # a long venue (a server's address and latency, a demo's lesson, "resumed after 3
         # min") pushed the countdowns off: first without the program's name, then without the
-        # resumed note (the start-up toast says it too), then the short form
-        steps = (
-            (False, paused_for_s, compact, False),
-            (False, 0.0, compact, False),
-            (False, 0.0, True, False),
-            (False, 0.0, True, True),
-        )
-        for named, resumed, short, tight in steps:
+        # resumed note (the start-up toast says it too), then TRIMS one by one, then the
+        # short form
+        steps = [
+            (False, paused_for_s, compact, False, 0),
+            (False, 0.0, compact, False, 0),
+            *((False, 0.0, compact, False, trim) for trim in range(1, len(TRIMS) + 1)),
+            (False, 0.0, True, False, 0),
+            (False, 0.0, True, True, 0),
+        ]
+        for named, resumed, short, tight, trim in steps:
             # `size` is the content box, the padding already taken off (`width - 2` took it
             # off twice and dropped Index, 24h and OI at 160 columns with 158 to show)
             if not width or Content.from_markup(markup).cell_length <= width:
                 break
-            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named, tight)
+            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named, tight,
+                                   trim)  # fmt: skip
         update_static(self, markup)

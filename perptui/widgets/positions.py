@@ -10,6 +10,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.widgets import DataTable
@@ -25,6 +26,21 @@ from perptui.widgets.keyed_table import KeyedTable
 COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Bkr", "Dist",
            "Unsettled", "uPnL", "Realised", "Funding", "ADL", "TP / SL")  # fmt: skip
 NARROW_COLUMNS = ("Market", "Size", "Mark", "Liq", "Dist", "uPnL")
+# Where the full form does not fit the table (it needs about 148 columns; at 120 it was cut
+# after "Realised  Fu", so funding, ADL and an attached stop could not be seen), the table
+# takes TUI.md's sketch of it: whole dollars of value, the ADL bars without their digit,
+# "—/95,000.0", shorter headers, and without these columns: bankruptcy is in the ticket's
+# preview and the explain screen (t), unsettled and realised PnL are the account's (its panel
+# and the ledger), and none of them says how near the position is to trouble.
+MEDIUM_COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Dist", "uPnL",
+                  "Funding", "ADL", "TP / SL")  # fmt: skip
+MEDIUM_LABELS = {"Notional": "Value", "TP / SL": "TP/SL"}  # the sketch's shorter headers
+# Where even that does not fit (100 to 119 columns, a venue's liquidation price beside ours),
+# these go one by one, toward the narrow form: the side (the size's sign says it), value,
+# entry, ADL, funding, and last the attached TP and stop.
+MEDIUM_DROPS = ("Side", "Notional", "Entry", "ADL", "Funding", "TP / SL")
+Form = tuple[tuple[str, ...], bool]  # the column keys, and whether in the sketch's formats
+CELL_PADDING = 1  # DataTable's default, on each side of a cell
 
 
 def liq_text(p: PositionRisk, tick: Decimal) -> str:
@@ -40,18 +56,19 @@ def distance_text(p: PositionRisk) -> str:
     return f"{arrow}{fmt.pct(p.distance_to_liquidation, 1)}"
 
 
-def adl_text(quintile: int | None) -> str:
-    """`▮▮▮▯▯ 3`: 5 = first in line to be auto-deleveraged."""
+def adl_text(quintile: int | None, digit: bool = True) -> str:
+    """`▮▮▮▯▯ 3`: 5 = first in line to be auto-deleveraged; without the `digit` (the
+    medium form) the bars alone say it."""
     if quintile is None:
         return fmt.DASH
-    return "▮" * quintile + "▯" * (5 - quintile) + f" {quintile}"
+    return "▮" * quintile + "▯" * (5 - quintile) + (f" {quintile}" if digit else "")
 
 
-def tp_sl_text(market: str, orders: list[OrderInfo], tick: Decimal) -> str:
+def tp_sl_text(market: str, orders: list[OrderInfo], tick: Decimal, between: str = " / ") -> str:
     tp = [o.trigger_price for o in orders if o.market == market and o.type == "take_profit"]
     sl = [o.trigger_price for o in orders if o.market == market and o.type == "stop_market"]
     show = lambda xs: fmt.price(xs[0], tick) if xs and xs[0] is not None else fmt.DASH  # noqa: E731
-    return f"{show(tp)} / {show(sl)}"
+    return f"{show(tp)}{between}{show(sl)}"
 
 
 Colours = dict[str, str]  # theme variables: profit, loss, liq (shared/TUI.md section 6)
@@ -71,14 +88,20 @@ def position_cells(
     colours: Colours = PLAIN,
     stale: bool = False,
     venue_liq: VenueLiquidation | None = None,
+    form: Form | None = None,
 ) -> list[str | Text]:
+    """The row's cells: in `form`'s columns and formats (see MEDIUM_COLUMNS), else in
+    NARROW_COLUMNS (`narrow`) or COLUMNS."""
+    columns, medium = form or (NARROW_COLUMNS if narrow else COLUMNS, False)
     side = "LONG" if p.size > 0 else "SHORT"
     liq = liq_text(p, ms.tick)
     cells: dict[str, str | Text] = {
         "Market": p.market,
         "Side": Text(side, style=colours["profit"] if p.size > 0 else colours["loss"]),
         "Size": Text(fmt.size(p.size, ms.lot, sign=True), justify="right"),
-        "Notional": Text(fmt.usd(p.notional), justify="right"),
+        "Notional": Text(
+            fmt.num(p.notional, 0) if medium else fmt.usd(p.notional), justify="right"
+        ),
         "Entry": Text(fmt.price(p.entry_price, ms.tick), justify="right"),
         "Mark": Text(fmt.price(p.mark_price, ms.tick), justify="right"),
         "Liq": Text(
@@ -92,8 +115,8 @@ def position_cells(
         "uPnL": signed(p.unrealized_pnl, fmt.usd(p.unrealized_pnl, sign=True), colours),
         "Realised": signed(p.realized_pnl, fmt.usd(p.realized_pnl, sign=True), colours),
         "Funding": signed(-p.funding_paid, fmt.usd(-p.funding_paid, sign=True), colours),
-        "ADL": adl_text(p.adl_quintile),
-        "TP / SL": tp_sl_text(p.market, orders, ms.tick),
+        "ADL": adl_text(p.adl_quintile, digit=not medium),
+        "TP / SL": tp_sl_text(p.market, orders, ms.tick, "/" if medium else " / "),
     }
     if venue_liq is not None:  # a watched real account: the venue's own figure beside ours
         theirs = fmt.price(venue_liq.price, ms.tick)
@@ -105,7 +128,28 @@ def position_cells(
             cell = cells[name]
             cells[name] = Text(f"{cell.plain if isinstance(cell, Text) else cell} ?",
                                style="dim strike", justify="right")  # fmt: skip
-    return [cells[c] for c in (NARROW_COLUMNS if narrow else COLUMNS)]
+    return [cells[c] for c in columns]
+
+
+def forms(narrow: bool) -> list[Form]:
+    """The forms the table may take, widest first: the narrow form alone under 100 columns;
+    else all columns, then the sketch's, then the sketch's less MEDIUM_DROPS one by one."""
+    if narrow:
+        return [(NARROW_COLUMNS, False)]
+    return [(COLUMNS, False)] + [
+        (tuple(c for c in MEDIUM_COLUMNS if c not in MEDIUM_DROPS[:n]), True)
+        for n in range(len(MEDIUM_DROPS) + 1)
+    ]
+
+
+def form_width(labels: list[str], rows: list[list[str | Text]]) -> int:
+    """Columns a DataTable needs for these headers and rows: each column as wide as its
+    widest cell, with a cell's padding either side."""
+    widths = [cell_len(label) for label in labels]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], cell.cell_len if isinstance(cell, Text) else cell_len(cell))
+    return sum(w + 2 * CELL_PADDING for w in widths)
 
 
 # What each sortable column sorts by, and which way first: the nearest liquidation, the
@@ -144,8 +188,9 @@ class PositionsTable(KeyedTable):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self.narrow = False
-        self._columns_for: bool | None = None
+        self.narrow = False  # set by the screen under 100 columns
+        self.form: Form = (COLUMNS, False)  # what the table shows: show() fits it to the width
+        self._columns_for: Form | None = None
         self.sort_column: str | None = None  # None: the exchange's order
         self.sort_reverse = False
         self._last: tuple[list[PositionRisk], dict[str, MarketState], list[OrderInfo], bool,
@@ -154,19 +199,45 @@ class PositionsTable(KeyedTable):
     def on_mount(self) -> None:
         self._ensure_columns()
 
+    def on_resize(self) -> None:
+        """Another width may take another form: fitted again at once, not at the next frame
+        (on a test's manual clock none may come)."""
+        if self._last is not None:
+            self.show(*self._last)
+
     def _ensure_columns(self) -> None:
-        if self._columns_for is self.narrow:
+        if self._columns_for == self.form:
             return
         self.clear(columns=True)
-        for name in NARROW_COLUMNS if self.narrow else COLUMNS:
+        for name in self.form[0]:
             self.add_column(self._label(name), key=name)
-        self._columns_for = self.narrow
+        self._columns_for = self.form
 
-    def _label(self, name: str) -> str:
+    def _fit(self, rows: list[tuple[PositionRisk, MarketState, VenueLiquidation | None]],
+             orders: list[OrderInfo], colours: Colours, stale: bool) -> Form:  # fmt: skip
+        """The widest form whose columns all fit the table's width (the last one where none
+        does; the full one before the table has a width)."""
+        options = forms(self.narrow)
+        width = self.scrollable_content_region.width
+        if not width:
+            return options[0]
+        for form in options:
+            labels = [self._label(name, form[1]) for name in form[0]]
+            cells = [position_cells(p, ms, orders, self.narrow, colours, stale, venue_liq, form)
+                     for p, ms, venue_liq in rows]  # fmt: skip
+            if form_width(labels, cells) <= width:
+                return form
+        return options[-1]
+
+    def _label(self, name: str, medium: bool | None = None) -> str:
+        """The header: the key, or the sketch's shorter word in its formats (`medium`, else
+        as the table shows them now), with the sort's arrow on the sorted column."""
+        medium = self.form[1] if medium is None else medium
+        label = MEDIUM_LABELS.get(name, name) if medium else name
         if name != self.sort_column:
-            return name
+            return label
         _, descending = SORTS[name]
-        return f"{name} {'▼' if descending != self.sort_reverse else '▲'}"
+        return f"{label} {'▼' if descending != self.sort_reverse else '▲'}"
 
     # --- the user's sort ------------------------------------------------------------------
     def sort_by(self, column: str | None, reverse: bool = False) -> None:
@@ -202,18 +273,20 @@ class PositionsTable(KeyedTable):
         venue_liqs: dict[str, VenueLiquidation] | None = None,
     ) -> None:
         self._last = (positions, markets, orders, stale, venue_liqs)
-        self._ensure_columns()
-        columns = NARROW_COLUMNS if self.narrow else COLUMNS
         colours = theme_colours(self.app.theme_variables)
         wanted = {p.market: p for p in sorted_positions(positions, self.sort_column,
                                                           self.sort_reverse)}  # fmt: skip
+        self.form = self._fit([(p, markets[m], (venue_liqs or {}).get(m))
+                               for m, p in wanted.items()], orders, colours, stale)  # fmt: skip
+        self._ensure_columns()
+        columns = self.form[0]
         for key in [k.value for k in self.rows]:
             if key is not None and key not in wanted:
                 self.remove_row(key)
         changed = False
         for market, p in wanted.items():
             cells = position_cells(p, markets[market], orders, self.narrow, colours, stale,
-                                   (venue_liqs or {}).get(market))  # fmt: skip
+                                   (venue_liqs or {}).get(market), self.form)  # fmt: skip
             if market in [k.value for k in self.rows]:
                 for column, cell in zip(columns, cells, strict=True):
                     if str(self.get_cell(market, column)) != str(cell):
