@@ -55,16 +55,17 @@ async def test_events_before_connecting_are_on_the_first_frame(
     served: tuple[Class, Live], who: str
 ) -> None:
     c, live = served
-    await admin(live, c, "markets/ETH-PERP/halt", "pause")
+    # two halts: a pause would be no event, this class's clock stands already (speed 0)
+    await admin(live, c, "markets/ETH-PERP/halt", "markets/SOL-PERP/halt")
     earlier = await server_events(live)
-    assert len(earlier) == 3  # the halt (market and admin) and the pause
+    assert len(earlier) == 4  # each halt: the market's event and the admin's
     venue = await started(live, c.key[who])
     try:
         lines = class_lines(venue)  # right after start: before the stream is up
         assert lines == [
             "ETH-PERP: halted",
             "class: admin: ETH-PERP halted (only risk-reducing orders pass)",
-            "class: admin paused the class market",
+            "class: admin: SOL-PERP halted (only risk-reducing orders pass)",
         ]
         await caught_up(venue)  # the stream's own catch-up repeats none of them
         assert class_lines(venue) == lines
@@ -80,7 +81,7 @@ async def test_a_reconnect_fills_in_what_was_missed(served: tuple[Class, Live]) 
     venue = await started(live, c.key["alice"], backoff_start=0.02)
     try:
         await caught_up(venue)
-        await admin(live, c, "pause")
+        await admin(live, c, "markets/SOL-PERP/halt")
         await wait_for(lambda: len(class_lines(venue)) == 1)
         # the connection drops and the next attempts fail until the server is reachable again
         ws_url, venue.ws_url = venue.ws_url, f"ws://127.0.0.1:{closed_port()}/api/v1/ws"
@@ -93,7 +94,7 @@ async def test_a_reconnect_fills_in_what_was_missed(served: tuple[Class, Live]) 
         await wait_for(lambda: venue.connection().state == "live")
         await caught_up(venue)
         assert class_lines(venue) == [
-            "class: admin paused the class market",
+            "class: admin: SOL-PERP halted (only risk-reducing orders pass)",
             "ETH-PERP: halted",
             "class: admin: ETH-PERP halted (only risk-reducing orders pass)",
             "ETH-PERP: resumed",
@@ -131,10 +132,12 @@ async def test_events_while_the_server_restarted_are_filled_in() -> None:
         await wait_for(lambda: venue.connection().state == "reconnecting")
         again = create_app(c.ex, c.keys, speed=0)
         with live_server(again, port=port) as live2:
-            await admin(live2, c, "pause")  # before the client is back
+            await admin(live2, c, "markets/SOL-PERP/halt")  # before the client is back
             venue.ws_url = ws_url
             await wait_for(lambda: len(class_lines(venue)) == 5)
-            assert class_lines(venue)[4] == "class: admin paused the class market"
+            assert class_lines(venue)[4] == (
+                "class: admin: SOL-PERP halted (only risk-reducing orders pass)"
+            )
             await caught_up(venue)
             assert len(class_lines(venue)) == 5
     finally:
