@@ -213,8 +213,8 @@ class Backstop(SettlementJobs):
         sums = self._sums(blp)
         if blp.backstop_baseline is None:
             blp.backstop_baseline = sums.equity
-        if blp.backstop_baseline - sums.equity >= cfg.backstop_loss_cap:
-            return ZERO  # at its hard loss cap: skipped (the JELLY lesson)
+        if self._at_loss_cap(blp, sums):
+            return ZERO
         if sums.equity < sums.mmr or blp.liquidation_status is not None:
             return ZERO  # a BLP that is itself liquidatable takes nothing
         return max(
@@ -383,19 +383,31 @@ class Backstop(SettlementJobs):
                              counter_price=blp_price)  # fmt: skip
             fund, equity, mmr = fund_after, equity_after, mmr_after
 
-    def _blps_may_take_later(self) -> bool:
-        """Some BLP exists short of its hard loss cap: its minute and hour windows refill, so a
-        takeover it cannot make now may come later. None at all, or every one at its cap,
-        never will."""
-        cap = self.config.backstop_loss_cap
-        for name in self.config.backstop_accounts:
+    def _blps_may_take_later(self, m: MarketRuntime) -> bool:
+        """Some BLP could take a lot of `m` once its minute and hour windows refill: it exists,
+        is short of its hard loss cap, is not itself liquidatable, has the free margin for a
+        lot at the base IMF, and its configured windows are at least a lot's worth. Counting
+        any BLP under its cap left an account open for good beside one with no money or a
+        window smaller than a lot (review)."""
+        cfg = self.config
+        lot_value = m.lot * m.mark
+        if min(cfg.backstop_minute_capacity, cfg.backstop_hour_capacity) < lot_value:
+            return False
+        for name in cfg.backstop_accounts:
             acct = self._accounts.get(name)
-            if acct is None or acct.kind != "backstop":
+            if acct is None or acct.kind != "backstop" or acct.liquidation_status is not None:
                 continue
-            baseline = acct.backstop_baseline
-            if baseline is None or baseline - self._sums(acct).equity < cap:
+            sums = self._sums(acct)
+            if self._at_loss_cap(acct, sums) or sums.equity < sums.mmr:
+                continue
+            if (sums.initial_equity - sums.imr) / m.spec.base_imf >= lot_value:
                 return True
         return False
+
+    def _at_loss_cap(self, blp: Account, sums: Sums) -> bool:
+        """The BLP has lost its hard loss cap since its baseline (the JELLY lesson): skipped."""
+        baseline = blp.backstop_baseline
+        return baseline is not None and baseline - sums.equity >= self.config.backstop_loss_cap
 
     def _no_blp_reason(self) -> str:
         """Why no BLP takes a single lot: none exist, or each one's limit, in words."""
@@ -409,8 +421,7 @@ class Backstop(SettlementJobs):
                 continue
             window = self._blp_capacity(acct)  # also sets the loss-cap baseline
             sums = self._sums(acct)
-            baseline = acct.backstop_baseline if acct.backstop_baseline is not None else ZERO
-            if baseline - sums.equity >= cfg.backstop_loss_cap:
+            if self._at_loss_cap(acct, sums):
                 notes.append(f"{acct.account_id} at its loss cap {usd_text(cfg.backstop_loss_cap)}"
                              " USD")  # fmt: skip
             elif sums.equity < sums.mmr or acct.liquidation_status is not None:

@@ -199,7 +199,11 @@ class LiquidationJobs(Backstop):
             # its loss growing with the price while the fund was never asked)
             open_positions = any(p.size for p in acct.positions.values())
             beyond_fund = -sums.equity > self._fund_budget(fund_start)
-            stuck = sums.equity < 0 and not filled and not self._blps_may_take_later()
+            stuck = (
+                sums.equity < 0
+                and not filled
+                and not any(self._blps_may_take_later(m) for m, _, _ in self._open_positions(acct))
+            )
             if open_positions and (beyond_fund or stuck):
                 self._adl(acct, sums, fund_start)
         self._after_stage(acct, fund_start)

@@ -158,6 +158,24 @@ def acmr(mmr: Decimal, notional: Decimal) -> Decimal:
     return max(mmr * HALF, mmr - ACMR_NOTIONAL_SHARE * notional)
 
 
+def liquidation_word(
+    equity: Decimal, mmr: Decimal, acmr_: Decimal, notional: Decimal
+) -> str | None:
+    """Section 2's table below maintenance: "bankrupt" (E_mm < 0, with or without a position:
+    a USD loan larger than the collateral), "backstop" (E_mm < ACMR) or "liquidating"
+    (E_mm < MMR) with a position; None above it. One function for health() and the stress
+    grid, which had each written the table (and disagreed on a flat account in debt)."""
+    if equity < 0:
+        return "bankrupt"
+    if not notional:
+        return None
+    if equity < acmr_:
+        return "backstop"
+    if equity < mmr:
+        return "liquidating"
+    return None
+
+
 # --- section 3: liquidation, bankruptcy and zero prices -------------------------------------
 
 

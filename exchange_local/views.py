@@ -30,15 +30,11 @@ class RiskViews(Custody):
         tick: the engine's word alone lagged a tick (an account past zero read
         "liquidating" until the next tick, one a partial fill had restored still read
         "liquidating"; audit). With none left, an account the engine still holds (a deficit
-        the fund's budget left) keeps its word."""
-        if risk.notional:
-            if risk.equity < 0:
-                return "bankrupt"
-            if risk.equity < risk.acmr:
-                return "backstop"
-            if risk.equity < risk.mmr:
-                return "liquidating"
-        elif acct.liquidation_status is not None:
+        the fund's budget left) keeps its word; one in debt is bankrupt by the table too."""
+        word = margin.liquidation_word(risk.equity, risk.mmr, risk.acmr, risk.notional)
+        if word is not None:
+            return word
+        if not risk.notional and acct.liquidation_status is not None:
             return acct.liquidation_status
         if risk.initial_equity < risk.imr:
             return "reduce_only"

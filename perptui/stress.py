@@ -31,7 +31,13 @@ from decimal import Decimal
 
 from exchange_local.engine import MarketState
 from exchange_local.health import AccountHealth
-from exchange_local.margin import AccountRisk, CollateralInput, PositionInput, account_risk
+from exchange_local.margin import (
+    AccountRisk,
+    CollateralInput,
+    PositionInput,
+    account_risk,
+    liquidation_word,
+)
 
 ALL = "ALL"  # the column where every underlying moves together
 UNIT_ASSETS = frozenset({"USD", "USDC"})  # the unit of account: a shock does not move them
@@ -61,15 +67,10 @@ def classify(equity: Decimal, mmr: Decimal, acmr: Decimal, notional: Decimal) ->
     Without a position nothing can be liquidated, so only a negative equity (a USD loan larger
     than the collateral) is a state to report, and the exchange calls it bankrupt too.
     """
-    if equity < 0:
-        return "bankrupt"
-    if not notional:
-        return "ok"
-    if equity < acmr:
-        return "backstop"
-    if equity < mmr:
-        return "liquidating"
-    if equity < WARNING_MULTIPLE * mmr:
+    word = liquidation_word(equity, mmr, acmr, notional)  # the exchange's own table
+    if word is not None:
+        return word
+    if notional and equity < WARNING_MULTIPLE * mmr:
         return "warning"
     return "ok"
 

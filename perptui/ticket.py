@@ -174,15 +174,22 @@ def limit_of(form: TicketForm | None) -> Decimal | None:
         return None
 
 
-def order_value(preview: OrderPreview, mark: Decimal, limit: Decimal | None) -> Decimal:
+def order_value(
+    preview: OrderPreview, mark: Decimal, limit: Decimal | None, immediate: bool = False
+) -> Decimal:
     """The order's value at the prices it would trade at: what takes now at the est. fill,
     the rest at the limit. Why not the mark: a FOK at 3100 that fills nothing has no est.
     fill, and its value read the mark's 3,294.10 beside a limit of 3100. A market order
-    with nothing fillable has only the mark left to price it."""
+    with nothing fillable has only the mark left to price it. `immediate` (market, IOC,
+    FOK): what fills is all that trades, the rest is canceled, so it adds nothing (an IOC
+    counted its canceled part at the limit; review)."""
     est = preview.est_fill_price
+    taken = preview.fillable_now if est is not None else Decimal(0)
+    if immediate and taken:
+        assert est is not None
+        return taken * est
     if limit is None:
         return preview.size * (est if est is not None else mark)
-    taken = preview.fillable_now if est is not None else Decimal(0)
     return taken * (est or Decimal(0)) + (preview.size - taken) * limit
 
 
@@ -254,7 +261,7 @@ def _head_line(preview: OrderPreview, ms: MarketState, form: TicketForm | None,
     "Position -10.000 → 0.000" as if done)."""
     p, tick = preview, ms.tick
     limit = limit_of(form)
-    value = fmt.usd(order_value(p, ms.mark, limit))
+    value = fmt.usd(order_value(p, ms.mark, limit, fills_now_or_never(form)))
     fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
     fee = fmt.usd(p.fee)
     if limit is None or not rests(form) or p.fillable_now >= p.size:

@@ -487,17 +487,38 @@ def test_a_bankrupt_account_no_book_and_no_blp_can_take_goes_to_adl():
 
 
 def test_a_bankrupt_account_waits_for_a_blp_whose_window_refills():
-    """The same with a BLP that exists but has not a lot's capacity a minute: it may take the
-    account later, so no ADL yet (the fund pays nothing before a takeover)."""
-    ex = exchange(backstop_accounts=("blp",), backstop_minute_capacity=D(1))
+    """The same with a BLP that used its minute's capacity: it may take the account once the
+    window refills, so no ADL meanwhile; a minute later it takes it."""
+    ex = exchange(backstop_accounts=("blp",))
     funded(ex, "mm", "1000000")
-    funded(ex, "blp", "10000000")
+    blp = funded(ex, "blp", "10000000")
     u = funded(ex, "u", "6000")
     open_long(ex, u, "1")
+    ex._accounts[blp].backstop_takeovers.append((ex.now_ms, D(100_000)))  # the minute used
     ex.set_index_price("BTC", D(93000))
     ex.advance(3)
-    assert [p.size for p in ex.positions(u)] == [D(1)]
+    assert [p.size for p in ex.positions(u)] == [D(1)] and ex.positions("mm")[0].size == -1
     assert ex.health(u).status == "bankrupt"
+    ex.advance(60)
+    assert ex.positions(u) == [] and [p.size for p in ex.positions(blp)] == [D(1)]
+
+
+def test_a_blp_that_can_never_take_a_lot_does_not_hold_off_adl():
+    """Review: a BLP with no money, or windows smaller than a lot, was counted as one that
+    might take the account later, and the account stayed open for good."""
+    for config, deposit in (({}, None), ({"backstop_minute_capacity": D(1)}, "10000000")):
+        ex = exchange(backstop_accounts=("blp",), **config)
+        funded(ex, "mm", "1000000")
+        if deposit is None:
+            ex.create_account("blp")
+        else:
+            funded(ex, "blp", deposit)
+        u = funded(ex, "u", "6000")
+        open_long(ex, u, "1")
+        ex.set_index_price("BTC", D(93000))
+        ex.advance(3)
+        assert ex.positions(u) == [] and ex.positions("mm") == [], config  # ADL
+        assert ex.check_invariants() == []
 
 
 def test_a_liquidation_fill_posts_no_zero_fee_leg_for_the_account():

@@ -155,3 +155,15 @@ async def test_an_account_under_liquidation_previews_now_not_its_old_liq_price()
     assert liq_labels(broke, ms, "bankrupt") == ("bankrupt", "bankrupt")
     assert position_state(health, "ETH-PERP") == "ok" and position_state(None, BTC) == "ok"
     await venue.stop()
+
+
+async def test_an_ioc_is_worth_what_it_fills_not_its_canceled_rest():
+    """Review: an IOC buy of 2 at 100,150 takes 0.5 at 100,100 and the rest is canceled; its
+    value counted the canceled 1.5 at the limit too."""
+    venue = await _venue()
+    ms = venue.ex.market(BTC)
+    form = TicketForm(BTC, side="buy", type="limit", price="100150", tif="ioc", size="2")
+    preview = await venue.preview_order(form.request())
+    assert preview.fillable_now == D("0.5") and preview.est_fill_price == D(100100)
+    assert preview_lines(preview, ms, form=form)[0][1].startswith("Value 50,050.00  Est. fill")
+    await venue.stop()

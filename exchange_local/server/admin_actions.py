@@ -228,7 +228,9 @@ def _next_lines(current: dict[str, Any], start: int) -> list[str]:
     one label said once with its count and its last time (funding listed five identical
     lines)."""
     runs: list[list[Any]] = []  # [label, first due, last due, count]
-    for label, due in zip(current["remainingSteps"], current["remainingStepsAt"], strict=True):
+    # a server from before remainingStepsAt: the labels alone, due "now" as far as we know
+    dues = current.get("remainingStepsAt") or [start] * len(current["remainingSteps"])
+    for label, due in zip(current["remainingSteps"], dues, strict=True):
         if runs and runs[-1][0] == label:
             runs[-1][2:] = [int(due), runs[-1][3] + 1]
         else:

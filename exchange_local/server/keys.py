@@ -170,7 +170,7 @@ class KeyStore:
     def revoke(self, key_id: str, now_ms: int | None = None) -> bool:
         """Revoke one key by its id; True if it was live. By id only: names need not be
         unique, and "id or name" revoked every key of that name and any whose id equalled it
-        (another student's). `live_keys_called` resolves what a person typed."""
+        (another student's). `admin_cli._one_live_key` resolves what a person typed."""
         revoked = int(time.time() * 1000) if now_ms is None else now_ms
         with self._lock:
             cur = self._db.execute(

@@ -236,12 +236,12 @@ def volatility(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
     move = swing
     away: list[Decimal] = []  # the move whose way back has not run yet
 
-    def swing_to(fraction: Decimal) -> Callable[[Any], dict[str, Any]]:
+    def swing_to(fraction: Decimal, back: bool) -> Callable[[Any], dict[str, Any]]:
         shock = _shock(asset, fraction)
 
         def act(e: Any) -> dict[str, Any]:
-            result = shock(e)
-            away[:] = [] if away else [fraction]
+            result = shock(e)  # a refused step raises: `away` keeps what is really off
+            away[:] = [] if back else [fraction]  # set, never toggled (review)
             return result
 
         return act
@@ -259,10 +259,10 @@ def volatility(ex: Any, key_name: str, params: dict[str, Any]) -> LiveScenario:
         size = min(most, swing * Decimal("1.25") ** (t // 60))
         if k % 2 == 0:  # a move: down on even pairs, up on odd ones
             move = -size if k % 4 == 0 else size
-            steps.append(Step(now + t * 1000, f"{asset} index {move:+.2%}", swing_to(move)))
+            steps.append(Step(now + t * 1000, f"{asset} index {move:+.2%}", swing_to(move, False)))
         else:  # the way back from the move before it
             back = 1 / (1 + move) - 1
-            steps.append(Step(now + t * 1000, f"{asset} index back", swing_to(back)))
+            steps.append(Step(now + t * 1000, f"{asset} index back", swing_to(back, True)))
     used = {"asset": asset, "swing": str(swing), "maxSwing": str(most), "everySeconds": every,
             "minutes": minutes}  # fmt: skip
     return LiveScenario("volatility", now, key_name, used, steps, on_stop=back_to_level)
