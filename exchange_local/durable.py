@@ -67,6 +67,7 @@ class Durable(OnceRequests):
                 seq, state = snapshot
                 self._restore_state(state)
             self._replay(store, seq)
+            self._check_replay(store)
         self._store = store
         self._ledger.keep_history = False
         self._ledger.transactions.clear()
@@ -78,6 +79,26 @@ class Durable(OnceRequests):
             self._forked_snapshot = snapshot_fork.ForkedSnapshot(store.path)
         for name in COMMANDS:
             setattr(self, name, self._journaled(name, getattr(type(self), name)))
+
+    def _check_replay(self, store: Store) -> None:
+        """Refuse a store whose journal, replayed after its last snapshot, does not give the
+        transactions it stored: its tail was written by another version of the engine (one
+        that liquidates or charges fees otherwise). Opening it anyway handed out transaction
+        ids the store already held, and the first command then stopped the exchange with a
+        bare "UNIQUE constraint failed". Only a store that was not closed cleanly has such a
+        tail: a clean close writes a snapshot, from which any version starts."""
+        row = store.db.execute("SELECT MAX(txid) FROM transactions").fetchone()
+        stored = int(row[0]) if row and row[0] is not None else 0
+        replayed = self._ledger._next_txid - 1
+        if replayed != stored:
+            store.close()
+            raise StoreError(
+                f"{store.path}: replaying the commands after its last snapshot gave "
+                f"transaction {replayed} where the store holds {stored}: they were written by "
+                "another version of exchange_local, which was not closed cleanly. Open it "
+                "with that version and close it (a clean close writes a snapshot any version "
+                "starts from); the file was left as it was"
+            )
 
     def _restore_state(self, state: dict[str, Any]) -> None:
         clock = state.pop("_clock")
