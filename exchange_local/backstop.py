@@ -213,10 +213,8 @@ class Backstop(SettlementJobs):
         sums = self._sums(blp)
         if blp.backstop_baseline is None:
             blp.backstop_baseline = sums.equity
-        if self._at_loss_cap(blp, sums):
+        if self._stands_aside(blp, sums):
             return ZERO
-        if sums.equity < sums.mmr or blp.liquidation_status is not None:
-            return ZERO  # a BLP that is itself liquidatable takes nothing
         return max(
             ZERO, min(cfg.backstop_minute_capacity - minute, cfg.backstop_hour_capacity - hour)
         )
@@ -395,14 +393,23 @@ class Backstop(SettlementJobs):
             return False
         for name in cfg.backstop_accounts:
             acct = self._accounts.get(name)
-            if acct is None or acct.kind != "backstop" or acct.liquidation_status is not None:
+            if acct is None or acct.kind != "backstop":
                 continue
             sums = self._sums(acct)
-            if self._at_loss_cap(acct, sums) or sums.equity < sums.mmr:
+            if self._stands_aside(acct, sums):
                 continue
             if (sums.initial_equity - sums.imr) / m.spec.base_imf >= lot_value:
                 return True
         return False
+
+    def _stands_aside(self, blp: Account, sums: Sums) -> bool:
+        """A BLP that takes nothing whatever its windows: at its hard loss cap, or itself
+        liquidatable (under maintenance, or under liquidation)."""
+        return (
+            self._at_loss_cap(blp, sums)
+            or sums.equity < sums.mmr
+            or blp.liquidation_status is not None
+        )
 
     def _at_loss_cap(self, blp: Account, sums: Sums) -> bool:
         """The BLP has lost its hard loss cap since its baseline (the JELLY lesson): skipped."""

@@ -389,12 +389,10 @@ class Trading(ExchangeCore):
             [(t_id, USD, cash_t), (m_id, USD, cash_m), (SETTLEMENT_CLEARING, USD, clearing)],
             ref,
         )
-        if fee_t and fee_m:
-            self._post_tx(TxType.FEE, [(t_id, USD, -fee_t), (m_id, USD, -fee_m),
-                                       (FEES, USD, fee_t + fee_m)], ref)  # fmt: skip
-        elif fee_t or fee_m:  # a liquidation's taker pays none: no "FEE 0.000000" row for it
-            payer, fee = (t_id, fee_t) if fee_t else (m_id, fee_m)
-            self._post_tx(TxType.FEE, [(payer, USD, -fee), (FEES, USD, fee)], ref)
+        # a leg per fee paid: a liquidation's taker pays none, and had a "FEE 0.000000" row
+        paid = [(who, USD, -fee) for who, fee in ((t_id, fee_t), (m_id, fee_m)) if fee]
+        if paid:
+            self._post_tx(TxType.FEE, [*paid, (FEES, USD, fee_t + fee_m)], ref)
         for acct, order in ((taker, taker_order), (maker, maker_order)):
             order.filled += qty
             order.filled_notional += notional
