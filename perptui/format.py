@@ -240,10 +240,11 @@ def market_price(market: str, value: Decimal) -> str:
     return tick_price(value)
 
 
-def market_size(market: str, value: Decimal) -> str:
+def market_size(market: str, value: Decimal, sign: bool = False) -> str:
     """A size of `market` on its lot's decimals where the lot is known and the size lies on
-    it (0.1000 BTC, as the book and the orders tab show it), else as given."""
+    it (0.1000 BTC, as the book and the orders tab show it), else as given; `sign`: a
+    position's, +1.5000 as the positions tab shows it."""
     steps = MARKET_STEPS.get(market)
     if steps is not None and value % steps[1] == 0:
-        return size(value, steps[1])
-    return str(value)
+        return size(value, steps[1], sign)
+    return ("+" if sign and value > 0 else "") + str(value)

@@ -154,15 +154,10 @@ def funding_rows(payments: Iterable[AccountFunding]) -> list[Row]:
     for i, p in enumerate(reversed(list(payments))):
         rows.append((f"{p.time}-{p.market}-{i}", (
             fmt.exchange_time(int(p.time * 1000)), p.market,
-            right(_signed(fmt.market_size(p.market, p.size))),
+            right(fmt.market_size(p.market, p.size, sign=True)),
             right(fmt.rate(p.rate)), right(fmt.num(-p.amount, 6, sign=True)),
         )))  # fmt: skip
     return rows
-
-
-def _signed(size: str) -> str:
-    """A position's size with its sign, as the positions tab shows it (+1.5000, -10.000)."""
-    return size if size.startswith(("-", "+")) or size == "0" else "+" + size
 
 
 LEDGER_COLUMNS = ("Tx", "Time", "Type", "Asset", "Amount", "Balance", "Ref")
