@@ -17,11 +17,17 @@ D = Decimal
 ETH = "ETH-PERP"
 
 
-def test_the_preview_drops_the_own_bid_the_sell_cancels() -> None:
+def two_accounts() -> Exchange:
+    """`a`, who trades, and `mm`, the other side; 100,000 USD each, exact marks."""
     ex = Exchange(ExchangeConfig(mark_source="index"))
     for name in ("a", "mm"):
         ex.create_account(name)
         ex.deposit(name, "USD", D(100_000))
+    return ex
+
+
+def test_the_preview_drops_the_own_bid_the_sell_cancels() -> None:
+    ex = two_accounts()
     ex.place_order("a", ETH, "buy", D(10), price=D(3001))
     ex.place_order("mm", ETH, "buy", D(1), price=D(3000))
     ex.place_order("mm", ETH, "buy", D(5), price=D(2990))  # the walk stops before it
@@ -36,10 +42,7 @@ def test_the_preview_drops_the_own_bid_the_sell_cancels() -> None:
 
 
 def test_own_orders_past_the_fill_are_not_counted_as_canceled() -> None:
-    ex = Exchange(ExchangeConfig(mark_source="index"))
-    for name in ("a", "mm"):
-        ex.create_account(name)
-        ex.deposit(name, "USD", D(100_000))
+    ex = two_accounts()
     ex.place_order("mm", ETH, "buy", D(1), price=D(3000))
     ex.place_order("a", ETH, "buy", D(10), price=D(2999))  # below the fill: it stays
     preview = ex.preview_order("a", ETH, "sell", D(1), price=D(2990), tif="ioc")

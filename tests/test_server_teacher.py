@@ -301,16 +301,22 @@ async def test_a_gap_on_the_live_market() -> None:
         assert c.ex.check_invariants() == []
 
 
+async def short_volatility(http: httpx.AsyncClient, adm: dict[str, str]) -> httpx.Response:
+    """Two minutes of 1 % swings (1.25 % in the second) every 10 s, started and accepted."""
+    r = await http.post(
+        "/api/v1/admin/scenarios/volatility",
+        headers=adm,
+        json={"minutes": 2, "everySeconds": 10, "swing": "0.01", "maxSwing": "0.0125"},
+    )
+    assert r.status_code == 200, r.text
+    return r
+
+
 async def test_volatility_on_the_live_market_swings_and_returns() -> None:
     c = make_class()
     adm = c.auth("admin")
     async with c.client() as http:
-        r = await http.post(
-            "/api/v1/admin/scenarios/volatility",
-            headers=adm,
-            json={"minutes": 2, "everySeconds": 10, "swing": "0.01", "maxSwing": "0.0125"},
-        )
-        assert r.status_code == 200, r.text
+        r = await short_volatility(http, adm)
         assert len(r.json()["done"]) == 1 and len(r.json()["remainingSteps"]) == 11
         assert c.ex.market(BTC).index == D(99_000)  # down 1 % at once
         seen = []
@@ -455,12 +461,7 @@ async def test_stopping_volatility_mid_swing_returns_the_index_and_says_stopped(
     c = make_class()
     adm = c.auth("admin")
     async with c.client() as http:
-        r = await http.post(
-            "/api/v1/admin/scenarios/volatility",
-            headers=adm,
-            json={"minutes": 2, "everySeconds": 10, "swing": "0.01", "maxSwing": "0.0125"},
-        )
-        assert r.status_code == 200, r.text
+        r = await short_volatility(http, adm)
         started = r.json()
         assert started["remainingStepsAt"][0] == started["startedAt"] + 10_000
         assert c.ex.market(BTC).index == D(99_000)  # down 1 %, its way back due in 10 s

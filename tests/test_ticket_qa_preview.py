@@ -17,26 +17,17 @@ from perptui.ticket import (
     preview_lines,
     wrap_line,
 )
-from perptui.venues.local import LocalVenue
+from tests.test_ticket_qa_sizing import paper_venue
 
 D = Decimal
 BTC = "BTC-PERP"
-
-
-async def _venue(short: str = "0") -> LocalVenue:
-    """The funded paper account, short `short` BTC (sold at the desk's bids)."""
-    venue = teaching_venue()
-    await venue.start()
-    if D(short):
-        venue.ex.place_order(venue.account, BTC, "sell", D(short), type="market")
-    return venue
 
 
 # --- 2: a FOK that cannot fill is not "accepted" -----------------------------------------------
 
 
 async def test_a_fok_that_cannot_fill_says_it_would_be_canceled_unfilled():
-    venue = await _venue()
+    venue = await paper_venue()
     form = TicketForm(BTC, side="buy", type="limit", price="100250", tif="fok", size="2")
     preview = await venue.preview_order(form.request())
     assert preview.would_reject is None and preview.fillable_now == 0
@@ -64,7 +55,7 @@ async def test_a_fok_that_cannot_fill_says_it_would_be_canceled_unfilled():
 
 
 async def test_the_value_of_an_unfillable_fok_is_at_its_limit_not_the_mark():
-    venue = await _venue()
+    venue = await paper_venue()
     venue.ex.set_index_price("BTC", D(100050))  # the mark off the limit, as in QA's case
     form = TicketForm(BTC, side="buy", type="limit", price="99000", tif="fok", size="2")
     preview = await venue.preview_order(form.request())
@@ -85,7 +76,7 @@ async def test_the_value_of_an_unfillable_fok_is_at_its_limit_not_the_mark():
 
 
 async def test_a_resting_limit_is_previewed_as_if_filled_at_its_limit():
-    venue = await _venue(short="1")
+    venue = await paper_venue(short="1")
     ms = venue.ex.market(BTC)
     form = TicketForm(BTC, side="buy", type="limit", price="99500", size="1")  # below the asks
     preview = await venue.preview_order(form.request())
@@ -160,7 +151,7 @@ async def test_an_account_under_liquidation_previews_now_not_its_old_liq_price()
 async def test_an_ioc_is_worth_what_it_fills_not_its_canceled_rest():
     """Review: an IOC buy of 2 at 100,150 takes 0.5 at 100,100 and the rest is canceled; its
     value counted the canceled 1.5 at the limit too."""
-    venue = await _venue()
+    venue = await paper_venue()
     ms = venue.ex.market(BTC)
     form = TicketForm(BTC, side="buy", type="limit", price="100150", tif="ioc", size="2")
     preview = await venue.preview_order(form.request())

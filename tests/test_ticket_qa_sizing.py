@@ -16,7 +16,7 @@ D = Decimal
 BTC = "BTC-PERP"
 
 
-async def _venue(short: str = "0") -> LocalVenue:
+async def paper_venue(short: str = "0") -> LocalVenue:
     """The funded paper account, short `short` BTC (sold at the desk's bids)."""
     venue = teaching_venue()
     await venue.start()
@@ -37,7 +37,7 @@ async def test_the_largest_ioc_or_fok_is_what_the_book_fills_at_the_limit():
     """A buy at 100,250 against a 1 BTC short: the book offers 0.5 + 0.5 up to the limit.
     GTC rests the rest, so its max is the margin's; a FOK or IOC fills now or never, so its
     max is the 1.0 the book fills (it fell back to the free-collateral estimate)."""
-    venue = await _venue(short="1")
+    venue = await paper_venue(short="1")
     position = D(-1)
     lot = venue.ex.market(BTC).lot
     est = _estimate(venue, D(100250))
@@ -58,7 +58,7 @@ async def test_the_largest_ioc_or_fok_is_what_the_book_fills_at_the_limit():
 async def test_the_largest_ioc_is_the_margins_where_the_book_offers_more():
     """A limit far above the book: 20 BTC on offer, far beyond what 20x opens. The max is the
     gate's largest passing size, and an IOC of it passes."""
-    venue = await _venue()
+    venue = await paper_venue()
     lot = venue.ex.market(BTC).lot
     est = _estimate(venue, D(104000))
     form = TicketForm(BTC, side="buy", type="limit", price="104000", tif="ioc")
@@ -74,7 +74,7 @@ async def test_the_largest_ioc_is_the_margins_where_the_book_offers_more():
 
 
 async def test_an_ioc_below_the_book_has_no_size_to_offer():
-    venue = await _venue()
+    venue = await paper_venue()
     form = TicketForm(BTC, side="buy", type="limit", price="99000", tif="ioc")
     lot = venue.ex.market(BTC).lot
     assert await largest_size(venue, form, _estimate(venue, D(99000)), D(0), lot) == 0
@@ -84,7 +84,7 @@ async def test_an_ioc_below_the_book_has_no_size_to_offer():
 async def test_nothing_passes_on_a_halted_market_but_what_reduces():
     """Class QA: on a halted market the ticket offered max ≈ 33.677 beside the preview's own
     "accepts only risk-reducing orders": a refusal naming no size kept the estimate."""
-    venue = await _venue()
+    venue = await paper_venue()
     venue.ex.halt_market(BTC)
     lot = venue.ex.market(BTC).lot
     for tif in ("gtc", "ioc"):
