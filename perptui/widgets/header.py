@@ -183,7 +183,8 @@ class MarketHeader(Static):
         steps = [
             (False, paused_for_s, compact, False, 0),
             (False, 0.0, compact, False, 0),
-            *((False, 0.0, compact, False, trim) for trim in range(1, len(TRIMS) + 1)),
+            # the trims are the full form's: the short one would be built again unchanged
+            *((False, 0.0, False, False, trim) for trim in range(1, len(TRIMS) + 1) if not compact),
             (False, 0.0, True, False, 0),
             (False, 0.0, True, True, 0),
         ]
