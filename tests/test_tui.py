@@ -963,3 +963,29 @@ async def test_the_confirmation_gives_the_figures_of_the_verdict_just_asked():
         assert type(app.screen).__name__ == "ConfirmScreen"
         body = "\n".join(str(s.render()) for s in app.screen.query("Static"))
         assert shown in body, body
+
+
+async def test_the_sort_key_steps_over_a_column_the_narrow_table_does_not_show():
+    """At 80 columns the table has no Notional: `o` goes from Dist to uPnL, and every sort
+    it offers carries its arrow in a header the trader can see."""
+    from perptui.widgets.positions import NARROW_COLUMNS
+
+    venue = teaching_venue()
+    app = app_for(venue)
+    async with app.run_test(size=(80, 40)) as pilot:
+        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.1"), type="market")
+        await app.frame()
+        await pilot.pause()
+        table = app.main.query_one(PositionsTable)
+        assert table.form[0] == NARROW_COLUMNS and "Notional" not in NARROW_COLUMNS
+        table.focus()
+        seen = []
+        for _ in range(4):
+            await pilot.press("o")
+            await pilot.pause()
+            seen.append(table.sort_column)
+            if table.sort_column is not None:
+                labels = [str(c.label) for c in table.columns.values()]
+                assert any(label.startswith(table.sort_column) and label[-1] in "▲▼"
+                           for label in labels), labels  # fmt: skip
+        assert seen == ["Dist", "uPnL", "Market", None]

@@ -251,9 +251,12 @@ class PositionsTable(KeyedTable):
         self.refresh()
 
     def cycle_sort(self) -> str | None:
-        """The `o` key: nearest liquidation, biggest notional, worst uPnL, market, none."""
-        i = SORT_CYCLE.index(self.sort_column) if self.sort_column in SORT_CYCLE else 0
-        self.sort_by(SORT_CYCLE[(i + 1) % len(SORT_CYCLE)])
+        """The `o` key: nearest liquidation, biggest notional, worst uPnL, market, none; a
+        column the table does not show at this width is stepped over (a sort by a column
+        nobody can see looks like rows shuffled at random)."""
+        shown = [c for c in SORT_CYCLE if c is None or c in self.form[0]]
+        i = shown.index(self.sort_column) if self.sort_column in shown else 0
+        self.sort_by(shown[(i + 1) % len(shown)])
         return self.sort_column
 
     @on(DataTable.HeaderSelected)
