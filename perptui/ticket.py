@@ -345,6 +345,25 @@ def wrap_line(text: str, width: int, rows: int = 2) -> list[str]:
 ResultLevel = str
 
 
+def request_words(request: OrderRequest, ms: MarketState | None) -> str:
+    """The order the confirmation asks about, in the market's own digits as the book and the
+    orders tab show them ("BUY 0.0100 BTC-PERP Limit @ 99,000.0"), not as typed: "0.010 @
+    99000.000" read like another order than the one the orders tab then listed."""
+
+    def price(value: Decimal) -> str:
+        return fmt.price(value, ms.tick) if ms is not None and value % ms.tick == 0 else str(value)
+
+    size = fmt.size(request.size, ms.lot) if ms is not None and request.size % ms.lot == 0 else (
+        str(request.size))  # fmt: skip
+    limit = request.type == "limit"
+    return (f"{request.side.upper()} {size} {request.market} {TYPE_LABELS[request.type]}"
+            + (f" {request.tif.upper()}" if limit and request.tif != "gtc" else "")
+            + (f" @ {price(request.price)}" if request.price else "")
+            + (f" trigger {price(request.trigger_price)}" if request.trigger_price else "")
+            + (" reduce-only" if request.reduce_only else "")
+            + (" post-only" if request.post_only else ""))  # fmt: skip
+
+
 def _status(value: object) -> str:
     return str(getattr(value, "value", value))
 

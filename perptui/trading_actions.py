@@ -21,12 +21,12 @@ from perptui.app_state import AppState
 from perptui.screens.convert import ConvertScreen
 from perptui.screens.modals import AmendScreen, ConfirmScreen, FundsScreen, ValueScreen
 from perptui.ticket import (
-    TYPE_LABELS,
     TicketError,
     TicketForm,
     amend_words,
     describe_arithmetic,
     killed_unfilled,
+    request_words,
     result_words,
 )
 from perptui.venues.base import NotAsked, OrderRequest, TradingDisabled
@@ -117,15 +117,8 @@ class TradingActions(AppState):
             if preview is not None:
                 ticket.show_preview(preview)
             preview_text = str(self.main.query_one("#preview").render())
-            what = (f"{request.side.upper()} {request.size} {request.market} "
-                    f"{TYPE_LABELS[request.type]}"
-                    + (f" {request.tif.upper()}" if request.type == "limit" and
-                       request.tif != "gtc" else "")
-                    + (f" @ {request.price}" if request.price else "")
-                    + (f" trigger {request.trigger_price}" if request.trigger_price else "")
-                    + (" reduce-only" if request.reduce_only else "")
-                    + (" post-only" if request.post_only else ""))  # fmt: skip
-            body = f"{what}\n\n{preview_text}"
+            ms = self.snapshot.markets.get(request.market) if self.snapshot else None
+            body = f"{request_words(request, ms)}\n\n{preview_text}"
 
             async def answer(ok: bool | None) -> None:
                 if ok:
@@ -321,8 +314,9 @@ class TradingActions(AppState):
             self.notify("no open orders to cancel", severity="warning")
             return
         if self.settings.confirm_orders:
-            self.push_screen(ConfirmScreen("Cancel all orders?", f"{n} open orders", "Cancel all",
-                                           danger=True), answer)  # fmt: skip
+            body = f"{n} open order{'' if n == 1 else 's'}"
+            self.push_screen(ConfirmScreen("Cancel all orders?", body, "Cancel all", danger=True),
+                             answer)  # fmt: skip
         else:
             self.run_worker(answer(True))
 

@@ -37,7 +37,7 @@ async def test_cancel_all_with_an_order_open_still_asks():
         await app.frame()
         await pilot.press("c")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen) and "1 open orders" in app.screen.body
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.body == "1 open order"
         await pilot.press("y")
         await pilot.pause()
         await app.frame()
