@@ -58,7 +58,21 @@ async def test_the_chart_and_the_liquidation_on_it_are_shown_at_120_columns():
         assert top is chart  # drawn, not covered
         shown = [row_text(app, y, region) for y in range(region.y, region.bottom)]
         assert "Chart BTC-PERP" in shown[0], shown
-        assert any("liq is" in line and "% below the mark" in line for line in shown), shown
+        # the liquidation is off this chart: its price and distance in one note, in full
+        notes = [line.strip() for line in shown if "off chart" in line]
+        assert notes and notes[0].startswith("liq ") and "↓" in notes[0], shown
+        assert notes[0].endswith("% off chart"), notes  # not cut at the chart's edge
+        assert not any("liq is" in line for line in shown), shown  # the distance said once
+
+
+async def test_no_account_row_is_cut_at_120_columns():
+    app = app_for(teaching_venue())
+    async with app.run_test(size=SIZE) as pilot:
+        await with_a_long_and_its_stop(app, pilot)
+        panel = app.main.query_one("#account")
+        rows = [row_text(app, y, panel.region) for y in range(panel.region.y, panel.region.bottom)]
+        assert any("Nearest liq" in row and "BTC-PERP" in row for row in rows), rows
+        assert not any("…" in row for row in rows), rows
 
 
 async def test_the_header_keeps_the_index_24h_oi_and_funding_at_120_columns():

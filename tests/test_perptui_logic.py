@@ -347,6 +347,11 @@ def test_the_chart_says_an_off_chart_liquidation_price_rounded_toward_the_mark()
     assert any(n.startswith("liq 64,126.5 is off chart") for n in notes)
     assert any(n.startswith("bkr 62,519.0 is off chart") for n in notes)
     assert any(n.startswith("liq 135,000.0 is off chart") for n in notes)
+    assert not any(n.startswith("liq is") for n in notes)  # the off-chart note says how far
+    _, narrow = chart_grid(state, 34, 12, "candle")  # the chart at 120 columns
+    assert narrow[:3] == ["liq 64,126.5 ↓35.9% off chart", "bkr 62,519.0 ↓37.5% off chart",
+                          "liq 135,000.0 ↑35.0% off chart"], narrow  # fmt: skip
+    assert all(len(n) + 1 <= 34 for n in narrow)
 
 
 def test_event_prices_keep_every_digit_of_a_fine_tick():

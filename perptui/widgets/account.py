@@ -178,7 +178,8 @@ def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[st
 def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
     lines = [
         *_figures(h, pnl),
-        f" Margin frac {fmt.pct(h.margin_fraction, 2)}  Lev {lev}  Nearest liq {near_text}",
+        # MECHANICS's MF: "Margin frac" cut the market off the line's end at 120 columns
+        f" MF {fmt.pct(h.margin_fraction, 2)}  Lev {lev}  Nearest liq {near_text}",
     ]
     for c in h.collateral:
         if c.amount == 0:

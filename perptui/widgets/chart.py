@@ -72,11 +72,7 @@ def chart_grid(
             drawn.append(ln)
             lo, hi = min(lo, ln.price), max(hi, ln.price)
         else:
-            where = "below" if ln.price < mark else "above"
-            shown = (fmt.liq_price(ln.price, mark, state.tick) if ln.kind in ("liq", "bk")
-                     else fmt.price(ln.price, state.tick))  # fmt: skip
-            notes.append(f"{ln.label} {shown} is off chart, "
-                         f"{fmt.pct(abs(ln.price - mark) / mark, 1)} {where}")  # fmt: skip
+            notes.append(off_chart_note(ln, mark, state.tick, width))
     if hi == lo:
         hi, lo = hi + state.tick * 5, lo - state.tick * 5
     pad = (hi - lo) * Decimal("0.05")
@@ -127,10 +123,24 @@ def chart_grid(
         notes.insert(0, "liquidation now: equity below maintenance")
     elif state.liq_state == "bankrupt":
         notes.insert(0, "bankrupt: equity below zero")
-    elif liq is not None:
+    elif liq is not None and liq in drawn:  # off the chart, its note says the distance
         where = "below" if liq.price < mark else "above"
         notes.insert(0, f"liq is {fmt.pct(abs(liq.price - mark) / mark, 1)} {where} the mark")
     return grid, notes
+
+
+def off_chart_note(line: ChartLine, mark: Decimal, tick: Decimal, width: int) -> str:
+    """A line too far from the mark to draw: its price and distance, in words where the chart
+    is wide enough, else "liq 63,865.0 ↓36.2% off chart" (at 120 columns the worded note lost
+    its distance to the chart's edge, under a second note saying the distance again)."""
+    shown = (fmt.liq_price(line.price, mark, tick) if line.kind in ("liq", "bk")
+             else fmt.price(line.price, tick))  # fmt: skip
+    distance = fmt.pct(abs(line.price - mark) / mark, 1)
+    below = line.price < mark
+    note = f"{line.label} {shown} is off chart, {distance} {'below' if below else 'above'}"
+    if len(note) + 1 <= width:  # the row's leading space
+        return note
+    return f"{line.label} {shown} {'↓' if below else '↑'}{distance} off chart"
 
 
 def _line_step(grid: list[list[Cell]], col: int, previous: int | None, r: int, kind: str) -> int:
