@@ -234,6 +234,8 @@ class PriceChart(Widget):
         if y == 0:
             frames = " ".join(f"[{i}]" if i == self.interval else i for i in INTERVALS)
             title = f" Chart {self.state.market} mark  {frames}  {self.mode} (v)  · ◆ index"
+            if len(title) > width:  # at 120 columns the 1h and 4h frames fell off the edge
+                title = f" {self.state.market} {frames}"
             return Strip([Segment(title[:width].ljust(width),
                                   self.get_component_rich_style("chart--title"))])  # fmt: skip
         r = y - 1
