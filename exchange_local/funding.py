@@ -33,8 +33,16 @@ def premium(
 
 def hourly_rate(mean_premium: Decimal, base_imf: Decimal) -> Decimal:
     """F1 from the hour's mean premium P: F8 = P + clamp(0.01 % - P, +-0.05 %), F1 = F8/8
-    clamped to +-cap, cap = 6 * (baseIMF - MMF_base) / 8 with MMF_base = 0.6 * baseIMF."""
-    f8 = mean_premium + clamp(INTEREST_8H - mean_premium, -CLAMP_8H, CLAMP_8H)
+    clamped to +-cap, cap = 6 * (baseIMF - MMF_base) / 8 with MMF_base = 0.6 * baseIMF.
+
+    Inside the clamp's band F8 is the interest rate itself, taken as such: P + (0.01 % - P)
+    at 34 digits lost the last digit for a small P (F1 0.0000124999...9, and a 2 BTC short
+    at 100,000 received 2.499999 where the long paid 2.500000)."""
+    gap = INTEREST_8H - mean_premium
+    if -CLAMP_8H <= gap <= CLAMP_8H:
+        f8 = INTEREST_8H
+    else:
+        f8 = mean_premium + clamp(gap, -CLAMP_8H, CLAMP_8H)
     cap = 6 * (base_imf - Decimal("0.6") * base_imf) / 8
     return clamp(f8 / 8, -cap, cap)
 

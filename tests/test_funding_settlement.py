@@ -35,6 +35,15 @@ def test_funding_vectors(mean, rate, pays):
     assert payment(D(2), D(100000), rate) == pays
 
 
+@pytest.mark.parametrize("mean", [D("-6.293529048006489823308129416545853E-9"), D("1E-30"),
+                                  D("0.0006"), D("-0.0004"), D("0")])  # fmt: skip
+def test_inside_the_clamp_band_the_rate_is_the_interest_rate_exactly(mean):
+    """A small premium lost the 34th digit (F1 0.0000124999...): a short received 2.499999
+    where the long paid 2.500000. The band's edges included."""
+    assert hourly_rate(mean, D("0.05")) == D("0.0000125")
+    assert payment(D(-2), D(100000), hourly_rate(mean, D("0.05"))) == D("-2.5")
+
+
 def test_f8_of_the_extreme_vector():
     p = D("0.2")
     f8 = p + max(D("-0.0005"), min(D("0.0005"), D("0.0001") - p))
