@@ -237,7 +237,11 @@ class RiskViews(Custody):
             liq_after = after_pos.liquidation_price if after_pos else None
             bk_after = after_pos.bankruptcy_price if after_pos else None
             gap = abs(liq_after - m.mark) / m.mark if liq_after is not None else None
-            if liq_after is not None and gap is not None and gap < LIQ_WARNING_DISTANCE:
+            # past its liquidation price, "would be within 10 % of the mark" misreads: the next
+            # warning says what is so (a long's liq 86,354.5 above a mark of 85,190)
+            past = after_pos is not None and after_pos.liq_state != "ok"
+            if not past and liq_after is not None and gap is not None and (
+                    gap < LIQ_WARNING_DISTANCE):  # fmt: skip
                 toward = ROUND_CEILING if liq_after < m.mark else ROUND_FLOOR  # as displays do
                 shown = (liq_after / m.tick).to_integral_value(rounding=toward) * m.tick
                 warnings.append(

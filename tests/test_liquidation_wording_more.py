@@ -266,3 +266,18 @@ def test_a_liquidation_with_no_orders_to_cancel_says_so():
     notes = [r.note for r in result.rows if r.event == "liquidation: cancel"]
     assert notes and all("0 open orders" not in n for n in notes), notes
     assert "no open orders to cancel" in notes
+
+
+def test_an_order_that_would_be_liquidated_is_not_also_near_its_liquidation_price():
+    """A long whose liquidation price would sit above the mark is past it: "within 10 % of the
+    mark" beside "would be under liquidation" read as two different states (the QA class)."""
+    ex = exact_exchange()
+    u = funded(ex, "u", "7000")
+    funded(ex, "mm", "100000000")
+    ex.place_order("mm", BTC, "sell", D(7), price=D(100000))
+    preview = ex.preview_order(u, BTC, "buy", D(7), price=D(100000))
+    assert preview.would_reject  # far over the margin: refused, its warnings still shown
+    assert preview.liquidation_price_after is not None
+    assert preview.liquidation_price_after > ex.market(BTC).mark
+    assert "the account would be under liquidation after this order" in preview.warnings
+    assert not any("within 10 %" in w for w in preview.warnings), preview.warnings
