@@ -13,7 +13,9 @@ The fake serves, on 127.0.0.1 at free ports:
   `subscriptionResponse` and followed by the frames in `fake.on_subscribe[type]` (a snapshot,
   say); `{"method": "ping"}` gets `{"channel": "pong"}` unless `fake.answer_pings` is False;
   `push()` sends a frame to every client, `drop()` closes every connection (the client must
-  reconnect), `silent = True` stops every reply (the client must show STALE and reconnect).
+  reconnect), `silent = True` stops every reply (the client must show STALE and reconnect);
+- `refuse = (429, {"Retry-After": "5"})` makes every `POST /info` answer that status and those
+  headers (recorded in `fake.requests` all the same), as HL does when an IP is over budget.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ class FakeHyperliquid:
         self.client_messages: list[dict[str, Any]] = []
         self.answer_pings = True
         self.silent = False
+        self.refuse: tuple[int, dict[str, str]] | None = None
         self.connections: set[ServerConnection] = set()
         self.accepted = 0
         self._http: asyncio.Server | None = None
@@ -104,8 +107,13 @@ class FakeHyperliquid:
                            (line.partition(":") for line in lines[1:] if line)}  # fmt: skip
                 raw = await reader.readexactly(int(headers.get("content-length", "0")))
                 method, path = lines[0].split(" ")[:2]
+                extra = ""
                 if method != "POST" or path != "/info":
                     status, payload = 404, "not found"
+                elif self.refuse is not None:
+                    self.requests.append(json.loads(raw))
+                    status, payload = self.refuse[0], "Too Many Requests"
+                    extra = "".join(f"{k}: {v}\r\n" for k, v in self.refuse[1].items())
                 else:
                     try:
                         status, payload = self.answer(json.loads(raw))
@@ -114,7 +122,7 @@ class FakeHyperliquid:
                 text = payload if isinstance(payload, str) else json.dumps(payload)
                 kind = "text/plain" if isinstance(payload, str) else "application/json"
                 data = text.encode()
-                writer.write(f"HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\n"
+                writer.write(f"HTTP/1.1 {status} X\r\ncontent-type: {kind}\r\n{extra}"
                              f"content-length: {len(data)}\r\n\r\n".encode() + data)  # fmt: skip
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

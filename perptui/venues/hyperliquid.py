@@ -11,18 +11,23 @@ Where the data comes from (shared/VENUES.md 5(b)): REST `POST /info` polls
 market on screen `l2Book`, `trades`, `candle` and `activeAssetCtx`, and for the account
 `userFills`, `orderUpdates`, `userFundings` and `userEvents` (the events tab, live). A fill
 wakes the account poll at once. Snapshots read only this cached state, so a frame costs no
-request (the terminal draws ten a second).
+request (the terminal draws ten a second). After an HTTP 429 the poll backs off (doubling to
+a minute, never sooner than Retry-After) and the header says "rate limited" until an answer
+passes.
 
 Our numbers (perptui/venues/hyperliquid_risk.py): the liquidation price recomputed with
 exchange_local's pure function and HL's maintenance convention, the bankruptcy price HL does
-not publish, and `checks[market]` comparing ours with the venue's `liquidationPx` (flagged
-beyond 0.5 %).
+not publish, `checks[market]` comparing ours with the venue's `liquidationPx` (flagged
+beyond 0.5 %), and `maintenance_check` comparing our cross maintenance with the venue's
+`crossMaintenanceMarginUsed` by the same tolerance (a notice, and HL's figure in the watch
+panel while they differ).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from dataclasses import replace
@@ -53,6 +58,7 @@ from perptui.venues.hyperliquid_live import CANDLES, KEPT, LiveUpdates, now_ms
 from perptui.venues.hyperliquid_risk import (
     READ_ONLY,
     LiquidationCheck,
+    MaintenanceCheck,
     WatchedRisk,
     explain_watched,
     preview_watched,
@@ -67,6 +73,7 @@ CANDLE_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 
              "12h": 43_200_000, "1d": 86_400_000}  # fmt: skip
 FUNDING_DAYS = 7
 RETRY_SECONDS = 5.0  # a failed fetch of the shown market's book/candles waits this long
+POLL_MAX_SECONDS = 60.0  # the slowest the account poll gets while HL answers 429
 # what a poll or a fetch may raise: the venue's refusals, the network, and an answer whose
 # shape is not the documented one (the frame keeps the last good state and says why)
 UNREADABLE = (hw.HyperliquidError, hw.HyperliquidUnavailable, KeyError, TypeError, ValueError)
@@ -136,6 +143,10 @@ class HyperliquidVenue(LiveUpdates, Venue):
         self._wake = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self.problem: str | None = None
+        self.poll_max_seconds = max(poll_seconds, POLL_MAX_SECONDS)
+        self.poll_delay = poll_seconds  # the wait before the next poll: longer after a 429
+        self._limited_until = 0.0  # monotonic time the rate-limited poll asks again
+        self._maintenance_flagged = False
 
     # --- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -173,12 +184,15 @@ class HyperliquidVenue(LiveUpdates, Venue):
         await self.rest.close()
 
     async def _poll(self) -> None:
-        """The account every `poll_seconds` (sooner after a fill), orders and markets slower."""
+        """The account every `poll_seconds` (sooner after a fill), orders and markets slower.
+
+        After a 429 the wait doubles up to `poll_max_seconds` and is never shorter than the
+        answer's Retry-After (a client told it is over the 1200-a-minute budget that asks at
+        the same rate only stays over it); a fill does not cut that wait short. The first
+        good answer brings back `poll_seconds`."""
         last_orders = last_meta = time.monotonic()
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            self._wake.clear()
+            await self._nap(self.poll_delay, wakeable=self._limited_until == 0.0)
             now = time.monotonic()
             try:
                 self._apply_account(await self.rest.info(
@@ -191,8 +205,25 @@ class HyperliquidVenue(LiveUpdates, Venue):
                     last_meta = now
                     self._apply_meta(await self.rest.info({"type": "metaAndAssetCtxs"}))
                 self.problem = None
-            except UNREADABLE as exc:
+                self.poll_delay, self._limited_until = self.poll_seconds, 0.0
+            except hw.HyperliquidRateLimited as exc:
+                self.poll_delay = backoff_delay(self.poll_delay, self.poll_max_seconds,
+                                                exc.retry_after)  # fmt: skip
+                self._limited_until = time.monotonic() + self.poll_delay
                 self._problem(str(exc))
+            except UNREADABLE as exc:  # not a rate limit (any backoff stays until a success)
+                self._limited_until = 0.0
+                self._problem(str(exc))
+
+    async def _nap(self, seconds: float, wakeable: bool) -> None:
+        """The poll's wait: `seconds`, or until a fill wakes it when `wakeable`. A method of
+        its own so a test can stand in for the clock (it records the waits, sleeps none)."""
+        if wakeable:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), seconds)
+        else:
+            await asyncio.sleep(seconds)
+        self._wake.clear()
 
     def _problem(self, text: str) -> None:
         if text != self.problem:
@@ -222,6 +253,10 @@ class HyperliquidVenue(LiveUpdates, Venue):
             if check.mismatch and check.market not in self._flagged:
                 self._notices.append(_mismatch_text(check))
         self._flagged = {c.market for c in self.risk.checks.values() if c.mismatch}
+        held = self.risk.maintenance
+        if held.mismatch and not self._maintenance_flagged:
+            self._notices.append(_maintenance_text(held))
+        self._maintenance_flagged = held.mismatch
 
     def _apply_orders(self, rows: Any) -> None:
         self._orders = {}
@@ -246,6 +281,24 @@ class HyperliquidVenue(LiveUpdates, Venue):
                 for m, c in self.checks.items()}  # fmt: skip
 
     @property
+    def maintenance_check(self) -> MaintenanceCheck | None:
+        """Our cross maintenance against HL's `crossMaintenanceMarginUsed`, and the flag."""
+        return self.risk.maintenance if self.risk else None
+
+    @property
+    def read_only_reason(self) -> str | None:
+        """The watch panel's line (the app shows it where the ticket would be; None: the
+        usual `watch_words`). While our cross maintenance and HL's differ beyond the
+        tolerance it also gives HL's figure: the account panel's MMR and gauge are ours, and
+        the notice saying so is gone after 30 s, while the difference may last."""
+        held = self.maintenance_check
+        if held is None or not held.mismatch or held.venue is None:
+            return None
+        return (f"{self.watch_words}. Hyperliquid's cross maintenance is "
+                f"{held.venue:,.2f}, ours {held.ours:,.2f}: the MMR and gauge are "
+                "ours")  # fmt: skip
+
+    @property
     def venue_liquidation_price(self) -> dict[str, Decimal | None]:
         return {m: c.venue for m, c in self.checks.items()}
 
@@ -254,10 +307,19 @@ class HyperliquidVenue(LiveUpdates, Venue):
         return {m: c.mismatch for m, c in self.checks.items()}
 
     def connection(self) -> Connection:
-        """The WebSocket's state, or STALE when the account poll has not succeeded lately."""
-        age = time.monotonic() - self._account_at if self._account_at else 0.0
+        """The WebSocket's state, or STALE when the account poll has not succeeded lately;
+        while HL rate-limits the poll, "rate limited, retry in Ns" (limited while the
+        account is still fresh, STALE once it is old), as long as the backoff lasts."""
+        now = time.monotonic()
+        age = now - self._account_at if self._account_at else 0.0
         conn = self.stream.connection() if self.stream else Connection("live", self.rest.latency_ms)
-        if conn.state == "live" and age > max(self.stale_seconds, 3 * self.poll_seconds):
+        old = age > max(self.stale_seconds, 3 * self.poll_seconds)
+        if conn.state == "live" and self._limited_until:
+            wait = self._limited_until - now
+            detail = f"retry in {math.ceil(wait)}s" if wait > 0 else "retrying"
+            state = "stale" if old else "limited"
+            return Connection(state, conn.latency_ms, 0, age, "rate limited", detail)
+        if conn.state == "live" and old:
             return Connection("stale", conn.latency_ms, 0, age)
         return conn
 
@@ -282,8 +344,8 @@ class HyperliquidVenue(LiveUpdates, Venue):
     async def _fetch_shown(self, market: str, interval: str) -> None:
         """What the stream cannot give on its own: the first book, candles, funding history."""
         wait = time.monotonic()
-        if wait < self._retry_at.get((market, interval), 0.0):
-            return  # asked moments ago (or asking now): frames must not hammer the API
+        if wait < max(self._retry_at.get((market, interval), 0.0), self._limited_until):
+            return  # asked moments ago (or asking now, or told 429): never hammer the API
         self._retry_at[(market, interval)] = wait + RETRY_SECONDS
         coin = hw.coin_of(market)
         now = now_ms()
@@ -405,6 +467,21 @@ def _mismatch_text(check: LiquidationCheck) -> str:
     gap = f" ({check.difference:.2%} apart)" if check.difference is not None else ""
     return (f"{check.market}: our liquidation price {ours} and Hyperliquid's {venue} differ by "
             f"more than 0.5 %{gap}")  # fmt: skip
+
+
+def _maintenance_text(check: MaintenanceCheck) -> str:
+    venue = f"{check.venue:,.2f}" if check.venue is not None else "none"
+    gap = f" ({check.difference:.2%} apart)" if check.difference is not None else ""
+    return (f"cross maintenance: ours {check.ours:,.2f} and Hyperliquid's "
+            f"crossMaintenanceMarginUsed {venue} differ by more than 0.5 %{gap}; "
+            "the MMR and gauge shown are ours")  # fmt: skip
+
+
+def backoff_delay(delay: float, cap: float, retry_after: float | None) -> float:
+    """The wait after one more 429: twice the last one, at most `cap`, and never shorter
+    than the answer's Retry-After (which may exceed `cap`: the venue's word wins)."""
+    doubled = min(cap, 2 * delay)
+    return doubled if retry_after is None else max(doubled, retry_after)
 
 
 def _empty_health(account: str) -> AccountHealth:

@@ -22,12 +22,19 @@ maintenance convention, and exchange_local's pure functions do the rest:
   rawUsd is absent), no other maintenance.
 
 The health record is the whole account: E_mm is HL's total `marginSummary.accountValue`, each
-isolated margin being one more USDC line, so the panel and the stress grid agree. For an
-all-cross account (the usual case) its E_mm, MMR and margin usage are exactly HL's cross
-figures (`crossMaintenanceMarginUsed / crossMarginSummary.accountValue`); with isolated
-positions the totals pool them (an approximation for the gauge only: every position's
-liquidation and bankruptcy prices are computed on its own margin, and the status word is the
-cross account's). ACMR is HL's backstop level, 2/3 of maintenance.
+isolated margin being one more USDC line (an `IsolatedMarginLine`, labelled with its market,
+so it does not read as a second copy of the cross USDC), so the panel and the stress grid
+agree. For an all-cross account (the usual case) its E_mm, MMR and margin usage are HL's
+cross figures (`crossMaintenanceMarginUsed / crossMarginSummary.accountValue`) when ours and
+HL's maintenance agree; `WatchedRisk.maintenance` compares them with the liquidation prices'
+0.5 % tolerance, because a gauge computed by our reading of HL's tiers would otherwise be
+trusted silently. With isolated positions the MMR and usage pool them (an approximation for
+the gauge only: every position's liquidation and bankruptcy prices are computed on its own
+margin, and the status word is the cross account's). IMR counts each isolated margin whole
+(HL's `marginUsed` for it: all of it is locked in that position), so E_mm - IMR is the cross
+account's free margin, and Free is HL's own `withdrawable` where the answer has it: the
+isolated margin beyond notional / leverage backs nothing else. ACMR is HL's backstop level,
+2/3 of maintenance.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 TWO = Decimal(2)
 MISMATCH = Decimal("0.005")  # flag ours vs the venue's liquidation price beyond 0.5 %
+CENT = Decimal("0.01")  # maintenance differences below a cent are the venue's rounding
 BACKSTOP_SHARE = Decimal(2) / Decimal(3)  # HL: backstop below 2/3 of maintenance [DOC]
 COLLATERAL = "USDC"
 READ_ONLY = "Hyperliquid watch mode is read-only: "
@@ -116,6 +124,45 @@ def compare(ours: Decimal | None, venue: Decimal | None) -> tuple[Decimal | None
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceCheck:
+    """Our cross maintenance (HL's convention per tier) against HL's own
+    `crossMaintenanceMarginUsed`. The gauge, MMR and every liquidation price are ours, so a
+    venue that counts differently (new tiers, another convention) must be flagged, as a
+    liquidation price is: `mismatch` when they differ by more than 0.5 % of the venue's
+    figure (and by a cent or more). `venue` None: an older answer without it (not flagged;
+    the missing field has its own notice)."""
+
+    ours: Decimal
+    venue: Decimal | None
+    difference: Decimal | None
+    mismatch: bool
+
+
+def compare_maintenance(ours: Decimal, venue: Decimal | None) -> MaintenanceCheck:
+    if venue is None:
+        return MaintenanceCheck(ours, None, None, False)
+    gap = abs(ours - venue)
+    if venue == 0:  # no cross position on HL's side: any maintenance of ours is a mismatch
+        return MaintenanceCheck(ours, venue, None, gap >= CENT)
+    difference = gap / abs(venue)
+    return MaintenanceCheck(ours, venue, difference, difference > MISMATCH and gap >= CENT)
+
+
+@dataclass(slots=True)
+class IsolatedMarginLine(CollateralLine):
+    """One isolated position's margin as a collateral line of the whole account: USDC (the
+    stress grid must not shock it, so `asset` stays the unit), carrying what it is, so the
+    panel can say "isolated SOL" beside a row that otherwise repeats "USDC"."""
+
+    market: str = ""
+
+    @property
+    def label(self) -> str:
+        """The row's words: "isolated SOL" (the coin, as HL names the position)."""
+        return f"isolated {self.market.removesuffix('-PERP')}"
+
+
+@dataclass(frozen=True, slots=True)
 class WatchedRisk:
     """Everything derived from one `clearinghouseState`: the health record the UI shows, the
     exchange_local inputs behind it (explain, preview, stress), and the checks."""
@@ -129,6 +176,7 @@ class WatchedRisk:
     leverage: Mapping[str, Decimal]
     cross_equity: Decimal  # crossMarginSummary.accountValue
     cross_mmr: Decimal  # ours, by HL's convention: equals venue_maintenance when HL agrees
+    maintenance: MaintenanceCheck  # cross_mmr against venue_maintenance, flagged beyond 0.5 %
 
     @property
     def cross_margin_ratio(self) -> Decimal | None:
@@ -194,6 +242,7 @@ def watched_risk(account: HLAccount, infos: Mapping[str, AssetInfo], name: str) 
         rows.append(_row(hp, pi, pm, ours))
         checks[hp.market] = _check(hp, ours, pm.bankruptcy_price, "cross", pi)
     isolated: dict[str, tuple[tuple[CollateralInput, ...], PositionInput]] = {}
+    locked = ZERO  # the isolated margins: each one whole, as HL's marginUsed counts it
     for hp in iso_rows:
         pi = _input(hp, tiers[hp.market])
         equity = hp.raw_usd + hp.size * hp.mark if hp.raw_usd is not None else hp.margin_used
@@ -204,25 +253,32 @@ def watched_risk(account: HLAccount, infos: Mapping[str, AssetInfo], name: str) 
         rows.append(_row(hp, pi, pm, ours))
         checks[hp.market] = _check(hp, ours, pm.bankruptcy_price, "isolated", pi)
         isolated[hp.market] = (cash, pi)
+        locked += max(ZERO, iso.equity)
     # the account as a whole: isolated margins are extra USDC lines, so E_mm is HL's total
     # accountValue and the stress grid sees every position (each row keeps its own prices)
     pooled_cash = collateral + tuple(c for cash, _ in isolated.values() for c in cash)
     pooled = margin.account_risk(pooled_cash, positions + tuple(p for _, p in isolated.values()))
+    lines = [CollateralLine(c.asset, c.amount, c.price, ONE, ONE, c.amount) for c in collateral]
+    lines += [IsolatedMarginLine(c.asset, c.amount, c.price, ONE, ONE, c.amount, market)
+              for market, (cash, _) in isolated.items() for c in cash]  # fmt: skip
+    # each isolated margin is locked whole in its position, so E_mm - IMR is the cross
+    # account's free margin; Free is HL's withdrawable where given (module docstring)
+    free = risk.equity - risk.imr if account.withdrawable is None else account.withdrawable
     health = AccountHealth(
         account=name, equity=pooled.equity, initial_equity=pooled.equity,
-        collateral_total=pooled.c_tot, collateral_initial=pooled.c_init,
-        collateral=[CollateralLine(c.asset, c.amount, c.price, ONE, ONE, c.amount)
-                    for c in pooled_cash],
+        collateral_total=pooled.c_tot, collateral_initial=pooled.c_init, collateral=lines,
         unsettled_pnl=pooled.unsettled_pnl, unrealized_pnl=pooled.unrealized_pnl,
-        notional=pooled.notional, imr=pooled.imr, mmr=pooled.mmr,
+        notional=pooled.notional, imr=risk.imr + locked, mmr=pooled.mmr,
         acmr=pooled.mmr * BACKSTOP_SHARE, margin_fraction=pooled.margin_fraction,
-        margin_usage=pooled.margin_usage, free_collateral=pooled.equity - pooled.imr,
+        margin_usage=pooled.margin_usage, free_collateral=free,
         leverage=pooled.leverage, status=_status(risk.equity, risk.mmr, risk.notional),
         warning=bool(risk.notional) and risk.equity < TWO * risk.mmr, positions=rows,
     )  # fmt: skip
     leverage = {p.market: p.leverage for p in account.positions if p.leverage is not None}
+    held = compare_maintenance(risk.mmr, account.maintenance_used)
     return WatchedRisk(health, collateral, positions, isolated, checks,
-                       account.maintenance_used, leverage, risk.equity, risk.mmr)  # fmt: skip
+                       account.maintenance_used, leverage, risk.equity, risk.mmr,
+                       held)  # fmt: skip
 
 
 def _status(equity: Decimal, mmr: Decimal, notional: Decimal) -> str:

@@ -12,6 +12,12 @@ latency. States for the header: live (latency), reconnecting (attempts, with jit
 exponential backoff), stale (no message for `stale_seconds`). A connection silent for
 `dead_seconds` (no data, no pong) is closed and reopened; every subscription is sent again on
 each connect, and user streams replay a snapshot (`isSnapshot`) that the owner dedupes.
+
+A new connection is not live until the server says something on it (an ack, a pong, data):
+a TCP connect alone proves nothing, and a server that accepts and stays silent must show
+"reconnecting (n)" with n counting up, not "live" over data 45 s old. So the attempts, the
+age of the last real message and the state change only when that first message arrives, and
+a ping goes out at once on each connection so its latency, not the old one's, is shown.
 """
 
 from __future__ import annotations
@@ -29,7 +35,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from perptui.venues.base import Connection
-from perptui.venues.hyperliquid_wire import HyperliquidError, HyperliquidUnavailable, check
+from perptui.venues.hyperliquid_wire import (
+    HyperliquidError,
+    HyperliquidRateLimited,
+    HyperliquidUnavailable,
+    check,
+    retry_after_seconds,
+)
 from perptui.venues.tasks import cancel
 
 PING_SECONDS = 20.0  # the SDK pings every 50 s; 20 s keeps the latency figure fresh
@@ -77,8 +89,11 @@ class InfoClient:
             ) from None
         except httpx.HTTPError as exc:
             raise HyperliquidUnavailable(f"cannot reach {self.base_url}: {exc}") from None
-        if r.status_code == 429:
-            raise HyperliquidUnavailable("Hyperliquid rate-limited this address (HTTP 429)")
+        if r.status_code == 429:  # the words stay the same every time: one notice, not many
+            raise HyperliquidRateLimited(
+                "Hyperliquid rate-limited this address (HTTP 429)",
+                retry_after_seconds(r.headers.get("Retry-After")),
+            )
         if r.status_code >= 500:
             raise HyperliquidUnavailable(f"Hyperliquid server error {r.status_code}")
         if r.status_code >= 400:
@@ -174,7 +189,9 @@ class HyperliquidStream:
         self._send_soon({"method": "unsubscribe", "subscription": subscription})
 
     def _send_soon(self, message: dict[str, Any]) -> None:
-        if self._ws is not None and self.state == "live":
+        """Send now on an open connection whose first subscriptions went out (`_ws` is set
+        only then: until then `_session` sends every subscription itself), live or not yet."""
+        if self._ws is not None:
             asyncio.get_running_loop().create_task(self._send(message))
 
     async def _send(self, message: dict[str, Any]) -> None:
@@ -186,9 +203,13 @@ class HyperliquidStream:
 
     # --- state for the header ---------------------------------------------------------------
     def connection(self) -> Connection:
+        """Reconnecting also while a new connection has said nothing yet; the age is always
+        that of the last real message (so an owner can tell how old its data is)."""
+        now = time.monotonic()
         if self.state != "live":
-            return Connection("reconnecting", self.latency_ms, max(self.attempts, 1), 0.0)
-        age = time.monotonic() - self.last_message
+            age = now - self.last_message if self.last_message else 0.0
+            return Connection("reconnecting", self.latency_ms, max(self.attempts, 1), age)
+        age = now - self.last_message
         if age > self.stale_seconds:
             return Connection("stale", self.latency_ms, self.attempts, age)
         return Connection("live", self.latency_ms, 0, age)
@@ -210,13 +231,15 @@ class HyperliquidStream:
                 self.problem = f"no message for {self._silent_for:.1f} s: reconnecting"
             self._ws = None
             self.acked.clear()
+            self.latency_ms = None  # the last connection's: the next one measures its own
             self.state = "reconnecting"
             self.attempts += 1
             delay = min(self.backoff_max, self.backoff_start * 2 ** (self.attempts - 1))
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
 
     async def _session(self, ws: ClientConnection) -> None:
-        self._ws = ws
+        """Subscribe everything, then read. Live only from the first real message
+        (`_heard`): neither the connect nor the sends say the server is there."""
         sent: set[str] = set()
         while unsent := [k for k in self.subscriptions if k not in sent]:  # added meanwhile too
             for key in unsent:
@@ -225,34 +248,42 @@ class HyperliquidStream:
                 if subscription is not None:
                     message = {"method": "subscribe", "subscription": subscription}
                     await ws.send(json.dumps(message))
-        self.state, self.attempts = "live", 0
-        self.connects += 1
-        self.last_message = time.monotonic()
+        self._ws = ws  # no await since the last check: a later subscribe() is sent directly
         self._ping_sent = None
-        keeper = asyncio.get_running_loop().create_task(self._heartbeat(ws))
+        keeper = asyncio.get_running_loop().create_task(self._heartbeat(ws, time.monotonic()))
         try:
             async for raw in ws:
-                self.last_message = time.monotonic()
-                self.messages += 1
                 self._dispatch(raw)
         finally:
             await cancel(keeper)
 
-    async def _heartbeat(self, ws: ClientConnection) -> None:
-        """Ping every `ping_seconds`; close a connection silent for `dead_seconds`."""
+    def _heard(self) -> None:
+        """A real message (an ack, a pong, data) on this connection: the first one makes it
+        live and ends the count of attempts."""
+        self.last_message = time.monotonic()
+        self.messages += 1
+        if self.state not in ("live", "stopped"):
+            self.state, self.attempts = "live", 0
+            self.connects += 1
+
+    async def _heartbeat(self, ws: ClientConnection, opened: float) -> None:
+        """Ping at once (this connection's latency, and an answer even with no subscription)
+        and every `ping_seconds`; close a connection that has said nothing for `dead_seconds`
+        (counted from its opening while it has said nothing at all)."""
         step = min(self.ping_seconds, self.dead_seconds) / 4
-        last_ping = 0.0
+        last_ping: float | None = None
         while True:
-            await asyncio.sleep(step)
             now = time.monotonic()
-            if now - self.last_message > self.dead_seconds:
-                self._silent_for = now - self.last_message
+            if now - max(self.last_message, opened) > self.dead_seconds:
+                heard = self.last_message or opened
+                self._silent_for = now - heard
                 await ws.close(code=4000, reason="silent")  # the reader loop ends; reconnect
                 return
-            if now - last_ping >= self.ping_seconds:
+            if last_ping is None or now - last_ping >= self.ping_seconds:
                 last_ping = now
                 self._ping_sent = now
                 await self._send({"method": "ping"})
+            await asyncio.sleep(step)
 
     def _dispatch(self, raw: str | bytes) -> None:
         try:
@@ -261,6 +292,7 @@ class HyperliquidStream:
             return  # the old server's "Websocket connection established." and other text
         if not isinstance(msg, dict):
             return
+        self._heard()
         channel = msg.get("channel")
         if channel == "pong":
             if self._ping_sent is not None:

@@ -13,8 +13,10 @@ price mirror see the same names as on the paper exchange; `coin_of` goes back.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from exchange_local.engine import BookSnapshot, MarketState
@@ -41,6 +43,43 @@ class HyperliquidUnavailable(ExchangeError):
     """Hyperliquid could not be reached, timed out, or rate-limited us."""
 
     code = "unavailable"
+
+
+class HyperliquidRateLimited(HyperliquidUnavailable):
+    """HTTP 429: this IP is over its weight budget (VENUES.md 1.4, 1200 a minute). A class of
+    its own because the cure differs from an outage's: ask less often until an answer passes.
+    `retry_after`: the seconds the answer's Retry-After asked for (None: it gave none)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+RETRY_AFTER_MAX = 300.0  # a Retry-After beyond five minutes is taken as five minutes
+
+
+def retry_after_seconds(header: str | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now (RFC 9110: delta-seconds or an HTTP date; `now` is the
+    wall clock's epoch seconds, for the date form), clipped to 0..RETRY_AFTER_MAX; None when
+    absent or unreadable, so the caller's own backoff decides alone."""
+    if header is None or not header.strip():
+        return None
+    text = header.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return min(RETRY_AFTER_MAX, max(0.0, seconds))
 
 
 def validate_address(address: str) -> str:
