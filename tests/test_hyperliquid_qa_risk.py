@@ -143,3 +143,23 @@ def test_the_isolated_margin_row_says_what_it_is() -> None:
     grid = stress_grid(h, markets)
     assert set(grid.columns) == {"ETH", "BTC", "SOL", "ALL"}
     assert grid.cell("ALL", D(0)).equity == h.equity == D(5400)
+
+
+def test_the_account_panel_labels_the_isolated_margin_row_in_both_forms() -> None:
+    """Where price x weight stood (1.00 x 1.000 for USDC), the row says whose margin it is;
+    the row keeps its width, so the tight form at 120 columns is not cut."""
+    import re
+
+    from perptui.widgets.account import account_markup
+
+    def plain(markup: str) -> list[str]:  # Textual's $variables are not Rich markup
+        return re.sub(r"\[/?[$a-z][^\]]*\]", "", markup).splitlines()
+
+    h = risk_of(fixture("clearinghouse_state")).health
+    full, tight = plain(account_markup(h)), plain(account_markup(h, rows=8))
+    for lines in (full, tight):
+        rows = [line for line in lines if line.lstrip().startswith("USDC")]
+        assert len(rows) == 2, lines
+        assert "isolated SOL" in rows[1] and "isolated" not in rows[0], rows
+        assert len(rows[1]) == len(rows[0]), rows  # the same columns, the value aligned
+        assert rows[1].rstrip().endswith("300.00"), rows

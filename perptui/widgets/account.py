@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from rich.markup import escape
 from textual.widgets import Static
 
 from exchange_local.health import AccountHealth, CollateralLine
@@ -149,6 +150,12 @@ def balance_amount(line: CollateralLine) -> str:
     return fmt.trimmed(line.amount, places)
 
 
+def row_label(line: CollateralLine) -> str:
+    """What a collateral row is when its asset alone misleads: Hyperliquid's isolated margin
+    is USDC too, and a second "USDC 300.00" row read as a duplicate. "" for a plain one."""
+    return str(getattr(line, "label", ""))
+
+
 def balance_price(line: CollateralLine) -> str:
     """The index with its own digits, at least cents: amount x price x weight then gives the
     value shown to the cent (EUR at 0.951234567 read 0.95, and 1,000.00 x 0.95 x 0.99 is not
@@ -167,10 +174,10 @@ def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[st
     for c in h.collateral:
         if c.amount == 0:
             continue
-        lines.append(
-            f"  {c.asset:<5} {balance_amount(c):>10} {balance_price(c):>11}"
-            f" {fmt.num(c.weight, 3):>6} {fmt.usd(c.value):>11}"
-        )
+        label = escape(row_label(c))  # an isolated margin says so where price x weight was
+        middle = f" {label:>18}" if label else (
+            f" {balance_price(c):>11} {fmt.num(c.weight, 3):>6}")  # fmt: skip
+        lines.append(f"  {c.asset:<5} {balance_amount(c):>10}{middle} {fmt.usd(c.value):>11}")
     lines += _negative_usd(h)
     return lines
 
@@ -184,8 +191,10 @@ def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[s
     for c in h.collateral:
         if c.amount == 0:
             continue
-        lines.append(f" [b]{c.asset:<4}[/b] {balance_amount(c):>9} @ "
-                     f"{balance_price(c):>10} × {fmt.num(c.weight, 3)} = "
+        label = escape(row_label(c))
+        middle = f"   {label:<18}" if label else (
+            f" @ {balance_price(c):>10} × {fmt.num(c.weight, 3)}")  # fmt: skip
+        lines.append(f" [b]{c.asset:<4}[/b] {balance_amount(c):>9}{middle} = "
                      f"{fmt.usd(c.value):>9}")  # fmt: skip
     return lines + _negative_usd(h)
 
