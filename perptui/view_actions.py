@@ -37,6 +37,7 @@ TRADING = frozenset({"side", "cycle_type", "leverage", "submit", "close_position
 # paying paper money in or out: the local paper market's only (a class's deposits are the
 # teacher's), and never where the venue only watches
 FUNDS = frozenset({"deposit", "withdraw"})
+CLOCK = frozenset({"speed", "pause"})  # a paper clock's: sped up, slowed, paused
 
 
 class ViewActions(AppState):
@@ -204,8 +205,17 @@ class ViewActions(AppState):
         if isinstance(self.screen, HelpScreen):
             return
         here = None if isinstance(self.screen, MainScreen) else type(self.screen)
-        self.push_screen(HelpScreen(help_sections(here, self._offered),
-                                    not_offered(self._offered)))  # fmt: skip
+        self.push_screen(HelpScreen(help_sections(here, self._in_help),
+                                    not_offered(self._in_help)))  # fmt: skip
+
+    def _in_help(self, action: str) -> bool:
+        """Help's rule: the offered keys, less the clock's where the venue's clock is not
+        ours (a class server's, Hyperliquid's): help listed `+`, `-` and `p` there as working.
+        The keys themselves stay live, so pressing one still says why it does nothing."""
+        if action in CLOCK:
+            clock = self.snapshot.clock if self.snapshot else None
+            return clock is None or clock.adjustable
+        return self._offered(action)
 
     def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
         """Textual's own action, with a notice that says where the SVG went."""

@@ -51,3 +51,11 @@ async def test_a_lesson_with_accounts_to_watch_lists_w():
     async with app.run_test(size=(160, 48)) as pilot:
         table, not_here = await main_and_not_here(app, pilot)
         assert W_ROW in table and "demo.watch_next" not in not_here
+
+
+async def test_the_palette_key_is_in_the_main_table():
+    app = app_for(teaching_venue())
+    async with app.run_test(size=(160, 48)) as pilot:
+        table, _ = await main_and_not_here(app, pilot)
+        assert "| `ctrl+p` | Palette: every action by name | (Textual) |" in table
+        assert "| clock.pause |" in table  # the paper clock is ours: p, + and - work

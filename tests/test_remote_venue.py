@@ -385,6 +385,26 @@ async def test_paper_only_tools_are_not_offered_on_a_class_server(
         assert not [t for t in titles if t.startswith(("Simulate price shock", "Advance clock"))]
 
 
+async def test_help_lists_the_clock_keys_apart_on_a_class_server(
+    served: tuple[Class, Live],
+) -> None:
+    """The server's clock is the teacher's: help listed `+`, `-` and `p` as working keys."""
+    from perptui.app import PerpApp
+    from perptui.settings import Settings
+    from tests.test_keys_qa_help_watch import main_and_not_here
+
+    c, live = served
+    app = PerpApp(RemoteVenue(live.base_url, c.key["alice"]), Settings(), frame_loop=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        table, not_here = await main_and_not_here(app, pilot)
+        for key_id in ("clock.faster", "clock.slower", "clock.pause"):
+            assert f"| {key_id} |" in not_here and f"| {key_id} |" not in table, key_id
+        assert "| order.buy |" in table
+        await pilot.press("escape", "p")  # the key still says why it does nothing
+        await pilot.pause()
+        assert any("not ours to pause" in str(n.message) for n in app._notifications)
+
+
 async def test_the_teachers_actions_read_as_sentences_in_a_students_events(
     served: tuple[Class, Live],
 ) -> None:

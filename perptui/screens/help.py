@@ -125,7 +125,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         parts = [INTRO]
         for title, bindings in self.sections:
-            parts += [f"## {title}", "", *self._table(bindings), ""]
+            rows = self._table(bindings)
+            if title == MAIN and self.app.ENABLE_COMMAND_PALETTE:  # Textual's key, not a binding
+                palette = self.app.COMMAND_PALETTE_BINDING  # of ours, and was missing here
+                rows.append(f"| `{palette}` | Palette: every action by name | (Textual) |")
+            parts += [f"## {title}", "", *rows, ""]
             if title == MAIN and self.not_here:
                 parts += [f"### {NOT_HERE}", "", *self._table(self.not_here), ""]
         with VerticalScroll():
