@@ -21,7 +21,7 @@ import pytest
 
 from exchange_local import Exchange, ExchangeConfig
 from exchange_local.cli import CSV_COLUMNS, AmountText, main
-from exchange_local.ledger import LedgerEntry
+from exchange_local.ledger import LedgerEntry, readable_ref
 
 D = Decimal
 BTC = "BTC-PERP"
@@ -390,7 +390,12 @@ def test_a_funding_rate_is_shown_without_its_trailing_zeros(tmp_path, capsys):
     ex.advance(D(3600))
     stored = [e.ref for e in ex.ledger("bob") if e.type == "FUNDING"]
     ex.close()
-    assert stored == ["funding BTC-PERP rate 0.0000125000000000000000000000000000000"]
+    # inside the clamp's band the rate is the interest rate itself (exchange_local/funding.py)
+    assert stored == ["funding BTC-PERP rate 0.0000125"]
+    # a store written before that kept the 34 digits of P + (0.01 % - P): read without zeros
+    old = "funding BTC-PERP rate 0.0000125000000000000000000000000000000"
+    assert readable_ref(old) == "funding BTC-PERP rate 0.0000125"
+    assert readable_ref("funding BTC-PERP rate -1.50E-7") == "funding BTC-PERP rate -0.00000015"
     assert main(["ledger", "--db", path, "--account", "bob", "--csv", "-"]) == 0
     rows = list(csv.reader(capsys.readouterr().out.splitlines()))
     refs = [r[6] for r in rows[1:] if r[2] == "FUNDING"]

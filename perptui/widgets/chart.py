@@ -233,9 +233,12 @@ class PriceChart(Widget):
         width = self.size.width
         if y == 0:
             frames = " ".join(f"[{i}]" if i == self.interval else i for i in INTERVALS)
-            title = f" Chart {self.state.market} mark  {frames}  {self.mode} (v)  · ◆ index"
-            if len(title) > width:  # at 120 columns the 1h and 4h frames fell off the edge
-                title = f" {self.state.market} {frames}"
+            market, mode = self.state.market, f"{self.mode} (v)"
+            forms = (f" Chart {market} mark  {frames}  {mode}  · ◆ index",
+                     f" Chart {market} mark  {frames}  {mode}",
+                     f" {market} {frames}  {mode}")  # fmt: skip
+            # the widest that fits, every time frame kept: at 120 columns 1h and 4h fell off
+            title = next((t for t in forms if len(t) <= width), f" {market} {frames}")
             return Strip([Segment(title[:width].ljust(width),
                                   self.get_component_rich_style("chart--title"))])  # fmt: skip
         r = y - 1
