@@ -20,13 +20,16 @@ from perptui.venues.base import Venue
 
 def speed_argument(text: str) -> Decimal:
     """`--speed`: exchange seconds per real second, 0 (start still) to 10,000; one rule for
-    the paper market and a replay."""
+    the paper market, a demo and a replay, the one `+`/`-` keep to (speed_problem)."""
+    from perptui.venues.local import speed_problem
+
     try:
         value = Decimal(text)
     except InvalidOperation:
         raise argparse.ArgumentTypeError(f"speed {text!r} is not a number") from None
-    if not value.is_finite() or value < 0 or value > 10_000:
-        raise argparse.ArgumentTypeError("speed must be between 0 and 10000")
+    problem = speed_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 

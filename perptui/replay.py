@@ -54,6 +54,15 @@ def start_ms(first_ms: int, wanted_ms: int) -> int:
     return at + days * DAY_MS
 
 
+def from_text(first_ms: int, at_ms: int) -> str:
+    """The `--from` that names `at_ms` (start_ms's inverse): "00:01:00", or "1d 00:01:00"
+    when it is a later day's. Why: the error for a target past the end dropped the day and
+    read "the recording ends at 00:05:32, before 00:01:00"."""
+    days = (at_ms - start_ms(first_ms, at_ms % DAY_MS)) // DAY_MS
+    clock = fmt.exchange_time(at_ms)
+    return f"{days}d {clock}" if days > 0 else clock
+
+
 def main(argv: list[str]) -> int:
     opened = open_replay(argv)
     if isinstance(opened, int):
@@ -106,10 +115,10 @@ def open_replay(argv: list[str]) -> ReplayVenue | int:
         if target > replay.end_ms:
             replay.close()
             print(f"perptui replay: error: the recording ends at "
-                  f"{fmt.exchange_time(replay.end_ms)}, before {fmt.exchange_time(target)}",
+                  f"{from_text(first, replay.end_ms)}, before {from_text(first, target)}",
                   file=sys.stderr)  # fmt: skip
             return 2
-        print(f"replaying {db} to {fmt.exchange_time(target)}…", file=sys.stderr)
+        print(f"replaying {db} to {from_text(first, target)}…", file=sys.stderr)
         replay.play_until(target)
     else:
         replay.play_until(first)  # the session's first moment

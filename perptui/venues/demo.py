@@ -16,6 +16,7 @@ from perptui.venues.base import TradingDisabled, VenueSnapshot
 from perptui.venues.local import LocalVenue
 
 NOT_WATCHED = ("desk", "hlp")  # the lesson's liquidity, not its subject
+MAX_STEPS = 600  # lesson seconds one tick of the clock runs at most (a fast clock's bound)
 
 
 def summary_value(value: object) -> str:
@@ -61,6 +62,7 @@ class DemoVenue(LocalVenue):
         self._unsubscribe = run.ex.subscribe(self._on_event)
         self.account = self.watchable()[0] if self.watchable() else self._paper_account()
         self.default_market = run.market
+        self._load_fills()  # the lesson's set-up traded before the screen (or this run) began
 
     def _paper_account(self) -> str:
         ex = self._exchange()
@@ -78,6 +80,7 @@ class DemoVenue(LocalVenue):
         if names:
             i = names.index(self.account) if self.account in names else -1
             self.account = names[(i + 1) % len(names)]
+            self._load_fills()  # the Fills tab is the new account's, all of them
         return self.account
 
     async def stop(self) -> None:
@@ -103,12 +106,14 @@ class DemoVenue(LocalVenue):
             self._notice = f"scenario {s.name} finished. {summary}"
 
     def _run_clock(self, exchange_seconds: Decimal) -> None:
-        """The lesson moves in whole seconds: carry the fractions to the next tick."""
+        """The lesson moves in whole seconds: carry the fractions to the next tick. At most
+        MAX_STEPS a tick, and time owed beyond that is dropped, not kept: a backlog built at
+        10,000x went on running the lesson fast after `-` or `p` had slowed it."""
         if self.scenario.finished:
             return
         self._carry += exchange_seconds
-        steps = min(int(self._carry), 600)
-        self._carry -= steps
+        steps = min(int(self._carry), MAX_STEPS)
+        self._carry = self._carry - steps if steps < MAX_STEPS else self._carry % 1
         for _ in range(steps):
             self._step()
 

@@ -51,6 +51,15 @@ ADVANCE_STEP = Decimal(60)  # advance(): exchange seconds between two turns of t
 NOISY = (BookDelta, PriceUpdate, LedgerPosted)  # the UI reads these as state, not as a log
 EVENTS_KEPT = 20_000
 FILLS_KEPT = 5_000
+MAX_SPEED = Decimal(10_000)  # the fastest clock (`--speed`): one rule for paper, demo, replay
+
+
+def speed_problem(speed: Decimal) -> str | None:
+    """Why `speed` cannot drive the clock, or None. Why a bound: an infinite speed froze a
+    lesson's clock at 00:00 (the driver's step could not be counted) under "Infinityx"."""
+    if not speed.is_finite() or speed < 0 or speed > MAX_SPEED:
+        return f"speed must be between 0 and {MAX_SPEED}"
+    return None
 
 
 class LocalVenue(Venue):
@@ -110,13 +119,23 @@ class LocalVenue(Venue):
             ex.create_account(self.account)
             for asset, amount in PAPER_FUNDING:
                 ex.deposit(self.account, asset, amount)
-        self._fills.extend(
-            f for f in getattr(ex, "_fills", ()) if self.account in (f.taker, f.maker)
-        )
+        self._load_fills()
         self._unsubscribe = ex.subscribe(self._on_event)
         self.paused_for_s = self._read_pause()
         if self.clock_mode == "real":
             self._driver = asyncio.get_running_loop().create_task(self._drive())
+
+    def _load_fills(self) -> None:
+        """The Fills tab's rows made before this screen opened: the watched account's fills
+        the exchange still keeps, oldest first (events add the later ones). Why one place: a
+        reopened paper market, a replay played to `--from` and a lesson's set-up must list
+        the same rows; the replay and the demos skipped it and showed a position without the
+        fills that made it. Called again when the account or the exchange watched changes."""
+        ex = self._exchange()
+        self._fills.clear()
+        self._fills.extend(
+            f for f in getattr(ex, "_fills", ()) if self.account in (f.taker, f.maker)
+        )
 
     def _hold_store(self) -> None:
         """Take the store's single-writer lock for this session (released in stop): a second
@@ -387,8 +406,10 @@ class LocalVenue(Venue):
 
     # --- paper controls -------------------------------------------------------------------------
     async def set_speed(self, speed: Decimal) -> None:
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+        """`+`/`-` and any other caller: within the command line's range (speed_problem)."""
+        problem = speed_problem(Decimal(speed))
+        if problem is not None:
+            raise ValueError(problem)
         self.speed = Decimal(speed)
 
     @property

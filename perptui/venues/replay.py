@@ -43,6 +43,9 @@ class ReplayVenue(LocalVenue):
         self._said_end = False
 
     async def start(self) -> None:
+        """LocalVenue's start less what a replay must not do (start a market, open or fund
+        an account, read the pause file); the fills made before `--from` are listed too."""
+        self._load_fills()
         self._unsubscribe = self._exchange().subscribe(self._on_event)
         self.paused_for_s = 0.0
         if self.clock_mode == "real":
@@ -69,6 +72,7 @@ class ReplayVenue(LocalVenue):
         if names:
             i = names.index(self.account) if self.account in names else -1
             self.account = names[(i + 1) % len(names)]
+            self._load_fills()  # the Fills tab is the new account's, all of them
         return self.account
 
     def _run_clock(self, exchange_seconds: Decimal) -> None:
