@@ -560,16 +560,21 @@ class Backstop(SettlementJobs):
             self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
-    def _adl(self, acct: Account, sums: Sums, fund_start: Decimal) -> None:
+    def _adl(self, acct: Account, sums: Sums, fund_start: Decimal, why_adl: str = "") -> None:
         """Close every position of a bankrupt account at its zero price against the top-ranked
         opposite positions; their orders in that market are canceled. The fund first gives
         what its step budget allows (ADL only takes what BLPs and the fund cannot), which moves
         the zero prices towards the marks. One ledger transaction; two events when the fund
-        gave: stage 4 "insurance" (its payment), then stage 5 "adl" (the rest)."""
+        gave: stage 4 "insurance" (its payment), then stage 5 "adl" (the rest).
+
+        `why_adl`: the caller's words for why ADL runs though the fund's budget covers the whole
+        deficit (nothing on the book and no BLP); the stage 4 event says it then, since "ADL
+        takes the other 0.00" read as if ADL had nothing to do, above the ADL that ran."""
         rows = self._open_positions(acct)
         plan = Plan({}, [], [], ZERO)
         fund_before = self._fund()
-        gift = min(-sums.equity, self._fund_budget(fund_start)) if sums.equity < 0 else ZERO
+        budget = self._fund_budget(fund_start)
+        gift = min(-sums.equity, budget) if sums.equity < 0 else ZERO
         before_gift = sums
         if gift > 0:
             plan.legs += [(INSURANCE, "USD", -gift), (acct.account_id, "USD", gift)]
@@ -611,10 +616,7 @@ class Backstop(SettlementJobs):
         after = self._sums(acct)
         fund_gave = fund_before - gift
         if gift > 0:  # stage 4 before stage 5: the fund's part is its own step
-            deficit = -before_gift.equity
-            words = (f"the fund paid {usd_text(gift)} of the {usd_text(deficit)} USD deficit, "
-                     f"its step budget; ADL takes the other {usd_text(deficit - gift)} at the "
-                     "zero price")  # fmt: skip
+            words = self._adl_fund_words(-before_gift.equity, gift, budget, len(done), why_adl)
             self._emit_stage(acct, None, "insurance", None, None, before_gift, sums, (),
                              fund_before, fund_gave, words)  # fmt: skip
         for m, size, zp, takers, exact in done:
@@ -630,6 +632,25 @@ class Backstop(SettlementJobs):
                          "what that leaves goes to the fund)")  # fmt: skip
             self._emit_stage(acct, m, "adl", size, zp, sums, after, tuple(takers), fund_gave,
                              self._fund(), words, fill_price=zp, counter_price=zp)  # fmt: skip
+
+    @staticmethod
+    def _adl_fund_words(
+        deficit: Decimal, gift: Decimal, budget: Decimal, positions: int, why: str
+    ) -> str:
+        """Stage 4 before ADL, in words. "its step budget" only when the budget limited the
+        payment, and "ADL takes the other ..." only when something is left for it: a class
+        read "the fund paid 952.30 of the 952.30 USD deficit, its step budget; ADL takes the
+        other 0.00" for a payment below a budget of 1,080.00. When the fund paid it all, ADL
+        still closes the position, at the zero price that now leaves no equity: say why."""
+        if gift < deficit:
+            return (f"the fund paid {usd_text(gift)} of the {usd_text(deficit)} USD deficit, "
+                    f"all of its step budget; ADL takes the other {usd_text(deficit - gift)} "
+                    "at the zero price")  # fmt: skip
+        closes = "the positions" if positions > 1 else "the position"
+        words = (f"the fund paid the whole {usd_text(deficit)} USD deficit, within its step "
+                 f"budget {usd_text(budget)} USD; ADL still closes {closes} at the zero price, "
+                 "which now leaves no equity")  # fmt: skip
+        return f"{words}: {why}" if why else words
 
     def _equity(self, acct: Account) -> Decimal:
         """E_mm alone (collateral at its weights plus unsettled PnL): no requirements."""

@@ -167,6 +167,14 @@ class LiquidationEvent(Event):
     rounded to the tick in the fund's favour, or the mark; "adl": the zero price).
     fee: the liquidation fee the account paid the fund in this stage ("partial",
     "book_close"; 0 when none).
+
+    venue: None for this exchange's own stages; else the venue whose liquidation of the
+    account this reports (stage "liquidated": Hyperliquid's `userEvents`). Such a venue sends
+    only the account value at liquidation (equity_before and equity_after alike: one moment,
+    what came after is not known), the position's notional and the liquidator
+    (counterparties): its MMR is None (not sent), its fund figures 0 (no fund here moved).
+    Why None rather than 0: a watch screen read "MMR 0.00 → 0.00" as the venue's figures.
+    notional: the liquidated position's notional in USD, when a venue sends it.
     """
 
     account: str
@@ -176,8 +184,8 @@ class LiquidationEvent(Event):
     price: Decimal | None
     equity_before: Decimal
     equity_after: Decimal
-    mmr_before: Decimal
-    mmr_after: Decimal
+    mmr_before: Decimal | None  # None: not known (a venue's report, see venue)
+    mmr_after: Decimal | None
     counterparties: tuple[str, ...]
     fund_before: Decimal
     fund_after: Decimal
@@ -185,3 +193,5 @@ class LiquidationEvent(Event):
     fill_price: Decimal | None = None
     counter_price: Decimal | None = None
     fee: Decimal | None = None
+    notional: Decimal | None = None
+    venue: str | None = None

@@ -23,6 +23,12 @@ ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
 FILLABLE_BAND = Decimal("1.5")
 NO_EQUITY_LEFT = "closed out, no equity"  # README's words, to the cent
 EQUITY_LEFT = "closed out, equity left"
+# why ADL closes a bankrupt position whose deficit the fund's budget covers (the stage 4
+# event's words): what `stuck` in _liquidation_step tests
+STUCK_WORDS = (
+    "the book filled nothing this second and no backstop provider can take over, even once "
+    "its capacity refills"
+)
 
 
 class LiquidationFill(NamedTuple):
@@ -205,7 +211,7 @@ class LiquidationJobs(Backstop):
                 and not any(self._blps_may_take_later(m) for m, _, _ in self._open_positions(acct))
             )
             if open_positions and (beyond_fund or stuck):
-                self._adl(acct, sums, fund_start)
+                self._adl(acct, sums, fund_start, STUCK_WORDS if stuck else "")
         self._after_stage(acct, fund_start)
 
     def _after_stage(self, acct: Account, fund_start: Decimal, *, quiet: bool = False) -> None:

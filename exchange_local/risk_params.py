@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
+from typing import Any
 
 from exchange_local.config import AssetSpec, MarketSpec
 from exchange_local.events import MarketEvent
@@ -108,13 +109,22 @@ class DynamicRisk(Operator):
         """Apply what was announced a period ago, then announce the next bounded step."""
         for symbol, (spec, new_asset) in sorted(self._pending_params.items()):
             m = self._markets[symbol]
+            old, old_asset = m.spec, None
             m.spec = spec
             if new_asset is not None:
+                old_asset = self._assets[new_asset.symbol]
                 self._assets[new_asset.symbol] = new_asset
                 self._weight_cache.clear()
             self._margin_dirty.update(self.accounts())
             if self._subscribers:
-                applied = {"max_leverage": spec.max_leverage, "oi_cap": spec.oi_cap}
+                # (before, after) as announced, the weights too: a class saw the announced
+                # weight and no word of it when it applied
+                applied: dict[str, Any] = {
+                    "max_leverage": (old.max_leverage, spec.max_leverage),
+                    "oi_cap": (old.oi_cap, spec.oi_cap),
+                }
+                if new_asset is not None and old_asset is not None:
+                    applied.update(weights(old_asset, new_asset))
                 self._emit(MarketEvent(t_ms, symbol, "risk_params_applied", applied))
         self._pending_params = {}
         period = self.config.dynamic_risk_period_seconds
@@ -138,10 +148,19 @@ class DynamicRisk(Operator):
             self._pending_params[m.symbol] = (spec, asset)
             if self._subscribers:
                 self._emit(MarketEvent(t_ms, m.symbol, "risk_params_announced", {
-                    "effective_at": Decimal(t_ms) / 1000 + period,
+                    "effective_at": Decimal(t_ms) / 1000 + period,  # exchange seconds
                     "max_leverage": (cur.max_leverage, spec.max_leverage),
                     "oi_cap": (cur.oi_cap, spec.oi_cap),
-                    "weight_total": (now_asset.weight_total,
-                                     asset.weight_total if asset else now_asset.weight_total),
-                    "daily_vol": s.daily_vol,
+                    **weights(now_asset, asset or now_asset),
+                    "daily_vol": s.daily_vol,  # None: not known (too few minute closes)
                 }))  # fmt: skip
+
+
+def weights(before: AssetSpec, after: AssetSpec) -> dict[str, Any]:
+    """An event's collateral weights of the market's underlying, (before, after): the
+    initial weight moves with the total one, and both change what an account may do."""
+    return {
+        "asset": after.symbol,
+        "weight_total": (before.weight_total, after.weight_total),
+        "weight_initial": (before.weight_initial, after.weight_initial),
+    }

@@ -76,6 +76,97 @@ def detail_value(value: object) -> str:
     return str(value)
 
 
+# the dynamic risk job's events (exchange_local/risk_params.py) by name; their details read
+# as "risk_params_announced effective at 600, max leverage 20 → 20, ..., daily vol None"
+RISK_PARAMS_WORDS = {
+    "risk_params_announced": "risk parameters announced",
+    "risk_params_applied": "risk parameters applied",
+}
+RISK_PARAMS_KEYS = ("effective_at", "max_leverage", "oi_cap", "asset", "weight_total",
+                    "weight_initial", "daily_vol")  # fmt: skip
+
+
+def as_decimal(value: object) -> Decimal | None:
+    """A detail's number, whether the engine's Decimal or the wire's string; None when it
+    is none (unknown) or not a number."""
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        try:
+            out = Decimal(value)
+        except ArithmeticError:
+            return None
+        return out if out.is_finite() else None
+    return None
+
+
+def before_after(value: object) -> tuple[Decimal | None, Decimal | None]:
+    """(before, after) of a detail: a pair (a tuple, or a list off the wire), or a value
+    alone as (None, value) (an older server's "applied" sent only what is in force)."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return as_decimal(value[0]), as_decimal(value[1])
+    return None, as_decimal(value)
+
+
+def leverage_text(value: Decimal) -> str:
+    return f"{fmt.trimmed(value, 2, 0)}x"
+
+
+def cap_text(value: Decimal) -> str:
+    return f"{fmt.trimmed(value, 2, 0)} USD"
+
+
+def weight_text(value: Decimal) -> str:
+    return fmt.trimmed(value, 3, 2)  # weights step by 0.001: 0.95, 0.957
+
+
+def risk_params_text(event: ev.MarketEvent) -> str:
+    """A risk-parameter announcement or application in words: what changes (before → after),
+    what stays ("unchanged", not "20 → 20"), when it takes effect as the tab's other times
+    read (HH:MM:SS exchange time, not exchange seconds), the collateral weights of the
+    underlying, and the daily volatility behind it as a percentage (left out when unknown)."""
+    d = event.detail
+    head = f"{event.market}: {RISK_PARAMS_WORDS[event.what]}"
+    at = as_decimal(d.get("effective_at"))
+    if at is not None:
+        head += f", in force at {fmt.exchange_time(int(at * 1000))}"
+    asset = d.get("asset")
+    weight_name = f"{asset} collateral weight" if asset else "collateral weight"
+    changed: list[str] = []
+    same: list[str] = []
+    for key, name, show in (("max_leverage", "max leverage", leverage_text),
+                            ("oi_cap", "OI cap", cap_text),
+                            ("weight_total", weight_name, weight_text)):  # fmt: skip
+        if key not in d:
+            continue
+        old, new = before_after(d[key])
+        if new is None:
+            continue
+        moved = old is None or old != new
+        if old is not None and old != new:
+            words = f"{name} {show(old).removesuffix(' USD')} → {show(new)}"
+        else:
+            words = f"{name} {show(new)}"
+        if key == "weight_total" and "weight_initial" in d:
+            old_init, new_init = before_after(d["weight_initial"])
+            if new_init is not None:
+                moved = moved or (old_init is not None and old_init != new_init)
+                if old_init is not None and old_init != new_init:
+                    words += f" (initial {weight_text(old_init)} → {weight_text(new_init)})"
+                else:
+                    words += f" (initial {weight_text(new_init)})"
+        (changed if moved else same).append(words)
+    parts = [head, *changed]
+    if same:
+        parts.append("unchanged: " + ", ".join(same))
+    vol = as_decimal(d.get("daily_vol"))
+    if vol is not None:
+        parts.append(f"daily volatility {fmt.pct(vol)}")
+    parts += [f"{k.replace('_', ' ')} {detail_value(v)}" for k, v in d.items()
+              if k not in RISK_PARAMS_KEYS]  # a newer server's detail, as words  # fmt: skip
+    return " · ".join(parts)
+
+
 def closed_out(event: ev.LiquidationEvent) -> bool:
     """Every position closed by the liquidation: stage "over", or "recovered" with no MMR
     left from a server older than that stage. Never "recovered: margin restored", which a
@@ -134,6 +225,26 @@ def liquidation_words(event: ev.LiquidationEvent) -> str:
     return words
 
 
+def venue_liquidation_text(event: ev.LiquidationEvent, me: str, you: str) -> str:
+    """Another venue's liquidation of the account (Hyperliquid's `userEvents`), saying only
+    what the venue sent: the account value at liquidation, the notional as money, the
+    liquidator. Why not the stage line: it showed "equity 100.00 → 100.00 · MMR 0.00 → 0.00"
+    for figures the venue never sent, and the notional as it came off the wire (6020)."""
+    who = you if event.account == me else event.account
+    parts = [f"{who}: liquidated on {event.venue}"]
+    if event.market:
+        parts.append(event.market)
+    parts.append(f"account value {fmt.usd(event.equity_before)} at liquidation")
+    if event.notional is not None:
+        parts.append(f"notional {fmt.usd(abs(event.notional))} USD")
+    liquidators = [you if c == me else c for c in event.counterparties if c]
+    if liquidators:
+        parts.append("liquidator " + ", ".join(liquidators))
+    if event.detail:
+        parts.append(event.detail)
+    return " · ".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class EventLine:
     time_ms: int
@@ -162,6 +273,9 @@ def remark(line: EventLine, me: str, you: str) -> EventLine:
 
 def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
     t = event.time_ms
+    if isinstance(event, ev.LiquidationEvent) and event.venue is not None:
+        return EventLine(t, "liquidation", venue_liquidation_text(event, me, you),
+                         event.account == me or me in event.counterparties)  # fmt: skip
     if isinstance(event, ev.LiquidationEvent):
         who = you if event.account == me else event.account
         stage_words = liquidation_words(event)
@@ -189,7 +303,8 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
             parts.append(f"equity {fmt.usd(event.equity_after)}")
         else:
             parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
-            parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
+            if event.mmr_before is not None and event.mmr_after is not None:  # None: not known
+                parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
         if event.counterparties:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
@@ -209,6 +324,8 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
                 f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)
+    if isinstance(event, ev.MarketEvent) and event.what in RISK_PARAMS_WORDS:
+        return EventLine(t, "market", risk_params_text(event), False)
     if isinstance(event, ev.MarketEvent):
         detail = ", ".join(f"{k.replace('_', ' ')} {detail_value(v)}"
                            for k, v in event.detail.items())  # fmt: skip

@@ -286,7 +286,10 @@ def test_market_event_details_read_as_words_not_python():
         "effective_at": 900, "max_leverage": (D(20), D(15)),
         "oi_cap": (D(187500000), D(150000000))})  # fmt: skip
     text = describe(announced, "paper").text  # type: ignore[union-attr]
-    assert "effective at 900, max leverage 20 → 15, oi cap 187,500,000 → 150,000,000" in text
+    assert (
+        "risk parameters announced, in force at 00:15:00 · max leverage 20x → 15x · "
+        "OI cap 187,500,000 → 150,000,000 USD"
+    ) in text
     assert "Decimal(" not in text
     step = MarketEvent(1000, "*", "lesson volatility: swing", {
         "by": "admin", "fraction": "0.002004008016032064128256513026052",

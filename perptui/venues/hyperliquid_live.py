@@ -147,13 +147,7 @@ class LiveUpdates:
             self._add_funding(hw.parse_funding(data["funding"]))
         liq = data.get("liquidation")
         if isinstance(liq, dict):
-            value = hw.dec(liq.get("liquidated_account_value"), ZERO) or ZERO
-            self._events.append(LiquidationEvent(
-                now_ms(), str(liq.get("liquidated_user") or self.account), None,
-                "liquidated on Hyperliquid", None, None, value, value, ZERO, ZERO,
-                (str(liq.get("liquidator") or ""),), ZERO, ZERO,
-                f"notional {liq.get('liquidated_ntl_pos')} (liquidation {liq.get('lid')})",
-            ))  # fmt: skip
+            self._events.append(liquidation_event(liq, self.account))
             self._wake.set()
         for cancel in data.get("nonUserCancel") or ():
             known = self._orders.pop(int(cancel.get("oid") or 0), None)
@@ -161,6 +155,23 @@ class LiveUpdates:
                 self._events.append(OrderCanceled(now_ms(), _with(
                     known, OrderStatus.CANCELED, "canceled by Hyperliquid"),
                     "canceled by Hyperliquid"))  # fmt: skip
+
+
+def liquidation_event(liq: dict[str, Any], account: str) -> LiquidationEvent:
+    """HL's `WsLiquidation` as an event saying only what HL sent: the account value at
+    liquidation, the notional, the liquidator and the liquidation id. HL sends no MMR and
+    no equity after it: the MMR is None (not known), not the 0.00 → 0.00 the events tab
+    showed as HL's figures (LiquidationEvent.venue). The account value is required (HL
+    always sends it; without it the message is unreadable, as any other missing field)."""
+    value = hw.req(liq.get("liquidated_account_value"), "liquidated_account_value")
+    lid = liq.get("lid")
+    liquidator = str(liq.get("liquidator") or "")
+    return LiquidationEvent(
+        now_ms(), str(liq.get("liquidated_user") or account), None, "liquidated", None, None,
+        value, value, None, None, (liquidator,) if liquidator else (), ZERO, ZERO,
+        f"liquidation id {lid}" if lid is not None else "",
+        notional=hw.dec(liq.get("liquidated_ntl_pos")), venue="Hyperliquid",
+    )  # fmt: skip
 
 
 def now_ms() -> int:
