@@ -74,7 +74,8 @@ class ProjectorApp(App[None]):
         self.frame_loop = frame_loop
         self.frames = 0
         self.snapshot: VenueSnapshot | None = None
-        self._last_problem: str | None = None  # said once until a frame succeeds again
+        self._said: set[str] = set()  # problems said since the last whole frame (D1)
+        self._board_ok = True  # the last leaderboard call answered
         self._last_ok = time.monotonic()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -126,20 +127,28 @@ class ProjectorApp(App[None]):
         except Exception as problem:  # keep the wall up; say what is wrong once
             self._problem(problem)
             return
-        if snap.connection.state not in STALE_STATES:  # old numbers are not a good frame
+        live = snap.connection.state not in STALE_STATES  # old numbers are not a good frame
+        if live:
             self._last_ok = time.monotonic()
         try:
             await self._draw(snap)
         except ExchangeError as problem:  # the server went away mid-frame
             self._problem(problem)
+            return
+        if live and self._board_ok:
+            self._said.clear()  # a whole frame: a problem from now on is news again
 
     def _problem(self, problem: Exception) -> None:
-        """Once per kind of problem; and the header turns STALE with its age, since the last
-        numbers on a wall must never pass for live ones (it kept saying ● live after the
-        server was killed)."""
+        """Once per kind of problem until a whole frame succeeds (`frame`); and the header
+        turns STALE with its age, since the last numbers on a wall must never pass for live
+        ones (it kept saying ● live after the server was killed).
+
+        Why not forget the problem when a frame starts drawing: with the server down the
+        venue answers snapshot() from its cache, so the frame drew and only the leaderboard
+        call failed; the wall was covered by the same toast every refresh (9 in 12 s)."""
         text = f"{type(problem).__name__}: {problem}"
-        if text != self._last_problem:
-            self._last_problem = text
+        if text not in self._said:
+            self._said.add(text)
             self.notify(text, severity="error")
         snap = self.snapshot
         if snap is None:
@@ -154,7 +163,6 @@ class ProjectorApp(App[None]):
 
     async def _draw(self, snap: VenueSnapshot) -> None:
         self.snapshot = snap
-        self._last_problem = None
         ms = snap.markets[self.market]
         self.query_one(MarketHeader).show(ms, snap.connection, snap.clock, self.venue.name,
                                           self.venue.paper)  # fmt: skip
@@ -172,7 +180,9 @@ class ProjectorApp(App[None]):
             v = self.theme_variables
             self.query_one(EventsLog).add(lines, v.get("accent", ""), v.get("liq", ""))
         if self.frames % BOARD_EVERY_FRAMES == 0:
+            self._board_ok = False  # until it answers: no frame before then is a whole one
             board = await self.venue.leaderboard()
+            self._board_ok = True
             self.query_one(RowsTable).set_rows(board_rows(board))  # type: ignore[arg-type]
         self.frames += 1
 

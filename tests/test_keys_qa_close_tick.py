@@ -24,4 +24,8 @@ async def test_the_close_dialog_shows_the_mark_and_size_on_the_markets_steps():
         assert isinstance(app.screen, ConfirmScreen)
         mark = venue.ex.market("BTC-PERP").mark
         assert mark == D(100000)
-        assert "for 0.5000 at about the mark 100,000.0;" in app.screen.body
+        # the venue's preview prices the close at the desk's bid (tests/test_remote_qa_close.py);
+        # every price in it on the tick, as the book shows them
+        assert "for 0.5000: the book would fill it at about 99,900.0 (mark 100,000.0);" in (
+            app.screen.body
+        )

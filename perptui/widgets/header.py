@@ -26,6 +26,21 @@ COMPACT_WIDTH = 100  # columns under which the header takes its short form
 # "Fund" and "settle" (F and S, as in the short form), then OI and last the 24 h change;
 # mark, index and both countdowns go on to the short form.
 TRIMS = ("oi cap", "one rate", "bars", "letters", "oi", "24h")
+VENUE_CUTS = (12, 8)  # cells a longer venue name is cut to in the last forms, "…" included
+
+
+def venue_forms(venue: str) -> list[str]:
+    """The venue's name as the tightest header form may show it, longest first: whole; a
+    server's host without its port (`127.0.0.1:8811` → `127.0.0.1`) or the first word of
+    another name (`DEMO cascade` → `DEMO`, `PAPER · HL prices` → `PAPER`); where that is
+    longer than the first of VENUE_CUTS, cut to each of them with "…" (a name that short is
+    kept whole: a reconnecting chip overflows the line anyway, and "127.0.0…" names nothing).
+    Why never dropped: TUI.md's "PAPER vs venue name always shown" (at 80 columns a class
+    server's header read like a paper market's)."""
+    host, _, port = venue.rpartition(":")
+    short = (host if host and port.isdigit() else venue.split(" ", 1)[0]) or venue
+    cuts = [short[: most - 1] + "…" for most in VENUE_CUTS] if len(short) > VENUE_CUTS[0] else []
+    return list(dict.fromkeys((venue, short, *cuts)))
 
 
 def connection_chip(conn: Connection, venue: str, paper: bool) -> str:
@@ -81,8 +96,8 @@ def header_markup(
     countdowns in short words, without the name, the index, the 24 h change and OI, which
     otherwise pushed the countdowns off the line. `named=False` drops only the program's name:
     the step before it, which a server's address and latency in the chip need at 160.
-    `tight` is the last resort of the compact form: the chip without the venue's name (a
-    server's address, a demo's lesson), the mark beside the symbol, so the countdowns stay.
+    `tight` is the last resort of the compact form: the mark beside the symbol, so the
+    countdowns stay; the venue's name stays too, which the caller shortens (`venue_forms`).
     `trim`: how many of TRIMS the full form gives up (the steps between 160 and 100 columns)."""
     stale = conn.state == "stale"
     dim = "[dim]" if stale else ""
@@ -93,7 +108,7 @@ def header_markup(
     colour = "$up" if change > 0 else "$down" if change < 0 else "$foreground"
     now_s = Decimal(clock.now_ms) / 1000
     if compact:
-        return _compact(ms, conn, clock, "" if tight else venue, paper, now_s, dim, undim, tight)
+        return _compact(ms, conn, clock, venue, paper, now_s, dim, undim, tight)
     gone = set(TRIMS[:trim])
     cap = f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap and "oi cap" not in gone else ""
     parts = [
@@ -179,20 +194,22 @@ class MarketHeader(Static):
         # a long venue (a server's address and latency, a demo's lesson, "resumed after 3
         # min") pushed the countdowns off: first without the program's name, then without the
         # resumed note (the start-up toast says it too), then TRIMS one by one, then the
-        # short form
+        # short form, then the tight one with the venue's name shorter and shorter (never
+        # without it: at 80 columns a server's header read like a paper market's)
         steps = [
-            (False, paused_for_s, compact, False, 0),
-            (False, 0.0, compact, False, 0),
+            (venue, False, paused_for_s, compact, False, 0),
+            (venue, False, 0.0, compact, False, 0),
             # the trims are the full form's: the short one would be built again unchanged
-            *((False, 0.0, False, False, trim) for trim in range(1, len(TRIMS) + 1) if not compact),
-            (False, 0.0, True, False, 0),
-            (False, 0.0, True, True, 0),
-        ]
-        for named, resumed, short, tight, trim in steps:
+            *((venue, False, 0.0, False, False, trim) for trim in range(1, len(TRIMS) + 1)
+              if not compact),
+            (venue, False, 0.0, True, False, 0),
+            *((name, False, 0.0, True, True, 0) for name in venue_forms(venue)),
+        ]  # fmt: skip
+        for name, named, resumed, short, tight, trim in steps:
             # `size` is the content box, the padding already taken off (`width - 2` took it
             # off twice and dropped Index, 24h and OI at 160 columns with 158 to show)
             if not width or Content.from_markup(markup).cell_length <= width:
                 break
-            markup = header_markup(ms, conn, clock, venue, paper, resumed, short, named, tight,
+            markup = header_markup(ms, conn, clock, name, paper, resumed, short, named, tight,
                                    trim)  # fmt: skip
         update_static(self, markup)

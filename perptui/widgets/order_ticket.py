@@ -270,15 +270,16 @@ class OrderTicket(Vertical):
     _shown: tuple[OrderPreview | None, str | None] = (None, None)  # as last given
     _shown_lines: list[tuple[str, str]] | None = None
     _wrapped_at = 0  # the width the verdict lines were last wrapped to
-    VERDICT_ROWS = 2  # a verdict or warning wraps onto a second row, then is cut with "…"
+    VERDICT_ROWS = 2  # a refusal wraps onto a second row, then is cut with "…"
 
     def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
         """The preview as key figures, then verdict lines over the button: why the order would
         be refused, that it would be canceled unfilled, each warning, or that it would be
-        accepted; a problem with the form or the venue stands in their place. A figure line is
-        one row, cut with "…" where it does not fit; a verdict or warning wraps onto a second
-        row (`wrap_line`), cut only past that: the whole text is also the tooltip, the toast on
-        sending and the confirmation's."""
+        accepted; a problem with the form or the venue stands in their place. Each line is
+        one row, cut with "…" where it does not fit (README), but for the refusal (a "✗"
+        verdict), which wraps onto a second row (`wrap_line`) and is cut only past that: its
+        reason is what the trader must read. The whole text of every line is the tooltip;
+        the refusal's is also the toast on sending and the confirmation's."""
         self._shown = (preview, error)
         lines = self._preview_lines(preview, error)
         if lines == self._shown_lines:
@@ -291,14 +292,14 @@ class OrderTicket(Vertical):
             parts.append(Content.from_markup(f"[{styles[style]}]$t[/]" if style else "$t", t=text))
         widget = self.query_one("#preview", Static)
         widget.update(Content("\n").join(parts))
-        widget.tooltip = self._verdict_text(preview, error) or None
+        widget.tooltip = self._whole_text(preview, error) or None
 
-    def _verdict_text(self, preview: OrderPreview | None, error: str | None) -> str:
-        """Every verdict line in full, those a short column leaves out too."""
+    def _whole_text(self, preview: OrderPreview | None, error: str | None) -> str:
+        """Every preview line in full, in the wide form: the figures a narrow or short
+        column cuts or leaves out, and each verdict and warning a row cut with "…"."""
         if preview is None or self.market_state is None:
             return error or ""
-        lines = self._lines_of(preview, narrow=False)
-        return "\n".join(text for style, text in lines if style)
+        return "\n".join(text for _, text in self._lines_of(preview, narrow=False))
 
     def _lines_of(self, preview: OrderPreview, narrow: bool) -> list[tuple[str, str]]:
         """`preview_lines` of the order as the form holds it, with the position's liquidation
@@ -335,13 +336,14 @@ class OrderTicket(Vertical):
         return figures + self._wrapped(verdicts, width)
 
     def _wrapped(self, verdicts: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
-        """Each verdict line onto a second row where it is too long, not cut at the first.
-        Under a refusal its warnings keep one row each: the order will not go, and rows
-        taken here are the account's above (its collateral rows went out of view)."""
-        refused = any(style == "danger" for style, _ in verdicts)
+        """The refusal ("danger": refused, or canceled unfilled) onto a second row where it
+        is too long, not cut at the first; every other line one row, cut with "…". Why: a
+        warning wrapped too, and the last word of "⚠ liquidation price 87,345.0 would be
+        within 10 % of the mark 85,088.0" stood alone on a row under it; the warning's
+        whole text is in the tooltip, and rows taken here are the account's above."""
         rows = []
         for style, text in verdicts:
-            most = 1 if refused and style != "danger" else self.VERDICT_ROWS
+            most = self.VERDICT_ROWS if style == "danger" else 1
             rows += [(style, row) for row in wrap_line(text, width, most)]
         return rows
 

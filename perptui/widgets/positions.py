@@ -49,10 +49,18 @@ def liq_text(p: PositionRisk, tick: Decimal) -> str:
 
 
 def distance_text(p: PositionRisk) -> str:
-    """`↓9.0%` (a fall liquidates) or `↑16.7%` (a rise does); — when no price would."""
+    """`↓9.0%` (a fall liquidates: a long) or `↑16.7%` (a rise does: a short); — when no
+    price would; `0.0%` without an arrow once liquidation is here ("now" or "bankrupt").
+
+    Why the side and not the liquidation price against the mark: once the mark has passed
+    the liquidation price that comparison turns round, and a short under liquidation read
+    `↓0.0%`. Why no arrow then: the arrow says which way trouble lies, and beside "Liq now"
+    there is no way left to go; `↑0.0%` would read as one more tick to go."""
+    if p.liquidation_state != "ok":
+        return fmt.pct(p.distance_to_liquidation or Decimal(0), 1)
     if p.distance_to_liquidation is None or p.liquidation_price is None:
-        return fmt.DASH if p.liquidation_state == "ok" else "0.0%"
-    arrow = "↓" if p.liquidation_price < p.mark_price else "↑"
+        return fmt.DASH
+    arrow = "↓" if p.size > 0 else "↑"
     return f"{arrow}{fmt.pct(p.distance_to_liquidation, 1)}"
 
 
