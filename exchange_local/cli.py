@@ -12,6 +12,7 @@ import argparse
 import csv
 import decimal
 import io
+import math
 import os
 import pickle
 import sqlite3
@@ -41,7 +42,8 @@ class CliError(Exception):
         self.status = status
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and option; apart from main so a test can check each one's help."""
     parser = argparse.ArgumentParser(
         prog="exchange-local", description="A perpetual-futures paper exchange in one process."
     )
@@ -78,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     scenario.add_argument("name", nargs="?", help="the scenario (see --list)")
     scenario.add_argument("--list", action="store_true", help="describe each scenario")
     scenario.add_argument("--seed", type=int, default=1, help="the seed (same seed, same run)")
-    scenario.add_argument("--speed", type=float, default=None,
-                          help="pace to X times real time (default: full speed)")  # fmt: skip
+    scenario.add_argument("--speed", type=float, default=None, metavar="X",
+                          help="pace to X times real time and print each row as it happens "
+                          "(default: full speed, the timeline at the end)")  # fmt: skip
     scenario.add_argument("--report", action="store_true", help="add a per-account report")
     params = sub.add_parser(
         "risk-params",
@@ -88,28 +91,71 @@ def main(argv: list[str] | None = None) -> int:
         "prints what the dynamic risk formula (exchange_local/risk_params.py) suggests.",
     )
     params.add_argument("--minutes", type=int, default=60, help="exchange minutes to observe")
-    params.add_argument("--seed", type=int, default=1)
+    params.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the observed market (same seed, same figures; default %(default)s)",
+    )
     serve = sub.add_parser(
         "serve",
         help="run the exchange as a server (REST + WebSocket, shared/API.md) for a class",
-        description="Opens (or creates) the durable store, starts the living market and serves "
-        "/api/v1 until interrupted. On the first start it prints an admin key once.",
+        description="Opens (or creates) the exchange's store given with --db, which is durable; "
+        "without --db the exchange lives in memory and is gone when the server stops. Starts "
+        "the living market and serves /api/v1 until interrupted. On the first start it prints "
+        "an admin key once.",
         epilog="Exit status: 0 stopped; 1 the store is in use or unusable; 2 bad options.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
-    serve.add_argument("--port", type=int, default=8700, help="TCP port (0: any free one)")
-    serve.add_argument("--db", metavar="PATH", help="the exchange's store (default: in memory)")
-    serve.add_argument("--scenario", default="calm", help="calm (the living market) or none")
-    serve.add_argument("--speed", default="1", help="exchange seconds per real second (0: paused)")
-    serve.add_argument("--seed", type=int, default=1, help="seed of a new store's market")
-    serve.add_argument("--allow-remote", action="store_true",
-                       help="allow a non-loopback --host (prints a warning)")  # fmt: skip
-    serve.add_argument("--rate", type=float, default=50.0, help="requests per second per key")
-    serve.add_argument("--burst", type=int, default=100, help="burst per key")
+    # the defaults are shown with %(default)s: the README's URLs depend on the port
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s: loopback)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8700,
+        help="TCP port, 0 to 65535 (0: any free one; default %(default)s)",
+    )
+    serve.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the exchange's durable store, created if missing "
+        "(default: in memory, lost when the server stops)",
+    )
+    serve.add_argument(
+        "--scenario", default="calm", help="calm (the living market) or none (default %(default)s)"
+    )
+    serve.add_argument(
+        "--speed",
+        default="1",
+        help="exchange seconds per real second, 0 to 1000 (0: paused; default %(default)s)",
+    )
+    serve.add_argument(
+        "--seed", type=int, default=1, help="seed of a new store's market (default %(default)s)"
+    )
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback --host (prints a warning)"
+    )
+    serve.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="requests per second per key, above 0 (default %(default)g)",
+    )
+    serve.add_argument(
+        "--burst",
+        type=int,
+        default=100,
+        help="requests a key may make at once, at least 1 (default %(default)s)",
+    )
     from exchange_local.server.admin_cli import add_parser as add_admin_parser
 
     add_admin_parser(sub)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "serve":
         return run_serve(args)
     if args.command == "admin":
@@ -134,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             return exc.status
         except BrokenPipeError:
             # the reader of stdout went away (`| head`): stop quietly, as Unix tools do
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
+            _quiet_stdout()
             return 1
     return 2
 
@@ -153,11 +198,24 @@ def run_serve(args: argparse.Namespace) -> int:
             "exchange-local serve: error: --speed must be a number from 0 to 1000", file=sys.stderr
         )
         return 2
-    if not 0 <= args.port < 65536 or args.rate <= 0 or args.burst < 1:
-        print("exchange-local serve: error: bad --port, --rate or --burst", file=sys.stderr)
+    problem = _serve_option_problem(args.port, args.rate, args.burst)
+    if problem is not None:
+        print(f"exchange-local serve: error: {problem}", file=sys.stderr)
         return 2
     return serve(args.host, args.port, args.db, args.scenario, speed, args.seed,
                  args.allow_remote, args.rate, args.burst)  # fmt: skip
+
+
+def _serve_option_problem(port: int, rate: float, burst: int) -> str | None:
+    """What is wrong with --port, --rate or --burst, naming the option and its range (the
+    one line "bad --port, --rate or --burst" left the user to guess which); None if fine."""
+    if not 0 <= port <= 65535:
+        return f"--port must be from 0 to 65535 (0: any free port), got {port}"
+    if not (math.isfinite(rate) and rate > 0):  # nan passed `rate <= 0` unnoticed
+        return f"--rate must be a number of requests per second above 0, got {rate:g}"
+    if burst < 1:
+        return f"--burst must be at least 1 request, got {burst}"
+    return None
 
 
 def print_risk_params(minutes: int, seed: int) -> int:
@@ -194,13 +252,24 @@ def print_risk_params(minutes: int, seed: int) -> int:
 
 
 def run_scenario_command(args: argparse.Namespace) -> int:
-    """`exchange-local scenario`: the timeline, a summary, optionally a per-account report."""
-    from exchange_local.scenarios import SCENARIOS, format_summary, format_timeline, run_scenario
+    """`exchange-local scenario`: the timeline, a summary, optionally a per-account report.
+
+    With --speed each row is printed (and flushed) as it happens, so a person watches the
+    lesson unfold; its event column is then EVENT_WIDTH wide, since the widest event is not
+    known until the end. Without --speed the whole timeline is printed at the end, its
+    columns fitted to its rows."""
+    from exchange_local.scenarios import SCENARIOS
 
     if args.list:
-        for name, (description, _) in SCENARIOS.items():
-            print(f"{name:<10} {description}")
+        for line in _scenario_lines():
+            print(line)
         return 0
+    if args.name is None:  # said "unknown scenario None"
+        print("exchange-local scenario: error: give a scenario name (or --list); scenarios:",
+              file=sys.stderr)  # fmt: skip
+        for line in _scenario_lines():
+            print(f"  {line}", file=sys.stderr)
+        return 2
     if args.name not in SCENARIOS:
         known = ", ".join(SCENARIOS)
         print(f"exchange-local scenario: error: unknown scenario {args.name!r}; "
@@ -209,9 +278,44 @@ def run_scenario_command(args: argparse.Namespace) -> int:
     if args.speed is not None and args.speed <= 0:
         print("exchange-local scenario: error: --speed must be positive", file=sys.stderr)
         return 2
-    result = run_scenario(args.name, seed=args.seed, speed=args.speed)
-    print(f"scenario {result.name}, seed {result.seed}")
-    print(format_timeline(result))
+    try:
+        return _print_scenario(args)
+    except BrokenPipeError:  # `| head`: the reader went away; stop quietly
+        _quiet_stdout()
+        return 1
+
+
+def _scenario_lines() -> list[str]:
+    """Each scenario's name and what it shows (`--list`, and a missing name's error)."""
+    from exchange_local.scenarios import SCENARIOS
+
+    return [f"{name:<10} {description}" for name, (description, _) in SCENARIOS.items()]
+
+
+def _print_scenario(args: argparse.Namespace) -> int:
+    """Run the scenario and print it (see run_scenario_command); the exit status."""
+    from exchange_local.scenarios import (
+        EVENT_WIDTH,
+        Row,
+        format_summary,
+        format_timeline,
+        run_scenario,
+        timeline_header,
+        timeline_line,
+    )
+
+    live = args.speed is not None
+    print(f"scenario {args.name}, seed {args.seed}", flush=live)
+    if live:
+        print(timeline_header(EVENT_WIDTH), flush=True)
+
+        def show(row: Row) -> None:
+            print(timeline_line(row, EVENT_WIDTH), flush=True)
+
+        result = run_scenario(args.name, seed=args.seed, speed=args.speed, on_row=show)
+    else:
+        result = run_scenario(args.name, seed=args.seed)
+        print(format_timeline(result))
     print("\nsummary:")
     for line in format_summary(result):
         print(f"  {line}")
@@ -229,6 +333,12 @@ def run_scenario_command(args: argparse.Namespace) -> int:
         return 1
     print("\ninvariants: all held")
     return 0
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: stdout to /dev/null, so the exit's flush raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _seconds_option(value: str | None, option: str) -> int | None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -28,6 +30,18 @@ D = Decimal
 BTC = "BTC-PERP"
 CHECK_EVERY_S = 5
 EVENT_WIDTH = 64  # the timeline's event column at most
+
+
+@dataclass(frozen=True, slots=True)
+class RealTime:
+    """The clock and the sleep that pace a run to `speed` x real time. Why swappable: a test
+    paces a run on a fake clock and sees what was printed at each pause, without waiting."""
+
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+REAL_TIME = RealTime()  # read by each Run as it starts (a test may replace it)
 
 
 @dataclass(slots=True)
@@ -100,6 +114,22 @@ def summary_text(key: str, value: Any) -> str:
     return str(value)
 
 
+RowWatcher = Callable[[Row], None]
+# who sees each row as it is recorded (`exchange-local scenario --speed` prints it): a context
+# variable rather than a parameter, so the scenario functions keep their (seed, speed) shape
+_row_watcher: ContextVar[RowWatcher | None] = ContextVar("row_watcher", default=None)
+
+
+@contextmanager
+def watching_rows(on_row: RowWatcher | None) -> Iterator[None]:
+    """Runs started inside see `on_row` called with each timeline row as it is recorded."""
+    token = _row_watcher.set(on_row)
+    try:
+        yield
+    finally:
+        _row_watcher.reset(token)
+
+
 @dataclass
 class ScenarioResult:
     name: str
@@ -127,6 +157,9 @@ class Run:
         self.result = ScenarioResult(name, seed, exchange=ex)
         self.scripted: list[str] = []  # the lesson's own accounts, in creation order
         self._announced: list[Event] = []  # the script's own events, emitted at the next turn
+        self.real_time = REAL_TIME
+        self.on_row = _row_watcher.get()
+        self.label = ""  # before each row's event as the final timeline shows it (squeeze)
         ex.subscribe(self._on_event)
         self.pacer = current_pacer()
         if self.pacer is not None:
@@ -139,7 +172,10 @@ class Run:
         market = market or self.market
         oi = ex.market(market).open_interest
         fund = ex.insurance_fund() if fund is None else fund
-        self.result.rows.append(Row(ex.now, event, account, market, price, equity, fund, oi, note))
+        row = Row(ex.now, event, account, market, price, equity, fund, oi, note)
+        self.result.rows.append(row)
+        if self.on_row is not None:  # shown now, as the final timeline will label it
+            self.on_row(replace(row, event=self.label + event) if self.label else row)
 
     def announce(self, event: Event, row: str, account: str = "",
                  price: Decimal | None = None) -> None:  # fmt: skip
@@ -190,12 +226,13 @@ class Run:
             if self.pacer is not None:
                 self.pacer.turn()  # a UI steps the lesson: wait for its go
             self._emit_announced()
-            started = time.monotonic()
+            started = self.real_time.monotonic()
             self.ex.advance(1)
             if second % CHECK_EVERY_S == 0:
                 self._check()
             if self.speed:
-                time.sleep(max(0.0, 1 / self.speed - (time.monotonic() - started)))
+                elapsed = self.real_time.monotonic() - started
+                self.real_time.sleep(max(0.0, 1 / self.speed - elapsed))
         self._check(full=True)
 
     def _check(self, full: bool = False) -> None:
@@ -369,6 +406,7 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
     )  # fmt: skip
     ex = Exchange(config)
     run = Run("squeeze", seed, ex, speed, market=JELLY)
+    run.label = "[caps] " if capped else "[no caps] "  # the two runs' rows, told apart
     if capped:
         what = "lesson run 2 of 2: with an open-interest cap and a backstop loss cap"
         caps: dict[str, Any] = {"run": 2, "of": 2, "open_interest_cap_usd": market.oi_cap,
@@ -415,8 +453,8 @@ def squeeze(seed: int, speed: float | None) -> ScenarioResult:
     free, free_loss, free_gain = _squeeze_once(seed, speed, capped=False)
     capped, capped_loss, capped_gain = _squeeze_once(seed, speed, capped=True)
     result = capped.result
-    uncapped_rows = [replace(r, event=f"[no caps] {r.event}") for r in free.result.rows]
-    capped_rows = [replace(r, event=f"[caps] {r.event}") for r in capped.result.rows]
+    uncapped_rows = [replace(r, event=f"{free.label}{r.event}") for r in free.result.rows]
+    capped_rows = [replace(r, event=f"{capped.label}{r.event}") for r in capped.result.rows]
     result.rows = uncapped_rows + capped_rows
     result.stages = free.result.stages + capped.result.stages
     result.problems = free.result.problems + capped.result.problems
@@ -449,11 +487,15 @@ def current_pacer() -> Any:
     return current()
 
 
-def run_scenario(name: str, seed: int = 1, speed: float | None = None) -> ScenarioResult:
-    """Run a scenario headless on the simulated clock (paced to `speed` x real time if given)."""
+def run_scenario(
+    name: str, seed: int = 1, speed: float | None = None, on_row: RowWatcher | None = None
+) -> ScenarioResult:
+    """Run a scenario headless on the simulated clock (paced to `speed` x real time if given);
+    `on_row` sees each timeline row as it is recorded, so a paced run can be watched."""
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; scenarios: {', '.join(SCENARIOS)}")
-    return SCENARIOS[name][1](seed, speed)
+    with watching_rows(on_row):
+        return SCENARIOS[name][1](seed, speed)
 
 
 def _price(p: Decimal) -> str:
@@ -466,15 +508,23 @@ def format_timeline(result: ScenarioResult) -> str:
     average fill, not its limit), equity after, insurance fund after, open interest, then a
     note (limit, fee, the BLPs' price, the fund's payment, why a stage went to the book)."""
     width = min(EVENT_WIDTH, max((len(r.event) for r in result.rows), default=5))
-    lines = [f"{'time':>8}  {'event':<{width}} {'account':<12} {'price':>12} {'equity':>12}"
-             f" {'fund':>12} {'OI':>8}  note"]  # fmt: skip
-    for r in result.rows:
-        price = _price(r.price) if r.price is not None else ""
-        equity = f"{r.equity:,.2f}" if r.equity is not None else ""
-        line = (f"{r.time:>8}  {r.event[:width]:<{width}} {r.account[:12]:<12} {price:>12}"
-                f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}  {r.note}")  # fmt: skip
-        lines.append(line.rstrip())
-    return "\n".join(lines)
+    return "\n".join([timeline_header(width), *(timeline_line(r, width) for r in result.rows)])
+
+
+def timeline_header(width: int) -> str:
+    """The timeline's column names, the event column `width` wide. Apart from the rows so a
+    paced run can print it before any row exists (it then uses EVENT_WIDTH)."""
+    return (f"{'time':>8}  {'event':<{width}} {'account':<12} {'price':>12} {'equity':>12}"
+            f" {'fund':>12} {'OI':>8}  note")  # fmt: skip
+
+
+def timeline_line(r: Row, width: int) -> str:
+    """One row of the timeline, the event cut to `width` (see format_timeline)."""
+    price = _price(r.price) if r.price is not None else ""
+    equity = f"{r.equity:,.2f}" if r.equity is not None else ""
+    line = (f"{r.time:>8}  {r.event[:width]:<{width}} {r.account[:12]:<12} {price:>12}"
+            f" {equity:>12} {r.fund:>12,.2f} {r.oi:>8}  {r.note}")  # fmt: skip
+    return line.rstrip()
 
 
 def format_summary(result: ScenarioResult) -> list[str]:

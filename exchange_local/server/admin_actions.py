@@ -19,6 +19,7 @@ from exchange_local.server.admin_cli import (
     OFFLINE_NAME,
     _deposits,
     call_admin,
+    online_options,
 )
 from exchange_local.server.admin_text import clock
 from exchange_local.server.market import check_adjustment
@@ -32,11 +33,13 @@ def run_action(args: argparse.Namespace) -> int:
         return _online(args)
     if cmd not in BOTH_WAYS:
         raise SystemExit(
-            f"exchange-local admin {cmd}: error: give --url and --key (it acts on a running "
-            "server's clock)"
+            f"exchange-local admin {cmd}: error: give {online_options(args)} (it acts on a "
+            "running server's clock)"
         )
     if not getattr(args, "db", None):
-        raise SystemExit(f"exchange-local admin {cmd}: error: give --db PATH or --url and --key")
+        raise SystemExit(
+            f"exchange-local admin {cmd}: error: give --db PATH or {online_options(args)}"
+        )
     return _offline(args)
 
 

@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
     )
     cmds = admin.add_subparsers(dest="admin_command", required=True)
     create = cmds.add_parser("create-account", help="a funded account and its key")
-    create.add_argument("name")
+    create.add_argument("name", help="the account's name (its key gets the same name)")
     create.add_argument(
         "--deposit",
         action="append",
@@ -47,29 +47,38 @@ def add_parser(sub: Any) -> None:
         metavar="ASSET=AMOUNT",
         help="deposit (repeatable), e.g. USD=10000",
     )
-    create.add_argument(
+    create.add_argument(  # one key, one scope: trade already reads
+        "--scope",
+        choices=("read", "trade"),
+        default="trade",
+        help="the key's scope: trade (reads and trades the account) or read (only reads it); "
+        "default trade",
+    )
+    key_summary = (
+        "another key: a read or trade key for an account, a watch-only read key (no "
+        "--account) or an admin key (those two with --db only)"
+    )
+    key = cmds.add_parser("create-key", help=key_summary, description=key_summary[0].upper()
+                          + key_summary[1:] + ".")  # fmt: skip
+    key.add_argument("name", help="the key's name (admin list shows it; revoke takes it)")
+    key.add_argument("--account", help="the account the key reads or trades (required with --url)")
+    key.add_argument(
         "--scope",
         action="append",
-        choices=("read", "trade"),
-        help="the key's scope (default trade; repeatable)",
+        choices=("read", "trade", "admin"),
+        required=True,
+        help="read: watch the account (without --account: the market and leaderboard only); "
+        "trade: read and trade the account; admin: the teacher's key (--db only)",
     )
-    key = cmds.add_parser(
-        "create-key",
-        help="another key: a read key for an account, a "
-        "watch-only read key (no --account) or an admin key (those two with --db only)",
-    )
-    key.add_argument("name")
-    key.add_argument("--account", help="the account the key reads or trades (required with --url)")
-    key.add_argument("--scope", action="append", choices=("read", "trade", "admin"), required=True)
     cmds.add_parser("list", help="every key (ids, names, accounts, scopes; never secrets)")
     revoke = cmds.add_parser("revoke", help="revoke a key by id or name")
-    revoke.add_argument("key")
+    revoke.add_argument("key", help="the key's id, or the name of one live key")
     reset = cmds.add_parser(
         "reset",
         help="start a student's account again: orders canceled, positions handed to the "
         "backstop providers at the mark, balances set to --deposit (the ledger keeps the past)",
     )
-    reset.add_argument("name")
+    reset.add_argument("name", help="the student's account")
     reset.add_argument(
         "--deposit",
         action="append",
@@ -79,8 +88,8 @@ def add_parser(sub: Any) -> None:
         "goes to 0 (required: USD=0 leaves the account empty, on purpose)",
     )
     adjust = cmds.add_parser("adjust", help="add to or take from one balance (signed amount)")
-    adjust.add_argument("name")
-    adjust.add_argument("asset")
+    adjust.add_argument("name", help="the account")
+    adjust.add_argument("asset", help="e.g. USD or BTC")
     adjust.add_argument("amount", help="e.g. 500 or -250.5")
     halt = cmds.add_parser("halt", help="halt a market: only risk-reducing orders pass")
     unhalt = cmds.add_parser("unhalt", help="lift a market's halt")
@@ -94,7 +103,9 @@ def add_parser(sub: Any) -> None:
         "volatility, calm; 'status' shows the running one, 'stop' stops it",
     )
     scenario.add_argument(
-        "scenario", choices=("crash", "gap", "funding", "volatility", "calm", "status", "stop")
+        "scenario",
+        choices=("crash", "gap", "funding", "volatility", "calm", "status", "stop"),
+        help="the lesson to start, or status or stop",
     )
     scenario.add_argument("--asset", help="crash, gap, volatility: the underlying (default BTC)")
     scenario.add_argument("--symbol", help="funding: the market (default BTC-PERP)")
@@ -113,6 +124,14 @@ def add_parser(sub: Any) -> None:
         p.add_argument(
             "--key", dest="admin_key", help=f"admin key for --url (or set {ADMIN_KEY_ENV})"
         )
+
+
+def online_options(args: argparse.Namespace) -> str:
+    """What an online command lacks besides its server: `--url` when a key is given (--key,
+    or EXCHANGE_LOCAL_ADMIN_KEY standing in for it), else `--url and --key`. With the
+    variable set, "give --url and --key" read as if the key were missing too."""
+    has_key = getattr(args, "admin_key", None) or os.environ.get(ADMIN_KEY_ENV)
+    return "--url" if has_key else "--url and --key"
 
 
 def _deposits(items: list[str]) -> dict[str, Decimal]:
@@ -145,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     db = getattr(args, "db", None)
     offline = bool(db) and not getattr(args, "url", None)
     if offline and args.admin_command in ONLINE_ONLY:  # status 2: bad options
-        print(f"exchange-local admin {args.admin_command}: error: give --url and --key, not "
-              "--db (it acts on a running server's clock)", file=sys.stderr)  # fmt: skip
+        print(f"exchange-local admin {args.admin_command}: error: give "
+              f"{online_options(args)}, not --db (it acts on a running server's clock)",
+              file=sys.stderr)  # fmt: skip
         return 2
     try:
         if offline and db is not None:
@@ -202,7 +222,9 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_action(args)
     if not args.db:
-        raise SystemExit(f"exchange-local admin {cmd}: error: give --db PATH or --url and --key")
+        raise SystemExit(
+            f"exchange-local admin {cmd}: error: give --db PATH or {online_options(args)}"
+        )
     if cmd != "create-account":
         keys = open_key_store(args.db)
         try:
@@ -277,7 +299,7 @@ def _create_offline(args: argparse.Namespace) -> int:
         return 1
     keys = open_key_store(args.db)
     try:
-        secret, record = keys.create(args.name, args.name, args.scope or ["trade"])
+        secret, record = keys.create(args.name, args.name, [args.scope])
         detail = {"account": args.name, "deposits": deposits, "scopes": sorted(record.scopes)}
         keys.audit(created_ms, OFFLINE_NAME, "create_account", detail)
     finally:
@@ -355,7 +377,7 @@ def call_admin(
 def _create_online(args: argparse.Namespace) -> int:
     amounts = _deposits(args.deposit)
     deposits = {k: format(v, "f") for k, v in amounts.items()}
-    body = {"name": args.name, "deposits": deposits, "scopes": args.scope or ["trade"]}
+    body = {"name": args.name, "deposits": deposits, "scopes": [args.scope]}
     data = call_admin(args, "POST", "/accounts", body, timeout=10, expect=201)
     if data is None:
         return 1
