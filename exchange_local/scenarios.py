@@ -365,6 +365,7 @@ def volatility(seed: int, speed: float | None) -> ScenarioResult:
     ex.subscribe(lambda e: run._row(f"{e.what.replace('_', ' ')} {e.market}", "", e.market)  # type: ignore[attr-defined]
                  if e.kind == "MarketEvent" else None)  # fmt: skip
     start = ex.market(BTC)
+    weight_before = ex._assets["BTC"].weight_total
     swing = D("0.001")
     for minute in range(15):
         for k in range(12):  # every 5 s the index swings the other way
@@ -375,10 +376,10 @@ def volatility(seed: int, speed: float | None) -> ScenarioResult:
         if minute % 5 == 4:
             run._row(f"swings now {swing:.2%}", "", BTC)
     end = ex.market(BTC)
-    run.result.summary = {
-        "BTC-PERP max leverage": f"{start.max_leverage} -> {end.max_leverage}",
-        "BTC-PERP OI cap": f"{start.oi_cap} -> {end.oi_cap}",
-        "BTC collateral weight": f"0.975 -> {ex._assets['BTC'].weight_total}",
+    run.result.summary = {  # read by people: money with separators, the weights as they were
+        "BTC-PERP max leverage": f"{start.max_leverage}x -> {end.max_leverage}x",
+        "BTC-PERP OI cap": f"{start.oi_cap:,} -> {end.oi_cap:,} USD",
+        "BTC collateral weight": f"{weight_before} -> {ex._assets['BTC'].weight_total}",
         "daily volatility now": f"{ex.risk_parameters(BTC).daily_vol:.2%}",
     }
     return run.result

@@ -92,6 +92,9 @@ def test_volatility_tightens_parameters_announced_ahead():
     announced = [r for r in result.rows if r.event.startswith("risk params announced")]
     applied = [r for r in result.rows if r.event.startswith("risk params applied")]
     assert announced and applied and min(r.time for r in announced) < min(r.time for r in applied)
+    cap = ex.market("BTC-PERP").oi_cap  # the summary is read by people: separators, units
+    assert result.summary["BTC-PERP OI cap"] == f"250,000,000 -> {cap:,} USD"
+    assert result.summary["BTC-PERP max leverage"].endswith("x")
 
 
 def test_risk_params_command(capsys):
