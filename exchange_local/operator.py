@@ -104,6 +104,8 @@ class Operator(LiquidationJobs):
                  and f.fill_id not in self._rolled_back]  # fmt: skip
         if fills and len(self._fills) == self._fills.maxlen and self._fills[0].time_ms > start:
             raise InvalidRequest("the window starts before the oldest fill still kept")
+        if fills:
+            self._refuse_transfers_in(start, end)
         for fill in reversed(fills):
             q = fill.size if fill.taker_side == "buy" else -fill.size  # the taker's original
             taker = self._accounts[fill.taker].position(m.symbol)
@@ -132,6 +134,25 @@ class Operator(LiquidationJobs):
                                    {"since": Decimal(start) / 1000, "until": Decimal(end) / 1000,
                                     "fills": len(fills)}))  # fmt: skip
         return len(fills)
+
+    def _refuse_transfers_in(self, start: int, end: int) -> None:
+        """A rollback re-trades book fills only. A backstop takeover or an ADL in the window
+        moved positions (and coins) outside the book: reversing the fills around it gave the
+        liquidated account a short it never held while the BLP kept its long. Such a window is
+        refused, as is one reaching past the stages still kept (nothing can be said of it)."""
+        log = self._stage_log
+        if len(log) == log.maxlen and log[0][0] > start:
+            raise InvalidRequest("the window starts before the oldest liquidation stage kept")
+        moved = [(t, who, stage) for t, who, stage in log
+                 if start <= t <= end and stage in ("backstop", "adl")]  # fmt: skip
+        if moved:
+            t, who, stage = moved[0]
+            what = "a backstop takeover" if stage == "backstop" else "an auto-deleveraging"
+            raise InvalidRequest(
+                f"the window holds {what} of {who} at {Decimal(t) / 1000} s, which moved "
+                "positions outside the book; a rollback re-trades book fills only and would "
+                "leave positions nobody held: choose a window that ends before it"
+            )
 
     # --- halting a market ------------------------------------------------------------------
 
