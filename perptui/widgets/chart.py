@@ -235,6 +235,7 @@ class PriceChart(Widget):
             frames = " ".join(f"[{i}]" if i == self.interval else i for i in INTERVALS)
             market, mode = self.state.market, f"{self.mode} (v)"
             forms = (f" Chart {market} mark  {frames}  {mode}  · ◆ index",
+                     f" {market} mark  {frames}  {mode}  ◆ index",  # the legend at 160
                      f" Chart {market} mark  {frames}  {mode}",
                      f" {market} {frames}  {mode}")  # fmt: skip
             # the widest that fits, every time frame kept: at 120 columns 1h and 4h fell off
