@@ -486,12 +486,25 @@ class Backstop(SettlementJobs):
         fund pays what is left, up to its step budget. Returns whether it was announced: a
         payment of 0.00 of a 0.00 deficit (a residue below the cent) is booked but is not an
         event, since nothing a reader can see happened (a class read "the fund paid 0.00 of
-        the 0.00 USD deficit"); if the account's coins passed, the event says that instead."""
+        the 0.00 USD deficit"); if the account's coins passed, the event says that instead.
+
+        When the fund's USD cannot buy the coins as well as pay, the coins stay with the
+        account and the fund pays only the deficit (MECHANICS 4.4: it pays while it stays >= 0,
+        within its step budget). The purchase and the payment used to be one plan checked
+        against fund >= 0 as a whole, so a fund of 1,000 USD facing coins worth 2,925 refused
+        a 75 USD deficit every second, for good, and the account stayed "bankrupt". Why keep
+        the coins rather than buy the part the fund can afford: the purchase is no loss to
+        the fund (USD for coins at the value the equity counts them at), so the deficit is the
+        same either way, and the account's USD loan is then backed by its coins at equity >= 0
+        (the payment is rounded up to the USD quantum), the state a close-out by ADL already
+        leaves (_close_out, keeps_collateral). A part bought would change the weight of the
+        rest (the haircut depends on the amount), moving the equity the payment was for."""
         if any(p.size for p in acct.positions.values()):
             return False
         sums = self._sums(acct)
         if sums.equity >= 0:
             return False
+        budget = self._fund_budget(fund_start)
         plan = Plan({}, [], [], ZERO)
         self._pass_collateral(plan, acct, INSURANCE)
         coins = -sum((a for who, asset, a in plan.legs if who == INSURANCE and asset == "USD"),
@@ -499,7 +512,11 @@ class Backstop(SettlementJobs):
         usd = self._ledger.balance(acct.account_id, "USD") + sum(
             (a for who, asset, a in plan.legs if who == acct.account_id and asset == "USD"), ZERO
         )
-        pay = min(-usd, self._fund_budget(fund_start)) if usd < 0 else ZERO
+        pay = min(-usd, budget) if usd < 0 else ZERO
+        kept = coins > 0 and self._fund() - coins - pay < 0
+        if kept:  # the fund cannot buy the coins: they stay, and it pays only the deficit
+            plan = Plan({}, [], [], ZERO)
+            pay = min(quantize_usd_up(-sums.equity), budget)
         if pay > 0:
             plan.legs += [(INSURANCE, "USD", -pay), (acct.account_id, "USD", pay)]
         if not plan.legs:
@@ -520,7 +537,11 @@ class Backstop(SettlementJobs):
             words = f"a deficit under a cent: the fund bought {bought}"
         else:
             words = f"the fund paid {paid} of the {deficit} USD deficit"
-            if coins:  # the fund's USD moved by both
+            if kept:
+                words += (f"; the account keeps its coins (weighted value {usd_text(coins)} "
+                          f"USD, more than the fund's {usd_text(before)} USD could buy), which "
+                          "back its USD loan")  # fmt: skip
+            elif coins:  # the fund's USD moved by both
                 words += f", after buying {bought}"
         self._emit_stage(acct, None, "insurance", None, None, sums, self._sums(acct), (),
                          before, self._fund(), words)  # fmt: skip
@@ -560,6 +581,25 @@ class Backstop(SettlementJobs):
             self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
+    def _adl_touched(self, plan: Plan) -> set[tuple[str, bool]]:
+        """The cached (market, side) rankings an ADL plan makes stale: every side on which an
+        account in the plan holds a position, before or after. A taker's size changes in the
+        ADL'd market, and its equity (so its score) changes in every market it trades."""
+        keys: set[tuple[str, bool]] = set()
+        accounts = {account for account, _ in plan.positions}
+        accounts.update(who for who, _, _ in plan.legs)
+        for account in accounts:
+            acct = self._accounts.get(account)
+            if acct is None:
+                continue  # a system account (the fund, the clearing account)
+            for symbol, pos in acct.positions.items():
+                if pos.size:
+                    keys.add((symbol, pos.size > 0))
+        for (_, symbol), pos in plan.positions.items():
+            if pos.size:
+                keys.add((symbol, pos.size > 0))
+        return keys
+
     def _adl(self, acct: Account, sums: Sums, fund_start: Decimal, why_adl: str = "") -> None:
         """Close every position of a bankrupt account at its zero price against the top-ranked
         opposite positions; their orders in that market are canceled. The fund first gives
@@ -580,8 +620,11 @@ class Backstop(SettlementJobs):
             plan.legs += [(INSURANCE, "USD", -gift), (acct.account_id, "USD", gift)]
             sums = replace(sums, equity=sums.equity + gift,
                            initial_equity=sums.initial_equity + gift)  # fmt: skip
-        # (market, size closed, price on the tick, takers, the exact zero price)
-        done: list[tuple[MarketRuntime, Decimal, Decimal, list[str], Decimal]] = []
+        # (market, size closed, price on the tick, takers, the exact zero price, the position's
+        # size before and its MMF: what each market's event needs to report its own step)
+        done: list[
+            tuple[MarketRuntime, Decimal, Decimal, list[str], Decimal, Decimal, Decimal]
+        ] = []
         for m, pos, mmf in rows:
             # rounded in the bankrupt account's favour, so the close-out residual is >= 0
             exact = self._zero_price(m, pos.size, sums, mmf)
@@ -603,35 +646,67 @@ class Backstop(SettlementJobs):
                 takers.append(other)
                 remaining -= q
             done.append((m, pos.size - (remaining if pos.size > 0 else -remaining), zp, takers,
-                         exact))  # fmt: skip
-        if not any(takers for _, _, _, takers, _ in done):
+                         exact, pos.size, mmf))  # fmt: skip
+        if not any(takers for _, _, _, takers, *_ in done):
             return
         if all(self._copy_pos(plan, acct.account_id, m.symbol).size == 0 for m, *_ in done):
             self._close_out(plan, acct, keeps_collateral=True)
+        touched = self._adl_touched(plan)
         try:
             self._commit(plan, TxType.ADL, f"adl {acct.account_id}", done[0][0])
         except StageRefused as why:
             self._halt_stage(acct, done[0][0], "adl", str(why))
             return
-        after = self._sums(acct)
+        for key in touched:  # a second bankrupt account this tick ranks the sides afresh
+            self._adl_cache.pop(key, None)
         fund_gave = fund_before - gift
         if gift > 0:  # stage 4 before stage 5: the fund's part is its own step
             words = self._adl_fund_words(-before_gift.equity, gift, budget, len(done), why_adl)
             self._emit_stage(acct, None, "insurance", None, None, before_gift, sums, (),
                              fund_before, fund_gave, words)  # fmt: skip
-        for m, size, zp, takers, exact in done:
+        self._announce_adl(acct, done, sums, fund_gave)
+
+    def _announce_adl(
+        self, acct: Account,
+        done: list[tuple[MarketRuntime, Decimal, Decimal, list[str], Decimal, Decimal, Decimal]],
+        before: Sums, fund_before: Decimal,
+    ) -> None:  # fmt: skip
+        """Cancel the takers' orders in each market, and one "adl" event per market, each with
+        its own step: the equity and the MMR run on from one event to the next, and the last
+        ends where the ledger does (with the close-out's rounding residual, which goes to the
+        fund once, for the account). The ADL is one transaction for all the account's markets;
+        each event used to give the whole transaction's equity and fund move, so the residual
+        read as paid once per market (as the backstop's events did, _announce_takeovers)."""
+        after = self._sums(acct)
+        last = done[-1][0]
+        fund, equity, mmr = fund_before, before.equity, before.mmr
+        for m, size, zp, takers, exact, held, mmf in done:
             for other in takers:
                 for order in [o for o in self._accounts[other].open_orders.values()
                               if o.market == m.symbol]:  # fmt: skip
                     self._finish_cancel(order, CancelReason.ADL)
                 self._flush_book(m)
+            if m is last:
+                fund_after, equity_after, mmr_after = self._fund(), after.equity, after.mmr
+            else:  # the takers trade at zp both ways: nothing of this market's close to the fund
+                fund_after = fund
+                equity_after = equity + size * (zp - m.mark)  # sold at zp (bought, a short)
+                rest = held - size
+                _, rest_mmf = self._fractions(acct, m, rest, abs(rest))
+                mmr_after = mmr - (mmf * abs(held) - rest_mmf * abs(rest)) * m.mark
             words = f"at the bankrupt position's zero price {price_text(zp, m)}"
-            if zp != exact:  # a class read the fund's extra cents as a mistake
+            # the rounding is said when it shows (a class read the fund's extra cents as a
+            # mistake), compared as shown: an exact zero price a residue off the tick
+            # (93,949.999...) read "zero price 93,950.00, 93,950.00 on the tick (rounded ...)"
+            if price_text(zp, m) != price_text(exact, m):
                 words = (f"at the bankrupt position's zero price {price_text(exact, m)}, "
                          f"{price_text(zp, m)} on the tick (rounded in the account's favour: "
                          "what that leaves goes to the fund)")  # fmt: skip
-            self._emit_stage(acct, m, "adl", size, zp, sums, after, tuple(takers), fund_gave,
-                             self._fund(), words, fill_price=zp, counter_price=zp)  # fmt: skip
+            self._emit_stage(acct, m, "adl", size, zp, replace(before, equity=equity, mmr=mmr),
+                             replace(after, equity=equity_after, mmr=mmr_after), tuple(takers),
+                             fund, fund_after, words, fill_price=zp,
+                             counter_price=zp)  # fmt: skip
+            fund, equity, mmr = fund_after, equity_after, mmr_after
 
     @staticmethod
     def _adl_fund_words(

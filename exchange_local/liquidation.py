@@ -31,6 +31,11 @@ STUCK_WORDS = (
 )
 
 
+def attempt_key(account: str, symbol: str) -> str:
+    """`_last_attempt`'s key: one position (account, market), in the str the engine declares."""
+    return f"{account}\x00{symbol}"
+
+
 class LiquidationFill(NamedTuple):
     """What one liquidation IOC did: size filled, average fill price, fee to the fund."""
 
@@ -151,7 +156,9 @@ class LiquidationJobs(Backstop):
 
     def _end_liquidation(self, acct: Account) -> None:
         acct.liquidation_status = None
-        self._last_attempt.pop(acct.account_id, None)
+        self._last_attempt.pop(acct.account_id, None)  # the key before it was per market
+        for symbol in self._markets:
+            self._last_attempt.pop(attempt_key(acct.account_id, symbol), None)
         self._liquidating.discard(acct.account_id)
 
     def _recovered(self, acct: Account, sums: Sums) -> None:
@@ -259,7 +266,7 @@ class LiquidationJobs(Backstop):
                 self.now_ms + cfg.liquidation_cooldown_seconds * 1000
             )
             acct.liquidation_full_next = True
-        if not self._worth_announcing(acct, "partial", done.filled):
+        if not self._worth_announcing(acct, m, "partial", done.filled):
             return
         # which order of MECHANICS 4.2 this is: a share first, or the whole position (after a
         # share, or a small position at once); the event's size is what filled, not asked
@@ -289,7 +296,7 @@ class LiquidationJobs(Backstop):
             fund_before = self._fund()  # per order: each one's fee moves it
             done = self._liquidation_order(acct, m, pos.size, size, limit, sums)
             filled = filled or bool(done.filled)
-            if not self._worth_announcing(acct, "book_close", done.filled):
+            if not self._worth_announcing(acct, m, "book_close", done.filled):
                 continue
             words = (f"{why}; on the book, the limit past the zero price {price_text(zp, m)} "
                      f"by the fund's step budget ({usd_text(share)} USD for this position); "
@@ -307,11 +314,16 @@ class LiquidationJobs(Backstop):
         fee = f"fee {usd_text(done.fee)} USD to the fund" if done.fee else "no fee (no equity)"
         return f"{asked}: filled {done.filled} at {price_text(done.price, m)} on average, {fee}"
 
-    def _worth_announcing(self, acct: Account, stage: str, filled: Decimal) -> bool:
+    def _worth_announcing(
+        self, acct: Account, m: MarketRuntime, stage: str, filled: Decimal
+    ) -> bool:
         """An order that filled is always news; an unfilled retry only when the stage changed
-        (an empty book would otherwise repeat the same event every second)."""
-        previous = self._last_attempt.get(acct.account_id)
-        self._last_attempt[acct.account_id] = stage
+        for that position (an empty book would otherwise repeat the same event every second).
+        Kept per (account, market): by account alone, a book close's second position, unfilled
+        in the same second as the first, read as a repeat and had no event."""
+        key = attempt_key(acct.account_id, m.symbol)
+        previous = self._last_attempt.get(key)
+        self._last_attempt[key] = stage
         return bool(filled) or previous != stage
 
     def _liquidation_order(
