@@ -14,8 +14,9 @@ from decimal import Decimal
 from exchange_local import scenarios
 from exchange_local.events import LiquidationEvent
 from tests.helpers import Recorder, funded
-from tests.test_liquidation import BTC, exchange, open_long
+from tests.test_liquidation import exchange, open_long
 from tests.test_liquidation_wording import liquidations, text
+from tests.test_liquidation_wording_more import past_the_budget
 
 D = Decimal
 
@@ -50,16 +51,7 @@ def test_a_deficit_within_the_budget_says_the_fund_paid_it_all_and_why_adl_still
 
 def test_a_deficit_past_the_budget_says_it_paid_its_budget_and_adl_takes_the_rest():
     """Step budget 500 (fund 5,000) < deficit 1,000: the budget limited the payment."""
-    ex = exchange(insurance_fund=D(5000))
-    funded(ex, "mm", "100000000")
-    s1, s2 = funded(ex, "s1", "3000"), funded(ex, "s2", "50000")
-    u = funded(ex, "u", "6000")
-    ex.place_order(s1, BTC, "sell", D("0.5"), price=D(100000))
-    ex.place_order(s2, BTC, "sell", D("0.5"), price=D(100000))
-    ex.place_order(u, BTC, "buy", D(1), price=D(100000), tif="ioc")
-    rec = Recorder(ex)
-    ex.set_index_price("BTC", D(93000))
-    ex.advance(2)
+    _, rec, u = past_the_budget()
     fund = next(e for e in liquidations(rec, u) if e.stage == "insurance")
     assert fund.detail == ("the fund paid 500.00 of the 1,000.00 USD deficit, all of its step "
                            "budget; ADL takes the other 500.00 at the zero price")  # fmt: skip

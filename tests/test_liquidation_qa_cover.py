@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from exchange_local.exchange import Exchange
 from tests.helpers import Recorder, funded
 from tests.test_liquidation import BTC, exchange
 
 D = Decimal
 
 
-def test_the_fund_pays_a_deficit_it_cannot_buy_the_coins_of():
-    """z closes a 0.1 BTC long at a 4,000 loss: USD -3,000 against 0.05 BTC. At 60,000 its E
-    is -3,000 + 0.05 x 60,000 x 0.975 = -75. The fund (1,000) cannot buy the coins (2,925),
-    which refused the whole cover for good; now it pays the 75 and z keeps its coins."""
-    ex = exchange(insurance_fund=D(1000))
+def flat_with_a_loan(fund: Decimal) -> Exchange:
+    """z, flat after closing a 0.1 BTC long at a 4,000 loss: USD -3,000 against 0.05 BTC."""
+    ex = exchange(insurance_fund=fund)
     funded(ex, "mm", "100000000")
     funded(ex, "z", "1000")
     ex.deposit("z", "BTC", D("0.05"))
@@ -23,6 +22,14 @@ def test_the_fund_pays_a_deficit_it_cannot_buy_the_coins_of():
     ex.place_order("z", BTC, "buy", D("0.1"), price=D(100000), tif="ioc")
     ex.place_order("mm", BTC, "buy", D("0.1"), price=D(60000))
     ex.place_order("z", BTC, "sell", D("0.1"), price=D(60000), tif="ioc")
+    return ex
+
+
+def test_the_fund_pays_a_deficit_it_cannot_buy_the_coins_of():
+    """z closes a 0.1 BTC long at a 4,000 loss: USD -3,000 against 0.05 BTC. At 60,000 its E
+    is -3,000 + 0.05 x 60,000 x 0.975 = -75. The fund (1,000) cannot buy the coins (2,925),
+    which refused the whole cover for good; now it pays the 75 and z keeps its coins."""
+    ex = flat_with_a_loan(fund=D(1000))
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(60000))
     ex.advance(1)
@@ -54,14 +61,7 @@ def test_the_fund_pays_a_deficit_it_cannot_buy_the_coins_of():
 def test_a_fund_that_can_buy_the_coins_still_buys_them():
     """The same deficit with a fund of 10,000: the coins pass to the fund (2,925) and it pays
     the 75 left, as before; the account ends with nothing."""
-    ex = exchange(insurance_fund=D(10000))
-    funded(ex, "mm", "100000000")
-    funded(ex, "z", "1000")
-    ex.deposit("z", "BTC", D("0.05"))
-    ex.place_order("mm", BTC, "sell", D("0.1"), price=D(100000))
-    ex.place_order("z", BTC, "buy", D("0.1"), price=D(100000), tif="ioc")
-    ex.place_order("mm", BTC, "buy", D("0.1"), price=D(60000))
-    ex.place_order("z", BTC, "sell", D("0.1"), price=D(60000), tif="ioc")
+    ex = flat_with_a_loan(fund=D(10000))
     ex.set_index_price("BTC", D(60000))
     ex.advance(1)
     assert ex.balances("z").get("BTC", D(0)) == 0 and ex.balances("z").get("USD", D(0)) == 0

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from exchange_local.events import LiquidationEvent
+from exchange_local.exchange import Exchange
 from perptui.screens.stress import StressScreen, detail_text
 from perptui.stress import ALL, SHOCKS, STAGES, stress_grid
 from perptui.ticket import preview_lines, warning_text
@@ -28,9 +29,9 @@ D = Decimal
 # --- 1: no retry promised when stages 4-5 close the position in the same tick -----------------
 
 
-def test_a_book_close_that_fills_nothing_before_adl_promises_no_retry():
-    """No BLPs, E -1,000 past the fund's step budget 500, no bids: the book close fills
-    nothing, then in the same tick the fund pays its budget and ADL closes the position."""
+def past_the_budget() -> tuple[Exchange, Recorder, str]:
+    """No BLPs, no bids, u long 1 BTC from s1 and s2 at 100,000 on 6,000; the index at 93,000
+    puts u's E at -1,000, past the fund's step budget of 500 (fund 5,000). Two seconds run."""
     ex = exchange(insurance_fund=D(5000))
     funded(ex, "mm", "100000000")
     s1, s2 = funded(ex, "s1", "3000"), funded(ex, "s2", "50000")
@@ -41,6 +42,13 @@ def test_a_book_close_that_fills_nothing_before_adl_promises_no_retry():
     rec = Recorder(ex)
     ex.set_index_price("BTC", D(93000))
     ex.advance(2)
+    return ex, rec, u
+
+
+def test_a_book_close_that_fills_nothing_before_adl_promises_no_retry():
+    """No BLPs, E -1,000 past the fund's step budget 500, no bids: the book close fills
+    nothing, then in the same tick the fund pays its budget and ADL closes the position."""
+    ex, rec, u = past_the_budget()
     events = liquidations(rec, u)
     assert [e.stage for e in events] == ["cancel", "book_close", "insurance", "adl", "over"]
     close = events[1]
