@@ -139,6 +139,10 @@ class Backstop(SettlementJobs):
             acct.positions[symbol] = pos
             self._margin_dirty.add(account)
         self._post_tx(type, plan.legs, ref)
+        if self._adl_cache:  # a second bankrupt account this tick ranks these sides afresh
+            for _, symbol in plan.positions:
+                self._forget_adl_rankings((), symbol)
+            self._forget_adl_rankings({who for who, _, _ in plan.legs})
         for account, symbol in plan.positions:
             acct = self._accounts[account]
             if acct.reduce_only_orders:
@@ -581,25 +585,6 @@ class Backstop(SettlementJobs):
             self._adl_cache[key] = (self.now_ms, rows)
         return rows
 
-    def _adl_touched(self, plan: Plan) -> set[tuple[str, bool]]:
-        """The cached (market, side) rankings an ADL plan makes stale: every side on which an
-        account in the plan holds a position, before or after. A taker's size changes in the
-        ADL'd market, and its equity (so its score) changes in every market it trades."""
-        keys: set[tuple[str, bool]] = set()
-        accounts = {account for account, _ in plan.positions}
-        accounts.update(who for who, _, _ in plan.legs)
-        for account in accounts:
-            acct = self._accounts.get(account)
-            if acct is None:
-                continue  # a system account (the fund, the clearing account)
-            for symbol, pos in acct.positions.items():
-                if pos.size:
-                    keys.add((symbol, pos.size > 0))
-        for (_, symbol), pos in plan.positions.items():
-            if pos.size:
-                keys.add((symbol, pos.size > 0))
-        return keys
-
     def _adl(self, acct: Account, sums: Sums, fund_start: Decimal, why_adl: str = "") -> None:
         """Close every position of a bankrupt account at its zero price against the top-ranked
         opposite positions; their orders in that market are canceled. The fund first gives
@@ -651,14 +636,11 @@ class Backstop(SettlementJobs):
             return
         if all(self._copy_pos(plan, acct.account_id, m.symbol).size == 0 for m, *_ in done):
             self._close_out(plan, acct, keeps_collateral=True)
-        touched = self._adl_touched(plan)
         try:
             self._commit(plan, TxType.ADL, f"adl {acct.account_id}", done[0][0])
         except StageRefused as why:
             self._halt_stage(acct, done[0][0], "adl", str(why))
             return
-        for key in touched:  # a second bankrupt account this tick ranks the sides afresh
-            self._adl_cache.pop(key, None)
         fund_gave = fund_before - gift
         if gift > 0:  # stage 4 before stage 5: the fund's part is its own step
             words = self._adl_fund_words(-before_gift.equity, gift, budget, len(done), why_adl)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -205,6 +205,25 @@ class ExchangeCore:
     def _emit(self, event: Event) -> None:
         for callback in self._subscribers:
             callback(event)
+
+    def _forget_adl_rankings(self, accounts: Iterable[str], symbol: str | None = None) -> None:
+        """Drop the per-tick ADL rankings a fill or a liquidation stage made stale: both sides
+        of the traded market (an account may join, leave or flip a side) and every side on
+        which one of these accounts holds a position (its equity, so its score, moved). The
+        ranking is cached for the tick only, so this is needed within one tick: a second
+        bankrupt account ranked after a backstop takeover or a book close would otherwise be
+        ADL'd against a stale order that misses the positions those fills opened."""
+        cache = self._adl_cache
+        if symbol is not None:
+            cache.pop((symbol, True), None)
+            cache.pop((symbol, False), None)
+        for account in accounts:
+            acct = self._accounts.get(account)
+            if acct is None:
+                continue  # a system account: the fund, the clearing account
+            for held, pos in acct.positions.items():
+                if pos.size:
+                    cache.pop((held, pos.size > 0), None)
 
     def _post_tx(self, type: TxType, legs: list[Leg], ref: str) -> None:
         tx = self._ledger.post(self.scheduler.now_ms, type, legs, ref)

@@ -106,6 +106,7 @@ class Operator(LiquidationJobs):
             raise InvalidRequest("the window starts before the oldest fill still kept")
         if fills:
             self._refuse_transfers_in(start, end)
+        self._adl_cache.clear()  # positions move under any ranking made this tick
         for fill in reversed(fills):
             q = fill.size if fill.taker_side == "buy" else -fill.size  # the taker's original
             taker = self._accounts[fill.taker].position(m.symbol)

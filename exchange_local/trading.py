@@ -426,6 +426,8 @@ class Trading(ExchangeCore):
         for acct, before, pos in ((taker, t_before, t_pos), (maker, m_before, m_pos)):
             if acct.reduce_only_orders and abs(pos.size) < abs(before):
                 self._reclip_reduce_only(acct, m)
+        if self._adl_cache:  # only within a liquidation tick that ranked for ADL
+            self._forget_adl_rankings((t_id, m_id), m.symbol)
         self._after_fill(m, taker, maker)
 
     def _after_fill(self, m: MarketRuntime, taker: Account, maker: Account) -> None:

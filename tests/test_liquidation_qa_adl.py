@@ -114,3 +114,19 @@ def test_an_adl_zero_price_on_the_tick_as_shown_says_no_rounding():
     assert adl.price == D(93950) and adl.counterparties == ("s3", "s2", "s1")
     assert adl.detail == "at the bankrupt position's zero price 93,950.00"
     assert ex.check_invariants() == []
+
+
+def test_a_fill_in_the_tick_makes_the_cached_adl_ranking_afresh():
+    """The ADL ranking is cached for the tick. A book fill in the same tick (a stage 2 close,
+    a trader's order) that opens a short must put it in the shorts' ranking: a stale ranking
+    would leave it out of line, and ADL would stop short of the whole size."""
+    ex = exchange()
+    funded(ex, "mm", "100000000")
+    for name in ("lng", "sA", "sC"):
+        funded(ex, name, "100000")
+    trade(ex, "lng", "sA", BTC, "1", "100000")
+    m = ex._markets[BTC]
+    assert [who for *_, who in ex._adl_ranking(m, long_side=False)] == ["sA"]
+    trade(ex, "lng", "sC", BTC, "2", "100000")  # the same tick: no clock advance
+    assert sorted(who for *_, who in ex._adl_ranking(m, long_side=False)) == ["sA", "sC"]
+    assert [who for *_, who in ex._adl_ranking(m, long_side=True)] == ["lng"]
