@@ -157,6 +157,8 @@ class ExchangeCore:
         # (ms, account, stage), newest last: for reports and scenarios
         self._stage_log: deque[tuple[int, str, str]] = deque(maxlen=MAX_STAGES_KEPT)
         self._fills: deque[Fill] = deque(maxlen=MAX_FILLS_KEPT)
+        # fill id -> its share of its order's liquidation fee: a rollback refunds it
+        self._liquidation_fees: dict[int, Decimal] = {}
         self._funding: dict[str, FundingState] = {}
         self.halted_reasons: list[str] = []
         for name in SYSTEM_ACCOUNTS:

@@ -326,6 +326,29 @@ class LiquidationJobs(Backstop):
         self._last_attempt[key] = stage
         return bool(filled) or previous != stage
 
+    def _share_liquidation_fee(self, order: Order, fee: Decimal) -> None:
+        """Record each fill's part of the order's liquidation fee, by notional (the last fill
+        takes the rounding), so a rollback of some of its fills refunds exactly their part."""
+        fills = []
+        for fill in reversed(self._fills):  # the order's fills are the newest ones
+            if fill.taker_order_id != order.order_id:
+                break
+            fills.append(fill)
+        left = fee
+        for i, fill in enumerate(reversed(fills)):
+            last = i == len(fills) - 1
+            share = (
+                left
+                if last
+                else quantize_usd_down(fee * fill.price * fill.size / order.filled_notional)
+            )
+            self._liquidation_fees[fill.fill_id] = share
+            left -= share
+        if len(self._liquidation_fees) > len(self._fills) and self._fills:
+            oldest = self._fills[0].fill_id  # a rollback reaches only the fills still kept
+            for fill_id in [f for f in self._liquidation_fees if f < oldest]:
+                del self._liquidation_fees[fill_id]
+
     def _liquidation_order(
         self, acct: Account, m: MarketRuntime, position: Decimal, size: Decimal, limit: Decimal,
         before: Sums,
@@ -347,6 +370,7 @@ class LiquidationJobs(Backstop):
             if fee > 0:
                 legs = [(acct.account_id, "USD", -fee), (INSURANCE, "USD", fee)]
                 self._post_tx(TxType.LIQ_FEE, legs, f"liquidation fee order:{order.order_id}")
+                self._share_liquidation_fee(order, fee)
             else:
                 fee = ZERO
         return LiquidationFill(order.filled, order.avg_price, fee)

@@ -5,7 +5,8 @@ Why through the ledger and never by deletion: the books and records must show wh
 and what was undone. A settled market closes every position at the chosen price in one
 ADMIN_SETTLE transaction; a rollback re-trades each fill of the window in reverse at its
 original price between the same two accounts (reversing its PnL whether settled or not),
-refunds its fees, and leaves funding as paid. Liquidation then runs as usual. A reset hands
+refunds its fees (a liquidation fill's liquidation fee from the insurance fund), and
+leaves funding as paid. Liquidation then runs as usual. A reset hands
 the account's positions to the backstop providers at the mark (an ADMIN_SETTLE transaction:
 someone must hold the other side, and they are the accounts that exist to take positions
 over) and moves its balances to the new deposit with DEPOSIT and WITHDRAW transactions; its
@@ -29,7 +30,7 @@ from exchange_local.errors import (
     UnknownAsset,
 )
 from exchange_local.events import MarketEvent
-from exchange_local.ledger import EXTERNAL, FEES, SETTLEMENT_CLEARING, Leg, TxType
+from exchange_local.ledger import EXTERNAL, FEES, INSURANCE, SETTLEMENT_CLEARING, Leg, TxType
 from exchange_local.liquidation import LiquidationJobs
 from exchange_local.money import ZERO, to_decimal
 from exchange_local.orders import CancelReason
@@ -106,6 +107,13 @@ class Operator(LiquidationJobs):
             raise InvalidRequest("the window starts before the oldest fill still kept")
         if fills:
             self._refuse_transfers_in(start, end)
+        refunds = {f.fill_id: self._liquidation_fees.get(f.fill_id, ZERO) for f in fills}
+        owed = sum(refunds.values(), ZERO)
+        if owed > self._fund():
+            raise InvalidRequest(
+                f"the window's liquidation fills paid {owed} USD of liquidation fees to the "
+                f"insurance fund, which holds {self._fund()} USD now: it cannot refund them"
+            )
         self._adl_cache.clear()  # positions move under any ranking made this tick
         for fill in reversed(fills):
             q = fill.size if fill.taker_side == "buy" else -fill.size  # the taker's original
@@ -117,12 +125,15 @@ class Operator(LiquidationJobs):
             m.oi_long += (max(taker.size, ZERO) - max(t_before, ZERO)
                           + max(maker.size, ZERO) - max(m_before, ZERO))  # fmt: skip
             fees = fill.taker_fee + fill.maker_fee
+            refund = refunds[fill.fill_id]  # a liquidation fill's fee went to the fund
             legs: list[Leg] = [
-                (fill.taker, "USD", cash_t + fill.taker_fee),
+                (fill.taker, "USD", cash_t + fill.taker_fee + refund),
                 (fill.maker, "USD", cash_m + fill.maker_fee),
                 (SETTLEMENT_CLEARING, "USD", -cash_t - cash_m),
                 (FEES, "USD", -fees),
             ]
+            if refund:
+                legs.append((INSURANCE, "USD", -refund))
             self._post_tx(TxType.ROLLBACK, legs, f"rollback of fill:{fill.fill_id}")
             self._rolled_back.add(fill.fill_id)
             self._margin_dirty.update((fill.taker, fill.maker))
