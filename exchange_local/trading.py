@@ -154,9 +154,8 @@ class Trading(ExchangeCore):
             acct.client_orders[client_order_id] = result
         return result
 
-    def _validate_new_order(
+    def _parse_order_inputs(
         self,
-        acct: Account,
         m: MarketRuntime,
         side: str,
         size: Any,
@@ -166,8 +165,10 @@ class Trading(ExchangeCore):
         post_only: bool,
         reduce_only: bool,
         trigger_price: Any,
-        client_order_id: str | None,
-    ) -> Order:
+    ) -> tuple[Decimal, Decimal | None, Decimal | None]:
+        """The checks of an order's inputs that hold whatever the state (size, limit price,
+        trigger price), in one order and one set of words: placing and the preview share them,
+        so the preview never refuses in other words than placing, or passes what it refuses."""
         if side not in SIDES:
             raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
         if type not in ORDER_TYPES:
@@ -179,7 +180,7 @@ class Trading(ExchangeCore):
         qty = to_decimal(size, "size")
         if qty <= 0:
             raise InvalidOrder(f"size must be positive, got {qty}")
-        _units(qty, m.lot, "size", "lot")
+        _units(qty, m.lot, "size", "lot")  # first: also refuses a size above MAX_SIZE
         limit: Decimal | None = None
         if type == "limit":
             if price is None:
@@ -196,13 +197,32 @@ class Trading(ExchangeCore):
             if trigger_price is None:
                 raise InvalidOrder(f"a {type} order needs a trigger_price")
             trigger = self._parse_price(m, trigger_price, "trigger_price")
-            if self._trigger_reached(type, side == "buy", trigger, m.mark):
-                raise InvalidOrder(
-                    f"trigger_price {trigger} is already reached (mark {m.mark}); "
-                    "it would trigger immediately"
-                )
         elif trigger_price is not None:
             raise InvalidOrder("trigger_price applies to stop_market and take_profit orders only")
+        return qty, limit, trigger
+
+    def _validate_new_order(
+        self,
+        acct: Account,
+        m: MarketRuntime,
+        side: str,
+        size: Any,
+        price: Any,
+        type: str,
+        tif: str,
+        post_only: bool,
+        reduce_only: bool,
+        trigger_price: Any,
+        client_order_id: str | None,
+    ) -> Order:
+        qty, limit, trigger = self._parse_order_inputs(
+            m, side, size, price, type, tif, post_only, reduce_only, trigger_price
+        )
+        if trigger is not None and self._trigger_reached(type, side == "buy", trigger, m.mark):
+            raise InvalidOrder(
+                f"trigger_price {trigger} is already reached (mark {m.mark}); "
+                "it would trigger immediately"
+            )
         if reduce_only:
             qty = self._clip_reduce_only(acct, m, side == "buy", qty)
         self._check_notional(m, qty, limit if limit is not None else trigger)

@@ -11,10 +11,9 @@ from typing import Any
 
 from exchange_local import margin
 from exchange_local.custody import Custody
-from exchange_local.errors import ExchangeError, InvalidOrder, TooManyOrders
+from exchange_local.errors import ExchangeError, TooManyOrders
 from exchange_local.health import AccountHealth, CollateralLine, OrderPreview, PositionRisk
-from exchange_local.money import ZERO, to_decimal
-from exchange_local.orders import ORDER_TYPES, SIDES, TIFS, TRIGGER_TYPES
+from exchange_local.money import ZERO
 from exchange_local.positions import Position
 from exchange_local.risk import OrderImpact
 from exchange_local.state import Account, MarketRuntime
@@ -120,36 +119,9 @@ class RiskViews(Custody):
         m = self._market(market)
         if type is None:
             type = "limit" if price is not None else "market"
-        if side not in SIDES:
-            raise InvalidOrder(f"side must be 'buy' or 'sell', got {side!r}")
-        if type not in ORDER_TYPES:
-            raise InvalidOrder(f"type must be one of {', '.join(ORDER_TYPES)}, got {type!r}")
-        if tif not in TIFS:  # place_order's checks of the same inputs, in its order and words
-            raise InvalidOrder(f"tif must be one of {', '.join(TIFS)}, got {tif!r}")
-        if not isinstance(post_only, bool) or not isinstance(reduce_only, bool):
-            raise InvalidOrder("post_only and reduce_only must be true or false")
-        qty = to_decimal(size, "size")
-        if qty <= 0:
-            raise InvalidOrder(f"size must be positive, got {qty}")
-        from exchange_local.trading import _units
-
-        _units(qty, m.lot, "size", "lot")  # first: also refuses a size above MAX_SIZE
-        if type == "limit" and price is None:  # before parsing: place_order's words
-            raise InvalidOrder("a limit order needs a price")
-        limit = self._parse_price(m, price, "price") if type == "limit" else None
-        if type != "limit" and price is not None:
-            raise InvalidOrder(f"a {type} order takes no price (it executes at the market)")
-        if type != "limit" and tif != "gtc":
-            raise InvalidOrder(f"tif {tif!r} applies to limit orders only")
-        if post_only and (type != "limit" or tif != "gtc"):
-            raise InvalidOrder("post_only applies to GTC limit orders only")
-        trigger: Decimal | None = None
-        if type in TRIGGER_TYPES:
-            if trigger_price is None:
-                raise InvalidOrder(f"a {type} order needs a trigger_price")
-            trigger = self._parse_price(m, trigger_price, "trigger_price")
-        elif trigger_price is not None:
-            raise InvalidOrder("trigger_price applies to stop_market and take_profit orders only")
+        qty, limit, trigger = self._parse_order_inputs(
+            m, side, size, price, type, tif, post_only, reduce_only, trigger_price
+        )
         is_buy = side == "buy"
         warnings: list[str] = []
         pos = acct.positions.get(m.symbol)
