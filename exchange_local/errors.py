@@ -113,9 +113,18 @@ class ReduceOnlyMode(ExchangeError):
 
 
 class OpenInterestCap(ExchangeError):
-    """The order would take open interest (market or account) above its cap."""
+    """The order would take open interest (market or account) above its cap.
+
+    `max_size`: the largest size of the order that would pass (the cap's room, and the
+    margin check's limit where that is lower), as InsufficientMargin's; None where the
+    refusal is not about an order's size.
+    """
 
     code = "open_interest_cap"
+
+    def __init__(self, message: str, max_size: Decimal | None = None) -> None:
+        super().__init__(message)
+        self.max_size = max_size
 
 
 class StoreError(ExchangeError):

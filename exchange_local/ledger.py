@@ -80,21 +80,73 @@ def of_type(entries: Iterable[LedgerEntry], type_prefix: str) -> list[LedgerEntr
     return [e for e in entries if e.type.upper().startswith(wanted)]
 
 
-FUNDING_REF = re.compile(r"funding (\S+) rate (-?[0-9]+(?:\.[0-9]+)?(?:E[-+]?[0-9]+)?)")
+NUMBER = r"-?[0-9]+(?:\.[0-9]+)?(?:E[-+]?[0-9]+)?"
+FUNDING_REF = re.compile(rf"funding (\S+) rate ({NUMBER})")
+SETTLE_REF = re.compile(rf"settle (\S+) at ({NUMBER})")
+CONVERT_REF = re.compile(
+    rf"convert (\S+)->(\S+): (\S+) at ({NUMBER}), (\S+) at ({NUMBER}), spread ({NUMBER}) (\S+)"
+)
 _EXACT = decimal.Context(prec=1000, traps=[decimal.Inexact, decimal.InvalidOperation])
+RATE_PLACES = (4, 6)  # decimals of a percent a funding rate shows, as the Funding tab's
 
 
 def readable_ref(ref: str) -> str:
     """A funding transaction's rate without the trailing zeros of its stored text
-    ("rate 0.0000125000000000000000000000000000000" -> "rate 0.0000125"), for every reader
-    (the export, the wire, the terminal); the stored ref is unchanged, and every other ref is
-    shown as stored."""
+    ("rate 0.0000125000000000000000000000000000000" -> "rate 0.0000125"), for the export
+    and the wire, which keep the exact rate a program can parse back; the stored ref is
+    unchanged, and every other ref is given as stored. People read `display_ref`."""
     match = FUNDING_REF.fullmatch(ref)
     if match is None:
         return ref
     rate = Decimal(match.group(2)).normalize(_EXACT)
     rate_text = "0" if rate.is_zero() else format(rate, "f")
     return f"funding {match.group(1)} rate {rate_text}"
+
+
+def _grouped(number: str) -> str:
+    """A stored number with every digit it has and thousands separators: 101234.5 ->
+    101,234.5, as the screens show prices."""
+    value = Decimal(number)
+    return "0" if value.is_zero() else f"{value:,f}"
+
+
+def rate_percent(rate: Decimal) -> str:
+    """An hourly funding rate as the Funding tab shows it (perptui.format.rate): a signed
+    percent with six decimals, trailing zeros trimmed down to four (0.0023564710... ->
+    +0.235647%, 0.0000125 -> +0.00125%, 0.0001 -> +0.0100%)."""
+    fewest, most = RATE_PLACES
+    percent = (rate * 100).quantize(Decimal(1).scaleb(-most), rounding=decimal.ROUND_HALF_EVEN)
+    text = f"{percent:,.{most}f}"
+    if percent > 0:
+        text = "+" + text
+    elif percent.is_zero():
+        text = text.lstrip("-")
+    keep = len(text) - (most - fewest)
+    while len(text) > keep and text.endswith("0"):
+        text = text[:-1]
+    return text + "%"
+
+
+def display_ref(ref: str) -> str:
+    """A ref as a person reads it in the terminal's Ledger tab: a funding rate as the
+    Funding tab's percent ("funding SOL-PERP rate +0.235647%", not 37 digits of a Decimal),
+    a settlement's and a conversion's prices with thousands separators ("settle BTC-PERP at
+    101,234.5"). The stored ref is unchanged, and so are the export and the wire
+    (`readable_ref`), so a program still parses their exact numbers. Accepts the stored
+    text and `readable_ref`'s (a remote venue's ledger comes over the wire), and gives any
+    other ref as it is."""
+    match = FUNDING_REF.fullmatch(ref)
+    if match is not None:
+        return f"funding {match.group(1)} rate {rate_percent(Decimal(match.group(2)))}"
+    match = SETTLE_REF.fullmatch(ref)
+    if match is not None:
+        return f"settle {match.group(1)} at {_grouped(match.group(2))}"
+    match = CONVERT_REF.fullmatch(ref)
+    if match is not None:
+        src, dst, a, pa, b, pb, spread, unit = match.groups()
+        return (f"convert {src}->{dst}: {a} at {_grouped(pa)}, {b} at {_grouped(pb)}, "
+                f"spread {_grouped(spread)} {unit}")  # fmt: skip
+    return ref
 
 
 class UnbalancedTransaction(AssertionError):

@@ -12,7 +12,7 @@ previews it, so the preview can never disagree with the decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from exchange_local import margin
 from exchange_local.errors import (
@@ -68,6 +68,28 @@ class OrderImpact:
     @property
     def shortfall(self) -> Decimal:
         return self.imr_after - self.initial_equity_after
+
+
+def usd(value: Decimal) -> str:
+    """A USD amount in a refusal, to the cent with thousands separators, as every screen
+    shows it (a refusal read "short by 1259366.07 USD" beside "1,259,366.07")."""
+    return f"{value:,.2f}"
+
+
+def grouped(value: Decimal) -> str:
+    """A configured USD figure (a cap) with its own digits and thousands separators."""
+    return f"{value:,f}"
+
+
+def _largest_words(best: Decimal, amend: Order | None) -> tuple[Decimal, str]:
+    """(max_size, words) of a refusal: the largest size that passes, or for an amend the
+    largest total size, filled part included, as amend_order takes it."""
+    if amend is None:
+        return best, f"the largest size that would pass is {best}"
+    total = amend.filled + best
+    if total > amend.filled:
+        return total, f"the largest total size that would pass is {total}"
+    return total, f"no total size above the filled {amend.filled} would pass"
 
 
 class OiGate:
@@ -448,17 +470,67 @@ class Risk(Trading):
         booked = direction * take_qty * (settle - est) + min(ZERO, u_after) - min(ZERO, u)
         return min(economic, booked + adverse)
 
+    def _oi_room(self, m: MarketRuntime) -> Decimal:
+        """How many coins long OI may still grow by under the cap: the largest lot multiple r
+        with (OI + r) x mark <= cap, 0 when the cap is full (or exceeded by price drift)."""
+        cap, mark, lot = m.spec.oi_cap, m.mark, m.lot
+        room = ((cap / mark - m.oi_long) / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+        if room < 0:
+            return ZERO
+        if (m.oi_long + room + lot) * mark <= cap:  # the division rounded at 34 digits
+            room += lot
+        while room > 0 and (m.oi_long + room) * mark > cap:
+            room -= lot
+        return room
+
+    def _oi_size_limit(self, acct: Account, m: MarketRuntime, is_buy: bool) -> Decimal:
+        """The largest order size the OI cap accepts (`_within_caps`). It judges the growth of
+        |position|, so an order against the position may close it and flip to the same size
+        (2|s|) before it adds any, then add the cap's room. (The per-fill OiGate then judges
+        the long OI the fills add, which a flip's new side may find full.)"""
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        against = abs(s) if s != 0 and (s > 0) != is_buy else ZERO
+        return 2 * against + self._oi_room(m)
+
+    def _within_caps(self, acct: Account, m: MarketRuntime, impact: OrderImpact) -> bool:
+        """At acceptance (MECHANICS section 2): an order that grows |position| may not lift
+        long OI above the market's cap, nor take the account's open size past its own cap."""
+        pos = acct.positions.get(m.symbol)
+        s = pos.size if pos else ZERO
+        increase = max(ZERO, abs(impact.position_after) - abs(s))
+        if increase and (m.oi_long + increase) * m.mark > m.spec.oi_cap:
+            return False
+        cap = m.spec.max_account_position
+        return cap is None or impact.open_size_after <= cap or impact.reducing
+
     def _max_passing_size(
         self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal, price: Decimal | None,
         may_rest: bool, reduce_only: bool = False,
     ) -> Decimal:  # fmt: skip
-        """The largest lot multiple <= qty whose impact passes (binary search; refusals only)."""
-        lo, hi = 0, int(qty / m.lot)
+        """The largest lot multiple <= qty that passes the gate (refusals only): it reduces,
+        or it passes the caps and the margin check. The OI cap bounds it first (no walk of
+        the book needed), then a binary search finds the rest.
+
+        Why the caps too: an OI-cap refusal named no size, so the ticket's max read 0 while
+        a buy of 39,000 SOL passed; and the largest size the margin passes is no answer if
+        the cap refuses it."""
+        lots = int(qty / m.lot)
+        hi = min(lots, int(self._oi_size_limit(acct, m, is_buy) / m.lot))
+
+        def passes(n: int) -> bool:
+            imp = self._order_impact(acct, m, is_buy, n * m.lot, price, may_rest,
+                                     reduce_only=reduce_only)  # fmt: skip
+            if imp.reducing:
+                return True
+            return self._within_caps(acct, m, imp) and imp.initial_equity_after >= imp.imr_after
+
+        if hi <= 0 or passes(hi):
+            return max(hi, 0) * m.lot
+        lo, hi = 0, hi - 1
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            imp = self._order_impact(acct, m, is_buy, mid * m.lot, price, may_rest,
-                                     reduce_only=reduce_only)  # fmt: skip
-            if imp.reducing or imp.initial_equity_after >= imp.imr_after:
+            if passes(mid):
                 lo = mid
             else:
                 hi = mid - 1
@@ -488,12 +560,16 @@ class Risk(Trading):
             grows = False
         risk = None if passes and grows else self._sums(acct)
         if risk is not None and risk.initial_equity < risk.imr:
+            e_im, im = cents_against(risk.initial_equity, risk.imr)
             raise ReduceOnlyMode(
                 f"account {acct.account_id} is in reduce-only mode: initial equity "
-                f"{risk.initial_equity:.2f} USD is below its initial requirement {risk.imr:.2f} "
-                "USD; only orders that reduce risk are accepted"
+                f"{usd(e_im)} USD is below its initial requirement {usd(im)} USD; only orders "
+                "that reduce risk are accepted"
             )
-        self._check_oi_caps(acct, m, is_buy, qty, impact)
+        if not self._within_caps(acct, m, impact):
+            best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest, reduce_only)
+            self._refuse_over_cap(acct, m, is_buy, impact, best, price, may_rest, reduce_only,
+                                  amend)  # fmt: skip
         if not passes:
             best = self._max_passing_size(acct, m, is_buy, qty, price, may_rest, reduce_only)
             e_im, im = cents_against(impact.initial_equity_after, impact.imr_after)
@@ -501,44 +577,69 @@ class Risk(Trading):
             side = "buy" if is_buy else "sell"
             if amend is None:
                 what = f"this {side} of {qty} {m.symbol}"
-                largest = f"the largest size that would pass is {best}"
             else:  # amend_order takes the total size, filled part included: speak its terms
-                best = amend.filled + best
                 what = (f"amending {side} order {amend.order_id} to a total size of {amend.size} "
                         f"{m.symbol} ({amend.filled} filled)")  # fmt: skip
-                largest = (
-                    f"the largest total size that would pass is {best}"
-                    if best > amend.filled
-                    else f"no total size above the filled {amend.filled} would pass"
-                )
+            best, largest = _largest_words(best, amend)
             raise InsufficientMargin(
-                f"insufficient margin: {what} needs initial margin {im} USD, but initial "
-                f"equity after fee and price impact would be {e_im} USD: short by {short} USD; "
-                f"{largest}",
+                f"insufficient margin: {what} needs initial margin {usd(im)} USD, but initial "
+                f"equity after fee and price impact would be {usd(e_im)} USD: short by "
+                f"{usd(short)} USD; {largest}",
                 shortfall=impact.shortfall,
                 max_size=best,
             )
         return impact
 
-    def _check_oi_caps(self, acct: Account, m: MarketRuntime, is_buy: bool, qty: Decimal,
-                       impact: OrderImpact) -> None:  # fmt: skip
-        """At acceptance: an order that grows |position| may not lift long OI above the cap."""
+    def _refuse_over_cap(
+        self, acct: Account, m: MarketRuntime, is_buy: bool, impact: OrderImpact, best: Decimal,
+        price: Decimal | None, may_rest: bool, reduce_only: bool, amend: Order | None,
+    ) -> None:  # fmt: skip
+        """Raise OpenInterestCap for an order `_within_caps` refuses: the market's cap (an
+        order that grows |position| may not lift long OI above it), else the per-account cap;
+        with the room left and `best`, the largest size that passes every check.
+
+        Why the room and the size: the refusal said "only orders that reduce a position are
+        accepted" with 5.9 million USD of room left, and named no size, so the ticket's max
+        (which reads `max_size`) offered 0 while a buy of 39,000 SOL passed."""
         pos = acct.positions.get(m.symbol)
         s = pos.size if pos else ZERO
+        by_margin = by_account_cap = False
+        if best < self._oi_size_limit(acct, m, is_buy):  # more than the OI cap stops it
+            probe = self._order_impact(acct, m, is_buy, best + m.lot, price, may_rest,
+                                       reduce_only=reduce_only)  # fmt: skip
+            by_margin = self._within_caps(acct, m, probe)
+            by_account_cap = not by_margin
+        best, largest = _largest_words(best, amend)
+        if by_margin:
+            largest += " (initial margin allows no more)"
         increase = max(ZERO, abs(impact.position_after) - abs(s))
         if increase and (m.oi_long + increase) * m.mark > m.spec.oi_cap:
+            if by_account_cap:
+                largest += (f" (the per-account cap of {m.spec.max_account_position} allows no "
+                            "more)")  # fmt: skip
+            room = self._oi_room(m)
+            oi_usd = m.oi_long * m.mark
+            left = (m.spec.oi_cap - oi_usd).quantize(CENT, rounding=ROUND_FLOOR)
+            head = (f"{m.symbol} open interest is {usd(oi_usd)} USD against a cap of "
+                    f"{grouped(m.spec.oi_cap)} USD")  # fmt: skip
+            if left > 0:
+                head += f", room for {usd(left)} USD more"
+            if room > 0:
+                tail = f"an order adding more than {room} {m.symbol} would go over the cap"
+            else:
+                tail = (f"not one lot ({m.lot} {m.symbol}) fits under the cap, so only orders "
+                        "that do not grow a position are accepted")  # fmt: skip
             raise OpenInterestCap(
-                f"{m.symbol} open interest is {m.oi_long * m.mark:.2f} USD against a cap of "
-                f"{m.spec.oi_cap} USD; this order would add up to {increase * m.mark:.2f} USD, "
-                "so only orders that reduce a position are accepted"
+                f"{head}; this order would add up to {usd(increase * m.mark)} USD, and {tail}; "
+                f"{largest}",
+                max_size=best,
             )
-        cap = m.spec.max_account_position
-        if cap is not None and impact.open_size_after > cap and not impact.reducing:
-            raise OpenInterestCap(
-                f"{m.symbol}: this order would take the account's position and orders to "
-                f"{impact.open_size_after} against the per-account cap of {cap} (now "
-                f"{abs(s)})"
-            )
+        raise OpenInterestCap(
+            f"{m.symbol}: this order would take the account's position and orders to "
+            f"{impact.open_size_after} against the per-account cap of "
+            f"{m.spec.max_account_position} (now {abs(s)}); {largest}",
+            max_size=best,
+        )
 
     # --- hooks of the trading core ---------------------------------------------------------
 

@@ -104,10 +104,12 @@ class RiskViews(Custody):
         negative). The verdict is the gate's. A post-only order that would take is said in
         the warnings as the refusal it would be. Changes nothing.
 
-        Free collateral after follows the gate's accounting on the part that opens or adds:
-        no credit for a favourable gap between its price and the mark, the adverse one
-        charged (a buy resting below the mark read as instant profit, and free collateral
-        rose while IMR grew); see `_risk_after_fill`.
+        Free collateral after is the gate's own figure, E_im' - IMR' of `_order_impact` (the
+        numbers `_gate` compares), for every order the gate judges on margin: a refused one
+        reads -shortfall, an accepted one what the gate left; no credit for a favourable gap
+        between its price and the mark, the adverse one charged (a buy resting below the mark
+        read as instant profit). An order that only reduces, and a stop or take-profit, show
+        the booked state's; see `_risk_after_fill`.
 
         `type` defaults to "market" without a price and "limit" with one (DESIGN.md previews
         `price=None` as a market order). Input place_order refuses whatever the state (a tif
@@ -199,9 +201,10 @@ class RiskViews(Custody):
             bk_after = before_pos.bankruptcy_price if before_pos else None
             size_after = s
         else:
-            after, size_after, free_after = self._risk_after_fill(
-                acct, m, is_buy, impact, limit, trigger is not None
-            )
+            after, size_after = self._risk_after_fill(acct, m, is_buy, impact, limit)
+            free_after = after.free_collateral
+            if trigger is None and not impact.reducing:  # the gate judges it: its own figure
+                free_after = impact.initial_equity_after - impact.imr_after
             imr_after, mf_after = after.imr, after.margin_fraction
             after_pos = next((p for p in after.positions if p.market == m.symbol), None)
             if size_after == 0:
@@ -267,52 +270,44 @@ class RiskViews(Custody):
 
     def _risk_after_fill(
         self, acct: Account, m: MarketRuntime, is_buy: bool, impact: OrderImpact,
-        limit: Decimal | None, at_trigger: bool = False,
-    ) -> tuple[margin.AccountRisk, Decimal, Decimal]:  # fmt: skip
-        """The account as if the whole order filled (takes at the estimate, rests at its
-        limit, a stop or take-profit at its trigger), with the position size after and the
-        free collateral after in the gate's accounting. Built from inputs, never by touching
-        state.
+        limit: Decimal | None,
+    ) -> tuple[margin.AccountRisk, Decimal]:  # fmt: skip
+        """The account as booked if the whole order filled (takes at the estimate, rests at
+        its limit, a stop or take-profit at its trigger), with the position size after: the
+        liquidation and bankruptcy price, margin fraction and IMR after. Built from inputs,
+        never by touching state.
 
-        Why two figures: the risk (liquidation and bankruptcy price, margin fraction) is the
-        fill as booked, since a liquidation price is a price level and the same wherever the
-        mark is when the order fills. Free collateral is E_im - IMR at today's marks, and
-        there the gap between the fill price and the mark is no money on the part that opens
-        or adds: a buy resting below the mark, booked at its limit against the kept settle
-        price, read as cash and free collateral rose while IMR grew, which the gate never
-        credits (MECHANICS section 2 charges only the adverse side). So that part counts no
-        favourable gap and its adverse one in full; the part that closes keeps its fill
-        price, its realised result whatever the mark does until it fills. A stop or
-        take-profit fills when the mark is at its trigger: no gap either way.
+        Free collateral after is this state's E_im - IMR only for an order the gate does not
+        judge on margin: one that only reduces (a limit closing a short, booked as one state:
+        its profit in cash, the position gone, never free collateral going negative beside
+        it) and a stop or take-profit (no gap at its trigger). For any other order
+        preview_order takes the gate's own E_im' - IMR' (`_order_impact`). Why: a liquidation
+        price is a price level, the same wherever the mark is when the order fills, but free
+        collateral is money at today's marks, and the gate's E_im' already leaves the
+        favourable gap between fill price and mark out (unsettled profit opens no risk) and
+        charges the adverse one. Re-deriving it here from a booked state less that gap took
+        it out twice on a position held with its settle price kept: the fill's cash less
+        the gap left a cash loss q x (S - M) beside as much unsettled profit, and E_im's
+        min(0, sum of unsettled) counts the loss but not the profit. A SOL buy of 90,000
+        with S 1.237 under the mark previewed free collateral 104,598.27 below the gate's
+        (111,330 less the BTC loss of 6,731.72 that profit netted), so a refused order did
+        not read -shortfall. A buy resting below the mark still reads no instant profit: the
+        gate never credits the gap.
         """
         pos = acct.positions.get(m.symbol)
         size, settle, entry = (pos.size, pos.settle_price, pos.entry_price) if pos else (
             ZERO, ZERO, ZERO)  # fmt: skip
         booked = Position(m.symbol, size, settle, entry)
-        gated = Position(m.symbol, size, settle, entry)
         direction = 1 if is_buy else -1
-        cash = gate_cash = ZERO
+        cash = ZERO
         fills = []
         if impact.take_qty:
             assert impact.est_fill_price is not None
             fills.append((impact.take_qty, impact.est_fill_price))
         if impact.rest_qty and limit is not None:
             fills.append((impact.rest_qty, limit))
-        mark = m.mark
         for qty, price in fills:
             cash += booked.apply_fill(direction * qty, price)
-            if at_trigger:
-                continue
-            held = gated.size
-            if held == 0:  # opened at the mark (S := M), the adverse distance charged
-                gated.apply_fill(direction * qty, mark)
-                gate_cash -= qty * max(ZERO, direction * (price - mark))
-                continue
-            # S is kept (as the engine books it, flips too): the gap of the part that opens
-            # or adds is cash here, so its favourable side is taken back out
-            gate_cash += gated.apply_fill(direction * qty, price)
-            closing = min(qty, abs(held)) if (held > 0) != is_buy else ZERO
-            gate_cash -= (qty - closing) * max(ZERO, direction * (mark - price))
         buys, sells = self._resting_for(acct, m.symbol, booked.size)
         if impact.stp_canceled:  # own orders the fill's walk cancels (self-trade prevention)
             buys, sells = (buys, sells - impact.stp_canceled) if is_buy else (
@@ -325,17 +320,7 @@ class RiskViews(Custody):
             self._collateral_inputs(acct, usd_delta=cash - impact.fee),
             self._position_inputs(acct, override),
         )
-        if at_trigger or (gate_cash == cash and gated.settle_price == booked.settle_price):
-            return risk, booked.size, risk.free_collateral
-        override = self._position_input(
-            acct, m, size=gated.size, open_size=override.open_size,
-            settle=gated.settle_price if gated.size else None,
-        )  # fmt: skip
-        gate_risk = margin.account_risk(
-            self._collateral_inputs(acct, usd_delta=gate_cash - impact.fee),
-            self._position_inputs(acct, override),
-        )
-        return risk, booked.size, gate_risk.free_collateral
+        return risk, booked.size
 
     def explain(self, account: str, market: str) -> margin.Explanation:
         """The terms behind p_liq, p_bk and the zero price of one position, each summing exactly."""

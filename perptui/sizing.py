@@ -4,9 +4,12 @@ Why ask the venue rather than compute it here: the gate counts the fee, the pric
 would walk the book to, size-scaled margin and a position the order closes or flips, none of
 which the free-collateral estimate (`ticket.max_size`) sees. A preview of a size beyond any
 that could pass is refused with the largest size that would (MECHANICS section 2), over the
-wire as in process, so one call answers it on every venue that gates orders. A market, IOC
-or FOK order is also bounded by what the book fills now: the gate never refuses its part the
-book cannot take (that part is canceled), so there the max is the smaller of the two.
+wire as in process, so one call answers it on every venue that gates orders: a margin refusal
+and an open-interest cap refusal (the market's or the account's) both carry it, the cap's
+room and the margin's limit in one (an OI refusal named none, and the max read 0 near the
+cap while a buy of 39,000 SOL passed). A market, IOC or FOK order is also bounded by what the
+book fills now: the gate never refuses its part the book cannot take (that part is
+canceled), so there the max is the smaller of the two.
 """
 
 from __future__ import annotations

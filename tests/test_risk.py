@@ -178,7 +178,7 @@ def test_open_interest_cap_refuses_increase_and_passes_reduction():
     funded(ex, "mm", "100000000")
     take(ex, a, BTC, "buy", "2", "100000", maker=b)  # OI 200,000 USD
     with pytest.raises(
-        OpenInterestCap, match=r"open interest is 200000.00 USD against a cap of 300000"
+        OpenInterestCap, match=r"open interest is 200,000.00 USD against a cap of 300,000 USD"
     ):
         ex.place_order(a, BTC, "buy", D("1.5"), price=D(100000))
     ex.place_order(b, BTC, "buy", D(1), price=D(100000))  # b is short 2: reduces
