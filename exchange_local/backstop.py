@@ -38,11 +38,37 @@ def usd_text(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
+def exact_usd_text(amount: Decimal) -> str:
+    """A USD amount with every digit it has (the ledger's quantum), at least cents."""
+    exponent = amount.normalize().as_tuple().exponent
+    places = max(2, -exponent if isinstance(exponent, int) else 2)
+    return f"{amount:,.{places}f}"
+
+
+def move_text(move: Decimal, before: Decimal) -> str:
+    """|move|, a payment that takes a balance from `before` to `before + move`: to the cent
+    when the three, each to the cent, add up; else with every digit it has. Why: the fund's
+    20,214.448831 read 20,214.45 → 18,088.00 beside "paid 2,126.44" (it paid 2,126.444883),
+    three figures on one line that did not add up."""
+    cent = Decimal("0.01")
+    if (before + move).quantize(cent) - before.quantize(cent) == move.quantize(cent):
+        return usd_text(abs(move))
+    return exact_usd_text(abs(move))
+
+
 def price_text(price: Decimal, m: MarketRuntime) -> str:
     """A price for an event's detail: the tick's decimals (at least two), separators."""
     exponent = m.tick.as_tuple().exponent
     places = max(2, -exponent if isinstance(exponent, int) else 2)
     return f"{price:,.{places}f}"
+
+
+def size_text(size: Decimal, m: MarketRuntime) -> str:
+    """A size for an event's detail: the lot's decimals, separators (JELLY's 1,000,000, not
+    1000000 beside a line's "size 1,000,000"; BTC's 0.4000 as before)."""
+    exponent = m.lot.normalize().as_tuple().exponent
+    places = max(0, -exponent if isinstance(exponent, int) else 0)
+    return f"{size:,.{places}f}"
 
 
 @dataclass(slots=True)
@@ -369,15 +395,15 @@ class Backstop(SettlementJobs):
             else:
                 how = f"at the mark {price_text(zp, m)}"
                 if residual and m is last:
-                    how += f"; the fund pays the deficit {usd_text(-residual)} USD"
+                    how += f"; the fund pays the deficit {move_text(part, fund)} USD"
                     if len(allocations) > 1:
                         how += " (the account's, once, for all its positions)"
                 elif residual:
                     how += (f"; the account's deficit is paid once, with the {last.symbol} "
                             "takeover")  # fmt: skip
             if size != pos.size:
-                how = (f"{how}: {abs(size)} of {abs(pos.size)}, all the providers' capacity "
-                       "left; the rest goes to the book")  # fmt: skip
+                how = (f"{how}: {size_text(abs(size), m)} of {size_text(abs(pos.size), m)}, all "
+                       "the providers' capacity left; the rest goes to the book")  # fmt: skip
             blps = tuple(b for b, _ in shares)
             self._emit_stage(acct, m, "backstop", size, None, replace(before, equity=equity,
                              mmr=mmr), replace(after, equity=equity_after, mmr=mmr_after), blps,
@@ -405,6 +431,39 @@ class Backstop(SettlementJobs):
             if (sums.initial_equity - sums.imr) / m.spec.base_imf >= lot_value:
                 return True
         return False
+
+    def _no_blp_later_words(self, markets: list[MarketRuntime]) -> str:
+        """Why no BLP can take these markets' positions, even once its windows refill (what
+        `_blps_may_take_later` found), true to the set-up: "there are no backstop providers"
+        when none exists (gap), else each provider's reason (squeeze: hlp at its loss cap).
+        It read "no backstop provider can take over, even once its capacity refills" in a
+        lesson that has no providers, beside stage 3 lines saying "no backstop providers"."""
+        cfg = self.config
+        blps = [self._accounts[name] for name in sorted(cfg.backstop_accounts)
+                if name in self._accounts and self._accounts[name].kind == "backstop"]  # fmt: skip
+        if not blps or not markets:
+            return f"there are {NO_BLPS}"
+        m = markets[0]
+        lot_value = m.lot * m.mark
+        notes = []
+        if min(cfg.backstop_minute_capacity, cfg.backstop_hour_capacity) < lot_value:
+            notes.append(f"their capacity ({usd_text(cfg.backstop_minute_capacity)} USD a "
+                         f"minute, {usd_text(cfg.backstop_hour_capacity)} USD an hour) is "
+                         f"less than a lot of {m.symbol}")  # fmt: skip
+        else:
+            for blp in blps:
+                sums = self._sums(blp)
+                if self._at_loss_cap(blp, sums):
+                    notes.append(f"{blp.account_id} at its loss cap "
+                                 f"{usd_text(cfg.backstop_loss_cap)} USD")  # fmt: skip
+                elif sums.equity < sums.mmr or blp.liquidation_status is not None:
+                    notes.append(f"{blp.account_id} itself under its maintenance margin")
+                else:
+                    free = max(ZERO, sums.initial_equity - sums.imr)
+                    notes.append(f"{blp.account_id}: free margin {usd_text(free)} USD, not a "
+                                 f"lot's worth of {m.symbol}")  # fmt: skip
+        why = "; ".join(notes)
+        return f"no backstop provider can take over, even once its capacity refills ({why})"
 
     def _stands_aside(self, blp: Account, sums: Sums) -> bool:
         """A BLP that takes nothing whatever its windows: at its hard loss cap, or itself
@@ -540,6 +599,8 @@ class Backstop(SettlementJobs):
             # the purchase, which moved the fund's USD and took the coins
             words = f"a deficit under a cent: the fund bought {bought}"
         else:
+            if not coins or kept:  # the fund's USD moved by the payment alone
+                paid = move_text(-pay, before)
             words = f"the fund paid {paid} of the {deficit} USD deficit"
             if kept:
                 words += (f"; the account keeps its coins (weighted value {usd_text(coins)} "
@@ -643,7 +704,9 @@ class Backstop(SettlementJobs):
             return
         fund_gave = fund_before - gift
         if gift > 0:  # stage 4 before stage 5: the fund's part is its own step
-            words = self._adl_fund_words(-before_gift.equity, gift, budget, len(done), why_adl)
+            words = self._adl_fund_words(
+                -before_gift.equity, gift, budget, len(done), why_adl, fund_before
+            )
             self._emit_stage(acct, None, "insurance", None, None, before_gift, sums, (),
                              fund_before, fund_gave, words)  # fmt: skip
         self._announce_adl(acct, done, sums, fund_gave)
@@ -692,19 +755,22 @@ class Backstop(SettlementJobs):
 
     @staticmethod
     def _adl_fund_words(
-        deficit: Decimal, gift: Decimal, budget: Decimal, positions: int, why: str
-    ) -> str:
+        deficit: Decimal, gift: Decimal, budget: Decimal, positions: int, why: str,
+        fund_before: Decimal,
+    ) -> str:  # fmt: skip
         """Stage 4 before ADL, in words. "its step budget" only when the budget limited the
         payment, and "ADL takes the other ..." only when something is left for it: a class
         read "the fund paid 952.30 of the 952.30 USD deficit, its step budget; ADL takes the
         other 0.00" for a payment below a budget of 1,080.00. When the fund paid it all, ADL
-        still closes the position, at the zero price that now leaves no equity: say why."""
+        still closes the position, at the zero price that now leaves no equity: say why. The
+        payment is to the cent unless that breaks the fund's sum on the line (move_text)."""
+        paid = move_text(-gift, fund_before)
         if gift < deficit:
-            return (f"the fund paid {usd_text(gift)} of the {usd_text(deficit)} USD deficit, "
+            return (f"the fund paid {paid} of the {usd_text(deficit)} USD deficit, "
                     f"all of its step budget; ADL takes the other {usd_text(deficit - gift)} "
                     "at the zero price")  # fmt: skip
         closes = "the positions" if positions > 1 else "the position"
-        words = (f"the fund paid the whole {usd_text(deficit)} USD deficit, within its step "
+        words = (f"the fund paid the whole {paid} USD deficit, within its step "
                  f"budget {usd_text(budget)} USD; ADL still closes {closes} at the zero price, "
                  "which now leaves no equity")  # fmt: skip
         return f"{words}: {why}" if why else words

@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, Decimal
 from typing import NamedTuple
 
-from exchange_local.backstop import Backstop, price_text, usd_text
+from exchange_local.backstop import Backstop, price_text, size_text, usd_text
 from exchange_local.ledger import INSURANCE, TxType
 from exchange_local.liq_watch import REBASE_MOVE, LiquidationWatch
 from exchange_local.money import ONE, ZERO, quantize_usd_down, quantize_usd_up
@@ -20,15 +20,14 @@ from exchange_local.state import Account, MarketRuntime
 
 ADL_REFRESH_MS = 30_000
 ADL_REFRESH_OFFSET_MS = 15_000  # mid-cycle: not on the settlement second
+LEVEL_DEPTH = {"ok": 0, "warning": 1, "reduce_only": 2}  # margin-call levels, deeper = worse
 FILLABLE_BAND = Decimal("1.5")
 NO_EQUITY_LEFT = "closed out, no equity"  # README's words, to the cent
 EQUITY_LEFT = "closed out, equity left"
 # why ADL closes a bankrupt position whose deficit the fund's budget covers (the stage 4
-# event's words): what `stuck` in _liquidation_step tests
-STUCK_WORDS = (
-    "the book filled nothing this second and no backstop provider can take over, even once "
-    "its capacity refills"
-)
+# event's words, ended by why no BLP can take it: _no_blp_later_words): what `stuck` in
+# _liquidation_step tests
+STUCK_WORDS = "the book filled nothing this second and"
 
 
 def attempt_key(account: str, symbol: str) -> str:
@@ -108,6 +107,10 @@ class LiquidationJobs(Backstop):
             if acct.kind == "system":
                 continue
             sums = self._sums(acct)
+            # a margin call the account now deserves is announced before the stage it leads
+            # to (README: "before any liquidation it announces margin calls"); it was recorded
+            # after, so "stage 1" read before "reduce-only" in the same second
+            self._record_level(acct, sums, calls_only=True)
             if acct.liquidation_status is None and sums.notional and sums.equity < sums.mmr:
                 self._stage_cancel(acct, sums)
             elif acct.liquidation_status is not None:
@@ -125,8 +128,13 @@ class LiquidationJobs(Backstop):
         if t_ms % ADL_REFRESH_MS == ADL_REFRESH_OFFSET_MS:
             self._refresh_adl_quintiles()
 
-    def _record_level(self, acct: Account, sums: Sums) -> None:
+    def _record_level(self, acct: Account, sums: Sums, *, calls_only: bool = False) -> None:
+        """Announce a change of margin-call level. `calls_only` (before the tick's stage):
+        only a deeper call (ok -> warning -> reduce-only); a recovery waits for the level after
+        the stage, which is what brings it."""
         level = self._margin_level(sums, acct.margin_level)
+        if calls_only and LEVEL_DEPTH[level] <= LEVEL_DEPTH[acct.margin_level]:
+            return
         if level != acct.margin_level:
             acct.margin_level = level
             name = "recovered" if level == "ok" else level
@@ -212,13 +220,14 @@ class LiquidationJobs(Backstop):
             # its loss growing with the price while the fund was never asked)
             open_positions = any(p.size for p in acct.positions.values())
             beyond_fund = -sums.equity > self._fund_budget(fund_start)
-            stuck = (
-                sums.equity < 0
-                and not filled
-                and not any(self._blps_may_take_later(m) for m, _, _ in self._open_positions(acct))
-            )
+            stuck = False
+            markets: list[MarketRuntime] = []
+            if sums.equity < 0 and not filled:  # only then: _open_positions sums fractions
+                markets = [m for m, _, _ in self._open_positions(acct)]
+                stuck = not any(self._blps_may_take_later(m) for m in markets)
             if open_positions and (beyond_fund or stuck):
-                self._adl(acct, sums, fund_start, STUCK_WORDS if stuck else "")
+                why = f"{STUCK_WORDS} {self._no_blp_later_words(markets)}" if stuck else ""
+                self._adl(acct, sums, fund_start, why)
         self._after_stage(acct, fund_start)
 
     def _after_stage(self, acct: Account, fund_start: Decimal, *, quiet: bool = False) -> None:
@@ -271,7 +280,9 @@ class LiquidationJobs(Backstop):
         # which order of MECHANICS 4.2 this is: a share first, or the whole position (after a
         # share, or a small position at once); the event's size is what filled, not asked
         share = (
-            "the whole position" if size == whole else f"part of the position ({size} of {whole})"
+            "the whole position"
+            if size == whole
+            else f"part of the position ({size_text(size, m)} of {size_text(whole, m)})"
         )
         words = f"{share}: {self._order_words(m, size, limit, done)}"
         self._emit_stage(acct, m, "partial", done.filled, limit, sums, self._sums(acct), (),
@@ -308,11 +319,12 @@ class LiquidationJobs(Backstop):
 
     @staticmethod
     def _order_words(m: MarketRuntime, size: Decimal, limit: Decimal, done: LiquidationFill) -> str:
-        asked = f"asked {size} at {price_text(limit, m)} or better"
+        asked = f"asked {size_text(size, m)} at {price_text(limit, m)} or better"
         if not done.filled or done.price is None:
             return f"{asked}: nothing filled"
         fee = f"fee {usd_text(done.fee)} USD to the fund" if done.fee else "no fee (no equity)"
-        return f"{asked}: filled {done.filled} at {price_text(done.price, m)} on average, {fee}"
+        filled = size_text(done.filled, m)
+        return f"{asked}: filled {filled} at {price_text(done.price, m)} on average, {fee}"
 
     def _worth_announcing(
         self, acct: Account, m: MarketRuntime, stage: str, filled: Decimal

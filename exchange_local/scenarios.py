@@ -28,6 +28,12 @@ from exchange_local.funding import AccountFunding
 
 D = Decimal
 BTC = "BTC-PERP"
+JELLY = "JELLY-PERP"  # the squeeze lesson's thin market: tick and lot
+JELLY_TICK = D("0.00001")
+JELLY_LOT = D(1)
+# (tick, lot) of the markets only a lesson has, for a UI that shows its events' numbers on
+# them (perptui's event lines: squeeze's 1,000,000 at 0.23840, as the engine's words say)
+LESSON_MARKET_STEPS: dict[str, tuple[Decimal, Decimal]] = {JELLY: (JELLY_TICK, JELLY_LOT)}
 CHECK_EVERY_S = 5
 EVENT_WIDTH = 64  # the timeline's event column at most
 
@@ -81,7 +87,7 @@ def stage_note(e: LiquidationEvent) -> str:
     if e.stage in ("partial", "book_close"):
         limit = f"limit {_price(e.price)}" if e.price is not None else ""
         if e.size:
-            did = f"filled {e.size:f}, {limit}, fee {e.fee or 0:,.2f}"
+            did = f"filled {e.size:,f}, {limit}, fee {e.fee or 0:,.2f}"
         else:
             did = f"nothing filled, {limit}"
         if e.stage == "book_close":
@@ -96,7 +102,8 @@ def stage_note(e: LiquidationEvent) -> str:
         paid = e.equity_after - e.equity_before
         return f"fund paid {paid:,.2f} of the {-e.equity_before:,.2f} deficit"
     if e.stage == "adl":
-        return f"{abs(e.size or 0):f} at the zero price, against {', '.join(e.counterparties)}"
+        size = abs(e.size or 0)  # with separators: squeeze's 1,000,000, not 1000000
+        return f"{size:,f} at the zero price, against {', '.join(e.counterparties)}"
     if e.stage in ("cancel", "halted"):
         return e.detail
     return ""
@@ -385,9 +392,6 @@ def volatility(seed: int, speed: float | None) -> ScenarioResult:
     return run.result
 
 
-JELLY = "JELLY-PERP"
-
-
 def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, Decimal, Decimal]:
     """One JELLY-style squeeze (Hyperliquid, March 2025) in a thin market: the manipulator
     shorts through several accounts against its own long, then the spot price is pumped; the
@@ -395,7 +399,7 @@ def _squeeze_once(seed: int, speed: float | None, capped: bool) -> tuple[Run, De
     the OI cap refuses half the shorts and the backstop's loss cap stops it after the first
     takeover; the rest is auto-deleveraged against the manipulator's own long. Returns the
     run, the backstop's loss and the manipulator's net result."""
-    market = MarketSpec(JELLY, "JELLY", D("0.00001"), D(1), D(3), D(0),
+    market = MarketSpec(JELLY, "JELLY", JELLY_TICK, JELLY_LOT, D(3), D(0),
                         D(100_000) if capped else D(10) ** 12, D(1_000))  # fmt: skip
     asset = AssetSpec("JELLY", D("0.5"), D("0.5"), D(0), 0, D("0.05"), collateral=False)
     base = ExchangeConfig()

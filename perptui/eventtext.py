@@ -11,15 +11,16 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from exchange_local import events as ev
+from exchange_local.scenarios import LESSON_MARKET_STEPS
 from perptui import format as fmt
 
 STAGE_WORDS = {
-    "cancel": "stage 1: orders canceled",
+    "cancel": "stage 1: orders canceled",  # the engine's detail says how many: cancel_words
     # "partial" is MECHANICS 4's name for stage 2, but after a first order of 20 % its next
     # order is for the whole position: liquidation_words says which when the event can tell
     "partial": "stage 2: liquidation order on the book",
     "backstop": "stage 3: backstop takeover",
-    "book_close": "stage 3: closed on the book",
+    "book_close": "stage 3: closed on the book by a liquidation order",
     "insurance": "stage 4: insurance fund paid",
     "adl": "stage 5: auto-deleveraged",
     "recovered": "recovered: margin restored",
@@ -56,6 +57,44 @@ def reason_words(reason: object) -> str:
 
 NUMBER = re.compile(r"-?\d+\.\d+")
 CENT = Decimal("0.01")
+USD_PLACES = 6  # the ledger's quantum
+
+
+def market_steps(market: str | None) -> tuple[Decimal, Decimal] | None:
+    """(tick, lot) of `market`: the exchange's default markets (format.MARKET_STEPS), then
+    the lessons' own (squeeze's JELLY-PERP); None for a market nobody here knows."""
+    if market is None:
+        return None
+    return fmt.MARKET_STEPS.get(market) or LESSON_MARKET_STEPS.get(market)
+
+
+def event_price(market: str | None, value: Decimal) -> str:
+    """A price in an event's line as the engine's words in the same line give it: the tick's
+    decimals, at least cents (JELLY's 0.23840 beside "zero price 0.23840", not 0.2384);
+    every digit it has, at least cents, where the tick is not known or the price is off it."""
+    steps = market_steps(market)
+    if steps is not None and value % steps[0] == 0:
+        return fmt.num(value, max(2, fmt.decimals_of(steps[0])))
+    return fmt.tick_price(value)
+
+
+def event_size(market: str | None, value: Decimal) -> str:
+    """A size in an event's line on the lot's decimals with separators (JELLY's 1,000,000,
+    not 1,000,000.0000 beside "asked 1,000,000"); four places where the lot is not known."""
+    steps = market_steps(market)
+    if steps is not None and value % steps[1] == 0:
+        return fmt.size(value, steps[1])
+    return fmt.num(value, 4)
+
+
+def balance_pair(before: Decimal, after: Decimal) -> str:
+    """`before → after` of a balance (the fund's), to the cent when the cents add up to the
+    move; else with every digit (the ledger's six places), as the engine's words then give
+    the payment: 20,214.448831 → 18,088.003948 beside "paid 2,126.444883", where the cents
+    read 20,214.45 → 18,088.00 beside it, a sum that does not add up."""
+    if after.quantize(CENT) - before.quantize(CENT) == (after - before).quantize(CENT):
+        return f"{fmt.usd(before)} → {fmt.usd(after)}"
+    return f"{fmt.trimmed(before, USD_PLACES)} → {fmt.trimmed(after, USD_PLACES)}"
 
 
 def detail_value(value: object) -> str:
@@ -167,6 +206,31 @@ def risk_params_text(event: ev.MarketEvent) -> str:
     return " · ".join(parts)
 
 
+# a lesson's own marker (exchange_local.scenarios: squeeze's "lesson run 1 of 2: ..."): its
+# words say the run and which caps it has; the detail's amounts, by name, in words
+LESSON_WORDS = "lesson run"
+LESSON_AMOUNTS = {"open_interest_cap_usd": "open-interest cap",
+                  "backstop_loss_cap_usd": "backstop loss cap"}  # fmt: skip
+LESSON_SAID = ("run", "of")  # in the words already
+
+
+def lesson_text(event: ev.MarketEvent) -> str:
+    """A lesson's marker as one readable line: its words, then the caps' amounts in USD
+    with separators and cents ("none" is in the words: "no open-interest cap"). It read
+    "... no backstop loss cap run 1, of 2, open interest cap usd none, ...", the detail's
+    keys appended raw after the words."""
+    parts = [f"{event.market}: {event.what}"]
+    for key, value in event.detail.items():
+        if key in LESSON_SAID or value in (None, "none"):
+            continue
+        amount = as_decimal(value)
+        if key in LESSON_AMOUNTS and amount is not None:
+            parts.append(f"{LESSON_AMOUNTS[key]} {fmt.usd(amount)} USD")
+        else:  # a newer lesson's detail, as words
+            parts.append(f"{key.replace('_', ' ')} {detail_value(value)}")
+    return " · ".join(parts)
+
+
 def closed_out(event: ev.LiquidationEvent) -> bool:
     """Every position closed by the liquidation: stage "over", or "recovered" with no MMR
     left from a server older than that stage. Never "recovered: margin restored", which a
@@ -184,6 +248,18 @@ def over_words(event: ev.LiquidationEvent) -> str:
 
 # the engine's detail of a stage 2 order opens with which order of MECHANICS 4.2 it is
 ORDER_SHARES = ("the whole position", "part of the position")
+# the engine's detail of stage 1: "no open orders to cancel", "1 open order canceled", ...
+CANCELED = re.compile(r"no open orders to cancel|\d+ open orders? canceled")
+
+
+def cancel_words(event: ev.LiquidationEvent) -> str | None:
+    """Stage 1 as what it did, from the engine's detail: "stage 1: no open orders to cancel"
+    or "stage 1: 2 open orders canceled"; None for a detail of another form (an older
+    server's), which keeps "orders canceled" and the detail after the figures. It read
+    "stage 1: orders canceled · ... · no open orders to cancel", contradicting itself."""
+    if event.stage == "cancel" and CANCELED.fullmatch(event.detail):
+        return f"stage 1: {event.detail}"
+    return None
 
 
 def order_share(event: ev.LiquidationEvent) -> tuple[str, str]:
@@ -219,6 +295,9 @@ NOTHING_CLOSED = {"book_close": "stage 3: close on the book"}  # not "closed": n
 
 def liquidation_words(event: ev.LiquidationEvent) -> str:
     """The stage in words, before the figures: which stage, and what its order did."""
+    cancel = cancel_words(event)
+    if cancel is not None:
+        return cancel
     words = STAGE_WORDS.get(event.stage, event.stage) + order_share(event)[0]
     if event.stage in ("partial", "book_close") and event.size == 0:
         words = NOTHING_CLOSED.get(event.stage, words) + nothing_filled_words(event)
@@ -285,20 +364,21 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         if event.market:
             parts.append(event.market)
         on_book = event.stage in ("partial", "book_close")
+        market = event.market
         if event.size is not None and on_book:  # what the IOC filled, not what it asked
-            filled = f"filled {fmt.num(abs(event.size), 4)}"
+            filled = f"filled {event_size(market, abs(event.size))}"
             if event.fill_price is not None:  # at its average price, then its limit
                 filled += f" @ {fmt.average_price(event.fill_price)}"
             if event.size:
                 parts.append(filled)
         elif event.size is not None:
-            parts.append(f"size {fmt.num(abs(event.size), 4)}")  # the side is in the words
+            parts.append(f"size {event_size(market, abs(event.size))}")  # side: in the words
         if event.price is not None:
-            parts.append(f"{'limit' if on_book else '@'} {fmt.tick_price(event.price)}")
+            parts.append(f"{'limit' if on_book else '@'} {event_price(market, event.price)}")
         if event.counter_price is not None and event.counter_price != event.price:
-            parts.append(f"BLPs @ {fmt.tick_price(event.counter_price)}")
-        if event.fee:
-            parts.append(f"fee {fmt.usd(event.fee)} to the fund")
+            parts.append(f"BLPs @ {event_price(market, event.counter_price)}")
+        if event.fee:  # the order's fills above read as taker fills with no fee: this is it
+            parts.append(f"liquidation fee {fmt.usd(event.fee)} to the fund, no taker fee")
         if closed_out(event):  # nothing moved: what is left, once
             parts.append(f"equity {fmt.usd(event.equity_after)}")
         else:
@@ -308,8 +388,10 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         if event.counterparties:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
-            parts.append(f"fund USD {fmt.usd(event.fund_before)} → {fmt.usd(event.fund_after)}")
+            parts.append(f"fund USD {balance_pair(event.fund_before, event.fund_after)}")
         detail = order_share(event)[1]  # what the words above took from it, left out
+        if cancel_words(event) is not None:
+            detail = ""
         if detail and not closed_out(event):  # "over": the words above say it
             parts.append(detail)
         mine = event.account == me or me in event.counterparties
@@ -326,6 +408,8 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         return EventLine(t, "margin", text, event.account == me)
     if isinstance(event, ev.MarketEvent) and event.what in RISK_PARAMS_WORDS:
         return EventLine(t, "market", risk_params_text(event), False)
+    if isinstance(event, ev.MarketEvent) and event.what.startswith(LESSON_WORDS):
+        return EventLine(t, "market", lesson_text(event), False)
     if isinstance(event, ev.MarketEvent):
         detail = ", ".join(f"{k.replace('_', ' ')} {detail_value(v)}"
                            for k, v in event.detail.items())  # fmt: skip
@@ -337,8 +421,9 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         return EventLine(t, "funding", text, False)
     if isinstance(event, ev.OrderRefused):
         who = you if event.account == me else event.account
-        at = f" @ {fmt.tick_price(event.price)}" if event.price is not None else ""
-        text = (f"{who}: {event.side} {fmt.num(event.size, 4)} {event.market}{at} refused "
+        at = f" @ {event_price(event.market, event.price)}" if event.price is not None else ""
+        size = event_size(event.market, event.size)
+        text = (f"{who}: {event.side} {size} {event.market}{at} refused "
                 f"({event.code.replace('_', ' ')}): {event.message}")  # fmt: skip
         return EventLine(t, "order", text, event.account == me)
     if isinstance(event, ev.InvariantViolated):

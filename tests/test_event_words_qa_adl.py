@@ -40,8 +40,7 @@ def test_a_deficit_within_the_budget_says_the_fund_paid_it_all_and_why_adl_still
     assert fund.detail == (
         "the fund paid the whole 1,000.00 USD deficit, within its step budget 100,000.00 USD; "
         "ADL still closes the position at the zero price, which now leaves no equity: the book "
-        "filled nothing this second and no backstop provider can take over, even once its "
-        "capacity refills"
+        "filled nothing this second and there are no backstop providers"  # none exist here
     )
     line = text(fund)
     assert "its step budget;" not in line and "ADL takes the other" not in line
