@@ -180,8 +180,9 @@ class Custody(Risk):
         dst = self._asset(to_asset)
         if src.symbol == dst.symbol:
             raise InvalidRequest("convert needs two different assets")
-        if not dst.collateral:
-            raise InvalidRequest(f"{dst.symbol} is not accepted as collateral")
+        for spec in (src, dst):  # deposit's and withdraw's refusal (unknown_asset), in words
+            if not spec.collateral:
+                raise self._not_collateral(spec)
         qty = self._amount(src, amount)
         balance = self._ledger.balance(acct.account_id, src.symbol)
         if qty > balance:

@@ -27,10 +27,14 @@ durability rule is unchanged: what a command acknowledged is on disk, and nothin
 
 from __future__ import annotations
 
+import heapq
 import re
 import sqlite3
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 from exchange_local.ledger import LedgerEntry, Transaction
@@ -79,10 +83,123 @@ def legs_of(entries: str, tag: str) -> Iterator[tuple[str, str, str]]:
         i = entries.find(tag, j + 1)
 
 
+class LegIndex:
+    """Where one account's legs are, without the legs: leg `i` (oldest first) was posted at
+    `times[i]` in the store's chunk `chunks[i]` (0 for the in-memory ledger), and
+    `by_type[type]` lists the positions of that type's legs.
+
+    Why: `GET /ledger` pages by position (its cursor is an offset; perptui asks for `total`,
+    then for the last page), so a page needs the count of the legs that match and where the
+    wanted ones are. Reading every leg for that held the engine lock for as long as the
+    ledger was long; with this index (8-24 bytes a leg, for the accounts that asked) a page
+    is a few bisections and reads only its own legs. It is extended by what was posted
+    since the last page (`add`), never rebuilt.
+    """
+
+    def __init__(self) -> None:
+        self.times = array("q")
+        self.chunks = array("q")
+        self.by_type: dict[str, array[int]] = {}
+        self.ordered = True  # times never go back (the exchange clock); else select scans
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, time_ms: int, type: str, chunk: int = 0, count: int = 1) -> None:
+        """`count` legs of one transaction (one store chunk), after every leg before."""
+        if self.times and time_ms < self.times[-1]:
+            self.ordered = False
+        positions = self.by_type.get(type)
+        if positions is None:
+            positions = self.by_type[type] = array("q")
+        start = len(self.times)
+        for i in range(count):
+            self.times.append(time_ms)
+            self.chunks.append(chunk)
+            positions.append(start + i)
+
+    def select(
+        self,
+        since_ms: int | None,
+        until_ms: int | None,
+        type_prefix: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[int]]:
+        """(how many legs match, the positions of matches `offset` .. `offset + limit`):
+        posted from `since_ms` to `until_ms` inclusive, of a type starting with
+        `type_prefix` in any case (ledger.of_type's rule)."""
+        lists = self._lists(type_prefix)
+        if not self.ordered:
+            return self._scan(since_ms, until_ms, lists, offset, limit)
+        lo = 0 if since_ms is None else bisect_left(self.times, since_ms)
+        hi = len(self.times) if until_ms is None else bisect_right(self.times, until_ms)
+        hi = max(lo, hi)
+        if lists is None:
+            start = lo + offset
+            return hi - lo, list(range(start, min(hi, start + limit)))
+        spans = [(p, bisect_left(p, lo), bisect_left(p, hi)) for p in lists]
+        total = sum(b - a for _, a, b in spans)
+        if offset >= total:
+            return total, []
+        if len(spans) == 1:
+            p, a, b = spans[0]
+            return total, list(p[a + offset : min(b, a + offset + limit)])
+        first = _nth(spans, lo, hi, offset)
+        starts = [(p, bisect_left(p, first, a, b), b) for p, a, b in spans]
+        merged = heapq.merge(*(map(p.__getitem__, range(i, b)) for p, i, b in starts))
+        return total, list(islice(merged, limit))
+
+    def _lists(self, type_prefix: str | None) -> list[array[int]] | None:
+        """The position lists of the matching types; None when every type matches."""
+        wanted = (type_prefix or "").strip().upper()
+        if not wanted:
+            return None
+        lists = [p for t, p in self.by_type.items() if t.upper().startswith(wanted)]
+        return None if len(lists) == len(self.by_type) and lists else lists
+
+    def _scan(
+        self,
+        since_ms: int | None,
+        until_ms: int | None,
+        lists: list[array[int]] | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[int]]:
+        """select for times out of order (never seen: the clock only goes forward)."""
+        times = self.times
+        candidates = range(len(times)) if lists is None else sorted(j for p in lists for j in p)
+        hits = [
+            j
+            for j in candidates
+            if (since_ms is None or times[j] >= since_ms)
+            and (until_ms is None or times[j] <= until_ms)
+        ]
+        return len(hits), hits[offset : offset + limit]
+
+
+def _nth(spans: list[tuple[array[int], int, int]], lo: int, hi: int, n: int) -> int:
+    """The position of the n-th (0-based) leg in the union of sorted position lists, each
+    cut to its [a, b) span: a bisection on positions, counting with bisections."""
+
+    def before(x: int) -> int:
+        return sum(bisect_left(p, x, a, b) - a for p, a, b in spans)
+
+    low, high = lo, hi - 1
+    while low < high:
+        mid = (low + high) // 2
+        if before(mid + 1) > n:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
 class LedgerQueries:
     """The ledger's read side, shared by the writing Store and the read-only LedgerReader."""
 
     db: sqlite3.Connection
+    _leg_indexes: dict[str, tuple[str, LegIndex]] | None = None  # account -> (tag, index)
 
     def _account_chunks(self, account: str) -> tuple[str, list[int]]:
         """The account's tag and the chunks holding its legs, oldest first. The index and the
@@ -157,6 +274,110 @@ class LedgerQueries:
             for txid, t, typ, ref, packed in self.db.execute(sql, [*batch, *params]).fetchall():
                 for asset, amount, balance in legs_of(packed, tag):
                     yield txid, t, typ, ref, asset, amount, balance
+
+    # --- pages: the paged read of GET /ledger (see LegIndex) ------------------------------
+
+    def ledger_page(
+        self,
+        account: str,
+        since_ms: int | None,
+        until_ms: int | None,
+        type_prefix: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[LedgerEntry]]:
+        """(how many legs match, the matching legs `offset` .. `offset + limit`), oldest
+        first, as `entries` filtered by ledger.of_type would give them: reads the chunks
+        posted since the account's last page (their time, type and leg count) and the
+        chunks of the page's own legs, never the rest of the ledger."""
+        tag, index = self._leg_index(account)
+        total, positions = index.select(since_ms, until_ms, type_prefix, offset, limit)
+        return total, self._legs_at(tag, index, positions)
+
+    def newest_legs(self, account: str, count: int) -> list[LedgerEntry]:
+        """The account's last `count` legs, oldest first (GET /insurance-fund's history)."""
+        tag, index = self._leg_index(account)
+        total = len(index)
+        return self._legs_at(tag, index, list(range(max(0, total - count), total)))
+
+    def _leg_index(self, account: str) -> tuple[str, LegIndex]:
+        """The account's tag ("#ID ") and its index, brought up to the last commit."""
+        if self._leg_indexes is None:
+            self._leg_indexes = {}
+        known = self._leg_indexes.get(account)
+        if known is None:
+            row = self.db.execute("SELECT id FROM accounts WHERE name = ?", (account,)).fetchone()
+            if row is None:
+                return "", LegIndex()  # no legs yet: nothing to keep
+            known = self._leg_indexes[account] = (f"#{row[0]}", LegIndex())
+        tag, index = known
+        self._index_chunks(tag, index, self._chunks_after(tag, index.chunks[-1] if index else 0))
+        return tag + " ", index
+
+    def _chunks_after(self, tag: str, after: int) -> list[int]:
+        """The committed chunks after `after` that hold legs of `tag` ("#ID"), oldest first:
+        from the buckets that end after it, and the tail (one snapshot, as _account_chunks)."""
+        db = self.db
+        chunks: list[int] = []
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN")
+        try:
+            rows = db.execute(
+                "SELECT p.chunks FROM buckets b JOIN postings p "
+                "ON p.bucket = b.id AND p.account = ? WHERE b.last_chunk > ? ORDER BY b.id",
+                (int(tag[1:]), after),
+            )
+            for (text,) in rows:
+                chunks += [c for c in map(int, text.split(" ")) if c > after]
+            chunks += self._tail_chunks_after(tag, after)
+        finally:
+            if own:
+                db.execute("COMMIT")
+        return chunks
+
+    def _tail_chunks_after(self, tag: str, after: int) -> list[int]:
+        return [c for c in self._tail_chunks(tag) if c > after]
+
+    def _index_chunks(self, tag: str, index: LegIndex, chunks: list[int]) -> None:
+        """Add `chunks` to the index: per chunk its transaction's time and type and how many
+        of the account's legs it holds, counted by SQLite (no leg is parsed here)."""
+        mark = tag + " "
+        for start in range(0, len(chunks), BATCH):
+            batch = chunks[start : start + BATCH]
+            sql = (
+                "SELECT l.chunk, t.time_ms, t.type, "
+                "(length(l.entries) - length(replace(l.entries, ?, ''))) / ? "
+                "FROM legs l JOIN transactions t ON t.txid = l.txid "
+                f"WHERE l.chunk IN ({','.join('?' * len(batch))}) ORDER BY l.chunk"
+            )
+            for chunk, time_ms, typ, count in self.db.execute(sql, [mark, len(mark), *batch]):
+                index.add(time_ms, typ, chunk, count)
+
+    def _legs_at(self, tag: str, index: LegIndex, positions: list[int]) -> list[LedgerEntry]:
+        """The legs at `positions`, read from their chunks only."""
+        chunks = index.chunks
+        wanted: dict[int, list[tuple[int, int]]] = {}  # chunk -> (leg in the chunk, slot)
+        for slot, pos in enumerate(positions):
+            chunk = chunks[pos]
+            wanted.setdefault(chunk, []).append((pos - bisect_left(chunks, chunk), slot))
+        out: list[LedgerEntry | None] = [None] * len(positions)
+        ids = list(wanted)
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start : start + BATCH]
+            sql = (
+                "SELECT l.chunk, t.txid, t.time_ms, t.type, t.ref, l.entries "
+                "FROM legs l JOIN transactions t ON t.txid = l.txid "
+                f"WHERE l.chunk IN ({','.join('?' * len(batch))})"
+            )
+            for chunk, txid, t, typ, ref, packed in self.db.execute(sql, batch).fetchall():
+                legs = list(legs_of(packed, tag))
+                for k, slot in wanted[chunk]:
+                    asset, amount, balance = legs[k]
+                    out[slot] = LedgerEntry(
+                        txid, Decimal(t) / 1000, typ, asset, Decimal(amount), Decimal(balance), ref
+                    )
+        return [e for e in out if e is not None]
 
     def balances_at(self, account: str, until_ms: int) -> dict[str, Decimal]:
         totals: dict[str, Decimal] = {}
@@ -251,6 +472,13 @@ class LedgerWriter(LedgerQueries):
     def _tail_chunks(self, tag: str) -> list[int]:
         committed = self._committed[1]
         return [c for c in self._tail.get(tag, ()) if c < committed]
+
+    def _tail_chunks_after(self, tag: str, after: int) -> list[int]:
+        """The committed tail chunks of `tag` after `after`: a bisection into the writer's
+        list, so a page does not walk the account's whole tail (up to a bucket of legs)."""
+        chunks = self._tail.get(tag, [])
+        committed = self._committed[1]
+        return [c for c in chunks[bisect_right(chunks, after) :] if c < committed]
 
     def _flush_ledger(self) -> None:
         """Inside the command's SQLite transaction: its rows, and the index of a full tail."""

@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange_local.server import (
@@ -34,6 +35,7 @@ from exchange_local.server.deps import (
     trade_key,
 )
 from exchange_local.server.fast_orders import FastOrders
+from exchange_local.server.hub import WS_PER_ADDRESS
 from exchange_local.server.keys import KeyStore
 from exchange_local.server.problems import PROBLEM_JSON, PROBLEM_RESPONSES, Problem, install
 from exchange_local.server.ratelimit import RateLimiter
@@ -115,15 +117,21 @@ def create_app(
     allow_deposits: bool = False,
     max_body: int = MAX_BODY,
     tick_seconds: float = 0.2,
+    ws_per_address: int = WS_PER_ADDRESS,
 ) -> FastAPI:
     """The server over `exchange`. `speed`: exchange seconds per wall second (0 = paused; the
-    admin API and tests advance it). `rate`/`burst`: each key's token bucket."""
+    admin API and tests advance it). `rate`/`burst`: each key's token bucket.
+    `ws_per_address`: WebSocket connections one client address may have open (0: any)."""
+    if ws_per_address < 0:
+        raise ValueError("ws_per_address must be >= 0 (0: no limit)")
     keys = keys or KeyStore()
     runtime = ExchangeRuntime(exchange, speed, tick_seconds, counters=keys)
     ctx = ServerContext(runtime, keys, RateLimiter(rate, burst), allow_deposits, max_body)
+    ctx.ws_per_address = ws_per_address
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.run(_rank_once, runtime, keys)
         runtime.start()
         try:
             yield
@@ -146,6 +154,7 @@ def create_app(
         "dependencies": [Depends(gate)],
         "responses": PROBLEM_RESPONSES,
     }
+    _literal_paths_first(app)
     for module in ROUTE_MODULES:
         app.include_router(module.router, **common)
     app.include_router(ws.router, prefix=PREFIX)
@@ -155,6 +164,41 @@ def create_app(
     app.add_middleware(RateGate, ctx=ctx)  # outermost: every request takes its token first
     _declare_problem(app)
     return app
+
+
+def _literal_paths_first(app: FastAPI) -> None:
+    """405 for a method a literal path lacks but a template over it has: PATCH
+    /orders/preview matched PATCH /orders/{orderId} and was told "orderId ... not 'preview'"
+    (schemathesis ST204). OpenAPI ranks a literal path above a template, and so does
+    problems.allowed_methods for the `Allow` header; these hidden routes, added before the
+    real ones, make the router agree."""
+    routes = [r for m in ROUTE_MODULES for r in m.router.routes if isinstance(r, APIRoute)]
+    literal: dict[str, set[str]] = {}
+    for route in routes:
+        if "{" not in route.path:
+            literal.setdefault(route.path, set()).update(route.methods or ())
+    for path, methods in literal.items():
+        shadowed: set[str] = set()
+        for route in routes:
+            if "{" in route.path and route.path_regex.match(path):
+                shadowed |= set(route.methods or ()) - methods
+        if shadowed:
+            app.add_api_route(
+                PREFIX + path, _not_allowed, methods=sorted(shadowed), include_in_schema=False
+            )
+
+
+async def _not_allowed() -> None:
+    raise StarletteHTTPException(405)
+
+
+def _rank_once(runtime: ExchangeRuntime, keys: KeyStore) -> None:
+    """Read the ranked accounts' ledgers into the leaderboard's sums before serving, so the
+    first GET /leaderboard does not (after that they are kept as transactions post)."""
+    known = set(runtime.ex.accounts())
+    for name in keys.accounts_with_keys():
+        if name in known:
+            runtime.tally.sums(name)
 
 
 KEYED = {read_key, trade_key, admin_key}

@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect
 
+from exchange_local.server.hub import WS_PER_ADDRESS
+
 
 def start_server() -> tuple[subprocess.Popen[str], str, str]:
     cmd = [
@@ -184,9 +186,13 @@ async def fan_out(url: str, key: str, subscribers: int, seconds: float) -> list[
     stop = asyncio.Event()
     subscribed = 0
 
-    async def subscriber(seen: dict[str, float]) -> None:
+    async def subscriber(k: int, seen: dict[str, float]) -> None:
         nonlocal subscribed
-        async with connect(ws_url, max_size=2**22) as ws:
+        # the server takes WS_PER_ADDRESS WebSockets from one address: subscribers come
+        # from 127.0.0.1, .2, ... as a class's come from its machines (Linux routes the
+        # whole 127/8 to loopback)
+        source = (f"127.0.0.{1 + k // WS_PER_ADDRESS}", 0)
+        async with connect(ws_url, max_size=2**22, local_addr=source) as ws:
             await ws.send(
                 json.dumps({"op": "subscribe", "channel": "trades", "symbol": "BTC-PERP"})
             )
@@ -203,7 +209,7 @@ async def fan_out(url: str, key: str, subscribers: int, seconds: float) -> list[
                 for t in msg.get("data", []) if msg.get("type") == "update" else []:
                     seen[t["tradeId"]] = now
 
-    tasks = [asyncio.create_task(subscriber(seen)) for seen in arrivals]
+    tasks = [asyncio.create_task(subscriber(k, seen)) for k, seen in enumerate(arrivals)]
     await asyncio.wait_for(ready.wait(), 60)
     sent: dict[str, float] = {}
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as h:

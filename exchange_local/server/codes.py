@@ -88,10 +88,20 @@ WIRE_NAMES = {
 _PYTHON_NAME = re.compile(r"\b(" + "|".join(WIRE_NAMES) + r")\b")
 
 
+# a quoted value (the engine quotes what it refuses with repr) of more than SHOWN characters
+SHOWN = 40
+_LONG_QUOTE = re.compile(rf"(['\"])((?:(?!\1).){{{SHOWN}}})(?:(?!\1).)+\1", re.DOTALL)
+
+
 def wire_message(message: str) -> str:
     """An exchange refusal in the wire's words: "a stop_market order needs a trigger_price"
     reads "a stopMarket order needs a triggerPx" to a client that sent `stopMarket` and
-    `triggerPx`. Why here and not in the engine: its Python callers pass the Python names."""
+    `triggerPx`. Why here and not in the engine: its Python callers pass the Python names.
+
+    A quoted value longer than SHOWN characters is cut there ("'xxx…'"), as the server's own
+    messages cut what they echo: "there is no market 'xxx…'" for a 60,000-character symbol
+    in a URL was a 60 KB answer, and the client knows what it sent."""
+    message = _LONG_QUOTE.sub(lambda m: f"{m.group(1)}{m.group(2)}…{m.group(1)}", message)
     return _PYTHON_NAME.sub(lambda m: WIRE_NAMES[m.group(1)], message)
 
 

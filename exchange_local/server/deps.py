@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from exchange_local.server.hub import WS_PER_ADDRESS
 from exchange_local.server.keys import ApiKey, KeyStore
 from exchange_local.server.problems import ApiError, problem_response
 from exchange_local.server.ratelimit import RateLimiter
@@ -32,6 +33,7 @@ class ServerContext:
     allow_deposits: bool = False  # class mode: deposits are the instructor's (admin API)
     max_body: int = 64 * 1024
     extra: dict[str, Any] = field(default_factory=dict)
+    ws_per_address: int = WS_PER_ADDRESS  # open WebSockets per client address (0: no limit)
 
     @property
     def ex(self) -> Any:

@@ -51,6 +51,8 @@ StreamKey = tuple[str, ...]
 ORDER_EVENTS = (OrderAccepted, OrderCanceled, OrderFilled, OrderTriggered, OrderAmended)
 RECENT_EVENTS = 500  # market-wide events kept for GET /events and the events snapshot
 DEFAULT_QUEUE = 2_000
+DEFAULT_QUEUE_BYTES = 2 << 20  # and at most this much text: 2,000 book snapshots are 40 MB
+WS_PER_ADDRESS = 32  # open WebSockets per client address (create_app, serve); 0: no limit
 EVENT_ID_BLOCK = 1_000  # public event ids reserved per write to the key file
 EVENT_COUNTER = "public_event_id"  # the mark's name in the key file
 
@@ -70,22 +72,39 @@ def encode(message: dict[str, Any]) -> str:
 
 
 class Outbox:
-    """One connection's queue of encoded messages; `dropped` once it overflowed."""
+    """One connection's queue of encoded messages; `dropped` once it overflowed.
 
-    def __init__(self, maxsize: int = DEFAULT_QUEUE) -> None:
+    Why a bound in characters as well as in messages: what a client that stops reading
+    costs the server is the text queued for it, and 2,000 messages are 0.5 MB of trades or
+    40 MB of 500-level book snapshots (a resync each). A message is always taken into an
+    empty queue, so no single message is too big to send."""
+
+    def __init__(self, maxsize: int = DEFAULT_QUEUE, max_bytes: int = DEFAULT_QUEUE_BYTES) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize)
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0  # characters of the queued messages (JSON here is ASCII)
         self.dropped = asyncio.Event()
         self.account: str | None = None
 
     def push(self, text: str) -> bool:
         if self.dropped.is_set():
             return False
+        size = len(text)
         try:
+            if self.queued_bytes + size > self.max_bytes and not self.queue.empty():
+                raise asyncio.QueueFull
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
             self.dropped.set()
             return False
+        self.queued_bytes += size
         return True
+
+    async def take(self) -> str:
+        """The next message to send (the connection's writer)."""
+        text = await self.queue.get()
+        self.queued_bytes -= len(text)
+        return text
 
 
 class Hub:
@@ -106,6 +125,7 @@ class Hub:
         self.slow_dropped = 0
         self.updated_ms: dict[int, int] = {}  # order id -> last change (Order's updatedAt)
         self.connections: set[Outbox] = set()  # every open WebSocket, subscribed or not
+        self.per_address: dict[str, int] = {}  # open WebSockets per client address
         self._unsubscribe: Callable[[], None] = exchange.subscribe(self.pending.append)
 
     def close(self) -> None:
@@ -126,6 +146,22 @@ class Hub:
     def drop(self, box: Outbox) -> None:
         for key in [k for k, boxes in self.subs.items() if box in boxes]:
             self.remove(key, box)
+
+    def admit(self, address: str, limit: int) -> bool:
+        """Count a new WebSocket from `address`, unless it has `limit` open already (0: no
+        limit); every admitted one is given back with `leave`."""
+        open_now = self.per_address.get(address, 0)
+        if limit and open_now >= limit:
+            return False
+        self.per_address[address] = open_now + 1
+        return True
+
+    def leave(self, address: str) -> None:
+        left = self.per_address.get(address, 0) - 1
+        if left > 0:
+            self.per_address[address] = left
+        else:
+            self.per_address.pop(address, None)
 
     def announce(self, message: dict[str, Any]) -> None:
         """`message` to every open connection (API.md's `info` SHUTDOWN before a stop)."""

@@ -48,7 +48,8 @@ class BodyRefused(HTTPException):
 
 
 class UniqueKeysRequest(Request):
-    """A Request whose JSON body refuses duplicate keys."""
+    """A Request whose JSON body refuses duplicate keys, and nesting deeper than Python's
+    parser recurses (a RecursionError there was "There was an error parsing the body")."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -57,17 +58,40 @@ class UniqueKeysRequest(Request):
                 self._json = json.loads(body, object_pairs_hook=unique_keys)
             except DuplicateKey as exc:
                 raise BodyRefused(str(exc)) from None
+            except RecursionError:
+                raise BodyRefused("the request body is JSON nested too deeply", BAD) from None
         return self._json
+
+
+BAD = "BAD_REQUEST"
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type names JSON as FastAPI reads it: application/json or
+    application/*+json, parameters (charset) aside."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    kind, _, subtype = media.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
 class UniqueKeysRoute(APIRoute):
     """The route class of every router: its bodies are decoded by UniqueKeysRequest
-    (FastAPI's documented way to customise how a route reads its request)."""
+    (FastAPI's documented way to customise how a route reads its request).
+
+    A body sent as another Content-Type (text/plain, a form, none) is refused naming the
+    header. Why: FastAPI then validates the raw bytes against the body model, and the
+    client read "body: Input should be a valid dictionary or object to extract fields
+    from" about a body that was a perfectly good JSON object."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         original = super().get_route_handler()
+        takes_json = self.body_field is not None
 
         async def handler(request: Request) -> Response:
-            return await original(UniqueKeysRequest(request.scope, request.receive))
+            wrapped = UniqueKeysRequest(request.scope, request.receive)
+            wrong = takes_json and not is_json(wrapped.headers.get("content-type"))
+            if wrong and await wrapped.body():  # an empty body is FastAPI's "Field required"
+                raise BodyRefused("Content-Type must be application/json", BAD)
+            return await original(wrapped)
 
         return handler

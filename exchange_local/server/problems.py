@@ -25,6 +25,7 @@ from exchange_local.server.wire import dec
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("exchange_local.server")
 MAX_DETAIL_ERRORS = 10
+MAX_INSTANCE = 200  # characters of the request's path echoed in a problem
 HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 
 
@@ -88,11 +89,18 @@ def problem_response(
         "status": status,
         "code": code,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": _cut(request.url.path, MAX_INSTANCE),
         "requestId": f"r-{secrets.token_hex(4)}",
         **extra,
     }
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and "..." (ASCII: `instance` is a URI
+    reference). Why: a problem echoed the request's path whole, so a path of 60,000
+    characters was answered with 120 KB."""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def api_error_response(request: Request, exc: Exception) -> JSONResponse:
@@ -182,7 +190,7 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
     detail = str(exc.detail) if exc.detail else TITLES.get(exc.status_code, "error")
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"there is no endpoint {request.method} {request.url.path}"
+        detail = f"there is no endpoint {request.method} {_cut(request.url.path, MAX_INSTANCE)}"
     return problem_response(request, exc.status_code, code, detail, headers)
 
 

@@ -12,14 +12,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from exchange_local.leaderboard import standings
-from exchange_local.ledger import of_type
 from exchange_local.server import wire
 from exchange_local.server.deps import account_of, context, read_key, trade_key
 from exchange_local.server.idempotency import once
 from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.problems import ApiError
-from exchange_local.server.query import WHOLE
+from exchange_local.server.query import MAX_WHOLE, WHOLE
 from exchange_local.server.responses import (
     Account,
     AssetAmount,
@@ -112,7 +111,7 @@ async def ledger(
     key: Read,
     since: Millis = None,
     until: Millis = None,
-    cursor: Annotated[int | None, Query(ge=0), WHOLE] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_WHOLE), WHOLE] = None,
     limit: Annotated[int, Query(ge=1, le=5000), WHOLE] = 500,
     type: Annotated[str | None, Query(max_length=40)] = None,
 ) -> dict[str, Any]:
@@ -120,10 +119,9 @@ async def ledger(
     `type`: only legs whose type starts with it, in any case ("fund" finds FUNDING), so a
     terminal's filter pages through every payment rather than the newest legs of all kinds."""
     rt = context(request).runtime
-    rows = await rt.run(rt.ex.ledger, account_of(key), _seconds(since), _seconds(until))
-    if type:
-        rows = of_type(rows, type)
-    return wire.ledger_page(rows, cursor, limit)
+    start = cursor or 0
+    total, rows = await rt.run(rt.pages.page, account_of(key), since, until, type, start, limit)
+    return wire.ledger_page(rows, total, start, limit)
 
 
 @router.put("/leverage/{symbol}", **declared(LeverageSet))
@@ -233,7 +231,8 @@ async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
     """The class ranked by trading PnL (exchange_local.leaderboard, the same function
     perptui's in-process venue ranks with): every account that has or had a key, with its equity,
     its PnL, and `netDeposits`, the USD value at today's index of what was deposited minus
-    withdrawn."""
+    withdrawn. The sums come from the runtime's Tally, kept as transactions post: a call
+    reads no ledger."""
     ctx = context(request)
     names = ctx.keys.accounts_with_keys()
 
@@ -249,7 +248,7 @@ async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
                 "positions": s.positions,
                 "rank": s.rank,
             }
-            for s in standings(ctx.ex, [n for n in names if n in known])
+            for s in standings(ctx.ex, [n for n in names if n in known], ctx.runtime.tally)
         ]
 
     return {"leaderboard": await ctx.runtime.run(rank), "ts": ctx.ex.now_ms}

@@ -22,7 +22,7 @@ from exchange_local.server.json_body import UniqueKeysRoute
 from exchange_local.server.keys import ApiKey
 from exchange_local.server.market import deposit_refusal
 from exchange_local.server.problems import ApiError
-from exchange_local.server.query import WHOLE
+from exchange_local.server.query import MAX_WHOLE, WHOLE
 from exchange_local.server.responses import (
     AccountList,
     AdminDeposit,
@@ -292,15 +292,17 @@ async def whole_ledger(
     request: Request,
     key: Admin,
     account: Annotated[str, Query(max_length=64)],
-    cursor: Annotated[int | None, Query(ge=0), WHOLE] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=MAX_WHOLE), WHOLE] = None,
     limit: Annotated[int, Query(ge=1, le=5000), WHOLE] = 500,
 ) -> dict[str, Any]:
     """Any account's ledger, system accounts (INSURANCE, FEES, ...) included."""
     ctx = context(request)
     if account not in SYSTEM_ACCOUNTS:
         user_account(ctx, account)
-    rows = await ctx.runtime.run(ctx.ex.ledger, account)
-    return wire.ledger_page(rows, cursor, limit)
+    rt = ctx.runtime
+    start = cursor or 0
+    total, rows = await rt.run(rt.pages.page, account, None, None, None, start, limit)
+    return wire.ledger_page(rows, total, start, limit)
 
 
 @router.get("/audit", **declared(AuditLog))

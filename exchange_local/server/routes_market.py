@@ -12,7 +12,7 @@ from exchange_local.marketdata import INTERVALS_MS
 from exchange_local.server import wire
 from exchange_local.server.deps import context
 from exchange_local.server.json_body import UniqueKeysRoute
-from exchange_local.server.query import WHOLE
+from exchange_local.server.query import MAX_WHOLE, WHOLE
 from exchange_local.server.responses import (
     Assets,
     Book,
@@ -130,7 +130,7 @@ async def insurance_fund(
 
     def read() -> dict[str, Any]:
         ex = rt.ex
-        legs = ex.ledger(INSURANCE)[-history:] if history else []
+        legs = rt.pages.newest(INSURANCE, history) if history else []
         return {
             "balance": wire.dec(ex.insurance_fund()),
             "ts": ex.now_ms,
@@ -142,7 +142,9 @@ async def insurance_fund(
 
 @router.get("/events", **declared(EventsPage))
 async def events(
-    request: Request, since: Annotated[int, Query(ge=0), WHOLE] = 0, limit: Limit = 200
+    request: Request,
+    since: Annotated[int, Query(ge=0, le=MAX_WHOLE), WHOLE] = 0,
+    limit: Limit = 200,
 ) -> dict[str, Any]:
     """Market-wide events (liquidation stages, market halts and settlements, funding, admin
     actions), oldest first: the last 500 since the server started (they are kept in memory;

@@ -20,8 +20,10 @@ from typing import Any, TypeVar
 
 from exchange_local.clock import seconds_to_ms
 from exchange_local.errors import StoreError
+from exchange_local.leaderboard import Tally
 from exchange_local.server import wire
 from exchange_local.server.hub import Counters, Hub
+from exchange_local.server.ledger_pages import LedgerPages
 from exchange_local.server.live_scenarios import LiveScenario
 
 T = TypeVar("T")
@@ -44,6 +46,8 @@ class ExchangeRuntime:
         self.ex = exchange
         self.lock = asyncio.Lock()
         self.hub = Hub(exchange, counters)  # counters: the key file keeps the event ids' mark
+        self.tally = Tally(exchange)  # the leaderboard's sums, kept as transactions post
+        self.pages = LedgerPages(exchange)  # ledger pages without reading whole ledgers
         self.speed = Decimal(speed)
         if self.speed < 0:
             raise ValueError("speed must be >= 0")
@@ -138,6 +142,7 @@ class ExchangeRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.hub.close()
+        self.tally.close()
 
     async def _drive(self) -> None:
         while True:

@@ -118,8 +118,11 @@ def serve(
     rate: float = 50.0,
     burst: int = 100,
     out: IO[str] | None = None,
+    ws_per_address: int | None = None,
 ) -> int:
-    """Run the server until interrupted; returns the exit status."""
+    """Run the server until interrupted; returns the exit status. `ws_per_address`: the
+    WebSocket connections one client address may have open (0: no limit; None: the
+    default, hub.WS_PER_ADDRESS)."""
     import uvicorn
 
     from exchange_local.server.app import create_app
@@ -160,7 +163,10 @@ def serve(
                     print(f"admin key (shown once; keep it): {secret}", file=out)
                 if scenario == "calm":
                     start_living_market(ex, seed)
-                app = create_app(ex, keys, speed=speed, rate=rate, burst=burst)
+                limits: dict[str, Any] = {"rate": rate, "burst": burst}
+                if ws_per_address is not None:
+                    limits["ws_per_address"] = ws_per_address
+                app = create_app(ex, keys, speed=speed, **limits)
                 family = socket.AF_INET6 if ":" in host else socket.AF_INET
                 sock = socket.socket(
                     family, socket.SOCK_STREAM, socket.IPPROTO_TCP

@@ -296,15 +296,14 @@ def ledger_json(e: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def ledger_page(rows: list[Any], cursor: int | None, limit: int) -> dict[str, Any]:
-    """`limit` ledger legs from `cursor` on, the cursor that continues (None at the end) and
-    how many legs there are in all."""
-    start = cursor or 0
-    more = start + limit < len(rows)
+def ledger_page(page: list[Any], total: int, start: int, limit: int) -> dict[str, Any]:
+    """A page of ledger legs (those from position `start` of `total`), the cursor that
+    continues (None at the end) and how many legs there are in all."""
+    more = start + limit < total
     return {
-        "entries": [ledger_json(e) for e in rows[start : start + limit]],
+        "entries": [ledger_json(e) for e in page],
         "nextCursor": str(start + limit) if more else None,
-        "total": len(rows),
+        "total": total,
     }
 
 

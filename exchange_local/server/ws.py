@@ -5,6 +5,10 @@ stream is queued after them by the hub, so a client never sees an update before 
 it applies to, and the snapshot's seq is exactly the prevSeq of the stream's next update.
 Why each connection has a bounded queue and a writer task: a client that stops reading fills
 its queue and is disconnected (1013, slow consumer), instead of the server buffering for it.
+Why a limit of open connections per client address (ServerContext.ws_per_address): public
+streams need no key and a subscribed connection is never idle, so one client opened 3,000 of
+them, each with its queue, tasks and buffers, and the event loop served them all (GET /time
+went from 3 ms to 1 s); the connection over the limit is closed at once, saying why.
 """
 
 from __future__ import annotations
@@ -90,6 +94,9 @@ class Session:
         except ValueError:
             self.error(None, "BAD_REQUEST", "the message is not valid JSON")
             return
+        except RecursionError:  # '[' * 2000 fits in 4 KiB; Python's parser recurses per level
+            self.error(None, "BAD_REQUEST", "the message is JSON nested too deeply")
+            return
         if not isinstance(msg, dict):
             self.error(None, "BAD_REQUEST", "a message is a JSON object with an 'op'")
             return
@@ -119,12 +126,20 @@ class Session:
             self.error(req_id, "INTERNAL", "the server failed on this message; this is a bug")
 
     def auth(self, msg: dict[str, Any], req_id: Any) -> None:
+        """Authenticate (again). Why a new key may replace the old one: a client whose key
+        was rotated re-authenticates without reconnecting. The account streams the new key
+        may not watch end, and the client is told so (`info` UNSUBSCRIBED per stream):
+        they used to be dropped in silence, and the client waited for updates that never
+        came."""
         secret = msg.get("apiKey")
         if not isinstance(secret, str):
             raise ApiError(400, "BAD_REQUEST", "auth needs an apiKey string")
         key = authenticate(self.ctx.keys, f"Bearer {secret}")
-        if self.key is not None and key is not None and key.account != self.key.account:
-            self.drop_private()
+        if key is not None:
+            for stream in [k for k in self.streams if k[0] == "account"]:
+                if not _may_watch(key, stream[1]):
+                    self.leave(stream)
+                    self.send(_stream_ended(stream[1], key))
         self.key, self.secret = key, secret
         self.send(
             {"type": "ack", "id": req_id, "op": "auth", "accountId": key.account if key else None}
@@ -154,7 +169,7 @@ class Session:
             if wanted != key.account and not key.allows("admin"):
                 raise ApiError(403, "FORBIDDEN_SCOPE", "this key may watch only its own account")
             if not isinstance(wanted, str) or wanted not in self.ctx.ex.accounts():
-                raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {wanted!r}")
+                raise ApiError(404, "UNKNOWN_ACCOUNT", f"there is no account {_shown(wanted)}")
             return ("account", wanted)
         symbol = msg.get("symbol")
         if symbol is None:
@@ -162,14 +177,15 @@ class Session:
                 400, "BAD_REQUEST", f'the {channel} channel needs a symbol, e.g. "BTC-PERP"'
             )
         if not isinstance(symbol, str) or symbol not in self.ctx.ex.markets():
-            raise ApiError(404, "UNKNOWN_SYMBOL", f"no market {str(symbol)[:40]}")
+            shown = symbol[:40] if isinstance(symbol, str) else _shown(symbol)
+            raise ApiError(404, "UNKNOWN_SYMBOL", f"no market {shown}")
         if channel == "book":
             depth = msg.get("depth", SNAPSHOT_DEPTH)
             if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 500:
                 raise ApiError(  # as GET .../book?depth= (snapshots carry 500 levels anyway)
                     400,
                     "BAD_REQUEST",
-                    f"depth must be an integer from 1 to 500, not {json.dumps(depth)[:40]}",
+                    f"depth must be an integer from 1 to 500, not {_shown(depth)}",
                 )
         if channel == "candles":
             interval = msg.get("interval", "1m")
@@ -231,22 +247,50 @@ class Session:
         return {**base, "seq": hub.seq[key], "data": data}
 
     def drop_private(self) -> None:
-        """Leave every account stream (a new key, or the key was revoked)."""
+        """Leave every account stream (the key was revoked)."""
         for key in [k for k in self.streams if k[0] == "account"]:
-            self.ctx.runtime.hub.remove(key, self.box)
-            self.streams.discard(key)
+            self.leave(key)
+
+    def leave(self, key: StreamKey) -> None:
+        self.ctx.runtime.hub.remove(key, self.box)
+        self.streams.discard(key)
 
     def unsubscribe(self, msg: dict[str, Any], req_id: Any) -> None:
         key = self._stream(msg)
-        self.ctx.runtime.hub.remove(key, self.box)
-        self.streams.discard(key)
+        self.leave(key)
         self.send({"type": "ack", "id": req_id, "op": "unsubscribe", "channel": key[0]})
+
+
+def _may_watch(key: ApiKey, account: str) -> bool:
+    """Whether `key` may hold `account`'s stream (Session._stream's rule)."""
+    return key.allows("read") and (key.account == account or key.allows("admin"))
+
+
+def _stream_ended(account: str, key: ApiKey) -> dict[str, Any]:
+    return {
+        "type": "info",
+        "code": "UNSUBSCRIBED",
+        "channel": "account",
+        "accountId": account,
+        "message": f"the account stream of {account} ended: the key {key.name!r} this "
+        "connection authenticated with now may not watch it",
+    }
+
+
+def _shown(value: Any) -> str:
+    """A refused value in a message, at most 40 characters. Why not json.dumps or str:
+    both recurse into a nested value, and an array 1,500 deep raised RecursionError, which
+    closed the connection with 1011 and logged a traceback."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return json.dumps(value)[:40]
 
 
 async def _writer(ws: WebSocket, box: Outbox) -> None:
     while True:
-        text = await box.queue.get()
-        await ws.send_text(text)
+        await ws.send_text(await box.take())
 
 
 async def _reader(ws: WebSocket, session: Session) -> None:
@@ -318,6 +362,29 @@ async def websocket(ws: WebSocket) -> None:
                 )
             )
             return
+    address = ws.client.host if ws.client else "unknown"
+    hub = ctx.runtime.hub
+    if not hub.admit(address, ctx.ws_per_address):
+        await _refuse_busy(ws, ctx.ws_per_address)
+        return
+    try:
+        await _serve(ws, ctx, key, header)
+    finally:
+        hub.leave(address)
+
+
+async def _refuse_busy(ws: WebSocket, limit: int) -> None:
+    """The connection over the per-address limit: accepted and closed at once, 1008 with
+    the reason, which every client shows (an HTTP refusal of the handshake reaches a
+    browser's script as a bare 1006)."""
+    reason = f"too many WebSocket connections from this address (at most {limit})"
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await ws.accept()
+        await ws.close(code=1008, reason=reason)
+
+
+async def _serve(ws: WebSocket, ctx: ServerContext, key: ApiKey | None, header: str | None) -> None:
+    """One accepted connection, from the handshake's key to its close."""
     await ws.accept()
     box = Outbox()
     ctx.runtime.hub.connections.add(box)
