@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=100,
         help="requests a key may make at once, at least 1 (default %(default)s)",
     )
+    serve.add_argument(
+        "--ws-per-address",
+        type=int,
+        default=32,
+        help="WebSocket connections one client address may hold open, 0 for no limit "
+        "(default %(default)s; a class behind one NAT address needs one per student)",
+    )
     from exchange_local.server.admin_cli import add_parser as add_admin_parser
 
     add_admin_parser(sub)
@@ -198,15 +205,18 @@ def run_serve(args: argparse.Namespace) -> int:
             "exchange-local serve: error: --speed must be a number from 0 to 1000", file=sys.stderr
         )
         return 2
-    problem = _serve_option_problem(args.port, args.rate, args.burst)
+    problem = _serve_option_problem(args.port, args.rate, args.burst, args.ws_per_address)
     if problem is not None:
         print(f"exchange-local serve: error: {problem}", file=sys.stderr)
         return 2
     return serve(args.host, args.port, args.db, args.scenario, speed, args.seed,
-                 args.allow_remote, args.rate, args.burst)  # fmt: skip
+                 args.allow_remote, args.rate, args.burst,
+                 ws_per_address=args.ws_per_address)  # fmt: skip
 
 
-def _serve_option_problem(port: int, rate: float, burst: int) -> str | None:
+def _serve_option_problem(
+    port: int, rate: float, burst: int, ws_per_address: int = 32
+) -> str | None:
     """What is wrong with --port, --rate or --burst, naming the option and its range (the
     one line "bad --port, --rate or --burst" left the user to guess which); None if fine."""
     if not 0 <= port <= 65535:
@@ -215,6 +225,8 @@ def _serve_option_problem(port: int, rate: float, burst: int) -> str | None:
         return f"--rate must be a number of requests per second above 0, got {rate:g}"
     if burst < 1:
         return f"--burst must be at least 1 request, got {burst}"
+    if ws_per_address < 0:
+        return f"--ws-per-address must be 0 (no limit) or more, got {ws_per_address}"
     return None
 
 

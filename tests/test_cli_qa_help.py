@@ -100,9 +100,20 @@ def test_serve_help_shows_the_defaults_and_durable_only_with_db(
     for option, shown in (("--port", "default 8700"), ("--scenario", "default calm"),
                           ("--speed", "default 1)"), ("--rate", "default 50)"),
                           ("--burst", "default 100)"), ("--seed", "default 1)"),
-                          ("--host", "default 127.0.0.1")):  # fmt: skip
+                          ("--host", "default 127.0.0.1"),
+                          ("--ws-per-address", "default 32;")):  # fmt: skip
         assert shown in option_line(text, option), option
     assert "durable" in option_line(text, "--db")
+
+
+def test_serve_passes_its_websocket_cap_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    import exchange_local.server.serve as serve_module
+
+    got: list[Any] = []
+    monkeypatch.setattr(serve_module, "serve", lambda *a, **kw: got.append(kw) or 0)
+    assert main(["serve", "--ws-per-address", "0"]) == 0
+    assert main(["serve"]) == 0
+    assert got == [{"ws_per_address": 0}, {"ws_per_address": 32}]
 
 
 @pytest.mark.parametrize(
@@ -114,6 +125,7 @@ def test_serve_help_shows_the_defaults_and_durable_only_with_db(
         (["--rate", "nan"], "--rate must be a number of requests per second above 0, got nan"),
         (["--rate", "inf"], "--rate must be a number of requests per second above 0, got inf"),
         (["--burst", "0"], "--burst must be at least 1 request, got 0"),
+        (["--ws-per-address", "-1"], "--ws-per-address must be 0 (no limit) or more, got -1"),
     ],
 )
 def test_a_bad_serve_option_is_named_with_why(
