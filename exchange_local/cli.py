@@ -65,7 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done; 1 the store, account or CSV file cannot be used; "
         "2 bad options.",
     )
-    ledger.add_argument("--db", required=True, metavar="PATH", help="the exchange's SQLite store")
+    ledger.add_argument(
+        "--db",
+        required=True,
+        metavar="PATH",
+        type=os.path.expanduser,
+        help="the exchange's SQLite store",
+    )
     ledger.add_argument("--account", required=True, metavar="NAME", help="the account to export")
     ledger.add_argument(
         "--csv", metavar="FILE", help="write CSV to FILE ('-': standard output) instead of a table"
@@ -119,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--db",
         metavar="PATH",
+        type=os.path.expanduser,  # `--db=~/x` reaches us unexpanded by the shell
         help="the exchange's durable store, created if missing "
         "(default: in memory, lost when the server stops)",
     )

@@ -37,6 +37,19 @@ TRANSIENT = (
 )  # fmt: skip
 
 
+def _what_to_do(failure: BaseException) -> str:
+    """What the person should do about a failed store write, by its cause (SQLite's code,
+    else its words)."""
+    code = getattr(failure, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(failure)
+    if primary == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return "free the disk and restart it"
+    if primary == sqlite3.SQLITE_READONLY or "readonly database" in text:
+        return "the store (or its directory) has become read-only: make it writable and restart it"
+    return "restart it once that is put right"
+
+
 class Durable(OnceRequests):
     """Mixed into Exchange; active only when a store path is given."""
 
@@ -166,12 +179,15 @@ class Durable(OnceRequests):
         store never saw, and a clean stop then wrote them into the final snapshot, whose
         balances no longer matched the ledger. So every later command and the final
         snapshot are refused; the store holds everything up to the command before, and a
-        restart (once the disk has room) resumes from there."""
+        restart (once the disk has room) resumes from there.
+
+        Why the advice depends on the cause: "free the disk" was said for a store that had
+        become read-only too, where freeing the disk changes nothing."""
         self.store_failure = (
             f"the exchange store {self._store.path if self._store else ''} could not be "
             f"written ({failure}); the exchange stopped taking commands and its last "
-            f"command ({name}) is not saved: free the disk and restart it, everything "
-            "before that command is in the store"
+            f"command ({name}) is not saved: {_what_to_do(failure)}, everything before "
+            "that command is in the store"
         )
         log.error("%s", self.store_failure)
         return StoreError(self.store_failure)
@@ -224,9 +240,14 @@ class Durable(OnceRequests):
     def close(self) -> None:
         """Write a final snapshot (fast restart) and close the store. Safe to call twice."""
         if self._store is not None:
-            if self.store_failure is None:  # never a snapshot of a state the store lacks
-                self._maybe_snapshot(force=True)
-            elif self._forked_snapshot is not None:
-                self._forked_snapshot.abandon()
-            self._store.close()
-            self._store = None
+            try:
+                if self.store_failure is None:  # never a snapshot of a state the store lacks
+                    self._maybe_snapshot(force=True)
+                elif self._forked_snapshot is not None:
+                    self._forked_snapshot.abandon()
+            except (sqlite3.Error, OSError) as failure:  # a full disk: as any failed snapshot
+                log.warning("the final snapshot could not be written (%s); the journal keeps "
+                            "every command, so the next start replays more", failure)  # fmt: skip
+            finally:
+                store, self._store = self._store, None
+                store.close()

@@ -32,12 +32,21 @@ class Exchange(LivingMarkets):
 
     def __init__(self, config: ExchangeConfig | None = None, store: str | None = None) -> None:
         """`store`: path of an SQLite file. New: created. Existing: the exact state it
-        acknowledged is restored (its stored config is used; a different `config` is refused)."""
+        acknowledged is restored (its stored config is used; a different `config` is refused).
+        `~` in the path is the home directory. The store is this exchange's alone until
+        close(): StoreInUse (a StoreError) if another process has it open."""
         db = Store(store) if store is not None else None
+        try:
+            self._build(config, db, store)
+        except BaseException:
+            if db is not None:  # its lock too: a refused open leaves nothing held
+                db.close()
+            raise
+
+    def _build(self, config: ExchangeConfig | None, db: Store | None, store: str | None) -> None:
         if db is not None and not db.fresh:
             stored = db.stored_config()
             if config is not None and config != stored:
-                db.close()
                 raise StoreError(
                     f"{store} was created with a different exchange configuration; open it "
                     "without a config (the stored one is used) or with the same one"

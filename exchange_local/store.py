@@ -17,6 +17,7 @@ exchange has open, without constructing an Exchange (which writes a snapshot on 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pathlib
@@ -27,6 +28,7 @@ from typing import Any
 
 from exchange_local.errors import StoreError
 from exchange_local.store_ledger import LEDGER_SCHEMA, LedgerQueries, LedgerWriter
+from exchange_local.store_lock import store_path, writer_lock
 
 # 3: legs in transaction-ordered chunks with a batched account index (store_ledger.py);
 # 2 had a row per (transaction, account), 1 a row per leg
@@ -139,10 +141,83 @@ def _open_read_only(path: str, immutable_fallback: bool) -> sqlite3.Connection:
         ) from None
 
 
-def open_validated(path: str, immutable_fallback: bool = False) -> sqlite3.Connection:
-    """A read-only connection to an existing store, after checking that it is ours, of our
-    schema version and not corrupt. Nothing here writes to the file. `immutable_fallback`:
-    see _open_read_only (a store in a directory that is not writable)."""
+class StoreDamaged(StoreError):
+    """The file is an exchange store, but damaged (corrupt, malformed, cut short): it was left
+    untouched. `problem`: SQLite's first complaint, one line."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
+def first_problem(text: object) -> str:
+    """The first line of an SQLite complaint that says something: `PRAGMA quick_check` and
+    some errors give a hundred lines ("*** in database main ***", "Page 125 is never
+    used", ...), and a one-line refusal needs only the first real one."""
+    lines = [line.strip() for line in str(text).splitlines()]
+    said = [line for line in lines if line and not line.startswith("***")]
+    return said[0] if said else str(text).strip()
+
+
+def _damaged(path: str, problem: object, check: bool = False) -> StoreDamaged:
+    """One line: what is wrong (SQLite's first complaint) and what to do."""
+    first = first_problem(problem)
+    said = "is corrupt" if check else "cannot be read as an exchange store: it is damaged"
+    return StoreDamaged(
+        f"{path} {said} ({first}); it was left untouched: restore it from a copy, or use "
+        "another store (--db PATH)",
+        first,
+    )
+
+
+def _our_header(header: bytes) -> bool:
+    """Whether an SQLite header carries our application_id (bytes 68-71, big-endian)."""
+    return header[68:72] == APPLICATION_ID.to_bytes(4, "big")
+
+
+def store_file_kind(path: str) -> str:
+    """What is at `path`, found without writing anything: "missing", "directory", "empty",
+    "store" (an exchange store: SQLite with our application_id, or our meta table's
+    schema_version; damaged or not) or "other" (another program's file, text, garbage).
+    Why: only a store or an empty file may be replaced by a new one (perptui --reset); what
+    another program keeps under that name is not ours to delete."""
+    path = store_path(path)
+    if os.path.isdir(path):
+        return "directory"
+    if not os.path.lexists(path):
+        return "missing"
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty"
+        with open(path, "rb") as fh:
+            header = fh.read(100)
+    except OSError:
+        return "other"
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return "other"
+    if _our_header(header):
+        return "store"
+    try:  # through SQLite: a store not yet checkpointed has its header in the -wal file
+        ro = _open_read_only(path, immutable_fallback=True)
+    except (StoreError, sqlite3.Error):
+        return "other"
+    try:
+        if ro.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+            return "store"
+        row = ro.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if row and ro.execute("SELECT 1 FROM meta WHERE key = 'schema_version'").fetchone():
+            return "store"
+    except sqlite3.Error:
+        pass
+    finally:
+        ro.close()
+    return "other"
+
+
+def _sqlite_header(path: str) -> bytes:
+    """The first 100 bytes of an SQLite file; StoreError if `path` is not one."""
     if os.path.isdir(path):
         raise StoreError(f"{path} is a directory, not an exchange store")
     try:
@@ -152,21 +227,36 @@ def open_validated(path: str, immutable_fallback: bool = False) -> sqlite3.Conne
         raise StoreError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
         raise StoreError(f"{path} is not an exchange store (not an SQLite database, or truncated)")
+    return header
+
+
+def open_validated(path: str, immutable_fallback: bool = False) -> sqlite3.Connection:
+    """A read-only connection to an existing store, after checking that it is ours, of our
+    schema version and not corrupt (StoreDamaged if it is ours but damaged). Nothing here
+    writes to the file. `immutable_fallback`: see _open_read_only (a store in a directory
+    that is not writable)."""
+    path = store_path(path)
+    ours = _our_header(_sqlite_header(path))
     try:
         ro = _open_read_only(path, immutable_fallback)
         try:
             app_id = ro.execute("PRAGMA application_id").fetchone()[0]
             if app_id != APPLICATION_ID:
                 raise StoreError(f"{path} is an SQLite file but not an exchange store")
+            ours = True
             check = ro.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
-                raise StoreError(f"{path} is corrupt ({check}); it was left untouched")
+                raise _damaged(path, check, check=True)
             row = ro.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except BaseException:
             ro.close()
             raise
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path} cannot be read as an exchange store: {exc}") from None
+        if ours:
+            raise _damaged(path, exc) from None
+        raise StoreError(
+            f"{path} cannot be read as an exchange store: {first_problem(exc)}"
+        ) from None
     version = int(row[0]) if row else None
     if version != SCHEMA_VERSION:
         ro.close()
@@ -180,27 +270,111 @@ def open_validated(path: str, immutable_fallback: bool = False) -> sqlite3.Conne
 WAL_KEPT_BYTES = 4 * 1024 * 1024
 
 
+def _check_place(path: str) -> None:
+    """StoreError if `path` cannot name a store: its directory is missing (a typo must not
+    make a new store somewhere else), or it is a directory. Said as serve and admin say it."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StoreError(f"cannot open {path}: the directory {folder} does not exist")
+    if os.path.isdir(path):
+        raise StoreError(f"{path} is a directory, not an exchange store; give the store's file")
+
+
+def _check_writable(path: str, exists: bool) -> None:
+    """StoreError, before anything is written or shown, if the store could only be read: a
+    read-only file (or its -wal/-shm file) or a directory SQLite cannot create them in.
+    Without it the first command failed with "attempt to write a readonly database", after
+    serve had printed its admin key."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(folder, os.W_OK):
+        doing = "open" if exists else "create"
+        raise StoreError(
+            f"cannot {doing} {path} for writing: its directory {folder} is not writable "
+            "(SQLite creates the store's -wal and -shm files there)"
+        )
+    for name in (path, f"{path}-wal", f"{path}-shm") if exists else ():
+        if os.path.exists(name) and not os.access(name, os.W_OK):
+            raise StoreError(_read_only(path, name))
+
+
+def _read_only(path: str, name: str | None = None) -> str:
+    shown = path if name in (None, path) else f"{path} ({os.path.basename(name or '')})"
+    return (
+        f"{shown} is read-only: the exchange cannot write to it; make it writable (or copy "
+        "it to a writable place) and open it again (exchange-local ledger reads it as it is)"
+    )
+
+
+def _write_refused(path: str, exc: sqlite3.Error) -> StoreError:
+    """A StoreError naming the store for SQLite refusing to open or write it at open."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == sqlite3.SQLITE_READONLY or "readonly database" in str(exc):
+        return StoreError(_read_only(path))
+    if primary == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return StoreError(f"{path} cannot be written ({exc}): free the disk and open it again")
+    return StoreError(f"{path} cannot be used: {first_problem(exc)}")
+
+
 class Store(LedgerWriter):
-    """One SQLite file. Opening an existing file validates it and never modifies a bad one."""
+    """One SQLite file. Opening an existing file validates it and never modifies a bad one.
+
+    Why the store takes its single-writer lock itself (store_lock.writer_lock): a script's
+    `Exchange(store=...)` beside a running perptui forked the journal ("UNIQUE constraint
+    failed: journal.seq") and perptui's later history was lost on restart. Programs that hold
+    the lock around their session (serve, admin, perptui) are not locked out by it."""
 
     def __init__(self, path: str) -> None:
+        path = store_path(path)  # `~/class.sqlite` is in the home directory, not in ./~
         self.path = path
+        self._lock = contextlib.ExitStack()
+        _check_place(path)
+        exists = os.path.exists(path) and os.path.getsize(path) > 0
+        if exists:
+            _sqlite_header(path)  # a stranger's file: refused before a lock file is made
+        # before anything is made beside it (the lock file, validation's -wal and -shm)
+        _check_writable(path, exists)
+        self._lock.enter_context(writer_lock(path))
+        try:
+            self._open(path)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: str) -> None:
         exists = os.path.exists(path) and os.path.getsize(path) > 0
         if exists:
             open_validated(path).close()
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # the write-ahead log shrinks back to this after a checkpoint: without it a paper market
-        # at --speed 100 kept a 16 MB -wal file beside its store for as long as it ran
-        self.db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
-        if not exists:
-            self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            self.db.executescript(SCHEMA)
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # the write-ahead log shrinks back to this after a checkpoint: without it a paper
+            # market at --speed 100 kept a 16 MB -wal file beside its store for as long as it ran
+            self.db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+            if exists:  # can it be written? (a read-only mount, a file SQLite opened read-only)
+                self._probe_write()
+            else:
+                self.db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                self.db.executescript(SCHEMA)
+                self.db.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.Error as exc:
+            raise _write_refused(path, exc) from None
         self.fresh = not exists
         self._load_ledger()
         self.journal_seq = self._max("SELECT MAX(seq) FROM journal")
+
+    def _probe_write(self) -> None:
+        """A write, rolled back: SQLite opens a file it may not write read-only and says so
+        only at the first write (BEGIN IMMEDIATE alone passes in WAL mode)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
 
     def _max(self, sql: str) -> int:
         value = self.db.execute(sql).fetchone()[0]
@@ -281,7 +455,13 @@ class Store(LedgerWriter):
         return [(s, t, c, decode(json.loads(a))) for s, t, c, a in rows]
 
     def close(self) -> None:
-        self.db.close()
+        """Close the file and release its lock. Safe to call twice."""
+        try:
+            db = getattr(self, "db", None)
+            if db is not None:
+                db.close()
+        finally:
+            self._lock.close()
 
 
 class LedgerReader(LedgerQueries):
@@ -291,6 +471,7 @@ class LedgerReader(LedgerQueries):
     (a read-only mount) is opened `immutable=1` (open_validated)."""
 
     def __init__(self, path: str) -> None:
+        path = store_path(path)
         if not os.path.exists(path):
             raise StoreError(f"{path} does not exist")
         if not os.path.isfile(path):

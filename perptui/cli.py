@@ -11,11 +11,15 @@ import os
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from perptui.settings import Settings, data_dir, load_settings
 from perptui.venues.base import Venue
+
+if TYPE_CHECKING:
+    from perptui.venues.local import LocalVenue
 
 
 def speed_argument(text: str) -> Decimal:
@@ -33,6 +37,25 @@ def speed_argument(text: str) -> Decimal:
     return value
 
 
+def path_argument(text: str) -> Path:
+    """A path from the command line with `~` expanded: after `--db=` the shell leaves it as
+    it is, and `--db=~/x.sqlite` made a directory named `~` here."""
+    return Path(text).expanduser()
+
+
+def expand_db_paths(argv: list[str]) -> list[str]:
+    """`--db PATH` and `--db=PATH` with `~` expanded, for the subcommands that parse their
+    own arguments (perptui replay)."""
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--db="):
+            arg = "--db=" + os.path.expanduser(arg[len("--db=") :])
+        elif i > 0 and argv[i - 1] == "--db":
+            arg = os.path.expanduser(arg)
+        out.append(arg)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perptui",
@@ -45,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--memory", action="store_true", help="keep the paper market in memory only")
     where.add_argument(
-        "--db", type=Path, help="paper market store (default: in the data directory)"
+        "--db", type=path_argument, help="paper market store (default: in the data directory)"
     )
     where.add_argument(
         "--connect", metavar="URL", help="an exchange-local server, e.g. http://127.0.0.1:8700"
@@ -105,17 +128,41 @@ def default_mirror_db(testnet: bool) -> Path:
     )
 
 
-def reset_store(path: Path, assume_yes: bool) -> bool:
-    """Delete the paper store after asking; False when the user said no."""
-    if not path.exists():
+def reset_store(venue: LocalVenue, assume_yes: bool) -> bool:
+    """Delete the venue's paper store after asking; False (said on stderr, nothing changed)
+    when the user said no or it may not be deleted. The venue then holds the store's lock.
+
+    Why the lock comes first: deleting a store another perptui or a server had open left
+    it writing to deleted files, and the whole market was lost. Why only a paper market or
+    an empty file is deleted: `--reset` replaced another program's database and deleted a
+    text file, and a directory ended in a traceback."""
+    from exchange_local.errors import StoreError
+    from exchange_local.store import store_file_kind
+    from perptui.venues.local import not_a_paper_market
+
+    path = venue.db
+    assert path is not None
+    try:
+        venue.hold_store()  # refuses a file that is not a paper market, too
+    except StoreError as problem:
+        print(f"perptui: {problem}", file=sys.stderr)
+        return False
+    kind = store_file_kind(str(path))  # again, now that no one else can be writing it
+    if kind == "missing":
         return True
+    if kind not in ("store", "empty"):
+        venue.release_store()
+        print(f"perptui: {not_a_paper_market(path)}", file=sys.stderr)
+        return False
     if not assume_yes:
         if not sys.stdin.isatty():
+            venue.release_store()
             print("perptui: --reset needs a yes; add --yes when there is no terminal to ask",
                   file=sys.stderr)  # fmt: skip
             return False
         answer = input(f"Delete the paper market in {path} (positions, ledger, everything)? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
+            venue.release_store()
             print("kept it")
             return False
     for suffix in ("", "-wal", "-shm", ".perptui.json"):
@@ -132,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args_list[:1] == ["replay"]:
         from perptui.replay import main as replay_main
 
-        return replay_main(args_list[1:])
+        return replay_main(expand_db_paths(args_list[1:]))
     connect_screen = args_list[:1] == ["connect"]
     if connect_screen:
         args_list = ["--connect", *args_list[1:2]] if len(args_list) > 1 else []
@@ -162,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                   "run `perptui connect`", file=sys.stderr)  # fmt: skip
             return 2
         db = None if args.memory else (args.db or default_db())
-        if args.reset and db is not None and not reset_store(db, args.yes):
-            return 1
         venue = LocalVenue(db, speed=args.speed, seed=args.seed)
+        if args.reset and db is not None and not reset_store(venue, args.yes):
+            return 1
     if args.projector:
         from perptui.projector import ProjectorApp
 
@@ -201,10 +248,11 @@ def _mirror_venue(args: argparse.Namespace) -> Venue | None:
               file=sys.stderr)  # fmt: skip
         return None
     db = None if args.memory else (args.db or default_mirror_db(args.testnet))
-    if args.reset and db is not None and not reset_store(db, args.yes):
-        return None
     # a jump in the prices after a pause is held until the terminal asks: continue or reset
-    return MirrorVenue(HyperliquidPriceSource(testnet=args.testnet), db=db, seed=args.seed)
+    venue = MirrorVenue(HyperliquidPriceSource(testnet=args.testnet), db=db, seed=args.seed)
+    if args.reset and db is not None and not reset_store(venue, args.yes):
+        return None
+    return venue
 
 
 def _remote_venue(args: argparse.Namespace, settings: Settings, ask: bool) -> Venue | None:

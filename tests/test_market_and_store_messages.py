@@ -47,10 +47,13 @@ async def test_no_market_asked_opens_the_first_there_is():
 
 
 async def test_a_broken_store_names_its_file_and_the_reset_for_that_file(tmp_path, monkeypatch):
-    """The advice said `perptui --reset`, which resets the default store, not this one."""
+    """The advice said `perptui --reset`, which resets the default store, not this one. (A
+    damaged store: a file that is no paper market at all gets no reset advice.)"""
+    from tests.test_store_qa2_reset import corrupt_store
+
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     db = tmp_path / "corrupt.sqlite"
-    db.write_bytes(b"not sqlite " * 20)
+    corrupt_store(db)
     with pytest.raises(StoreError, match=f"`perptui --db {shlex.quote(str(db))} --reset`"):
         await LocalVenue(db, clock="manual").start()
     app = PerpApp(LocalVenue(db, clock="manual"), Settings(), frame_loop=False)
@@ -60,6 +63,6 @@ async def test_a_broken_store_names_its_file_and_the_reset_for_that_file(tmp_pat
     assert said[0].startswith(f"perptui: cannot open the paper market in {db}: ")
     default = tmp_path / "data" / "perptui" / "paper.sqlite"
     default.parent.mkdir(parents=True)
-    default.write_bytes(b"not sqlite " * 20)
+    corrupt_store(default)
     with pytest.raises(StoreError, match="`perptui --reset`"):
         await LocalVenue(default, clock="manual").start()

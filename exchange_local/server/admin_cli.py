@@ -115,10 +115,14 @@ def add_parser(sub: Any) -> None:
     scenario.add_argument("--swing", help="volatility: the first swing (default 0.002)")
     both_ways = (create, key, cmds.choices["list"], revoke, reset, adjust, halt, unhalt)
     for p in both_ways:
-        p.add_argument("--db", metavar="PATH", help="the exchange's store (offline)")
+        p.add_argument(
+            "--db", metavar="PATH", type=os.path.expanduser, help="the exchange's store (offline)"
+        )
     for name in ONLINE_ONLY:  # taken, then refused with why (argparse said only
         # "unrecognized arguments: --db"): the clock they act on runs in a server
-        cmds.choices[name].add_argument("--db", metavar="PATH", help=argparse.SUPPRESS)
+        cmds.choices[name].add_argument(
+            "--db", metavar="PATH", type=os.path.expanduser, help=argparse.SUPPRESS
+        )
     for p in (*both_ways, *(cmds.choices[n] for n in ONLINE_ONLY)):
         p.add_argument("--url", help="a running server (online), e.g. http://127.0.0.1:8700")
         p.add_argument(

@@ -26,7 +26,8 @@ from exchange_local.health import OrderPreview
 from exchange_local.leaderboard import standings
 from exchange_local.ledger import LedgerEntry
 from exchange_local.orders import Fill, OrderInfo, OrderResult
-from exchange_local.store_lock import StoreLocked, store_lock
+from exchange_local.store import StoreDamaged, store_file_kind
+from exchange_local.store_lock import PERPTUI, StoreInUse, store_lock
 from perptui import format as fmt
 from perptui.settings import data_dir
 from perptui.venues.base import (
@@ -84,7 +85,7 @@ class LocalVenue(Venue):
     ) -> None:
         if clock not in ("real", "manual"):
             raise ValueError(f"clock must be 'real' or 'manual', got {clock!r}")
-        self.db = Path(db) if db is not None else None
+        self.db = Path(db).expanduser() if db is not None else None
         self.speed = Decimal(speed)
         self.clock_mode = clock
         self.seed = seed
@@ -104,6 +105,7 @@ class LocalVenue(Venue):
         self._notice: str | None = None  # said once on screen (take_notice)
         self.store_failure: str | None = None  # the header's words once the store failed
         self._store_lock = contextlib.ExitStack()  # the paper store's lock while it is open
+        self._holding = False  # whether _store_lock holds it now
 
     # --- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -139,27 +141,55 @@ class LocalVenue(Venue):
 
     def _hold_store(self) -> None:
         """Take the store's single-writer lock for this session (released in stop): a second
-        perptui on the same file ran beside the first until one died on a journal entry."""
+        perptui on the same file ran beside the first until one died on a journal entry.
+        Held already (`perptui --reset` takes it before it deletes anything): nothing to do.
+
+        Why only the data directory is created: a typo in `--db` (a missing directory) made
+        a new paper market somewhere nobody would look; the default place is perptui's own.
+        A file perptui did not make is refused here, before any advice to reset it (which
+        would delete it), for the paper market on Hyperliquid's prices too."""
         assert self.db is not None
-        self.db.parent.mkdir(parents=True, exist_ok=True)
+        if self._holding:
+            return
+        folder = self.db.parent
+        if not folder.is_dir():
+            if folder.absolute() != data_dir().expanduser().absolute():
+                raise StoreError(f"cannot open {self.db}: the directory {folder} does not exist")
+            folder.mkdir(parents=True, exist_ok=True)
+        if store_file_kind(str(self.db)) in ("directory", "other"):  # no lock file beside it
+            raise StoreError(not_a_paper_market(self.db))
         try:
-            self._store_lock.enter_context(store_lock(str(self.db)))
-        except StoreLocked as held:
+            self._store_lock.enter_context(store_lock(str(self.db), holder=PERPTUI))
+        except StoreInUse as held:
             raise StoreError(
-                f"{held}; close it first, or open another store with --db PATH"
+                f"{held.base}: close it first, or open another store with --db PATH"
             ) from None
+        self._holding = True
+        self._store_lock.callback(setattr, self, "_holding", False)
+
+    def hold_store(self) -> None:
+        """Take the store's lock now, before the session (perptui --reset, before it deletes
+        anything); StoreError if another process has it open."""
+        self._hold_store()
+
+    def release_store(self) -> None:
+        """Let go of the store's lock taken before the session (a reset the user declined)."""
+        self._store_lock.close()
 
     def _open_exchange(self) -> Exchange:
         if self.db is None:
             return Exchange(paper_config(ExchangeConfig(seed=self.seed)))
         self._hold_store()
-        if self.db.exists():
+        kind = store_file_kind(str(self.db))
+        if kind in ("directory", "other"):  # never offered --reset: it would destroy it
+            raise StoreError(not_a_paper_market(self.db))
+        if kind == "store":
             try:
                 return Exchange(store=str(self.db))  # its own stored configuration
             except StoreError as problem:
                 again = reset_command(self.db, data_dir() / "paper.sqlite")
-                raise StoreError(f"{problem}; `{again}` starts a new paper market "
-                                 "(or --db PATH for another file)") from problem  # fmt: skip
+                raise StoreError(store_advice(self.db, problem, again)) from problem
+        # missing, or an empty file (a new store in its place loses nothing)
         return Exchange(paper_config(ExchangeConfig(seed=self.seed)), store=str(self.db))
 
     @property
@@ -443,6 +473,29 @@ class LocalVenue(Venue):
     async def shock(self, asset: str, fraction: Decimal) -> None:
         """Move an underlying's index by `fraction` (-0.1 = a 10 % fall) at once."""
         self._exchange().shock_index(asset, fraction)
+
+
+def not_a_paper_market(db: Path) -> str:
+    """The refusal for a file perptui did not make (another program's database, a text file,
+    a directory): neither opened nor offered --reset, which would delete it."""
+    return f"{db} is not a paper market made by perptui/exchange-local; choose another --db path"
+
+
+def store_advice(db: Path, problem: StoreError, reset: str) -> str:
+    """What to do about a paper market that cannot be opened. A damaged one (StoreDamaged)
+    may still be saved from a copy, so the advice keeps one before it mentions a reset,
+    which starts over; for the others (another version's store, a read-only file) the
+    problem says what to do and a reset is the last way out."""
+    if isinstance(problem, StoreDamaged):
+        return (
+            f"{problem}. To start over instead, keep a copy of it first (copy {db} and "
+            f"{db}-wal, if it is there, to another folder); then `{reset}` starts a new paper "
+            "market in its place"
+        )
+    return (
+        f"{problem}; `{reset}` would start over with a new paper market (this one is lost), "
+        "or choose another --db path"
+    )
 
 
 def reset_command(db: Path, default: Path | None, options: str = "") -> str:
