@@ -6,7 +6,7 @@ liquidation price is always rounded toward the mark (the conservative side, MECH
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 # an amount as typed (0.00000098, never 9.8E-7): the exchange's own refusals write it so
 from exchange_local.money import plain as plain
@@ -20,12 +20,15 @@ def decimals_of(step: Decimal) -> int:
     return max(0, -int(exponent)) if isinstance(exponent, int) else 0
 
 
-def num(value: Decimal | None, places: int = 2, sign: bool = False) -> str:
-    """`12,345.68`; `+12.30` with sign; `—` for None."""
+def num(
+    value: Decimal | None, places: int = 2, sign: bool = False, rounding: str = ROUND_HALF_EVEN
+) -> str:
+    """`12,345.68`; `+12.30` with sign; `—` for None. `rounding`: a decimal rounding mode
+    (half-even unless a figure must never look better than it is: see usd_up, usd_down)."""
     if value is None:
         return DASH
     q = Decimal(1).scaleb(-places)
-    v = value.quantize(q, rounding=ROUND_HALF_EVEN)
+    v = value.quantize(q, rounding=rounding)
     text = f"{v:,.{places}f}"
     if sign and v > 0:
         text = "+" + text
@@ -38,6 +41,20 @@ def usd(value: Decimal | None, sign: bool = False) -> str:
     return num(value, 2, sign)
 
 
+def usd_up(value: Decimal | None, sign: bool = False) -> str:
+    """A requirement or a cost to the cent, rounded up (toward +infinity): IMR, MMR, ACMR
+    and fees. Why: half-even showed MMR 1,505.1815922 as 1,505.18, less than is required,
+    and a preview's IMR → 14,375.08 beside a refusal that "needs 14375.09"; the ledger rounds
+    a fee up, so "Fee ~23.73" for 23.732921 was a cent short of what is charged."""
+    return num(value, 2, sign, ROUND_CEILING)
+
+
+def usd_down(value: Decimal | None, sign: bool = False) -> str:
+    """What may be used, to the cent, rounded down (toward -infinity): free collateral, a
+    margin above a requirement. Never a cent more than there is."""
+    return num(value, 2, sign, ROUND_FLOOR)
+
+
 def price(value: Decimal | None, tick: Decimal) -> str:
     return num(value, decimals_of(tick))
 
@@ -46,11 +63,26 @@ def size(value: Decimal | None, lot: Decimal, sign: bool = False) -> str:
     return num(value, decimals_of(lot), sign)
 
 
-def pct(fraction: Decimal | None, places: int = 2, sign: bool = False) -> str:
+def pct(
+    fraction: Decimal | None, places: int = 2, sign: bool = False, rounding: str = ROUND_HALF_EVEN
+) -> str:
     """0.0542 -> `5.42%`."""
     if fraction is None:
         return DASH
-    return num(fraction * 100, places, sign) + "%"
+    return num(fraction * 100, places, sign, rounding) + "%"
+
+
+def distance(fraction: Decimal | None, places: int = 1) -> str:
+    """A distance to liquidation or bankruptcy, 0.175587 -> `17.5%`: rounded toward zero,
+    so it never looks further away than it is (half-even showed 17.6 % for 17.5587 % and
+    0.5 % for 0.487 %)."""
+    return pct(fraction, places, rounding=ROUND_DOWN)
+
+
+def weight(value: Decimal, places: int = 4) -> str:
+    """A collateral weight, 0.85970512 -> `0.8597`: rounded down, never more generous than it
+    is (0.860 made amount x price x weight exceed the value beside it)."""
+    return num(value, places, rounding=ROUND_FLOOR)
 
 
 RATE_PLACES = (4, 6)  # decimals of a percent a funding rate shows: at least, at most

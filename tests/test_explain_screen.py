@@ -87,7 +87,7 @@ async def test_numbers_match_exchange_local_and_the_whatif_moves() -> None:
         assert screen.target == p
         head = plain(screen.query_one("#whatif-head", Static))
         assert fmt.price(p, state.tick) in head and fmt.usd(line.equity_at(p)) in head
-        assert fmt.usd(line.mmr_at(p)) in head and STATUS_WORDS[line.status_at(p)] in head
+        assert fmt.usd_up(line.mmr_at(p)) in head and STATUS_WORDS[line.status_at(p)] in head
 
         await pilot.press("p")
         assert isinstance(app.focused, Input)

@@ -82,3 +82,18 @@ def test_coins_keep_their_eight_decimals_and_money_its_six():
         "0.12345678"
     )
     assert str(rows["USD"][4]).strip() == "+10.500000"
+
+
+def test_the_tab_shows_a_funding_rate_in_percent_and_prices_with_separators():
+    """The Ref column gave "funding SOL-PERP rate 0.0023564710971243260552206128" and
+    "settle BTC-PERP at 101234.5"; the Funding tab says +0.235647 %."""
+    from exchange_local.ledger import LedgerEntry
+
+    raw = [
+        LedgerEntry(1, D(3600), "FUNDING", "USD", D("-1"), D(0),
+                    "funding SOL-PERP rate 0.002356471097124326055220612835669651"),
+        LedgerEntry(2, D(3630), "SETTLE", "USD", D("2"), D(0), "settle BTC-PERP at 101234.5"),
+    ]  # fmt: skip
+    refs = [cells[-1] for _, cells in ledger_rows(raw)]
+    assert any("funding SOL-PERP rate +0.235647%" in str(ref) for ref in refs), refs
+    assert any("settle BTC-PERP at 101,234.5" in str(ref) for ref in refs), refs

@@ -352,7 +352,8 @@ def test_the_chart_says_an_off_chart_liquidation_price_rounded_toward_the_mark()
     assert any(n.startswith("liq 135,000.0 is off chart") for n in notes)
     assert not any(n.startswith("liq is") for n in notes)  # the off-chart note says how far
     _, narrow = chart_grid(state, 34, 12, "candle")  # the chart at 120 columns
-    assert narrow[:3] == ["liq 64,126.5 ↓35.9% off chart", "bkr 62,519.0 ↓37.5% off chart",
+    # distances toward zero (35.87 %, 37.48 %): never further from the mark than they are
+    assert narrow[:3] == ["liq 64,126.5 ↓35.8% off chart", "bkr 62,519.0 ↓37.4% off chart",
                           "liq 135,000.0 ↑35.0% off chart"], narrow  # fmt: skip
     assert all(len(n) + 1 <= 34 for n in narrow)
 
@@ -572,17 +573,18 @@ def test_the_preview_gives_positions_in_the_lots_decimals_with_a_sign():
     assert any(t.endswith("pos → -5.0000") for t in narrow), narrow
 
 
-def test_your_own_trade_on_the_tape_says_you_in_any_column_width():
+def test_your_own_trade_on_the_tape_is_marked_in_any_column_width():
     """The book's column is 35 wide between 100 and 160 terminal columns: " you" after the
-    time was cut to " y"."""
+    time was cut to " y"; then "you" took the time's place, and the trade read as having
+    none. Now ▶ in its first column marks it (as the events log marks yours), the time
+    stays, and "you" follows where there is room."""
     from exchange_local.marketdata import Trade
     from perptui.widgets.tape import own_row, tape_rows
 
     trade = Trade(7, 10_000, Decimal("100116.5"), Decimal("0.05"), "buy")
     ((_, text),) = tape_rows([trade], Decimal("0.5"), Decimal("0.0001"))
-    assert own_row(text, 35).endswith("▲      you") and len(own_row(text, 35)) <= 35
-    assert own_row(text, 60) == text + " you"
-    assert own_row(text, 35).startswith(text[:-8])  # price, size and side as before
+    assert own_row(text, 35) == "▶" + text[1:] and text.endswith("▲ 00:00:10")
+    assert own_row(text, 60) == "▶" + text[1:] + " you"
 
 
 async def test_a_killed_perptui_is_reopened_with_its_real_pause(tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ class ExplainScreen(Screen[None]):
     ExplainScreen { layout: vertical; }
     ExplainScreen #explain-title { height: auto; padding: 0 1; background: $panel; }
     ExplainScreen #explain-body { height: 1fr; }
-    ExplainScreen #derivation { width: 1fr; padding: 0 1; }
+    ExplainScreen #derivation { width: 1fr; padding: 0 1; scrollbar-gutter: stable; }
     ExplainScreen #derivation > Static { margin-bottom: 1; }
     ExplainScreen #whatif { width: 58; border-left: solid $panel-lighten-2; padding: 0 1; }
     ExplainScreen #whatif-head { height: auto; }
@@ -144,7 +144,10 @@ class ExplainScreen(Screen[None]):
         """Redraw what changed: the derivation on new data, the what-if also on a new price
         (a key press must not rebuild six tables)."""
         narrow = self.has_class("-narrow")
-        key = (self.expl, self.health, self.places, self.error)
+        # the tables' width too: laid out for no width before the first layout, or for
+        # another one, their columns came out different in every step (Rich squeezed each)
+        width = self.query_one("#step-0", Static).content_region.width
+        key = (self.expl, self.health, self.places, self.error, width)
         whatif_key = (self.expl, self.health, self.target, narrow)
         if key != self._shown:
             self._shown = key
@@ -183,7 +186,9 @@ class ExplainScreen(Screen[None]):
             f" · {side} {fmt.size(abs(e.size), lot)} · mark {fmt.price(e.mark, tick)} · MMF "
             f"{fmt.pct(e.mmf)} · liq {self.liq_text(e, tick)} · bk "
             f"{fmt.liq_price(e.bankruptcy_price, e.mark, tick)} · zero "
-            f"{fmt.price(reachable(e.zero_price), tick)}",
+            # on the tick toward the mark as bk is: one position's two prices are one price
+            # (MECHANICS 3), and "bk 92,452.0 · zero 92,451.7" read as two
+            f"{fmt.liq_price(reachable(e.zero_price), e.mark, tick)}",
             stale,
         ))  # fmt: skip
         width = steps[0].content_region.width or None  # 0 before the first layout
@@ -240,14 +245,15 @@ class ExplainScreen(Screen[None]):
         word = (f" {STATUS_WORDS[status]} ", f"bold reverse {colour(variables, status)}")
         head = Content.assemble(
             ("What if ", "bold"), f"p = {fmt.price(p, tick)} ({fmt.pct(move, 2, sign=True)}): ",
-            f"E {fmt.usd(eq)} · MMR {fmt.usd(mmr)} · E−MMR {fmt.usd(eq - mmr, sign=True)} ",
+            f"E {fmt.usd(eq)} · MMR {fmt.usd_up(mmr)} · E−MMR {fmt.usd_down(eq - mmr, sign=True)} ",
             word,
         ) if self.has_class("-narrow") else Content.assemble(
             ("What if ", "bold"), (f"{e.market}", "bold"), " moved to\n",
             f"  p = {fmt.price(p, tick)}  ({fmt.pct(move, 2, sign=True)} from the mark)\n",
             f"  E(p)   = {fmt.usd(eq):>14}\n",
-            f"  MMR(p) = {fmt.usd(mmr):>14}   usage {usage}\n",
-            f"  E − MMR = {fmt.usd(eq - mmr, sign=True):>13}\n",
+            # the requirement rounded up, the room above it down: neither looks better
+            f"  MMR(p) = {fmt.usd_up(mmr):>14}   usage {usage}\n",
+            f"  E − MMR = {fmt.usd_down(eq - mmr, sign=True):>13}\n",
             "  status at p: ", word,
         )  # fmt: skip
         self.query_one("#whatif-head", Static).update(head)

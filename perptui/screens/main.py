@@ -196,7 +196,7 @@ class MainScreen(Screen[None]):
         ticket = self.query_one(WatchPanel) if watching is not None else self.query_one(OrderTicket)
         height = right.size.height  # 0 before the first layout: no limit yet
         account.rows = height - ticket.outer_size.height if height else None
-        account.show(h)
+        account.show(h, snap.insurance_fund if paper else None)  # a real venue: none
         pos = next((p for p in h.positions if p.market == snap.market), None)
         liq_prices = tuple(
             p.liquidation_price for p in h.positions if p.liquidation_price is not None
@@ -207,7 +207,9 @@ class MainScreen(Screen[None]):
         self.query_one(OrderBookView).show(BookState(
             snap.market, ms.tick, ms.lot, snap.book.bids, snap.book.asks, own, liq_prices,
             snap.connection.state == "stale", ms.mark))  # fmt: skip
-        self.query_one(TradeTape).show(snap.trades, ms.tick, ms.lot, own_trade_ids)
+        # a demo's or a replay's trades are the watched account's, not the viewer's
+        own_label = watching.account if watching is not None and watching.account else "you"
+        self.query_one(TradeTape).show(snap.trades, ms.tick, ms.lot, own_trade_ids, own_label)
         lines = []
         liq_state = pos.liquidation_state if pos is not None else "ok"
         if pos is not None:

@@ -7,10 +7,12 @@ MECHANICS' own number, 100 % is exactly where liquidation starts, and the warnin
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
 from rich.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from exchange_local.health import AccountHealth, CollateralLine
@@ -75,17 +77,43 @@ def gauge(health: AccountHealth, width: int = GAUGE_WIDTH) -> str:
 
 
 def status_markup(health: AccountHealth) -> str:
+    """`● LIQUIDATING (backstop)`: the word, and the status where the word does not say it
+    already ("● LIQUIDATING (liquidating)" said it twice)."""
     word = account_word(health)
-    detail = "" if health.status in ("ok", "reduce_only") else f" ({health.status})"
+    said = health.status in ("ok", "reduce_only") or health.status.upper() == word
+    detail = "" if said else f" ({health.status})"
     return f"[b {WORD_STYLE[word]}]● {word}{detail}[/]"
 
 
-def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None = None) -> str:
+def cells(markup: str) -> int:
+    """Columns a line of content markup takes on screen."""
+    return Content.from_markup(markup).cell_length
+
+
+def fit(forms: list[str], width: int | None) -> str:
+    """The first of `forms` (longest first) that fits `width` columns; the last where none
+    does; the first where the width is not known."""
+    if width is None:
+        return forms[0]
+    return next((f for f in forms if cells(f) <= width), forms[-1])
+
+
+def account_markup(
+    health: AccountHealth,
+    narrow: bool = False,
+    rows: int | None = None,
+    width: int | None = None,
+    fund: Decimal | None = None,
+) -> str:
     """The panel as content markup; `narrow` is the one-line form of the 80-column layout.
     `rows`: the rows the panel has above the ticket; where the full form needs more, the
     tight form drops the gauge's legend, puts the nearest liquidation beside the leverage and
     writes each balance as "amount @ price × weight = value" with no header (at 120x36 the
-    full form hid every collateral row under the ticket)."""
+    full form hid every collateral row under the ticket). `width`: the columns the panel has
+    (None: not known yet); a line too long for them takes a shorter form rather than being
+    cut (at 120 columns "● LIQUIDATING (liquidatin…" and "USD 12,077.32272 1.00 1.000
+    12,077.…"). `fund`: the insurance fund's balance, to the cent, where the venue has one
+    (a liquidation lesson is about it: "$20.0K" under the chart could not show +0.45)."""
     h = health
     if watch_only(h):
         return watch_only_markup(narrow)
@@ -95,7 +123,7 @@ def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None
         distance = gone.liquidation_state
         near_text = f"{distance} {gone.market}"
     else:
-        distance = fmt.pct(near[1], 1) if near else fmt.DASH
+        distance = fmt.distance(near[1]) if near else fmt.DASH
         near_text = f"{distance} {near[0]}" if near else fmt.DASH
     # no leverage figure without equity: "0.00x" beside 326k of notional read as flat
     undefined = fmt.DASH if h.notional else None
@@ -110,31 +138,48 @@ def account_markup(health: AccountHealth, narrow: bool = False, rows: int | None
         colour = "$profit" if v > 0 else "$loss" if v < 0 else "$foreground"
         return f"[{colour}]{fmt.usd(v, sign=True):>{width}}[/]"
 
-    full = _full_lines(h, near_text, lev, pnl)
+    full = _full_lines(h, near_text, lev, pnl, width, fund)
     if rows is None or len(full) <= rows:
-        return "\n".join(full)
-    tight = _tight_lines(h, near_text, lev, pnl)
+        return "\n".join(squeezed(line, width) for line in full)
+    tight = _tight_lines(h, near_text, lev, pnl, width, fund)
     for line in TIGHT_DROPS:  # a preview in the ticket takes more rows: give up these first
         if len(tight) <= rows:
             break
         tight = [t for t in tight if not t.startswith(line)]
-    return "\n".join(tight)
+    return "\n".join(squeezed(line, width) for line in tight)
+
+
+def squeezed(line: str, width: int | None) -> str:
+    """`line`, or where it is too long for `width`, with one space wherever it had several
+    (the columns give way before a number is cut: "Equity E_mm 12,345,678.90" at 120)."""
+    if width is None or cells(line) <= width:
+        return line
+    return line[:1] + re.sub(r" {2,}", " ", line[1:])
 
 
 # rows the tight form gives up, in order, where even it does not fit above the ticket (a
 # preview showing): each balance stays, the ETH row went under the ticket unseen. Unsettled
-# PnL and uPnL are in the positions table, Free in the preview, ACMR on the gauge's scale.
-TIGHT_DROPS = (" Unsettled ", " ACMR ", " IMR ")
+# PnL is settled into USD within 30 s, the fund is the market's, not the account's (and still
+# under the chart at 160 columns), Free is in the preview, ACMR on the gauge's scale.
+TIGHT_DROPS = (" Unsettled ", " Ins. fund ", " ACMR ", " IMR ")
 
 
-def _figures(h: AccountHealth, pnl: Any) -> list[str]:
-    """The title, equity and requirement rows and the gauge: the same in both forms."""
+def _title(h: AccountHealth, width: int | None) -> str:
+    status = status_markup(h)
+    return fit([f"[b]Account[/b] · cross · USD   {status}", f"[b]Account[/b] · cross {status}",
+                f"[b]Account[/b] {status}", status], width)  # fmt: skip
+
+
+def _figures(h: AccountHealth, pnl: Any, width: int | None) -> list[str]:
+    """The title, equity and requirement rows and the gauge: the same in both forms.
+    Requirements are rounded up to the cent and free collateral down (a requirement shown
+    a cent short read as met when it was not)."""
     return [
-        f"[b]Account[/b] · cross · USD   {status_markup(h)}",
+        _title(h, width),
         f" Equity E_mm {fmt.usd(h.equity):>11}  Init E_im {fmt.usd(h.initial_equity):>11}",
         f" Unsettled   {pnl(h.unsettled_pnl, 11)}  uPnL      {pnl(h.unrealized_pnl, 11)}",
-        f" IMR         {fmt.usd(h.imr):>11}  MMR       {fmt.usd(h.mmr):>11}",
-        f" ACMR        {fmt.usd(h.acmr):>11}  Free      {fmt.usd(h.free_collateral):>11}",
+        f" IMR         {fmt.usd_up(h.imr):>11}  MMR       {fmt.usd_up(h.mmr):>11}",
+        f" ACMR        {fmt.usd_up(h.acmr):>11}  Free      {fmt.usd_down(h.free_collateral):>11}",
         f" Usage {gauge(h)}",
     ]
 
@@ -163,46 +208,128 @@ def balance_price(line: CollateralLine) -> str:
     return fmt.trimmed(line.price, PRICE_PLACES)
 
 
-def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
+def balance_weight(line: CollateralLine) -> str:
+    """The weight to four decimals, rounded down (fmt.weight): AAPL's 0.85970512 read 0.860,
+    and 50,000 x 230 x 0.860 is 9,890,000, not the 9,886,608.83 beside it."""
+    return fmt.weight(line.weight)
+
+
+def at_par(line: CollateralLine) -> bool:
+    """A balance counted one for one (USD, USDC): its value is its amount, so its amount to
+    the cent and its price and weight say nothing the value does not."""
+    return line.price == 1 and line.weight == 1 and not row_label(line)
+
+
+Balance = tuple[str, str, str, str, str, str]  # asset, amount, price, weight, value, label
+
+
+def balances(h: AccountHealth, cents: bool = False) -> list[Balance]:
+    """Each non-zero balance's cells as plain text; `cents`: a balance at par to the cent."""
+    out = []
+    for c in h.collateral:
+        if c.amount == 0:
+            continue
+        amount = fmt.usd(c.amount) if cents and at_par(c) else balance_amount(c)
+        out.append((c.asset, amount, balance_price(c), balance_weight(c), fmt.usd(c.value),
+                    escape(row_label(c))))  # fmt: skip
+    return out
+
+
+# the collateral rows' forms, widest first: (the fixed columns, balances at par to the cent,
+# with the price and weight columns)
+COLLATERAL_FORMS = ((True, False, True), (False, False, True), (False, True, True),
+                    (False, True, False))  # fmt: skip
+FIXED_WIDTHS = {False: (5, 10, 11, 6, 11), True: (4, 9, 10, 6, 9)}  # full, tight form
+COLLATERAL = " [b]Collateral[/b] "  # 12 cells: the header over the asset and amount columns
+
+
+def _collateral_forms(h: AccountHealth, tight: bool) -> list[list[str]]:
+    """The balance rows (with their header in the full form), widest first: the columns the
+    panel has always had; each column as wide as its widest cell; balances at par to the
+    cent; without the price and weight columns (the value stays: it is what counts)."""
+    forms = []
+    for fixed, cents, priced in COLLATERAL_FORMS:
+        rows = balances(h, cents)
+        if fixed:
+            a, m, p, w, v = FIXED_WIDTHS[tight]
+        else:
+            a, m, p, w, v = (max([len(r[i]) for r in rows], default=0) for i in range(5))
+            labels = max([len(r[5]) for r in rows], default=0)
+            p = max(p, labels - 1 - w) if priced else p
+            if not tight:  # the header's words: "Collateral amount" over the first two
+                a, p, w, v = max(a, 5), max(p, 5), max(w, 6), max(v, 5)
+                m = max(m, 15 - a)
+        lines = []
+        if not tight:
+            head = f"{COLLATERAL}{'amount':>{2 + a + 1 + m - 12}}"
+            tail = f" {'price':>{p}} {'weight':>{w}}" if priced else ""
+            lines.append(f"{head}{tail} {'value':>{v}}")
+        for asset, amount, price, weight, value, label in rows:
+            if tight:
+                middle = (f"   {label:<{p + 3 + w}}" if label else
+                          f" @ {price:>{p}} × {weight}" if priced else "")  # fmt: skip
+                equals = " = " if priced or label else " → "
+                lines.append(f" [b]{asset:<{a}}[/b] {amount:>{m}}{middle}{equals}{value:>{v}}")
+            else:
+                middle = (f" {label:>{p + 1 + w}}" if label and priced else f" {label}" if label
+                          else f" {price:>{p}} {weight:>{w}}" if priced else "")  # fmt: skip
+                lines.append(f"  {asset:<{a}} {amount:>{m}}{middle} {value:>{v}}")
+        forms.append(lines)
+    return forms
+
+
+def _fitted(forms: list[list[str]], width: int | None) -> list[str]:
+    """The first form whose every line fits `width` (the last where none does)."""
+    if width is None:
+        return forms[0]
+    return next((f for f in forms if all(cells(line) <= width for line in f)), forms[-1])
+
+
+def _full_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any, width: int | None = None,
+                fund: Decimal | None = None) -> list[str]:  # fmt: skip
     lines = [
-        *_figures(h, pnl),
+        *_figures(h, pnl, width),
         f"        warn 50% ┊ liq 100% ┃ backstop ║ {fmt.pct(h.mmr / h.acmr, 0) if h.acmr else ''}",
         f" Margin frac {fmt.pct(h.margin_fraction, 2):>11}  Leverage  {lev:>11}",
-        f" Nearest liq {near_text:>11}",
-        f" [b]Collateral[/b] {'amount':>6} {'price':>11} {'weight':>6} {'value':>11}",
     ]
-    for c in h.collateral:
-        if c.amount == 0:
-            continue
-        label = escape(row_label(c))  # an isolated margin says so where price x weight was
-        middle = f" {label:>18}" if label else (
-            f" {balance_price(c):>11} {fmt.num(c.weight, 3):>6}")  # fmt: skip
-        lines.append(f"  {c.asset:<5} {balance_amount(c):>10}{middle} {fmt.usd(c.value):>11}")
-    lines += _negative_usd(h)
-    return lines
+    near = f" Nearest liq {near_text:>11}"
+    if fund is None:
+        lines.append(near)
+    else:  # beside the nearest liquidation where it fits, else under it
+        beside = f"{near}  Ins. fund {fmt.usd(fund):>11}"
+        if width is None or cells(beside) <= width:
+            lines.append(beside)
+        else:
+            lines += [near, f" Ins. fund   {fmt.usd(fund):>11}"]
+    lines += _fitted(_collateral_forms(h, tight=False), width)
+    return lines + _negative_usd(h, width)
 
 
-def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any) -> list[str]:
+def _tight_lines(h: AccountHealth, near_text: str, lev: str, pnl: Any, width: int | None = None,
+                 fund: Decimal | None = None) -> list[str]:  # fmt: skip
+    # MECHANICS's MF: "Margin frac" cut the market off the line's end at 120 columns
+    risk = f" MF {fmt.pct(h.margin_fraction, 2)}  Lev {lev}"
     lines = [
-        *_figures(h, pnl),
-        # MECHANICS's MF: "Margin frac" cut the market off the line's end at 120 columns
-        f" MF {fmt.pct(h.margin_fraction, 2)}  Lev {lev}  Nearest liq {near_text}",
+        *_figures(h, pnl, width),
+        fit([f"{risk}  Nearest liq {near_text}", f"{risk}  liq {near_text}"], width),
     ]
-    for c in h.collateral:
-        if c.amount == 0:
-            continue
-        label = escape(row_label(c))
-        middle = f"   {label:<18}" if label else (
-            f" @ {balance_price(c):>10} × {fmt.num(c.weight, 3)}")  # fmt: skip
-        lines.append(f" [b]{c.asset:<4}[/b] {balance_amount(c):>9}{middle} = "
-                     f"{fmt.usd(c.value):>9}")  # fmt: skip
-    return lines + _negative_usd(h)
+    if fund is not None:
+        lines.append(f" Ins. fund   {fmt.usd(fund):>11}")
+    lines += _fitted(_collateral_forms(h, tight=True), width)
+    return lines + _negative_usd(h, width)
 
 
-def _negative_usd(h: AccountHealth) -> list[str]:
+def _negative_usd(h: AccountHealth, width: int | None = None) -> list[str]:
+    """The loan's warning, in the words that fit (at 120 columns the panel has 50, and the
+    whole sentence is 66)."""
     if any(c.amount < 0 for c in h.collateral):
-        return [" [$warn]USD is negative: a loan against your coins (u: convert to repay)[/]"]
+        return [fit([f" [$warn]{words}[/]" for words in NEGATIVE_USD], width)]
     return []
+
+
+NEGATIVE_USD = ("USD is negative: a loan against your coins (u: convert to repay)",
+                "USD is negative: a loan (u: convert to repay)",
+                "USD < 0: a loan (u: convert)")  # fmt: skip
 
 
 def watch_only_markup(narrow: bool = False) -> str:
@@ -227,5 +354,7 @@ class AccountPanel(Static):
     narrow = False
     rows: int | None = None  # the rows above the ticket (MainScreen), None: no limit
 
-    def show(self, health: AccountHealth) -> None:
-        update_static(self, account_markup(health, self.narrow, self.rows))
+    def show(self, health: AccountHealth, fund: Decimal | None = None) -> None:
+        """`fund`: the insurance fund's balance where the venue has one (None: not shown)."""
+        width = self.content_region.width or None  # 0 before the first layout: not known
+        update_static(self, account_markup(health, self.narrow, self.rows, width, fund))

@@ -7,6 +7,7 @@ against them, so those lines are first-class.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -119,14 +120,39 @@ def chart_grid(
     if with_times:
         grid.append(_time_axis(candles, offset, plot_w))
     liq = next((ln for ln in state.lines if ln.kind == "liq"), None)
+    room = width - 1  # a note's row starts with a space
     if state.liq_state == "now":
-        notes.insert(0, "liquidation now: equity below maintenance")
+        notes.insert(0, fitted(LIQ_NOW, room))
     elif state.liq_state == "bankrupt":
-        notes.insert(0, "bankrupt: equity below zero")
+        notes.insert(0, fitted(BANKRUPT, room))
     elif liq is not None and liq in drawn:  # off the chart, its note says the distance
-        where = "below" if liq.price < mark else "above"
-        notes.insert(0, f"liq is {fmt.pct(abs(liq.price - mark) / mark, 1)} {where} the mark")
-    return grid, notes
+        below = liq.price < mark
+        distance = fmt.distance(abs(liq.price - mark) / mark)
+        where = "below" if below else "above"
+        notes.insert(0, fitted((f"liq is {distance} {where} the mark",
+                                f"liq {distance} {where} the mark",
+                                f"liq {'↓' if below else '↑'}{distance}"), room))  # fmt: skip
+    return grid, [part for note in notes for part in wrapped(note, room)]
+
+
+# a caption's forms, longest first: at 120 columns the chart has 34 for it, and "liquidation
+# now: equity below maintenance" was cut to "liquidation now: equity below mai"
+LIQ_NOW = ("liquidation now: equity below maintenance", "liquidation now: equity < maintenance",
+           "liquidation now: E_mm < MMR", "liq now: E_mm < MMR")  # fmt: skip
+BANKRUPT = ("bankrupt: equity below zero", "bankrupt: equity < 0", "bankrupt: E_mm < 0")
+
+
+def fitted(forms: tuple[str, ...], width: int) -> str:
+    """The longest of a caption's `forms` that fits `width` (the shortest where none does)."""
+    return next((form for form in forms if len(form) <= width), forms[-1])
+
+
+def wrapped(note: str, width: int) -> list[str]:
+    """A caption on as many rows as it needs, broken at spaces, never inside a word (a word
+    longer than the row is cut: nothing else can be done with it)."""
+    if width <= 0 or len(note) <= width:
+        return [note]
+    return textwrap.wrap(note, width, break_long_words=False, break_on_hyphens=False) or [note]
 
 
 def off_chart_note(line: ChartLine, mark: Decimal, tick: Decimal, width: int) -> str:
@@ -135,7 +161,7 @@ def off_chart_note(line: ChartLine, mark: Decimal, tick: Decimal, width: int) ->
     its distance to the chart's edge, under a second note saying the distance again)."""
     shown = (fmt.liq_price(line.price, mark, tick) if line.kind in ("liq", "bk")
              else fmt.price(line.price, tick))  # fmt: skip
-    distance = fmt.pct(abs(line.price - mark) / mark, 1)
+    distance = fmt.distance(abs(line.price - mark) / mark)  # toward zero: never further
     below = line.price < mark
     note = f"{line.label} {shown} is off chart, {distance} {'below' if below else 'above'}"
     if len(note) + 1 <= width:  # the row's leading space

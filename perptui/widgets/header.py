@@ -23,10 +23,21 @@ COMPACT_WIDTH = 100  # columns under which the header takes its short form
 # to the short one, and the index, 24 h change and OI left the screen: the OI cap (a real
 # venue has none), the second funding rate (the last one paid stays, or the predicted one,
 # saying so), the " │ " between the pieces (two spaces, as in TUI.md's sketch), the words
-# "Fund" and "settle" (F and S, as in the short form), then OI and last the 24 h change;
-# mark, index and both countdowns go on to the short form.
-TRIMS = ("oi cap", "one rate", "bars", "letters", "oi", "24h")
+# "Fund" and "settle" (F and S, as in the short form), the venue's longer name (a demo's
+# lesson, a server's port, a replay's file: `venue_forms`), the settlement countdown, then
+# OI and last the 24 h change; mark, index and the funding countdown go on to the short
+# form. Why the settlement countdown before OI: from 120 columns the README promises mark,
+# index, 24 h, OI and funding, and a demo at 20x still lost OI for "S 00:18".
+TRIMS = ("oi cap", "one rate", "bars", "letters", "venue", "settle", "oi", "24h")
 VENUE_CUTS = (12, 8)  # cells a longer venue name is cut to in the last forms, "…" included
+
+
+def shown_venue(venue: str) -> str:
+    """The venue's name as a header shows it: a file's path as its file name (`perptui
+    replay --db /home/teacher/classes/2025-03/crash.sqlite` put the whole path in the header
+    and pushed the index, the 24 h change and OI off it at 120 columns)."""
+    return " ".join(word.rsplit("/", 1)[-1] or word if "/" in word else word
+                    for word in venue.split(" "))  # fmt: skip
 
 
 def venue_forms(venue: str) -> list[str]:
@@ -110,6 +121,8 @@ def header_markup(
     if compact:
         return _compact(ms, conn, clock, venue, paper, now_s, dim, undim, tight)
     gone = set(TRIMS[:trim])
+    if "venue" in gone:  # its shorter name (`DEMO`, a host without its port, `REPLAY`)
+        venue = [*venue_forms(venue), venue][1]
     cap = f"/{fmt.compact(ms.oi_cap)}" if ms.oi_cap and "oi cap" not in gone else ""
     parts = [
         *(["[b]perptui[/b]"] if named else []),
@@ -123,7 +136,8 @@ def header_markup(
         *([] if "oi" in gone else [f"{dim}OI ${fmt.compact(ms.open_interest_usd)}{cap}{undim}"]),
     ]  # fmt: skip
     countdowns = _countdowns(ms, clock, now_s, dim, undim, short=False,
-                             one_rate="one rate" in gone, letters="letters" in gone)  # fmt: skip
+                             one_rate="one rate" in gone, letters="letters" in gone,
+                             settle="settle" not in gone)  # fmt: skip
     return ("  " if "bars" in gone else " │ ").join(parts + countdowns)
 
 
@@ -139,12 +153,12 @@ def _compact(ms: MarketState, conn: Connection, clock: ClockInfo, venue: str, pa
 
 
 def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, undim: str,
-                short: bool, one_rate: bool = False,
-                letters: bool = False) -> list[str]:  # fmt: skip
+                short: bool, one_rate: bool = False, letters: bool = False,
+                settle: bool = True) -> list[str]:  # fmt: skip
     """A halt, the paper clock's speed, funding with its countdown and the settlement
     countdown: the end of both header forms, in words or in letters (`short`). The full form
     trimmed: `one_rate` (the last rate paid, else the predicted one, with its period),
-    `letters` (F and S for the words)."""
+    `letters` (F and S for the words), `settle=False` (no settlement countdown)."""
     parts = []
     # a halt and the clock's speed first: they matter most and a tight line cuts the end
     if ms.reduce_only:
@@ -169,7 +183,7 @@ def _countdowns(ms: MarketState, clock: ClockInfo, now_s: Decimal, dim: str, und
         if ms.next_funding_time is not None:
             funding += f" ⏱{fmt.clock(int(ms.next_funding_time - now_s))}"
         parts.append(dim + funding + undim)
-    if ms.next_settlement_time is not None:
+    if ms.next_settlement_time is not None and settle:
         label = "S" if short or letters else "settle"
         parts.append(f"{label} {fmt.clock(int(ms.next_settlement_time - now_s))}")
     return parts
@@ -187,6 +201,7 @@ class MarketHeader(Static):
         paused_for_s: float = 0.0,
     ) -> None:  # fmt: skip
         width = self.size.width
+        venue = shown_venue(venue)
         # the screen's columns, not the content's: at 100 the 98 left inside the padding took
         # the short form, and with the chart hidden the index was nowhere on screen
         compact = self.outer_size.width < COMPACT_WIDTH

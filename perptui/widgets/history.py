@@ -17,7 +17,7 @@ from textual.widgets import RichLog
 
 from exchange_local.engine import MarketState
 from exchange_local.funding import AccountFunding
-from exchange_local.ledger import LedgerEntry, readable_ref
+from exchange_local.ledger import LedgerEntry, display_ref
 from exchange_local.orders import Fill, OrderInfo
 from perptui import format as fmt
 from perptui.eventtext import EventLine, remark
@@ -171,7 +171,7 @@ def ledger_rows(entries: Iterable[LedgerEntry]) -> list[Row]:
         rows.append((f"{e.txid}-{e.asset}-{i}", (
             str(e.txid), fmt.exchange_time(int(e.time * 1000)), e.type, e.asset,
             right(fmt.num(e.amount, places, sign=True)), right(fmt.num(e.balance, places)),
-            readable_ref(e.ref),
+            display_ref(e.ref),
         )))  # fmt: skip
     return rows
 
@@ -194,31 +194,39 @@ class EventsLog(RichLog):
         super().__init__(max_lines=2000, wrap=True, markup=False, **kwargs)  # type: ignore[arg-type]
         self.lines_seen: deque[EventLine] = deque(maxlen=2000)
         self._colours = ("", "")  # the theme's accent and liq of the last add, for a reflow
-        self._laid_out_width = 0
+        self._laid_out_width = 0  # the width the lines in the log were last laid out at
 
     def on_resize(self, event: Resize) -> None:
         """Lay the lines out again at a new width. Why: RichLog keeps each line as drawn at
         the width it had when written, so a projector plugged in mid-lesson (160 columns to
         120) cut every stage's line, the fund's before -> after at its end included."""
+        width = self.scrollable_content_region.width
+        # RichLog draws a line at least min_width wide (78 by default), and a hidden log has
+        # no width of its own: stage lines written while another tab was open wrapped at
+        # half a 160-column screen, and `w` there laid every line out at 78. The last width
+        # the log was shown at is the width it will most likely be shown at again (set
+        # before RichLog writes what waited for a size, so a log under 78 wide fits too).
+        if width:
+            self.min_width = width
         super().on_resize(event)
-        width = event.size.width
-        if not width or width == self._laid_out_width:
-            return  # hidden in its tab (0), or no change
+        if not width:
+            return  # hidden in its tab: lines written now take the last width (min_width)
+        if width == self._laid_out_width:
+            return
         known, self._laid_out_width = self._laid_out_width, width
         if known and self.lines_seen:
-            lines = list(self.lines_seen)
-            self.lines_seen.clear()
-            self.clear()
-            self.add(lines, *self._colours)
+            self._relay(list(self.lines_seen))
+
+    def _relay(self, lines: list[EventLine]) -> None:
+        self.lines_seen.clear()
+        self.clear()
+        self.add(lines, *self._colours)
 
     def remark(self, me: str, you: str) -> None:
         """Mark the lines afresh for another watched account (a demo's or a replay's `w`).
         Why: the log kept the first account's lines marked ▶ and bold, so after `w` the
         new account's liquidation read as somebody else's and the old one's as ours."""
-        lines = [remark(line, me, you) for line in self.lines_seen]
-        self.lines_seen.clear()
-        self.clear()
-        self.add(lines, *self._colours)
+        self._relay([remark(line, me, you) for line in self.lines_seen])
 
     def add(self, lines: list[EventLine], highlight: str, liq: str) -> None:
         self._colours = (highlight, liq)

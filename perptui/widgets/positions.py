@@ -29,16 +29,18 @@ NARROW_COLUMNS = ("Market", "Size", "Mark", "Liq", "Dist", "uPnL")
 # Where the full form does not fit the table (it needs about 148 columns; at 120 it was cut
 # after "Realised  Fu", so funding, ADL and an attached stop could not be seen), the table
 # takes TUI.md's sketch of it: whole dollars of value, the ADL bars without their digit,
-# "—/95,000.0", shorter headers, and without these columns: bankruptcy is in the ticket's
-# preview and the explain screen (t), unsettled and realised PnL are the account's (its panel
-# and the ledger), and none of them says how near the position is to trouble.
-MEDIUM_COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Dist", "uPnL",
-                  "Funding", "ADL", "TP / SL")  # fmt: skip
+# "—/95,000.0", shorter headers, and without these columns: unsettled and realised PnL are
+# the account's (its panel and the ledger), and neither says how near the position is to
+# trouble. The bankruptcy price stays while it fits (at 120 columns it went with 20 columns
+# free): it is what a liquidation lesson compares the liquidation price with.
+MEDIUM_COLUMNS = ("Market", "Side", "Size", "Notional", "Entry", "Mark", "Liq", "Bkr", "Dist",
+                  "uPnL", "Funding", "ADL", "TP / SL")  # fmt: skip
 MEDIUM_LABELS = {"Notional": "Value", "TP / SL": "TP/SL"}  # the sketch's shorter headers
 # Where even that does not fit (100 to 119 columns, a venue's liquidation price beside ours),
-# these go one by one, toward the narrow form: the side (the size's sign says it), value,
-# entry, ADL, funding, and last the attached TP and stop.
-MEDIUM_DROPS = ("Side", "Notional", "Entry", "ADL", "Funding", "TP / SL")
+# these go one by one, toward the narrow form: the bankruptcy price (in the ticket's preview
+# and the explain screen, t), the side (the size's sign says it), value, entry, ADL, funding,
+# and last the attached TP and stop.
+MEDIUM_DROPS = ("Bkr", "Side", "Notional", "Entry", "ADL", "Funding", "TP / SL")
 Form = tuple[tuple[str, ...], bool]  # the column keys, and whether in the sketch's formats
 CELL_PADDING = 1  # DataTable's default, on each side of a cell
 
@@ -57,11 +59,11 @@ def distance_text(p: PositionRisk) -> str:
     `↓0.0%`. Why no arrow then: the arrow says which way trouble lies, and beside "Liq now"
     there is no way left to go; `↑0.0%` would read as one more tick to go."""
     if p.liquidation_state != "ok":
-        return fmt.pct(p.distance_to_liquidation or Decimal(0), 1)
+        return fmt.distance(p.distance_to_liquidation or Decimal(0))
     if p.distance_to_liquidation is None or p.liquidation_price is None:
         return fmt.DASH
     arrow = "↓" if p.size > 0 else "↑"
-    return f"{arrow}{fmt.pct(p.distance_to_liquidation, 1)}"
+    return f"{arrow}{fmt.distance(p.distance_to_liquidation)}"  # toward zero: never further
 
 
 def adl_text(quintile: int | None, digit: bool = True) -> str:

@@ -38,15 +38,20 @@ class TradeTape(Widget):
         self._own: set[int] = set()
         self._ids: list[int] = []
         self._last: object = None
+        self.own_label = YOU
 
-    def show(self, trades: list[Trade], tick: Decimal, lot: Decimal, own_ids: set[int]) -> None:
-        key = (trades[-1].trade_id if trades else None, len(trades), len(own_ids))
+    def show(self, trades: list[Trade], tick: Decimal, lot: Decimal, own_ids: set[int],
+             own_label: str = "you") -> None:  # fmt: skip
+        """`own_label`: the word after a trade of the account shown ("you", or in a demo or
+        a replay the name of the account watched, which is not the viewer's)."""
+        key = (trades[-1].trade_id if trades else None, len(trades), len(own_ids), own_label)
         if key == self._last:
             return
         self._last = key
         self._rows = tape_rows(trades, tick, lot)
         self._ids = [t.trade_id for t in reversed(trades)]
         self._own = own_ids
+        self.own_label = own_label
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -61,18 +66,23 @@ class TradeTape(Widget):
         style = self.get_component_rich_style(f"tape--{kind}")
         if self._ids[i] in self._own:
             style += self.get_component_rich_style("tape--own")
-            text = own_row(text, width)
+            text = own_row(text, width, self.own_label)
         return Strip([Segment(text[:width].ljust(width), style)])
 
 
-def own_row(text: str, width: int) -> str:
-    """A row of the tape that is your own trade, marked "you" after its time, or in its
-    time's place where the column is too narrow for both (the book's column, 35 wide between
-    100 and 160 terminal columns, cut the word to "y"): the reverse style alone is lost in
-    monochrome and on a projector."""
-    if len(text) + 4 <= width:
-        return text + " you"
-    return text[:-TIME_WIDTH] + "you".rjust(TIME_WIDTH)
+YOU = "you"
+OWN_MARK = "▶"  # as the events log marks the lines of the account shown
 
 
-TIME_WIDTH = len("00:00:00")
+def own_row(text: str, width: int, label: str = YOU) -> str:
+    """A row of the tape that is a trade of the account shown, marked ▶ in its first column
+    (as the events log marks that account's lines) and `label` after its time where the
+    column has room for it: "you", or in a demo the watched account's name (a scripted
+    account's trade read "you" beside "you are watching scripted accounts"). Why the mark:
+    the reverse style alone is lost in monochrome and on a projector. Why never in the
+    time's place: between 100 and 160 columns "you" stood where the time was, and the tape
+    read as if that trade had none."""
+    marked = OWN_MARK + text[1:] if text.startswith(" ") else text
+    if label and len(marked) + 1 + len(label) <= width:
+        return f"{marked} {label}"
+    return marked
