@@ -384,7 +384,7 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
         else:
             parts.append(f"equity {fmt.usd(event.equity_before)} → {fmt.usd(event.equity_after)}")
             if event.mmr_before is not None and event.mmr_after is not None:  # None: not known
-                parts.append(f"MMR {fmt.usd(event.mmr_before)} → {fmt.usd(event.mmr_after)}")
+                parts.append(f"MMR {fmt.usd_up(event.mmr_before)} → {fmt.usd_up(event.mmr_after)}")
         if event.counterparties:
             parts.append("with " + ", ".join(you if c == me else c for c in event.counterparties))
         if event.fund_before != event.fund_after:
@@ -404,7 +404,7 @@ def _describe(event: ev.Event, me: str, you: str) -> EventLine | None:
             left = ", no equity left" if event.equity.quantize(CENT) <= 0 else ""
             words["recovered"] = f"margin calls over: nothing left at risk{left}"
         text = (f"{who}: {words.get(event.level, event.level)} · equity {fmt.usd(event.equity)}"
-                f" · MMR {fmt.usd(event.mmr)} · IMR {fmt.usd(event.imr)}")  # fmt: skip
+                f" · MMR {fmt.usd_up(event.mmr)} · IMR {fmt.usd_up(event.imr)}")  # fmt: skip
         return EventLine(t, "margin", text, event.account == me)
     if isinstance(event, ev.MarketEvent) and event.what in RISK_PARAMS_WORDS:
         return EventLine(t, "market", risk_params_text(event), False)

@@ -61,7 +61,7 @@ def detail_text(cell: StressCell) -> str:
     moved = "every underlying" if cell.column == ALL else cell.column
     return (
         f"{moved} {shock_label(cell.shock)}: E_mm {fmt.usd(cell.equity)} · MMR "
-        f"{fmt.usd(cell.mmr)} · ACMR {fmt.usd(cell.acmr)} · margin fraction "
+        f"{fmt.usd_up(cell.mmr)} · ACMR {fmt.usd_up(cell.acmr)} · margin fraction "
         f"{fmt.pct(cell.margin_fraction)} · usage "
         f"{fmt.pct(cell.margin_usage) if cell.margin_usage is not None else '∞'} · "
         f"{cell.word} · stage: {cell.stage}"
@@ -138,7 +138,7 @@ class StressScreen(Screen[None]):
         status = fmt.health_word(h.status, h.warning)
         self.query_one("#stress-title", Static).update(Text.assemble(
             ("Stress", "bold"), " · equity and status after a price shock · now: E_mm ",
-            fmt.usd(h.equity), " · MMR ", fmt.usd(h.mmr), " · ACMR ", fmt.usd(h.acmr), " · ",
+            fmt.usd(h.equity), " · MMR ", fmt.usd_up(h.mmr), " · ACMR ", fmt.usd_up(h.acmr), " · ",
             (status, "bold"),
         ))  # fmt: skip
         old = self.grid
