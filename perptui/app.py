@@ -13,7 +13,7 @@ import dataclasses
 import time
 from decimal import Decimal
 
-from textual import on
+from textual import events, on
 from textual.app import App
 from textual.css.query import NoMatches
 from textual.markup import escape
@@ -22,7 +22,13 @@ from textual.widgets import Input, TabbedContent
 from exchange_local.errors import ExchangeError
 from perptui import format as fmt
 from perptui.eventtext import describe
-from perptui.keys import BINDINGS, key_display
+from perptui.keys import (
+    BINDINGS,
+    FOOTER_PALETTE_WIDTH,
+    footer_key_width,
+    footer_keys,
+    key_display,
+)
 from perptui.screens.main import MainScreen
 from perptui.screens.modals import ConfirmScreen, QuitScreen
 from perptui.settings import Settings
@@ -104,6 +110,7 @@ class PerpApp(TradingActions, ViewActions, App[None]):
                         severity="warning")  # fmt: skip
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+        self._fit_footer(self.size.width)  # with the keys the keymap gave
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning", timeout=10)
         try:
@@ -130,6 +137,32 @@ class PerpApp(TradingActions, ViewActions, App[None]):
 
     async def on_unmount(self) -> None:
         await self.venue.stop()
+
+    # --- the footer -------------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_footer(event.size.width)
+
+    def _fit_footer(self, width: int) -> None:
+        """The footer's keys that fit whole at this width (keys.footer_keys); the others
+        stay working, off the footer (help and the palette list them). Textual's footer
+        clips what does not fit: "t Teach  S▏" at 100 columns."""
+        shown = {str(b.id): b for b in BINDINGS if b.show and b.id}
+        widths = {
+            binding_id: footer_key_width(
+                max(key_display(self, b, self._keymap).split(", "), key=len), b.description)
+            for binding_id, b in shown.items() if self._offered(b.action.split("(")[0])
+        }  # fmt: skip
+        room = width - (FOOTER_PALETTE_WIDTH if self.ENABLE_COMMAND_PALETTE else 0)
+        keep = footer_keys(widths, room)
+        changed = False
+        for key, bindings in self._bindings.key_to_bindings.items():
+            fitted = [dataclasses.replace(b, show=b.id in keep) if b.id in shown else b
+                      for b in bindings]  # fmt: skip
+            if fitted != bindings:
+                self._bindings.key_to_bindings[key] = fitted
+                changed = True
+        if changed:
+            self.refresh_bindings()
 
     async def action_quit(self) -> None:
         """q, ctrl+q and the palette's Quit: at once, unless quitting loses what no store

@@ -25,7 +25,7 @@ BINDINGS = [
     Binding("s", "side('sell')", "Sell", id="order.sell"),
     Binding("m", "cycle_type", "Type", id="order.type"),
     Binding("l", "leverage", "Leverage", id="order.leverage"),
-    Binding("enter", "submit", "Send", id="order.submit", show=False),
+    Binding("enter", "submit", "Send (from the ticket)", id="order.submit", show=False),
     Binding("x", "close_position", "Close", id="position.close"),
     Binding("X", "close_all", "Close all", id="position.close_all", show=False),
     Binding("c", "cancel_all", "Cancel all", id="order.cancel_all"),
@@ -54,6 +54,32 @@ BINDINGS = [
     Binding(str(i + 1), f"tab('{tab}')", tab.title(), id=f"tab.{tab}", show=False)
     for i, tab in enumerate(TABS)
 ]
+
+
+# The footer's keys, the first given up first where the terminal is too narrow for all of
+# them (Quit and Help always stay: help lists the rest). Why: Textual's footer clips what
+# does not fit, and at 100 columns it ended "t Teach  S▏", a key cut in half.
+FOOTER_GIVEN_UP_FIRST = ("screen.stress", "screen.teach", "market.next", "order.cancel_all",
+                         "position.close", "order.leverage", "order.type", "order.sell",
+                         "order.buy")  # fmt: skip
+# the command palette's key, docked at the footer's right ("▏^p palette ", measured)
+FOOTER_PALETTE_WIDTH = 12
+
+
+def footer_key_width(key: str, description: str) -> int:
+    """The columns Textual 8's footer gives one key: " key " and "description "."""
+    return len(key) + len(description) + 3
+
+
+def footer_keys(widths: dict[str, int], room: int) -> set[str]:
+    """The ids of the footer's keys that fit in `room` columns whole (`widths`: id -> the
+    columns each takes), giving up FOOTER_GIVEN_UP_FIRST's first while they do not."""
+    kept = dict(widths)
+    for binding_id in FOOTER_GIVEN_UP_FIRST:
+        if sum(kept.values()) <= room:
+            break
+        kept.pop(binding_id, None)
+    return set(kept)
 
 
 def _class_bindings(cls: type) -> list[Binding]:

@@ -263,7 +263,7 @@ def _head_line(preview: OrderPreview, ms: MarketState, form: TicketForm | None,
     limit = limit_of(form)
     value = fmt.usd(order_value(p, ms.mark, limit, fills_now_or_never(form)))
     fill = fmt.price(p.est_fill_price, tick) if p.est_fill_price is not None else fmt.DASH
-    fee = fmt.usd(p.fee)
+    fee = fmt.usd_up(p.fee)  # as the ledger rounds a fee: up
     if limit is None or not rests(form) or p.fillable_now >= p.size:
         if narrow:
             return f"Est. fill {fill} · fee {fee}"
@@ -299,15 +299,19 @@ def preview_lines(
     if narrow:  # the 80-column ticket: the same facts, "after" values only where tight
         lines = [
             ("", head),
-            ("", f"IMR → {fmt.usd(p.imr_after)} · free → {fmt.usd(p.free_collateral_after)}"),
+            (
+                "",
+                f"IMR → {fmt.usd_up(p.imr_after)} · free → {fmt.usd_down(p.free_collateral_after)}",
+            ),
             ("", f"Est. liq {liq_before} → {liq_after}"),
             ("", f"MF → {fmt.pct(p.margin_fraction_after)} · pos → {pos_after}"),
         ]
     else:
         lines = [
             ("", head),
-            ("", f"IMR {fmt.usd(p.imr_before)} → {fmt.usd(p.imr_after)}   "
-                 f"Free {fmt.usd(p.free_collateral_before)} → {fmt.usd(p.free_collateral_after)}"),
+            ("", f"IMR {fmt.usd_up(p.imr_before)} → {fmt.usd_up(p.imr_after)}   "
+                 f"Free {fmt.usd_down(p.free_collateral_before)} → "
+                 f"{fmt.usd_down(p.free_collateral_after)}"),
             ("", f"Est. liq {liq_before} → {liq_after}   "
                  f"bkr {fmt.liq_price(p.bankruptcy_price_before, ms.mark, tick)} → "
                  f"{fmt.liq_price(p.bankruptcy_price_after, ms.mark, tick)}"),
@@ -333,11 +337,55 @@ def wrap_line(text: str, width: int, rows: int = 2) -> list[str]:
     """A verdict or warning in at most `rows` rows of `width`, the next ones indented under
     its words, the last cut with "…" only if it still does not fit. Why: cut to one row, the
     refusal's reason ("post-only order at 3005 would take liquid…") was in a mouse tooltip
-    alone, out of reach of a keyboard trader."""
+    alone, out of reach of a keyboard trader. Words are never split: a number is whole or
+    left out for the "…", never cut in two."""
     if width < 8 or len(text) <= width:
         return [text]
     return textwrap.wrap(text, width, subsequent_indent="  ", max_lines=rows, placeholder=" …",
-                         break_on_hyphens=False)  # fmt: skip
+                         break_on_hyphens=False, break_long_words=False)  # fmt: skip
+
+
+# what separates the figures of one preview line, from the widest gap to the narrowest: the
+# wide form's "IMR … → …   Free … → …", the narrow form's "IMR → … · free → …", the first
+# line's "Value …  Est. fill …  Fee ~…"
+FIGURE_GAPS = ("   ", " · ", "  ")
+
+
+def fit_line(text: str, width: int) -> list[str]:
+    """A line of figures in rows of `width`: whole where it fits, else split between its
+    figures (the next figure on a row of its own, as many as fit together), and a figure
+    still too long wrapped between words. Why: cut with "…" at the column's end, the ticket
+    read "Est. liq 4,140,010.5 → 301,687.0 · MF → 112…" at 80 columns and "Free 5,179,970.65
+    → 4,935,9…" at 160: a number cut is a wrong number."""
+    if width < 8 or len(text) <= width:
+        return [text]
+    for gap in FIGURE_GAPS:
+        if gap not in text:
+            continue
+        rows: list[str] = []
+        for piece in text.split(gap):
+            if rows and len(rows[-1]) + len(gap) + len(piece) <= width:
+                rows[-1] += gap + piece
+            else:
+                rows.append(piece)
+        return [row for piece in rows for row in fit_line(piece, width)]
+    return textwrap.wrap(text, width, subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False)  # fmt: skip
+
+
+SHOWN_LIQ_NEAR_MARK = re.compile(
+    r"⚠ liquidation price (?P<liq>\S+) would be within (?P<gap>.+?) of the mark (?P<mark>\S+)"
+)
+
+
+def short_warning(text: str) -> str:
+    """The ticket's "⚠ liquidation price … would be within … of the mark …" in its short form
+    ("⚠ liq 97,688.0 within 10 % of mark 100,325.0": one row at 80 columns), for a column
+    too narrow for the long one; any other line as it is."""
+    found = SHOWN_LIQ_NEAR_MARK.fullmatch(text)
+    if found is None:
+        return text
+    return f"⚠ liq {found['liq']} within {found['gap']} of mark {found['mark']}"
 
 
 # how a result reads: "ok" (done as asked), "partial" (some filled, some not), "warn" (nothing

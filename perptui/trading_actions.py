@@ -7,10 +7,12 @@ so the app file holds the frame loop and this one what a trader's keys change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from textual.css.query import NoMatches
 from textual.widgets import Input, TabbedContent
 
 from exchange_local.engine import MarketState
@@ -32,6 +34,7 @@ from perptui.ticket import (
 )
 from perptui.venues.base import NotAsked, OrderRequest, TradingDisabled
 from perptui.widgets.history import RowsTable
+from perptui.widgets.keyed_table import KeyedTable
 from perptui.widgets.order_ticket import OrderTicket
 from perptui.widgets.positions import PositionsTable
 
@@ -100,7 +103,7 @@ def close_words(pos: PositionRisk, ms: MarketState | None, preview: OrderPreview
         f"; only {_size_on_lot(filled, ms)} fills now, the rest is canceled")  # fmt: skip
     return (
         f"{head}: the book would fill it at about {at} (mark {mark}){part}; estimated "
-        f"PnL {fmt.usd(pnl, sign=True)} at that price, fee {fmt.usd(preview.fee)}, "
+        f"PnL {fmt.usd(pnl, sign=True)} at that price, fee {fmt.usd_up(preview.fee)}, "
         f"net {fmt.usd(pnl - preview.fee, sign=True)}."
     )
 
@@ -157,10 +160,14 @@ class TradingActions(AppState):
         if self.settings.confirm_orders:
             # the figures of the verdict just asked, on the ticket and in the question: the
             # ticket's last preview could be a beat older than the ticket's refreshed lines
-            # behind the question (its Est. fill beside a newer IMR)
+            # behind the question (its Est. fill beside a newer IMR); in the question every
+            # line whole, not the ticket's rows cut to its column (the liquidation warning
+            # lost the mark it names)
             if preview is not None:
                 ticket.show_preview(preview)
-            preview_text = str(self.main.query_one("#preview").render())
+                preview_text = ticket.confirm_text(preview)
+            else:
+                preview_text = str(self.main.query_one("#preview").render())
             ms = self.snapshot.markets.get(request.market) if self.snapshot else None
             body = f"{request_words(request, ms)}\n\n{preview_text}"
 
@@ -261,7 +268,30 @@ class TradingActions(AppState):
         self.main.query_one(OrderTicket).cycle_type()
 
     def action_submit(self) -> None:
-        self.main.query_one(OrderTicket).submit()
+        """Enter: the ticket's Send, from the ticket or with nothing focused (after Esc or
+        a send). Elsewhere (the events log, the tab bar) it sends nothing: an order the
+        trader is not looking at is never sent by the key that confirms everything else."""
+        ticket = self.main.query_one(OrderTicket)
+        focused = self.main.focused
+        if focused is not None and ticket not in focused.ancestors_with_self:
+            self.notify("Enter sends the ticket's order from the ticket (b or s), or after "
+                        "Esc; not from here", severity="warning")  # fmt: skip
+            return
+        ticket.submit()
+
+    async def on_keyed_table_row_chosen(self, message: KeyedTable.RowChosen) -> None:
+        """Enter on a row of a bottom tab: that row's market in the ticket and the chart
+        (a position to add to or reduce, an order's market to trade again); never a send."""
+        markets = self.venue.markets()
+        market = next((m for m in (message.market, message.key) if m in markets), None)
+        if market is None:
+            self.notify("this row names no market; Enter on a row shows its market",
+                        severity="warning")  # fmt: skip
+            return
+        if market != self.market:
+            self.market = market
+            await self.frame()
+        self.notify(f"{market} in the ticket and the chart")
 
     def action_leave_input(self) -> None:
         """Out of the field, focus nowhere: focusing a table would switch the bottom tab,
@@ -273,16 +303,30 @@ class TradingActions(AppState):
 
     async def _attempt(self, coro: object, what: str) -> tuple[bool, Any]:
         """(done, the venue's answer): a refusal is a toast with the exchange's words."""
+        refusal, answer = await self._asked(coro)
+        if refusal is not None:
+            self.notify(refusal, title=f"{what} refused", severity="error")
+            return False, None
+        return True, answer
+
+    async def _asked(self, coro: object) -> tuple[str | None, Any]:
+        """(the exchange's words if it refused, else None; its answer): said by the caller,
+        a toast or a dialog's own error line. The ticket's result line goes either way: it
+        is about the order sent before this action ("✓ order 1299 open" stayed after 1299
+        was amended and canceled), and this action's result is its own toast."""
+        self._clear_result()
         try:
             answer = await coro  # type: ignore[misc]
         except (ExchangeError, TradingDisabled) as refusal:
-            self.notify(str(refusal), title=f"{what} refused", severity="error")
-            return False, None
+            return str(refusal), None
         except ArithmeticError as problem:  # an amend to 1e40: refused, never a crash
-            self.notify(describe_arithmetic(problem), title=f"{what} refused", severity="error")
-            return False, None
+            return describe_arithmetic(problem), None
         await self.frame()
-        return True, answer
+        return None, answer
+
+    def _clear_result(self) -> None:
+        with contextlib.suppress(LookupError, NoMatches):  # no main screen: no result line
+            self.main.query_one(OrderTicket).show_message("", ok=True)
 
     def action_leverage(self) -> None:
         snap = self.snapshot
@@ -291,17 +335,18 @@ class TradingActions(AppState):
         ms = snap.markets[self.market]
         current = snap.leverage.get(self.market, ms.max_leverage)
 
-        async def chosen(value: Decimal | None) -> None:
-            ok = value is not None and await self._guard(
-                self.venue.set_leverage(self.market, value), "Leverage"
-            )
-            if ok:
-                self.notify(f"{self.market} leverage {value}x")
+        market = self.market
+
+        async def chosen(value: Decimal) -> str | None:
+            refusal, _ = await self._asked(self.venue.set_leverage(market, value))
+            if refusal is None:
+                self.notify(f"{market} leverage {value}x")
+            return refusal
 
         prompt = f"a whole number, 1 to {ms.max_leverage} (IMF = max(1/leverage, size-scaled))"
-        screen = ValueScreen(f"Leverage for {self.market}", prompt, str(current), Decimal(1),
-                             ms.max_leverage, whole=True)  # fmt: skip
-        self.push_screen(screen, chosen)
+        screen = ValueScreen(f"Leverage for {market}", prompt, str(current), Decimal(1),
+                             ms.max_leverage, whole=True, act=chosen)  # fmt: skip
+        self.push_screen(screen)
 
     async def action_close_position(self) -> None:
         market = self.main.query_one(PositionsTable).selected_market or self.market
@@ -404,9 +449,9 @@ class TradingActions(AppState):
         is_trigger = order.type in ("stop_market", "take_profit")
         current = (order.trigger_price if is_trigger else order.price) or Decimal(0)
 
-        async def chosen(values: tuple[Decimal, Decimal] | None) -> None:
-            if values is None:
-                return
+        async def chosen(values: tuple[Decimal, Decimal]) -> str | None:
+            """The amend, asked from the dialog: a refusal is said there and the dialog
+            stays, with what was typed (it closed, and a price off the tick was lost)."""
             price, size = values
             changes: dict[str, Decimal] = {}
             if price != current:
@@ -415,15 +460,13 @@ class TradingActions(AppState):
                 changes["size"] = size
             if not changes:
                 self.notify("nothing changed", severity="warning")
-                return
-            done, after = await self._attempt(
-                self.venue.amend_order(order.order_id, **changes), "Amend"
-            )
-            if not done:
-                return
+                return None
+            refusal, after = await self._asked(self.venue.amend_order(order.order_id, **changes))
+            if refusal is not None:
+                return f"refused: {refusal}"
             if after is None:  # a venue that answered nothing: what was asked, no more
                 self.notify(f"order {order.order_id} amended")
-                return
+                return None
             ms = self.snapshot.markets.get(order.market) if self.snapshot else None
             text, level = amend_words(order, after, ms)
             clipped = clipped_words(order, after, changes.get("size"), ms)
@@ -431,11 +474,12 @@ class TradingActions(AppState):
                 text, level = f"{text}; {clipped}", "warn"
             self.notify(text, title="Amend",
                         severity="information" if level == "ok" else "warning")  # fmt: skip
+            return None
 
         label = "trigger price" if is_trigger else "limit price"
         self.push_screen(AmendScreen(f"Amend order {order.order_id} ({order.side} "
                                      f"{order.market})", label, current, order.size,
-                                     order.filled), chosen)  # fmt: skip
+                                     order.filled, act=chosen))  # fmt: skip
 
     def _funding_refused(self) -> bool:
         """True, said, where money cannot be paid in or out from here: a class server's
@@ -482,18 +526,20 @@ class TradingActions(AppState):
             return
         verb = "Withdraw" if withdraw else "Deposit"
         title = "Withdraw from the paper account" if withdraw else "Deposit paper money"
-        screen = FundsScreen(title, verb, choices, "USD")
 
-        async def chosen(value: tuple[str, Decimal] | None) -> None:
-            if value is None:
-                return
+        async def chosen(value: tuple[str, Decimal]) -> str | None:
+            """Asked from the dialog: a refusal (the margin rule) is said there and the
+            dialog stays with the amount typed."""
             asset, amount = value
             move = self.venue.withdraw if withdraw else self.venue.deposit
-            if await self._guard(move(asset, amount), verb):
-                done = "withdrew" if withdraw else "deposited"
-                self.notify(f"{done} {fmt.plain(amount)} {asset}", title=verb)
+            refusal, _ = await self._asked(move(asset, amount))
+            if refusal is not None:
+                return f"refused: {refusal}"
+            done = "withdrew" if withdraw else "deposited"
+            self.notify(f"{done} {fmt.plain(amount)} {asset}", title=verb)
+            return None
 
-        self.push_screen(screen, chosen)
+        self.push_screen(FundsScreen(title, verb, choices, "USD", act=chosen))
 
     def action_convert(self) -> None:
         """`u`: sell collateral for USD to repay a negative USD balance. The dialog offers

@@ -27,6 +27,7 @@ async def _connect(app: ConnectApp, pilot: Any, url: str, key: str) -> str:
     app.query_one("#url", Input).value = url
     app.query_one("#key", Input).value = key
     await pilot.click("#connect")
+    await pilot.pause()  # the press starts the worker: wait for that one, not for none
     await app.workers.wait_for_complete()
     await pilot.pause()
     return str(app.query_one("#result", Static).render())

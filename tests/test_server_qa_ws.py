@@ -57,7 +57,7 @@ async def test_one_address_may_keep_only_so_many_websockets_open() -> None:
                 await until(ws, lambda m: m.get("type") == "snapshot")
             extra = await connect(live.ws_url, additional_headers=student)
             code, reason = await closed_with(extra)
-            assert code == 1008 and reason == (
+            assert code == 1013 and reason == (
                 "too many WebSocket connections from this address (at most 3)"
             )
             async with connect(live.ws_url, additional_headers=from_address("10.0.0.8")) as ws:

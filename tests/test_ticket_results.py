@@ -38,7 +38,9 @@ def test_the_ticket_never_sends_post_only_off_a_gtc_limit():
     assert form.request().post_only is True
 
 
-async def test_post_only_is_unticked_and_disabled_with_ioc_or_fok():
+async def test_post_only_is_shown_off_and_disabled_with_ioc_or_fok_and_sent_off():
+    """The box reads off while IOC/FOK is chosen and the order goes without it; the trader's
+    choice is kept for GTC (tests/test_keys_qa2_ticket.py: it comes back ticked)."""
     venue = teaching_venue()
     app = app_for(venue)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -51,10 +53,12 @@ async def test_post_only_is_unticked_and_disabled_with_ioc_or_fok():
         assert ticket.form.post_only and not box.disabled
         app.main.query_one("#tif", Select).value = "ioc"
         await pilot.pause()
-        assert box.disabled and box.value is False and ticket.form.post_only is False
+        assert box.disabled and box.value is False
+        sized = replace(ticket.form, size="0.1")
+        assert sized.post_only and sized.request().post_only is False  # IOC: never sent so
         app.main.query_one("#tif", Select).value = "gtc"
         await pilot.pause()
-        assert not box.disabled  # offered again, not ticked again behind the trader's back
+        assert not box.disabled
         app.main.query_one("#type", Select).value = "market"
         await pilot.pause()
         assert box.disabled and box.value is False

@@ -638,23 +638,6 @@ async def test_a_price_never_typed_follows_the_mark_when_a_side_is_chosen():
         assert price.value == "64000"
 
 
-async def test_enter_sends_the_ticket_while_a_table_has_the_focus():
-    venue = teaching_venue()
-    app = app_for(venue, confirm=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        venue.ex.place_order(venue.account, "BTC-PERP", "buy", D("0.1"), price=D(90000))
-        await type_order(pilot, app, "buy", "0.1", "90500")
-        app.screen.set_focus(None)  # out of the size field, as after Escape
-        await pilot.press("2")  # a look at the orders: the table has the focus
-        await pilot.pause()
-        await app.frame()
-        assert app.focused is app.main.query_one("#orders-table")
-        await pilot.press("enter")
-        await pilot.pause()
-        await pilot.pause()
-        assert type(app.screen).__name__ == "ConfirmScreen"  # it did nothing before
-
-
 async def test_stops_are_sized_and_shown_as_the_reduce_only_orders_they_are():
     from textual.widgets import Checkbox
 

@@ -374,13 +374,14 @@ async def websocket(ws: WebSocket) -> None:
 
 
 async def _refuse_busy(ws: WebSocket, limit: int) -> None:
-    """The connection over the per-address limit: accepted and closed at once, 1008 with
-    the reason, which every client shows (an HTTP refusal of the handshake reaches a
-    browser's script as a bare 1006)."""
+    """The connection over the per-address limit: accepted and closed at once, 1013 (try
+    again later) with the reason, which every client shows (an HTTP refusal of the handshake
+    reaches a browser's script as a bare 1006). Not 1008: clients read that as their key
+    refused (perptui's remote venue stops for good on it), and a busy address is not."""
     reason = f"too many WebSocket connections from this address (at most {limit})"
     with contextlib.suppress(Exception):  # the client may be gone already
         await ws.accept()
-        await ws.close(code=1008, reason=reason)
+        await ws.close(code=1013, reason=reason)
 
 
 async def _serve(ws: WebSocket, ctx: ServerContext, key: ApiKey | None, header: str | None) -> None:

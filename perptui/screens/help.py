@@ -31,8 +31,32 @@ already below its maintenance requirement, "bankrupt" below zero.
 Section = tuple[str, list[Binding]]  # a heading and the keys of one screen
 MAIN = "Main screen"
 # the main screen's keys this venue does not offer: under their own heading, not among the
-# keys that work, and still listed, since each id can be remapped in settings.toml
-NOT_HERE = "Not offered here (listed for their ids: each can be remapped in settings.toml)"
+# keys that work, and still listed, since each id can be remapped in settings.toml. A short
+# heading and the why as a paragraph: a Markdown heading is one row, cut at 80 columns
+NOT_HERE = "Not offered here"
+NOT_HERE_WHY = "Listed for their ids: each can be remapped in settings.toml."
+DIALOGS = "Dialogs"
+# Textual's own keys where perptui gives them a meaning: not bindings of ours (no id to
+# remap), so listed apart; without them the events log's scrolling was found by chance
+IN_PLACE = """\
+### In the tabs, the ticket and the events log
+
+| key | does |
+|---|---|
+| `↑` `↓` | move the cursor of a tab's table (`x`, `d` and `a` act on its row) |
+| `enter` on a table row | that row's market in the ticket and the chart; never sends |
+| `PgUp` `PgDn` `Home` `End` | scroll a tab's table or the events log (`6` focuses it) |
+| `tab` `shift+tab` | the ticket's fields, buttons and boxes in turn |
+| `space` | tick or untick reduce-only, post-only or a dialog's box (`enter` sends) |
+
+In the ticket's Price and Size fields a key is typed, never a command: a letter is refused
+there (the ticket says so). `esc` leaves the field; then every key above acts.
+"""
+DIALOGS_WHY = (
+    "`y` and `n` answer a yes-or-no question (send, close, cancel all, quit); `enter` is the "
+    "highlighted button. In a dialog with a field, `enter` is OK; a refusal stays in the "
+    "dialog, with what was typed."
+)
 
 
 def _action(binding: Binding) -> str:
@@ -87,7 +111,7 @@ def help_sections(first: type | None = None,
         (None, (MAIN, main)),
         (ExplainScreen, ("Explain (t)", keys(ExplainScreen, "screen.teach"))),
         (StressScreen, ("Stress (S)", keys(StressScreen, "screen.stress"))),
-        (ConfirmScreen, ("Dialogs", list(dialogs.values()))),
+        (ConfirmScreen, (DIALOGS, list(dialogs.values()))),
         (HelpScreen, ("This help", keys(HelpScreen, "app.help"))),
     ]
     return [section for cls, section in screens if cls is first and first is not None] + [
@@ -130,8 +154,13 @@ class HelpScreen(ModalScreen[None]):
                 palette = self.app.COMMAND_PALETTE_BINDING  # of ours, and was missing here
                 rows.append(f"| `{palette}` | Palette: every action by name | (Textual) |")
             parts += [f"## {title}", "", *rows, ""]
+            if title == DIALOGS:
+                parts += [DIALOGS_WHY, ""]
+            if title == MAIN:
+                parts += [IN_PLACE, ""]
             if title == MAIN and self.not_here:
-                parts += [f"### {NOT_HERE}", "", *self._table(self.not_here), ""]
+                parts += [f"### {NOT_HERE}", "", NOT_HERE_WHY, "", *self._table(self.not_here),
+                          ""]  # fmt: skip
         with VerticalScroll():
             yield Markdown("\n".join(parts))
 

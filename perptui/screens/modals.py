@@ -7,7 +7,9 @@ where the preview is read one more time; users switch it off in settings.toml.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+from typing import Generic, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,8 +20,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from perptui.ticket import TicketError, parse_decimal
-from perptui.widgets.checkbox import TickBox
 from perptui.widgets.keys_in_order import KeysInOrderInput
+from perptui.widgets.order_ticket import SpaceTickBox
+
+T = TypeVar("T")
+# what a dialog's OK does before it closes: the venue's refusal in words (the dialog stays
+# open with it and with what was typed), or None when done
+Act = Callable[[T], Awaitable[str | None]]
 
 MODAL_CSS = """
 {name} {{ align: center middle; }}
@@ -33,12 +40,17 @@ MODAL_CSS = """
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Yes or no, with the facts the decision rests on; enter confirms, escape cancels."""
+    """Yes or no, with the facts the decision rests on: y or Enter confirms (Enter on the
+    Cancel button cancels), n or Esc cancels; Space ticks the option, Enter never does."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen")
     BINDINGS = [
         Binding("escape", "answer(False)", "Cancel", id="modal.cancel"),
         Binding("y", "answer(True)", "Yes", id="modal.yes"),
+        # every yes-or-no question: help listed `n` for all of them, only Quit's had it
+        Binding("n", "answer(False)", "No", id="modal.no"),
+        # Enter with the option's box focused: the answer the button says (y/↵), not a tick
+        Binding("enter", "answer(True)", "Yes", show=False),
     ]
 
     def __init__(self, title: str, body: str, confirm: str = "Confirm", danger: bool = False,
@@ -51,9 +63,9 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text, classes="title")
-            yield Static(Content(self.body))
+            yield Static(Content(self.body), id="body")
             if self.option:
-                yield TickBox(self.option, value=True, id="option")
+                yield SpaceTickBox(self.option, value=True, id="option")
             with Horizontal():
                 yield Button(f"{self.refuse} (esc)", id="no")
                 yield Button(f"{self.confirm} (y/↵)", id="yes",
@@ -79,12 +91,40 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class QuitScreen(ConfirmScreen):
-    """ "Quit and lose this market?": the confirmation with `n` for no besides Esc, as a
-    yes-or-no question is answered. Its own class so `n` means no here only (elsewhere in a
-    dialog it is nothing, and on the main screen the next market)."""
+    """ "Quit and lose this market?": the confirmation, its own class so the app asks once
+    (`n` and Esc stay, y and Enter quit, as in every confirmation)."""
 
     DEFAULT_CSS = MODAL_CSS.format(name="QuitScreen")
-    BINDINGS = [Binding("n", "answer(False)", "No", id="modal.no")]
+
+
+class Asking(Generic[T]):
+    """A dialog's OK: with an `act`, the dialog does what was asked itself and stays open
+    on a refusal, the exchange's words in its error line and what was typed still in its
+    fields (as a number out of bounds always did); it closes once done. Without one it
+    closes with the value for its caller. Why: the amend, deposit and withdraw dialogs
+    closed first and a refusal was a toast, so "price 95000.3 is not a multiple of the
+    tick 0.5" lost the amend typed."""
+
+    def __init__(self, screen: ModalScreen[T | None], act: Act[T] | None) -> None:
+        self.screen, self.act = screen, act
+        self.busy = False  # asking, or done: a second Enter is not a second amend
+
+    async def done(self, value: T) -> None:
+        if self.act is None:
+            self.screen.dismiss(value)
+            return
+        if self.busy:
+            return
+        self.busy = True
+        refusal: str | None = "not done"
+        try:
+            refusal = await self.act(value)
+        finally:
+            self.busy = refusal is None  # done: closing, so no second Enter acts again
+        if refusal is None:
+            self.screen.dismiss(value)
+        else:
+            self.screen.query_one("#error", Static).update(Content(refusal))
 
 
 class ValueScreen(ModalScreen[Decimal | None]):
@@ -95,11 +135,13 @@ class ValueScreen(ModalScreen[Decimal | None]):
 
     def __init__(self, title: str, prompt: str, value: str = "",
                  low: Decimal | None = None, high: Decimal | None = None,
-                 whole: bool = False) -> None:  # fmt: skip
+                 whole: bool = False, act: Act[Decimal] | None = None) -> None:  # fmt: skip
+        """`act`: done with the number before the dialog closes (see Asking)."""
         super().__init__()
         self.title_text, self.prompt, self.value = title, prompt, value
         self.low, self.high = low, high
         self.whole = whole  # a whole number only (leverage: the server's wire takes no 2.5)
+        self.asking = Asking(self, act)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -116,7 +158,7 @@ class ValueScreen(ModalScreen[Decimal | None]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#yes")
-    def _ok(self) -> None:
+    async def _ok(self) -> None:
         text = self.query_one("#value", Input).value
         try:
             value = Decimal(text)
@@ -134,7 +176,7 @@ class ValueScreen(ModalScreen[Decimal | None]):
         if self.whole and value != value.to_integral_value():
             self.query_one("#error", Static).update(f"enter a whole number, not {text}")
             return
-        self.dismiss(value)
+        await self.asking.done(value)
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
@@ -161,10 +203,13 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, title: str, price_label: str, price: Decimal, size: Decimal,
-                 filled: Decimal) -> None:  # fmt: skip
+                 filled: Decimal,
+                 act: Act[tuple[Decimal, Decimal]] | None = None) -> None:  # fmt: skip
+        """`act`: the amend itself, before the dialog closes (see Asking)."""
         super().__init__()
         self.title_text, self.price_label = title, price_label
         self.order_price, self.order_size, self.filled = price, size, filled
+        self.asking = Asking(self, act)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -192,7 +237,7 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#yes")
-    def _ok(self) -> None:
+    async def _ok(self) -> None:
         price = self._number("price", self.price_label)
         size = self._number("size", "size") if price is not None else None
         if price is None or size is None:
@@ -202,7 +247,7 @@ class AmendScreen(ModalScreen[tuple[Decimal, Decimal] | None]):
                 f"size must exceed the {self.filled} filled already; cancel the order instead"
             )
             return
-        self.dismiss((price, size))
+        await self.asking.done((price, size))
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:
@@ -230,11 +275,14 @@ class FundsScreen(ModalScreen[tuple[str, Decimal] | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="modal.cancel")]
 
     def __init__(self, title: str, verb: str, choices: dict[str, str],
-                 asset: str | None = None) -> None:  # fmt: skip
-        """`choices`: asset -> the line shown under it; `asset`: the one chosen first."""
+                 asset: str | None = None,
+                 act: Act[tuple[str, Decimal]] | None = None) -> None:  # fmt: skip
+        """`choices`: asset -> the line shown under it; `asset`: the one chosen first;
+        `act`: the deposit or withdrawal itself, before the dialog closes (see Asking)."""
         super().__init__()
         self.title_text, self.verb, self.choices = title, verb, choices
         self.asset = asset if asset in choices else next(iter(choices))
+        self.asking = Asking(self, act)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -260,13 +308,13 @@ class FundsScreen(ModalScreen[tuple[str, Decimal] | None]):
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#yes")
-    def _ok(self) -> None:
+    async def _ok(self) -> None:
         try:
             amount = parse_decimal(self.query_one("#value", Input).value, "amount")
         except TicketError as problem:
             self.query_one("#error", Static).update(str(problem))
             return
-        self.dismiss((self.asset, amount))
+        await self.asking.done((self.asset, amount))
 
     @on(Button.Pressed, "#no")
     def _no(self) -> None:

@@ -7,17 +7,38 @@ after they grow (seen in snapshots: "BTC-PE").
 
 from __future__ import annotations
 
+from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist
 
 
 class KeyedTable(DataTable[object]):
+    class RowChosen(Message):
+        """Enter on a row: its key and the market it is about (None: the row names none)."""
+
+        def __init__(self, key: str, market: str | None) -> None:
+            super().__init__()
+            self.key, self.market = key, market
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
 
     def action_select_cursor(self) -> None:
-        """Enter: the app's Send, as everywhere else on the screen (help lists ⏎ Send). A
-        table took it to select a row, which nothing here uses, and the key did nothing."""
-        self.run_worker(self.app.run_action("submit"))
+        """Enter: the row's market, for the app to show in the ticket and the chart
+        (`RowChosen`). Never the ticket's Send: Enter on a position or an order opened "Send
+        this order?" for the ticket's order, which had nothing to do with the row, and with
+        confirmations off the first Enter sent it."""
+        key = self.selected_key
+        if key is not None:
+            self.post_message(self.RowChosen(key, self.row_market(key)))
+
+    def row_market(self, key: str) -> str | None:
+        """The text of row `key`'s Market column (None without one: the ledger); the app
+        keeps it only if it is a market, else tries the key (positions are keyed by it)."""
+        try:
+            return str(self.get_cell(key, "Market")).strip() or None
+        except (CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist):
+            return None
 
     def redraw_when_measured(self) -> None:
         """After rows changed: once the new column widths are in, drop the row caches."""

@@ -28,11 +28,13 @@ from perptui.ticket import (
     TYPE_LABELS,
     TicketError,
     TicketForm,
+    fit_line,
     liq_labels,
     max_size,
     position_state,
     post_only_allowed,
     preview_lines,
+    short_warning,
     wrap_line,
 )
 from perptui.widgets.cached import update_static
@@ -40,26 +42,62 @@ from perptui.widgets.checkbox import TickBox
 from perptui.widgets.keys_in_order import KeysInOrderInput
 
 NUMBER = r"[0-9.,]*"
+POST_ONLY = "post-only"
 NUMBER_CHARACTERS = frozenset("0123456789.,")
 
 
 class NumberInput(KeysInOrderInput):
-    """A ticket field that lets the keys it can never take reach the app's bindings.
+    """A ticket field that keeps every printable key it is given, as any Input does.
 
-    A plain Input claims every printable key, so with the cursor in the size field `s`, `m`
-    or `x` did nothing and the next Enter sent the order on the side still shown. Letters
-    are never part of a number here, so they pass through: `s` turns the ticket to sell
-    from the size field, as it does from anywhere else. Digits still go into the field.
+    A key a number never holds (a letter, `-`, `+`, `?`) is refused by the field, with the
+    bell, and the ticket says how to use the key instead (`Refused`); it never reaches the
+    app's bindings, but for the ticket's own keys (side and type: `s` from the size field
+    turns this order to sell). Why: the field let every such key through, and `-`, `+` and
+    `p` there slowed, sped up or paused the clock, `n` switched the market and cleared the
+    size being typed, and `t`, `x` and `c` opened screens: a typo in a number did something
+    unrelated to the order. Function keys, ctrl combinations, Escape, Enter and Tab are not
+    printable and still act.
     """
 
+    class Refused(Message):
+        """A printable key the field does not take (the ticket says what to do instead)."""
+
+        def __init__(self, character: str) -> None:
+            super().__init__()
+            self.character = character
+
+    # the ticket's own keys (by binding id, with their default keys), which act from a field:
+    # they change the order being typed, never anything else (b, s: the side; m: the type)
+    TICKET_KEYS = {"order.buy": "b", "order.sell": "s", "order.type": "m"}
+
+    def _ticket_key(self, key: str) -> bool:
+        keymap: dict[str, str] = getattr(self.app, "_keymap", None) or {}
+        return any(key in keymap.get(binding_id, default).split(",")
+                   for binding_id, default in self.TICKET_KEYS.items())  # fmt: skip
+
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character is not None and character in NUMBER_CHARACTERS
+        return not self._ticket_key(key) and super().check_consume_key(key, character)
 
     async def _on_key(self, event: events.Key) -> None:
         if event.is_printable and event.character not in NUMBER_CHARACTERS:
-            event.prevent_default()  # not Input's either: it bubbles on to the bindings
-            return
-        # a key of the field's own (ctrl+u, backspace...): KeysInOrderInput, next in the MRO
+            if self._ticket_key(event.key):
+                event.prevent_default()  # not Input's: it bubbles on to the ticket's binding
+                return  # side or type, of this very order
+            event.stop()  # the field's, refused: not the app's bindings'
+            event.prevent_default()
+            self.restricted()  # Input's bell for a character its restriction refuses
+            self.post_message(self.Refused(event.character or ""))
+        # a digit, or a key of the field's own (ctrl+u, backspace...): KeysInOrderInput and
+        # Input, next in the MRO
+
+
+class SpaceTickBox(TickBox, inherit_bindings=False):
+    """A TickBox that Space toggles and Enter leaves alone: Enter is the screen's (the
+    ticket's Send, a dialog's Confirm). Why: Textual's Checkbox toggles on Enter too, so
+    Enter on post-only flipped it where help says ⏎ Send and the Close dialog's button
+    says Close (y/↵)."""
+
+    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
 
 
 MARKET_PRICE_WORDS = "best book prices, see Est. fill"  # 80 columns: fits
@@ -94,11 +132,20 @@ class OrderTicket(Vertical):
     OrderTicket Input { width: 1fr; }
     OrderTicket .label { width: 8; }
     OrderTicket Select { width: 16; }
+    /* focused like the checkboxes' labels: compact, Textual's own focus style (a border and
+       a 5 % tint) drew nothing, so Tab onto Type or TIF showed no focus at all */
+    OrderTicket Select:focus > SelectCurrent {
+        background: $block-cursor-background; text-style: $block-cursor-text-style;
+    }
+    OrderTicket Select:focus > SelectCurrent Static#label,
+    OrderTicket Select:focus > SelectCurrent .arrow { color: $block-cursor-foreground; }
+    OrderTicket Select:focus:ansi > SelectCurrent { text-style: reverse bold; }
     OrderTicket #tif { width: 10; }
     OrderTicket Checkbox { margin-right: 2; }
     OrderTicket #price-market { width: 1fr; height: 1; color: $text-muted; display: none;
         text-wrap: nowrap; text-overflow: ellipsis; }
-    OrderTicket #message { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    /* the result wraps (a refusal's tick or lot was cut at 80 columns), three rows at most */
+    OrderTicket #message { height: auto; min-height: 1; max-height: 3; }
     OrderTicket #preview {
         height: auto; min-height: 5; color: $text; text-wrap: nowrap; text-overflow: ellipsis;
     }
@@ -144,7 +191,9 @@ class OrderTicket(Vertical):
         self.leverage = Decimal(1)
         # the exchange's largest passing size, and the order and leverage it was asked for
         self.gate_max: tuple[tuple[TicketForm, Decimal], Decimal] | None = None
-        self._auto_price = ""  # the price field's value as we last filled it in
+        # whether the trader has typed in the price field since the market was chosen: until
+        # then it follows the mark (set_market); once typed it is never changed
+        self._price_typed = False
 
     def compose(self) -> ComposeResult:
         yield Static("Order", id="title")
@@ -167,8 +216,8 @@ class OrderTicket(Vertical):
                 yield Button(f"{pct}%", id=f"pct-{pct}", compact=True)
             yield Static("", id="lev")
         with Horizontal():
-            yield TickBox("reduce-only", compact=True, id="reduce")
-            yield TickBox("post-only", compact=True, id="post")
+            yield SpaceTickBox("reduce-only", compact=True, id="reduce")
+            yield SpaceTickBox(POST_ONLY, compact=True, id="post")
         # the last result over the preview: "✓ order 7 filled" stays in view above the verdict
         # on sending the same order again, which is the preview's last line, over the button
         yield Static("", id="message")
@@ -190,19 +239,29 @@ class OrderTicket(Vertical):
             # a size in coins means another amount in another market (0.5 BTC is not 0.5 SOL):
             # a market switch clears it rather than carry it over unnoticed
             self.query_one("#size", Input).value = ""
+            self._price_typed = False  # a price typed for another market: the mark again
             self._fill_price(ms.mark)
             self._changed()
+        elif self._fill_price(ms.mark):
+            self.post_message(self.PreviewWanted(self.form))  # the order at its new price
 
-    def _fill_price(self, mark: Decimal) -> None:
-        """Put the mark in the price field, remembered so a later refresh knows it was ours."""
-        self._auto_price = str(mark)
-        self.query_one("#price", Input).value = self._auto_price
+    def _fill_price(self, mark: Decimal) -> bool:
+        """The mark in the price field while the trader has typed none there; True if that
+        changed it. Why every frame, not on `b` / `s` only: at start the field said 100000
+        beside a mark of 100,107.0, and a trader who tabbed into the ticket previewed and
+        sent that stale price. Not a change of the trader's: the result line stays."""
+        price = self.query_one("#price", Input)
+        text = str(mark)
+        if self._price_typed or price.value == text:
+            return False
+        with price.prevent(Input.Changed):
+            price.value = text
+        self.form.price = text
+        return True
 
     def set_side(self, side: str) -> None:
-        """b / s: a new order's side. A price the trader never typed is refreshed to the mark
-        here: one filled in at start-up was still offered 35 % away after a crash."""
-        price = self.query_one("#price", Input)
-        if self.market_state is not None and price.value == self._auto_price:
+        """b / s: a new order's side (a price the trader never typed follows the mark)."""
+        if self.market_state is not None:
             self._fill_price(self.market_state.mark)
         self.form.side = side
         # -selected, not -active: Button's own -active is its press flash, which Textual
@@ -269,17 +328,24 @@ class OrderTicket(Vertical):
 
     _shown: tuple[OrderPreview | None, str | None] = (None, None)  # as last given
     _shown_lines: list[tuple[str, str]] | None = None
-    _wrapped_at = 0  # the width the verdict lines were last wrapped to
-    VERDICT_ROWS = 2  # a refusal wraps onto a second row, then is cut with "…"
+    _wrapped_at = 0  # the width the lines were last fitted to
+    # the most rows a line of each style wraps onto before it is cut with "…" between words:
+    # a problem with the form or the venue (it names the tick or lot it asks for) is read
+    # whole; a refusal wraps onto a second row (its whole text is the toast on sending); a
+    # warning takes one row, a second only where cutting it would drop a number
+    ROWS = {"problem": 4, "danger": 2, "warn": 2, "ok": 1}
+    VERDICT_ROWS = ROWS["danger"]
 
     def show_preview(self, preview: OrderPreview | None, error: str | None = None) -> None:
         """The preview as key figures, then verdict lines over the button: why the order would
         be refused, that it would be canceled unfilled, each warning, or that it would be
-        accepted; a problem with the form or the venue stands in their place. Each line is
-        one row, cut with "…" where it does not fit (README), but for the refusal (a "✗"
-        verdict), which wraps onto a second row (`wrap_line`) and is cut only past that: its
-        reason is what the trader must read. The whole text of every line is the tooltip;
-        the refusal's is also the toast on sending and the confirmation's."""
+        accepted; a problem with the form or the venue stands in their place.
+
+        No number is cut: a figures line too long for the column goes on at its next
+        figure on a row of its own (`fit_line`: "Est. liq … → …" and "MF → …" at 80
+        columns with a large position), and a verdict wraps onto more rows (ROWS) before
+        anything is cut with "…". The whole text of every line is the tooltip; the
+        confirmation shows every line whole (`confirm_text`)."""
         self._shown = (preview, error)
         lines = self._preview_lines(preview, error)
         if lines == self._shown_lines:
@@ -301,6 +367,14 @@ class OrderTicket(Vertical):
             return error or ""
         return "\n".join(text for _, text in self._lines_of(preview, narrow=False))
 
+    def confirm_text(self, preview: OrderPreview) -> str:
+        """The preview as the confirmation shows it: the figures as the ticket shows them and
+        the verdict and every warning whole, none cut (the dialog wraps them). Why: the
+        dialog copied the ticket's rows, already cut to the column, and at every width the
+        liquidation warning lost its end ("would be within 10 % of the …": no mark)."""
+        figures, verdicts = self._figures_and_verdicts(preview)
+        return "\n".join(text for _, text in figures + verdicts)
+
     def _lines_of(self, preview: OrderPreview, narrow: bool) -> list[tuple[str, str]]:
         """`preview_lines` of the order as the form holds it, with the position's liquidation
         state ("now" or "bankrupt" is said instead of a price that no longer applies)."""
@@ -316,11 +390,10 @@ class OrderTicket(Vertical):
         if self.is_mounted:
             self.show_preview(*self._shown)
 
-    def _preview_lines(
-        self, preview: OrderPreview | None, error: str | None
-    ) -> list[tuple[str, str]]:
-        if error is not None or preview is None or self.market_state is None:
-            return [("problem", error)] if error else []
+    def _figures_and_verdicts(
+        self, preview: OrderPreview
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """The figures lines and the verdict lines (refusal or ✓, then warnings), whole."""
         compact = self.has_class("-compact")
         narrow = self.size.width < self.SHORT_WIDTH
         lines = self._lines_of(preview, narrow)
@@ -332,18 +405,32 @@ class OrderTicket(Vertical):
             figures = [*figures[:2], ("", self._liq_line(preview, narrow))]
             if any(style == "danger" for style, _ in verdicts):  # refused: its warnings wait
                 verdicts = [line for line in verdicts if line[0] == "danger"]
+        return figures, verdicts
+
+    def _preview_lines(
+        self, preview: OrderPreview | None, error: str | None
+    ) -> list[tuple[str, str]]:
         self._wrapped_at = width = self._wrap_width()
-        return figures + self._wrapped(verdicts, width)
+        if error is not None or preview is None or self.market_state is None:
+            return self._wrapped([("problem", error)], width) if error else []
+        figures, verdicts = self._figures_and_verdicts(preview)
+        fitted = [(style, row) for style, text in figures for row in fit_line(text, width)]
+        return fitted + self._wrapped(verdicts, width)
 
     def _wrapped(self, verdicts: list[tuple[str, str]], width: int) -> list[tuple[str, str]]:
-        """The refusal ("danger": refused, or canceled unfilled) onto a second row where it
-        is too long, not cut at the first; every other line one row, cut with "…". Why: a
-        warning wrapped too, and the last word of "⚠ liquidation price 87,345.0 would be
-        within 10 % of the mark 85,088.0" stood alone on a row under it; the warning's
-        whole text is in the tooltip, and rows taken here are the account's above."""
+        """Each verdict in at most ROWS[style] rows, the next ones indented under its words,
+        cut with "…" only past them. A warning takes its short form where its long one does
+        not fit ("⚠ liq 87,345.0 within 10 % of mark 85,088.0" is one row at 80 columns), and
+        a second row only where one would drop a number: wrapped, the last word of the long
+        form stood alone on a row, and cut, it lost the mark it is about; a row more for
+        every warning took the account's rows above."""
         rows = []
         for style, text in verdicts:
-            most = self.VERDICT_ROWS if style == "danger" else 1
+            most = self.ROWS.get(style, 1)
+            if style == "warn" and 8 <= width < len(text):
+                text = short_warning(text)
+                kept = wrap_line(text, width, 1)[0].removesuffix(" …")
+                most = 2 if any(c.isdigit() for c in text[len(kept) :]) else 1
             rows += [(style, row) for row in wrap_line(text, width, most)]
         return rows
 
@@ -361,12 +448,24 @@ class OrderTicket(Vertical):
 
     def show_message(self, text: str, ok: bool, warn: bool = False) -> None:
         """The last result: green for done, red for refused, `warn` (amber) for an order that
-        did less than asked (canceled with nothing filled, or partly filled)."""
+        did less than asked (canceled with nothing filled, or partly filled). It wraps onto
+        up to three rows ("✗ would be refused, not sent: price 99000.37 is not a multiple
+        of the tick 0.5" lost the tick at 80 columns), and stays until the next
+        action: an edit of the ticket, or an order, position or funds action (its result
+        is then its own toast), so it never reports an order as it was minutes ago."""
         self.message = text
         colour = "$warning" if warn else "$success" if ok else "$error"
         widget = self.query_one("#message", Static)
         widget.update(Content.from_markup(f"[{colour}]$t[/]", t=text) if text else Content(""))
-        widget.tooltip = text or None  # one row, cut with "…": the whole of it here
+        widget.tooltip = text or None  # the whole of it, should it still be cut
+
+    @on(NumberInput.Refused)
+    def _refused_key(self, event: NumberInput.Refused) -> None:
+        """A key a number field does not take: said where the eye is, with the way to use it
+        (the field's bell alone left a trader pressing `s` for sell in the size field)."""
+        key = event.character
+        self.show_message(f"“{key}” does not go in a number: Esc, then {key}", ok=False,
+                          warn=True)  # fmt: skip
 
     # --- messages up ----------------------------------------------------------------------------
     def _max(self) -> str:
@@ -493,17 +592,21 @@ class OrderTicket(Vertical):
 
     def _offer_post_only(self) -> None:
         """Post-only only where the exchange takes it, a GTC limit order: elsewhere the box is
-        off and disabled (with IOC the preview said ✓ and sending was refused)."""
+        off and disabled (with IOC the preview said ✓ and sending was refused), and says so
+        while the trader's choice is on. The choice itself (form.post_only) is kept, and
+        comes back with GTC: cleared here, the next GTC limit after an IOC went out without
+        the post-only the trader had ticked. What is sent follows TicketForm.request."""
         allowed = post_only_allowed(self.form.type, self.form.tif)
         box = self.query_one("#post", Checkbox)
         box.disabled = not allowed
-        if not allowed:
-            self.form.post_only = False
-            with box.prevent(Checkbox.Changed):
-                box.value = False
+        with box.prevent(Checkbox.Changed):
+            box.value = self.form.post_only and allowed
+        off = not allowed and self.form.post_only
+        box.label = f"{POST_ONLY} (GTC only)" if off else POST_ONLY
 
     @on(Input.Changed, "#price")
     def _price(self, event: Input.Changed) -> None:
+        self._price_typed = True  # the mark's own updates post no Changed (_fill_price)
         self.form.price = event.value
         self._changed()
 
