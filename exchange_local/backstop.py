@@ -682,6 +682,8 @@ class Backstop(SettlementJobs):
             for _, _, other in self._adl_ranking(m, long_side=pos.size < 0):
                 if remaining == 0:
                     break
+                if self._accounts[other].liquidation_status is not None:
+                    continue  # in liquidation since the ranking was made this tick
                 theirs = self._copy_pos(plan, other, m.symbol).size
                 if theirs == 0 or (theirs > 0) != (pos.size < 0):
                     continue  # closed earlier in this tick

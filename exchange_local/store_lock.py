@@ -28,7 +28,7 @@ import gc
 import os
 import sys
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from exchange_local.errors import StoreError
 
@@ -131,7 +131,7 @@ def in_use(db: str, pid: int | None, kind: str) -> StoreInUse:
     return StoreLocked(base, base, kind, pid)
 
 
-def _flock(fh: IO[str]) -> bool:
+def _flock(fh: IO[Any]) -> bool:
     """Take the exclusive lock without waiting; False if someone holds it."""
     import fcntl
 
@@ -169,6 +169,7 @@ def _locked(db: str | None, holder: str | None, session: bool) -> Iterator[None]
         fh: IO[str] = open(path, "a+")  # noqa: SIM115 (held for the whole block)
     except OSError as exc:
         raise _unusable(db, path, exc) from None
+    store_fh: IO[bytes] | None = None
     try:
         if not _flock(fh):
             pid, held_by = _holder(path)
@@ -178,6 +179,7 @@ def _locked(db: str | None, holder: str | None, session: bool) -> Iterator[None]
                 gc.collect()
             if pid != os.getpid() or not _flock(fh):
                 raise in_use(db, pid, held_by) from None
+        store_fh = _lock_store_file(db)
         try:  # the holder, for a refusal's words; the flock is the lock, not this text
             fh.seek(0)
             fh.truncate()
@@ -196,6 +198,40 @@ def _locked(db: str | None, holder: str | None, session: bool) -> Iterator[None]
     finally:
         with contextlib.suppress(OSError):  # a pid that could not be flushed: nothing lost
             fh.close()
+        if store_fh is not None:
+            with contextlib.suppress(OSError):
+                store_fh.close()
+
+
+def _lock_store_file(db: str) -> IO[bytes] | None:
+    """A second flock, on the store file itself (an empty file made where none is yet: a new
+    store): the open file, None where it cannot be taken (a directory, a file this process
+    may not open: the store's own open says why in its words); StoreInUse if another holds
+    it (its lock file deleted: who it is cannot be said).
+
+    Why: the lock file can be deleted under its holder (a tidy-up of stray .lock files), and
+    the next opener then locked a new file of that name: two writers on one store. The
+    store file itself is not tidied away while in use. (flock and SQLite's own POSIX locks
+    do not meet on Linux.)"""
+    real = os.path.realpath(store_path(db))
+    if os.path.isdir(real):
+        return None
+    try:
+        fh = open(real, "ab")  # noqa: SIM115 (held with the lock file; "a" changes nothing)
+    except OSError:
+        return None
+    if _flock(fh):
+        return fh
+    fh.close()
+    gc.collect()  # this process's own exchange dropped without close(), as above
+    try:
+        fh = open(real, "ab")  # noqa: SIM115
+    except OSError:
+        return None
+    if _flock(fh):
+        return fh
+    fh.close()
+    raise in_use(db, None, "")
 
 
 @contextlib.contextmanager

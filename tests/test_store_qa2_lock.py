@@ -275,3 +275,19 @@ def test_serve_admin_and_ledger_expand_tilde_in_db() -> None:
     assert ledger.db == f"{home}/c.sqlite"
     admin = parser.parse_args(["admin", "create-account", "zed", "--db=~/c.sqlite"])
     assert admin.db == f"{home}/c.sqlite"
+
+
+@pytest.mark.parametrize("kind", ["script", "perptui"])
+def test_a_deleted_lock_file_lets_no_second_writer_in(tmp_path: Path, kind: str) -> None:
+    """A tidy-up deleted `two.sqlite.lock` under its holder, and the next opener locked a new
+    file of that name: two writers on one store (a review found it). The store file is
+    locked too."""
+    db = tmp_path / "two.sqlite"
+    make_store(db)
+    with holding(db, kind):
+        os.remove(lock_path(str(db)))
+        with pytest.raises(StoreInUse, match="is open in another process"):
+            Exchange(store=str(db))
+    again = Exchange(store=str(db))
+    assert again.balances("alice") == {"USD": Decimal(100)}
+    again.close()

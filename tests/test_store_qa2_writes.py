@@ -287,3 +287,23 @@ def test_a_corrupt_store_is_one_line_with_its_first_problem(
     with pytest.raises(StoreError) as refused:
         Exchange(store=str(db))
     assert "\n" not in str(refused.value)
+
+
+async def test_perptui_closes_its_market_and_lets_go_when_the_pause_note_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk the note of when the market was paused could not be written; the
+    OSError skipped the final close and kept the store's lock until the process ended."""
+    from perptui.venues.local import LocalVenue
+
+    db = tmp_path / "paper.sqlite"
+    venue = LocalVenue(db, clock="manual")
+    await venue.start()
+
+    def full() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(venue, "_write_pause", full)
+    await venue.stop()  # raised OSError before the close
+    with store_lock(str(db)):  # closed, its lock let go
+        pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import shlex
 import time
 from collections import deque
@@ -41,6 +42,9 @@ from perptui.venues.base import (
 )
 from perptui.venues.ledger_tail import LedgerTail, newest
 from perptui.venues.tasks import cancel
+
+log = logging.getLogger(__name__)
+
 
 PAPER_ACCOUNT = "paper"
 # MECHANICS section 1: a new paper account, so the discount factors show from the first screen
@@ -212,11 +216,16 @@ class LocalVenue(Venue):
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        if self.ex is not None:
-            if getattr(self.ex, "store_failure", None) is None:
-                self._write_pause()
-            self.ex.close()
-        self._store_lock.close()
+        try:
+            if self.ex is not None:
+                if getattr(self.ex, "store_failure", None) is None:
+                    try:
+                        self._write_pause()
+                    except OSError as exc:  # a full disk: the close below matters more
+                        log.warning("could not record when the market was paused: %s", exc)
+                self.ex.close()
+        finally:  # whatever the close met, the store is let go
+            self._store_lock.close()
 
     # the wall time the market was closed at, so reopening can say how long it was paused
     def _pause_file(self) -> Path | None:
