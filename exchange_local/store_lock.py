@@ -204,33 +204,28 @@ def _locked(db: str | None, holder: str | None, session: bool) -> Iterator[None]
 
 
 def _lock_store_file(db: str) -> IO[bytes] | None:
-    """A second flock, on the store file itself (an empty file made where none is yet: a new
-    store): the open file, None where it cannot be taken (a directory, a file this process
-    may not open: the store's own open says why in its words); StoreInUse if another holds
-    it (its lock file deleted: who it is cannot be said).
+    """A second flock, on the store file itself where it exists (a store made in this session
+    is covered from its next open): the open file, None where it cannot be taken (no file
+    yet, a directory, a file this process may not open: the store's own open says why in its
+    words); StoreInUse if another holds it (its lock file deleted: who cannot be said).
 
     Why: the lock file can be deleted under its holder (a tidy-up of stray .lock files), and
     the next opener then locked a new file of that name: two writers on one store. The
     store file itself is not tidied away while in use. (flock and SQLite's own POSIX locks
     do not meet on Linux.)"""
     real = os.path.realpath(store_path(db))
-    if os.path.isdir(real):
+    if not os.path.isfile(real):  # none yet (a new store: made by its opener) or a directory
         return None
-    try:
-        fh = open(real, "ab")  # noqa: SIM115 (held with the lock file; "a" changes nothing)
-    except OSError:
-        return None
-    if _flock(fh):
-        return fh
-    fh.close()
-    gc.collect()  # this process's own exchange dropped without close(), as above
-    try:
-        fh = open(real, "ab")  # noqa: SIM115
-    except OSError:
-        return None
-    if _flock(fh):
-        return fh
-    fh.close()
+    for attempt in range(2):
+        try:  # "r": never made here (a file that appeared would read as a stored market)
+            fh = open(real, "rb")  # noqa: SIM115 (held with the lock file)
+        except OSError:
+            return None
+        if _flock(fh):
+            return fh
+        fh.close()
+        if attempt == 0:
+            gc.collect()  # this process's own exchange dropped without close(), as above
     raise in_use(db, None, "")
 
 
