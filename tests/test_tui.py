@@ -6,7 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Button, Input, TabbedContent
 
 from perptui import format as fmt
 from perptui.teaching import move_index_near_liquidation, requote
@@ -657,10 +657,14 @@ async def test_stops_are_sized_and_shown_as_the_reduce_only_orders_they_are():
         assert "no size" in text_of(app.main.query_one("#message"))
         ex.place_order(me, "BTC-PERP", "buy", D("0.7"), type="market")
         await app.frame()
-        await pilot.click("#pct-100")
-        await pilot.pause()
-        await pilot.pause()
-        assert D(app.main.query_one("#size", Input).value) == D("0.7")  # the position, whole
+        app.main.query_one("#pct-100", Button).press()  # not a click: the rows above move
+        size = app.main.query_one("#size", Input)
+        for _ in range(100):  # the press, then the venue's answer of the largest size
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+            if size.value:
+                break
+        assert D(size.value) == D("0.7")  # the position, whole
         await pilot.press("m", "m")  # take-profit -> limit: the trader's own choice again
         await pilot.pause()
         assert not box.value and not box.disabled
