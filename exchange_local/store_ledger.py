@@ -202,31 +202,13 @@ class LedgerQueries:
     _leg_indexes: dict[str, tuple[str, LegIndex]] | None = None  # account -> (tag, index)
 
     def _account_chunks(self, account: str) -> tuple[str, list[int]]:
-        """The account's tag and the chunks holding its legs, oldest first. The index and the
-        tail are read in one snapshot; chunks never change once written."""
-        db = self.db
-        row = db.execute("SELECT id FROM accounts WHERE name = ?", (account,)).fetchone()
+        """The account's tag and the chunks holding its legs, oldest first (chunks count
+        from 1: all of them are "after 0")."""
+        row = self.db.execute("SELECT id FROM accounts WHERE name = ?", (account,)).fetchone()
         if row is None:
             return "", []
-        acct_id = row[0]
-        tag = f"#{acct_id}"
-        chunks: list[int] = []
-        own = not db.in_transaction
-        if own:
-            db.execute("BEGIN")
-        try:
-            rows = db.execute(
-                "SELECT p.chunks FROM buckets b JOIN postings p "
-                "ON p.bucket = b.id AND p.account = ? ORDER BY b.id",
-                (acct_id,),
-            )
-            for (text,) in rows:
-                chunks += map(int, text.split(" "))
-            chunks += self._tail_chunks(tag)
-        finally:
-            if own:
-                db.execute("COMMIT")
-        return tag + " ", chunks
+        tag = f"#{row[0]}"
+        return tag + " ", self._chunks_after(tag, 0)
 
     def _tail_chunks(self, tag: str) -> list[int]:
         """Chunks after the last closed bucket that hold legs of `tag`: a scan of at most
@@ -316,7 +298,8 @@ class LedgerQueries:
 
     def _chunks_after(self, tag: str, after: int) -> list[int]:
         """The committed chunks after `after` that hold legs of `tag` ("#ID"), oldest first:
-        from the buckets that end after it, and the tail (one snapshot, as _account_chunks)."""
+        from the buckets that end after it, and the tail, read in one snapshot (chunks never
+        change once written)."""
         db = self.db
         chunks: list[int] = []
         own = not db.in_transaction
