@@ -27,18 +27,7 @@ RANKED = ("alice", "carol", "maker", "bot-mm-BTC-PERP", "bot-taker-0")
 
 
 def rows_of(ex: Any, names: list[str], tally: Any = None) -> list[dict[str, Any]]:
-    return [
-        {
-            "accountId": s.account,
-            "equity": wire.dec(s.equity),
-            "netDeposits": wire.dec(s.net_deposits),
-            "pnl": wire.dec(s.pnl),
-            "status": s.status,
-            "positions": s.positions,
-            "rank": s.rank,
-        }
-        for s in standings(ex, names, tally)
-    ]
+    return [wire.standing_json(s) for s in standings(ex, names, tally)]
 
 
 async def board(http: httpx.AsyncClient, auth: dict[str, str]) -> list[dict[str, Any]]:

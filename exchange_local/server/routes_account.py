@@ -239,15 +239,7 @@ async def leaderboard(request: Request, key: Read) -> dict[str, Any]:
     def rank() -> list[dict[str, Any]]:
         known = set(ctx.ex.accounts())  # an account in the key file but not in this exchange
         return [
-            {
-                "accountId": s.account,
-                "equity": wire.dec(s.equity),
-                "netDeposits": wire.dec(s.net_deposits),
-                "pnl": wire.dec(s.pnl),
-                "status": s.status,
-                "positions": s.positions,
-                "rank": s.rank,
-            }
+            wire.standing_json(s)
             for s in standings(ctx.ex, [n for n in names if n in known], ctx.runtime.tally)
         ]
 

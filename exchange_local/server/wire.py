@@ -19,6 +19,7 @@ from exchange_local.config import AssetSpec, MarketSpec
 from exchange_local.engine import BookSnapshot, MarketState
 from exchange_local.funding import AccountFunding, FundingRecord
 from exchange_local.health import AccountHealth, PositionRisk
+from exchange_local.leaderboard import Standing
 from exchange_local.ledger import LedgerEntry, readable_ref
 from exchange_local.marketdata import Candle, Trade
 from exchange_local.money import quantize_usd
@@ -207,6 +208,19 @@ def candle_json(c: Candle) -> dict[str, Any]:
         "c": dec(c.close),
         "v": dec(c.volume),
         "n": c.trades,
+    }
+
+
+def standing_json(s: Standing) -> dict[str, Any]:
+    """One row of GET /leaderboard."""
+    return {
+        "accountId": s.account,
+        "equity": dec(s.equity),
+        "netDeposits": dec(s.net_deposits),
+        "pnl": dec(s.pnl),
+        "status": s.status,
+        "positions": s.positions,
+        "rank": s.rank,
     }
 
 
