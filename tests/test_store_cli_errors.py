@@ -356,6 +356,21 @@ def test_ledger_says_why_a_store_in_a_read_only_directory_cannot_be_read(
     assert "unable to open database file" in line and tried == [False]
 
 
+def as_nobody() -> list[str]:
+    """The command prefix that runs as `nobody` (setpriv), for a test as root, whom a chmod
+    does not stop; skips where that cannot run this checkout's Python."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("as root a read-only file or directory needs setpriv to drop privileges")
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    probe = subprocess.run(  # a checkout or venv under a private folder: nobody cannot run it
+        [*as_user, sys.executable, "-c", "import exchange_local.cli"],
+        capture_output=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip("user nobody cannot run this checkout's Python (a private folder)")
+    return as_user
+
+
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
     """(a directory the export cannot write, the command prefix that runs as such a user):
@@ -367,15 +382,7 @@ def read_only_dir(tmp_path: Path) -> Iterator[tuple[Path, list[str]]]:
         yield folder, []
         folder.chmod(0o755)
         return
-    if shutil.which("setpriv") is None:
-        pytest.skip("as root a read-only directory needs setpriv to drop privileges")
-    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    probe = subprocess.run(  # a checkout or venv under a private folder: nobody cannot run it
-        [*as_user, sys.executable, "-c", "import exchange_local.cli"],
-        capture_output=True, cwd=ROOT, timeout=60,
-    )  # fmt: skip
-    if probe.returncode != 0:
-        pytest.skip("user nobody cannot run this checkout's Python (a private folder)")
+    as_user = as_nobody()
     folder = Path(tempfile.mkdtemp(prefix="ro-store-"))
     folder.chmod(0o755)
     try:

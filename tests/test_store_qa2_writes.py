@@ -36,6 +36,7 @@ from exchange_local import Exchange, ExchangeConfig, StoreError
 from exchange_local.cli import main
 from exchange_local.store import LedgerReader
 from exchange_local.store_lock import store_lock
+from tests.test_store_cli_errors import as_nobody
 from tests.test_store_failure import FullDisk, trading_exchange
 from tests.test_store_qa2_lock import make_store
 from tests.test_store_qa2_reset import corrupt_store
@@ -109,17 +110,7 @@ def as_another_user() -> Iterator[tuple[Path, list[str]]]:
     `nobody` through setpriv (root writes read-only files); otherwise this user."""
     if os.name != "posix":
         pytest.skip("POSIX permissions")
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        if shutil.which("setpriv") is None:
-            pytest.skip("as root a read-only file needs setpriv to drop privileges")
-        as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        probe = subprocess.run(  # a checkout or venv under a private folder: nobody cannot run it
-            [*as_user, sys.executable, "-c", "import exchange_local.cli"],
-            capture_output=True, cwd=ROOT, timeout=60,
-        )  # fmt: skip
-        if probe.returncode != 0:
-            pytest.skip("user nobody cannot run this checkout's Python (a private folder)")
+    as_user = as_nobody() if os.geteuid() == 0 else []
     folder = Path(tempfile.mkdtemp(prefix="ro-store-"))
     try:
         yield folder, as_user
